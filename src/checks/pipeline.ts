@@ -1,0 +1,105 @@
+import type { CheckSettings } from '../config/schema.js';
+import type { Check, CheckContext, CheckRecord, Decision, Stage, Verdict } from './types.js';
+
+// RFC 3463: 4.3.0 "other or undefined mail system status" - our side had a problem.
+const TEMPFAIL_CHECK_FAILED = {
+  code: 451,
+  enhanced: '4.3.0',
+  text: 'Temporary problem while checking your message; please try again later',
+} as const;
+
+export interface StageOutcome {
+  decision: Decision | null;
+  records: CheckRecord[];
+  flags: string[];
+  /** An allow-list check said yes: bypassable checks of later stages are skipped too. */
+  allowed: boolean;
+}
+
+export interface ConfiguredCheck {
+  check: Check;
+  settings: CheckSettings;
+}
+
+class CheckTimeout extends Error {}
+
+async function runOne(c: Check, ctx: CheckContext): Promise<Verdict> {
+  const timeout = c.timeoutMs ?? 10_000;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      Promise.resolve().then(() => c.run(ctx)),
+      new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new CheckTimeout(`timed out after ${timeout} ms`)), timeout); }),
+    ]);
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+}
+
+/**
+ * Runs the checks of one stage. All of them start at once (slow lookups run
+ * side by side), then their verdicts are taken in configured order: the first
+ * reject or tempfail decides, an allow stops the bypassable rest. The runner,
+ * not the check, turns a verdict into a decision, applies dry-run and the
+ * failure mode, and keeps the record the ledger gets.
+ */
+export class Pipeline {
+  constructor(private readonly checks: ConfiguredCheck[]) {}
+
+  forStage(stage: Stage): ConfiguredCheck[] {
+    return this.checks.filter((c) => c.check.stage === stage && c.settings.mode !== 'off');
+  }
+
+  async run(stage: Stage, ctx: CheckContext, alreadyAllowed: boolean): Promise<StageOutcome> {
+    const active = this.forStage(stage).filter((c) => !(alreadyAllowed && c.check.bypassable));
+    const started = active.map((c) => {
+      const t0 = performance.now();
+      const p = runOne(c.check, ctx).then(
+        (v) => ({ v, ms: performance.now() - t0 }),
+        (e: unknown) => ({ e: e as Error, ms: performance.now() - t0 }),
+      );
+      return { c, p };
+    });
+    const out: StageOutcome = { decision: null, records: [], flags: [], allowed: alreadyAllowed };
+    for (const { c, p } of started) {
+      const r = await p;
+      const dryRun = c.settings.mode === 'dry-run';
+      const name = c.check.name;
+      if (out.allowed && c.check.bypassable) {
+        // Started before the allow-list answered; its verdict no longer counts.
+        continue;
+      }
+      if ('e' in r) {
+        const reason = r.e instanceof CheckTimeout ? r.e.message : `failed: ${r.e.message}`;
+        out.records.push({ check: name, stage, verdict: { kind: 'error', reason }, dryRun, ms: r.ms });
+        if (!dryRun && c.settings.on_error === 'tempfail' && !out.decision) {
+          out.decision = { check: name, stage, kind: 'tempfail', reply: TEMPFAIL_CHECK_FAILED, reason };
+        }
+        continue;
+      }
+      const v = r.v;
+      out.records.push({ check: name, stage, verdict: v, dryRun, ms: r.ms });
+      if (out.decision || dryRun) continue;
+      switch (v.kind) {
+        case 'pass':
+        case 'skip':
+          break;
+        case 'flag':
+          out.flags.push(v.tag);
+          break;
+        case 'allow':
+          out.allowed = true;
+          break;
+        case 'reject':
+        case 'tempfail':
+          out.decision = { check: name, stage, kind: v.kind, reply: v.reply, reason: v.reason };
+          break;
+        default: {
+          const never: never = v;
+          throw new Error(`unknown verdict ${JSON.stringify(never)}`);
+        }
+      }
+    }
+    return out;
+  }
+}

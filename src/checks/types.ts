@@ -1,0 +1,106 @@
+// The check interface (DESIGN.md "Stages and delayed rejection"). A check
+// declares its stage and returns a verdict; it never writes a reply or a
+// ledger event itself: the runner does both, so dry-run mode, failure modes,
+// delayed rejection and the audit trail are the same for every check.
+import type { Reply } from '../smtp/reply.js';
+import type { LocalDomains } from '../domains/index.js';
+
+export type Stage = 'connect' | 'helo' | 'mail' | 'rcpt' | 'data';
+export const STAGES: readonly Stage[] = ['connect', 'helo', 'mail', 'rcpt', 'data'];
+
+/** What the check saw, recorded in the ledger as it was at that moment. */
+export type Evidence = Record<string, unknown>;
+
+export type Verdict =
+  | { kind: 'pass'; evidence?: Evidence }
+  | { kind: 'skip'; why: string }
+  /** Noted (and later visible to other checks and headers), but no effect on the reply. */
+  | { kind: 'flag'; tag: string; reason: string; evidence?: Evidence }
+  /** An allow-list hit: checks that may be bypassed do not run after this one. */
+  | { kind: 'allow'; reason: string; evidence?: Evidence }
+  | { kind: 'reject' | 'tempfail'; reply: Reply; reason: string; evidence?: Evidence };
+
+export interface SessionFacts {
+  id: string;
+  clientIp: string;
+  clientPort: number;
+  localIp: string;
+  localPort: number;
+  /** Reverse DNS of the client, when a check or the session looked it up. */
+  ptr: string | null;
+  helo: string | null;
+  tls: boolean;
+}
+
+export interface TransactionFacts {
+  ref: string;
+  /** Envelope sender; '' is the null reverse-path (bounces, RFC 5321 section 4.5.5). */
+  mailFrom: string;
+  /** SIZE= from MAIL FROM (RFC 1870), if the client declared one. */
+  declaredSize: number | null;
+  /** Recipients accepted so far. */
+  rcpts: string[];
+}
+
+export interface MessageFacts {
+  size: number;
+  /** Header block as received (LF line ends), bounded. */
+  header: Buffer;
+  messageId: string | null;
+  subject: string | null;
+  /** The whole message (LF line ends); large messages are spooled to a file instead. */
+  body: { buffer: Buffer } | { path: string };
+}
+
+/** Services a check may use. Network and clock are injected (STYLE.md principle 5). */
+export interface CheckDeps {
+  now(): number;
+  domains: LocalDomains;
+  maxMessageSize: number;
+  /** Later checks add their services here (DNS resolver, scanners) as optional members. */
+  [service: string]: unknown;
+}
+
+export interface CheckContext {
+  stage: Stage;
+  session: SessionFacts;
+  tx: TransactionFacts | null;
+  /** The recipient under test, at the rcpt stage. */
+  rcpt: string | null;
+  message: MessageFacts | null;
+  /** Tags flagged by earlier checks in this transaction. */
+  flags: ReadonlySet<string>;
+  deps: CheckDeps;
+}
+
+export interface Check {
+  readonly name: string;
+  readonly stage: Stage;
+  /**
+   * false for checks that an allow-list must never skip: relay refusal and
+   * recipient existence are not spam checks, whoever the sender is.
+   */
+  readonly bypassable: boolean;
+  /** Longest the runner waits before it treats the check as failed. */
+  readonly timeoutMs?: number;
+  run(ctx: CheckContext): Promise<Verdict> | Verdict;
+}
+
+/** What the runner recorded about one check run; becomes a check.result event. */
+export interface CheckRecord {
+  check: string;
+  stage: Stage;
+  verdict: Verdict | { kind: 'error'; reason: string };
+  /** dry-run: the verdict was recorded but not applied. */
+  dryRun: boolean;
+  ms: number;
+}
+
+/** The decision a stage produced: what to reply, and which check said so. */
+export interface Decision {
+  check: string;
+  stage: Stage;
+  kind: 'reject' | 'tempfail';
+  reply: Reply;
+  reason: string;
+}

@@ -1,0 +1,13 @@
+import YAML from 'yaml';
+import { configFrom, parse } from './common.js';
+
+/** `mailproof config [--check]`: prints the effective configuration (defaults filled in). */
+export function configCommand(argv: string[]): number {
+  const { values } = parse(argv, { check: { type: 'boolean' } });
+  if (values.help) { process.stdout.write('mailproof config [--check] [--config FILE] [-o KEY=VALUE]\n  prints the effective configuration, or with --check only validates it\n'); return 0; }
+  const cfg = configFrom(values);
+  if (values.check) { process.stdout.write('configuration is valid\n'); return 0; }
+  const { paths: _paths, ...plain } = cfg;
+  process.stdout.write(YAML.stringify(plain));
+  return 0;
+}

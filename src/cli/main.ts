@@ -1,0 +1,60 @@
+import { ConfigError, configFrom, parse, UsageError } from './common.js';
+import { configCommand } from './config.js';
+import { pruneCommand } from './prune.js';
+import { serve } from './serve.js';
+import { TRACE_HELP, traceCommand } from './trace.js';
+
+const HELP = `mailproof: the mail gateway that proves what happened to a message
+
+usage: mailproof <command> [--config FILE] [--data-dir DIR] [-o KEY=VALUE]...
+
+commands:
+  serve    run the SMTP gateway
+           [--smtp-listen HOST:PORT]... [--domain NAME]... [--mailbox ADDR]...
+  trace    what happened to mail for an address or domain
+  prune    remove ledger events older than the retention time
+  config   print or check the effective configuration
+
+${TRACE_HELP}
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'serve': {
+      const { values } = parse(rest, {
+        'smtp-listen': { type: 'string', multiple: true },
+        domain: { type: 'string', multiple: true },
+        mailbox: { type: 'string', multiple: true },
+      });
+      if (values.help) { process.stdout.write(HELP); return 0; }
+      const cfg = configFrom(values, { smtpListen: values['smtp-listen'], domains: values.domain, mailboxes: values.mailbox });
+      await serve(cfg);
+      return -1; // keeps running
+    }
+    case 'trace': return traceCommand(rest);
+    case 'prune': return pruneCommand(rest);
+    case 'config': return configCommand(rest);
+    case undefined: case 'help': case '--help': case '-h':
+      process.stdout.write(HELP);
+      return cmd === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command "${cmd}"; see mailproof --help`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { if (code >= 0) process.exitCode = code; },
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`mailproof: ${err.message}\n`);
+      process.exitCode = 78; // EX_CONFIG
+    } else if (err instanceof UsageError) {
+      process.stderr.write(`mailproof: ${err.message}\n`);
+      process.exitCode = 64; // EX_USAGE
+    } else {
+      process.stderr.write(`mailproof: ${(err as Error).stack ?? String(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,97 @@
+import cluster from 'node:cluster';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ResolvedConfig } from '../config/load.js';
+import { createLogger } from '../log/logger.js';
+import { servePrimaryLimiter, WorkerLimiter } from '../smtp/cluster-limiter.js';
+import { LocalLimiter } from '../smtp/limiter.js';
+import { loadTls } from '../smtp/tls.js';
+import { startGateway } from '../runtime/gateway-process.js';
+import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
+
+/**
+ * `mailproof serve`. One process, or a primary with workers that share the
+ * listening sockets (Node's cluster module): one Node process uses one core,
+ * and durable acceptance is bound by CPU and fsync latency, so every core
+ * helps. Each worker has its own ledger writer on the same SQLite file (WAL
+ * serialises the commits); the primary holds the connection counts.
+ */
+export async function serve(cfg: ResolvedConfig): Promise<void> {
+  const log = createLogger(cfg.log.level, { node: cfg.node });
+  const workers = cfg.smtp.workers === 'auto' ? Math.max(1, os.availableParallelism()) : cfg.smtp.workers;
+
+  if (cluster.isPrimary) {
+    prepareDataDir(cfg);
+    // Created once here so workers do not race to make the key.
+    const tls = loadTls(cfg.smtp.tls_cert, cfg.smtp.tls_key, cfg.paths.tlsDir, cfg.hostname);
+    if (tls.selfSigned) log.info({ cert: path.join(cfg.paths.tlsDir, 'cert.pem') }, 'using a self-signed certificate for STARTTLS');
+    // The schema exists before any worker writes.
+    new SqliteLedgerReader(cfg.paths.ledger).close();
+    if (workers > 1) return runPrimary(cfg, workers, log);
+  }
+
+  const tls = loadTls(cfg.smtp.tls_cert, cfg.smtp.tls_key, cfg.paths.tlsDir, cfg.hostname);
+  const limiter = cluster.isWorker ? new WorkerLimiter() : new LocalLimiter(cfg.smtp.max_connections, cfg.smtp.max_connections_per_ip);
+  const gw = await startGateway(cfg, tls, limiter, log);
+  const where = gw.addresses.map((a) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`).join(', ');
+  if (cluster.isPrimary) {
+    log.info({ smtp: where, data_dir: cfg.data_dir, domains: Object.keys(cfg.domains) }, 'mailproof is running');
+    process.stdout.write(`mailproof: SMTP on ${where}; data in ${cfg.data_dir}; local domains: ${Object.keys(cfg.domains).join(', ')}\n`);
+  } else {
+    process.send?.({ mp: 'listening', where });
+  }
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping: new clients get 421, running sessions may finish');
+    gw.stop(cfg.smtp.shutdown_grace_s * 1000).then(
+      () => { log.info('stopped'); process.exit(0); },
+      (err: Error) => { log.error({ err: err.message }, 'error while stopping'); process.exit(1); },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+function prepareDataDir(cfg: ResolvedConfig): void {
+  fs.mkdirSync(cfg.data_dir, { recursive: true, mode: 0o700 });
+  fs.mkdirSync(cfg.paths.maildirRoot, { recursive: true, mode: 0o700 });
+  // Spool files left by a crash belong to transactions that never got a 250.
+  fs.rmSync(path.join(cfg.data_dir, 'spool'), { recursive: true, force: true });
+}
+
+function runPrimary(cfg: ResolvedConfig, n: number, log: ReturnType<typeof createLogger>): Promise<void> {
+  servePrimaryLimiter(cfg.smtp.max_connections, cfg.smtp.max_connections_per_ip);
+  let stopping = false;
+  let listening = 0;
+  const fork = (): void => {
+    const w = cluster.fork();
+    w.on('message', (m: { mp?: string; where?: string }) => {
+      if (m?.mp === 'listening' && ++listening === n) {
+        log.info({ smtp: m.where, workers: n, data_dir: cfg.data_dir }, 'mailproof is running');
+        process.stdout.write(`mailproof: SMTP on ${m.where} (${n} workers); data in ${cfg.data_dir}; local domains: ${Object.keys(cfg.domains).join(', ')}\n`);
+      }
+    });
+  };
+  for (let i = 0; i < n; i++) fork();
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    log.error({ pid: worker.process.pid, code, signal }, 'worker died, starting a new one');
+    fork();
+  });
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+    setTimeout(() => process.exit(1), (cfg.smtp.shutdown_grace_s + 10) * 1000).unref();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  return Promise.resolve();
+}

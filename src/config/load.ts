@@ -1,0 +1,147 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { configSchema, type Config } from './schema.js';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadOptions {
+  file?: string;
+  dataDir?: string;
+  /** -o KEY=VALUE, applied in order after the file. */
+  overrides?: string[];
+  /** serve's shortcuts. */
+  smtpListen?: string[];
+  domains?: string[];
+  mailboxes?: string[];
+}
+
+/** Config with every derived path filled in. */
+export interface ResolvedConfig extends Config {
+  paths: { ledger: string; maildirRoot: string; tlsDir: string };
+}
+
+type Json = Record<string, unknown>;
+
+function setPath(obj: Json, key: string, value: unknown): void {
+  const parts = key.split('.');
+  let cur: Json = obj;
+  for (let i = 0; i < parts.length - 1; i++) {
+    const p = parts[i]!;
+    const next = cur[p];
+    if (next === undefined) cur[p] = {};
+    else if (typeof next !== 'object' || next === null || Array.isArray(next)) {
+      throw new ConfigError([`-o ${key}: "${parts.slice(0, i + 1).join('.')}" is not a section`]);
+    }
+    cur = cur[p] as Json;
+  }
+  cur[parts[parts.length - 1]!] = value;
+}
+
+/** A value given on the command line: YAML scalar/flow syntax, so 25, true, null and [a, b] work. */
+function parseValue(raw: string): unknown {
+  try {
+    return YAML.parse(raw) as unknown;
+  } catch {
+    return raw;
+  }
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const key = issue.path.length ? issue.path.join('.') : '(top level)';
+  if (issue.code === 'unrecognized_keys') {
+    const names = issue.keys.map((k) => (key === '(top level)' ? k : `${key}.${k}`));
+    return `${names.join(', ')}: unknown key; remove it or check its spelling (see README "Configuration")`;
+  }
+  return `${key}: ${issue.message}`;
+}
+
+export function loadConfig(opts: LoadOptions = {}): ResolvedConfig {
+  let raw: Json = {};
+  if (opts.file) {
+    let text: string;
+    try {
+      text = fs.readFileSync(opts.file, 'utf8');
+    } catch (err) {
+      throw new ConfigError([`--config ${opts.file}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`]);
+    }
+    try {
+      const parsed = YAML.parse(text) as unknown;
+      if (parsed !== null && parsed !== undefined) {
+        if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+          throw new ConfigError([`--config ${opts.file}: the file must hold a mapping of keys (YAML or JSON)`]);
+        }
+        raw = parsed as Json;
+      }
+    } catch (err) {
+      if (err instanceof ConfigError) throw err;
+      throw new ConfigError([`--config ${opts.file}: not valid YAML/JSON: ${(err as Error).message.split('\n')[0]}`]);
+    }
+  }
+  if (opts.dataDir) raw.data_dir = opts.dataDir;
+  for (const o of opts.overrides ?? []) {
+    const eq = o.indexOf('=');
+    if (eq <= 0) throw new ConfigError([`-o ${o}: expected KEY=VALUE, e.g. -o smtp.max_recipients=50`]);
+    setPath(raw, o.slice(0, eq).trim(), parseValue(o.slice(eq + 1)));
+  }
+  if (opts.smtpListen?.length) setPath(raw, 'smtp.listen', opts.smtpListen);
+  if (opts.domains?.length || opts.mailboxes?.length) {
+    const domains: Json = (raw.domains as Json | undefined) ?? {};
+    for (const d of opts.domains ?? []) domains[d.toLowerCase()] ??= { mailboxes: [] };
+    for (const m of opts.mailboxes ?? []) {
+      const at = m.lastIndexOf('@');
+      if (at <= 0) throw new ConfigError([`--mailbox ${m}: expected an address such as info@example.com`]);
+      const dom = m.slice(at + 1).toLowerCase();
+      const d = (domains[dom] ??= { mailboxes: [] }) as { mailboxes?: string[] };
+      (d.mailboxes ??= []).push(m.slice(0, at));
+    }
+    raw.domains = domains;
+  }
+
+  const result = configSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(result.error.issues.map(describeIssue));
+  const cfg = result.data;
+  const problems = crossCheck(cfg);
+  if (problems.length) throw new ConfigError(problems);
+
+  const dataDir = path.resolve(cfg.data_dir);
+  return {
+    ...cfg,
+    data_dir: dataDir,
+    paths: {
+      ledger: path.resolve(dataDir, cfg.ledger.path ?? 'ledger.sqlite'),
+      maildirRoot: path.resolve(dataDir, cfg.delivery.maildir_root ?? 'maildir'),
+      tlsDir: path.join(dataDir, 'tls'),
+    },
+  };
+}
+
+/** Rules that span keys, which the schema cannot say. */
+function crossCheck(cfg: Config): string[] {
+  const out: string[] = [];
+  for (const [domain, d] of Object.entries(cfg.domains)) {
+    const boxes = new Set(d.mailboxes);
+    for (const [alias, target] of Object.entries(d.aliases)) {
+      if (boxes.has(alias)) out.push(`domains.${domain}.aliases.${alias}: is also a mailbox; remove one of them`);
+      for (const t of Array.isArray(target) ? target : [target]) {
+        const [local, dom] = t.includes('@') ? [t.slice(0, t.lastIndexOf('@')).toLowerCase(), t.slice(t.lastIndexOf('@') + 1).toLowerCase()] : [t.toLowerCase(), domain];
+        const td = cfg.domains[dom];
+        if (!td) out.push(`domains.${domain}.aliases.${alias}: target ${t} is not in a local domain; aliases deliver locally only`);
+        else if (!td.mailboxes.includes(local)) out.push(`domains.${domain}.aliases.${alias}: target ${t} is not a mailbox; add it to domains.${dom}.mailboxes`);
+      }
+    }
+  }
+  if ((cfg.smtp.tls_cert === null) !== (cfg.smtp.tls_key === null)) {
+    out.push('smtp.tls_cert / smtp.tls_key: set both or neither');
+  }
+  if ((cfg.smtp.proxy_protocol || cfg.smtp.xclient) && cfg.smtp.trusted_networks.length === 0) {
+    out.push('smtp.trusted_networks: must list the proxy hosts when smtp.proxy_protocol or smtp.xclient is on');
+  }
+  return out;
+}

@@ -1,0 +1,124 @@
+// The one configuration schema. Defaults and the documentation of every key
+// live here; the README's key list and `mailproof config --defaults` are made
+// from it, so they cannot drift apart.
+import os from 'node:os';
+import { z } from 'zod';
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:]+):\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:2525 or [::1]:2525');
+
+const domainName = z
+  .string()
+  .transform((s) => s.toLowerCase())
+  .pipe(z.string().regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'expected a domain name such as example.com'));
+
+// Local parts we create mailboxes for: dot-atom only (RFC 5322 section 3.4.1),
+// which also makes them safe as directory names.
+const localPart = z
+  .string()
+  .transform((s) => s.toLowerCase())
+  .pipe(z.string().regex(/^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/, 'expected a plain local part such as info or first.last').max(64))
+  .refine((s) => !s.includes('/'), 'a local part may not contain "/"');
+
+const cidr = z
+  .string()
+  .regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, 'expected an IP address or network such as 10.0.0.0/8 or ::1');
+
+const checkMode = z
+  .enum(['enforce', 'dry-run', 'off'])
+  .describe('enforce: apply the verdict; dry-run: log and record it, but let the mail through; off: do not run');
+
+const checkFailure = z
+  .enum(['tempfail', 'pass'])
+  .describe('what a check that fails to run (timeout, error) does: tempfail asks the sender to retry (4xx); pass lets the mail through unchecked');
+
+const checkBase = {
+  mode: checkMode.default('enforce'),
+  on_error: checkFailure.default('tempfail'),
+};
+
+export const domainSchema = z.strictObject({
+  mailboxes: z.array(localPart).default([]).describe('local parts with a mailbox in this domain'),
+  aliases: z
+    .record(localPart, z.union([z.string(), z.array(z.string()).min(1)]))
+    .default({})
+    .describe('local part -> target address(es); a target without "@" is a mailbox of the same domain'),
+});
+
+export const configSchema = z.strictObject({
+  node: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only')
+    .default(os.hostname().replace(/[^A-Za-z0-9._-]/g, '-') || 'node')
+    .describe('name of this node in the ledger (a cluster has one ledger with events from many nodes)'),
+  hostname: z.string().min(1).max(253).regex(/^[A-Za-z0-9.-]+$/, 'a host name such as mx1.example.net')
+    .default(os.hostname().replace(/[^A-Za-z0-9.-]/g, '-') || 'localhost')
+    .describe('the name this server gives in its greeting and Received: headers'),
+  data_dir: z.string().min(1).default('/var/lib/mailproof')
+    .describe('where the ledger, the Maildirs and the TLS key live unless set otherwise'),
+
+  smtp: z.strictObject({
+    listen: z.array(hostPort).min(1).default(['127.0.0.1:2525']).describe('addresses the SMTP server listens on'),
+    workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default(1)
+      .describe('processes sharing the listening socket; "auto" = one per CPU core'),
+    greeting_delay_ms: z.number().int().min(0).max(60000).default(0)
+      .describe('wait this long before the 220 greeting; a client that talks first is an early talker and is refused (postscreen-style). 0 = off'),
+    max_message_size: z.number().int().min(1024).default(25 * 1024 * 1024)
+      .describe('bytes; larger messages get 552 5.3.4 (announced in EHLO SIZE, RFC 1870)'),
+    max_recipients: z.number().int().min(1).max(10000).default(100)
+      .describe('recipients per message; RFC 5321 section 4.5.3.1.8 asks for at least 100'),
+    max_command_length: z.number().int().min(512).max(65536).default(4096)
+      .describe('bytes per command line; RFC 5321 section 4.5.3.1.4 sets 512, extensions need more'),
+    max_commands: z.number().int().min(10).default(1000).describe('commands per session before 421'),
+    idle_timeout_s: z.number().int().min(1).default(300)
+      .describe('seconds a client may stay silent; RFC 5321 section 4.5.3.2.7 suggests 5 minutes'),
+    session_timeout_s: z.number().int().min(1).default(1800).describe('seconds a whole session may last'),
+    max_connections: z.number().int().min(1).default(20000).describe('concurrent connections in all (per node)'),
+    max_connections_per_ip: z.number().int().min(1).default(50).describe('concurrent connections per client IP'),
+    shutdown_grace_s: z.number().int().min(0).default(30)
+      .describe('on SIGTERM, how long running sessions may finish before they are cut'),
+    trusted_networks: z.array(cidr).default([])
+      .describe('peers allowed to use the PROXY protocol and XCLIENT (e.g. a load balancer)'),
+    proxy_protocol: z.boolean().default(false)
+      .describe('expect a PROXY protocol header from trusted_networks peers'),
+    xclient: z.boolean().default(false).describe('offer XCLIENT to trusted_networks peers'),
+    tls_cert: z.string().nullable().default(null).describe('PEM certificate chain; null = self-signed, made on first start in data_dir'),
+    tls_key: z.string().nullable().default(null).describe('PEM private key for tls_cert'),
+  }).prefault({}),
+
+  domains: z.record(domainName, domainSchema)
+    .default({ 'demo.test': { mailboxes: ['demo'], aliases: { postmaster: 'demo' } } })
+    .describe('the local domains this server is the MX for, with their mailboxes and aliases'),
+
+  delivery: z.strictObject({
+    maildir_root: z.string().nullable().default(null)
+      .describe('root of the Maildirs (<root>/<domain>/<local>/); null = <data_dir>/maildir'),
+    fsync: z.boolean().default(true)
+      .describe('fsync each message and directory before the 250; turning this off loses mail on power failure'),
+  }).prefault({}),
+
+  ledger: z.strictObject({
+    path: z.string().nullable().default(null).describe('SQLite file; null = <data_dir>/ledger.sqlite'),
+    retention_days: z.number().int().min(1).default(90)
+      .describe('events older than this are removed by `mailproof prune` (they hold personal data)'),
+  }).prefault({}),
+
+  reply: z.strictObject({
+    public_url: z.string().url().nullable().default(null)
+      .describe('base URL of the public reference pages; the REF is appended (e.g. https://mx.example.net/ref/)'),
+  }).prefault({}),
+
+  checks: z.strictObject({
+    relay: z.strictObject({ ...checkBase }).prefault({}).describe('refuse recipients outside the local domains'),
+    recipient: z.strictObject({ ...checkBase }).prefault({}).describe('refuse unknown local recipients'),
+    size: z.strictObject({ ...checkBase }).prefault({}).describe('refuse a declared SIZE over the limit'),
+    helo_syntax: z.strictObject({ ...checkBase }).prefault({}).describe('refuse a HELO/EHLO name that is neither a host name nor an address literal'),
+  }).prefault({}),
+
+  log: z.strictObject({
+    level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  }).prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type DomainConfig = z.infer<typeof domainSchema>;
+export type CheckSettings = { mode: 'enforce' | 'dry-run' | 'off'; on_error: 'tempfail' | 'pass' };

@@ -1,0 +1,134 @@
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Mailbox } from '../../domains/index.js';
+import { DeliveryError, type DeliveryTarget, type OutgoingMessage, type StoredCopy } from '../types.js';
+
+let counter = 0;
+
+/**
+ * A name unique on this host (the Maildir convention: time, then a part
+ * unique to this process and delivery, then the host), with ",S=<size>" as
+ * Dovecot and Courier read it to skip a stat.
+ */
+export function uniqueName(host: string, size: number): string {
+  const now = Date.now();
+  const sec = Math.floor(now / 1000);
+  const usec = (now % 1000) * 1000;
+  counter = (counter + 1) % 1e9;
+  const safeHost = host.replace(/[/:]/g, '_');
+  return `${sec}.M${usec}P${process.pid}Q${counter}R${randomBytes(4).toString('hex')}.${safeHost},S=${size}`;
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await fsp.open(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * The embedded mailbox store. Delivery follows the Maildir protocol: write
+ * into tmp/, fsync the file, rename into new/, fsync new/. A reader never sees
+ * a half message, and after the rename's directory fsync the message survives
+ * a power cut. Only then may the 250 go out.
+ */
+export class MaildirTarget implements DeliveryTarget {
+  private known = new Set<string>();
+
+  constructor(private readonly root: string, private readonly host: string, private readonly fsync = true) {}
+
+  dirOf(m: Mailbox): string {
+    // Local parts are validated dot-atoms (config/schema.ts), and domains are
+    // host names, so neither can climb out of the root.
+    return path.join(this.root, m.domain, m.local);
+  }
+
+  async ensure(m: Mailbox): Promise<string> {
+    const dir = this.dirOf(m);
+    if (this.known.has(dir)) return dir;
+    for (const sub of ['tmp', 'new', 'cur']) await fsp.mkdir(path.join(dir, sub), { recursive: true, mode: 0o700 });
+    this.known.add(dir);
+    return dir;
+  }
+
+  private async writeFirst(file: string, msg: OutgoingMessage): Promise<void> {
+    const fh = await fsp.open(file, 'wx', 0o600);
+    try {
+      await fh.write(msg.prefix);
+      if ('buffer' in msg.body) {
+        await fh.write(msg.body.buffer);
+      } else {
+        const src = await fsp.open(msg.body.path, 'r');
+        try {
+          const buf = Buffer.allocUnsafe(256 * 1024);
+          for (;;) {
+            const { bytesRead } = await src.read(buf, 0, buf.length);
+            if (bytesRead === 0) break;
+            await fh.write(buf, 0, bytesRead);
+          }
+        } finally {
+          await src.close();
+        }
+      }
+      if (this.fsync) await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** A further copy of the same content: a hard link where possible, else a copy. */
+  private async linkOrCopy(from: string, to: string): Promise<void> {
+    try {
+      await fsp.link(from, to);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK') throw err;
+      await fsp.copyFile(from, to, fs.constants.COPYFILE_EXCL);
+      if (this.fsync) {
+        const fh = await fsp.open(to, 'r+');
+        try { await fh.sync(); } finally { await fh.close(); }
+      }
+    }
+  }
+
+  async deliver(msg: OutgoingMessage, mailboxes: Mailbox[]): Promise<StoredCopy[]> {
+    const unique = new Map<string, Mailbox>();
+    for (const m of mailboxes) unique.set(`${m.local}@${m.domain}`, m);
+    const targets = [...unique.values()];
+    const size = msg.prefix.length + ('buffer' in msg.body ? msg.body.buffer.length : msg.size);
+    const tmpFiles: string[] = [];
+    const placed: { tmp: string; final: string; mailbox: Mailbox; dir: string }[] = [];
+    const done: string[] = [];
+    try {
+      for (const m of targets) {
+        const dir = await this.ensure(m);
+        const name = uniqueName(this.host, size);
+        const tmp = path.join(dir, 'tmp', name);
+        if (tmpFiles.length === 0) await this.writeFirst(tmp, msg);
+        else await this.linkOrCopy(tmpFiles[0]!, tmp);
+        tmpFiles.push(tmp);
+        placed.push({ tmp, final: path.join(dir, 'new', name), mailbox: m, dir });
+      }
+      for (const p of placed) {
+        await fsp.rename(p.tmp, p.final);
+        done.push(p.final);
+      }
+      if (this.fsync) {
+        for (const dir of new Set(placed.map((p) => path.join(p.dir, 'new')))) await fsyncDir(dir);
+      }
+      return placed.map((p) => ({ mailbox: p.mailbox, location: p.final }));
+    } catch (err) {
+      // All or none: take back what was already put into new/, and the tmp files.
+      await Promise.all([...done, ...tmpFiles].map((f) => fsp.unlink(f).catch(() => undefined)));
+      if (this.fsync) {
+        await Promise.all([...new Set(placed.map((p) => path.join(p.dir, 'new')))].map((d) => fsyncDir(d).catch(() => undefined)));
+      }
+      const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      throw new DeliveryError(`maildir delivery failed: ${code}: ${(err as Error).message}`, true, err);
+    }
+  }
+}

@@ -1,0 +1,63 @@
+import type { Config } from '../config/schema.js';
+
+export type Lookup =
+  | { kind: 'mailbox'; mailboxes: Mailbox[] }
+  | { kind: 'unknown_user'; domain: string }
+  | { kind: 'not_local' };
+
+export interface Mailbox {
+  domain: string;
+  local: string;
+}
+
+/**
+ * The local domains with their mailboxes and aliases. Addresses are compared
+ * case-insensitively: RFC 5321 section 2.4 lets local parts be case-sensitive,
+ * but no hosting customer wants Info@ and info@ to be two people.
+ */
+export class LocalDomains {
+  private readonly domains: Map<string, { boxes: Set<string>; aliases: Map<string, Mailbox[]> }>;
+
+  constructor(cfg: Config['domains']) {
+    this.domains = new Map();
+    for (const [name, d] of Object.entries(cfg)) {
+      const aliases = new Map<string, Mailbox[]>();
+      for (const [alias, target] of Object.entries(d.aliases)) {
+        aliases.set(alias, (Array.isArray(target) ? target : [target]).map((t) => {
+          const at = t.lastIndexOf('@');
+          return at >= 0 ? { local: t.slice(0, at).toLowerCase(), domain: t.slice(at + 1).toLowerCase() } : { local: t.toLowerCase(), domain: name };
+        }));
+      }
+      this.domains.set(name, { boxes: new Set(d.mailboxes), aliases });
+    }
+  }
+
+  isLocalDomain(domain: string): boolean {
+    return this.domains.has(domain.toLowerCase());
+  }
+
+  names(): string[] {
+    return [...this.domains.keys()];
+  }
+
+  /** Every mailbox, for the maildir layout and research (typo hints). */
+  allMailboxes(): Mailbox[] {
+    const out: Mailbox[] = [];
+    for (const [domain, d] of this.domains) for (const local of d.boxes) out.push({ domain, local });
+    return out;
+  }
+
+  /** `address` must already be checked by the relay rules (see checks/relay). */
+  lookup(address: string): Lookup {
+    const at = address.lastIndexOf('@');
+    if (at <= 0) return { kind: 'not_local' };
+    const local = address.slice(0, at).toLowerCase();
+    const domain = address.slice(at + 1).toLowerCase();
+    const d = this.domains.get(domain);
+    if (!d) return { kind: 'not_local' };
+    if (d.boxes.has(local)) return { kind: 'mailbox', mailboxes: [{ domain, local }] };
+    const alias = d.aliases.get(local);
+    if (alias) return { kind: 'mailbox', mailboxes: alias };
+    return { kind: 'unknown_user', domain };
+  }
+}

@@ -1,0 +1,62 @@
+import Database from 'better-sqlite3';
+import { applySchema, openPragmas } from './schema.js';
+import { fromRow, type Row } from './row.js';
+import type { EventQuery, LedgerReader, StoredEvent } from '../types.js';
+
+/** Read side for research and pruning. Synchronous: it runs in CLI and web, not in SMTP sessions. */
+export class SqliteLedgerReader implements LedgerReader {
+  private db: Database.Database;
+
+  constructor(path: string, opts: { readonly?: boolean } = {}) {
+    this.db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+    if (!opts.readonly) {
+      openPragmas(this.db);
+      applySchema(this.db);
+    } else {
+      this.db.pragma('busy_timeout = 10000');
+    }
+  }
+
+  query(q: EventQuery): StoredEvent[] {
+    const where: string[] = [];
+    const args: Record<string, string | number> = {};
+    const eq = (col: string, v: string | undefined, lower = false): void => {
+      if (v === undefined) return;
+      where.push(`${col} = @${col}`);
+      args[col] = lower ? v.toLowerCase() : v;
+    };
+    eq('rcpt', q.rcpt, true);
+    eq('rcpt_domain', q.rcpt_domain, true);
+    eq('mail_from', q.mail_from);
+    eq('mail_from_domain', q.mail_from_domain, true);
+    eq('client_ip', q.client_ip);
+    eq('ref', q.ref);
+    eq('message_id', q.message_id);
+    if (q.since !== undefined) { where.push('ts >= @since'); args.since = q.since; }
+    if (q.until !== undefined) { where.push('ts <= @until'); args.until = q.until; }
+    const sql = `SELECT * FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ts, id LIMIT @limit`;
+    args.limit = q.limit ?? 10000;
+    return (this.db.prepare(sql).all(args) as Row[]).map(fromRow);
+  }
+
+  private byColumn(col: 'ref' | 'session', values: string[]): StoredEvent[] {
+    if (values.length === 0) return [];
+    const out: StoredEvent[] = [];
+    // SQLite caps bound parameters; chunk to stay well below it.
+    for (let i = 0; i < values.length; i += 500) {
+      const chunk = values.slice(i, i + 500);
+      const sql = `SELECT * FROM events WHERE ${col} IN (${chunk.map(() => '?').join(',')}) ORDER BY ts, id`;
+      out.push(...(this.db.prepare(sql).all(...chunk) as Row[]).map(fromRow));
+    }
+    return out.sort((a, b) => a.ts - b.ts || a.id - b.id);
+  }
+
+  byRefs(refs: string[]): StoredEvent[] { return this.byColumn('ref', refs); }
+  bySessions(sessions: string[]): StoredEvent[] { return this.byColumn('session', sessions); }
+
+  prune(olderThanMs: number): number {
+    return this.db.prepare('DELETE FROM events WHERE ts < ?').run(olderThanMs).changes;
+  }
+
+  close(): void { this.db.close(); }
+}

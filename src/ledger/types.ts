@@ -1,0 +1,94 @@
+// The ledger's event model (shared/DESIGN.md "Ledger events"). One schema for
+// the gateway, the POP3 server and the log ingesters: an event is a fact that
+// happened, named for what happened.
+
+export type EventSource = 'gateway' | 'pop3' | 'postfix' | 'dovecot';
+
+/** What happened. Dotted names: subject first, then what became of it. */
+export type EventKind =
+  | 'session.connect'
+  | 'session.refused' // connection limit, shutdown, early talker: the session never got going
+  | 'session.helo'
+  | 'session.tls'
+  | 'session.limit' // a per-session limit was hit (commands, time, line length)
+  | 'session.close'
+  | 'mail.from'
+  | 'rcpt.accepted'
+  | 'rcpt.rejected'
+  | 'data.received'
+  | 'data.rejected'
+  | 'check.result'
+  | 'message.delivered'
+  | 'message.delivery_failed'
+  | 'pop3.login'
+  | 'pop3.retr'
+  | 'pop3.dele'
+  | 'imap.expunge'
+  | 'ingest.line';
+
+export type Verdict = 'pass' | 'skip' | 'flag' | 'allow' | 'reject' | 'tempfail' | 'error';
+
+export interface LedgerEvent {
+  /** Milliseconds since the epoch. */
+  ts: number;
+  node: string;
+  source: EventSource;
+  kind: EventKind;
+  /** The connection (session) id. */
+  session?: string | null;
+  /** The transaction reference that appears in replies; see smtp/ref.ts. */
+  ref?: string | null;
+  client_ip?: string | null;
+  client_ptr?: string | null;
+  helo?: string | null;
+  mail_from?: string | null;
+  rcpt?: string | null;
+  message_id?: string | null;
+  size?: number | null;
+  check_name?: string | null;
+  verdict?: Verdict | null;
+  smtp_code?: number | null;
+  enhanced_code?: string | null;
+  reply?: string | null;
+  /** Free-form evidence (DNS answers, scanner replies, paths ...), stored as JSON. */
+  details?: Record<string, unknown> | null;
+}
+
+/** A stored event: what was written plus its row id. */
+export interface StoredEvent extends LedgerEvent {
+  id: number;
+}
+
+export interface EventQuery {
+  rcpt?: string;
+  rcpt_domain?: string;
+  mail_from?: string;
+  mail_from_domain?: string;
+  client_ip?: string;
+  ref?: string;
+  message_id?: string;
+  since?: number;
+  until?: number;
+  limit?: number;
+}
+
+/** The write side, as the gateway sees it. */
+export interface LedgerWriter {
+  /**
+   * Resolves once every event is durable (committed with fsync). Rejects when
+   * the ledger cannot be written: the caller must then answer 4xx, since
+   * nothing may be accepted or refused without a record.
+   */
+  append(events: LedgerEvent[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface LedgerReader {
+  query(q: EventQuery): StoredEvent[];
+  /** Events of the given transactions (refs), ordered by time. */
+  byRefs(refs: string[]): StoredEvent[];
+  /** Events of the given sessions, ordered by time. */
+  bySessions(sessions: string[]): StoredEvent[];
+  prune(olderThanMs: number): number;
+  close(): void;
+}

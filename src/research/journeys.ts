@@ -1,0 +1,102 @@
+import type { EventQuery, LedgerReader, StoredEvent } from '../ledger/types.js';
+
+// A first, plain research layer: find the transactions that touched a
+// recipient, and tell per recipient what became of the message. The full
+// diagnosis comes with the research issue; the JSON shape is already the
+// contract of DESIGN.md (snake_case, stable).
+
+export type Outcome = 'delivered' | 'rejected' | 'tempfailed' | 'incomplete';
+
+export interface Journey {
+  ref: string;
+  node: string;
+  started_at: string;
+  client_ip: string | null;
+  helo: string | null;
+  mail_from: string | null;
+  rcpt: string;
+  message_id: string | null;
+  outcome: Outcome;
+  reply: string | null;
+  diagnosis: string[];
+  events: StoredEvent[];
+}
+
+export interface TraceFilter {
+  rcpt?: string;
+  domain?: string;
+  from?: string;
+  ip?: string;
+  ref?: string;
+  messageId?: string;
+  since?: number;
+  until?: number;
+}
+
+const REJECT_DIAGNOSIS: Record<string, string> = {
+  recipient: 'unknown_recipient',
+  size: 'message_too_large',
+};
+
+function outcomeOf(events: StoredEvent[]): { outcome: Outcome; reply: string | null; decisive: StoredEvent | null } {
+  const last = [...events].reverse().find((e) =>
+    e.kind === 'message.delivered' || e.kind === 'rcpt.rejected' || e.kind === 'data.rejected' || e.kind === 'message.delivery_failed' || e.kind === 'session.limit');
+  if (!last) return { outcome: 'incomplete', reply: null, decisive: null };
+  if (last.kind === 'message.delivered') return { outcome: 'delivered', reply: last.reply ?? null, decisive: last };
+  const code = last.smtp_code ?? 0;
+  return { outcome: code >= 500 ? 'rejected' : code >= 400 ? 'tempfailed' : 'incomplete', reply: last.reply ?? null, decisive: last };
+}
+
+export function trace(reader: LedgerReader, f: TraceFilter): Journey[] {
+  const q: EventQuery = { since: f.since, until: f.until, limit: 50000 };
+  if (f.rcpt) q.rcpt = f.rcpt;
+  else if (f.domain) q.rcpt_domain = f.domain;
+  if (f.ip) q.client_ip = f.ip;
+  if (f.ref) q.ref = f.ref;
+  if (f.messageId) q.message_id = f.messageId;
+  if (f.from) {
+    if (f.from.includes('@')) q.mail_from = f.from;
+    else q.mail_from_domain = f.from;
+  }
+  const hits = reader.query(q);
+  const refs = [...new Set(hits.map((e) => e.ref).filter((r): r is string => !!r))];
+  const all = reader.byRefs(refs);
+  const byRef = new Map<string, StoredEvent[]>();
+  for (const e of all) {
+    if (!e.ref) continue;
+    const list = byRef.get(e.ref) ?? [];
+    list.push(e);
+    byRef.set(e.ref, list);
+  }
+  const wantRcpt = f.rcpt?.toLowerCase();
+  const wantDomain = f.domain?.toLowerCase();
+  const journeys: Journey[] = [];
+  for (const [ref, events] of byRef) {
+    const rcpts = [...new Set(events.map((e) => e.rcpt).filter((r): r is string => !!r))];
+    for (const rcpt of rcpts) {
+      if (wantRcpt && rcpt !== wantRcpt) continue;
+      if (wantDomain && !rcpt.endsWith(`@${wantDomain}`)) continue;
+      const mine = events.filter((e) => !e.rcpt || e.rcpt === rcpt);
+      const { outcome, reply, decisive } = outcomeOf(mine);
+      const first = mine[0]!;
+      const diagnosis: string[] = [];
+      if (outcome === 'delivered') diagnosis.push('delivered');
+      else if (decisive?.check_name && REJECT_DIAGNOSIS[decisive.check_name] && outcome === 'rejected') diagnosis.push(REJECT_DIAGNOSIS[decisive.check_name]!);
+      journeys.push({
+        ref,
+        node: first.node,
+        started_at: new Date(first.ts).toISOString(),
+        client_ip: first.client_ip ?? null,
+        helo: mine.find((e) => e.helo)?.helo ?? null,
+        mail_from: mine.find((e) => e.mail_from !== undefined)?.mail_from ?? null,
+        rcpt,
+        message_id: mine.find((e) => e.message_id)?.message_id ?? null,
+        outcome,
+        reply,
+        diagnosis,
+        events: mine,
+      });
+    }
+  }
+  return journeys.sort((a, b) => a.started_at.localeCompare(b.started_at));
+}

@@ -1,0 +1,66 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ResolvedConfig } from '../config/load.js';
+import { buildPipeline } from '../checks/registry.js';
+import { LocalDomains } from '../domains/index.js';
+import { MaildirTarget } from '../delivery/maildir/index.js';
+import { SqliteLedgerWriter } from '../ledger/sqlite/writer.js';
+import type { Logger } from '../log/logger.js';
+import { Gateway } from '../smtp/gateway.js';
+import type { ConnectionLimiter } from '../smtp/limiter.js';
+import { createSmtpServers, splitHostPort } from '../smtp/server.js';
+import type { TlsMaterial } from '../smtp/tls.js';
+
+export interface RunningGateway {
+  addresses: { host: string; port: number }[];
+  /** Graceful stop: 421 for new clients, running sessions get up to grace_ms. */
+  stop(graceMs: number): Promise<void>;
+}
+
+/** Assembles and starts the SMTP side of one process. */
+export async function startGateway(cfg: ResolvedConfig, tls: TlsMaterial, limiter: ConnectionLimiter, log: Logger): Promise<RunningGateway> {
+  const spoolDir = path.join(cfg.data_dir, 'spool', String(process.pid));
+  fs.mkdirSync(spoolDir, { recursive: true, mode: 0o700 });
+  const ledger = new SqliteLedgerWriter(cfg.paths.ledger);
+  await ledger.ready;
+  const domains = new LocalDomains(cfg.domains);
+  const target = new MaildirTarget(cfg.paths.maildirRoot, cfg.hostname, cfg.delivery.fsync);
+  for (const m of domains.allMailboxes()) await target.ensure(m);
+  const gateway = new Gateway(
+    {
+      node: cfg.node, hostname: cfg.hostname, publicUrl: cfg.reply.public_url,
+      maxRecipients: cfg.smtp.max_recipients, maxMessageSize: cfg.smtp.max_message_size, spoolDir,
+    },
+    buildPipeline(cfg), domains, ledger, target, limiter, log,
+  );
+  const servers = createSmtpServers(cfg, gateway, tls);
+  const addresses: { host: string; port: number }[] = [];
+  await Promise.all(servers.map((srv, i) => new Promise<void>((resolve, reject) => {
+    const { host, port } = splitHostPort(cfg.smtp.listen[i]!);
+    srv.on('error', (err: Error) => log.error({ err: err.message }, 'smtp server error'));
+    srv.server.once('error', reject);
+    srv.listen(port, host, () => {
+      const a = srv.server.address();
+      addresses.push(typeof a === 'object' && a ? { host: a.address, port: a.port } : { host, port });
+      resolve();
+    });
+  })));
+
+  return {
+    addresses,
+    async stop(graceMs: number): Promise<void> {
+      gateway.drain();
+      const deadline = Date.now() + graceMs;
+      while (gateway.activeSessions > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      if (gateway.activeSessions > 0) log.warn({ sessions: gateway.activeSessions }, 'grace time over, closing remaining sessions');
+      await Promise.all(servers.map((s) => new Promise<void>((r) => {
+        s.options.closeTimeout = 1;
+        s.close(() => r());
+      })));
+      // Sessions cut above still write their close events; give them a turn.
+      await new Promise((r) => setTimeout(r, 50));
+      await ledger.close();
+      fs.rmSync(spoolDir, { recursive: true, force: true });
+    },
+  };
+}

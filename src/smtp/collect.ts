@@ -1,0 +1,110 @@
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import Headers from 'mailsplit/lib/headers.js';
+
+/** Messages up to this size stay in memory; larger ones are spooled to disk. */
+const MEMORY_LIMIT = 1024 * 1024;
+/** Header block kept for parsing; RFC 5322 sets no limit, we do. */
+const HEADER_LIMIT = 256 * 1024;
+
+export interface Collected {
+  /** LF line ends (the Maildir convention). */
+  body: { buffer: Buffer } | { path: string };
+  size: number;
+  header: Buffer;
+  messageId: string | null;
+  subject: string | null;
+  /** The client sent more than the size limit; the rest was read and dropped. */
+  oversized: boolean;
+}
+
+/**
+ * Reads the DATA stream (already dot-unstuffed by smtp-server), turns CRLF
+ * into LF, keeps the header block for parsing, and spools large messages to
+ * a file so a hundred 25 MB messages at once do not live in memory.
+ */
+export async function collect(stream: Readable & { sizeExceeded?: boolean }, spoolDir: string): Promise<Collected> {
+  const chunks: Buffer[] = [];
+  let inMemory = 0;
+  let size = 0;
+  let pendingCR = false;
+  let spool: { fh: fsp.FileHandle; path: string } | null = null;
+  let header: Buffer | null = null;
+  let headSearch = Buffer.alloc(0);
+
+  const toLF = (chunk: Buffer): Buffer => {
+    // Work on bytes: a chunk may end inside a CRLF or a UTF-8 sequence.
+    let src = chunk;
+    if (pendingCR) src = Buffer.concat([Buffer.from('\r'), src]);
+    pendingCR = src.length > 0 && src[src.length - 1] === 0x0d;
+    if (pendingCR) src = src.subarray(0, src.length - 1);
+    const out = Buffer.allocUnsafe(src.length);
+    let j = 0;
+    for (let i = 0; i < src.length; i++) {
+      const b = src[i]!;
+      if (b === 0x0d && src[i + 1] === 0x0a) continue;
+      out[j++] = b;
+    }
+    return out.subarray(0, j);
+  };
+
+  try {
+    for await (const raw of stream as AsyncIterable<Buffer>) {
+      const chunk = toLF(raw);
+      size += chunk.length;
+      if (header === null) {
+        headSearch = Buffer.concat([headSearch, chunk]);
+        const end = headSearch.indexOf('\n\n');
+        if (end >= 0) header = headSearch.subarray(0, end + 1);
+        else if (headSearch[0] === 0x0a) header = Buffer.alloc(0);
+        else if (headSearch.length > HEADER_LIMIT) header = headSearch.subarray(0, HEADER_LIMIT);
+      }
+      if (stream.sizeExceeded) continue;
+      if (!spool && inMemory + chunk.length > MEMORY_LIMIT) {
+        await fsp.mkdir(spoolDir, { recursive: true, mode: 0o700 });
+        const p = path.join(spoolDir, `${Date.now()}-${process.pid}-${randomBytes(6).toString('hex')}`);
+        spool = { fh: await fsp.open(p, 'wx', 0o600), path: p };
+        for (const c of chunks) await spool.fh.write(c);
+        chunks.length = 0;
+      }
+      if (spool) await spool.fh.write(chunk);
+      else { chunks.push(chunk); inMemory += chunk.length; }
+    }
+    if (pendingCR) {
+      const cr = Buffer.from('\r');
+      size += 1;
+      if (spool) await spool.fh.write(cr); else chunks.push(cr);
+    }
+  } catch (err) {
+    if (spool) { await spool.fh.close().catch(() => undefined); await fsp.unlink(spool.path).catch(() => undefined); }
+    throw err;
+  }
+  if (spool) await spool.fh.close();
+  if (header === null) header = headSearch.subarray(0, Math.min(headSearch.length, HEADER_LIMIT));
+
+  let messageId: string | null = null;
+  let subject: string | null = null;
+  try {
+    const h = new Headers(header);
+    messageId = h.getFirst('message-id').slice(0, 998) || null;
+    // Decoded (RFC 2047), so research can search and show it as the user saw it.
+    subject = h.getFirst('subject').slice(0, 998) || null;
+  } catch {
+    // A header block that does not parse is the sender's problem; the message
+    // is stored as it came.
+  }
+  return {
+    body: spool ? { path: spool.path } : { buffer: Buffer.concat(chunks) },
+    size,
+    header,
+    messageId,
+    subject,
+    oversized: !!stream.sizeExceeded,
+  };
+}
+
+export async function discard(c: Collected): Promise<void> {
+  if ('path' in c.body) await fsp.unlink(c.body.path).catch(() => undefined);
+}

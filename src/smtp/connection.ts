@@ -1,0 +1,186 @@
+// smtp-server does the SMTP protocol well (parsing, pipelining, STARTTLS,
+// PROXY, XCLIENT, dot-unstuffing). What it lacks for an MX that must explain
+// and record every refusal is written here as a subclass, hand-written because
+// no library offers it:
+//   - replies with our own RFC 3463 enhanced codes (it derives them from the
+//     reply code alone, which turns "550 unknown user" and "550 relaying
+//     denied" into the same 5.1.1);
+//   - limits it does not have (commands per session, total session time) and
+//     a hook whenever any limit is hit, so each gets a ledger event;
+//   - a configurable greeting delay instead of its fixed 100 ms;
+//   - trusted networks as CIDR blocks for PROXY and XCLIENT;
+//   - a HELO hook, EXPN and VRFY that reveal nothing.
+import { BlockList, isIP } from 'node:net';
+import type net from 'node:net';
+import type tls from 'node:tls';
+import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+
+export type LimitKind = 'commands' | 'session_time' | 'idle' | 'line_length' | 'early_talker';
+
+export interface ConnectionHooks {
+  onHelo(session: SMTPServerSession, helo: string, command: 'HELO' | 'EHLO'): void;
+  /** A limit was hit; the returned text goes out with 421 and the connection closes. */
+  onLimit(session: SMTPServerSession, kind: LimitKind, detail: string): string;
+}
+
+export interface ExtraOptions {
+  greetingDelayMs: number;
+  maxCommands: number;
+  sessionTimeoutMs: number;
+  trusted: BlockList;
+  hooks: ConnectionHooks;
+}
+
+const ENHANCED_PREFIX = /^[245]\.\d{1,3}\.\d{1,3} /;
+
+export function blockListOf(cidrs: string[]): BlockList {
+  const bl = new BlockList();
+  for (const c of cidrs) {
+    const [addr, bits] = c.split('/') as [string, string | undefined];
+    const fam = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) bl.addAddress(addr, fam);
+    else bl.addSubnet(addr, Number(bits), fam);
+  }
+  return bl;
+}
+
+export function isTrusted(bl: BlockList, rawAddress: string | undefined | null): boolean {
+  const a = (rawAddress ?? '').replace(/^::ffff:/i, '');
+  const fam = isIP(a);
+  if (!fam) return false;
+  return bl.check(a, fam === 6 ? 'ipv6' : 'ipv4');
+}
+
+class GatewayConnection extends SMTPConnection {
+  private commands = 0;
+  private sessionTimer: NodeJS.Timeout | null = null;
+
+  private get extra(): ExtraOptions {
+    return (this._server as GatewaySmtpServer).extra;
+  }
+
+  override init(): void {
+    // As the original, minus its maxClients check (our onConnect counts
+    // connections in all and per IP) and with the configured delay.
+    (this as unknown as { _setListeners(cb: () => void): void })._setListeners(() => {
+      const delay = this.extra.greetingDelayMs;
+      if (delay > 0) setTimeout(() => this.connectionReady(), delay).unref();
+      else this.connectionReady();
+    });
+    this.sessionTimer = setTimeout(() => this.limit('session_time', `${this.extra.sessionTimeoutMs} ms`), this.extra.sessionTimeoutMs);
+    this.sessionTimer.unref();
+  }
+
+  private limit(kind: LimitKind, detail: string): void {
+    if (this._closing || this._closed) return;
+    const text = this.extra.hooks.onLimit(this.session, kind, detail);
+    this.send(421, text);
+  }
+
+  override send(code: number, data: string | string[], context?: string | false): void {
+    // Our replies carry their own enhanced code (see reply.ts); keep it and do
+    // not let smtp-server add a second one.
+    if (typeof data === 'string' && ENHANCED_PREFIX.test(data)) {
+      super.send(code, data, false);
+      return;
+    }
+    super.send(code, data, context as string);
+  }
+
+  override _onCommand(command: Buffer, callback: () => void): void {
+    if (!this._ready && !this._upgrading) {
+      // RFC 5321 section 4.3.1: the client waits for the greeting. One that
+      // talks first is a bot that does not read replies (postscreen PREGREET).
+      this.limit('early_talker', String(command ?? '').slice(0, 64));
+      return;
+    }
+    if (++this.commands > this.extra.maxCommands) {
+      this.limit('commands', `${this.extra.maxCommands}`);
+      return;
+    }
+    super._onCommand(command, callback);
+  }
+
+  override _createParser(): ReturnType<SMTPConnection['_createParser']> {
+    const parser = super._createParser();
+    if (parser) {
+      parser.removeAllListeners('error');
+      parser.on('error', (err: Error) => {
+        // RFC 5321 section 4.5.3.1.4: the command line limit; 500 5.5.6 would
+        // be the per-command answer, but a client that floods a line is not
+        // talking SMTP any more, so the session ends.
+        this.limit('line_length', err.message);
+      });
+    }
+    return parser;
+  }
+
+  override _onTimeout(): void {
+    if (!this._closing && !this._handlerPending && !(this._dataStream && this._parser && !this._parser._dataMode)) {
+      this.limit('idle', 'idle timeout');
+      return;
+    }
+    super._onTimeout();
+  }
+
+  override _onClose(): void {
+    if (this.sessionTimer) clearTimeout(this.sessionTimer);
+    super._onClose();
+  }
+
+  override _validateMailParams(parsed: Parameters<SMTPConnection['_validateMailParams']>[0]): ReturnType<SMTPConnection['_validateMailParams']> {
+    const err = super._validateMailParams(parsed);
+    // A declared SIZE over the limit is our size check's business: it answers
+    // at the first RCPT (delayed rejection), with a REF and a ledger event.
+    if (err && err.code === 552) return null;
+    return err;
+  }
+
+  override _proxyCommandAllowed(command: string, option: 'useXClient' | 'useXForward'): boolean {
+    return !this._xClient.has('ADDR') && isTrusted(this.extra.trusted, this._originalRemoteAddress) &&
+      !!this._server.options[option] && this._isSupported(command);
+  }
+
+  override handler_HELO(command: Buffer, callback: () => void): void {
+    super.handler_HELO(command, callback);
+    if (this.hostNameAppearsAs) this.extra.hooks.onHelo(this.session, this.hostNameAppearsAs, 'HELO');
+  }
+
+  override handler_EHLO(command: Buffer, callback: () => void): void {
+    super.handler_EHLO(command, callback);
+    if (this.hostNameAppearsAs) this.extra.hooks.onHelo(this.session, this.hostNameAppearsAs, 'EHLO');
+  }
+
+  override handler_VRFY(_command: Buffer, callback: () => void): void {
+    // RFC 5321 section 3.5.3: 252 when the server will not verify. Saying
+    // nothing about existence keeps address harvesting blind.
+    this.send(252, '2.5.2 Cannot VRFY user, but will accept message and attempt delivery');
+    callback();
+  }
+
+  handler_EXPN(_command: Buffer, callback: () => void): void {
+    // RFC 5321 section 3.5.2 allows refusing EXPN; 502 says "not implemented"
+    // for every argument alike, so lists and users stay unknown.
+    this.send(502, '5.5.1 EXPN is not available');
+    callback();
+  }
+}
+
+export class GatewaySmtpServer extends SMTPServer {
+  constructor(options: SMTPServerOptions, readonly extra: ExtraOptions) {
+    super(options);
+  }
+
+  override connect(socket: net.Socket | tls.TLSSocket, socketOptions?: ConstructorParameters<typeof SMTPConnection>[2]): void {
+    const connection = new GatewayConnection(this, socket, socketOptions);
+    this.connections.add(connection);
+    connection.on('error', (err: Error) => (this as unknown as { _onError(e: Error): void })._onError(err));
+    connection.on('connect', (data: unknown) => (this as unknown as { _onClientConnect(d: unknown): void })._onClientConnect(data));
+    connection.init();
+  }
+
+  override _expectsProxyHeader(socket: net.Socket): boolean {
+    return !!this.options.useProxy && isTrusted(this.extra.trusted, socket.remoteAddress);
+  }
+}

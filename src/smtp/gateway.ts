@@ -1,0 +1,497 @@
+// The session logic of the MX: what happens at each SMTP stage, which checks
+// run, when a verdict becomes a reply, what the ledger gets and when the
+// message is stored. The protocol itself is smtp-server's (connection.ts);
+// this module decides.
+import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import type { Pipeline, StageOutcome } from '../checks/pipeline.js';
+import type { CheckContext, CheckDeps, CheckRecord, Decision, SessionFacts, Stage, TransactionFacts } from '../checks/types.js';
+import { tooBig } from '../checks/size/index.js';
+import type { LocalDomains, Mailbox } from '../domains/index.js';
+import type { DeliveryTarget } from '../delivery/types.js';
+import type { LedgerEvent, LedgerWriter } from '../ledger/types.js';
+import type { Logger } from '../log/logger.js';
+import { logSafe } from '../util/sanitize.js';
+import { collect, discard, type Collected } from './collect.js';
+import type { LimitKind } from './connection.js';
+import type { ConnectionLimiter } from './limiter.js';
+import { receivedHeader } from './received.js';
+import { newRef } from './ref.js';
+import { render, type Reply } from './reply.js';
+
+export interface GatewayOptions {
+  node: string;
+  hostname: string;
+  publicUrl: string | null;
+  maxRecipients: number;
+  maxMessageSize: number;
+  spoolDir: string;
+}
+
+interface Tx {
+  facts: TransactionFacts;
+  decision: Decision | null;
+  flags: Set<string>;
+  allowed: boolean;
+  mailboxes: Map<string, Mailbox[]>;
+  rejected: number;
+  started: number;
+}
+
+interface State {
+  facts: SessionFacts;
+  /** Reference for replies outside a transaction (connect, limits). */
+  ref: string;
+  started: number;
+  acquired: boolean;
+  helo: Promise<StageOutcome> | null;
+  decision: Decision | null;
+  flags: Set<string>;
+  allowed: boolean;
+  tx: Tx | null;
+  transactions: number;
+  delivered: number;
+  ledgerBroken: boolean;
+}
+
+// RFC 3463 4.3.0 / RFC 5321 451: our fault, the sender should retry.
+const LEDGER_DOWN: Reply = { code: 451, enhanced: '4.3.0', text: 'Temporary local problem; please try again later' };
+const STORE_FAILED: Reply = { code: 451, enhanced: '4.3.0', text: 'Temporary problem storing your message; please try again later' };
+const SHUTTING_DOWN: Reply = { code: 421, enhanced: '4.3.2', text: 'Service shutting down; please try again later' };
+const ACCEPTED: Reply = { code: 250, enhanced: '2.0.0', text: 'Message accepted and stored' };
+const TOO_MANY_RCPTS: Reply = { code: 452, enhanced: '4.5.3', text: 'Too many recipients for one message; send the rest in another message' };
+
+class SmtpReplyError extends Error {
+  constructor(readonly responseCode: number, line: string) {
+    super(line);
+  }
+}
+
+export class Gateway {
+  private states = new Map<string, State>();
+  private draining = false;
+
+  constructor(
+    private readonly opts: GatewayOptions,
+    private readonly pipeline: Pipeline,
+    private readonly domains: LocalDomains,
+    private readonly ledger: LedgerWriter,
+    private readonly target: DeliveryTarget,
+    private readonly limiter: ConnectionLimiter,
+    private readonly log: Logger,
+  ) {}
+
+  get activeSessions(): number {
+    return this.states.size;
+  }
+
+  /** SIGTERM: new clients and new transactions get 421; running transactions finish. */
+  drain(): void {
+    this.draining = true;
+  }
+
+  private deps(): CheckDeps {
+    return { now: () => Date.now(), domains: this.domains, maxMessageSize: this.opts.maxMessageSize };
+  }
+
+  private base(st: State, kind: LedgerEvent['kind'], extra: Partial<LedgerEvent> = {}): LedgerEvent {
+    return {
+      ts: Date.now(),
+      node: this.opts.node,
+      source: 'gateway',
+      kind,
+      session: st.facts.id,
+      client_ip: st.facts.clientIp,
+      client_ptr: st.facts.ptr,
+      helo: st.facts.helo,
+      ...extra,
+    };
+  }
+
+  private txFields(tx: Tx): Partial<LedgerEvent> {
+    return { ref: tx.facts.ref, mail_from: tx.facts.mailFrom };
+  }
+
+  /**
+   * Events that no reply depends on: sent to the writer at once (so they are
+   * in the same or an earlier commit than anything that follows), not awaited.
+   * A failure marks the session so the next decisive reply becomes a 4xx.
+   */
+  private note(st: State, events: LedgerEvent[]): void {
+    this.ledger.append(events).catch((err: Error) => {
+      st.ledgerBroken = true;
+      this.log.error({ err: err.message, session: st.facts.id }, 'ledger write failed');
+    });
+  }
+
+  /** Events a reply depends on: durable before the reply goes out. */
+  private async record(st: State, events: LedgerEvent[]): Promise<boolean> {
+    try {
+      await this.ledger.append(events);
+      return true;
+    } catch (err) {
+      st.ledgerBroken = true;
+      this.log.error({ err: (err as Error).message, session: st.facts.id }, 'ledger write failed');
+      return false;
+    }
+  }
+
+  private checkEvents(st: State, records: CheckRecord[], tx: Tx | null, rcpt: string | null): LedgerEvent[] {
+    return records.map((r) => {
+      const v = r.verdict;
+      const details: Record<string, unknown> = { stage: r.stage, ms: Math.round(r.ms * 1000) / 1000 };
+      if (r.dryRun) details.dry_run = true;
+      if ('reason' in v) details.reason = v.reason;
+      if ('why' in v) details.reason = v.why;
+      if ('tag' in v) details.tag = v.tag;
+      if ('evidence' in v && v.evidence) details.evidence = v.evidence;
+      return this.base(st, 'check.result', {
+        ...(tx ? this.txFields(tx) : {}),
+        rcpt,
+        check_name: r.check,
+        verdict: v.kind,
+        ...('reply' in v ? { smtp_code: v.reply.code, enhanced_code: v.reply.enhanced } : {}),
+        details,
+      });
+    });
+  }
+
+  private ctx(st: State, stage: Stage, extra: Partial<CheckContext> = {}): CheckContext {
+    const flags = new Set([...st.flags, ...(st.tx?.flags ?? [])]);
+    return { stage, session: st.facts, tx: st.tx?.facts ?? null, rcpt: null, message: null, flags, deps: this.deps(), ...extra };
+  }
+
+  private fail(reply: Reply, ref: string): SmtpReplyError {
+    const r = render(reply, ref, this.opts.publicUrl);
+    return new SmtpReplyError(r.code, r.line);
+  }
+
+  // ---- connect ----------------------------------------------------------
+
+  onConnect = (session: SMTPServerSession, cb: (err?: Error | null) => void): void => {
+    void this.connect(session).then(() => cb(), (err: Error) => cb(err));
+  };
+
+  private async connect(session: SMTPServerSession): Promise<void> {
+    const st: State = {
+      facts: {
+        id: session.id,
+        clientIp: session.remoteAddress,
+        clientPort: session.remotePort,
+        localIp: session.localAddress,
+        localPort: session.localPort,
+        ptr: null,
+        helo: null,
+        tls: session.secure,
+      },
+      ref: newRef(),
+      started: Date.now(),
+      acquired: false,
+      helo: null,
+      decision: null,
+      flags: new Set(),
+      allowed: false,
+      tx: null,
+      transactions: 0,
+      delivered: 0,
+      ledgerBroken: false,
+    };
+    this.states.set(session.id, st);
+    const refuse = async (reply: Reply, why: string): Promise<never> => {
+      const r = render(reply, st.ref, this.opts.publicUrl);
+      await this.record(st, [this.base(st, 'session.refused', {
+        ref: st.ref, smtp_code: r.code, enhanced_code: r.enhanced, reply: `${r.code} ${r.line}`, details: { reason: why },
+      })]);
+      this.log.info({ session: st.facts.id, ip: st.facts.clientIp, ref: st.ref, reason: why }, 'connection refused');
+      throw new SmtpReplyError(r.code, r.line);
+    };
+    if (this.draining) await refuse(SHUTTING_DOWN, 'shutting down');
+    const slot = await this.limiter.acquire(st.facts.clientIp);
+    if (slot !== 'ok') {
+      // RFC 5321 section 3.8 / 4.5.3.1.x: 421 and close; RFC 3463 4.7.0 policy.
+      await refuse(
+        { code: 421, enhanced: '4.7.0', text: slot === 'per_ip' ? 'Too many connections from your address; please try again later' : 'Too many connections; please try again later' },
+        slot === 'per_ip' ? 'connection limit per IP' : 'connection limit',
+      );
+    }
+    st.acquired = true;
+    this.note(st, [this.base(st, 'session.connect', { ref: st.ref, details: { local: `${st.facts.localIp}:${st.facts.localPort}`, port: st.facts.clientPort } })]);
+    const out = await this.pipeline.run('connect', this.ctx(st, 'connect'), false);
+    this.absorb(st, out, null);
+  }
+
+  /** Takes a pre-RCPT stage's outcome into the session or transaction (delayed rejection). */
+  private absorb(st: State, out: StageOutcome, tx: Tx | null): void {
+    if (out.records.length) this.note(st, this.checkEvents(st, out.records, tx, null));
+    const target = tx ?? st;
+    for (const f of out.flags) target.flags.add(f);
+    target.allowed = target.allowed || out.allowed;
+    if (out.decision && !target.decision) target.decision = out.decision;
+  }
+
+  // ---- helo -------------------------------------------------------------
+
+  onHelo = (session: SMTPServerSession, helo: string, command: 'HELO' | 'EHLO'): void => {
+    const st = this.states.get(session.id);
+    if (!st) return;
+    // RFC 5321 section 4.1.4: a new HELO/EHLO resets the transaction.
+    st.tx = null;
+    st.facts.helo = helo;
+    st.decision = null;
+    this.note(st, [this.base(st, 'session.helo', { ref: st.ref, details: { command } })]);
+    const p = this.pipeline.run('helo', this.ctx(st, 'helo'), st.allowed);
+    p.catch(() => undefined);
+    st.helo = p;
+  };
+
+  onSecure = (_socket: unknown, session: SMTPServerSession, cb: (err?: Error | null) => void): void => {
+    const st = this.states.get(session.id);
+    if (st) {
+      st.facts.tls = true;
+      const tls = session.tlsOptions;
+      this.note(st, [this.base(st, 'session.tls', { ref: st.ref, details: tls ? { protocol: tls.version, cipher: tls.name } : {} })]);
+    }
+    cb();
+  };
+
+  // ---- limits -----------------------------------------------------------
+
+  onLimit = (session: SMTPServerSession, kind: LimitKind, detail: string): string => {
+    const replies: Record<LimitKind, Reply> = {
+      commands: { code: 421, enhanced: '4.7.0', text: 'Too many commands in one session; closing' },
+      session_time: { code: 421, enhanced: '4.4.2', text: 'Session time limit reached; closing' },
+      idle: { code: 421, enhanced: '4.4.2', text: 'Idle timeout; closing' },
+      line_length: { code: 421, enhanced: '4.5.0', text: 'Command line too long; closing' },
+      early_talker: { code: 421, enhanced: '4.7.0', text: 'Protocol error: commands were sent before the greeting' },
+    };
+    const st = this.states.get(session.id);
+    const ref = st?.tx?.facts.ref ?? st?.ref ?? newRef();
+    const r = render(replies[kind], ref, this.opts.publicUrl);
+    if (st) {
+      this.note(st, [this.base(st, 'session.limit', {
+        ...(st.tx ? this.txFields(st.tx) : { ref }),
+        smtp_code: r.code, enhanced_code: r.enhanced, reply: `${r.code} ${r.line}`,
+        details: { limit: kind, detail: logSafe(detail, 100) },
+      })]);
+    }
+    this.log.warn({ session: session.id, ip: session.remoteAddress, limit: kind, ref }, 'session limit hit');
+    return r.line;
+  };
+
+  // ---- mail -------------------------------------------------------------
+
+  onMailFrom = (address: SMTPServerAddress, session: SMTPServerSession, cb: (err?: Error | null) => void): void => {
+    void this.mail(address, session).then(() => cb(), (err: Error) => cb(err));
+  };
+
+  private async mail(address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
+    const st = this.mustState(session);
+    if (this.draining) throw this.fail(SHUTTING_DOWN, st.ref);
+    if (st.ledgerBroken) throw this.fail(LEDGER_DOWN, st.ref);
+    if (st.tx) this.endTx(st, 'abandoned');
+    const args = address.args || {};
+    const size = typeof args.SIZE === 'string' ? Number(args.SIZE) : null;
+    const tx: Tx = {
+      facts: { ref: newRef(), mailFrom: address.address, declaredSize: Number.isFinite(size) ? size : null, rcpts: [] },
+      decision: null,
+      flags: new Set(),
+      allowed: st.allowed,
+      mailboxes: new Map(),
+      rejected: 0,
+      started: Date.now(),
+    };
+    st.tx = tx;
+    st.transactions++;
+    this.note(st, [this.base(st, 'mail.from', {
+      ...this.txFields(tx),
+      size: tx.facts.declaredSize,
+      details: { body: typeof args.BODY === 'string' ? args.BODY : null, smtputf8: !!args.SMTPUTF8, tls: st.facts.tls },
+    })]);
+    if (st.helo) {
+      const out = await st.helo;
+      st.helo = null;
+      this.absorb(st, out, null);
+    }
+    const out = await this.pipeline.run('mail', this.ctx(st, 'mail'), st.allowed || tx.allowed);
+    if (st.tx !== tx) return; // superseded while the checks ran
+    this.absorb(st, out, tx);
+  }
+
+  // ---- rcpt -------------------------------------------------------------
+
+  onRcptTo = (address: SMTPServerAddress, session: SMTPServerSession, cb: (err?: Error | null) => void): void => {
+    void this.rcpt(address, session).then(() => cb(), (err: Error) => cb(err));
+  };
+
+  private async rcpt(address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
+    const st = this.mustState(session);
+    const tx = st.tx;
+    if (!tx) throw this.fail({ code: 503, enhanced: '5.5.1', text: 'Send MAIL FROM first' }, st.ref);
+    const rcpt = address.address;
+    let decision: Decision | null = st.decision ?? tx.decision;
+    let records: CheckRecord[] = [];
+    if (!decision && tx.facts.rcpts.length >= this.opts.maxRecipients) {
+      decision = { check: 'limit', stage: 'rcpt', kind: 'tempfail', reply: TOO_MANY_RCPTS, reason: `more than ${this.opts.maxRecipients} recipients` };
+    }
+    if (!decision) {
+      const out = await this.pipeline.run('rcpt', this.ctx(st, 'rcpt', { rcpt }), st.allowed || tx.allowed);
+      records = out.records;
+      decision = out.decision;
+      for (const f of out.flags) tx.flags.add(f);
+    }
+    const events = this.checkEvents(st, records, tx, rcpt);
+    if (decision) {
+      const r = render(decision.reply, tx.facts.ref, this.opts.publicUrl);
+      events.push(this.base(st, 'rcpt.rejected', {
+        ...this.txFields(tx), rcpt, check_name: decision.check, verdict: decision.kind,
+        smtp_code: r.code, enhanced_code: r.enhanced, reply: `${r.code} ${r.line}`,
+        details: { reason: decision.reason, stage: decision.stage, delayed: decision.stage !== 'rcpt' },
+      }));
+      tx.rejected++;
+      if (!(await this.record(st, events))) throw this.fail(LEDGER_DOWN, tx.facts.ref);
+      this.log.info({ session: st.facts.id, ref: tx.facts.ref, ip: st.facts.clientIp, from: logSafe(tx.facts.mailFrom, 200), rcpt: logSafe(rcpt, 200), code: r.code, check: decision.check }, 'recipient rejected');
+      throw new SmtpReplyError(r.code, r.line);
+    }
+    if (st.ledgerBroken) throw this.fail(LEDGER_DOWN, tx.facts.ref);
+    const found = this.domains.lookup(rcpt.startsWith('@') ? rcpt.slice(rcpt.indexOf(':') + 1) : rcpt);
+    if (found.kind !== 'mailbox') {
+      // Only reachable with the relay and recipient checks switched off.
+      throw this.fail({ code: 550, enhanced: '5.1.1', text: 'No such mailbox here' }, tx.facts.ref);
+    }
+    if (!tx.facts.rcpts.includes(rcpt)) tx.facts.rcpts.push(rcpt);
+    tx.mailboxes.set(rcpt, found.mailboxes);
+    events.push(this.base(st, 'rcpt.accepted', { ...this.txFields(tx), rcpt }));
+    this.note(st, events);
+  }
+
+  // ---- data -------------------------------------------------------------
+
+  onData = (stream: SMTPServerDataStream, session: SMTPServerSession, cb: (err?: Error | null, message?: string) => void): void => {
+    void this.data(stream, session).then((line) => cb(null, line), (err: Error) => cb(err));
+  };
+
+  private async data(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
+    const st = this.mustState(session);
+    const tx = st.tx;
+    if (!tx) {
+      stream.resume();
+      throw this.fail({ code: 503, enhanced: '5.5.1', text: 'Send MAIL FROM first' }, st.ref);
+    }
+    let msg: Collected;
+    try {
+      msg = await collect(stream, this.opts.spoolDir);
+    } catch (err) {
+      return this.txFail(st, tx, STORE_FAILED, 'data.rejected', `spooling failed: ${(err as Error).message}`, null);
+    }
+    try {
+      const common = { ...this.txFields(tx), message_id: msg.messageId, size: msg.size };
+      if (msg.oversized) {
+        return await this.txFail(st, tx, tooBig(this.opts.maxMessageSize), 'data.rejected', 'message over size limit', { ...common, check_name: 'size' });
+      }
+      this.note(st, [this.base(st, 'data.received', { ...common, details: { subject: msg.subject ? logSafe(msg.subject, 300) : null, rcpts: tx.facts.rcpts.length } })]);
+      const out = await this.pipeline.run('data', this.ctx(st, 'data', {
+        message: { size: msg.size, header: msg.header, messageId: msg.messageId, subject: msg.subject, body: msg.body },
+      }), st.allowed || tx.allowed);
+      const checkEvents = this.checkEvents(st, out.records, tx, null);
+      if (out.decision) {
+        return await this.txFail(st, tx, out.decision.reply, 'data.rejected', out.decision.reason, { ...common, check_name: out.decision.check, verdict: out.decision.kind }, checkEvents);
+      }
+      if (checkEvents.length) this.note(st, checkEvents);
+      if (st.ledgerBroken) return await this.txFail(st, tx, LEDGER_DOWN, 'data.rejected', 'ledger unavailable', common);
+      return await this.deliver(st, tx, msg, common);
+    } finally {
+      await discard(msg);
+    }
+  }
+
+  private async deliver(st: State, tx: Tx, msg: Collected, common: Partial<LedgerEvent>): Promise<string> {
+    const single = tx.facts.rcpts.length === 1 ? tx.facts.rcpts[0]! : null;
+    const prefix = Buffer.from(receivedHeader({
+      helo: st.facts.helo, ptr: st.facts.ptr, clientIp: st.facts.clientIp, hostname: this.opts.hostname,
+      protocol: st.facts.tls ? 'ESMTPS' : 'ESMTP', ref: tx.facts.ref, rcpt: single, date: new Date(),
+    }));
+    const all: Mailbox[] = [];
+    for (const boxes of tx.mailboxes.values()) all.push(...boxes);
+    let stored;
+    const t0 = performance.now();
+    try {
+      stored = await this.target.deliver({ prefix, body: msg.body, size: msg.size }, all);
+    } catch (err) {
+      return this.txFail(st, tx, STORE_FAILED, 'message.delivery_failed', (err as Error).message, common);
+    }
+    const ms = Math.round((performance.now() - t0) * 1000) / 1000;
+    const r = render(ACCEPTED, tx.facts.ref, this.opts.publicUrl);
+    const events: LedgerEvent[] = [];
+    for (const [rcpt, boxes] of tx.mailboxes) {
+      const copies = stored.filter((s) => boxes.some((b) => b.local === s.mailbox.local && b.domain === s.mailbox.domain));
+      events.push(this.base(st, 'message.delivered', {
+        ...common, rcpt, smtp_code: r.code, enhanced_code: r.enhanced, reply: `${r.code} ${r.line}`,
+        details: { mailboxes: copies.map((c) => `${c.mailbox.local}@${c.mailbox.domain}`), files: copies.map((c) => c.location), ms, target: 'maildir' },
+      }));
+    }
+    if (!(await this.record(st, events))) {
+      // Nothing may be accepted without a record: take the copies back.
+      await this.unstore(stored.map((s) => s.location));
+      throw this.fail(LEDGER_DOWN, tx.facts.ref);
+    }
+    st.delivered++;
+    this.endTx(st, 'delivered');
+    return r.line;
+  }
+
+  private async unstore(files: string[]): Promise<void> {
+    const { unlink } = await import('node:fs/promises');
+    await Promise.all(files.map((f) => unlink(f).catch(() => undefined)));
+  }
+
+  private async txFail(st: State, tx: Tx, reply: Reply, kind: LedgerEvent['kind'], reason: string, fields: Partial<LedgerEvent> | null, extra: LedgerEvent[] = []): Promise<never> {
+    const r = render(reply, tx.facts.ref, this.opts.publicUrl);
+    const events = [...extra];
+    // One event per recipient, so a search by recipient finds the refusal.
+    for (const rcpt of tx.facts.rcpts) {
+      events.push(this.base(st, kind, {
+        ...this.txFields(tx), ...(fields ?? {}), rcpt,
+        smtp_code: r.code, enhanced_code: r.enhanced, reply: `${r.code} ${r.line}`, details: { reason },
+      }));
+    }
+    await this.record(st, events);
+    this.log.info({ session: st.facts.id, ref: tx.facts.ref, code: r.code, reason }, 'message refused');
+    this.endTx(st, `refused ${r.code}`);
+    throw new SmtpReplyError(r.code, r.line);
+  }
+
+  private endTx(st: State, outcome: string): void {
+    const tx = st.tx;
+    if (!tx) return;
+    st.tx = null;
+    // One log line per transaction (the ledger has the details).
+    this.log.info({
+      session: st.facts.id, ref: tx.facts.ref, ip: st.facts.clientIp, from: logSafe(tx.facts.mailFrom, 200),
+      rcpts: tx.facts.rcpts.length, rejected: tx.rejected, outcome, ms: Date.now() - tx.started,
+    }, 'transaction');
+  }
+
+  // ---- close ------------------------------------------------------------
+
+  onClose = (session: SMTPServerSession): void => {
+    const st = this.states.get(session.id);
+    if (!st) return;
+    this.states.delete(session.id);
+    if (st.acquired) this.limiter.release(st.facts.clientIp);
+    else return; // refused at connect: already recorded
+    if (st.tx) this.endTx(st, 'abandoned');
+    this.note(st, [this.base(st, 'session.close', {
+      ref: st.ref, details: { transactions: st.transactions, delivered: st.delivered, ms: Date.now() - st.started },
+    })]);
+    // One log line per session.
+    this.log.info({
+      session: st.facts.id, ref: st.ref, ip: st.facts.clientIp, helo: st.facts.helo ? logSafe(st.facts.helo, 100) : null,
+      tls: st.facts.tls, transactions: st.transactions, delivered: st.delivered, ms: Date.now() - st.started,
+    }, 'session');
+  };
+
+  private mustState(session: SMTPServerSession): State {
+    const st = this.states.get(session.id);
+    if (!st) throw new SmtpReplyError(421, '4.3.0 Session state lost; please reconnect');
+    return st;
+  }
+}

@@ -1,0 +1,9 @@
+// mailsplit ships no type declarations; these cover what we use.
+declare module 'mailsplit/lib/headers.js' {
+  export default class Headers {
+    constructor(headers: Buffer | string);
+    get(key: string): string[];
+    getFirst(key: string): string;
+    getDecoded(key: string): { key: string; value: string }[];
+  }
+}

@@ -1,0 +1,18 @@
+// Everything a client sends is attacker-controlled. These helpers make such a
+// value safe to put into a reply, a header or a log line: no CR, LF or other
+// control byte can get through, and length is bounded.
+
+const CONTROL = /[\x00-\x1f\x7f]/g;
+const NON_PRINTABLE_ASCII = /[^\x20-\x7e]/g;
+
+/** For SMTP replies and headers: printable ASCII only (DESIGN.md "Reply texts"). */
+export function asciiSafe(value: string, max = 200): string {
+  const s = value.replace(NON_PRINTABLE_ASCII, '?');
+  return s.length > max ? s.slice(0, max) + '...' : s;
+}
+
+/** For log lines and the ledger: keeps UTF-8, drops control bytes, bounds length. */
+export function logSafe(value: string, max = 1000): string {
+  const s = value.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return s.length > max ? s.slice(0, max) + '...' : s;
+}
