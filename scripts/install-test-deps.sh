@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the real components the test suite talks to (Debian packages).
+# Idempotent; run as root on Debian 12.
+set -euo pipefail
+need=()
+have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+for p in openssl swaks postfix iproute2 util-linux; do have "$p" || need+=("$p"); done
+if ((${#need[@]})); then
+  echo "installing: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # Postfix runs as throwaway instances in temp dirs in the tests; the
+  # machine's own Postfix stays unconfigured.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs and starts mailproof on its embedded defaults: SMTP on
+# 127.0.0.1:2525, SQLite ledger and Maildirs under the data directory, the
+# demo domain demo.test with the mailbox demo@demo.test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v openssl >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq && apt-get install -y -qq openssl >/dev/null
+fi
+bash scripts/build.sh
+exec node bin/mailproof.js serve --data-dir "${MAILPROOF_DATA_DIR:-/var/lib/mailproof}" "$@"
