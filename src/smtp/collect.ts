@@ -3,6 +3,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import Headers from 'mailsplit/lib/headers.js';
+import libmime from 'libmime';
 
 /** Messages up to this size stay in memory; larger ones are spooled to disk. */
 const MEMORY_LIMIT = 1024 * 1024;
@@ -90,7 +91,10 @@ export async function collect(stream: Readable & { sizeExceeded?: boolean }, spo
     const h = new Headers(header);
     messageId = h.getFirst('message-id').slice(0, 998) || null;
     // Decoded (RFC 2047), so research can search and show it as the user saw it.
-    subject = h.getFirst('subject').slice(0, 998) || null;
+    const raw = h.getFirst('subject');
+    let decoded = raw;
+    try { decoded = libmime.decodeWords(raw); } catch { /* keep it encoded */ }
+    subject = decoded.slice(0, 998) || null;
   } catch {
     // A header block that does not parse is the sender's problem; the message
     // is stored as it came.

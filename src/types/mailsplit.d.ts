@@ -7,3 +7,8 @@ declare module 'mailsplit/lib/headers.js' {
     getDecoded(key: string): { key: string; value: string }[];
   }
 }
+
+declare module 'libmime' {
+  const libmime: { decodeWords(s: string): string };
+  export default libmime;
+}

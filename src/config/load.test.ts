@@ -1,0 +1,81 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, loadConfig } from './load.js';
+
+function tmpFile(text: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-cfg-'));
+  const f = path.join(dir, 'c.yaml');
+  fs.writeFileSync(f, text);
+  return f;
+}
+
+function problems(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    return err.problems;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+test('defaults work without any file: demo domain, loopback listener, derived paths', () => {
+  const cfg = loadConfig({ dataDir: '/tmp/x' });
+  assert.deepEqual(cfg.smtp.listen, ['127.0.0.1:2525']);
+  assert.deepEqual(cfg.domains['demo.test']?.mailboxes, ['demo']);
+  assert.equal(cfg.paths.ledger, '/tmp/x/ledger.sqlite');
+  assert.equal(cfg.paths.maildirRoot, '/tmp/x/maildir');
+  assert.equal(cfg.smtp.greeting_delay_ms, 0);
+});
+
+test('unknown keys are errors that name the key, at any depth', () => {
+  const p = problems(() => loadConfig({ file: tmpFile('smtp:\n  max_recipent: 5\nbogus: 1\n') }));
+  assert.ok(p.some((l) => l.startsWith('smtp.max_recipent: unknown key')), p.join('\n'));
+  assert.ok(p.some((l) => l.startsWith('bogus: unknown key')), p.join('\n'));
+});
+
+test('a wrong type names the key and what is expected', () => {
+  const p = problems(() => loadConfig({ overrides: ['smtp.max_recipients=many'] }));
+  assert.equal(p.length, 1);
+  assert.match(p[0]!, /^smtp\.max_recipients: .*expected number/);
+});
+
+test('-o overrides with YAML values, in order, after the file', () => {
+  const f = tmpFile('smtp:\n  max_recipients: 10\n');
+  const cfg = loadConfig({ file: f, overrides: ['smtp.max_recipients=20', 'smtp.listen=[127.0.0.2:25, "[::1]:25"]', 'delivery.fsync=false'] });
+  assert.equal(cfg.smtp.max_recipients, 20);
+  assert.deepEqual(cfg.smtp.listen, ['127.0.0.2:25', '[::1]:25']);
+  assert.equal(cfg.delivery.fsync, false);
+});
+
+test('-o without = and -o into a scalar are explained', () => {
+  assert.match(problems(() => loadConfig({ overrides: ['smtp.max_recipients'] }))[0]!, /expected KEY=VALUE/);
+  assert.match(problems(() => loadConfig({ overrides: ['smtp.listen=[127.0.0.1:25]', 'smtp.listen.x=1'] }))[0]!, /"smtp.listen" is not a section/);
+});
+
+test('--domain and --mailbox replace the demo domain', () => {
+  const cfg = loadConfig({ domains: ['Example.COM'], mailboxes: ['Info@example.com', 'x@other.test'] });
+  assert.deepEqual(Object.keys(cfg.domains).sort(), ['example.com', 'other.test']);
+  assert.deepEqual(cfg.domains['example.com']?.mailboxes, ['info']);
+});
+
+test('bad mailbox names and alias targets are refused with the fix', () => {
+  assert.match(problems(() => loadConfig({ mailboxes: ['../../etc@example.com'] })).join('\n'), /domains\.example\.com\.mailboxes\.0/);
+  const p = problems(() => loadConfig({ file: tmpFile('domains:\n  ex.test:\n    mailboxes: [a]\n    aliases: { b: c, d: x@elsewhere.test }\n') }));
+  assert.ok(p.some((l) => l.includes('aliases.b') && l.includes('add it to domains.ex.test.mailboxes')), p.join('\n'));
+  assert.ok(p.some((l) => l.includes('aliases.d') && l.includes('not in a local domain')), p.join('\n'));
+});
+
+test('proxy features need trusted networks; tls cert and key come together', () => {
+  assert.match(problems(() => loadConfig({ overrides: ['smtp.xclient=true'] })).join('\n'), /smtp\.trusted_networks/);
+  assert.match(problems(() => loadConfig({ overrides: ['smtp.tls_cert=/x.pem'] })).join('\n'), /set both or neither/);
+});
+
+test('an unreadable or malformed file is a config error, not a crash', () => {
+  assert.match(problems(() => loadConfig({ file: '/nonexistent/mailproof.yaml' }))[0]!, /cannot read the file \(ENOENT\)/);
+  assert.match(problems(() => loadConfig({ file: tmpFile('smtp: [unclosed\n') }))[0]!, /not valid YAML/);
+  assert.match(problems(() => loadConfig({ file: tmpFile('- a\n- b\n') }))[0]!, /mapping of keys/);
+});

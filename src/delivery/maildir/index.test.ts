@@ -1,0 +1,53 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { MaildirTarget } from './index.js';
+
+function root(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'mp-maildir-'));
+}
+
+const msg = { prefix: Buffer.from('Received: x\n'), body: { buffer: Buffer.from('Subject: hi\n\nbody\n') }, size: 18 };
+
+test('one copy per distinct mailbox in new/, nothing left in tmp/', async () => {
+  const r = root();
+  const t = new MaildirTarget(r, 'mx.test');
+  const a = { domain: 'd.test', local: 'a' };
+  const b = { domain: 'd.test', local: 'b' };
+  const stored = await t.deliver(msg, [a, b, a]);
+  assert.equal(stored.length, 2);
+  for (const m of [a, b]) {
+    const files = fs.readdirSync(path.join(r, 'd.test', m.local, 'new'));
+    assert.equal(files.length, 1);
+    assert.match(files[0]!, /,S=30$/);
+    assert.equal(fs.readFileSync(path.join(r, 'd.test', m.local, 'new', files[0]!), 'utf8'), 'Received: x\nSubject: hi\n\nbody\n');
+    assert.deepEqual(fs.readdirSync(path.join(r, 'd.test', m.local, 'tmp')), []);
+  }
+});
+
+test('spooled bodies are copied from their file', async () => {
+  const r = root();
+  const spool = path.join(r, 'spool');
+  fs.writeFileSync(spool, 'Subject: big\n\n' + 'x'.repeat(300000) + '\n');
+  const t = new MaildirTarget(r, 'mx.test');
+  const [c] = await t.deliver({ prefix: Buffer.from('Received: y\n'), body: { path: spool }, size: fs.statSync(spool).size }, [{ domain: 'd.test', local: 'a' }]);
+  assert.equal(fs.statSync(c!.location).size, 12 + fs.statSync(spool).size);
+});
+
+test('all or none: when one mailbox cannot be written, no mailbox keeps a copy', async () => {
+  const r = root();
+  const t = new MaildirTarget(r, 'mx.test');
+  const good = { domain: 'd.test', local: 'good' };
+  const bad = { domain: 'd.test', local: 'bad' };
+  await t.ensure(good);
+  await t.ensure(bad);
+  // new/ of the second mailbox is replaced by a file: the rename into it fails.
+  fs.rmSync(path.join(r, 'd.test', 'bad', 'new'), { recursive: true });
+  fs.writeFileSync(path.join(r, 'd.test', 'bad', 'new'), '');
+  await assert.rejects(t.deliver(msg, [good, bad]), (e: Error & { temporary?: boolean }) => e.temporary === true);
+  assert.deepEqual(fs.readdirSync(path.join(r, 'd.test', 'good', 'new')), []);
+  assert.deepEqual(fs.readdirSync(path.join(r, 'd.test', 'good', 'tmp')), []);
+  assert.deepEqual(fs.readdirSync(path.join(r, 'd.test', 'bad', 'tmp')), []);
+});
