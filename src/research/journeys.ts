@@ -61,12 +61,27 @@ export function trace(reader: LedgerReader, f: TraceFilter): Journey[] {
   const hits = reader.query(q);
   const refs = [...new Set(hits.map((e) => e.ref).filter((r): r is string => !!r))];
   const all = reader.byRefs(refs);
+  // Session-wide facts (connect, HELO, TLS, close) carry the session's own
+  // reference; they belong to every transaction of that session.
+  const sessions = [...new Set(all.map((e) => e.session).filter((s): s is string => !!s))];
+  const sessionEvents = new Map<string, StoredEvent[]>();
+  for (const e of reader.bySessions(sessions)) {
+    if (!e.kind.startsWith('session.') || !e.session) continue;
+    const list = sessionEvents.get(e.session) ?? [];
+    list.push(e);
+    sessionEvents.set(e.session, list);
+  }
   const byRef = new Map<string, StoredEvent[]>();
   for (const e of all) {
     if (!e.ref) continue;
     const list = byRef.get(e.ref) ?? [];
     list.push(e);
     byRef.set(e.ref, list);
+  }
+  for (const [ref, list] of byRef) {
+    const session = list.find((e) => e.session)?.session;
+    const extra = session ? (sessionEvents.get(session) ?? []).filter((e) => e.ref !== ref) : [];
+    byRef.set(ref, [...list, ...extra].sort((a, b) => a.ts - b.ts || a.id - b.id));
   }
   const wantRcpt = f.rcpt?.toLowerCase();
   const wantDomain = f.domain?.toLowerCase();

@@ -22,6 +22,8 @@ export interface ConnectionHooks {
   onHelo(session: SMTPServerSession, helo: string, command: 'HELO' | 'EHLO'): void;
   /** A limit was hit; the returned text goes out with 421 and the connection closes. */
   onLimit(session: SMTPServerSession, kind: LimitKind, detail: string): string;
+  /** XCLIENT from a trusted proxy replaced the client's identity (address, name). */
+  onXclient(session: SMTPServerSession, original: string): void;
 }
 
 export interface ExtraOptions {
@@ -150,6 +152,14 @@ class GatewayConnection extends SMTPConnection {
   override handler_EHLO(command: Buffer, callback: () => void): void {
     super.handler_EHLO(command, callback);
     if (this.hostNameAppearsAs) this.extra.hooks.onHelo(this.session, this.hostNameAppearsAs, 'EHLO');
+  }
+
+  override handler_XCLIENT(command: Buffer, callback: () => void): void {
+    const before = this.remoteAddress;
+    super.handler_XCLIENT(command, () => {
+      if (this.remoteAddress !== before) this.extra.hooks.onXclient(this.session, before);
+      callback();
+    });
   }
 
   override handler_VRFY(_command: Buffer, callback: () => void): void {

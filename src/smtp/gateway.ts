@@ -14,7 +14,7 @@ import { logSafe } from '../util/sanitize.js';
 import { collect, discard, type Collected } from './collect.js';
 import type { LimitKind } from './connection.js';
 import type { ConnectionLimiter } from './limiter.js';
-import { receivedHeader } from './received.js';
+import { receivedHeader, returnPathHeader } from './received.js';
 import { newRef } from './ref.js';
 import { render, type Reply } from './reply.js';
 
@@ -43,7 +43,9 @@ interface State {
   ref: string;
   started: number;
   acquired: boolean;
-  helo: Promise<StageOutcome> | null;
+  /** Connect and HELO checks run from the moment their stage began; taken in at MAIL. */
+  pending: Promise<StageOutcome>[];
+  heloPending: Promise<StageOutcome> | null;
   decision: Decision | null;
   flags: Set<string>;
   allowed: boolean;
@@ -186,7 +188,8 @@ export class Gateway {
       ref: newRef(),
       started: Date.now(),
       acquired: false,
-      helo: null,
+      pending: [],
+      heloPending: null,
       decision: null,
       flags: new Set(),
       allowed: false,
@@ -215,8 +218,14 @@ export class Gateway {
     }
     st.acquired = true;
     this.note(st, [this.base(st, 'session.connect', { ref: st.ref, details: { local: `${st.facts.localIp}:${st.facts.localPort}`, port: st.facts.clientPort } })]);
-    const out = await this.pipeline.run('connect', this.ctx(st, 'connect'), false);
-    this.absorb(st, out, null);
+    this.startStage(st, 'connect');
+  }
+
+  /** Starts a pre-MAIL stage's checks now; their verdicts are collected at MAIL (delayed rejection). */
+  private startStage(st: State, stage: 'connect' | 'helo'): void {
+    const p = this.pipeline.run(stage, this.ctx(st, stage), st.allowed);
+    p.catch(() => undefined);
+    st.pending.push(p);
   }
 
   /** Takes a pre-RCPT stage's outcome into the session or transaction (delayed rejection). */
@@ -236,11 +245,12 @@ export class Gateway {
     // RFC 5321 section 4.1.4: a new HELO/EHLO resets the transaction.
     st.tx = null;
     st.facts.helo = helo;
-    st.decision = null;
+    // Keep connect verdicts; a HELO verdict from an earlier HELO is replaced.
+    st.decision = st.decision?.stage === 'connect' ? st.decision : null;
+    st.pending = st.pending.filter((p) => p !== st.heloPending);
     this.note(st, [this.base(st, 'session.helo', { ref: st.ref, details: { command } })]);
-    const p = this.pipeline.run('helo', this.ctx(st, 'helo'), st.allowed);
-    p.catch(() => undefined);
-    st.helo = p;
+    this.startStage(st, 'helo');
+    st.heloPending = st.pending[st.pending.length - 1] ?? null;
   };
 
   onSecure = (_socket: unknown, session: SMTPServerSession, cb: (err?: Error | null) => void): void => {
@@ -251,6 +261,23 @@ export class Gateway {
       this.note(st, [this.base(st, 'session.tls', { ref: st.ref, details: tls ? { protocol: tls.version, cipher: tls.name } : {} })]);
     }
     cb();
+  };
+
+  /** A trusted proxy (XCLIENT, smtp.trusted_networks) told us who the real client is. */
+  onXclient = (session: SMTPServerSession, original: string): void => {
+    const st = this.states.get(session.id);
+    if (!st) return;
+    st.facts.clientIp = session.remoteAddress;
+    st.facts.clientPort = session.remotePort;
+    st.facts.ptr = session.clientHostname && session.clientHostname !== `[${session.remoteAddress}]` ? session.clientHostname : null;
+    st.facts.helo = null;
+    st.pending = [];
+    st.decision = null;
+    st.flags.clear();
+    st.allowed = false;
+    st.tx = null;
+    this.note(st, [this.base(st, 'session.connect', { ref: st.ref, details: { xclient: true, proxy: original } })]);
+    this.startStage(st, 'connect');
   };
 
   // ---- limits -----------------------------------------------------------
@@ -287,7 +314,7 @@ export class Gateway {
     const st = this.mustState(session);
     if (this.draining) throw this.fail(SHUTTING_DOWN, st.ref);
     if (st.ledgerBroken) throw this.fail(LEDGER_DOWN, st.ref);
-    if (st.tx) this.endTx(st, 'abandoned');
+    if (st.tx) this.endTx(st, st.tx.facts.rcpts.length === 0 && st.tx.rejected > 0 ? 'rejected' : 'abandoned');
     const args = address.args || {};
     const size = typeof args.SIZE === 'string' ? Number(args.SIZE) : null;
     const tx: Tx = {
@@ -306,11 +333,8 @@ export class Gateway {
       size: tx.facts.declaredSize,
       details: { body: typeof args.BODY === 'string' ? args.BODY : null, smtputf8: !!args.SMTPUTF8, tls: st.facts.tls },
     })]);
-    if (st.helo) {
-      const out = await st.helo;
-      st.helo = null;
-      this.absorb(st, out, null);
-    }
+    for (const p of st.pending.splice(0)) this.absorb(st, await p, null);
+    st.heloPending = null;
     const out = await this.pipeline.run('mail', this.ctx(st, 'mail'), st.allowed || tx.allowed);
     if (st.tx !== tx) return; // superseded while the checks ran
     this.absorb(st, out, tx);
@@ -405,7 +429,7 @@ export class Gateway {
 
   private async deliver(st: State, tx: Tx, msg: Collected, common: Partial<LedgerEvent>): Promise<string> {
     const single = tx.facts.rcpts.length === 1 ? tx.facts.rcpts[0]! : null;
-    const prefix = Buffer.from(receivedHeader({
+    const prefix = Buffer.from(returnPathHeader(tx.facts.mailFrom) + receivedHeader({
       helo: st.facts.helo, ptr: st.facts.ptr, clientIp: st.facts.clientIp, hostname: this.opts.hostname,
       protocol: st.facts.tls ? 'ESMTPS' : 'ESMTP', ref: tx.facts.ref, rcpt: single, date: new Date(),
     }));
@@ -478,7 +502,7 @@ export class Gateway {
     this.states.delete(session.id);
     if (st.acquired) this.limiter.release(st.facts.clientIp);
     else return; // refused at connect: already recorded
-    if (st.tx) this.endTx(st, 'abandoned');
+    if (st.tx) this.endTx(st, st.tx.facts.rcpts.length === 0 && st.tx.rejected > 0 ? 'rejected' : 'abandoned');
     this.note(st, [this.base(st, 'session.close', {
       ref: st.ref, details: { transactions: st.transactions, delivered: st.delivered, ms: Date.now() - st.started },
     })]);

@@ -35,3 +35,14 @@ export function receivedHeader(r: ReceivedInfo): string {
   h += `;\n\t${rfc5322Date(r.date)}\n`;
   return h;
 }
+
+/**
+ * RFC 5321 section 4.4: the server that makes final delivery inserts
+ * Return-Path with the envelope sender; "<>" for bounces, so mail clients and
+ * filters can tell them apart. UTF-8 stays (RFC 6531/6532 with SMTPUTF8);
+ * control bytes and angle brackets cannot get through.
+ */
+export function returnPathHeader(mailFrom: string): string {
+  const clean = mailFrom.replace(/[\x00-\x1f\x7f<>]/g, '?').slice(0, 512);
+  return `Return-Path: <${clean}>\n`;
+}

@@ -23,6 +23,8 @@ export function createSmtpServers(cfg: ResolvedConfig, gateway: Gateway, tls: Tl
     authOptional: true,
     // We are the final destination and send no DSNs; announcing DSN (RFC 3461)
     // or REQUIRETLS (RFC 8689) would promise what we do not do.
+    // RFC 2034: enhanced status codes in every reply (smtp-server hides them by default).
+    hideENHANCEDSTATUSCODES: false,
     hideDSN: true,
     hideREQUIRETLS: true,
     disableReverseLookup: true,
@@ -44,6 +46,6 @@ export function createSmtpServers(cfg: ResolvedConfig, gateway: Gateway, tls: Tl
     maxCommands: s.max_commands,
     sessionTimeoutMs: s.session_timeout_s * 1000,
     trusted,
-    hooks: { onHelo: gateway.onHelo, onLimit: gateway.onLimit },
+    hooks: { onHelo: gateway.onHelo, onLimit: gateway.onLimit, onXclient: gateway.onXclient },
   }));
 }

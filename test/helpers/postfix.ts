@@ -274,9 +274,19 @@ export async function startPostfix(opts: PostfixOptions): Promise<PostfixInstanc
     stopped = true;
     process.removeListener('exit', onExit);
     try { await exec(postfix, ['-c', configDir, 'abort'], 10000); } catch { /* was not running */ }
+    // Postfix prints early fatal errors (bad main.cf) only to a terminal, not
+    // to maillog_file: repeat the check under script(1) to capture them.
+    let why = '';
+    if (which('script')) {
+      try {
+        why = (await exec('script', ['-q', '-c', `${postfix} -c ${configDir} check`, '/dev/null'], 30000)).stdout;
+      } catch (e) {
+        why = (e as Error).message;
+      }
+    }
     const log = readLog();
     removeDir();
-    throw new Error(`${(err as Error).message}\n--- postfix log ---\n${log}`);
+    throw new Error(`${(err as Error).message}\n--- postfix check ---\n${why}\n--- postfix log ---\n${log}`);
   }
 
   const queueIds: string[] = [];

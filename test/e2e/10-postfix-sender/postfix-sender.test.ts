@@ -46,6 +46,17 @@ async function waitForMail(dir: string, needle: string, describe: () => string):
   }, { timeoutMs: WAIT_MS, what: `a message containing ${needle} in ${dir}`, describe });
 }
 
+/** SIGTERM, and SIGKILL if mailproof has not exited within 20 s. */
+async function stopBounded(mp: Instance): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((r) => { timer = setTimeout(() => r('late'), 20000); });
+  try {
+    if ((await Promise.race([mp.stop(), late])) === 'late') await mp.kill9();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 test('a real Postfix relays to mailproof', async (t) => {
   if (!requireTool(t, 'postfix')) return;
   if (process.getuid && process.getuid() !== 0) {
@@ -60,8 +71,10 @@ test('a real Postfix relays to mailproof', async (t) => {
     try {
       await pf?.stop();
     } finally {
-      await mp?.stop();
-      if (mp) fs.rmSync(mp.dataDir, { recursive: true, force: true });
+      if (mp) {
+        await stopBounded(mp);
+        fs.rmSync(mp.dataDir, { recursive: true, force: true });
+      }
     }
   });
 
@@ -84,8 +97,9 @@ test('a real Postfix relays to mailproof', async (t) => {
 
     const { text } = await waitForMail(server.newDir('alice@demo.test'), messageId, describe);
 
-    // mailproof's trace header comes first, above Postfix's own.
-    const received = new RegExp(`^Received: from sender\\.test\\.invalid \\([^)]*\\[127\\.0\\.0\\.1\\]\\)\\n\\tby mx\\.test\\.invalid \\(mailproof\\) with (ESMTPS?) id (${REF})\\n\\tfor <alice@demo\\.test>;`).exec(text);
+    // mailproof's trace headers come first (Return-Path with the envelope
+    // sender, RFC 5321 section 4.4), above Postfix's own.
+    const received = new RegExp(`^Return-Path: <[^>]+>\\nReceived: from sender\\.test\\.invalid \\([^)]*\\[127\\.0\\.0\\.1\\]\\)\\n\\tby mx\\.test\\.invalid \\(mailproof\\) with (ESMTPS?) id (${REF})\\n\\tfor <alice@demo\\.test>;`).exec(text);
     assert.ok(received, `no mailproof Received header at the top:\n${text}`);
     const ref = received[2]!;
     assert.equal(received[1], 'ESMTPS', 'Postfix (smtp_tls_security_level=may) should have used STARTTLS');
@@ -130,7 +144,8 @@ test('a real Postfix relays to mailproof', async (t) => {
 
     // The non-delivery notification (null sender) went through mailproof to the sender's Maildir.
     const { text } = await waitForMail(server.newDir('demo@demo.test'), messageId, describe);
-    assert.match(text, /^Received: from sender\.test\.invalid [^\n]*\n\tby mx\.test\.invalid \(mailproof\)/);
+    // A bounce has the null sender: Return-Path: <> tells mail clients not to auto-reply.
+    assert.match(text, /^Return-Path: <>\nReceived: from sender\.test\.invalid [^\n]*\n\tby mx\.test\.invalid \(mailproof\)/);
     assert.match(text, /^Subject: Undelivered Mail Returned to Sender$/m);
     assert.match(text, /^Content-Type: message\/delivery-status$/m);
     // Postfix folds long lines in the notice and in Diagnostic-Code.
