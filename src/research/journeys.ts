@@ -94,6 +94,9 @@ export function trace(reader: LedgerReader, f: TraceFilter): Journey[] {
       const mine = events.filter((e) => !e.rcpt || e.rcpt === rcpt);
       const { outcome, reply, decisive } = outcomeOf(mine);
       const first = mine[0]!;
+      // The transaction's own events know the client best (XCLIENT/PROXY may
+      // have replaced the connecting address after the session began).
+      const own = mine.find((e) => e.ref === ref) ?? first;
       const diagnosis: string[] = [];
       if (outcome === 'delivered') diagnosis.push('delivered');
       else if (decisive?.check_name && REJECT_DIAGNOSIS[decisive.check_name] && outcome === 'rejected') diagnosis.push(REJECT_DIAGNOSIS[decisive.check_name]!);
@@ -101,7 +104,7 @@ export function trace(reader: LedgerReader, f: TraceFilter): Journey[] {
         ref,
         node: first.node,
         started_at: new Date(first.ts).toISOString(),
-        client_ip: first.client_ip ?? null,
+        client_ip: own.client_ip ?? null,
         helo: mine.find((e) => e.helo)?.helo ?? null,
         mail_from: mine.find((e) => e.mail_from !== undefined)?.mail_from ?? null,
         rcpt,
