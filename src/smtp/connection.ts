@@ -21,7 +21,8 @@ export type LimitKind = 'commands' | 'session_time' | 'idle' | 'line_length' | '
 export interface ConnectionHooks {
   onHelo(session: SMTPServerSession, helo: string, command: 'HELO' | 'EHLO'): void;
   /** A limit was hit; the returned text goes out with 421 and the connection closes. */
-  onLimit(session: SMTPServerSession, kind: LimitKind, detail: string): string;
+  /** `peer` is the connecting address: before the greeting the session does not know it yet. */
+  onLimit(session: SMTPServerSession, kind: LimitKind, detail: string, peer: { ip: string; port: number }): string;
   /** XCLIENT from a trusted proxy replaced the client's identity (address, name). */
   onXclient(session: SMTPServerSession, original: string): void;
 }
@@ -76,7 +77,7 @@ class GatewayConnection extends SMTPConnection {
 
   private limit(kind: LimitKind, detail: string): void {
     if (this._closing || this._closed) return;
-    const text = this.extra.hooks.onLimit(this.session, kind, detail);
+    const text = this.extra.hooks.onLimit(this.session, kind, detail, { ip: this.remoteAddress, port: this.remotePort });
     this.send(421, text);
   }
 

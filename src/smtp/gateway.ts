@@ -282,7 +282,7 @@ export class Gateway {
 
   // ---- limits -----------------------------------------------------------
 
-  onLimit = (session: SMTPServerSession, kind: LimitKind, detail: string): string => {
+  onLimit = (session: SMTPServerSession, kind: LimitKind, detail: string, peer: { ip: string; port: number }): string => {
     const replies: Record<LimitKind, Reply> = {
       commands: { code: 421, enhanced: '4.7.0', text: 'Too many commands in one session; closing' },
       session_time: { code: 421, enhanced: '4.4.2', text: 'Session time limit reached; closing' },
@@ -293,14 +293,21 @@ export class Gateway {
     const st = this.states.get(session.id);
     const ref = st?.tx?.facts.ref ?? st?.ref ?? newRef();
     const r = render(replies[kind], ref, this.opts.publicUrl);
+    const fields = {
+      smtp_code: r.code, enhanced_code: r.enhanced, reply: `${r.code} ${r.line}`,
+      details: { limit: kind, detail: logSafe(detail, 100) },
+    };
     if (st) {
-      this.note(st, [this.base(st, 'session.limit', {
-        ...(st.tx ? this.txFields(st.tx) : { ref }),
-        smtp_code: r.code, enhanced_code: r.enhanced, reply: `${r.code} ${r.line}`,
-        details: { limit: kind, detail: logSafe(detail, 100) },
-      })]);
+      this.note(st, [this.base(st, 'session.limit', { ...(st.tx ? this.txFields(st.tx) : { ref }), ...fields })]);
+    } else {
+      // Before the greeting (early talker, a flood of bytes): no session state
+      // yet, but the refusal is still a fact with a client address.
+      this.ledger.append([{
+        ts: Date.now(), node: this.opts.node, source: 'gateway', kind: 'session.limit', session: session.id, ref,
+        client_ip: peer.ip, ...fields,
+      }]).catch((err: Error) => this.log.error({ err: err.message }, 'ledger write failed'));
     }
-    this.log.warn({ session: session.id, ip: session.remoteAddress, limit: kind, ref }, 'session limit hit');
+    this.log.warn({ session: session.id, ip: peer.ip, limit: kind, ref }, 'session limit hit');
     return r.line;
   };
 

@@ -108,9 +108,11 @@ export class MaildirTarget implements DeliveryTarget {
         const dir = await this.ensure(m);
         const name = uniqueName(this.host, size);
         const tmp = path.join(dir, 'tmp', name);
-        if (tmpFiles.length === 0) await this.writeFirst(tmp, msg);
-        else await this.linkOrCopy(tmpFiles[0]!, tmp);
+        // Listed before it exists: a write that fails half-way (ENOSPC) must
+        // still be cleaned up below.
         tmpFiles.push(tmp);
+        if (tmpFiles.length === 1) await this.writeFirst(tmp, msg);
+        else await this.linkOrCopy(tmpFiles[0]!, tmp);
         placed.push({ tmp, final: path.join(dir, 'new', name), mailbox: m, dir });
       }
       for (const p of placed) {

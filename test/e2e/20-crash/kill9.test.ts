@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { randomBytes, randomInt } from 'node:crypto';
 import { listNew, startServer, type Instance } from '../../helpers/server.js';
@@ -49,15 +50,20 @@ function parseStored(file: string): Parsed {
   const headerLines = text.slice(0, sep).split('\n');
   const bad = headerLines.find((l) => !/^[!-9;-~]+:/.test(l) && !/^[ \t]/.test(l));
   if (bad !== undefined) return { token, complete: false, problem: `bad header line ${JSON.stringify(bad.slice(0, 80))}` };
-  if (!/^Received: /.test(headerLines[0]!)) return { token, complete: false, problem: 'first header is not Received:' };
+  if (!headerLines.some((l) => /^Received: /.test(l))) return { token, complete: false, problem: 'no Received: header' };
   if (!token) return { token, complete: false, problem: 'no Message-ID' };
   if (!text.endsWith(`\nEND-OF-MESSAGE ${token}\n`)) return { token, complete: false, problem: 'does not end with its end marker line' };
   return { token, complete: true, problem: null };
 }
 
-async function cleanup(instances: Instance[], dataDir: string | null): Promise<void> {
+/** Our own data dir, so it is removed even when the server fails to start. */
+function newDataDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'mailproof-test-'));
+}
+
+async function cleanup(instances: Instance[], dataDir: string): Promise<void> {
   for (const i of instances) await i.kill9().catch(() => undefined);
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  fs.rmSync(dataDir, { recursive: true, force: true });
 }
 
 function sleep(ms: number): Promise<void> {
@@ -66,12 +72,11 @@ function sleep(ms: number): Promise<void> {
 
 test('kill -9 while a client is in DATA: nothing appears in new/', { timeout: 120_000 }, async () => {
   const instances: Instance[] = [];
-  let dataDir: string | null = null;
+  const dataDir = newDataDir();
   let client: RawSmtp | null = null;
   try {
-    const srv = await startServer();
+    const srv = await startServer({ dataDir });
     instances.push(srv);
-    dataDir = srv.dataDir;
     const token = tokenOf(0, randomBytes(4).toString('hex'));
     client = await RawSmtp.connect(srv.port);
     assert.match((await client.reply()) ?? '', /^220 /);
@@ -120,11 +125,10 @@ test('kill -9 at a random moment under 20 concurrent clients: every 250 is store
   t.diagnostic(`run ${run}: kill after ${killAfter} acknowledged messages + ${jitterMs} ms`);
 
   const instances: Instance[] = [];
-  let dataDir: string | null = null;
+  const dataDir = newDataDir();
   try {
-    const srv = await startServer();
+    const srv = await startServer({ dataDir });
     instances.push(srv);
-    dataDir = srv.dataDir;
 
     const acked = new Set<string>();
     const unacked = new Set<string>();

@@ -95,7 +95,7 @@ interface Setup {
   mnt: string;
   srv: Instance;
   maildir(box: string, sub: 'new' | 'tmp' | 'cur'): string;
-  /** Every file under new/ and tmp/ of alice and bob, as "box/sub/name". */
+  /** Every file under new/ and tmp/ of alice and bob, as "box/sub/name (N bytes)". */
   files(): string[];
 }
 
@@ -112,15 +112,17 @@ async function withTmpfsMaildir(t: TestContext, mountOptions: string, body: (s: 
   try {
     mounted = mountTmpfs(t, mnt, mountOptions);
     if (!mounted) return;
-    srv = await startServer({ config: { delivery: { maildir_root: mnt } } });
+    srv = await startServer({ dataDir: path.join(base, 'data'), config: { delivery: { maildir_root: mnt } } });
     const maildir = (box: string, sub: 'new' | 'tmp' | 'cur'): string => path.join(mnt, 'demo.test', box, sub);
-    const files = (): string[] => BOXES.flatMap((b) => (['new', 'tmp'] as const).flatMap((sub) => listNew(maildir(b, sub)).map((f) => `${b}/${sub}/${f}`)));
+    const files = (): string[] => BOXES.flatMap((b) => (['new', 'tmp'] as const).flatMap((sub) => listNew(maildir(b, sub)).map((f) => {
+      const size = fs.statSync(path.join(maildir(b, sub), f)).size;
+      return `${b}/${sub}/${f} (${size} bytes)`;
+    })));
     await body({ mnt, srv, maildir, files });
     assert.equal(await srv.stop(), 0);
   } finally {
     await srv?.kill9().catch(() => undefined);
     if (mounted) unmount(mnt);
-    if (srv) fs.rmSync(srv.dataDir, { recursive: true, force: true });
     fs.rmSync(base, { recursive: true, force: true });
   }
 }
@@ -221,7 +223,7 @@ test('ledger file system full after RCPT: no 250 and no copy in new/ (nothing ac
   try {
     mounted = mountTmpfs(t, mnt, 'size=2m,mode=0700');
     if (!mounted) return;
-    srv = await startServer({ config: { ledger: { path: path.join(mnt, 'ledger.sqlite') } } });
+    srv = await startServer({ dataDir: path.join(base, 'data'), config: { ledger: { path: path.join(mnt, 'ledger.sqlite') } } });
     const newDir = srv.newDir('demo@demo.test');
     const tmpDir = path.join(path.dirname(newDir), 'tmp');
     const token = `ledger-${randomBytes(4).toString('hex')}`;
@@ -254,7 +256,6 @@ test('ledger file system full after RCPT: no 250 and no copy in new/ (nothing ac
     await client?.close();
     await srv?.kill9().catch(() => undefined);
     if (mounted) unmount(mnt);
-    if (srv) fs.rmSync(srv.dataDir, { recursive: true, force: true });
     fs.rmSync(base, { recursive: true, force: true });
   }
 });
