@@ -115,7 +115,8 @@ export const configSchema = z.strictObject({
   }).prefault({}),
 
   log: z.strictObject({
-    level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info')
+      .describe('log lines (JSON, to stdout): info has one line per session and per transaction'),
   }).prefault({}),
 });
 
