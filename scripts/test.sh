@@ -9,4 +9,5 @@ npx eslint .
 # Files run one at a time: several suites start real servers (Postfix, the
 # gateway) and measure nothing, but 2 cores are easily oversubscribed.
 mapfile -t files < <(find dist -name '*.test.js' | sort)
-node --test --test-concurrency=1 "${files[@]}"
+# A hung test must not eat CI's time: 10 minutes per test at most.
+node --test --test-concurrency=1 --test-timeout=600000 "${files[@]}"

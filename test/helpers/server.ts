@@ -80,7 +80,11 @@ export async function startServer(opts: StartOptions = {}): Promise<Instance> {
   proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   proc.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 20000);
+    const timer = setTimeout(() => {
+      // Never leave a half-started server behind: it would keep the test process alive.
+      proc.kill('SIGKILL');
+      reject(new Error(`server did not start within 60 s:\n${out}`));
+    }, 60000);
     const check = (): void => {
       if (out.includes('mailproof: SMTP on')) { clearTimeout(timer); resolve(); }
     };
