@@ -51,3 +51,12 @@ test('all or none: when one mailbox cannot be written, no mailbox keeps a copy',
   assert.deepEqual(fs.readdirSync(path.join(r, 'd.test', 'good', 'tmp')), []);
   assert.deepEqual(fs.readdirSync(path.join(r, 'd.test', 'bad', 'tmp')), []);
 });
+
+test('concurrent deliveries into one mailbox all land and are all flushed', async () => {
+  const r = root();
+  const t = new MaildirTarget(r, 'mx.test');
+  const box = { domain: 'd.test', local: 'busy' };
+  const stored = await Promise.all(Array.from({ length: 50 }, () => t.deliver(msg, [box])));
+  assert.equal(stored.length, 50);
+  assert.equal(fs.readdirSync(path.join(r, 'd.test', 'busy', 'new')).length, 50);
+});

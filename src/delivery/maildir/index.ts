@@ -21,13 +21,46 @@ export function uniqueName(host: string, size: number): string {
   return `${sec}.M${usec}P${process.pid}Q${counter}R${randomBytes(4).toString('hex')}.${safeHost},S=${size}`;
 }
 
-async function fsyncDir(dir: string): Promise<void> {
+async function fsyncDirNow(dir: string): Promise<void> {
   const fh = await fsp.open(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
   try {
     await fh.sync();
   } finally {
     await fh.close();
   }
+}
+
+// Group fsync per directory: many sessions delivering into one busy mailbox
+// at once would each flush the same new/. A caller whose rename happened
+// before a flush started may share it; one that renamed later waits for the
+// next flush. So every caller's rename is covered, with one fsync per round.
+const dirFlush = new Map<string, { running: Promise<void>; next: Promise<void> | null }>();
+
+function fsyncDir(dir: string): Promise<void> {
+  const state = dirFlush.get(dir);
+  if (!state) {
+    const running = fsyncDirNow(dir).finally(() => {
+      const s = dirFlush.get(dir);
+      if (s && s.running === running && !s.next) dirFlush.delete(dir);
+    });
+    dirFlush.set(dir, { running, next: null });
+    return running;
+  }
+  if (!state.next) {
+    // The running flush may have begun before our rename: queue one more.
+    const next = state.running.catch(() => undefined).then(() => {
+      const s = dirFlush.get(dir)!;
+      const p = fsyncDirNow(dir);
+      s.running = p;
+      s.next = null;
+      return p.finally(() => {
+        const cur = dirFlush.get(dir);
+        if (cur && cur.running === p && !cur.next) dirFlush.delete(dir);
+      });
+    });
+    state.next = next;
+  }
+  return state.next;
 }
 
 /**
