@@ -75,11 +75,12 @@ export interface EventQuery {
 /** The write side, as the gateway sees it. */
 export interface LedgerWriter {
   /**
-   * Resolves once every event is durable (committed with fsync). Rejects when
+   * Resolves once every event is committed; with durable (the default) also
+   * fsynced, and with it every event appended before. Rejects when
    * the ledger cannot be written: the caller must then answer 4xx, since
    * nothing may be accepted or refused without a record.
    */
-  append(events: LedgerEvent[]): Promise<void>;
+  append(events: LedgerEvent[], opts?: { durable?: boolean }): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -119,7 +119,7 @@ export class Gateway {
    * A failure marks the session so the next decisive reply becomes a 4xx.
    */
   private note(st: State, events: LedgerEvent[]): void {
-    this.ledger.append(events).catch((err: Error) => {
+    this.ledger.append(events, { durable: false }).catch((err: Error) => {
       st.ledgerBroken = true;
       this.log.error({ err: err.message, session: st.facts.id }, 'ledger write failed');
     });

@@ -9,7 +9,7 @@ import { applySchema, COLUMNS, openPragmas } from './schema.js';
 import { toRow } from './row.js';
 import type { LedgerEvent } from '../types.js';
 
-interface Job { id: number; events: LedgerEvent[] }
+interface Job { id: number; events: LedgerEvent[]; durable: boolean }
 
 const port = parentPort;
 if (!port) throw new Error('writer-worker must run as a worker thread');
@@ -26,6 +26,7 @@ const insertAll = db.transaction((jobs: Job[]) => {
 });
 
 let queue: Job[] = [];
+let lastDurable = true;
 let scheduled = false;
 
 function flush(): void {
@@ -34,6 +35,15 @@ function flush(): void {
   queue = [];
   if (jobs.length === 0) return;
   try {
+    // Only a batch that a reply waits for pays for an fsync. The others are
+    // committed with synchronous=NORMAL (in WAL mode: no fsync); the next FULL
+    // commit syncs the WAL up to and including them, so order is kept and
+    // nothing a reply depended on can be lost.
+    const durable = jobs.some((j) => j.durable);
+    if (durable !== lastDurable) {
+      db.pragma(`synchronous = ${durable ? 'FULL' : 'NORMAL'}`);
+      lastDurable = durable;
+    }
     insertAll(jobs);
     port!.postMessage({ ok: jobs.map((j) => j.id) });
   } catch (err) {

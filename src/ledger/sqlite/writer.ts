@@ -48,14 +48,15 @@ export class SqliteLedgerWriter implements LedgerWriter {
     this.pending.clear();
   }
 
-  append(events: LedgerEvent[]): Promise<void> {
+  append(events: LedgerEvent[], opts: { durable?: boolean } = {}): Promise<void> {
+    const durable = opts.durable ?? true;
     if (events.length === 0) return Promise.resolve();
     if (this.dead) return Promise.reject(this.dead);
     if (this.closing) return Promise.reject(new Error('ledger is closing'));
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, events });
+      this.worker.postMessage({ id, events, durable });
     });
   }
 

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what the benchmark needs besides the npm packages (Debian
+# packages only): Postfix (its smtpd is a peer; smtp-source, the load
+# generator, and smtp-sink come with it), procps (pgrep), util-linux
+# (setsid), strace (bench/profile.sh). Idempotent; run as root.
+set -euo pipefail
+need=()
+have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+for p in postfix procps util-linux strace; do have "$p" || need+=("$p"); done
+if ((${#need[@]})); then
+  echo "bench/install.sh: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # Postfix runs only as throwaway instances in temp dirs; the machine's own
+  # Postfix stays unconfigured and stopped.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+for tool in /usr/sbin/smtp-source /usr/sbin/smtp-sink /usr/sbin/postfix; do
+  [ -x "$tool" ] || { echo "bench/install.sh: $tool is missing after installing postfix" >&2; exit 1; }
+done
+command -v node >/dev/null || { echo "bench/install.sh: Node.js 20 is required" >&2; exit 1; }

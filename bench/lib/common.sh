@@ -1,0 +1,81 @@
+# Shared by bench/run.sh and bench/profile.sh (sourced, not run).
+# Sets ROOT, OUT, BUILD, WORK, BENCH_PIDFILE; defines step, build_tree and
+# the EXIT trap that stops everything still running that was started.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+OUT=$ROOT/bench/out
+mkdir -p "$OUT"
+
+# Many sockets in the idle test: as many descriptors as we may have.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# Everything started is listed here ("pgid N", "postfix DIR", "dir DIR",
+# and "done X" once stopped); the trap stops what is still running, even if
+# a Node orchestrator crashed.
+export BENCH_PIDFILE=${BENCH_PIDFILE:-$OUT/started.$$.txt}
+: >"$BENCH_PIDFILE"
+BUILD=$(mktemp -d /tmp/mailproof-bench-build.XXXXXX)
+WORK=$(mktemp -d /tmp/mailproof-bench-work.XXXXXX)
+chmod 755 "$WORK" # Postfix's daemons (user postfix) must reach their queue inside
+
+# Node steps run in the background and are waited for, so a signal to the
+# script is handled at once (bash runs traps only between commands).
+CHILD=
+step() {
+  "$@" &
+  CHILD=$!
+  local rc=0
+  wait "$CHILD" || rc=$?
+  CHILD=
+  return "$rc"
+}
+
+bench_cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [ -n "$CHILD" ] && kill -0 "$CHILD" 2>/dev/null; then
+    # The orchestrators stop their own servers on SIGTERM.
+    kill -TERM "$CHILD" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$CHILD" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$CHILD" 2>/dev/null || true
+  fi
+  if [ -s "$BENCH_PIDFILE" ]; then
+    local kind arg
+    while read -r kind arg; do
+      grep -qxF "done $arg" "$BENCH_PIDFILE" && continue
+      case $kind in
+        pgid)
+          # Only groups that still exist.
+          if pgrep -g "$arg" >/dev/null 2>&1; then
+            echo "bench: stopping leftover process group $arg" >&2
+            kill -TERM -- "-$arg" 2>/dev/null || true
+            sleep 1
+            kill -KILL -- "-$arg" 2>/dev/null || true
+          fi ;;
+        postfix)
+          [ -f "$arg/main.cf" ] && { /usr/sbin/postfix -c "$arg" abort >/dev/null 2>&1 || true; } ;;
+        dir)
+          case $arg in /dev/shm/mailproof-bench-*) rm -rf "$arg" ;; esac ;;
+      esac
+    done <"$BENCH_PIDFILE"
+  fi
+  rm -f "$BENCH_PIDFILE"
+  rm -rf "$WORK" "$BUILD"
+  exit "$rc"
+}
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Compiles src/ and bench/ into $BUILD (a private tree: dist/ is left alone,
+# so a concurrent `npm run build` elsewhere cannot pull files from under us).
+build_tree() {
+  ln -s "$ROOT/node_modules" "$BUILD/node_modules"
+  cp "$ROOT/package.json" "$BUILD/"
+  if ! (cd "$ROOT" && npx tsc -p . --outDir "$BUILD"); then
+    echo "bench: tsc reported errors (see above); going on with what it emitted" >&2
+  fi
+  local f
+  for f in src/cli/main.js src/ledger/sqlite/writer-worker.js bench/throughput.js bench/idle-connections.js bench/bare-smtp-server.js bench/report.js bench/cpuprofile-top.js bench/latency.js; do
+    [ -f "$BUILD/$f" ] || { echo "bench: $BUILD/$f was not built" >&2; return 1; }
+  done
+}

@@ -1,0 +1,273 @@
+// The servers the benchmark measures. Each one starts on a free loopback
+// port, can say how many messages it has accepted for good so far (so every
+// run is checked: accepted == sent), and stops with everything it started.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { canConnect, freePort, register, run, sleep, startServer } from './proc.js';
+
+export interface Target {
+  name: string;
+  label: string;
+  host: string;
+  port: number;
+  /** Root pid of the server (its process tree is the server). */
+  pid: number;
+  /** Messages accepted for good so far (what the check compares). */
+  accepted(): Promise<number>;
+  /** Waits until background work for accepted messages is done (Postfix: queue drained). */
+  settle(expected: number, timeoutMs?: number): Promise<void>;
+  /** What accepted() counts, for the report. */
+  checks: string;
+  stop(): Promise<void>;
+}
+
+export interface Env {
+  /** Compiled tree: <build>/src/cli/main.js, <build>/bench/bare-smtp-server.js. */
+  build: string;
+  /** Where servers keep their data. */
+  work: string;
+  smtpSink: string;
+  postfix: string;
+}
+
+const HOST = '127.0.0.1';
+
+function countFiles(dir: string): number {
+  try {
+    return fs.readdirSync(dir).length;
+  } catch {
+    return 0;
+  }
+}
+
+async function pollUntil(what: string, fn: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await fn()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+export interface MailproofVariant {
+  /** Ledger file on tmpfs: its fsyncs cost nothing, its CPU work stays. */
+  ledgerOnTmpfs?: boolean;
+  /** Maildir root on tmpfs. */
+  maildirOnTmpfs?: boolean;
+  /** More -o KEY=VALUE settings. */
+  settings?: string[];
+  /** For the report. */
+  note?: string;
+}
+
+/** A directory on tmpfs for ablation runs (removed by stop()). */
+function tmpfsDir(name: string): string {
+  return fs.mkdtempSync(path.join('/dev/shm', `mailproof-bench-${name}-`));
+}
+
+export async function startMailproof(env: Env, workers: number | 'auto', name: string, v: MailproofVariant = {}): Promise<Target> {
+  const dataDir = fs.mkdtempSync(path.join(env.work, `${name}-`));
+  const shm = v.ledgerOnTmpfs || v.maildirOnTmpfs ? tmpfsDir(name) : null;
+  if (shm) register(`dir ${shm}`);
+  const ledgerPath = v.ledgerOnTmpfs ? path.join(shm!, 'ledger.sqlite') : path.join(dataDir, 'ledger.sqlite');
+  const maildirRoot = v.maildirOnTmpfs ? path.join(shm!, 'maildir') : path.join(dataDir, 'maildir');
+  const extra = [
+    ...(v.ledgerOnTmpfs ? ['-o', `ledger.path=${ledgerPath}`] : []),
+    ...(v.maildirOnTmpfs ? ['-o', `delivery.maildir_root=${maildirRoot}`] : []),
+    ...(v.settings ?? []).flatMap((kv) => ['-o', kv]),
+  ];
+  const port = await freePort();
+  const s = await startServer(process.execPath, [
+    path.join(env.build, 'src/cli/main.js'), 'serve', '--data-dir', dataDir, '--smtp-listen', `${HOST}:${port}`,
+    '-o', `smtp.workers=${workers}`, '-o', 'log.level=warn', '-o', 'smtp.max_connections_per_ip=1000', ...extra,
+  ], /mailproof: SMTP on/, { timeoutMs: 60000 });
+  const newDir = path.join(maildirRoot, 'demo.test', 'demo', 'new');
+  let db: Database.Database | null = null;
+  const delivered = (): number => {
+    db ??= new Database(ledgerPath, { readonly: true, fileMustExist: true });
+    db.pragma('busy_timeout = 10000');
+    const row = db.prepare(`SELECT count(*) AS n FROM events WHERE kind = 'message.delivered'`).get() as { n: number };
+    return row.n;
+  };
+  return {
+    name, host: HOST, port, pid: s.pid,
+    label: `mailproof, smtp.workers=${workers}${workers === 'auto' ? ` (${os.availableParallelism()})` : ''}${v.note ? `, ${v.note}` : ''}`,
+    checks: 'files in Maildir new/ and message.delivered events in the ledger',
+    async accepted() {
+      const files = countFiles(newDir);
+      const events = delivered();
+      // Both must agree: a message in new/ without its ledger event (or the
+      // other way round) would be a bug, not a benchmark figure.
+      return files === events ? files : -Math.abs(files - events) - 1e9;
+    },
+    async settle() { /* the 250 came after both fsyncs and the commit */ },
+    async stop() {
+      db?.close();
+      db = null;
+      await s.stop(20000);
+      if (shm) {
+        fs.rmSync(shm, { recursive: true, force: true });
+        register(`done ${shm}`);
+      }
+    },
+  };
+}
+
+export async function startBare(env: Env, stockDelay: boolean, name: string, onTmpfs = false): Promise<Target> {
+  const dir = onTmpfs ? tmpfsDir(name) : fs.mkdtempSync(path.join(env.work, `${name}-`));
+  if (onTmpfs) register(`dir ${dir}`);
+  const port = await freePort();
+  const s = await startServer(process.execPath, [
+    path.join(env.build, 'bench/bare-smtp-server.js'), '--listen', `${HOST}:${port}`, '--dir', dir,
+    '--greeting-delay', stockDelay ? 'stock' : '0',
+  ], /bare-smtp-server: SMTP on/);
+  return {
+    name, host: HOST, port, pid: s.pid,
+    label: `bare smtp-server + write + fsync${stockDelay ? ', stock 100 ms greeting delay' : ', no greeting delay'}${onTmpfs ? ', file on tmpfs' : ''}`,
+    checks: 'files written (and fsynced) by the server',
+    async accepted() { return countFiles(dir); },
+    async settle() { /* nothing in the background */ },
+    async stop() {
+      await s.stop(5000);
+      if (onTmpfs) {
+        fs.rmSync(dir, { recursive: true, force: true });
+        register(`done ${dir}`);
+      }
+    },
+  };
+}
+
+export async function startSink(env: Env): Promise<Target> {
+  const port = await freePort();
+  // -u: it runs as root here and must drop to some user; 1024: listen backlog.
+  const s = await startServer(env.smtpSink, ['-u', 'nobody', `${HOST}:${port}`, '1024'], { host: HOST, port }, { timeoutMs: 10000 });
+  return {
+    name: 'smtp-sink', host: HOST, port, pid: s.pid,
+    label: 'Postfix smtp-sink (accepts and discards, no disk)',
+    checks: 'smtp-source exit status only (smtp-sink keeps nothing)',
+    async accepted() { return -1; },
+    async settle() { /* nothing */ },
+    async stop() { await s.stop(3000); },
+  };
+}
+
+function postfixMainCf(o: { dir: string; queueDir: string; dataDir: string; logFile: string }): string {
+  const p: Record<string, string> = {
+    compatibility_level: '3.6',
+    queue_directory: o.queueDir,
+    data_directory: o.dataDir,
+    maillog_file: o.logFile,
+    maillog_file_prefixes: o.dir,
+    myhostname: 'postfix.bench.invalid',
+    mydomain: 'bench.invalid',
+    myorigin: '$myhostname',
+    // demo.test is the one domain it accepts mail for; every message goes to
+    // the discard transport, so the queue drains and nothing leaves the host.
+    mydestination: '',
+    relay_domains: 'demo.test',
+    local_recipient_maps: '',
+    alias_maps: '',
+    alias_database: '',
+    default_transport: 'discard:benchmark',
+    relay_transport: 'discard:benchmark',
+    local_transport: 'discard:benchmark',
+    inet_interfaces: '127.0.0.1',
+    inet_protocols: 'ipv4',
+    mynetworks: '127.0.0.0/8',
+    smtpd_relay_restrictions: 'permit_mynetworks, reject_unauth_destination',
+    // mailproof does no reverse lookup either (disableReverseLookup).
+    smtpd_peername_lookup: 'no',
+    smtpd_tls_security_level: 'none',
+    // Room for 100 concurrent sessions plus the ones closing.
+    default_process_limit: '200',
+    // Postfix's best case: no inflow throttling (the default is 1s when the
+    // queue manager falls behind).
+    in_flow_delay: '0s',
+    biff: 'no',
+    append_dot_mydomain: 'no',
+    readme_directory: 'no',
+  };
+  return `# Throwaway Postfix for mailproof's benchmark (bench/lib/targets.ts).\n${Object.entries(p).map(([k, v]) => `${k} = ${v}`).join('\n')}\n`;
+}
+
+function postfixMasterCf(port: number): string {
+  // chroot "n": the queue directory is not prepared as a chroot jail.
+  return `# service type  private unpriv  chroot  wakeup  maxproc command
+${HOST}:${port} inet n - n - - smtpd
+cleanup    unix  n  -  n  -     0  cleanup
+qmgr       unix  n  -  n  300   1  qmgr
+rewrite    unix  -  -  n  -     -  trivial-rewrite
+bounce     unix  -  -  n  -     0  bounce
+defer      unix  -  -  n  -     0  bounce
+trace      unix  -  -  n  -     0  bounce
+verify     unix  -  -  n  -     1  verify
+flush      unix  n  -  n  1000? 0  flush
+proxymap   unix  -  -  n  -     -  proxymap
+proxywrite unix  -  -  n  -     1  proxymap
+showq      unix  n  -  n  -     -  showq
+error      unix  -  -  n  -     -  error
+retry      unix  -  -  n  -     -  error
+discard    unix  -  -  n  -     -  discard
+anvil      unix  -  -  n  -     1  anvil
+scache     unix  -  -  n  -     1  scache
+postlog    unix-dgram n - n -   1  postlogd
+`;
+}
+
+export async function startPostfix(env: Env): Promise<Target> {
+  // Postfix's daemons run as the postfix user and must reach the directories.
+  fs.chmodSync(env.work, 0o755);
+  const dir = fs.mkdtempSync(path.join(env.work, 'postfix-'));
+  fs.chmodSync(dir, 0o755);
+  const configDir = path.join(dir, 'etc');
+  const queueDir = path.join(dir, 'spool');
+  const dataDir = path.join(dir, 'data');
+  const logFile = path.join(dir, 'maillog');
+  fs.mkdirSync(configDir, { mode: 0o755 });
+  fs.mkdirSync(queueDir, { mode: 0o755 });
+  const port = await freePort();
+  fs.writeFileSync(path.join(configDir, 'main.cf'), postfixMainCf({ dir, queueDir, dataDir, logFile }), { mode: 0o644 });
+  fs.writeFileSync(path.join(configDir, 'master.cf'), postfixMasterCf(port), { mode: 0o644 });
+  register(`postfix ${configDir}`);
+  const r = await run(env.postfix, ['-c', configDir, 'start'], { timeoutMs: 60000 });
+  if (r.code !== 0) throw new Error(`postfix start failed (${r.code}):\n${r.out}`);
+  const masterPid = Number(fs.readFileSync(path.join(queueDir, 'pid', 'master.pid'), 'utf8').trim());
+  await pollUntil('Postfix smtpd to listen', () => canConnect(HOST, port), 30000);
+  const removedCount = (): number => {
+    let text = '';
+    try { text = fs.readFileSync(logFile, 'utf8'); } catch { return 0; }
+    let n = 0;
+    for (const line of text.split('\n')) if (/postfix\/qmgr\[\d+\]: [0-9A-Za-z]+: removed$/.test(line)) n++;
+    return n;
+  };
+  const queued = (): number => {
+    let n = 0;
+    for (const q of ['maildrop', 'incoming', 'active', 'deferred', 'hold']) {
+      const walk = (d: string): void => {
+        let ents: fs.Dirent[] = [];
+        try { ents = fs.readdirSync(d, { withFileTypes: true }); } catch { return; }
+        for (const e of ents) if (e.isDirectory()) walk(path.join(d, e.name)); else n++;
+      };
+      walk(path.join(queueDir, q));
+    }
+    return n;
+  };
+  return {
+    name: 'postfix', host: HOST, port, pid: masterPid,
+    label: 'Postfix smtpd into its queue (local domain -> discard)',
+    checks: 'qmgr "removed" log lines after the queue drained (each message queued, then delivered to discard)',
+    async accepted() { return removedCount(); },
+    async settle(expected: number, timeoutMs = 120000) {
+      await pollUntil('the Postfix queue to drain', () => queued() === 0 && removedCount() >= expected, timeoutMs);
+    },
+    async stop() {
+      await run(env.postfix, ['-c', configDir, 'stop'], { timeoutMs: 30000 });
+      const deadline = Date.now() + 10000;
+      while (Date.now() < deadline && fs.existsSync(`/proc/${masterPid}`)) await sleep(100);
+      try { process.kill(masterPid, 'SIGKILL'); } catch { /* gone */ }
+      register(`done ${configDir}`);
+    },
+  };
+}

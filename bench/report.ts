@@ -1,0 +1,193 @@
+// Turns the JSON written by throughput.js and idle-connections.js into the
+// generated part of bench/RESULTS.md (between the BEGIN/END GENERATED
+// markers; the hand-written analysis around it is kept) and prints the
+// summary table.
+//
+//   node report.js --dir bench/out --results bench/RESULTS.md --machine bench/out/machine.json
+import fs from 'node:fs';
+import path from 'node:path';
+import { args, median } from './lib/proc.js';
+
+interface RunResult {
+  target: string; c: number; round: number; messages: number; seconds: number; rate: number;
+  cpuMsPerMsg: number | null; ok: boolean; problem?: string; calibration?: boolean; loadBefore: number; cpuPressure: number | null;
+}
+interface Throughput {
+  date: string; size: number; runs: number; conc: number[]; seconds: number;
+  targets: { name: string; label: string; checks: string }[];
+  startProblems: Record<string, string>;
+  results: RunResult[];
+}
+interface Idle {
+  target: string; label: string; count: number; client: { greeted: number; failed: number; refused: number; seconds: number; sources: string[]; errors: Record<string, number> } | null;
+  rssBeforeKiB: number; rssAfterKiB: number; samples: number[]; perConnKiB: number | null; processes: number; dropped: number; problem?: string; nofile: string;
+}
+
+const a = args(process.argv.slice(2));
+const dir = a.dir ?? 'bench/out';
+const resultsFile = a.results ?? 'bench/RESULTS.md';
+const readJson = <T>(f: string): T | null => {
+  try {
+    return JSON.parse(fs.readFileSync(f, 'utf8')) as T;
+  } catch {
+    return null;
+  }
+};
+const tp = readJson<Throughput>(path.join(dir, 'throughput.json'));
+const idle = ['mailproof', 'bare'].map((t) => readJson<Idle>(path.join(dir, `idle-${t}.json`))).filter((x): x is Idle => x !== null);
+const machine = readJson<Record<string, string>>(a.machine ?? path.join(dir, 'machine.json')) ?? {};
+
+const f1 = (x: number): string => (Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x.toFixed(1)) : 'n/a');
+const f2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
+
+const lines: string[] = [];
+const summary: string[] = [];
+const push = (s = ''): void => { lines.push(s); };
+
+push(`Run of ${machine.date ?? tp?.date ?? '?'}.`);
+push();
+push('| machine | |');
+push('|---|---|');
+for (const [k, v] of Object.entries(machine)) if (k !== 'date') push(`| ${k} | ${String(v).replace(/\|/g, '/').replace(/\n/g, '<br>')} |`);
+push();
+
+const stat = (target: string, c: number): { med: number; min: number; max: number; cpu: number; n: number; ok: number; msgs: number; load: number } => {
+  const rs = tp?.results.filter((r) => r.target === target && r.c === c && !r.calibration) ?? [];
+  const ok = rs.filter((r) => r.ok);
+  const rates = ok.map((r) => r.rate);
+  return {
+    med: median(rates), min: Math.min(...rates), max: Math.max(...rates),
+    cpu: median(ok.map((r) => r.cpuMsPerMsg ?? NaN).filter((x) => Number.isFinite(x))),
+    n: rs.length, ok: ok.length, msgs: ok[0]?.messages ?? rs[0]?.messages ?? 0,
+    load: median(rs.map((r) => r.loadBefore)),
+  };
+};
+
+if (tp) {
+  const names = tp.targets.map((t) => t.name);
+  push(`### Throughput (messages/s, median of ${tp.runs} runs; ${tp.size}-byte messages, one connection per message)`);
+  push();
+  push(`Client: \`smtp-source -s C -m N -l ${tp.size} -f sender@example.org -t demo@demo.test 127.0.0.1:PORT\`; N is set per target and concurrency by a calibration run so that each run lasts about ${tp.seconds} s. Every run checked: smtp-source exit status 0, and where the server keeps the mail, accepted == sent.`);
+  push();
+  push(`| target | ${tp.conc.map((c) => `c=${c} msg/s (min-max) | c=${c} CPU ms/msg`).join(' | ')} |`);
+  push(`|---|${tp.conc.map(() => '---:|---:').join('|')}|`);
+  for (const n of names) {
+    const label = tp.targets.find((t) => t.name === n)!.label;
+    push(`| **${n}**: ${label} | ${tp.conc.map((c) => {
+      const s = stat(n, c);
+      const bad = s.ok < s.n ? ` (${s.n - s.ok} failed)` : '';
+      return `${f1(s.med)} (${f1(s.min)}-${f1(s.max)})${bad} | ${f2(s.cpu)}`;
+    }).join(' | ')} |`);
+  }
+  push();
+  push('CPU ms/msg: CPU time of all the server\'s processes and threads during the run (from /proc/*/task/*/schedstat; for Postfix including the queue manager and the discard delivery), divided by the messages. It is less sensitive to other load on the machine than msg/s.');
+  push();
+  for (const [k, v] of Object.entries(tp.startProblems)) push(`- could not start **${k}**: \`${v.split('\n')[0]}\``);
+
+  const ratio = (x: string, y: string, c: number): number => stat(x, c).med / stat(y, c).med;
+  const ratios: [string, string, string, string?][] = [
+    ['mailproof', 'postfix', 'mailproof / Postfix', '>= 2 at c=20 and c=100'],
+    ['mailproof', 'bare', 'mailproof / bare smtp-server (fsync, no delay)', '>= 0.8'],
+    ['mailproof-w1', 'bare', 'mailproof (workers=1) / bare smtp-server (both one process)', ''],
+    ['mailproof', 'smtp-sink', 'mailproof / smtp-sink', ''],
+    ['mailproof', 'mailproof-w1', 'mailproof workers=auto / workers=1', ''],
+    ['mailproof-w1', 'postfix', 'mailproof (workers=1) / Postfix', ''],
+    ['bare-delay', 'bare', 'bare with stock 100 ms greeting delay / without', ''],
+  ];
+  push('### Ratios of the medians (same run)');
+  push();
+  push(`| ratio | ${tp.conc.map((c) => `c=${c}`).join(' | ')} | goal |`);
+  push(`|---|${tp.conc.map(() => '---:').join('|')}|---|`);
+  for (const [x, y, label, goal] of ratios) {
+    if (!names.includes(x) || !names.includes(y)) continue;
+    const cells = tp.conc.map((c) => {
+      const r = ratio(x, y, c);
+      let mark = '';
+      if (x === 'mailproof' && y === 'postfix' && c >= 20) mark = r >= 2 ? ' ✅' : ' ❌';
+      if (x === 'mailproof' && y === 'bare') mark = r >= 0.8 ? ' ✅' : ' ❌';
+      return `${f2(r)}${mark}`;
+    });
+    push(`| ${label} | ${cells.join(' | ')} | ${goal ?? ''} |`);
+  }
+  push();
+  const failed = tp.results.filter((r) => !r.ok);
+  if (failed.length) {
+    push('Failed runs (left out of the medians):');
+    push();
+    for (const r of failed) push(`- ${r.target} c=${r.c} ${r.calibration ? 'calibration' : `round ${r.round}`}: ${r.problem}`);
+    push();
+  } else {
+    push('All runs passed their checks.');
+    push();
+  }
+  const loads = tp.results.map((r) => r.loadBefore);
+  const press = tp.results.map((r) => r.cpuPressure).filter((x): x is number => x !== null);
+  push(`Load during the runs: 1-minute load average ${f1(Math.min(...loads))}-${f1(Math.max(...loads))} (median ${f1(median(loads))}) on ${machine.nproc ?? '?'} cores` +
+    (press.length ? `; CPU pressure (PSI "some avg10") ${f1(Math.min(...press))}-${f1(Math.max(...press))}%` : '') + '.');
+  push();
+
+  // Console summary.
+  summary.push(`throughput, msg/s (median of ${tp.runs}; CPU ms per message in brackets):`);
+  summary.push(`  ${'target'.padEnd(14)}${tp.conc.map((c) => `c=${c}`.padStart(18)).join('')}`);
+  for (const n of names) summary.push(`  ${n.padEnd(14)}${tp.conc.map((c) => { const s = stat(n, c); return `${f1(s.med)} [${f2(s.cpu)}]`.padStart(18); }).join('')}`);
+  summary.push('ratios:');
+  for (const [x, y, label, goal] of ratios) {
+    if (!names.includes(x) || !names.includes(y)) continue;
+    summary.push(`  ${label.padEnd(62)}${tp.conc.map((c) => f2(ratio(x, y, c)).padStart(8)).join('')}${goal ? `   goal ${goal}` : ''}`);
+  }
+  if (failed.length) summary.push(`${failed.length} run(s) FAILED their checks: see RESULTS.md`);
+}
+
+const abl = readJson<Throughput>(path.join(dir, 'ablation.json'));
+if (abl) {
+  const c = abl.conc[0]!;
+  const st = (t: string): { med: number; cpu: number; ok: number; n: number } => {
+    const rs = abl.results.filter((r) => r.target === t && r.c === c && !r.calibration);
+    const ok = rs.filter((r) => r.ok);
+    return { med: median(ok.map((r) => r.rate)), cpu: median(ok.map((r) => r.cpuMsPerMsg ?? NaN).filter(Number.isFinite)), ok: ok.length, n: rs.length };
+  };
+  const ref = st('mailproof-w1');
+  push(`### Ablation: what the parts of mailproof cost (bench/profile.sh, run of ${abl.date.slice(0, 16).replace('T', ' ')} UTC, c=${c}, median of ${abl.runs})`);
+  push();
+  push('tmpfs: the file system is in memory, so fsync returns at once, while the CPU work (SQLite, file writes, renames) stays. A separate run from the table above: compare within this table only.');
+  push();
+  push('| variant | msg/s | CPU ms/msg | vs mailproof workers=1 |');
+  push('|---|---:|---:|---:|');
+  for (const t of abl.targets) {
+    const s2 = st(t.name);
+    push(`| **${t.name}**: ${t.label}${s2.ok < s2.n ? ` (${s2.n - s2.ok} failed)` : ''} | ${f1(s2.med)} | ${f2(s2.cpu)} | ${f2(s2.med / ref.med)} |`);
+  }
+  push();
+}
+
+if (idle.length) {
+  push('### Idle connections');
+  push();
+  push('Connections opened by a separate client process (source addresses 127.0.0.2-127.0.0.11), each held open after its 220 greeting. RSS = sum of VmRSS over the server\'s processes; per connection = (RSS with - RSS before) / connections greeted. Goal: under 15 KiB per connection.');
+  push();
+  push('| server | connections greeted | open time | RSS before | RSS with | KiB per connection | |');
+  push('|---|---:|---:|---:|---:|---:|---|');
+  for (const i of idle) {
+    const ok = i.perConnKiB !== null && i.perConnKiB < 15;
+    push(`| ${i.label} | ${i.client?.greeted ?? 0} of ${i.count} | ${i.client ? `${f1(i.client.seconds)} s` : '?'} | ${f1(i.rssBeforeKiB / 1024)} MiB | ${f1(i.rssAfterKiB / 1024)} MiB | ${i.perConnKiB === null ? 'n/a' : f2(i.perConnKiB)} | ${i.target === 'mailproof' ? (ok ? '✅ < 15' : '❌ >= 15') : ''} |`);
+  }
+  push();
+  for (const i of idle) if (i.problem) push(`- ${i.target}: ${i.problem}`);
+  push(`File descriptor limit of the servers (soft/hard): ${idle.map((i) => `${i.target} ${i.nofile}`).join(', ')}. RSS samples after all greetings (KiB): ${idle.map((i) => `${i.target} ${i.samples.join(', ')}`).join('; ')}.`);
+  push();
+  summary.push('idle connections:');
+  for (const i of idle) summary.push(`  ${i.target.padEnd(10)} ${i.client?.greeted ?? 0}/${i.count} greeted; RSS ${f1(i.rssBeforeKiB / 1024)} -> ${f1(i.rssAfterKiB / 1024)} MiB; ${i.perConnKiB === null ? 'n/a' : f2(i.perConnKiB)} KiB per connection${i.problem ? `  PROBLEM: ${i.problem}` : ''}`);
+}
+
+const BEGIN = '<!-- BEGIN GENERATED by bench/report.ts: do not edit between these markers -->';
+const END = '<!-- END GENERATED -->';
+const block = `${BEGIN}\n${lines.join('\n')}\n${END}`;
+let doc = '';
+try { doc = fs.readFileSync(resultsFile, 'utf8'); } catch { /* new */ }
+if (doc.includes(BEGIN) && doc.includes(END)) {
+  doc = doc.slice(0, doc.indexOf(BEGIN)) + block + doc.slice(doc.indexOf(END) + END.length);
+} else {
+  doc = `# mailproof benchmark results\n\nMade by \`bash bench/run.sh\`.\n\n${block}\n${doc}`;
+}
+fs.writeFileSync(resultsFile, doc);
+process.stdout.write(`\n${summary.join('\n')}\n\nwritten: ${resultsFile}\n`);

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The benchmark suite, one command: bash bench/run.sh (or npm run bench).
+#
+# 1. throughput: Postfix's smtp-source at concurrency 1, 20 and 100, three
+#    runs each, against mailproof (smtp.workers=auto and =1), Postfix's own
+#    smtpd (throwaway instance, local domain -> discard), smtp-sink, and a
+#    bare smtp-server that writes + fsyncs one file per message (with and
+#    without smtp-server's stock 100 ms greeting delay);
+# 2. idle connections: up to 19,000 greeted, idle sessions held open against
+#    mailproof (smtp.workers=1) and the bare smtp-server; RSS per connection;
+# 3. report: bench/RESULTS.md (generated part) and a summary table here.
+#
+# Loopback only. About 10-15 minutes on 2 cores. Knobs (environment):
+#   BENCH_RUNS=3 BENCH_CONC=1,20,100 BENCH_SECONDS=5 (length of one run)
+#   BENCH_TARGETS=mailproof,mailproof-w1,postfix,bare,bare-delay,smtp-sink
+#   BENCH_IDLE=19000 (0 skips the idle test)   BENCH_SKIP_THROUGHPUT=1
+# Raw figures: bench/out/*.json (not committed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+T0=$(date +%s)
+
+bash bench/install.sh
+# shellcheck source=bench/lib/common.sh
+source bench/lib/common.sh
+NOFILE=$(ulimit -n)
+
+echo "== building (tsc into $BUILD; dist/ is left alone)"
+build_tree
+
+# The machine, for the report.
+GIT_REV=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
+GIT_DIRTY=$(git status --porcelain -- src package.json package-lock.json 2>/dev/null | wc -l)
+export M_DATE M_NPROC M_MEM M_KERNEL M_NODE M_CPU M_POSTFIX M_GIT M_NOFILE M_DISK M_LOAD
+M_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+M_NPROC=$(nproc)
+M_MEM=$(free -h | awk '/^Mem:/ {print $2 " total, " $7 " available"}')
+M_KERNEL=$(uname -sr)
+M_NODE=$(node --version)
+M_CPU=$(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//')
+M_POSTFIX=$(dpkg-query -W -f='${Version}' postfix 2>/dev/null || echo '?')
+M_GIT="$GIT_REV$([ "$GIT_DIRTY" -gt 0 ] && echo " + uncommitted changes in $GIT_DIRTY file(s) of src/ and package files" || true)"
+M_NOFILE=$NOFILE
+M_DISK=$(df -hT "$WORK" | awk 'NR==2 {print $2 " on " $1 " (" $7 ")"}')
+M_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+node -e '
+const e = process.env;
+const m = { date: e.M_DATE, nproc: e.M_NPROC, memory: e.M_MEM, kernel: e.M_KERNEL, cpu: e.M_CPU, node: e.M_NODE,
+  postfix: e.M_POSTFIX, "mailproof commit": e.M_GIT, "open files (ulimit -n)": e.M_NOFILE, "data on": e.M_DISK,
+  "load average at start": e.M_LOAD };
+require("fs").writeFileSync(process.argv[1], JSON.stringify(m, null, 2));
+' "$OUT/machine.json"
+echo "   $M_NPROC cores, $M_MEM, $M_KERNEL, node $M_NODE, load $M_LOAD, ulimit -n $NOFILE"
+
+status=0
+if [ "${BENCH_SKIP_THROUGHPUT:-0}" != 1 ]; then
+  rm -f "$OUT/throughput.json"
+  echo "== throughput (smtp-source; about 8-11 minutes with the defaults)"
+  step node "$BUILD/bench/throughput.js" --build "$BUILD" --work "$WORK" --out "$OUT/throughput.json" \
+    --runs "${BENCH_RUNS:-3}" --conc "${BENCH_CONC:-1,20,100}" --seconds "${BENCH_SECONDS:-5}" \
+    ${BENCH_TARGETS:+--targets "$BENCH_TARGETS"} || { echo "run.sh: throughput step failed" >&2; status=1; }
+fi
+
+IDLE=${BENCH_IDLE:-19000}
+if [ "$IDLE" -gt 0 ]; then
+  # Leave room for the process's other descriptors.
+  if [ "$NOFILE" != unlimited ] && [ "$IDLE" -gt $((NOFILE - 500)) ]; then
+    echo "run.sh: open-file limit $NOFILE: idle test with $((NOFILE - 500)) connections instead of $IDLE" >&2
+    IDLE=$((NOFILE - 500))
+  fi
+  for target in mailproof bare; do
+    rm -f "$OUT/idle-$target.json"
+    echo "== idle connections: $target, $IDLE connections"
+    step node "$BUILD/bench/idle-connections.js" measure --target "$target" --build "$BUILD" --work "$WORK" \
+      --count "$IDLE" --out "$OUT/idle-$target.json" || { echo "run.sh: idle test ($target) failed" >&2; status=1; }
+  done
+fi
+
+echo "== report"
+node "$BUILD/bench/report.js" --dir "$OUT" --results "$ROOT/bench/RESULTS.md" --machine "$OUT/machine.json" || status=1
+echo "bench/run.sh took $(( $(date +%s) - T0 )) s"
+exit "$status"

@@ -1,0 +1,230 @@
+// Throughput: Postfix's smtp-source against each target at several
+// concurrencies, a few runs each, every run checked (smtp-source exit status
+// and, where the server keeps something, accepted == sent).
+//
+//   node throughput.js --build DIR --work DIR --out FILE.json
+//        [--runs 3] [--conc 1,20,100] [--seconds 5]
+//        [--targets mailproof,mailproof-w1,postfix,bare,bare-delay,smtp-sink]
+//
+// All targets run at the same time (idle while another is measured) and the
+// runs are interleaved: round r of concurrency c runs every target once, in
+// an order rotated per round. Noise from other work on the machine then hits
+// all targets alike, and the ratios of the medians stay meaningful.
+import fs from 'node:fs';
+import os from 'node:os';
+import { spawn } from 'node:child_process';
+import { args, median, processTree, sleep } from './lib/proc.js';
+import { startBare, startMailproof, startPostfix, startSink, type Env, type Target } from './lib/targets.js';
+
+const a = args(process.argv.slice(2));
+const env: Env = {
+  build: a.build ?? 'dist',
+  work: a.work ?? fs.mkdtempSync('/tmp/mailproof-bench-'),
+  smtpSink: a['smtp-sink'] ?? '/usr/sbin/smtp-sink',
+  postfix: a.postfix ?? '/usr/sbin/postfix',
+};
+const smtpSource = a['smtp-source'] ?? '/usr/sbin/smtp-source';
+const runs = Number(a.runs ?? 3);
+const conc = (a.conc ?? '1,20,100').split(',').map(Number);
+const wanted = (a.targets ?? 'mailproof,mailproof-w1,postfix,bare,bare-delay,smtp-sink').split(',');
+const out = a.out ?? 'bench/out/throughput.json';
+const SIZE = 4096;
+
+/**
+ * Messages per run: what the target did in a short calibration run at the
+ * same concurrency, times --seconds, so every run lasts about as long
+ * whatever the target's speed (and the whole suite stays bounded). At least
+ * 3 messages per session, so the runs are not all connection ramp-up.
+ */
+const seconds = Number(a.seconds ?? 5);
+function messagesFor(rate: number, c: number): number {
+  return Math.min(20000, Math.max(3 * c, 20, Math.round(rate * seconds)));
+}
+
+interface RunResult {
+  target: string;
+  c: number;
+  round: number;
+  messages: number;
+  seconds: number;
+  rate: number;
+  /** CPU seconds of the server's processes during the run (and Postfix's drain), per message, ms. */
+  cpuMsPerMsg: number | null;
+  ok: boolean;
+  problem?: string;
+  /** A calibration run (sets the message count; not in the medians). */
+  calibration?: boolean;
+  loadBefore: number;
+  cpuPressure: number | null;
+}
+
+/**
+ * CPU time of the server's processes, seconds: every thread's run time from
+ * /proc/PID/task/TID/schedstat (exact, unlike tick-sampled utime), plus what
+ * reaped children left in cutime/cstime (Postfix recycles its smtpd).
+ */
+function cpuSeconds(root: number): number {
+  let ns = 0;
+  let ticks = 0;
+  for (const p of processTree(root)) {
+    try {
+      for (const tid of fs.readdirSync(`/proc/${p}/task`)) {
+        ns += Number(fs.readFileSync(`/proc/${p}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      }
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[13]) + Number(f[14]); // cutime, cstime
+    } catch { /* gone */ }
+  }
+  return ns / 1e9 + ticks / 100;
+}
+
+function cpuPressure(): number | null {
+  try {
+    const m = /some avg10=([\d.]+)/.exec(fs.readFileSync('/proc/pressure/cpu', 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+function smtpSourceRun(t: Target, c: number, n: number): Promise<{ code: number | null; out: string; seconds: number }> {
+  return new Promise((resolve) => {
+    const t0 = process.hrtime.bigint();
+    const p = spawn(smtpSource, ['-s', String(c), '-m', String(n), '-l', String(SIZE), '-f', 'sender@example.org', '-t', 'demo@demo.test', `${t.host}:${t.port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let o = '';
+    p.stdout.on('data', (d: Buffer) => { o = (o + d.toString()).slice(-4000); });
+    p.stderr.on('data', (d: Buffer) => { o = (o + d.toString()).slice(-4000); });
+    const timer = setTimeout(() => { o += '\n(killed: took longer than 300 s)'; p.kill('SIGKILL'); }, 300_000);
+    p.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out: o, seconds: Number(process.hrtime.bigint() - t0) / 1e9 });
+    });
+  });
+}
+
+const CHECKS_OFF = ['relay', 'recipient', 'size', 'helo_syntax'].map((c) => `checks.${c}.mode=off`);
+const starters: Record<string, () => Promise<Target>> = {
+  mailproof: () => startMailproof(env, 'auto', 'mailproof'),
+  'mailproof-w1': () => startMailproof(env, 1, 'mailproof-w1'),
+  postfix: () => startPostfix(env),
+  bare: () => startBare(env, false, 'bare'),
+  'bare-delay': () => startBare(env, true, 'bare-delay'),
+  'smtp-sink': () => startSink(env),
+  // Ablations (bench/profile.sh): what each part of mailproof costs.
+  'w1-ledger-tmpfs': () => startMailproof(env, 1, 'w1-ledger-tmpfs', { ledgerOnTmpfs: true, note: 'ledger on tmpfs (no ledger fsync cost)' }),
+  'w1-maildir-tmpfs': () => startMailproof(env, 1, 'w1-maildir-tmpfs', { maildirOnTmpfs: true, note: 'Maildir on tmpfs (no Maildir fsync cost)' }),
+  'w1-all-tmpfs': () => startMailproof(env, 1, 'w1-all-tmpfs', { ledgerOnTmpfs: true, maildirOnTmpfs: true, note: 'ledger and Maildir on tmpfs (CPU only)' }),
+  'w1-checks-off': () => startMailproof(env, 1, 'w1-checks-off', { settings: CHECKS_OFF, note: 'all four checks off (4 fewer ledger events per message)' }),
+  'auto-ledger-tmpfs': () => startMailproof(env, 'auto', 'auto-ledger-tmpfs', { ledgerOnTmpfs: true, note: 'ledger on tmpfs' }),
+  'bare-tmpfs': () => startBare(env, false, 'bare-tmpfs', true),
+};
+
+const targets: Target[] = [];
+const startProblems: Record<string, string> = {};
+const results: RunResult[] = [];
+let stopping = false;
+
+async function stopAll(): Promise<void> {
+  for (const t of targets) {
+    try { await t.stop(); } catch (err) { process.stderr.write(`stopping ${t.name}: ${(err as Error).message}\n`); }
+  }
+}
+const onSignal = (): void => {
+  if (stopping) return;
+  stopping = true;
+  void stopAll().finally(() => process.exit(130));
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
+function save(): void {
+  fs.writeFileSync(out, JSON.stringify({
+    kind: 'throughput', date: new Date().toISOString(), size: SIZE, runs, conc, seconds,
+    targets: targets.map((t) => ({ name: t.name, label: t.label, checks: t.checks })),
+    startProblems, results,
+  }, null, 2));
+}
+
+async function measureOne(t: Target, c: number, n: number, round: number, calibration: boolean): Promise<RunResult> {
+  const before = await t.accepted();
+  const loadBefore = os.loadavg()[0]!;
+  const pressure = cpuPressure();
+  const cpu0 = cpuSeconds(t.pid);
+  const r = await smtpSourceRun(t, c, n);
+  let problem: string | undefined;
+  if (r.code !== 0) problem = `smtp-source exited with ${r.code}: ${r.out.trim().split('\n').slice(-3).join(' | ')}`;
+  try {
+    await t.settle(before + n);
+  } catch (err) {
+    problem ??= (err as Error).message;
+  }
+  const cpu1 = cpuSeconds(t.pid);
+  const after = await t.accepted();
+  if (!problem && before >= 0 && after !== -1 && after - before !== n) {
+    problem = `server accepted ${after - before} of ${n} messages (${t.checks})`;
+  }
+  const res: RunResult = {
+    target: t.name, c, round, messages: n, seconds: r.seconds, rate: n / r.seconds,
+    cpuMsPerMsg: cpu1 >= cpu0 ? ((cpu1 - cpu0) * 1000) / n : null,
+    ok: !problem, ...(problem ? { problem } : {}), ...(calibration ? { calibration } : {}), loadBefore, cpuPressure: pressure,
+  };
+  results.push(res);
+  save();
+  process.stderr.write(`c=${String(c).padStart(3)} ${calibration ? 'calibrate' : `round ${round}  `} ${t.name.padEnd(13)} ${String(n).padStart(5)} msgs ${r.seconds.toFixed(2).padStart(7)} s ${res.rate.toFixed(1).padStart(8)} msg/s` +
+    ` cpu ${res.cpuMsPerMsg?.toFixed(2) ?? '?'} ms/msg load ${loadBefore.toFixed(1)}${problem ? `  FAILED: ${problem}` : ''}\n`);
+  await sleep(300);
+  return res;
+}
+
+try {
+  for (const name of wanted) {
+    const start = starters[name];
+    if (!start) throw new Error(`unknown target ${name}`);
+    try {
+      const t = await start();
+      targets.push(t);
+      process.stderr.write(`started ${t.label} on ${t.host}:${t.port} (pid ${t.pid})\n`);
+    } catch (err) {
+      startProblems[name] = (err as Error).message.slice(0, 2000);
+      process.stderr.write(`could not start ${name}: ${(err as Error).message}\n`);
+    }
+  }
+  // One short warm-up per target (JIT, first files, Postfix processes).
+  for (const t of targets) {
+    const before = await t.accepted();
+    const r = await smtpSourceRun(t, 5, 50);
+    await t.settle(before + 50).catch(() => undefined);
+    if (r.code !== 0) process.stderr.write(`warm-up of ${t.name} failed (${r.code}): ${r.out}\n`);
+  }
+  for (const c of conc) {
+    const count = new Map<string, number>();
+    for (const t of targets) {
+      if (stopping) break;
+      // Calibrate on at least half a second: a fast target gets 4x more
+      // messages until its run is that long.
+      let n = Math.max(2 * c, 20);
+      let r = await measureOne(t, c, n, 0, true);
+      for (let i = 0; i < 3 && r.ok && r.seconds < 0.5; i++) {
+        n *= 4;
+        r = await measureOne(t, c, n, 0, true);
+      }
+      count.set(t.name, messagesFor(r.ok ? r.rate : 10, c));
+    }
+    for (let round = 1; round <= runs; round++) {
+      const order = targets.map((_, i) => targets[(i + round - 1) % targets.length]!);
+      for (const t of order) {
+        if (stopping) break;
+        await measureOne(t, c, count.get(t.name)!, round, false);
+      }
+    }
+    // Medians so far, for the impatient.
+    for (const t of targets) {
+      const ok = results.filter((x) => x.target === t.name && x.c === c && x.ok && !x.calibration).map((x) => x.rate);
+      process.stderr.write(`  median c=${c} ${t.name}: ${ok.length ? median(ok).toFixed(1) : 'n/a'} msg/s (${ok.length}/${runs} runs ok)\n`);
+    }
+  }
+} finally {
+  save();
+  await stopAll();
+}
