@@ -1,14 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LocalDomains } from '../domains/index.js';
+import { testContext } from './testing.js';
 import { Pipeline } from './pipeline.js';
 import type { Check, CheckContext, Verdict } from './types.js';
 
-const ctx: CheckContext = {
-  stage: 'connect', rcpt: null, message: null, tx: null, flags: new Set(),
-  session: { id: 's', clientIp: '127.0.0.9', clientPort: 1, localIp: '127.0.0.1', localPort: 25, ptr: null, helo: null, tls: false },
-  deps: { now: () => 0, domains: new LocalDomains({}), maxMessageSize: 1000 },
-};
+const ctx: CheckContext = testContext('connect');
 
 const reject: Verdict = { kind: 'reject', reply: { code: 550, enhanced: '5.7.1', text: 'no' }, reason: 'r' };
 

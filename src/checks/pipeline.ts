@@ -1,5 +1,5 @@
 import type { CheckSettings } from '../config/schema.js';
-import type { Check, CheckContext, CheckRecord, Decision, Stage, Verdict } from './types.js';
+import { ComponentError, type Check, type CheckContext, type CheckRecord, type Decision, type Stage, type Verdict } from './types.js';
 
 // RFC 3463: 4.3.0 "other or undefined mail system status" - our side had a problem.
 const TEMPFAIL_CHECK_FAILED = {
@@ -25,10 +25,14 @@ class CheckTimeout extends Error {}
 
 async function runOne(c: Check, ctx: CheckContext): Promise<Verdict> {
   const timeout = c.timeoutMs ?? 10_000;
+  const first = c.run(ctx);
+  // A synchronous check needs no timer (most local checks): saves a timer
+  // per check per command under load.
+  if (!(first instanceof Promise)) return first;
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
-      Promise.resolve().then(() => c.run(ctx)),
+      first,
       new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new CheckTimeout(`timed out after ${timeout} ms`)), timeout); }),
     ]);
   } finally {
@@ -54,7 +58,7 @@ export class Pipeline {
     const active = this.forStage(stage).filter((c) => !(alreadyAllowed && c.check.bypassable));
     const started = active.map((c) => {
       const t0 = performance.now();
-      const p = runOne(c.check, ctx).then(
+      const p = Promise.resolve().then(() => runOne(c.check, ctx)).then(
         (v) => ({ v, ms: performance.now() - t0 }),
         (e: unknown) => ({ e: e as Error, ms: performance.now() - t0 }),
       );
@@ -69,15 +73,18 @@ export class Pipeline {
         // Started before the allow-list answered; its verdict no longer counts.
         continue;
       }
+      const component = 'e' in r && r.e instanceof ComponentError ? r.e.component : c.check.component;
       if ('e' in r) {
         const reason = r.e instanceof CheckTimeout ? r.e.message : `failed: ${r.e.message}`;
-        out.records.push({ check: name, stage, verdict: { kind: 'error', reason }, dryRun, ms: r.ms });
+        if (component) ctx.deps.health.fail(component, `${name}: ${reason}`);
+        out.records.push({ check: name, stage, verdict: { kind: 'error', reason, ...(component ? { component } : {}) }, dryRun, ms: r.ms });
         if (!dryRun && c.settings.on_error === 'tempfail' && !out.decision) {
           out.decision = { check: name, stage, kind: 'tempfail', reply: TEMPFAIL_CHECK_FAILED, reason };
         }
         continue;
       }
       const v = r.v;
+      if (component && v.kind !== 'skip') ctx.deps.health.ok(component);
       out.records.push({ check: name, stage, verdict: v, dryRun, ms: r.ms });
       if (out.decision || dryRun) continue;
       switch (v.kind) {

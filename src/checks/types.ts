@@ -4,6 +4,10 @@
 // delayed rejection and the audit trail are the same for every check.
 import type { Reply } from '../smtp/reply.js';
 import type { LocalDomains } from '../domains/index.js';
+import type { Resolver } from '../dns/types.js';
+import type { ClamdClient } from '../scan/clamd.js';
+import type { SpamScanner } from '../scan/spam-types.js';
+import type { Health } from '../health/index.js';
 
 export type Stage = 'connect' | 'helo' | 'mail' | 'rcpt' | 'data';
 export const STAGES: readonly Stage[] = ['connect', 'helo', 'mail', 'rcpt', 'data'];
@@ -11,14 +15,44 @@ export const STAGES: readonly Stage[] = ['connect', 'helo', 'mail', 'rcpt', 'dat
 /** What the check saw, recorded in the ledger as it was at that moment. */
 export type Evidence = Record<string, unknown>;
 
-export type Verdict =
-  | { kind: 'pass'; evidence?: Evidence }
+/** What any verdict may carry besides its kind. */
+export interface VerdictExtras {
+  evidence?: Evidence;
+  /**
+   * Header fields (complete "Name: value" lines, no line end, ASCII) to add
+   * on top of the message if it is accepted, e.g. Authentication-Results
+   * (RFC 8601) or a spam score. Added even in dry-run mode: they describe,
+   * they do not decide.
+   */
+  headers?: string[];
+  /**
+   * The client's verified reverse DNS name as this check found it (null: none),
+   * so later events and the Received: header carry it.
+   */
+  ptr?: string | null;
+}
+
+export type Verdict = VerdictExtras & (
+  | { kind: 'pass' }
   | { kind: 'skip'; why: string }
   /** Noted (and later visible to other checks and headers), but no effect on the reply. */
-  | { kind: 'flag'; tag: string; reason: string; evidence?: Evidence }
+  | { kind: 'flag'; tag: string; reason: string }
   /** An allow-list hit: checks that may be bypassed do not run after this one. */
-  | { kind: 'allow'; reason: string; evidence?: Evidence }
-  | { kind: 'reject' | 'tempfail'; reply: Reply; reason: string; evidence?: Evidence };
+  | { kind: 'allow'; reason: string }
+  | { kind: 'reject' | 'tempfail'; reply: Reply; reason: string }
+);
+
+/**
+ * Thrown by a check when a component it depends on (DNS, clamd, rspamd ...)
+ * failed. The runner records the component by name and marks it down in
+ * Health; the check's on_error setting decides the reply.
+ */
+export class ComponentError extends Error {
+  constructor(readonly component: string, message: string) {
+    super(message);
+    this.name = 'ComponentError';
+  }
+}
 
 export interface SessionFacts {
   id: string;
@@ -57,8 +91,17 @@ export interface CheckDeps {
   now(): number;
   domains: LocalDomains;
   maxMessageSize: number;
-  /** Later checks add their services here (DNS resolver, scanners) as optional members. */
-  [service: string]: unknown;
+  /** Our own host name (config hostname): a HELO claiming it is a lie. */
+  hostname: string;
+  /** Where checks keep state that must survive a restart (greylisting). */
+  dataDir: string;
+  /** Caching DNS resolver (config dns.*). */
+  resolver: Resolver;
+  /** null when no clamd is configured (scanners.clamd.address). */
+  clamd: ClamdClient | null;
+  /** null when no spam scanner is configured (scanners.spam.backend). */
+  spam: SpamScanner | null;
+  health: Health;
 }
 
 export interface CheckContext {
@@ -70,6 +113,11 @@ export interface CheckContext {
   message: MessageFacts | null;
   /** Tags flagged by earlier checks in this transaction. */
   flags: ReadonlySet<string>;
+  /**
+   * Verdicts of checks that already ran in this session and transaction, by
+   * check name (e.g. the SPF result for the DATA stage's Authentication-Results).
+   */
+  earlier: ReadonlyMap<string, Verdict>;
   deps: CheckDeps;
 }
 
@@ -83,6 +131,12 @@ export interface Check {
   readonly bypassable: boolean;
   /** Longest the runner waits before it treats the check as failed. */
   readonly timeoutMs?: number;
+  /**
+   * The outside component the check depends on ('dns', 'clamd', 'rspamd' ...):
+   * a run that ends in an error or timeout marks it down in Health, a run
+   * that ends in a verdict marks it up.
+   */
+  readonly component?: string;
   run(ctx: CheckContext): Promise<Verdict> | Verdict;
 }
 
@@ -90,7 +144,7 @@ export interface Check {
 export interface CheckRecord {
   check: string;
   stage: Stage;
-  verdict: Verdict | { kind: 'error'; reason: string };
+  verdict: Verdict | { kind: 'error'; reason: string; component?: string };
   /** dry-run: the verdict was recorded but not applied. */
   dryRun: boolean;
   ms: number;

@@ -3,6 +3,19 @@
 // from it, so they cannot drift apart.
 import os from 'node:os';
 import { z } from 'zod';
+import { checkFailure, checkMode } from '../checks/settings.js';
+import { settings as allowlist } from '../checks/allowlist/config.js';
+import { settings as dnsbl } from '../checks/dnsbl/config.js';
+import { settings as clientIdentity } from '../checks/client-identity/config.js';
+import { settings as helo } from '../checks/helo/config.js';
+import { settings as senderDomain } from '../checks/sender-domain/config.js';
+import { settings as spf } from '../checks/spf/config.js';
+import { settings as dmarc } from '../checks/dmarc/config.js';
+import { settings as virus } from '../checks/virus/config.js';
+import { settings as attachments } from '../checks/attachments/config.js';
+import { settings as spam } from '../checks/spam/config.js';
+import { settings as greylist } from '../checks/greylist/config.js';
+import { settings as rate } from '../checks/rate/config.js';
 
 const hostPort = z
   .string()
@@ -24,14 +37,6 @@ const localPart = z
 const cidr = z
   .string()
   .regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, 'expected an IP address or network such as 10.0.0.0/8 or ::1');
-
-const checkMode = z
-  .enum(['enforce', 'dry-run', 'off'])
-  .describe('enforce: apply the verdict; dry-run: log and record it, but let the mail through; off: do not run');
-
-const checkFailure = z
-  .enum(['tempfail', 'pass'])
-  .describe('what a check that fails to run (timeout, error) does: tempfail asks the sender to retry (4xx); pass lets the mail through unchecked');
 
 const checkBase = {
   mode: checkMode.default('enforce'),
@@ -107,11 +112,50 @@ export const configSchema = z.strictObject({
       .describe('base URL of the public reference pages; the REF is appended (e.g. https://mx.example.net/ref/)'),
   }).prefault({}),
 
+  dns: z.strictObject({
+    servers: z.array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]:\d{1,5}|[0-9a-fA-F:.]+)$/, 'expected an IP address, optionally with a port: 127.0.0.1, 127.0.0.1:5353, [::1]:53'))
+      .nullable().default(null)
+      .describe('recursive resolvers the checks ask (IP[:port]); null = the nameservers of /etc/resolv.conf'),
+    timeout_ms: z.number().int().min(100).max(30000).default(2000).describe('per query and server, before the next try'),
+    attempts: z.number().int().min(1).max(5).default(2).describe('rounds over all servers before a lookup is a temporary failure'),
+    cache_entries: z.number().int().min(0).default(10000).describe('answers kept (by their TTL, failures not at all); 0 = no cache'),
+    max_negative_ttl_s: z.number().int().min(0).default(300)
+      .describe('longest a "does not exist" answer is cached, whatever its SOA says (RFC 2308)'),
+  }).prefault({}),
+
+  scanners: z.strictObject({
+    clamd: z.strictObject({
+      address: z.string().nullable().default(null)
+        .describe('clamd to scan with: HOST:PORT or a unix socket path (Debian: /run/clamav/clamd.ctl); null = no virus scanning'),
+      timeout_ms: z.number().int().min(100).default(30000).describe('longest one scan may take'),
+      max_stream_bytes: z.number().int().min(1024).default(25 * 1024 * 1024)
+        .describe("clamd's StreamMaxLength; keep both at least smtp.max_message_size"),
+    }).prefault({}),
+    spam: z.strictObject({
+      backend: z.enum(['rspamd', 'spamd']).nullable().default(null).describe('content scanner; null = no spam scanning'),
+      address: z.string().nullable().default(null)
+        .describe('rspamd: base URL of the normal worker (http://127.0.0.1:11333); spamd: HOST:PORT or a unix socket path'),
+      timeout_ms: z.number().int().min(100).default(20000).describe('longest one scan may take'),
+    }).prefault({}),
+  }).prefault({}),
+
   checks: z.strictObject({
+    allowlist,
+    dnsbl,
+    rate,
+    client_identity: clientIdentity,
+    helo_syntax: z.strictObject({ ...checkBase }).prefault({}).describe('refuse a HELO/EHLO name that is neither a host name nor an address literal'),
+    helo,
+    sender_domain: senderDomain,
+    spf,
+    size: z.strictObject({ ...checkBase }).prefault({}).describe('refuse a declared SIZE over the limit'),
     relay: z.strictObject({ ...checkBase }).prefault({}).describe('refuse recipients outside the local domains'),
     recipient: z.strictObject({ ...checkBase }).prefault({}).describe('refuse unknown local recipients'),
-    size: z.strictObject({ ...checkBase }).prefault({}).describe('refuse a declared SIZE over the limit'),
-    helo_syntax: z.strictObject({ ...checkBase }).prefault({}).describe('refuse a HELO/EHLO name that is neither a host name nor an address literal'),
+    greylist,
+    attachments,
+    virus,
+    dmarc,
+    spam,
   }).prefault({}),
 
   log: z.strictObject({

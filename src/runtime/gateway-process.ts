@@ -10,6 +10,8 @@ import { Gateway } from '../smtp/gateway.js';
 import type { ConnectionLimiter } from '../smtp/limiter.js';
 import { createSmtpServers, splitHostPort } from '../smtp/server.js';
 import type { TlsMaterial } from '../smtp/tls.js';
+import { persistHealth } from '../health/index.js';
+import { buildCheckDeps } from './services.js';
 
 export interface RunningGateway {
   addresses: { host: string; port: number }[];
@@ -24,6 +26,9 @@ export async function startGateway(cfg: ResolvedConfig, tls: TlsMaterial, limite
   const ledger = new SqliteLedgerWriter(cfg.paths.ledger);
   await ledger.ready;
   const domains = new LocalDomains(cfg.domains);
+  const deps = buildCheckDeps(cfg, domains);
+  const pipeline = buildPipeline(cfg, log);
+  const health = persistHealth(deps.health, cfg.data_dir, cfg.node);
   const target = new MaildirTarget(cfg.paths.maildirRoot, cfg.hostname, cfg.delivery.fsync);
   for (const m of domains.allMailboxes()) await target.ensure(m);
   const gateway = new Gateway(
@@ -31,7 +36,7 @@ export async function startGateway(cfg: ResolvedConfig, tls: TlsMaterial, limite
       node: cfg.node, hostname: cfg.hostname, publicUrl: cfg.reply.public_url,
       maxRecipients: cfg.smtp.max_recipients, maxMessageSize: cfg.smtp.max_message_size, spoolDir,
     },
-    buildPipeline(cfg), domains, ledger, target, limiter, log,
+    pipeline, domains, ledger, target, limiter, log, deps,
   );
   const servers = createSmtpServers(cfg, gateway, tls);
   const addresses: { host: string; port: number }[] = [];
@@ -60,6 +65,7 @@ export async function startGateway(cfg: ResolvedConfig, tls: TlsMaterial, limite
       // Sessions cut above still write their close events; give them a turn.
       await new Promise((r) => setTimeout(r, 50));
       await ledger.close();
+      health.stop();
       fs.rmSync(spoolDir, { recursive: true, force: true });
     },
   };

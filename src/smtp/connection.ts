@@ -10,7 +10,8 @@
 //   - a configurable greeting delay instead of its fixed 100 ms;
 //   - trusted networks as CIDR blocks for PROXY and XCLIENT;
 //   - a HELO hook, EXPN and VRFY that reveal nothing.
-import { BlockList, isIP } from 'node:net';
+import type { BlockList } from 'node:net';
+import { inList } from '../util/cidr.js';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
@@ -37,23 +38,8 @@ export interface ExtraOptions {
 
 const ENHANCED_PREFIX = /^[245]\.\d{1,3}\.\d{1,3} /;
 
-export function blockListOf(cidrs: string[]): BlockList {
-  const bl = new BlockList();
-  for (const c of cidrs) {
-    const [addr, bits] = c.split('/') as [string, string | undefined];
-    const fam = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
-    if (bits === undefined) bl.addAddress(addr, fam);
-    else bl.addSubnet(addr, Number(bits), fam);
-  }
-  return bl;
-}
-
-export function isTrusted(bl: BlockList, rawAddress: string | undefined | null): boolean {
-  const a = (rawAddress ?? '').replace(/^::ffff:/i, '');
-  const fam = isIP(a);
-  if (!fam) return false;
-  return bl.check(a, fam === 6 ? 'ipv6' : 'ipv4');
-}
+export { blockListOf } from '../util/cidr.js';
+export const isTrusted = inList;
 
 class GatewayConnection extends SMTPConnection {
   private commands = 0;

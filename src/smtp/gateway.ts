@@ -4,7 +4,7 @@
 // this module decides.
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { Pipeline, StageOutcome } from '../checks/pipeline.js';
-import type { CheckContext, CheckDeps, CheckRecord, Decision, SessionFacts, Stage, TransactionFacts } from '../checks/types.js';
+import type { CheckContext, CheckDeps, CheckRecord, Decision, SessionFacts, Stage, TransactionFacts, Verdict } from '../checks/types.js';
 import { tooBig } from '../checks/size/index.js';
 import type { LocalDomains, Mailbox } from '../domains/index.js';
 import type { DeliveryTarget } from '../delivery/types.js';
@@ -35,6 +35,10 @@ interface Tx {
   mailboxes: Map<string, Mailbox[]>;
   rejected: number;
   started: number;
+  /** Verdicts of this transaction's checks, by check name. */
+  earlier: Map<string, Verdict>;
+  /** Header fields the checks want on the message (Authentication-Results ...). */
+  headers: string[];
 }
 
 interface State {
@@ -50,6 +54,9 @@ interface State {
   flags: Set<string>;
   allowed: boolean;
   tx: Tx | null;
+  /** Verdicts of the session's connect and HELO checks, by check name. */
+  earlier: Map<string, Verdict>;
+  headers: string[];
   transactions: number;
   delivered: number;
   ledgerBroken: boolean;
@@ -80,6 +87,7 @@ export class Gateway {
     private readonly target: DeliveryTarget,
     private readonly limiter: ConnectionLimiter,
     private readonly log: Logger,
+    private readonly checkDeps: CheckDeps,
   ) {}
 
   get activeSessions(): number {
@@ -89,10 +97,6 @@ export class Gateway {
   /** SIGTERM: new clients and new transactions get 421; running transactions finish. */
   drain(): void {
     this.draining = true;
-  }
-
-  private deps(): CheckDeps {
-    return { now: () => Date.now(), domains: this.domains, maxMessageSize: this.opts.maxMessageSize };
   }
 
   private base(st: State, kind: LedgerEvent['kind'], extra: Partial<LedgerEvent> = {}): LedgerEvent {
@@ -145,6 +149,7 @@ export class Gateway {
       if ('reason' in v) details.reason = v.reason;
       if ('why' in v) details.reason = v.why;
       if ('tag' in v) details.tag = v.tag;
+      if ('component' in v && v.component) details.component = v.component;
       if ('evidence' in v && v.evidence) details.evidence = v.evidence;
       return this.base(st, 'check.result', {
         ...(tx ? this.txFields(tx) : {}),
@@ -159,7 +164,19 @@ export class Gateway {
 
   private ctx(st: State, stage: Stage, extra: Partial<CheckContext> = {}): CheckContext {
     const flags = new Set([...st.flags, ...(st.tx?.flags ?? [])]);
-    return { stage, session: st.facts, tx: st.tx?.facts ?? null, rcpt: null, message: null, flags, deps: this.deps(), ...extra };
+    const earlier = st.tx ? new Map([...st.earlier, ...st.tx.earlier]) : st.earlier;
+    return { stage, session: st.facts, tx: st.tx?.facts ?? null, rcpt: null, message: null, flags, earlier, deps: this.checkDeps, ...extra };
+  }
+
+  /** What the checks' verdicts carry besides the decision: PTR, header fields, the verdicts themselves. */
+  private take(st: State, records: CheckRecord[], tx: Tx | null): void {
+    for (const r of records) {
+      const v = r.verdict;
+      if (v.kind === 'error') continue;
+      (tx ?? st).earlier.set(r.check, v);
+      if (v.headers?.length) (tx ?? st).headers.push(...v.headers);
+      if (v.ptr !== undefined && st.facts.ptr === null) st.facts.ptr = v.ptr;
+    }
   }
 
   private fail(reply: Reply, ref: string): SmtpReplyError {
@@ -194,6 +211,8 @@ export class Gateway {
       flags: new Set(),
       allowed: false,
       tx: null,
+      earlier: new Map(),
+      headers: [],
       transactions: 0,
       delivered: 0,
       ledgerBroken: false,
@@ -230,6 +249,7 @@ export class Gateway {
 
   /** Takes a pre-RCPT stage's outcome into the session or transaction (delayed rejection). */
   private absorb(st: State, out: StageOutcome, tx: Tx | null): void {
+    this.take(st, out.records, tx);
     if (out.records.length) this.note(st, this.checkEvents(st, out.records, tx, null));
     const target = tx ?? st;
     for (const f of out.flags) target.flags.add(f);
@@ -276,6 +296,8 @@ export class Gateway {
     st.flags.clear();
     st.allowed = false;
     st.tx = null;
+    st.earlier.clear();
+    st.headers = [];
     this.note(st, [this.base(st, 'session.connect', { ref: st.ref, details: { xclient: true, proxy: original } })]);
     this.startStage(st, 'connect');
   };
@@ -332,6 +354,8 @@ export class Gateway {
       mailboxes: new Map(),
       rejected: 0,
       started: Date.now(),
+      earlier: new Map(),
+      headers: [],
     };
     st.tx = tx;
     st.transactions++;
@@ -368,6 +392,7 @@ export class Gateway {
       records = out.records;
       decision = out.decision;
       for (const f of out.flags) tx.flags.add(f);
+      this.take(st, records, tx);
     }
     const events = this.checkEvents(st, records, tx, rcpt);
     if (decision) {
@@ -423,6 +448,7 @@ export class Gateway {
         message: { size: msg.size, header: msg.header, messageId: msg.messageId, subject: msg.subject, body: msg.body },
       }), st.allowed || tx.allowed);
       const checkEvents = this.checkEvents(st, out.records, tx, null);
+      this.take(st, out.records, tx);
       if (out.decision) {
         return await this.txFail(st, tx, out.decision.reply, 'data.rejected', out.decision.reason, { ...common, check_name: out.decision.check, verdict: out.decision.kind }, checkEvents);
       }
@@ -436,7 +462,10 @@ export class Gateway {
 
   private async deliver(st: State, tx: Tx, msg: Collected, common: Partial<LedgerEvent>): Promise<string> {
     const single = tx.facts.rcpts.length === 1 ? tx.facts.rcpts[0]! : null;
-    const prefix = Buffer.from(returnPathHeader(tx.facts.mailFrom) + receivedHeader({
+    // Header fields from the checks (RFC 8601 Authentication-Results, spam
+    // score), cleaned again here: a check must not be able to break the message.
+    const extra = [...st.headers, ...tx.headers].map(headerLine).filter((h) => h !== null).join('');
+    const prefix = Buffer.from(returnPathHeader(tx.facts.mailFrom) + extra + receivedHeader({
       helo: st.facts.helo, ptr: st.facts.ptr, clientIp: st.facts.clientIp, hostname: this.opts.hostname,
       protocol: st.facts.tls ? 'ESMTPS' : 'ESMTP', ref: tx.facts.ref, rcpt: single, date: new Date(),
     }));
@@ -525,4 +554,14 @@ export class Gateway {
     if (!st) throw new SmtpReplyError(421, '4.3.0 Session state lost; please reconnect');
     return st;
   }
+}
+
+/** One header field as "Name: value\n" (LF: collect.ts stores LF line ends), or null if it is not a clean one. */
+function headerLine(h: string): string | null {
+  const m = /^([\x21-\x39\x3b-\x7e]{1,76}):[ \t]?(.*)$/s.exec(h);
+  if (!m) return null;
+  // Folded continuation lines are kept (they start with white space); nothing
+  // else that is not printable ASCII survives.
+  const value = m[2]!.replace(/\r?\n(?=[ \t])/g, '\n').replace(/[^\x20-\x7e\t\n]/g, '?').replace(/\n(?![ \t])/g, ' ');
+  return `${m[1]}: ${value.slice(0, 4000)}\n`;
 }

@@ -1,17 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LocalDomains } from '../../domains/index.js';
-import type { CheckContext } from '../types.js';
+import { testContext } from '../testing.js';
 import { destinationOf, relayCheck } from './index.js';
 
 const domains = new LocalDomains({ 'local.test': { mailboxes: ['user'], aliases: {} } });
 
 function verdict(rcpt: string) {
-  const ctx: CheckContext = {
-    stage: 'rcpt', rcpt, message: null, tx: null, flags: new Set(),
-    session: { id: 's', clientIp: '127.0.0.9', clientPort: 1, localIp: '127.0.0.1', localPort: 25, ptr: null, helo: 'x', tls: false },
-    deps: { now: () => 0, domains, maxMessageSize: 1000 },
-  };
+  const ctx = testContext('rcpt', { rcpt }, { domains });
   return relayCheck.run(ctx);
 }
 

@@ -1,0 +1,3 @@
+import { checkSettings } from '../settings.js';
+
+export const settings = checkSettings({}).describe('reverse DNS of the client: PTR, forward confirmation, generic/dynamic host names');

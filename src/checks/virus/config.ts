@@ -1,0 +1,3 @@
+import { checkSettings } from '../settings.js';
+
+export const settings = checkSettings({}).describe('virus scan through clamd (scanners.clamd)');

@@ -1,0 +1,88 @@
+// The outside services the checks use, built once per process from the
+// configuration: the caching DNS resolver, the clamd client, the spam
+// scanner, and the Health they report to.
+import fs from 'node:fs';
+import type { ResolvedConfig } from '../config/load.js';
+import { ConfigError } from '../config/load.js';
+import type { CheckDeps } from '../checks/types.js';
+import { CachingResolver } from '../dns/cache.js';
+import { parseResolvConf, StubResolver } from '../dns/stub-resolver.js';
+import type { Resolver } from '../dns/types.js';
+import type { LocalDomains } from '../domains/index.js';
+import { Health } from '../health/index.js';
+import { ClamdClient, type ClamdAddress } from '../scan/clamd.js';
+import { RspamdClient } from '../scan/rspamd.js';
+import { SpamdClient } from '../scan/spamd.js';
+import type { SpamScanner } from '../scan/spam-types.js';
+
+/** "HOST:PORT", "[v6]:PORT", or a path (unix socket; "unix:" prefix optional). */
+export function parseSocketAddress(s: string, key: string): ClamdAddress {
+  if (s.startsWith('unix:')) return { socket: s.slice(5) };
+  if (s.startsWith('/')) return { socket: s };
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(s);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port < 1 || port > 65535) {
+    throw new ConfigError([`${key}: "${s}" is neither HOST:PORT (127.0.0.1:3310) nor a unix socket path (/run/clamav/clamd.ctl)`]);
+  }
+  return { host: m[1] ?? m[2]!, port };
+}
+
+export function buildResolver(cfg: ResolvedConfig): Resolver {
+  let servers = cfg.dns.servers;
+  if (servers === null) {
+    let text = '';
+    try {
+      text = fs.readFileSync('/etc/resolv.conf', 'utf8');
+    } catch {
+      // no resolv.conf: fall through to the local default below
+    }
+    servers = parseResolvConf(text);
+    // resolv(5): with no nameserver line the default is the local machine.
+    if (servers.length === 0) servers = ['127.0.0.1'];
+  }
+  let stub: StubResolver;
+  try {
+    stub = new StubResolver({ servers, timeoutMs: cfg.dns.timeout_ms, attempts: cfg.dns.attempts });
+  } catch (err) {
+    throw new ConfigError([`dns.servers: ${(err as Error).message}`]);
+  }
+  if (cfg.dns.cache_entries === 0) return stub;
+  return new CachingResolver(stub, { maxEntries: cfg.dns.cache_entries, maxNegativeTtl: cfg.dns.max_negative_ttl_s });
+}
+
+export function buildClamd(cfg: ResolvedConfig): ClamdClient | null {
+  const c = cfg.scanners.clamd;
+  if (c.address === null) return null;
+  return new ClamdClient({
+    address: parseSocketAddress(c.address, 'scanners.clamd.address'),
+    timeoutMs: c.timeout_ms,
+    maxStreamBytes: c.max_stream_bytes,
+  });
+}
+
+export function buildSpam(cfg: ResolvedConfig): SpamScanner | null {
+  const s = cfg.scanners.spam;
+  if (s.backend === null) return null;
+  if (s.backend === 'rspamd') {
+    const url = s.address ?? 'http://127.0.0.1:11333';
+    if (!/^https?:\/\/[^\s/]+(\/.*)?$/.test(url)) {
+      throw new ConfigError([`scanners.spam.address: "${url}" is not an http URL such as http://127.0.0.1:11333`]);
+    }
+    return new RspamdClient({ url, timeoutMs: s.timeout_ms });
+  }
+  return new SpamdClient({ address: parseSocketAddress(s.address ?? '127.0.0.1:783', 'scanners.spam.address'), timeoutMs: s.timeout_ms });
+}
+
+export function buildCheckDeps(cfg: ResolvedConfig, domains: LocalDomains, health = new Health()): CheckDeps {
+  return {
+    now: () => Date.now(),
+    domains,
+    maxMessageSize: cfg.smtp.max_message_size,
+    hostname: cfg.hostname,
+    dataDir: cfg.data_dir,
+    resolver: buildResolver(cfg),
+    clamd: buildClamd(cfg),
+    spam: buildSpam(cfg),
+    health,
+  };
+}
