@@ -1,6 +1,7 @@
 import { ConfigError, configFrom, parse, UsageError } from './common.js';
 import { configCommand } from './config.js';
 import { pruneCommand } from './prune.js';
+import { statusCommand } from './status.js';
 import { serve } from './serve.js';
 import { TRACE_HELP, traceCommand } from './trace.js';
 
@@ -14,6 +15,8 @@ commands:
   trace    what happened to mail for an address or domain
   prune    remove ledger events older than the retention time
   config   print or check the effective configuration
+  status   state of DNS, clamd and the spam scanner as the gateway sees them
+           [--probe] [--json]
 
 ${TRACE_HELP}
 `;
@@ -35,6 +38,7 @@ async function main(argv: string[]): Promise<number> {
     case 'trace': return traceCommand(rest);
     case 'prune': return pruneCommand(rest);
     case 'config': return configCommand(rest);
+    case 'status': return statusCommand(rest);
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(HELP);
       return cmd === undefined ? 2 : 0;
