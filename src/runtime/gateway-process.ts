@@ -30,7 +30,12 @@ export async function startGateway(cfg: ResolvedConfig, tls: TlsMaterial, limite
   const pipeline = buildPipeline(cfg, log);
   const health = persistHealth(deps.health, cfg.data_dir, cfg.node);
   const target = new MaildirTarget(cfg.paths.maildirRoot, cfg.hostname, cfg.delivery.fsync);
-  for (const m of domains.allMailboxes()) await target.ensure(m);
+  let swept = 0;
+  for (const m of domains.allMailboxes()) {
+    await target.ensure(m);
+    swept += await target.sweepTmp(m);
+  }
+  if (swept) log.warn({ files: swept }, 'removed files a crashed delivery left in Maildir tmp/ (none of them had been accepted)');
   const gateway = new Gateway(
     {
       node: cfg.node, hostname: cfg.hostname, publicUrl: cfg.reply.public_url,

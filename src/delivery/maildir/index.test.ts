@@ -60,3 +60,21 @@ test('concurrent deliveries into one mailbox all land and are all flushed', asyn
   assert.equal(stored.length, 50);
   assert.equal(fs.readdirSync(path.join(r, 'd.test', 'busy', 'new')).length, 50);
 });
+
+test('sweepTmp removes only our own leftovers of dead processes (and ours older than 36 h)', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-sweep-'));
+  const t = new MaildirTarget(root, 'mx.example.net', false);
+  const box = { local: 'u', domain: 'example.net' };
+  const dir = await t.ensure(box);
+  const now = Date.now();
+  const sec = Math.floor(now / 1000);
+  const dead = `${sec}.M1P999999999Q1R0123abcd.mx.example.net,S=10`;
+  const live = `${sec}.M1P${process.pid}Q2R0123abcd.mx.example.net,S=10`;
+  const oldLive = `${sec - 37 * 3600}.M1P${process.pid}Q3R0123abcd.mx.example.net,S=10`;
+  const otherHost = `${sec}.M1P999999999Q4R0123abcd.mx.other.net,S=10`;
+  const dovecot = '1764230000.M123P4567.host,S=10';
+  for (const n of [dead, live, oldLive, otherHost, dovecot]) fs.writeFileSync(path.join(dir, 'tmp', n), 'x');
+  assert.equal(await t.sweepTmp(box, now), 2);
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'tmp')).sort(), [live, otherHost, dovecot].sort());
+  fs.rmSync(root, { recursive: true, force: true });
+});

@@ -21,6 +21,16 @@ export function uniqueName(host: string, size: number): string {
   return `${sec}.M${usec}P${process.pid}Q${counter}R${randomBytes(4).toString('hex')}.${safeHost},S=${size}`;
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, under another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 async function fsyncDirNow(dir: string): Promise<void> {
   const fh = await fsp.open(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
   try {
@@ -78,6 +88,36 @@ export class MaildirTarget implements DeliveryTarget {
     // Local parts are validated dot-atoms (config/schema.ts), and domains are
     // host names, so neither can climb out of the root.
     return path.join(this.root, m.domain, m.local);
+  }
+
+  /**
+   * Removes what a crashed delivery left in tmp/: files named by this host's
+   * uniqueName() whose process is gone (kill -9, power loss), and any of ours
+   * older than 36 hours (the Maildir convention for tmp/). Files of other
+   * programs (Dovecot saves through tmp/ too) are never touched. Nothing in
+   * tmp/ ever got a 250: the rename into new/ comes first.
+   */
+  async sweepTmp(m: Mailbox, now = Date.now()): Promise<number> {
+    const tmp = path.join(this.dirOf(m), 'tmp');
+    const host = this.host.replace(/[/:]/g, '_').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const ours = new RegExp(`^(\\d+)\\.M\\d+P(\\d+)Q\\d+R[0-9a-f]{8}\\.${host},S=\\d+$`);
+    let names: string[];
+    try {
+      names = await fsp.readdir(tmp);
+    } catch {
+      return 0;
+    }
+    let removed = 0;
+    for (const name of names) {
+      const mm = ours.exec(name);
+      if (!mm) continue;
+      const pid = Number(mm[2]);
+      const old = now / 1000 - Number(mm[1]) > 36 * 3600;
+      if (!old && pid !== process.pid && alive(pid)) continue;
+      if (!old && pid === process.pid) continue;
+      await fsp.unlink(path.join(tmp, name)).then(() => { removed++; }, () => undefined);
+    }
+    return removed;
   }
 
   async ensure(m: Mailbox): Promise<string> {

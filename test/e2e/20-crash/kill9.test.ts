@@ -177,6 +177,8 @@ test('kill -9 at a random moment under 20 concurrent clients: every 250 is store
     instances.push(again);
     const newDir = again.newDir(RCPT);
     const files = listNew(newDir);
+    // Deliveries cut off between tmp/ and new/ are swept at start.
+    assert.deepEqual(fs.readdirSync(path.join(newDir, '..', 'tmp')), [], 'the restart removed what the crash left in tmp/');
     const seen = new Map<string, number>();
     const problems: string[] = [];
     for (const f of files) {
