@@ -11,6 +11,7 @@ export type EventKind =
   | 'session.helo'
   | 'session.tls'
   | 'session.limit' // a per-session limit was hit (commands, time, line length)
+  | 'session.protocol_error' // a command refused by the protocol layer (syntax, sequence, unknown command)
   | 'session.close'
   | 'mail.from'
   | 'rcpt.accepted'

@@ -26,6 +26,11 @@ export interface ConnectionHooks {
   onLimit(session: SMTPServerSession, kind: LimitKind, detail: string, peer: { ip: string; port: number }): string;
   /** XCLIENT from a trusted proxy replaced the client's identity (address, name). */
   onXclient(session: SMTPServerSession, original: string): void;
+  /**
+   * smtp-server itself refused a command (syntax error, bad sequence, unknown
+   * command): returns the REF to append, after recording the refusal.
+   */
+  onProtocolReply(session: SMTPServerSession, code: number, text: string): string | null;
 }
 
 export interface ExtraOptions {
@@ -73,6 +78,13 @@ class GatewayConnection extends SMTPConnection {
     if (typeof data === 'string' && ENHANCED_PREFIX.test(data)) {
       super.send(code, data, false);
       return;
+    }
+    // A refusal smtp-server wrote itself (501 syntax, 503 sequence, 500
+    // unknown command ...): every refusal gets a REF and a ledger event, so a
+    // sender's admin can quote it and support can find it.
+    if (typeof data === 'string' && code >= 400 && this.session?.id) {
+      const ref = this.extra.hooks.onProtocolReply(this.session, code, data);
+      if (ref) data = `${data} (ref ${ref})`;
     }
     super.send(code, data, context as string);
   }

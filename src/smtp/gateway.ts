@@ -333,6 +333,20 @@ export class Gateway {
     return r.line;
   };
 
+  onProtocolReply = (session: SMTPServerSession, code: number, text: string): string | null => {
+    const st = this.states.get(session.id);
+    if (!st) return null;
+    const ref = st.tx?.facts.ref ?? st.ref;
+    // Not awaited: smtp-server sends this reply synchronously. The event is
+    // in the next commit, and the next decisive reply (a 250 or a refusal)
+    // waits for that commit anyway.
+    this.note(st, [this.base(st, 'session.protocol_error', {
+      ...(st.tx ? this.txFields(st.tx) : { ref }),
+      smtp_code: code, reply: `${code} ${logSafe(text, 200)}`,
+    })]);
+    return ref;
+  };
+
   // ---- mail -------------------------------------------------------------
 
   onMailFrom = (address: SMTPServerAddress, session: SMTPServerSession, cb: (err?: Error | null) => void): void => {

@@ -46,6 +46,6 @@ export function createSmtpServers(cfg: ResolvedConfig, gateway: Gateway, tls: Tl
     maxCommands: s.max_commands,
     sessionTimeoutMs: s.session_timeout_s * 1000,
     trusted,
-    hooks: { onHelo: gateway.onHelo, onLimit: gateway.onLimit, onXclient: gateway.onXclient },
+    hooks: { onHelo: gateway.onHelo, onLimit: gateway.onLimit, onXclient: gateway.onXclient, onProtocolReply: gateway.onProtocolReply },
   }));
 }

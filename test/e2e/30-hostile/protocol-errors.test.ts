@@ -1,0 +1,42 @@
+// Refusals that smtp-server writes itself (syntax, sequence, unknown
+// commands) carry a REF and leave a ledger event, like every other refusal.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { startServer } from '../../helpers/server.js';
+import { RawSmtp } from '../../helpers/smtp-client.js';
+
+const REF = /\(ref ([0-9A-HJKMNP-TV-Z]{12})\)$/;
+
+test('syntax, sequence and unknown-command errors carry a REF and are in the ledger', async () => {
+  const mp = await startServer();
+  try {
+    const c = await RawSmtp.connect(mp.port, { localAddress: '127.0.0.61' });
+    assert.match((await c.reply()) ?? '', /^220 /);
+    assert.match((await c.cmd('EHLO client.example.org')) ?? '', /^250[ -]/);
+    const seq = (await c.cmd('RCPT TO:<demo@demo.test>')) ?? '';
+    assert.match(seq, /^503 /);
+    assert.match(seq, REF);
+    const syntax = (await c.cmd('MAIL FROM:<no closing bracket')) ?? '';
+    assert.match(syntax, /^501 /);
+    assert.match(syntax, REF);
+    const unknown = (await c.cmd('FROB\x01NICATE')) ?? '';
+    assert.match(unknown, /^50[02] /);
+    assert.match(unknown, REF);
+    await c.cmd('QUIT');
+    await c.close();
+    await new Promise((r) => setTimeout(r, 300));
+    const db = new Database(path.join(mp.dataDir, 'ledger.sqlite'), { readonly: true });
+    const rows = db.prepare(`SELECT ref, smtp_code, reply FROM events WHERE kind = 'session.protocol_error' AND client_ip = '127.0.0.61' ORDER BY id`).all() as { ref: string; smtp_code: number; reply: string }[];
+    db.close();
+    assert.deepEqual(rows.map((r) => r.smtp_code), [503, 501, Number(unknown.slice(0, 3))]);
+    assert.equal(rows[0]!.ref, REF.exec(seq)![1]);
+    assert.equal(rows[1]!.ref, REF.exec(syntax)![1]);
+    for (const r of rows) assert.doesNotMatch(r.reply, /[\x00-\x1f]/, 'no control bytes from the client in the ledger');
+  } finally {
+    await mp.stop();
+    fs.rmSync(mp.dataDir, { recursive: true, force: true });
+  }
+});
