@@ -25,7 +25,7 @@ const extension = z.string()
 
 export const settings = checkSettings({
   blocked_extensions: z.array(extension).default([...DEFAULT_BLOCKED_EXTENSIONS])
-    .describe('file name extensions refused in attachments and inside zip archives (also as the last of a double extension such as Rechnung.pdf.exe); the list replaces the default'),
+    .describe('file name extensions refused in attachments and inside zip archives, also as the last of a double extension such as Rechnung.pdf.exe; the list replaces the default of programs, scripts, shortcuts and disk images (exe, com, scr, msi, jar, bat, cmd, js, vbs, wsf, hta, ps1, lnk, iso ...: src/checks/attachments/config.ts)'),
   block_executable_content: z.boolean().default(true)
     .describe('refuse programs recognised by their content (Windows MZ/PE, Linux ELF, macOS Mach-O, Windows shortcut, Windows installer) whatever their file name says'),
   block_macros: z.boolean().default(true)

@@ -38,7 +38,6 @@ export interface ZipListing {
 const MAX_NAME = 1024;
 const SIG_LOCAL = 0x04034b50;
 const SIG_CENTRAL = 0x02014b50;
-const SIG_EOCD = 0x06054b50;
 const SIG_EOCD64 = 0x06064b50;
 const SIG_LOC64 = 0x07064b50;
 const EOCD_MIN = 22;
