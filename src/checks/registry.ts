@@ -2,11 +2,13 @@ import type { ResolvedConfig } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
 import { Pipeline, type ConfiguredCheck } from './pipeline.js';
 import { allowlistChecks } from './allowlist/index.js';
+import { attachmentsChecks } from './attachments/index.js';
 import { heloSyntaxCheck } from './helo-syntax/index.js';
 import { recipientCheck } from './recipient/index.js';
 import { relayCheck } from './relay/index.js';
 import { sizeCheck } from './size/index.js';
 import type { Check } from './types.js';
+import { virusChecks } from './virus/index.js';
 
 type Checks = ResolvedConfig['checks'];
 type Key = keyof Checks;
@@ -29,7 +31,10 @@ const notYet = (): Check[] => [];
 // Order matters within a stage: the first reject decides, an allow skips the
 // bypassable rest. Allow-lists come first. Relay refusal comes before
 // recipient existence so a relay attempt never learns which users exist.
-// Cheap local checks come before expensive scans at DATA.
+// Cheap local checks come before expensive scans at DATA, except that the
+// virus check comes before the attachment policy: a stage's checks run side
+// by side anyway, and when both refuse (a macro dropper is both) the virus
+// signature is the better answer.
 const ALL: Entry[] = [
   entry('allowlist', (s) => allowlistChecks(s)),
   entry('dnsbl', notYet),
@@ -43,8 +48,8 @@ const ALL: Entry[] = [
   entry('relay', fixed(relayCheck)),
   entry('recipient', fixed(recipientCheck)),
   entry('greylist', notYet),
-  entry('attachments', notYet),
-  entry('virus', notYet),
+  entry('virus', (s, cfg, log) => virusChecks(s, cfg, log)),
+  entry('attachments', (s) => attachmentsChecks(s)),
   entry('dmarc', notYet),
   entry('spam', notYet),
 ];
