@@ -6,6 +6,8 @@ import { heloSyntaxCheck } from './helo-syntax/index.js';
 import { recipientCheck } from './recipient/index.js';
 import { relayCheck } from './relay/index.js';
 import { sizeCheck } from './size/index.js';
+import { spfChecks } from './spf/index.js';
+import { dmarcChecks } from './dmarc/index.js';
 import type { Check } from './types.js';
 
 type Checks = ResolvedConfig['checks'];
@@ -38,14 +40,14 @@ const ALL: Entry[] = [
   entry('helo_syntax', fixed(heloSyntaxCheck)),
   entry('helo', notYet),
   entry('sender_domain', notYet),
-  entry('spf', notYet),
+  entry('spf', (s, cfg) => spfChecks(s, cfg)),
   entry('size', fixed(sizeCheck)),
   entry('relay', fixed(relayCheck)),
   entry('recipient', fixed(recipientCheck)),
   entry('greylist', notYet),
   entry('attachments', notYet),
   entry('virus', notYet),
-  entry('dmarc', notYet),
+  entry('dmarc', (s, cfg) => dmarcChecks(s, cfg)),
   entry('spam', notYet),
 ];
 
