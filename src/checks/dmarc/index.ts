@@ -150,7 +150,8 @@ export async function evaluate(ctx: CheckContext, settings: Settings, resolver: 
   return {
     spf,
     spfSource: earlierSpf ? 'mail_stage' : 'dmarc_check',
-    dkim: results.map(dkimEvidence),
+    // mailauth reports an unsigned message as one result "none" without a domain.
+    dkim: results.filter((r) => r.signingDomain).map(dkimEvidence),
     headerFrom,
     dmarc,
     arc: {
