@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { dkimSign } from 'mailauth';
+import { dkimSign, sealMessage } from 'mailauth';
 import type { ResolvedConfig } from '../../config/load.js';
 import { FakeResolver } from '../../dns/fake.js';
 import { testContext } from '../testing.js';
@@ -24,6 +24,7 @@ function world(): FakeResolver {
     .set('txt', '_dmarc.monitor.test', ['v=DMARC1; p=none'])
     .set('txt', '_dmarc.signed.test', ['v=DMARC1; p=reject; adkim=s'])
     .set('txt', 'sel._domainkey.signed.test', [`v=DKIM1; k=rsa; p=${PUBLIC_B64}`], { ttl: 600 })
+    .set('txt', 'arc._domainkey.list.test', [`v=DKIM1; k=rsa; p=${PUBLIC_B64}`])
     .fail('txt', '_dmarc.tempdown.test', 'SERVFAIL');
 }
 
@@ -187,4 +188,26 @@ test('null sender: smtp.helo in the header', () => {
     arc: { result: 'none', comment: null, i: false, sealer: null },
   };
   assert.match(authResultsHeader('mx', f), /spf=none \(192\.0\.2\.1\) smtp\.helo=h\.test;/);
+});
+
+test('a passing ARC chain from a trusted sealer overrides a DMARC fail; untrusted, it does not', async () => {
+  const msg = message('ceo@reject.test');
+  const seal = await sealMessage(msg, {
+    signingDomain: 'list.test', selector: 'arc', privateKey: PRIVATE,
+    ...({ authResults: 'list.test; dmarc=pass header.from=reject.test', cv: 'none' } as object),
+  });
+  const raw = seal.toString() + msg;
+  const trusted = await run({ raw, spf: spfVerdict('fail', 'reject.test'), settings: { arc_trusted_sealers: ['List.test'] } });
+  assert.ok(trusted.v.kind === 'flag', JSON.stringify(trusted.v));
+  assert.equal(trusted.v.tag, 'dmarc_fail_arc_override');
+  assert.deepEqual(trusted.ev.arc, { result: 'pass', comment: 'i=1 dmarc=pass fromdomain=reject.test', i: 1, sealer: 'list.test' });
+  assert.equal(trusted.ev.arc_override, 'list.test');
+  assert.match(trusted.v.headers![0]!, /arc=pass \(i=1\)$/);
+  const untrusted = await run({ raw, spf: spfVerdict('fail', 'reject.test') });
+  assert.equal(untrusted.v.kind, 'reject');
+});
+
+test('neutral SPF (?all) passes', async () => {
+  const { v } = await run({ raw: message('a@nodmarc.test'), spf: spfVerdict('neutral', 'x.test') });
+  assert.match(v.headers![0]!, /spf=neutral /);
 });
