@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { dkimSign, sealMessage } from 'mailauth';
 import type { ResolvedConfig } from '../../config/load.js';
 import { FakeResolver } from '../../dns/fake.js';
@@ -41,12 +44,18 @@ async function signed(from: string): Promise<string> {
   return r.signatures + msg;
 }
 
+function spool(buf: Buffer): string {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dmarc-test-')), 'msg');
+  fs.writeFileSync(file, buf);
+  return file;
+}
+
 const spfVerdict = (result: string, domain: string): Verdict => ({
   kind: 'pass',
   evidence: { result, identity: 'mailfrom', domain, sender: `x@${domain}`, client_ip: '192.0.2.10', helo: 'client.test', record: null, comment: null, lookups: null, dns: [] },
 });
 
-async function run(o: { raw: string; from?: string; spf?: Verdict | null; r?: FakeResolver; settings?: Partial<typeof defaults>; lf?: boolean; helo?: string }) {
+async function run(o: { spool?: boolean; raw: string; from?: string; spf?: Verdict | null; r?: FakeResolver; settings?: Partial<typeof defaults>; lf?: boolean; helo?: string }) {
   const r = o.r ?? world();
   const [c] = dmarcChecks({ ...defaults, ...o.settings }, cfg);
   assert.ok(c);
@@ -57,11 +66,16 @@ async function run(o: { raw: string; from?: string; spf?: Verdict | null; r?: Fa
   const ctx = testContext('data', {
     session: { ...testContext('data').session, clientIp: '192.0.2.10', helo: o.helo ?? 'client.test' },
     tx: { ref: 'R', mailFrom: o.from ?? 'x@elsewhere.test', declaredSize: null, rcpts: ['alice@demo.test'] },
-    message: { size: buf.length, header: buf.subarray(0, buf.indexOf('\n\n')), messageId: null, subject: null, body: { buffer: buf } },
+    message: { size: buf.length, header: buf.subarray(0, buf.indexOf('\n\n')), messageId: null, subject: null, body: o.spool ? { path: spool(buf) } : { buffer: buf } },
     earlier,
   }, { resolver: r });
-  const v = await c.run(ctx);
-  return { v, r, ev: v.evidence as Record<string, unknown> };
+  try {
+    const v = await c.run(ctx);
+    return { v, r, ev: v.evidence as Record<string, unknown> };
+  } finally {
+    const body = ctx.message!.body;
+    if ('path' in body) fs.rmSync(path.dirname(body.path), { recursive: true, force: true });
+  }
 }
 
 test('p=reject and nothing aligned: 550 5.7.1 with the policy named, evidence of record and alignment', async () => {
@@ -210,4 +224,10 @@ test('a passing ARC chain from a trusted sealer overrides a DMARC fail; untruste
 test('neutral SPF (?all) passes', async () => {
   const { v } = await run({ raw: message('a@nodmarc.test'), spf: spfVerdict('neutral', 'x.test') });
   assert.match(v.headers![0]!, /spf=neutral /);
+});
+
+test('a large message spooled to a file is verified from the file', async () => {
+  const { v } = await run({ raw: await signed('news@signed.test'), spf: spfVerdict('none', 'x.test'), spool: true });
+  assert.equal(v.kind, 'pass');
+  assert.match(v.headers![0]!, /dkim=pass /);
 });
