@@ -7,6 +7,8 @@ import { heloSyntaxCheck } from './helo-syntax/index.js';
 import { recipientCheck } from './recipient/index.js';
 import { relayCheck } from './relay/index.js';
 import { sizeCheck } from './size/index.js';
+import { spfChecks } from './spf/index.js';
+import { dmarcChecks } from './dmarc/index.js';
 import type { Check } from './types.js';
 import { virusChecks } from './virus/index.js';
 
@@ -43,14 +45,14 @@ const ALL: Entry[] = [
   entry('helo_syntax', fixed(heloSyntaxCheck)),
   entry('helo', notYet),
   entry('sender_domain', notYet),
-  entry('spf', notYet),
+  entry('spf', (s, cfg) => spfChecks(s, cfg)),
   entry('size', fixed(sizeCheck)),
   entry('relay', fixed(relayCheck)),
   entry('recipient', fixed(recipientCheck)),
   entry('greylist', notYet),
   entry('virus', (s, cfg, log) => virusChecks(s, cfg, log)),
   entry('attachments', (s) => attachmentsChecks(s)),
-  entry('dmarc', notYet),
+  entry('dmarc', (s, cfg) => dmarcChecks(s, cfg)),
   entry('spam', notYet),
 ];
 
