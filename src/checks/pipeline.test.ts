@@ -91,3 +91,17 @@ test('checks of a stage run side by side, not one after the other', async () => 
   assert.equal(started, 3);
   assert.deepEqual(out.records.map((r) => r.verdict.kind), ['pass', 'pass', 'pass']);
 });
+
+test('Health: an error or a tempfail naming a component marks it down, a verdict marks it up', async () => {
+  const c = testContext('connect');
+  const tempfail: Verdict = { kind: 'tempfail', reply: { code: 451, enhanced: '4.7.24', text: 'later' }, reason: 'SPF temperror', evidence: { component: 'dns' } };
+  await new Pipeline([{ check: check('spf', tempfail, { component: 'dns' }), settings: enforce }]).run('connect', c, false);
+  assert.equal(c.deps.health.get('dns')?.state, 'down');
+  await new Pipeline([{ check: check('spf', { kind: 'pass' }, { component: 'dns' }), settings: enforce }]).run('connect', c, false);
+  assert.equal(c.deps.health.get('dns')?.state, 'up');
+  const boom = check('virus', () => Promise.reject(new Error('ECONNREFUSED')), { component: 'clamd' });
+  const out = await new Pipeline([{ check: boom, settings: enforce }]).run('connect', c, false);
+  assert.equal(c.deps.health.get('clamd')?.state, 'down');
+  assert.equal(out.decision?.reply.code, 451);
+  assert.deepEqual(out.records[0]?.verdict, { kind: 'error', reason: 'failed: ECONNREFUSED', component: 'clamd' });
+});

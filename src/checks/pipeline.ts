@@ -84,7 +84,12 @@ export class Pipeline {
         continue;
       }
       const v = r.v;
-      if (component && v.kind !== 'skip') ctx.deps.health.ok(component);
+      // A check may answer a component's failure with its own tempfail
+      // (SPF temperror: 451 4.7.24 says more than our generic 4.3.0); the
+      // component it names in its evidence is down all the same.
+      const failed = v.kind === 'tempfail' && typeof v.evidence?.component === 'string' ? v.evidence.component : null;
+      if (failed && v.kind === 'tempfail') ctx.deps.health.fail(failed, `${name}: ${v.reason}`);
+      else if (component && v.kind !== 'skip') ctx.deps.health.ok(component);
       out.records.push({ check: name, stage, verdict: v, dryRun, ms: r.ms });
       if (out.decision || dryRun) continue;
       switch (v.kind) {

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { requireTool } from '../../helpers/env.js';
 import { startClamd } from '../../helpers/clamd.js';
-import { freePort, listNew, startServer, type Instance } from '../../helpers/server.js';
+import { freePort, listNew, startServer, type Instance, NO_DNS_CHECKS } from '../../helpers/server.js';
 import { sendMail } from '../../helpers/smtp-client.js';
 import { EICAR, EICAR_SIG, MACRO_SIG, PDF, REF, message, peFile, wordFile, zip } from './content.js';
 
@@ -58,7 +58,7 @@ test('virus check and attachment policy with a real clamd', async (t) => {
   mp = await startServer({
     config: {
       scanners: { clamd: { address: `127.0.0.1:${clamd.tcp.port}`, timeout_ms: 20000 } },
-      checks: { allowlist: { networks: [] } },
+      checks: { allowlist: { networks: [] }, ...NO_DNS_CHECKS },
     },
   });
   const server = mp;
@@ -197,7 +197,7 @@ test('virus check and attachment policy with a real clamd', async (t) => {
     const slow = await startServer({
       config: {
         scanners: { clamd: { address: `127.0.0.1:${port}`, timeout_ms: 1000 } },
-        checks: { allowlist: { networks: [] } },
+        checks: { allowlist: { networks: [] }, ...NO_DNS_CHECKS },
       },
     });
     try {
