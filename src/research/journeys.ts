@@ -66,7 +66,9 @@ export function trace(reader: LedgerReader, f: TraceFilter): Journey[] {
   const sessions = [...new Set(all.map((e) => e.session).filter((s): s is string => !!s))];
   const sessionEvents = new Map<string, StoredEvent[]>();
   for (const e of reader.bySessions(sessions)) {
-    if (!e.kind.startsWith('session.') || !e.session) continue;
+    // Connect and HELO check results are the session's too (DNSBL, PTR ...).
+    const sessionCheck = e.kind === 'check.result' && ['connect', 'helo'].includes(String((e.details as { stage?: unknown } | null)?.stage));
+    if (!(e.kind.startsWith('session.') || sessionCheck) || !e.session) continue;
     const list = sessionEvents.get(e.session) ?? [];
     list.push(e);
     sessionEvents.set(e.session, list);

@@ -151,8 +151,9 @@ export class Gateway {
       if ('tag' in v) details.tag = v.tag;
       if ('component' in v && v.component) details.component = v.component;
       if ('evidence' in v && v.evidence) details.evidence = v.evidence;
+      // Connect and HELO checks belong to the session: its own REF.
       return this.base(st, 'check.result', {
-        ...(tx ? this.txFields(tx) : {}),
+        ...(tx ? this.txFields(tx) : { ref: st.ref }),
         rcpt,
         check_name: r.check,
         verdict: v.kind,
