@@ -2,10 +2,13 @@ import type { ResolvedConfig } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
 import { Pipeline, type ConfiguredCheck } from './pipeline.js';
 import { allowlistChecks } from './allowlist/index.js';
+import { greylistChecks } from './greylist/index.js';
 import { heloSyntaxCheck } from './helo-syntax/index.js';
 import { recipientCheck } from './recipient/index.js';
+import { rateChecks } from './rate/index.js';
 import { relayCheck } from './relay/index.js';
 import { sizeCheck } from './size/index.js';
+import { spamChecks } from './spam/index.js';
 import type { Check } from './types.js';
 
 type Checks = ResolvedConfig['checks'];
@@ -33,7 +36,7 @@ const notYet = (): Check[] => [];
 const ALL: Entry[] = [
   entry('allowlist', (s) => allowlistChecks(s)),
   entry('dnsbl', notYet),
-  entry('rate', notYet),
+  entry('rate', (s) => rateChecks(s)),
   entry('client_identity', notYet),
   entry('helo_syntax', fixed(heloSyntaxCheck)),
   entry('helo', notYet),
@@ -42,11 +45,11 @@ const ALL: Entry[] = [
   entry('size', fixed(sizeCheck)),
   entry('relay', fixed(relayCheck)),
   entry('recipient', fixed(recipientCheck)),
-  entry('greylist', notYet),
+  entry('greylist', (s) => greylistChecks(s)),
   entry('attachments', notYet),
   entry('virus', notYet),
   entry('dmarc', notYet),
-  entry('spam', notYet),
+  entry('spam', (s, cfg, log) => spamChecks(s, cfg, log)),
 ];
 
 export function buildPipeline(cfg: ResolvedConfig, log: Logger): Pipeline {
