@@ -76,16 +76,17 @@ export class GreylistStore {
     this.db = openStateDb(dataDir, 'greylist.sqlite', SCHEMA);
     const getClient = this.db.prepare<[string], { passes: number; last_seen: number }>('SELECT passes, last_seen FROM client WHERE network = ?');
     const bumpClient = this.db.prepare<[string, number]>(
-      'INSERT INTO client (network, passes, last_seen) VALUES (?1, 1, ?2) ON CONFLICT (network) DO UPDATE SET passes = passes + 1, last_seen = ?2',
+      'INSERT INTO client (network, passes, last_seen) VALUES (?, 1, ?) ON CONFLICT (network) DO UPDATE SET passes = passes + 1, last_seen = excluded.last_seen',
     );
-    const touchClient = this.db.prepare<[string, number]>('UPDATE client SET last_seen = ?2 WHERE network = ?1');
+    const touchClient = this.db.prepare<[number, string]>('UPDATE client SET last_seen = ? WHERE network = ?');
     const resetClient = this.db.prepare<[string]>('DELETE FROM client WHERE network = ?');
     const getTriplet = this.db.prepare<[string, string, string], TripletRow>(
       'SELECT first_seen, last_seen, attempts, passes FROM triplet WHERE network = ? AND sender = ? AND rcpt = ?',
     );
     const putTriplet = this.db.prepare<[string, string, string, number, number, number, number]>(
-      `INSERT INTO triplet (network, sender, rcpt, first_seen, last_seen, attempts, passes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-       ON CONFLICT (network, sender, rcpt) DO UPDATE SET first_seen = ?4, last_seen = ?5, attempts = ?6, passes = ?7`,
+      `INSERT INTO triplet (network, sender, rcpt, first_seen, last_seen, attempts, passes) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (network, sender, rcpt) DO UPDATE SET first_seen = excluded.first_seen, last_seen = excluded.last_seen,
+         attempts = excluded.attempts, passes = excluded.passes`,
     );
     const pass = (t: Triplet, now: number, row: TripletRow, state: GreylistState): GreylistResult => {
       putTriplet.run(t.network, t.sender, t.rcpt, row.first_seen, now, row.attempts + 1, row.passes + 1);
@@ -98,7 +99,7 @@ export class GreylistStore {
       if (client && now - client.last_seen > p.expiryMs) {
         resetClient.run(t.network);
       } else if (client && p.autoAllowAfter > 0 && client.passes >= p.autoAllowAfter) {
-        touchClient.run(t.network, now);
+        touchClient.run(now, t.network);
         const row = getTriplet.get(t.network, t.sender, t.rcpt);
         return {
           state: 'auto_allowed', pass: true, firstSeen: row?.first_seen ?? now, ageMs: row ? now - row.first_seen : 0,
