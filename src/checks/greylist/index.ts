@@ -44,8 +44,9 @@ export function greylistChecks(settings: Settings): Check[] {
         sender: ctx.tx.mailFrom.toLowerCase(),
         rcpt: ctx.rcpt.toLowerCase(),
       };
+      const store = storeFor(ctx.deps.dataDir);
       const now = ctx.deps.now();
-      const r = storeFor(ctx.deps.dataDir).check(triplet, now);
+      const r = store.check(triplet, now);
       const evidence = {
         network: triplet.network, sender: triplet.sender, rcpt: triplet.rcpt,
         state: r.state,
