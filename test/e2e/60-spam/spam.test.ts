@@ -1,4 +1,3 @@
-// (Was parked as .pending until it had run: it passes against rspamd 3.4 and spamd 4.0 on this machine.)
 // End to end with the real content scanners: Debian's rspamd 3.4 and
 // SpamAssassin's spamd 4.0 as throwaway instances on loopback
 // (test/helpers/rspamd.ts, test/helpers/spamd.ts). What the fakes in
