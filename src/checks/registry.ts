@@ -3,12 +3,15 @@ import type { Logger } from '../log/logger.js';
 import { Pipeline, type ConfiguredCheck } from './pipeline.js';
 import { allowlistChecks } from './allowlist/index.js';
 import { attachmentsChecks } from './attachments/index.js';
+import { greylistChecks } from './greylist/index.js';
 import { heloSyntaxCheck } from './helo-syntax/index.js';
 import { recipientCheck } from './recipient/index.js';
+import { rateChecks } from './rate/index.js';
 import { relayCheck } from './relay/index.js';
 import { sizeCheck } from './size/index.js';
 import { spfChecks } from './spf/index.js';
 import { dmarcChecks } from './dmarc/index.js';
+import { spamChecks } from './spam/index.js';
 import type { Check } from './types.js';
 import { virusChecks } from './virus/index.js';
 
@@ -40,7 +43,7 @@ const notYet = (): Check[] => [];
 const ALL: Entry[] = [
   entry('allowlist', (s) => allowlistChecks(s)),
   entry('dnsbl', notYet),
-  entry('rate', notYet),
+  entry('rate', (s) => rateChecks(s)),
   entry('client_identity', notYet),
   entry('helo_syntax', fixed(heloSyntaxCheck)),
   entry('helo', notYet),
@@ -49,11 +52,11 @@ const ALL: Entry[] = [
   entry('size', fixed(sizeCheck)),
   entry('relay', fixed(relayCheck)),
   entry('recipient', fixed(recipientCheck)),
-  entry('greylist', notYet),
+  entry('greylist', (s) => greylistChecks(s)),
   entry('virus', (s, cfg, log) => virusChecks(s, cfg, log)),
   entry('attachments', (s) => attachmentsChecks(s)),
   entry('dmarc', (s, cfg) => dmarcChecks(s, cfg)),
-  entry('spam', notYet),
+  entry('spam', (s, cfg, log) => spamChecks(s, cfg, log)),
 ];
 
 export function buildPipeline(cfg: ResolvedConfig, log: Logger): Pipeline {
