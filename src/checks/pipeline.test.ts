@@ -105,3 +105,17 @@ test('Health: an error or a tempfail naming a component marks it down, a verdict
   assert.equal(out.decision?.reply.code, 451);
   assert.deepEqual(out.records[0]?.verdict, { kind: 'error', reason: 'failed: ECONNREFUSED', component: 'clamd' });
 });
+
+test('an allow-list that answers at once keeps later bypassable checks from starting at all', async () => {
+  let ran = 0;
+  const costly = check('dnsbl', () => { ran++; return Promise.resolve({ kind: 'pass' } as Verdict); });
+  const fixedCheck = check('relay', () => { ran += 100; return Promise.resolve({ kind: 'pass' } as Verdict); }, { bypassable: false });
+  const out = await new Pipeline([
+    { check: check('allowlist', { kind: 'allow', reason: 'trusted' }, { bypassable: false }), settings: enforce },
+    { check: costly, settings: enforce },
+    { check: fixedCheck, settings: enforce },
+  ]).run('connect', ctx, false);
+  assert.equal(ran, 100, 'the bypassable check was not started, the other one was');
+  assert.equal(out.allowed, true);
+  assert.deepEqual(out.records.map((r) => r.check), ['allowlist', 'relay']);
+});

@@ -23,21 +23,25 @@ export interface ConfiguredCheck {
 
 class CheckTimeout extends Error {}
 
-async function runOne(c: Check, ctx: CheckContext): Promise<Verdict> {
-  const timeout = c.timeoutMs ?? 10_000;
-  const first = c.run(ctx);
-  // A synchronous check needs no timer (most local checks): saves a timer
-  // per check per command under load.
-  if (!(first instanceof Promise)) return first;
-  let timer: NodeJS.Timeout | undefined;
+/**
+ * Starts a check. `sync` is its verdict when it answered at once (most local
+ * checks): those need no timer, which saves one per check per command.
+ */
+function startOne(c: Check, ctx: CheckContext): { sync: Verdict | null; p: Promise<Verdict> } {
+  let first: Promise<Verdict> | Verdict;
   try {
-    return await Promise.race([
-      first,
-      new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new CheckTimeout(`timed out after ${timeout} ms`)), timeout); }),
-    ]);
-  } finally {
-    if (timer) clearTimeout(timer);
+    first = c.run(ctx);
+  } catch (e) {
+    return { sync: null, p: Promise.reject(e as Error) };
   }
+  if (!(first instanceof Promise)) return { sync: first, p: Promise.resolve(first) };
+  const timeout = c.timeoutMs ?? 10_000;
+  let timer: NodeJS.Timeout | undefined;
+  const p = Promise.race([
+    first,
+    new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new CheckTimeout(`timed out after ${timeout} ms`)), timeout); }),
+  ]).finally(() => clearTimeout(timer));
+  return { sync: null, p };
 }
 
 /**
@@ -56,14 +60,22 @@ export class Pipeline {
 
   async run(stage: Stage, ctx: CheckContext, alreadyAllowed: boolean): Promise<StageOutcome> {
     const active = this.forStage(stage).filter((c) => !(alreadyAllowed && c.check.bypassable));
-    const started = active.map((c) => {
+    // Started in order. An allow-list that answers at once (a network list)
+    // keeps the bypassable checks after it from starting at all: no DNS
+    // query, no counter row for a client that is allowed anyway.
+    let allowedAtOnce = false;
+    const started: { c: ConfiguredCheck; p: Promise<{ v: Verdict; ms: number } | { e: Error; ms: number }> }[] = [];
+    for (const c of active) {
+      if (allowedAtOnce && c.check.bypassable) continue;
       const t0 = performance.now();
-      const p = Promise.resolve().then(() => runOne(c.check, ctx)).then(
+      const { sync, p: first } = startOne(c.check, ctx);
+      const p = first.then(
         (v) => ({ v, ms: performance.now() - t0 }),
         (e: unknown) => ({ e: e as Error, ms: performance.now() - t0 }),
       );
-      return { c, p };
-    });
+      started.push({ c, p });
+      if (sync?.kind === 'allow' && c.settings.mode === 'enforce') allowedAtOnce = true;
+    }
     const out: StageOutcome = { decision: null, records: [], flags: [], allowed: alreadyAllowed };
     for (const { c, p } of started) {
       const r = await p;
