@@ -55,24 +55,41 @@ export class Pipeline {
   }
 
   async run(stage: Stage, ctx: CheckContext, alreadyAllowed: boolean): Promise<StageOutcome> {
-    const active = this.forStage(stage).filter((c) => !(alreadyAllowed && c.check.bypassable));
-    const started = active.map((c) => {
+    const started: Array<{ c: ConfiguredCheck; p: Promise<{ v: Verdict; ms: number } | { e: Error; ms: number }> }> = [];
+    // A synchronous allow (the allow-list of client networks) is known at
+    // once: the bypassable checks after it are not even started, so an
+    // allow-listed client causes no DNS lookups.
+    let allowedNow = alreadyAllowed;
+    for (const c of this.forStage(stage)) {
+      if (allowedNow && c.check.bypassable) continue;
       const t0 = performance.now();
-      const p = Promise.resolve().then(() => runOne(c.check, ctx)).then(
-        (v) => ({ v, ms: performance.now() - t0 }),
-        (e: unknown) => ({ e: e as Error, ms: performance.now() - t0 }),
-      );
-      return { c, p };
-    });
+      let p: Promise<{ v: Verdict; ms: number } | { e: Error; ms: number }>;
+      try {
+        const first = c.check.run(ctx);
+        if (first instanceof Promise) {
+          p = runOne({ ...c.check, run: () => first } as Check, ctx).then(
+            (v) => ({ v, ms: performance.now() - t0 }),
+            (e: unknown) => ({ e: e as Error, ms: performance.now() - t0 }),
+          );
+        } else {
+          if (first.kind === 'allow' && c.settings.mode !== 'dry-run') allowedNow = true;
+          p = Promise.resolve({ v: first, ms: performance.now() - t0 });
+        }
+      } catch (e) {
+        p = Promise.resolve({ e: e as Error, ms: performance.now() - t0 });
+      }
+      started.push({ c, p });
+    }
     const out: StageOutcome = { decision: null, records: [], flags: [], allowed: alreadyAllowed };
     for (const { c, p } of started) {
+      if (out.allowed && c.check.bypassable) {
+        // Started before an allow-list answered (a DNSWL): its verdict no longer counts, and is not waited for.
+        p.catch(() => undefined);
+        continue;
+      }
       const r = await p;
       const dryRun = c.settings.mode === 'dry-run';
       const name = c.check.name;
-      if (out.allowed && c.check.bypassable) {
-        // Started before the allow-list answered; its verdict no longer counts.
-        continue;
-      }
       const component = 'e' in r && r.e instanceof ComponentError ? r.e.component : c.check.component;
       if ('e' in r) {
         const reason = r.e instanceof CheckTimeout ? r.e.message : `failed: ${r.e.message}`;

@@ -2,6 +2,10 @@ import type { ResolvedConfig } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
 import { Pipeline, type ConfiguredCheck } from './pipeline.js';
 import { allowlistChecks } from './allowlist/index.js';
+import { clientIdentityChecks } from './client-identity/index.js';
+import { dnsblChecks } from './dnsbl/index.js';
+import { heloChecks } from './helo/index.js';
+import { senderDomainChecks } from './sender-domain/index.js';
 import { heloSyntaxCheck } from './helo-syntax/index.js';
 import { recipientCheck } from './recipient/index.js';
 import { relayCheck } from './relay/index.js';
@@ -32,12 +36,12 @@ const notYet = (): Check[] => [];
 // Cheap local checks come before expensive scans at DATA.
 const ALL: Entry[] = [
   entry('allowlist', (s) => allowlistChecks(s)),
-  entry('dnsbl', notYet),
+  entry('dnsbl', (s, cfg) => dnsblChecks(s, cfg)),
   entry('rate', notYet),
-  entry('client_identity', notYet),
+  entry('client_identity', (s, cfg) => clientIdentityChecks(s, cfg)),
   entry('helo_syntax', fixed(heloSyntaxCheck)),
-  entry('helo', notYet),
-  entry('sender_domain', notYet),
+  entry('helo', (s) => heloChecks(s)),
+  entry('sender_domain', (s, cfg) => senderDomainChecks(s, cfg)),
   entry('spf', notYet),
   entry('size', fixed(sizeCheck)),
   entry('relay', fixed(relayCheck)),
