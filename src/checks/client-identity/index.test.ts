@@ -25,7 +25,7 @@ test('a good name that confirms forward passes and is returned as ptr, with PTR 
   assert.equal(v.ptr, 'mail.good.test');
   const ev = v.evidence as unknown as Ev;
   assert.deepEqual([ev.ptr.name, ev.ptr.records, ev.ptr.ttl], ['25.2.0.192.in-addr.arpa', ['mail.good.test'], 86400]);
-  assert.deepEqual([ev.forward[0].name, ev.forward[0].confirms, ev.forward[0].a.records, ev.forward[0].a.ttl], ['mail.good.test', true, ['192.0.2.25'], 600]);
+  assert.deepEqual([ev.forward[0]!.name, ev.forward[0]!.confirms, ev.forward[0]!.a.records, ev.forward[0]!.a.ttl], ['mail.good.test', true, ['192.0.2.25'], 600]);
 });
 
 test('a dynamic DSL name is rejected 550 5.7.1 telling them to use the provider\'s mail server', async () => {
