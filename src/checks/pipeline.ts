@@ -78,13 +78,14 @@ export class Pipeline {
     }
     const out: StageOutcome = { decision: null, records: [], flags: [], allowed: alreadyAllowed };
     for (const { c, p } of started) {
+      if (out.allowed && c.check.bypassable) {
+        // Started before an allow-list answered (a DNSWL): its verdict no longer counts, and is not waited for.
+        p.catch(() => undefined);
+        continue;
+      }
       const r = await p;
       const dryRun = c.settings.mode === 'dry-run';
       const name = c.check.name;
-      if (out.allowed && c.check.bypassable) {
-        // Started before the allow-list answered; its verdict no longer counts.
-        continue;
-      }
       const component = 'e' in r && r.e instanceof ComponentError ? r.e.component : c.check.component;
       if ('e' in r) {
         const reason = r.e instanceof CheckTimeout ? r.e.message : `failed: ${r.e.message}`;

@@ -3,7 +3,11 @@ import type { Logger } from '../log/logger.js';
 import { Pipeline, type ConfiguredCheck } from './pipeline.js';
 import { allowlistChecks } from './allowlist/index.js';
 import { attachmentsChecks } from './attachments/index.js';
+import { clientIdentityChecks } from './client-identity/index.js';
+import { dnsblChecks } from './dnsbl/index.js';
 import { greylistChecks } from './greylist/index.js';
+import { heloChecks } from './helo/index.js';
+import { senderDomainChecks } from './sender-domain/index.js';
 import { heloSyntaxCheck } from './helo-syntax/index.js';
 import { recipientCheck } from './recipient/index.js';
 import { rateChecks } from './rate/index.js';
@@ -30,8 +34,6 @@ interface Entry { key: Key; make: CheckFactory }
 /** Keeps the settings type of each key (TypeScript cannot see it through the array). */
 const entry = <K extends Key>(key: K, make: CheckFactory<K>): Entry => ({ key, make: make as unknown as CheckFactory });
 const fixed = (c: Check) => (): Check[] => [c];
-/** Placeholder for a module that is not built yet. */
-const notYet = (): Check[] => [];
 
 // Order matters within a stage: the first reject decides, an allow skips the
 // bypassable rest. Allow-lists come first. Relay refusal comes before
@@ -42,12 +44,12 @@ const notYet = (): Check[] => [];
 // signature is the better answer.
 const ALL: Entry[] = [
   entry('allowlist', (s) => allowlistChecks(s)),
-  entry('dnsbl', notYet),
+  entry('dnsbl', (s, cfg) => dnsblChecks(s, cfg)),
   entry('rate', (s) => rateChecks(s)),
-  entry('client_identity', notYet),
+  entry('client_identity', (s, cfg) => clientIdentityChecks(s, cfg)),
   entry('helo_syntax', fixed(heloSyntaxCheck)),
-  entry('helo', notYet),
-  entry('sender_domain', notYet),
+  entry('helo', (s) => heloChecks(s)),
+  entry('sender_domain', (s, cfg) => senderDomainChecks(s, cfg)),
   entry('spf', (s, cfg) => spfChecks(s, cfg)),
   entry('size', fixed(sizeCheck)),
   entry('relay', fixed(relayCheck)),

@@ -243,15 +243,21 @@ export class Gateway {
 
   /** Starts a pre-MAIL stage's checks now; their verdicts are collected at MAIL (delayed rejection). */
   private startStage(st: State, stage: 'connect' | 'helo'): void {
-    const p = this.pipeline.run(stage, this.ctx(st, stage), st.allowed);
+    // HELO checks wait for the connect stage's outcome, so an allow-listed
+    // client's HELO is not judged by the bypassable checks.
+    const before = [...st.pending];
+    const p = before.length === 0
+      ? this.pipeline.run(stage, this.ctx(st, stage), st.allowed)
+      : Promise.all(before).then((outs) => this.pipeline.run(stage, this.ctx(st, stage), st.allowed || outs.some((o) => o.allowed)));
     p.catch(() => undefined);
     st.pending.push(p);
   }
 
   /** Takes a pre-RCPT stage's outcome into the session or transaction (delayed rejection). */
-  private absorb(st: State, out: StageOutcome, tx: Tx | null): void {
+  private absorb(st: State, out: StageOutcome, tx: Tx | null, eventTx: Tx | null = tx): void {
     this.take(st, out.records, tx);
-    if (out.records.length) this.note(st, this.checkEvents(st, out.records, tx, null));
+    // Connect and HELO results are recorded with the first transaction's REF, so a trace of that message shows them.
+    if (out.records.length) this.note(st, this.checkEvents(st, out.records, eventTx, null));
     const target = tx ?? st;
     for (const f of out.flags) target.flags.add(f);
     target.allowed = target.allowed || out.allowed;
@@ -379,7 +385,7 @@ export class Gateway {
       size: tx.facts.declaredSize,
       details: { body: typeof args.BODY === 'string' ? args.BODY : null, smtputf8: !!args.SMTPUTF8, tls: st.facts.tls },
     })]);
-    for (const p of st.pending.splice(0)) this.absorb(st, await p, null);
+    for (const p of st.pending.splice(0)) this.absorb(st, await p, null, tx);
     st.heloPending = null;
     const out = await this.pipeline.run('mail', this.ctx(st, 'mail'), st.allowed || tx.allowed);
     if (st.tx !== tx) return; // superseded while the checks ran

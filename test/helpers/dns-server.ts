@@ -31,6 +31,8 @@ export interface DnsServerOptions {
   negativeTtl?: number;
   /** Path of knotd; default found on PATH or in /usr/sbin. */
   knotdPath?: string;
+  /** Port on 127.0.0.1 (e.g. to start a stopped server again where its clients look); default a free one. */
+  port?: number;
   /** Milliseconds to wait for every zone to be served. Default 15000. */
   startTimeoutMs?: number;
 }
@@ -131,7 +133,7 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
       const z = zone.replace(/\.$/, '').toLowerCase();
       fs.writeFileSync(path.join(dir, 'zones', `${z}.zone`), zoneFile(z, lines, opts.negativeTtl ?? 60));
     }
-    const port = await freeUdpTcpPort();
+    const port = opts.port ?? (await freeUdpTcpPort());
     const confFile = path.join(dir, 'knot.conf');
     fs.writeFileSync(confFile, config(dir, port, zones));
     let output = '';

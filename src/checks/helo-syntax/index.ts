@@ -27,7 +27,9 @@ export function heloShape(name: string): 'fqdn' | 'single_label' | 'address_lite
 export const heloSyntaxCheck: Check = {
   name: 'helo_syntax',
   stage: 'helo',
-  bypassable: true,
+  // Protocol conformance (RFC 5321 section 4.1.1.1), not reputation: an
+  // allow-listed client is held to it too.
+  bypassable: false,
   run(ctx): Verdict {
     const helo = ctx.session.helo ?? '';
     const shape = heloShape(helo);
