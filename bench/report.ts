@@ -17,6 +17,7 @@ interface Throughput {
   targets: { name: string; label: string; checks: string }[];
   startProblems: Record<string, string>;
   results: RunResult[];
+  reports?: Record<string, { transactions?: number; checks_ms_p50?: number | null; checks_ms_p99?: number | null; scanners_ms?: Record<string, { p50: number | null; p99: number | null; n: number }>; error?: string }>;
 }
 interface Idle {
   target: string; label: string; count: number; client: { greeted: number; failed: number; refused: number; seconds: number; sources: string[]; errors: Record<string, number> } | null;
@@ -158,6 +159,63 @@ if (abl) {
     push(`| **${t.name}**: ${t.label}${s2.ok < s2.n ? ` (${s2.n - s2.ok} failed)` : ''} | ${f1(s2.med)} | ${f2(s2.cpu)} | ${f2(s2.med / ref.med)} |`);
   }
   push();
+}
+
+const ck = readJson<Throughput>(path.join(dir, 'checks.json'));
+if (ck) {
+  const st = (t: string, c: number): { med: number; min: number; max: number; cpu: number; ok: number; n: number } => {
+    const rs = ck.results.filter((r) => r.target === t && r.c === c && !r.calibration);
+    const ok = rs.filter((r) => r.ok);
+    const rates = ok.map((r) => r.rate);
+    return { med: median(rates), min: Math.min(...rates), max: Math.max(...rates), cpu: median(ok.map((r) => r.cpuMsPerMsg ?? NaN).filter(Number.isFinite)), ok: ok.length, n: rs.length };
+  };
+  push(`### Checks (issue 3): throughput with the checks on (run of ${ck.date.slice(0, 16).replace('T', ' ')} UTC, median of ${ck.runs})`);
+  push();
+  push('A separate run from the tables above (`bash bench/run.sh` runs it after them; `BENCH_SKIP_CHECKS=1` skips it). The load comes from a client with a forward-confirmed PTR (mail.bench.test) and a sender domain with MX, SPF and DMARC records, all served by a real Knot DNS on 127.0.0.153:53; the client is not on the block list, so every message is accepted and every check runs to the end. mailproof caches DNS answers by their TTL; Postfix asks Knot for each lookup (it relies on a local caching resolver, which the machine does not have). Postfix does no content scanning here (that would need milters); compare it with **mp-dnschecks**, which does what its restrictions do.');
+  push();
+  push(`| target | ${ck.conc.map((c) => `c=${c} msg/s (min-max) | c=${c} CPU ms/msg`).join(' | ')} |`);
+  push(`|---|${ck.conc.map(() => '---:|---:').join('|')}|`);
+  for (const t of ck.targets) {
+    push(`| **${t.name}**: ${t.label} | ${ck.conc.map((c) => {
+      const x = st(t.name, c);
+      return `${f1(x.med)} (${f1(x.min)}-${f1(x.max)})${x.ok < x.n ? ` (${x.n - x.ok} failed)` : ''} | ${f2(x.cpu)}`;
+    }).join(' | ')} |`);
+  }
+  push();
+  for (const [k, v] of Object.entries(ck.startProblems)) push(`- could not start **${k}**: \`${v.split('\n')[0]}\``);
+  const names = ck.targets.map((t) => t.name);
+  const pairs: [string, string, string][] = [
+    ['mp-dnschecks', 'postfix-checks', 'mailproof with DNS checks / Postfix with equivalent restrictions'],
+    ['mp-dnschecks', 'mp-nochecks', 'mailproof DNS checks on / off'],
+    ['mp-allchecks', 'mp-nochecks', 'mailproof all checks (incl. clamd, rspamd) / off'],
+    ['mp-allchecks', 'postfix-checks', 'mailproof all checks / Postfix restrictions only'],
+  ];
+  push(`| ratio | ${ck.conc.map((c) => `c=${c}`).join(' | ')} |`);
+  push(`|---|${ck.conc.map(() => '---:').join('|')}|`);
+  for (const [x, y, label] of pairs) {
+    if (!names.includes(x) || !names.includes(y)) continue;
+    push(`| ${label} | ${ck.conc.map((c) => f2(st(x, c).med / st(y, c).med)).join(' | ')} |`);
+  }
+  push();
+  const failedCk = ck.results.filter((r) => !r.ok);
+  for (const r of failedCk) push(`- failed: ${r.target} c=${r.c} ${r.calibration ? 'calibration' : `round ${r.round}`}: ${r.problem}`);
+  if (failedCk.length) push();
+  push('Time the checks add to a message, from the ledger of each mailproof target after the run (every check records its time): per transaction, the slowest check of each stage (a stage\'s checks run side by side), summed over connect, HELO, MAIL, RCPT and DATA; the virus and spam checks are left out of that sum (the scanners\' own time) and shown on their own.');
+  push();
+  push('| target | transactions | checks p50 ms | checks p99 ms | clamd (virus check) p50 / p99 ms | rspamd (spam check) p50 / p99 ms |');
+  push('|---|---:|---:|---:|---:|---:|');
+  for (const [name, r] of Object.entries(ck.reports ?? {})) {
+    if (r.error) { push(`| ${name} | ${r.error} | | | | |`); continue; }
+    const sc = (k: string): string => { const v = r.scanners_ms?.[k]; return v ? `${v.p50} / ${v.p99}` : '-'; };
+    push(`| ${name} | ${r.transactions ?? 0} | ${r.checks_ms_p50 ?? '-'} | ${r.checks_ms_p99 ?? '-'} | ${sc('virus')} | ${sc('spam')} |`);
+  }
+  push();
+  const loadsCk = ck.results.map((r) => r.loadBefore);
+  push(`Load during the runs: 1-minute load average ${f1(Math.min(...loadsCk))}-${f1(Math.max(...loadsCk))} (median ${f1(median(loadsCk))}).`);
+  push();
+  summary.push('checks (msg/s):');
+  for (const t of ck.targets) summary.push(`  ${t.name.padEnd(16)}${ck.conc.map((c) => `c=${c} ${f1(st(t.name, c).med)}`.padStart(16)).join('')}`);
+  for (const [name, r] of Object.entries(ck.reports ?? {})) summary.push(`  ${name}: checks p50 ${r.checks_ms_p50 ?? '-'} ms, p99 ${r.checks_ms_p99 ?? '-'} ms`);
 }
 
 if (idle.length) {

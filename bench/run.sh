@@ -14,6 +14,8 @@
 #   BENCH_RUNS=3 BENCH_CONC=1,20,100 BENCH_SECONDS=5 (length of one run)
 #   BENCH_TARGETS=mailproof,mailproof-w1,postfix,bare,bare-delay,smtp-sink
 #   BENCH_IDLE=19000 (0 skips the idle test)   BENCH_SKIP_THROUGHPUT=1
+#   BENCH_SKIP_CHECKS=1  BENCH_CHECK_CONC=20,100
+#   BENCH_CHECK_TARGETS=mp-nochecks,mp-dnschecks,mp-allchecks,postfix-checks
 # Raw figures: bench/out/*.json (not committed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,6 +60,15 @@ if [ "${BENCH_SKIP_THROUGHPUT:-0}" != 1 ]; then
   step node "$BUILD/bench/throughput.js" --build "$BUILD" --work "$WORK" --out "$OUT/throughput.json" \
     --runs "${BENCH_RUNS:-3}" --conc "${BENCH_CONC:-1,20,100}" --seconds "${BENCH_SECONDS:-5}" \
     ${BENCH_TARGETS:+--targets "$BENCH_TARGETS"} || { echo "run.sh: throughput step failed" >&2; status=1; }
+fi
+
+if [ "${BENCH_SKIP_CHECKS:-0}" != 1 ]; then
+  rm -f "$OUT/checks.json"
+  echo "== checks (issue 3): Knot, clamd, rspamd, mailproof with and without checks, Postfix with restrictions"
+  step node "$BUILD/bench/throughput.js" --build "$BUILD" --work "$WORK" --out "$OUT/checks.json" \
+    --runs "${BENCH_RUNS:-3}" --conc "${BENCH_CHECK_CONC:-20,100}" --seconds "${BENCH_SECONDS:-5}" \
+    --targets "${BENCH_CHECK_TARGETS:-mp-nochecks,mp-dnschecks,mp-allchecks,postfix-checks}" \
+    || { echo "run.sh: checks step failed" >&2; status=1; }
 fi
 
 IDLE=${BENCH_IDLE:-19000}

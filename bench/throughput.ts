@@ -15,6 +15,7 @@ import os from 'node:os';
 import { spawn } from 'node:child_process';
 import { args, median, processTree, sleep } from './lib/proc.js';
 import { startBare, startMailproof, startPostfix, startSink, type Env, type Target } from './lib/targets.js';
+import { CLIENT, mailproofCheckSettings, postfixCheckParams, startCheckServices, type CheckServices } from './lib/check-services.js';
 
 const a = args(process.argv.slice(2));
 const env: Env = {
@@ -91,7 +92,8 @@ function cpuPressure(): number | null {
 function smtpSourceRun(t: Target, c: number, n: number): Promise<{ code: number | null; out: string; seconds: number }> {
   return new Promise((resolve) => {
     const t0 = process.hrtime.bigint();
-    const p = spawn(smtpSource, ['-s', String(c), '-m', String(n), '-l', String(SIZE), '-f', 'sender@example.org', '-t', 'demo@demo.test', `${t.host}:${t.port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const who = t.client ? ['-f', t.client.from, '-M', t.client.helo] : ['-f', 'sender@example.org'];
+    const p = spawn(smtpSource, ['-s', String(c), '-m', String(n), '-l', String(SIZE), ...who, '-t', 'demo@demo.test', `${t.host}:${t.port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
     let o = '';
     p.stdout.on('data', (d: Buffer) => { o = (o + d.toString()).slice(-4000); });
     p.stderr.on('data', (d: Buffer) => { o = (o + d.toString()).slice(-4000); });
@@ -118,7 +120,31 @@ const starters: Record<string, () => Promise<Target>> = {
   'w1-checks-off': () => startMailproof(env, 1, 'w1-checks-off', { settings: CHECKS_OFF, note: 'all four checks off (4 fewer ledger events per message)' }),
   'auto-ledger-tmpfs': () => startMailproof(env, 'auto', 'auto-ledger-tmpfs', { ledgerOnTmpfs: true, note: 'ledger on tmpfs' }),
   'bare-tmpfs': () => startBare(env, false, 'bare-tmpfs', true),
+  // The checks of issue 3 (bench/RESULTS.md "Checks"): the same load from a
+  // client with a forward-confirmed PTR and a sender domain with MX and SPF.
+  'mp-nochecks': () => startMailproof(env, 'auto', 'mp-nochecks', { client: CLIENT, note: 'the gateway\'s own checks only (relay, recipient, size, HELO syntax)' }),
+  'mp-dnschecks': async () => startMailproof(env, 'auto', 'mp-dnschecks', { client: CLIENT, settings: mailproofCheckSettings(await services(), 'dns'), note: 'DNS checks on: DNSBL, PTR+FCrDNS, HELO, sender domain, SPF' }),
+  'mp-allchecks': async () => startMailproof(env, 'auto', 'mp-allchecks', { client: CLIENT, settings: mailproofCheckSettings(await services(), 'all'), note: 'all checks on: DNS checks + DKIM/DMARC, attachments, clamd, rspamd' }),
+  'postfix-checks': async () => startPostfix(env, {
+    name: 'postfix-checks', label: 'Postfix smtpd with equivalent restrictions (DNSBL, reverse_client, HELO, sender domain, policyd-spf)',
+    main: postfixCheckParams(), resolvConf: (await services()).resolvConf, client: CLIENT,
+    master: ['policyd-spf unix - n n - 0 spawn user=policyd-spf argv=/usr/bin/policyd-spf ' + policydSpfConf()],
+  }),
 };
+
+let svc: Promise<CheckServices> | null = null;
+/** The DNS server, clamd and rspamd, started once when a checks target is wanted. */
+function services(): Promise<CheckServices> {
+  svc ??= startCheckServices(env.work, wanted.includes('mp-allchecks'));
+  return svc;
+}
+
+/** policyd-spf's config: Debian's default skips 127.0.0.0/8, which is all the benchmark sends from. */
+function policydSpfConf(): string {
+  const f = `${env.work}/policyd-spf.conf`;
+  fs.writeFileSync(f, 'debugLevel = 0\nTestOnly = 1\nHELO_reject = Fail\nMail_From_reject = Fail\nPermError_reject = False\nTempError_Defer = False\nskip_addresses = 192.0.2.255\n', { mode: 0o644 });
+  return f;
+}
 
 const targets: Target[] = [];
 const startProblems: Record<string, string> = {};
@@ -138,11 +164,13 @@ const onSignal = (): void => {
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 
+const reports: Record<string, Record<string, unknown>> = {};
+
 function save(): void {
   fs.writeFileSync(out, JSON.stringify({
     kind: 'throughput', date: new Date().toISOString(), size: SIZE, runs, conc, seconds,
     targets: targets.map((t) => ({ name: t.name, label: t.label, checks: t.checks })),
-    startProblems, results,
+    startProblems, results, reports,
   }, null, 2));
 }
 
@@ -225,6 +253,11 @@ try {
     }
   }
 } finally {
+  for (const t of targets) {
+    if (!t.report) continue;
+    try { reports[t.name] = await t.report(); } catch (err) { reports[t.name] = { error: (err as Error).message }; }
+  }
   save();
   await stopAll();
+  if (svc) await (await svc).stop();
 }

@@ -20,6 +20,10 @@ export interface Target {
   settle(expected: number, timeoutMs?: number): Promise<void>;
   /** What accepted() counts, for the report. */
   checks: string;
+  /** Envelope sender and HELO name smtp-source uses (default sender@example.org and smtp-source's own). */
+  client?: { from: string; helo: string };
+  /** Figures the target can give about the run before it stops (mailproof: check latencies from its ledger). */
+  report?(): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
 }
 
@@ -60,6 +64,7 @@ export interface MailproofVariant {
   settings?: string[];
   /** For the report. */
   note?: string;
+  client?: { from: string; helo: string };
 }
 
 /** A directory on tmpfs for ablation runs (removed by stop()). */
@@ -95,6 +100,11 @@ export async function startMailproof(env: Env, workers: number | 'auto', name: s
     name, host: HOST, port, pid: s.pid,
     label: `mailproof, smtp.workers=${workers}${workers === 'auto' ? ` (${os.availableParallelism()})` : ''}${v.note ? `, ${v.note}` : ''}`,
     checks: 'files in Maildir new/ and message.delivered events in the ledger',
+    ...(v.client ? { client: v.client } : {}),
+    async report() {
+      db ??= new Database(ledgerPath, { readonly: true, fileMustExist: true });
+      return checkLatency(db);
+    },
     async accepted() {
       const files = countFiles(newDir);
       const events = delivered();
@@ -153,7 +163,7 @@ export async function startSink(env: Env): Promise<Target> {
   };
 }
 
-function postfixMainCf(o: { dir: string; queueDir: string; dataDir: string; logFile: string }): string {
+function postfixMainCf(o: { dir: string; queueDir: string; dataDir: string; logFile: string }, extra: Record<string, string> = {}): string {
   const p: Record<string, string> = {
     compatibility_level: '3.6',
     queue_directory: o.queueDir,
@@ -188,6 +198,7 @@ function postfixMainCf(o: { dir: string; queueDir: string; dataDir: string; logF
     biff: 'no',
     append_dot_mydomain: 'no',
     readme_directory: 'no',
+    ...extra,
   };
   return `# Throwaway Postfix for mailproof's benchmark (bench/lib/targets.ts).\n${Object.entries(p).map(([k, v]) => `${k} = ${v}`).join('\n')}\n`;
 }
@@ -216,7 +227,19 @@ postlog    unix-dgram n - n -   1  postlogd
 `;
 }
 
-export async function startPostfix(env: Env): Promise<Target> {
+export interface PostfixVariant {
+  name?: string;
+  label?: string;
+  /** More or overriding main.cf parameters. */
+  main?: Record<string, string>;
+  /** More master.cf lines. */
+  master?: string[];
+  /** A resolv.conf bind-mounted over /etc/resolv.conf in Postfix's own mount namespace. */
+  resolvConf?: string;
+  client?: { from: string; helo: string };
+}
+
+export async function startPostfix(env: Env, v: PostfixVariant = {}): Promise<Target> {
   // Postfix's daemons run as the postfix user and must reach the directories.
   fs.chmodSync(env.work, 0o755);
   const dir = fs.mkdtempSync(path.join(env.work, 'postfix-'));
@@ -228,10 +251,16 @@ export async function startPostfix(env: Env): Promise<Target> {
   fs.mkdirSync(configDir, { mode: 0o755 });
   fs.mkdirSync(queueDir, { mode: 0o755 });
   const port = await freePort();
-  fs.writeFileSync(path.join(configDir, 'main.cf'), postfixMainCf({ dir, queueDir, dataDir, logFile }), { mode: 0o644 });
-  fs.writeFileSync(path.join(configDir, 'master.cf'), postfixMasterCf(port), { mode: 0o644 });
+  fs.writeFileSync(path.join(configDir, 'main.cf'), postfixMainCf({ dir, queueDir, dataDir, logFile }, v.main), { mode: 0o644 });
+  fs.writeFileSync(path.join(configDir, 'master.cf'), postfixMasterCf(port) + (v.master ?? []).map((l) => `${l}\n`).join(''), { mode: 0o644 });
   register(`postfix ${configDir}`);
-  const r = await run(env.postfix, ['-c', configDir, 'start'], { timeoutMs: 60000 });
+  // The master daemon and its children stay in the namespace unshare made,
+  // where /etc/resolv.conf is ours; `postfix stop` from outside still works
+  // (it signals the master by its pid file).
+  const r = v.resolvConf
+    ? await run('unshare', ['--mount', '--propagation', 'private', 'sh', '-c',
+      `mount --bind "$1" /etc/resolv.conf && exec "$2" -c "$3" start`, 'sh', v.resolvConf, env.postfix, configDir], { timeoutMs: 60000 })
+    : await run(env.postfix, ['-c', configDir, 'start'], { timeoutMs: 60000 });
   if (r.code !== 0) throw new Error(`postfix start failed (${r.code}):\n${r.out}`);
   const masterPid = Number(fs.readFileSync(path.join(queueDir, 'pid', 'master.pid'), 'utf8').trim());
   await pollUntil('Postfix smtpd to listen', () => canConnect(HOST, port), 30000);
@@ -255,8 +284,9 @@ export async function startPostfix(env: Env): Promise<Target> {
     return n;
   };
   return {
-    name: 'postfix', host: HOST, port, pid: masterPid,
-    label: 'Postfix smtpd into its queue (local domain -> discard)',
+    name: v.name ?? 'postfix', host: HOST, port, pid: masterPid,
+    label: v.label ?? 'Postfix smtpd into its queue (local domain -> discard)',
+    ...(v.client ? { client: v.client } : {}),
     checks: 'qmgr "removed" log lines after the queue drained (each message queued, then delivered to discard)',
     async accepted() { return removedCount(); },
     async settle(expected: number, timeoutMs = 120000) {
@@ -270,4 +300,55 @@ export async function startPostfix(env: Env): Promise<Target> {
       register(`done ${configDir}`);
     },
   };
+}
+
+/**
+ * What the checks add to a message's time in the session, from the ledger of
+ * a run: per transaction, for each stage, the slowest of the checks that ran
+ * at it (they run side by side), summed over the stages. The scanners' own
+ * time (the virus and spam checks) is left out and given separately: it is
+ * clamd's and rspamd's work, not the gateway's.
+ */
+export function checkLatency(db: Database.Database): Record<string, unknown> {
+  const rows = db.prepare(`SELECT session, ref, check_name, details FROM events WHERE kind = 'check.result'`).all() as
+    { session: string; ref: string | null; check_name: string; details: string | null }[];
+  const SCANNERS = new Set(['virus', 'spam']);
+  // Connect and HELO checks belong to the session; count them once per session's first transaction.
+  const perTx = new Map<string, Map<string, number>>();
+  const scan = new Map<string, number>();
+  const sessionTx = new Map<string, string>();
+  for (const r of rows) {
+    const d = r.details ? JSON.parse(r.details) as { stage?: string; ms?: number } : {};
+    const ms = d.ms ?? 0;
+    const stage = d.stage ?? '?';
+    const key = stage === 'connect' || stage === 'helo' ? `s:${r.session}` : `t:${r.ref}`;
+    if (key.startsWith('t:') && r.ref) sessionTx.set(r.session, sessionTx.get(r.session) ?? r.ref);
+    if (SCANNERS.has(r.check_name)) {
+      const k = `${key}|${r.check_name}`;
+      scan.set(k, ms);
+      continue;
+    }
+    const m = perTx.get(key) ?? new Map<string, number>();
+    m.set(stage, Math.max(m.get(stage) ?? 0, ms));
+    perTx.set(key, m);
+  }
+  const totals = new Map<string, number>();
+  for (const [key, stages] of perTx) {
+    const sum = [...stages.values()].reduce((a, b) => a + b, 0);
+    const tx = key.startsWith('s:') ? sessionTx.get(key.slice(2)) : key.slice(2);
+    if (!tx) continue;
+    totals.set(tx, (totals.get(tx) ?? 0) + sum);
+  }
+  const pct = (xs: number[], p: number): number | null => {
+    if (!xs.length) return null;
+    const sorted = [...xs].sort((a, b) => a - b);
+    return Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! * 1000) / 1000;
+  };
+  const t = [...totals.values()];
+  const byScanner: Record<string, { p50: number | null; p99: number | null; n: number }> = {};
+  for (const name of SCANNERS) {
+    const xs = [...scan.entries()].filter(([k]) => k.endsWith(`|${name}`)).map(([, v]) => v);
+    if (xs.length) byScanner[name] = { p50: pct(xs, 50), p99: pct(xs, 99), n: xs.length };
+  }
+  return { transactions: t.length, checks_ms_p50: pct(t, 50), checks_ms_p99: pct(t, 99), scanners_ms: byScanner };
 }

@@ -31,7 +31,9 @@ export interface DnsServerOptions {
   negativeTtl?: number;
   /** Path of knotd; default found on PATH or in /usr/sbin. */
   knotdPath?: string;
-  /** Port on 127.0.0.1 (e.g. to start a stopped server again where its clients look); default a free one. */
+  /** Loopback address to listen on; default 127.0.0.1 (the benchmark uses 127.0.0.153 port 53 for Postfix's resolver). */
+  host?: string;
+  /** Port on `host` (e.g. to start a stopped server again where its clients look); default a free one. */
   port?: number;
   /** Milliseconds to wait for every zone to be served. Default 15000. */
   startTimeoutMs?: number;
@@ -75,12 +77,12 @@ function zoneFile(zone: string, lines: string[], negativeTtl: number): string {
   return [...head, ...lines, ''].join('\n');
 }
 
-function config(dir: string, port: number, zones: string[]): string {
+function config(dir: string, host: string, port: number, zones: string[]): string {
   const q = (s: string): string => JSON.stringify(s);
   return [
     'server:',
     `    rundir: ${q(path.join(dir, 'run'))}`,
-    `    listen: 127.0.0.1@${port}`,
+    `    listen: ${host}@${port}`,
     '    udp-workers: 1',
     '    tcp-workers: 1',
     '    background-workers: 1',
@@ -133,9 +135,10 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
       const z = zone.replace(/\.$/, '').toLowerCase();
       fs.writeFileSync(path.join(dir, 'zones', `${z}.zone`), zoneFile(z, lines, opts.negativeTtl ?? 60));
     }
+    const host = opts.host ?? '127.0.0.1';
     const port = opts.port ?? (await freeUdpTcpPort());
     const confFile = path.join(dir, 'knot.conf');
-    fs.writeFileSync(confFile, config(dir, port, zones));
+    fs.writeFileSync(confFile, config(dir, host, port, zones));
     let output = '';
     const proc = spawn(knotd, ['-c', confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stdout?.on('data', (d: Buffer) => { output += d.toString(); });
@@ -152,7 +155,7 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
       }
       fs.rmSync(dir, { recursive: true, force: true });
     };
-    const server: DnsServer = { address: `127.0.0.1:${port}`, host: '127.0.0.1', port, dir, log: () => output, stop };
+    const server: DnsServer = { address: `${host}:${port}`, host, port, dir, log: () => output, stop };
     // Ready when every zone answers its SOA authoritatively.
     const probe = new StubResolver({ servers: [server.address], timeoutMs: 200, attempts: 1 });
     const deadline = Date.now() + (opts.startTimeoutMs ?? 15000);
