@@ -9,6 +9,9 @@ declare module 'mailsplit/lib/headers.js' {
 }
 
 declare module 'libmime' {
-  const libmime: { decodeWords(s: string): string };
+  const libmime: {
+    decodeWords(s: string): string;
+    parseHeaderValue(s: string): { value: string; params: Record<string, string> };
+  };
   export default libmime;
 }

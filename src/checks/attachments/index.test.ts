@@ -7,7 +7,7 @@ import { render } from '../../smtp/reply.js';
 import { testContext } from '../testing.js';
 import type { Verdict } from '../types.js';
 import { settings } from './config.js';
-import { attachmentsChecks } from './index.js';
+import { attachmentsChecks, plainTextOnly } from './index.js';
 import { buildOle, buildOoxml, buildZip, mimeMessage, oleDocPlain, oleDocWithMacros, peFile, type Att } from './test-files.js';
 
 const DEFAULTS = settings.parse({});
@@ -231,4 +231,20 @@ test('a spooled message file is read the same way', async (t) => {
   fs.writeFileSync(file, mimeMessage([att('a.txt', 'fine'), att('b.pdf.scr', 'x')]));
   const r = refused(await run({ path: file }));
   assert.equal(r.evidence?.part, '3');
+});
+
+test('fast path: only a single unnamed text part without base64 skips the MIME walk', () => {
+  const m = (h: string): { buffer: Buffer } => ({ buffer: Buffer.from(`${h}\n\nbody\n`) });
+  assert.deepEqual(plainTextOnly(m('Subject: x')), { type: 'text/plain', encoding: '7bit' });
+  assert.deepEqual(plainTextOnly(m('Content-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: quoted-printable')), { type: 'text/html', encoding: 'quoted-printable' });
+  assert.equal(plainTextOnly(m('Content-Type: text/plain\nContent-Transfer-Encoding: base64')), null);
+  assert.equal(plainTextOnly(m('Content-Type: text/plain; name="Rechnung.pdf.exe"')), null);
+  assert.equal(plainTextOnly(m('Content-Type: text/plain\nContent-Disposition: attachment')), null);
+  assert.equal(plainTextOnly(m('Content-Type: multipart/mixed; boundary=x')), null);
+  assert.equal(plainTextOnly(m('Content-Type: application/octet-stream')), null);
+  assert.equal(plainTextOnly(m('Content-Type: message/rfc822')), null);
+  // The Content-Type after a long header is still seen.
+  assert.equal(plainTextOnly(m(`${'X-Pad: y\n'.repeat(5000)}Content-Type: multipart/mixed; boundary=x`)), null);
+  assert.equal(plainTextOnly({ buffer: Buffer.from('Subject: no end of header') }), null);
+  assert.equal(plainTextOnly({ path: '/spooled' }), null);
 });
