@@ -3,6 +3,9 @@
 # the EXIT trap that stops everything still running that was started.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# The test helpers the benchmark borrows (Knot, clamd, rspamd) find the
+# project's files (clamd's test signatures) here, not next to the build.
+export MAILPROOF_ROOT=$ROOT
 OUT=$ROOT/bench/out
 mkdir -p "$OUT"
 

@@ -33,10 +33,48 @@ export interface TraceFilter {
   until?: number;
 }
 
-const REJECT_DIAGNOSIS: Record<string, string> = {
-  recipient: 'unknown_recipient',
-  size: 'message_too_large',
-};
+/**
+ * What a check's event says, as a DESIGN.md diagnosis code: the check's name,
+ * and for some checks the finding in its evidence. Only refusals and flags
+ * count (a pass says nothing is wrong).
+ */
+function findingCode(e: StoredEvent): string | null {
+  if (e.kind !== 'check.result' || !e.check_name) return null;
+  if (e.verdict !== 'reject' && e.verdict !== 'tempfail' && e.verdict !== 'flag') return null;
+  const finding = (e.details as { evidence?: { finding?: unknown } } | null)?.evidence?.finding;
+  switch (e.check_name) {
+    case 'recipient': return 'unknown_recipient';
+    case 'size': return 'message_too_large';
+    case 'dnsbl': return 'sender_ip_blocklisted';
+    case 'client_identity': return finding === 'dynamic_name' ? 'sender_dynamic_ip' : null;
+    case 'sender_domain':
+      if (finding === 'mx_is_ip' || finding === 'some_mx_is_ip') return 'sender_mx_is_ip';
+      if (finding === 'nxdomain' || finding === 'no_mail_host' || finding === 'null_mx') return 'sender_domain_unresolvable';
+      return null;
+    case 'spf': return e.verdict === 'flag' ? null : 'spf_fail';
+    case 'dmarc': return e.verdict === 'flag' ? null : 'dmarc_reject';
+    case 'virus': return 'virus';
+    case 'spam': return e.verdict === 'flag' ? null : 'spam';
+    default: return null;
+  }
+}
+
+/** The refusing check's code first, then what other checks found on the way. */
+function diagnose(outcome: Outcome, decisive: StoredEvent | null, events: StoredEvent[]): string[] {
+  if (outcome === 'delivered') return ['delivered'];
+  if (outcome !== 'rejected' && outcome !== 'tempfailed') return [];
+  const codes: string[] = [];
+  const refusing = decisive?.check_name
+    ? events.find((e) => e.kind === 'check.result' && e.check_name === decisive.check_name && (e.verdict === 'reject' || e.verdict === 'tempfail'))
+    : undefined;
+  const first = refusing ? findingCode(refusing) : decisive?.check_name === 'recipient' ? 'unknown_recipient' : decisive?.check_name === 'size' ? 'message_too_large' : null;
+  if (first) codes.push(first);
+  for (const e of events) {
+    const c = findingCode(e);
+    if (c && !codes.includes(c)) codes.push(c);
+  }
+  return codes;
+}
 
 function outcomeOf(events: StoredEvent[]): { outcome: Outcome; reply: string | null; decisive: StoredEvent | null } {
   const last = [...events].reverse().find((e) =>
@@ -99,9 +137,7 @@ export function trace(reader: LedgerReader, f: TraceFilter): Journey[] {
       // The transaction's own events know the client best (XCLIENT/PROXY may
       // have replaced the connecting address after the session began).
       const own = mine.find((e) => e.ref === ref) ?? first;
-      const diagnosis: string[] = [];
-      if (outcome === 'delivered') diagnosis.push('delivered');
-      else if (decisive?.check_name && REJECT_DIAGNOSIS[decisive.check_name] && outcome === 'rejected') diagnosis.push(REJECT_DIAGNOSIS[decisive.check_name]!);
+      const diagnosis = diagnose(outcome, decisive, mine);
       journeys.push({
         ref,
         node: first.node,

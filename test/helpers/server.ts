@@ -6,7 +6,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+// The repository (dist/test/helpers/ is three levels down). The benchmark
+// compiles into a temp tree elsewhere and names the repository instead.
+export const ROOT = process.env.MAILPROOF_ROOT ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const BIN = path.join(ROOT, 'bin/mailproof.js');
 
 export async function freePort(host = '127.0.0.1'): Promise<number> {
