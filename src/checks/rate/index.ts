@@ -2,7 +2,9 @@ import type { ResolvedConfig } from '../../config/load.js';
 import type { Reply } from '../../smtp/reply.js';
 import { clientNetwork } from '../state.js';
 import type { Check, CheckContext, Stage, Verdict } from '../types.js';
-import { RateStore } from './store.js';
+import cluster from 'node:cluster';
+import { WorkerRateClient } from '../../smtp/cluster-limiter.js';
+import { MemoryRateStore, type RateResult } from './store.js';
 
 type Settings = ResolvedConfig['checks']['rate'];
 
@@ -22,10 +24,8 @@ interface Limit {
  * deferral is logged with sender and recipient. IPv6 clients count per /64
  * (one host usually owns the whole /64).
  *
- * Counts are per node, in a SQLite file in data_dir that every worker
- * process opens (WAL): no IPC protocol to keep in step with the primary as
- * cluster-limiter.ts has, the same code for one process and many, and the
- * windows survive a restart.
+ * Counts are per node and in memory (store.ts says why): in the process
+ * itself, or with several worker processes in the primary, asked over IPC.
  */
 export function rateChecks(settings: Settings): Check[] {
   const limits: Limit[] = [];
@@ -42,32 +42,29 @@ export function rateChecks(settings: Settings): Check[] {
       reply: { code: 451, enhanced: '4.7.1', text: 'Too many messages from your address in the last hour; please slow down and try again later' },
     });
   }
-  const stores = new Map<string, RateStore>();
-  const storeFor = (dir: string): RateStore => {
-    let s = stores.get(dir);
-    if (!s) {
-      s = new RateStore(dir);
-      stores.set(dir, s);
-    }
-    return s;
+  const local = new MemoryRateStore();
+  const remote = cluster.isWorker ? new WorkerRateClient() : null;
+  const verdict = (l: Limit, client: string, r: RateResult): Verdict => {
+    const evidence = {
+      client, counted: l.what, count: r.over ? r.count : r.count + 1, limit: l.limit, window_s: l.windowMs / 1000,
+      oldest: r.oldest === null ? null : new Date(r.oldest).toISOString(),
+    };
+    if (!r.over) return { kind: 'pass', evidence };
+    return {
+      kind: 'tempfail', reply: l.reply, evidence,
+      reason: `${r.count} ${l.what} from ${client} in the last ${l.windowMs / 1000} s, limit ${l.limit}`,
+    };
   };
   return limits.map((l): Check => ({
     name: l.name,
     stage: l.stage,
     bypassable: true,
-    run(ctx: CheckContext): Verdict {
+    timeoutMs: 5000,
+    run(ctx: CheckContext): Verdict | Promise<Verdict> {
       const client = clientNetwork(ctx.session.clientIp, 32, 64);
       const now = ctx.deps.now();
-      const r = storeFor(ctx.deps.dataDir).hit(l.what, client, now, l.windowMs, l.limit);
-      const evidence = {
-        client, counted: l.what, count: r.over ? r.count : r.count + 1, limit: l.limit, window_s: l.windowMs / 1000,
-        oldest: r.oldest === null ? null : new Date(r.oldest).toISOString(),
-      };
-      if (!r.over) return { kind: 'pass', evidence };
-      return {
-        kind: 'tempfail', reply: l.reply, evidence,
-        reason: `${r.count} ${l.what} from ${client} in the last ${l.windowMs / 1000} s, limit ${l.limit}`,
-      };
+      if (remote) return remote.hit(l.what, client, now, l.windowMs, l.limit).then((r) => verdict(l, client, r));
+      return verdict(l, client, local.hit(l.what, client, now, l.windowMs, l.limit));
     },
   }));
 }

@@ -1,20 +1,14 @@
-// Rate counters for the node (rate.sqlite in data_dir): one row per counted
-// event, so a window is exact (sliding, not fixed buckets). Worker processes
-// share the file, so a limit holds for the node, not per process. A client
-// over its limit is not counted further: rows per client stay at most the
-// limit per window, whatever a flood does.
-import type Database from 'better-sqlite3';
-import { openStateDb } from '../state.js';
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS hit (
-  kind TEXT NOT NULL,
-  client TEXT NOT NULL,
-  at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS hit_by_client ON hit (kind, client, at);
-CREATE INDEX IF NOT EXISTS hit_by_time ON hit (at);
-`;
+// Rate counters: exact sliding windows, in memory. One store per node: a
+// single process keeps its own; with several worker processes (smtp.workers)
+// the primary keeps it and the workers ask over the cluster IPC channel
+// (cluster-limiter.ts carries the messages), so the limits hold for the node.
+//
+// Why not a SQLite file shared by the workers: better-sqlite3 is synchronous,
+// and a worker that waits for another process's write lock (busy_timeout)
+// stops its whole event loop; on a loaded machine the holder is often not
+// running, and every session of that worker stalled for up to a second
+// (measured with bench/run.sh). The price of memory: counts restart with the
+// process, which for windows of a minute and an hour is acceptable.
 
 export interface RateResult {
   /** Events in the window before this one. */
@@ -28,40 +22,40 @@ export interface RateResult {
 
 const PRUNE_EVERY_MS = 60 * 1000;
 
-export class RateStore {
-  private readonly db: Database.Database;
+export class MemoryRateStore {
+  /** kind + client -> times of the counted events, oldest first; never more than the limit. */
+  private readonly hits = new Map<string, number[]>();
   private lastPrune = -Infinity;
-  private readonly step: (kind: string, client: string, now: number, windowMs: number, limit: number) => RateResult;
-  /** The longest window in use: older rows are pruned. */
   private longest = 0;
-
-  constructor(dataDir: string) {
-    this.db = openStateDb(dataDir, 'rate.sqlite', SCHEMA);
-    const count = this.db.prepare<[string, string, number], { n: number; oldest: number | null }>(
-      'SELECT count(*) AS n, min(at) AS oldest FROM hit WHERE kind = ? AND client = ? AND at > ?',
-    );
-    const add = this.db.prepare<[string, string, number]>('INSERT INTO hit (kind, client, at) VALUES (?, ?, ?)');
-    this.step = this.db.transaction((kind: string, client: string, now: number, windowMs: number, limit: number): RateResult => {
-      const { n, oldest } = count.get(kind, client, now - windowMs) ?? { n: 0, oldest: null };
-      const over = n >= limit;
-      if (!over) add.run(kind, client, now);
-      return { count: n, limit, windowMs, over, oldest };
-    }).immediate as unknown as RateStore['step'];
-  }
 
   /** Counts one event of `kind` for `client` unless the client is already at its limit. */
   hit(kind: string, client: string, now: number, windowMs: number, limit: number): RateResult {
     this.longest = Math.max(this.longest, windowMs);
     if (now - this.lastPrune >= PRUNE_EVERY_MS) this.prune(now);
-    return this.step(kind, client, now, windowMs, limit);
+    const key = `${kind} ${client}`;
+    const times = this.hits.get(key) ?? [];
+    let drop = 0;
+    while (drop < times.length && times[drop]! <= now - windowMs) drop++;
+    if (drop) times.splice(0, drop);
+    const count = times.length;
+    const over = count >= limit;
+    const oldest = times[0] ?? null;
+    // Refused attempts are not counted: a client at its limit cannot grow its list.
+    if (!over) times.push(now);
+    if (times.length) this.hits.set(key, times);
+    else this.hits.delete(key);
+    return { count, limit, windowMs, over, oldest };
   }
 
-  prune(now: number): number {
+  /** Forgets clients with nothing in the longest window. */
+  prune(now: number): void {
     this.lastPrune = now;
-    return this.db.prepare('DELETE FROM hit WHERE at <= ?').run(now - this.longest).changes;
+    for (const [key, times] of this.hits) {
+      if (times.length === 0 || times[times.length - 1]! <= now - this.longest) this.hits.delete(key);
+    }
   }
 
-  close(): void {
-    this.db.close();
+  get size(): number {
+    return this.hits.size;
   }
 }

@@ -2,12 +2,11 @@
 // ledger records the real client.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from '../../helpers/server.js';
+import { startServer, NO_DNS_CHECKS } from '../../helpers/server.js';
 import { RawSmtp } from '../../helpers/smtp-client.js';
 
 // The proxied clients are documentation addresses: the DNS checks (tested in
 // 41-dns-checks) stay off, so no lookup leaves the machine.
-const NO_DNS_CHECKS = { client_identity: { mode: 'off' }, sender_domain: { mode: 'off' } };
 
 test('XCLIENT is offered to and obeyed from trusted peers only', async () => {
   const mp = await startServer({ config: { smtp: { xclient: true, trusted_networks: ['127.0.0.50/31'] }, checks: NO_DNS_CHECKS } });

@@ -68,10 +68,10 @@ test('seed cases through a real Postfix: the bounce carries our reply and REF', 
     return mp;
   };
   // The customer's gateways under test, and the senders' own mailboxes (loopback allow-listed: takes the bounces).
-  const gwA = await start({ checks: { allowlist: { networks: [] }, dnsbl: { zones: [ZEN] } } });
+  const gwA = await start({ checks: { allowlist: { networks: [] }, dnsbl: { zones: [ZEN] }, spf: { mode: 'off' }, dmarc: { mode: 'off' } } });
   const gwB = await start({
     domains: { 'demo2.test': { mailboxes: ['alice'], aliases: {} } },
-    checks: { allowlist: { networks: [] }, client_identity: { mode: 'off' } },
+    checks: { allowlist: { networks: [] }, client_identity: { mode: 'off' }, spf: { mode: 'off' }, dmarc: { mode: 'off' } },
   });
   const sink = await start({ domains: { 'dsl-customer.test': { mailboxes: ['boss'], aliases: {} }, 'ipmx.test': { mailboxes: ['info'], aliases: {} } } });
   const to = (p: number) => `smtp:[127.0.0.1]:${p}`;

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { listNew, startServer, type Instance } from '../../helpers/server.js';
+import { listNew, startServer, type Instance, NO_DNS_CHECKS } from '../../helpers/server.js';
 import { sendMail } from '../../helpers/smtp-client.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -38,7 +38,7 @@ test('greylisting: deferred, too early, passes after the delay, remembered acros
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailproof-grey-e2e-'));
   let mp: Instance | null = null;
   t.after(async () => { await mp?.stop(); fs.rmSync(dataDir, { recursive: true, force: true }); });
-  const config = { checks: { allowlist: { networks: [] }, rate: { mode: 'off' }, greylist: { mode: 'enforce', delay_s: 5 } } };
+  const config = { checks: { allowlist: { networks: [] }, ...NO_DNS_CHECKS, rate: { mode: 'off' }, greylist: { mode: 'enforce', delay_s: 5 } } };
   mp = await startServer({ dataDir, config });
   const send = (to: string) => sendMail(mp!.port, { from: 'Anna@Sender.Example', to: [to], body: BODY, localAddress: '127.0.0.51' });
 
@@ -94,7 +94,7 @@ test('greylisting: deferred, too early, passes after the delay, remembered acros
 test('rate: the connection over the limit is deferred at RCPT, another address is not', { timeout: 120_000 }, async (t) => {
   let mp: Instance | null = null;
   t.after(async () => { await mp?.stop(); });
-  mp = await startServer({ config: { checks: { allowlist: { networks: [] }, rate: { connections_per_minute: 3, messages_per_hour: 0 } } } });
+  mp = await startServer({ config: { checks: { allowlist: { networks: [] }, ...NO_DNS_CHECKS, rate: { connections_per_minute: 3, messages_per_hour: 0 } } } });
   const send = (ip: string) => sendMail(mp!.port, { from: 'anna@sender.example', to: ['demo@demo.test'], body: BODY, localAddress: ip });
 
   for (let i = 1; i <= 3; i++) {
@@ -126,7 +126,7 @@ test('rate: the connection over the limit is deferred at RCPT, another address i
 test('rate: messages per hour count transactions across connections', { timeout: 120_000 }, async (t) => {
   let mp: Instance | null = null;
   t.after(async () => { await mp?.stop(); });
-  mp = await startServer({ config: { checks: { allowlist: { networks: [] }, rate: { connections_per_minute: 0, messages_per_hour: 2 } } } });
+  mp = await startServer({ config: { checks: { allowlist: { networks: [] }, ...NO_DNS_CHECKS, rate: { connections_per_minute: 0, messages_per_hour: 2 } } } });
   const send = (ip: string) => sendMail(mp!.port, { from: 'anna@sender.example', to: ['demo@demo.test'], body: BODY, localAddress: ip });
   assert.match((await send('127.0.0.43')).final ?? '', /^250 /);
   assert.match((await send('127.0.0.43')).final ?? '', /^250 /);

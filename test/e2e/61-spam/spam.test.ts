@@ -10,7 +10,7 @@ import path from 'node:path';
 import { requireTool } from '../../helpers/env.js';
 import { startRspamd, type RspamdInstance } from '../../helpers/rspamd.js';
 import { startSpamd, type SpamdInstance } from '../../helpers/spamd.js';
-import { listNew, startServer, type Instance } from '../../helpers/server.js';
+import { listNew, startServer, type Instance, NO_DNS_CHECKS } from '../../helpers/server.js';
 import { sendMail } from '../../helpers/smtp-client.js';
 
 const GTUBE = 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X';
@@ -61,7 +61,7 @@ async function checkResults(mp: Instance, ref: string): Promise<Event[]> {
 }
 
 function serve(backend: 'rspamd' | 'spamd', address: string): Promise<Instance> {
-  return startServer({ config: { checks: { allowlist: { networks: [] }, rate: { mode: 'off' } }, scanners: { spam: { backend, address, timeout_ms: 15000 } } } });
+  return startServer({ config: { checks: { allowlist: { networks: [] }, ...NO_DNS_CHECKS, rate: { mode: 'off' } }, scanners: { spam: { backend, address, timeout_ms: 15000 } } } });
 }
 
 const send = (mp: Instance, body: string, to = 'bob@demo.test') =>
