@@ -124,6 +124,10 @@ const starters: Record<string, () => Promise<Target>> = {
   // client with a forward-confirmed PTR and a sender domain with MX and SPF.
   'mp-nochecks': () => startMailproof(env, 'auto', 'mp-nochecks', { client: CLIENT, note: 'the gateway\'s own checks only (relay, recipient, size, HELO syntax)' }),
   'mp-dnschecks': async () => startMailproof(env, 'auto', 'mp-dnschecks', { client: CLIENT, settings: mailproofCheckSettings(await services(), 'dns'), note: 'DNS checks on: DNSBL, PTR+FCrDNS, HELO, sender domain, SPF' }),
+  // Ablations of the checks: which one costs what.
+  'mp-dns-norate': async () => startMailproof(env, 'auto', 'mp-dns-norate', { client: CLIENT, settings: [...mailproofCheckSettings(await services(), 'dns'), 'checks.rate.mode=off'], note: 'DNS checks on, rate check off' }),
+  'mp-dns-nospf': async () => startMailproof(env, 'auto', 'mp-dns-nospf', { client: CLIENT, settings: [...mailproofCheckSettings(await services(), 'dns'), 'checks.spf.mode=off'], note: 'DNS checks on, SPF off' }),
+  'mp-dns-w1': async () => startMailproof(env, 1, 'mp-dns-w1', { client: CLIENT, settings: mailproofCheckSettings(await services(), 'dns'), note: 'DNS checks on, one process' }),
   'mp-allchecks': async () => startMailproof(env, 'auto', 'mp-allchecks', { client: CLIENT, settings: mailproofCheckSettings(await services(), 'all'), note: 'all checks on: DNS checks + DKIM/DMARC, attachments, clamd, rspamd' }),
   'postfix-checks': async () => startPostfix(env, {
     name: 'postfix-checks', label: 'Postfix smtpd with equivalent restrictions (DNSBL, reverse_client, HELO, sender domain, policyd-spf)',
