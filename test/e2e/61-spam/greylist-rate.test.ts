@@ -134,3 +134,18 @@ test('rate: messages per hour count transactions across connections', { timeout:
   assert.match(over.replies[3] ?? '', /^451 4\.7\.1 Too many messages from your address in the last hour; please slow down and try again later \(ref /);
   assert.match((await send('127.0.0.44')).final ?? '', /^250 /);
 });
+
+test('rate with two worker processes: the limit holds for the node, not per process', { timeout: 120_000 }, async (t) => {
+  let mp: Instance | null = null;
+  t.after(async () => { await mp?.stop(); });
+  mp = await startServer({ config: { smtp: { workers: 2 }, checks: { allowlist: { networks: [] }, ...NO_DNS_CHECKS, rate: { connections_per_minute: 4, messages_per_hour: 0 } } } });
+  const send = () => sendMail(mp!.port, { from: 'anna@sender.example', to: ['demo@demo.test'], body: BODY, localAddress: '127.0.0.43' });
+  const finals: (string | null)[] = [];
+  // Connections are shared out between the workers; counted per process,
+  // the 5th and 6th would still pass (2-3 each).
+  for (let i = 0; i < 6; i++) finals.push((await send()).final);
+  assert.deepEqual(finals.map((f) => f?.slice(0, 3) ?? null), ['250', '250', '250', '250', null, null]);
+  const res = ledger(mp.dataDir, "kind = 'check.result' AND check_name = 'rate' AND verdict = 'tempfail'");
+  assert.equal(res.length, 2);
+  assert.equal((details(res[0]!).evidence as { count: number }).count, 4);
+});
