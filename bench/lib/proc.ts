@@ -8,16 +8,8 @@ import net from 'node:net';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const a = s.address() as net.AddressInfo;
-      s.close(() => resolve(a.port));
-    });
-  });
-}
+// One free-port finder for the tests and the benchmark alike.
+export { freePort } from '../../test/helpers/server.js';
 
 /**
  * File listing what was started, "pgid N" or "postfix CONFIG_DIR", and
