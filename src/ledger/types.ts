@@ -24,7 +24,12 @@ export type EventKind =
   | 'pop3.login'
   | 'pop3.retr'
   | 'pop3.dele'
+  | 'pop3.logout' // end of a POP3 session, with its counts
+  | 'imap.login'
+  | 'imap.logout'
   | 'imap.expunge'
+  | 'mailbox.copy' // Dovecot mail_log: a message copied/moved to another folder
+  | 'message.queued' // an ingested MTA (Postfix) took the message into its queue
   | 'ingest.line';
 
 export type Verdict = 'pass' | 'skip' | 'flag' | 'allow' | 'reject' | 'tempfail' | 'error';
