@@ -44,6 +44,7 @@ export function traceCommand(argv: string[]): number {
     process.stdout.write(`${j.started_at}  ${j.ref}  ${j.outcome.toUpperCase()}  from=${JSON.stringify(j.mail_from)} to=${JSON.stringify(j.rcpt)} ip=${j.client_ip ?? '-'}\n`);
     if (j.reply) process.stdout.write(`    reply: ${j.reply}\n`);
     if (j.diagnosis.length) process.stdout.write(`    diagnosis: ${j.diagnosis.join(', ')}\n`);
+    for (const a of j.access) process.stdout.write(`    mailbox: ${a.kind} at ${a.at} from ${a.client_ip ?? 'unknown address'} (${a.source})\n`);
   }
   return 0;
 }

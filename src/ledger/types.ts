@@ -96,6 +96,8 @@ export interface LedgerReader {
   byRefs(refs: string[]): StoredEvent[];
   /** Events of the given sessions, ordered by time. */
   bySessions(sessions: string[]): StoredEvent[];
+  /** Events carrying one of these Message-IDs (mailbox access is joined to deliveries this way), ordered by time. */
+  byMessageIds(ids: string[]): StoredEvent[];
   prune(olderThanMs: number): number;
   close(): void;
 }

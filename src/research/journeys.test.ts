@@ -44,6 +44,116 @@ test('diagnosis: the refusing check first, then what other checks of the session
   assert.equal(by.get('TXREF0000001')?.outcome, 'rejected');
   assert.deepEqual(by.get('TXREF0000002')?.diagnosis, ['sender_mx_is_ip']);
   assert.deepEqual(by.get('TXREF0000003')?.diagnosis, ['virus']);
-  assert.deepEqual(by.get('TXREF0000004')?.diagnosis, ['delivered']);
+  assert.deepEqual(by.get('TXREF0000004')?.diagnosis, ['delivered', 'delivered_not_fetched']);
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function ledger(events: LedgerEvent[]): Promise<{ reader: SqliteLedgerReader; done: () => void }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-journeys-'));
+  const file = path.join(dir, 'ledger.sqlite');
+  const w = new SqliteLedgerWriter(file);
+  await w.ready;
+  await w.append(events);
+  await w.close();
+  const reader = new SqliteLedgerReader(file);
+  return { reader, done: () => { reader.close(); fs.rmSync(dir, { recursive: true, force: true }); } };
+}
+
+const T0 = Date.parse('2026-11-20T10:00:00Z');
+
+test('our POP3 server: RETR and DELE carry the delivery REF; an alias journey sees its mailbox fetched and deleted', async () => {
+  const { reader, done } = await ledger([
+    ev('rcpt.accepted', { ts: T0, ref: 'TXPOP0000001', mail_from: 'a@x.test', rcpt: 'postmaster@local.test' }),
+    ev('message.delivered', { ts: T0 + 1, ref: 'TXPOP0000001', mail_from: 'a@x.test', rcpt: 'postmaster@local.test', message_id: '<m1@x.test>', smtp_code: 250, details: { target: 'maildir', mailboxes: ['info@local.test'] } }),
+    { ts: T0 + 60e3, node: 'n1', source: 'pop3', kind: 'pop3.login', session: 'p1', client_ip: '192.0.2.7', rcpt: 'info@local.test', verdict: 'pass' },
+    { ts: T0 + 61e3, node: 'n1', source: 'pop3', kind: 'pop3.retr', session: 'p1', client_ip: '192.0.2.7', rcpt: 'info@local.test', ref: 'TXPOP0000001', message_id: '<m1@x.test>' },
+    { ts: T0 + 62e3, node: 'n1', source: 'pop3', kind: 'pop3.dele', session: 'p1', client_ip: '192.0.2.7', rcpt: 'info@local.test', ref: 'TXPOP0000001', message_id: '<m1@x.test>' },
+    { ts: T0 + 63e3, node: 'n1', source: 'pop3', kind: 'pop3.logout', session: 'p1', client_ip: '192.0.2.7', rcpt: 'info@local.test' },
+    // Another mailbox's session must not leak in.
+    { ts: T0 + 64e3, node: 'n1', source: 'pop3', kind: 'pop3.login', session: 'p2', client_ip: '192.0.2.8', rcpt: 'other@local.test', verdict: 'pass' },
+  ]);
+  const j = trace(reader, { rcpt: 'postmaster@local.test', since: 0 });
+  done();
+  assert.equal(j.length, 1);
+  assert.equal(j[0]!.outcome, 'delivered');
+  assert.deepEqual(j[0]!.diagnosis, ['delivered', 'fetched_and_deleted']);
+  assert.deepEqual(j[0]!.access.map((a) => [a.kind, a.client_ip]), [['pop3.retr', '192.0.2.7'], ['pop3.dele', '192.0.2.7']]);
+  assert.deepEqual(j[0]!.events.map((e) => e.kind), ['rcpt.accepted', 'message.delivered', 'pop3.login', 'pop3.retr', 'pop3.dele', 'pop3.logout']);
+});
+
+test('Dovecot behind our LMTP: its expunge joins by Message-ID and mailbox, the client IP comes from the login line', async () => {
+  const dc = (kind: LedgerEvent['kind'], o: Partial<LedgerEvent>): LedgerEvent => ({ ts: T0, node: 'imap1', source: 'dovecot', kind, ...o });
+  const { reader, done } = await ledger([
+    ev('message.delivered', { ts: T0, ref: 'TXLMTP000001', mail_from: 'a@x.test', rcpt: 'info@local.test', message_id: '<m2@x.test>', smtp_code: 250, details: { target: 'lmtp' } }),
+    dc('message.delivered', { ts: T0 + 10, rcpt: 'info@local.test', message_id: '<m2@x.test>', session: 'dc:imap1:L1' }),
+    dc('imap.login', { ts: T0 + 5000, rcpt: 'info@local.test', client_ip: '198.51.100.9', session: 'dc:imap1:S1', verdict: 'pass' }),
+    dc('imap.expunge', { ts: T0 + 6000, rcpt: 'info@local.test', message_id: '<m2@x.test>', session: 'dc:imap1:S1' }),
+    // The same Message-ID in someone else's mailbox is their business.
+    dc('imap.expunge', { ts: T0 + 7000, rcpt: 'bob@local.test', message_id: '<m2@x.test>', session: 'dc:imap1:S2' }),
+  ]);
+  const j = trace(reader, { rcpt: 'info@local.test', since: 0 });
+  done();
+  assert.equal(j.length, 1, JSON.stringify(j.map((x) => x.ref)));
+  assert.equal(j[0]!.ref, 'TXLMTP000001');
+  assert.equal(j[0]!.source, 'gateway');
+  assert.deepEqual(j[0]!.diagnosis, ['delivered', 'fetched_and_deleted']);
+  assert.deepEqual(j[0]!.access, [{ at: new Date(T0 + 6000).toISOString(), kind: 'imap.expunge', source: 'dovecot', client_ip: '198.51.100.9' }]);
+});
+
+test('a Dovecot log alone: the LMTP save is the journey; not fetched until a POP3 client deletes it', async () => {
+  const dc = (kind: LedgerEvent['kind'], o: Partial<LedgerEvent>): LedgerEvent => ({ ts: T0, node: 'imap1', source: 'dovecot', kind, ...o });
+  const { reader, done } = await ledger([
+    dc('message.delivered', { ts: T0, rcpt: 'a@local.test', message_id: '<d1@x.test>', session: 'dc:imap1:L1' }),
+    dc('message.delivered', { ts: T0 + 1, rcpt: 'a@local.test', message_id: '<d2@x.test>', session: 'dc:imap1:L2' }),
+    dc('pop3.login', { ts: T0 + 5000, rcpt: 'a@local.test', client_ip: '203.0.113.5', session: 'dc:imap1:P1', verdict: 'pass' }),
+    dc('pop3.dele', { ts: T0 + 6000, rcpt: 'a@local.test', message_id: '<d1@x.test>', session: 'dc:imap1:P1' }),
+  ]);
+  const j = trace(reader, { rcpt: 'a@local.test', since: 0 });
+  done();
+  const by = new Map(j.map((x) => [x.message_id, x]));
+  assert.equal(j.length, 2);
+  assert.deepEqual(by.get('<d1@x.test>')?.diagnosis, ['delivered', 'fetched_and_deleted']);
+  assert.equal(by.get('<d1@x.test>')?.access[0]?.client_ip, '203.0.113.5');
+  assert.deepEqual(by.get('<d2@x.test>')?.diagnosis, ['delivered', 'delivered_not_fetched']);
+});
+
+test('ingested Postfix: a NOQUEUE reject names its cause; deferred then delivered; same codes as our own events', async () => {
+  const pf = (kind: LedgerEvent['kind'], o: Partial<LedgerEvent>): LedgerEvent => ({ ts: T0, node: 'mx1', source: 'postfix', kind, ...o });
+  const { reader, done } = await ledger([
+    pf('session.connect', { session: 'pf:mx1:100:1', client_ip: '192.0.2.50' }),
+    pf('check.result', { session: 'pf:mx1:100:1', ref: 'pf:mx1:NOQUEUE:1:1', rcpt: 'c@local.test', check_name: 'dnsbl', verdict: 'reject', details: { stage: 'rcpt', evidence: { finding: 'listed', zone: 'zen.example' } } }),
+    pf('rcpt.rejected', { session: 'pf:mx1:100:1', ref: 'pf:mx1:NOQUEUE:1:1', client_ip: '192.0.2.50', mail_from: 'x@dsl.test', rcpt: 'c@local.test', smtp_code: 554, enhanced_code: '5.7.1', reply: '554 5.7.1 Service unavailable; Client host [192.0.2.50] blocked using zen.example' }),
+    pf('message.queued', { ts: T0 + 10, session: 'pf:mx1:101:1', ref: 'pf:mx1:ABC123:x', client_ip: '192.0.2.60' }),
+    pf('mail.from', { ts: T0 + 11, ref: 'pf:mx1:ABC123:x', mail_from: 'y@ok.test', size: 500, message_id: '<p1@ok.test>' }),
+    pf('message.delivery_failed', { ts: T0 + 12, ref: 'pf:mx1:ABC123:x', mail_from: 'y@ok.test', rcpt: 'c@local.test', message_id: '<p1@ok.test>', smtp_code: 451, enhanced_code: '4.3.0', details: { status: 'deferred', service: 'lmtp' } }),
+    pf('message.delivered', { ts: T0 + 600e3, ref: 'pf:mx1:ABC123:x', mail_from: 'y@ok.test', rcpt: 'c@local.test', message_id: '<p1@ok.test>', details: { status: 'sent', service: 'lmtp' } }),
+    pf('message.delivery_failed', { ts: T0 + 700e3, ref: 'pf:mx1:DEF456:y', mail_from: 'z@ok.test', rcpt: 'c@local.test', smtp_code: 552, enhanced_code: '5.2.2', reply: '552 5.2.2 Mailbox full', details: { status: 'bounced', service: 'lmtp' } }),
+  ]);
+  const j = trace(reader, { rcpt: 'c@local.test', since: 0 });
+  done();
+  const by = new Map(j.map((x) => [x.ref, x]));
+  assert.equal(by.get('pf:mx1:NOQUEUE:1:1')?.outcome, 'rejected');
+  assert.deepEqual(by.get('pf:mx1:NOQUEUE:1:1')?.diagnosis, ['sender_ip_blocklisted']);
+  assert.equal(by.get('pf:mx1:NOQUEUE:1:1')?.client_ip, '192.0.2.50');
+  assert.deepEqual(by.get('pf:mx1:ABC123:x')?.diagnosis, ['delivered', 'tempfail_retried', 'delivered_not_fetched']);
+  assert.equal(by.get('pf:mx1:ABC123:x')?.mail_from, 'y@ok.test');
+  assert.deepEqual(by.get('pf:mx1:DEF456:y')?.diagnosis, ['mailbox_full']);
+});
+
+test('a 4xx followed by a retry is tempfail_retried; one never retried is tempfail_not_retried after the grace time', async () => {
+  const { reader, done } = await ledger([
+    ev('rcpt.rejected', { ts: T0, session: 'g1', ref: 'TXGREY000001', mail_from: 'a@x.test', rcpt: 'd@local.test', smtp_code: 451, check_name: 'greylist', verdict: 'tempfail' }),
+    ev('message.delivered', { ts: T0 + 900e3, session: 'g2', ref: 'TXGREY000002', mail_from: 'a@x.test', rcpt: 'd@local.test', smtp_code: 250, details: { target: 'maildir' } }),
+    ev('rcpt.rejected', { ts: T0 + 1000e3, session: 'g3', ref: 'TXGREY000003', mail_from: 'b@y.test', rcpt: 'd@local.test', smtp_code: 451, check_name: 'greylist', verdict: 'tempfail' }),
+    ev('rcpt.rejected', { ts: T0 + 5000e3, session: 'g4', ref: 'TXGREY000004', mail_from: 'c@z.test', rcpt: 'd@local.test', smtp_code: 451, check_name: 'greylist', verdict: 'tempfail' }),
+  ]);
+  const j = trace(reader, { rcpt: 'd@local.test', since: 0, now: T0 + 8300e3 });
+  done();
+  const by = new Map(j.map((x) => [x.ref, x.diagnosis]));
+  assert.deepEqual(by.get('TXGREY000001'), ['tempfail_retried']);
+  assert.deepEqual(by.get('TXGREY000002'), ['delivered', 'delivered_not_fetched']);
+  // More than two hours ago and nothing since (the later 4xx is another sender's).
+  assert.deepEqual(by.get('TXGREY000003'), ['tempfail_not_retried']);
+  // Under an hour ago: the sender's queue may still retry.
+  assert.deepEqual(by.get('TXGREY000004'), []);
 });

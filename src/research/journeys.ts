@@ -1,15 +1,28 @@
 import type { EventQuery, LedgerReader, StoredEvent } from '../ledger/types.js';
 
-// A first, plain research layer: find the transactions that touched a
-// recipient, and tell per recipient what became of the message. The full
-// diagnosis comes with the research issue; the JSON shape is already the
-// contract of DESIGN.md (snake_case, stable).
+// The research layer's journey model: one journey per transaction and
+// recipient, whatever wrote the events (the gateway, the POP3 server, or
+// ingested Postfix and Dovecot logs; see ingest/). A journey is built from
+//  - the transaction's events (same ref),
+//  - the session's facts (connect, HELO, connect/HELO checks),
+//  - mailbox access to that message (POP3 RETR/DELE, IMAP expunge, Dovecot's
+//    LMTP save), joined by ref when our POP3 server wrote it, else by
+//    Message-ID and mailbox: Dovecot knows nothing of our REF.
+// The JSON shape is the contract of DESIGN.md (snake_case, stable).
 
 export type Outcome = 'delivered' | 'rejected' | 'tempfailed' | 'incomplete';
+
+export interface Access {
+  at: string;
+  kind: string;
+  source: string;
+  client_ip: string | null;
+}
 
 export interface Journey {
   ref: string;
   node: string;
+  source: string;
   started_at: string;
   client_ip: string | null;
   helo: string | null;
@@ -19,6 +32,8 @@ export interface Journey {
   outcome: Outcome;
   reply: string | null;
   diagnosis: string[];
+  /** Mailbox access to this message after delivery, oldest first. */
+  access: Access[];
   events: StoredEvent[];
 }
 
@@ -31,17 +46,37 @@ export interface TraceFilter {
   messageId?: string;
   since?: number;
   until?: number;
+  /** "now" for the tempfail_not_retried rule; tests pin it. */
+  now?: number;
 }
+
+/** A 4xx counts as not retried once senders have had this long (RFC 5321 section 4.5.4.1: retry after 30 minutes at least). */
+const RETRY_GRACE_MS = 2 * 3600e3;
+
+const ACCESS_KINDS = new Set(['pop3.retr', 'pop3.dele', 'imap.expunge', 'mailbox.copy']);
+const LOGIN_KINDS = new Set(['pop3.login', 'pop3.logout', 'imap.login', 'imap.logout']);
+const DELETING = new Set(['pop3.dele', 'imap.expunge']);
+const FINAL_KINDS = new Set(['message.delivered', 'rcpt.rejected', 'data.rejected', 'message.delivery_failed', 'session.limit']);
+
+function isAccess(e: StoredEvent): boolean { return ACCESS_KINDS.has(e.kind); }
+/** Events that belong to a message in a mailbox rather than to an SMTP transaction. */
+function isMailboxSide(e: StoredEvent): boolean {
+  return isAccess(e) || (e.source === 'dovecot' && e.kind === 'message.delivered');
+}
+function stageOf(e: StoredEvent): string { return String((e.details as { stage?: unknown } | null)?.stage ?? ''); }
+function findingOf(e: StoredEvent): unknown { return (e.details as { evidence?: { finding?: unknown } } | null)?.evidence?.finding; }
 
 /**
  * What a check's event says, as a DESIGN.md diagnosis code: the check's name,
  * and for some checks the finding in its evidence. Only refusals and flags
- * count (a pass says nothing is wrong).
+ * count (a pass says nothing is wrong). Ingested Postfix rejections arrive as
+ * check events with the same names (see ingest/postfix), so one rule set
+ * serves both.
  */
 function findingCode(e: StoredEvent): string | null {
   if (e.kind !== 'check.result' || !e.check_name) return null;
   if (e.verdict !== 'reject' && e.verdict !== 'tempfail' && e.verdict !== 'flag') return null;
-  const finding = (e.details as { evidence?: { finding?: unknown } } | null)?.evidence?.finding;
+  const finding = findingOf(e);
   switch (e.check_name) {
     case 'recipient': return 'unknown_recipient';
     case 'size': return 'message_too_large';
@@ -59,15 +94,35 @@ function findingCode(e: StoredEvent): string | null {
   }
 }
 
+/** A failed hand-over to the mailbox (our LMTP/SMTP target, or an ingested Postfix delivery agent). */
+function deliveryFailureCode(e: StoredEvent): string | null {
+  if (e.kind !== 'message.delivery_failed') return null;
+  const text = `${e.enhanced_code ?? ''} ${e.reply ?? ''}`;
+  // RFC 3463: X.2.2 mailbox full; X.1.1 bad destination mailbox.
+  if (/\b[45]\.2\.2\b/.test(text) || /quota|mailbox (is )?full|over ?quota/i.test(text)) return 'mailbox_full';
+  if (/\b5\.1\.1\b/.test(text) || /user unknown|no such user|unknown user/i.test(text)) return 'unknown_recipient';
+  if (/\b[45]\.3\.4\b/.test(text) || /too large|size exceeds/i.test(text)) return 'message_too_large';
+  return null;
+}
+
 /** The refusing check's code first, then what other checks found on the way. */
 function diagnose(outcome: Outcome, decisive: StoredEvent | null, events: StoredEvent[]): string[] {
-  if (outcome === 'delivered') return ['delivered'];
+  if (outcome === 'delivered') {
+    // Deferred on the way, then delivered (an ingested Postfix queue retries itself).
+    const deferred = events.some((e) => e.kind === 'message.delivery_failed' && (e.smtp_code ?? 0) < 500);
+    return deferred ? ['delivered', 'tempfail_retried'] : ['delivered'];
+  }
   if (outcome !== 'rejected' && outcome !== 'tempfailed') return [];
   const codes: string[] = [];
   const refusing = decisive?.check_name
     ? events.find((e) => e.kind === 'check.result' && e.check_name === decisive.check_name && (e.verdict === 'reject' || e.verdict === 'tempfail'))
-    : undefined;
-  const first = refusing ? findingCode(refusing) : decisive?.check_name === 'recipient' ? 'unknown_recipient' : decisive?.check_name === 'size' ? 'message_too_large' : null;
+    // Ingested refusals name no check on the reply event: the refusing check
+    // is the one that said reject or tempfail.
+    : events.find((e) => e.kind === 'check.result' && (e.verdict === 'reject' || e.verdict === 'tempfail'));
+  const first = refusing ? findingCode(refusing)
+    : decisive?.check_name === 'recipient' ? 'unknown_recipient'
+      : decisive?.check_name === 'size' ? 'message_too_large'
+        : decisive ? deliveryFailureCode(decisive) : null;
   if (first) codes.push(first);
   for (const e of events) {
     const c = findingCode(e);
@@ -77,12 +132,31 @@ function diagnose(outcome: Outcome, decisive: StoredEvent | null, events: Stored
 }
 
 function outcomeOf(events: StoredEvent[]): { outcome: Outcome; reply: string | null; decisive: StoredEvent | null } {
-  const last = [...events].reverse().find((e) =>
-    e.kind === 'message.delivered' || e.kind === 'rcpt.rejected' || e.kind === 'data.rejected' || e.kind === 'message.delivery_failed' || e.kind === 'session.limit');
+  // Our own events come first among equals: Dovecot's "saved" of a message
+  // we delivered over LMTP must not hide our reply.
+  const last = [...events].reverse().find((e) => FINAL_KINDS.has(e.kind) && !isMailboxSide(e))
+    ?? [...events].reverse().find((e) => FINAL_KINDS.has(e.kind));
   if (!last) return { outcome: 'incomplete', reply: null, decisive: null };
   if (last.kind === 'message.delivered') return { outcome: 'delivered', reply: last.reply ?? null, decisive: last };
   const code = last.smtp_code ?? 0;
   return { outcome: code >= 500 ? 'rejected' : code >= 400 ? 'tempfailed' : 'incomplete', reply: last.reply ?? null, decisive: last };
+}
+
+function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const l = m.get(k);
+  if (l) l.push(v);
+  else m.set(k, [v]);
+}
+
+/** The mailboxes a recipient's message was stored in (an alias fans out). */
+function mailboxesOf(events: StoredEvent[], rcpt: string): Set<string> {
+  const out = new Set<string>([rcpt]);
+  for (const e of events) {
+    if (e.kind !== 'message.delivered' || e.rcpt !== rcpt) continue;
+    const boxes = (e.details as { mailboxes?: unknown } | null)?.mailboxes;
+    if (Array.isArray(boxes)) for (const b of boxes) if (typeof b === 'string') out.add(b.toLowerCase());
+  }
+  return out;
 }
 
 export function trace(reader: LedgerReader, f: TraceFilter): Journey[] {
@@ -97,62 +171,145 @@ export function trace(reader: LedgerReader, f: TraceFilter): Journey[] {
     else q.mail_from_domain = f.from;
   }
   const hits = reader.query(q);
+
+  // 1. Groups: one per transaction (ref); mailbox-side events without a ref
+  //    are grouped by Message-ID until they find their delivery below.
+  const groups = new Map<string, StoredEvent[]>();
+  const seen = new Set<number>();
+  const add = (key: string, e: StoredEvent): void => {
+    if (seen.has(e.id)) return;
+    seen.add(e.id);
+    push(groups, key, e);
+  };
   const refs = [...new Set(hits.map((e) => e.ref).filter((r): r is string => !!r))];
-  const all = reader.byRefs(refs);
-  // Session-wide facts (connect, HELO, TLS, close) carry the session's own
-  // reference; they belong to every transaction of that session.
-  const sessions = [...new Set(all.map((e) => e.session).filter((s): s is string => !!s))];
+  for (const e of reader.byRefs(refs)) add(e.ref!, e);
+
+  // 2. Mailbox access by Message-ID: to the transactions that delivered that
+  //    message, or a group of its own (a log of Dovecot alone).
+  const byMid = new Map<string, string[]>();
+  for (const [key, list] of groups) {
+    for (const e of list) if (e.message_id && !(byMid.get(e.message_id) ?? []).includes(key)) push(byMid, e.message_id, key);
+  }
+  const mids = new Set<string>(byMid.keys());
+  for (const e of hits) if (!e.ref && e.message_id && isMailboxSide(e)) mids.add(e.message_id);
+  const orphans: StoredEvent[] = [];
+  for (const e of reader.byMessageIds([...mids])) {
+    if (seen.has(e.id) || !isMailboxSide(e)) continue;
+    if (e.ref && groups.has(e.ref)) continue;
+    const keys = byMid.get(e.message_id!);
+    if (keys) {
+      seen.add(e.id);
+      for (const k of keys) groups.get(k)!.push(e);
+    } else orphans.push(e);
+  }
+  for (const e of orphans) add(e.ref ?? `mid:${e.message_id}`, e);
+
+  // 3. Session facts: for an SMTP session its connect, HELO, TLS and close and
+  //    the connect/HELO checks; for a mailbox session its login and logout.
+  const sessions = new Set<string>();
+  for (const list of groups.values()) for (const e of list) if (e.session) sessions.add(e.session);
   const sessionEvents = new Map<string, StoredEvent[]>();
-  for (const e of reader.bySessions(sessions)) {
-    // Connect and HELO check results are the session's too (DNSBL, PTR ...).
-    const sessionCheck = e.kind === 'check.result' && ['connect', 'helo'].includes(String((e.details as { stage?: unknown } | null)?.stage));
-    if (!(e.kind.startsWith('session.') || sessionCheck) || !e.session) continue;
-    const list = sessionEvents.get(e.session) ?? [];
-    list.push(e);
-    sessionEvents.set(e.session, list);
+  for (const e of reader.bySessions([...sessions])) {
+    const smtpFact = e.kind.startsWith('session.') || (e.kind === 'check.result' && ['connect', 'helo'].includes(stageOf(e)));
+    if (!(smtpFact || LOGIN_KINDS.has(e.kind)) || !e.session) continue;
+    push(sessionEvents, e.session, e);
   }
-  const byRef = new Map<string, StoredEvent[]>();
-  for (const e of all) {
-    if (!e.ref) continue;
-    const list = byRef.get(e.ref) ?? [];
-    list.push(e);
-    byRef.set(e.ref, list);
-  }
-  for (const [ref, list] of byRef) {
-    const session = list.find((e) => e.session)?.session;
-    const extra = session ? (sessionEvents.get(session) ?? []).filter((e) => e.ref !== ref) : [];
-    byRef.set(ref, [...list, ...extra].sort((a, b) => a.ts - b.ts || a.id - b.id));
-  }
+
   const wantRcpt = f.rcpt?.toLowerCase();
   const wantDomain = f.domain?.toLowerCase();
   const journeys: Journey[] = [];
-  for (const [ref, events] of byRef) {
-    const rcpts = [...new Set(events.map((e) => e.rcpt).filter((r): r is string => !!r))];
+  for (const [key, own] of groups) {
+    const ids = new Set(own.map((e) => e.id));
+    const events = [...own];
+    for (const s of new Set(own.map((e) => e.session).filter((x): x is string => !!x))) {
+      for (const e of sessionEvents.get(s) ?? []) if (!ids.has(e.id)) { ids.add(e.id); events.push(e); }
+    }
+    events.sort((a, b) => a.ts - b.ts || a.id - b.id);
+    // Recipients of the transaction; mailbox-side names count only when
+    // there is no transaction (ingested Dovecot alone).
+    let rcpts = [...new Set(events.filter((e) => e.rcpt && !isMailboxSide(e) && !LOGIN_KINDS.has(e.kind)).map((e) => e.rcpt!))];
+    if (rcpts.length === 0) rcpts = [...new Set(events.filter((e) => e.rcpt && isMailboxSide(e)).map((e) => e.rcpt!))];
     for (const rcpt of rcpts) {
       if (wantRcpt && rcpt !== wantRcpt) continue;
       if (wantDomain && !rcpt.endsWith(`@${wantDomain}`)) continue;
-      const mine = events.filter((e) => !e.rcpt || e.rcpt === rcpt);
+      const boxes = mailboxesOf(events, rcpt);
+      const accessSessions = new Set(events.filter((e) => isAccess(e) && e.rcpt && boxes.has(e.rcpt) && e.session).map((e) => e.session!));
+      const mine = events.filter((e) => {
+        if (LOGIN_KINDS.has(e.kind)) return !!e.session && accessSessions.has(e.session);
+        if (isMailboxSide(e)) return !e.rcpt || boxes.has(e.rcpt);
+        return !e.rcpt || e.rcpt === rcpt;
+      });
+      if (mine.length === 0) continue;
       const { outcome, reply, decisive } = outcomeOf(mine);
       const first = mine[0]!;
       // The transaction's own events know the client best (XCLIENT/PROXY may
       // have replaced the connecting address after the session began).
-      const own = mine.find((e) => e.ref === ref) ?? first;
+      const txEvents = mine.filter((e) => !isMailboxSide(e) && !LOGIN_KINDS.has(e.kind));
+      const head = txEvents.find((e) => e.ref === key && e.client_ip) ?? txEvents.find((e) => e.ref === key) ?? txEvents[0] ?? first;
+      const access = accessOf(mine);
       const diagnosis = diagnose(outcome, decisive, mine);
+      if (outcome === 'delivered') {
+        if (access.some((a) => DELETING.has(a.kind))) diagnosis.push('fetched_and_deleted');
+        else if (!access.some((a) => a.kind === 'pop3.retr') && decisive && intoMailbox(decisive)) diagnosis.push('delivered_not_fetched');
+      }
       journeys.push({
-        ref,
-        node: first.node,
+        ref: key,
+        node: head.node,
+        source: head.source,
         started_at: new Date(first.ts).toISOString(),
-        client_ip: own.client_ip ?? null,
-        helo: mine.find((e) => e.helo)?.helo ?? null,
-        mail_from: mine.find((e) => e.mail_from !== undefined)?.mail_from ?? null,
+        client_ip: head.client_ip ?? null,
+        helo: txEvents.find((e) => e.helo)?.helo ?? null,
+        mail_from: txEvents.find((e) => e.mail_from !== undefined && e.mail_from !== null)?.mail_from ?? null,
         rcpt,
         message_id: mine.find((e) => e.message_id)?.message_id ?? null,
         outcome,
         reply,
         diagnosis,
+        access,
         events: mine,
       });
     }
   }
-  return journeys.sort((a, b) => a.started_at.localeCompare(b.started_at));
+  journeys.sort((a, b) => a.started_at.localeCompare(b.started_at));
+  markRetries(journeys, f.now ?? Date.now());
+  return journeys;
+}
+
+/**
+ * Did this delivery put the message into a mailbox (where "not fetched" means
+ * something), or hand it on to another MTA?
+ */
+function intoMailbox(e: StoredEvent): boolean {
+  const d = (e.details ?? {}) as { target?: unknown; service?: unknown; relay?: unknown };
+  if (e.source === 'dovecot' || e.source === 'pop3') return true;
+  if (e.source === 'gateway') return d.target !== 'smtp';
+  // Ingested Postfix: local(8), virtual(8) and LMTP deliveries end in a mailbox.
+  return /^(local|virtual|lmtp)$/.test(String(d.service ?? '')) || /^(local|virtual)$/.test(String(d.relay ?? ''));
+}
+
+/** Who touched the message in the mailbox; the client address comes from the session's login when the line itself has none (Dovecot's mail_log). */
+function accessOf(events: StoredEvent[]): Access[] {
+  const loginIp = new Map<string, string>();
+  for (const e of events) if (LOGIN_KINDS.has(e.kind) && e.session && e.client_ip) loginIp.set(e.session, e.client_ip);
+  return events.filter(isAccess).map((e) => ({
+    at: new Date(e.ts).toISOString(),
+    kind: e.kind,
+    source: e.source,
+    client_ip: e.client_ip ?? (e.session ? loginIp.get(e.session) ?? null : null),
+  }));
+}
+
+/**
+ * A 4xx asks the sender to try again (RFC 5321 section 4.2.5). Did it? A later
+ * journey from the same sender to the same recipient is the retry; none after
+ * the grace time means the sender's queue gave up or never retried.
+ */
+function markRetries(journeys: Journey[], now: number): void {
+  for (const [i, j] of journeys.entries()) {
+    if (j.outcome !== 'tempfailed') continue;
+    const retried = journeys.slice(i + 1).some((k) => k.rcpt === j.rcpt && k.mail_from === j.mail_from && k.started_at > j.started_at
+      && (!j.message_id || !k.message_id || k.message_id === j.message_id));
+    if (retried) j.diagnosis.push('tempfail_retried');
+    else if (now - Date.parse(j.started_at) > RETRY_GRACE_MS) j.diagnosis.push('tempfail_not_retried');
+  }
 }

@@ -39,7 +39,7 @@ export class SqliteLedgerReader implements LedgerReader {
     return (this.db.prepare(sql).all(args) as Row[]).map(fromRow);
   }
 
-  private byColumn(col: 'ref' | 'session', values: string[]): StoredEvent[] {
+  private byColumn(col: 'ref' | 'session' | 'message_id', values: string[]): StoredEvent[] {
     if (values.length === 0) return [];
     const out: StoredEvent[] = [];
     // SQLite caps bound parameters; chunk to stay well below it.
@@ -53,6 +53,7 @@ export class SqliteLedgerReader implements LedgerReader {
 
   byRefs(refs: string[]): StoredEvent[] { return this.byColumn('ref', refs); }
   bySessions(sessions: string[]): StoredEvent[] { return this.byColumn('session', sessions); }
+  byMessageIds(ids: string[]): StoredEvent[] { return this.byColumn('message_id', ids); }
 
   prune(olderThanMs: number): number {
     return this.db.prepare('DELETE FROM events WHERE ts < ?').run(olderThanMs).changes;
