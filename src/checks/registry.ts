@@ -70,3 +70,13 @@ export function buildPipeline(cfg: ResolvedConfig, log: Logger): Pipeline {
   }
   return new Pipeline(list);
 }
+
+/**
+ * The checks of one module with its configured settings, whatever its mode:
+ * research runs them again on a sender (`mailproof check`), so that a
+ * diagnosis uses the very code the gateway decided with.
+ */
+export function checksOf<K extends Key>(key: K, cfg: ResolvedConfig, log: Logger): Check[] {
+  const e = ALL.find((x) => x.key === key);
+  return e ? e.make(cfg.checks[key], cfg, log) : [];
+}

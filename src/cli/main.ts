@@ -1,4 +1,5 @@
 import { ConfigError, configFrom, parse, UsageError } from './common.js';
+import { CHECK_HELP, checkCommand } from './check.js';
 import { configCommand } from './config.js';
 import { pruneCommand } from './prune.js';
 import { statusCommand } from './status.js';
@@ -17,8 +18,11 @@ commands:
   config   print or check the effective configuration
   status   state of DNS, clamd and the spam scanner as the gateway sees them
            [--probe] [--json]
+  check    DNS diagnostics of a sender domain or address (MX, SPF, DMARC, PTR, DNSBL)
 
 ${TRACE_HELP}
+
+${CHECK_HELP}
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -39,6 +43,7 @@ async function main(argv: string[]): Promise<number> {
     case 'prune': return pruneCommand(rest);
     case 'config': return configCommand(rest);
     case 'status': return statusCommand(rest);
+    case 'check': return checkCommand(rest);
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(HELP);
       return cmd === undefined ? 2 : 0;
