@@ -1,5 +1,6 @@
 import { ConfigError, configFrom, parse, UsageError } from './common.js';
 import { configCommand } from './config.js';
+import { MAILBOX_HELP, mailboxCommand } from './mailbox.js';
 import { pruneCommand } from './prune.js';
 import { statusCommand } from './status.js';
 import { serve } from './serve.js';
@@ -10,15 +11,18 @@ const HELP = `mailproof: the mail gateway that proves what happened to a message
 usage: mailproof <command> [--config FILE] [--data-dir DIR] [-o KEY=VALUE]...
 
 commands:
-  serve    run the SMTP gateway
+  serve    run the SMTP gateway and the POP3 server
            [--smtp-listen HOST:PORT]... [--domain NAME]... [--mailbox ADDR]...
   trace    what happened to mail for an address or domain
   prune    remove ledger events older than the retention time
   config   print or check the effective configuration
   status   state of DNS, clamd and the spam scanner as the gateway sees them
            [--probe] [--json]
+  mailbox  POP3 passwords: set-password ADDR, remove-password ADDR, list
 
 ${TRACE_HELP}
+
+${MAILBOX_HELP}
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -39,6 +43,7 @@ async function main(argv: string[]): Promise<number> {
     case 'prune': return pruneCommand(rest);
     case 'config': return configCommand(rest);
     case 'status': return statusCommand(rest);
+    case 'mailbox': return mailboxCommand(rest);
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(HELP);
       return cmd === undefined ? 2 : 0;
