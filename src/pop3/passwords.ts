@@ -12,7 +12,7 @@ import path from 'node:path';
 
 const KEYLEN = 32;
 /** N = 2^15, r = 8, p = 1: about 32 MiB and some tens of ms per check (RFC 7914 section 2; OWASP's scrypt minimum is N=2^17 with r=8 at p=1 only for interactive logins that can afford 128 MiB). */
-export const DEFAULT_PARAMS = { N: 1 << 15, r: 8, p: 1 } as const;
+export const DEFAULT_PARAMS: { N: number; r: number; p: number } = { N: 1 << 15, r: 8, p: 1 };
 
 function scrypt(password: string | Buffer, salt: Buffer, keylen: number, opts: ScryptOptions): Promise<Buffer> {
   return new Promise((resolve, reject) => {
