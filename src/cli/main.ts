@@ -1,6 +1,7 @@
 import { ConfigError, configFrom, parse, UsageError } from './common.js';
 import { CHECK_HELP, checkCommand } from './check.js';
 import { configCommand } from './config.js';
+import { MAILBOX_HELP, mailboxCommand } from './mailbox.js';
 import { pruneCommand } from './prune.js';
 import { statusCommand } from './status.js';
 import { serve } from './serve.js';
@@ -11,7 +12,7 @@ const HELP = `mailproof: the mail gateway that proves what happened to a message
 usage: mailproof <command> [--config FILE] [--data-dir DIR] [-o KEY=VALUE]...
 
 commands:
-  serve    run the SMTP gateway
+  serve    run the SMTP gateway and the POP3 server
            [--smtp-listen HOST:PORT]... [--domain NAME]... [--mailbox ADDR]...
   trace    what happened to mail for an address or domain
   prune    remove ledger events older than the retention time
@@ -19,10 +20,13 @@ commands:
   status   state of DNS, clamd and the spam scanner as the gateway sees them
            [--probe] [--json]
   check    DNS diagnostics of a sender domain or address (MX, SPF, DMARC, PTR, DNSBL)
+  mailbox  POP3 passwords: set-password ADDR, remove-password ADDR, list
 
 ${TRACE_HELP}
 
 ${CHECK_HELP}
+
+${MAILBOX_HELP}
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -44,6 +48,7 @@ async function main(argv: string[]): Promise<number> {
     case 'config': return configCommand(rest);
     case 'status': return statusCommand(rest);
     case 'check': return checkCommand(rest);
+    case 'mailbox': return mailboxCommand(rest);
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(HELP);
       return cmd === undefined ? 2 : 0;

@@ -9,6 +9,7 @@ import { LocalLimiter } from '../smtp/limiter.js';
 import { loadTls } from '../smtp/tls.js';
 import { startGateway } from '../runtime/gateway-process.js';
 import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
+import { startPop3, type RunningPop3 } from '../pop3/server.js';
 
 /**
  * `mailproof serve`. One process, or a primary with workers that share the
@@ -19,6 +20,7 @@ import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
  */
 export async function serve(cfg: ResolvedConfig): Promise<void> {
   const log = createLogger(cfg.log.level, { node: cfg.node });
+  let pop3: RunningPop3 | null = null;
   const workers = cfg.smtp.workers === 'auto' ? Math.max(1, os.availableParallelism()) : cfg.smtp.workers;
 
   if (cluster.isPrimary) {
@@ -28,7 +30,15 @@ export async function serve(cfg: ResolvedConfig): Promise<void> {
     if (tls.selfSigned) log.info({ cert: path.join(cfg.paths.tlsDir, 'cert.pem') }, 'using a self-signed certificate for STARTTLS');
     // The schema exists before any worker writes.
     new SqliteLedgerReader(cfg.paths.ledger).close();
-    if (workers > 1) return runPrimary(cfg, workers, log);
+    // POP3 runs in the primary only: one process holds the mailbox locks and
+    // the login-failure counts (src/pop3/server.ts).
+    pop3 = await startPop3(cfg, tls, log);
+    if (pop3) {
+      const where = pop3.addresses.map((a) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`).join(', ');
+      log.info({ pop3: where }, 'POP3 is listening');
+      process.stdout.write(`mailproof: POP3 on ${where}\n`);
+    }
+    if (workers > 1) return runPrimary(cfg, workers, log, pop3);
   }
 
   const tls = loadTls(cfg.smtp.tls_cert, cfg.smtp.tls_key, cfg.paths.tlsDir, cfg.hostname);
@@ -47,7 +57,7 @@ export async function serve(cfg: ResolvedConfig): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping: new clients get 421, running sessions may finish');
-    gw.stop(cfg.smtp.shutdown_grace_s * 1000).then(
+    Promise.all([gw.stop(cfg.smtp.shutdown_grace_s * 1000), pop3?.stop()]).then(
       () => { log.info('stopped'); process.exit(0); },
       (err: Error) => { log.error({ err: err.message }, 'error while stopping'); process.exit(1); },
     );
@@ -63,7 +73,7 @@ function prepareDataDir(cfg: ResolvedConfig): void {
   fs.rmSync(path.join(cfg.data_dir, 'spool'), { recursive: true, force: true });
 }
 
-function runPrimary(cfg: ResolvedConfig, n: number, log: ReturnType<typeof createLogger>): Promise<void> {
+function runPrimary(cfg: ResolvedConfig, n: number, log: ReturnType<typeof createLogger>, pop3: RunningPop3 | null): Promise<void> {
   servePrimaryLimiter(cfg.smtp.max_connections, cfg.smtp.max_connections_per_ip);
   let stopping = false;
   let listening = 0;
@@ -79,15 +89,17 @@ function runPrimary(cfg: ResolvedConfig, n: number, log: ReturnType<typeof creat
   for (let i = 0; i < n; i++) fork();
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      if (Object.keys(cluster.workers ?? {}).length === 0) void pop3Stopped.then(() => process.exit(0));
       return;
     }
     log.error({ pid: worker.process.pid, code, signal }, 'worker died, starting a new one');
     fork();
   });
+  let pop3Stopped: Promise<unknown> = Promise.resolve();
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
+    pop3Stopped = pop3?.stop().catch((err: Error) => log.error({ err: err.message }, 'error while stopping POP3')) ?? Promise.resolve();
     for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
     setTimeout(() => process.exit(1), (cfg.smtp.shutdown_grace_s + 10) * 1000).unref();
   };

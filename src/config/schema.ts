@@ -16,6 +16,7 @@ import { settings as attachments } from '../checks/attachments/config.js';
 import { settings as spam } from '../checks/spam/config.js';
 import { settings as greylist } from '../checks/greylist/config.js';
 import { settings as rate } from '../checks/rate/config.js';
+import { pop3Settings } from '../pop3/config.js';
 
 const hostPort = z
   .string()
@@ -100,6 +101,8 @@ export const configSchema = z.strictObject({
     fsync: z.boolean().default(true)
       .describe('fsync each message and directory before the 250; turning this off loses mail on power failure'),
   }).prefault({}),
+
+  pop3: pop3Settings,
 
   ledger: z.strictObject({
     path: z.string().nullable().default(null).describe('SQLite file; null = <data_dir>/ledger.sqlite'),

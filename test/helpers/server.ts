@@ -70,6 +70,8 @@ export async function startServer(opts: StartOptions = {}): Promise<Instance> {
     ...opts.config,
     data_dir: dataDir,
     smtp: { listen: [`${host}:${port}`], ...(opts.config?.smtp as object | undefined) },
+    // POP3 only where a test asks for it: the default port would be shared by every test server.
+    pop3: { listen: [], ...(opts.config?.pop3 as object | undefined) },
   };
   const cfgFile = path.join(dataDir, 'test-config.yaml');
   fs.mkdirSync(dataDir, { recursive: true });
