@@ -1,5 +1,6 @@
 import { ConfigError, configFrom, parse, UsageError } from './common.js';
 import { configCommand } from './config.js';
+import { INGEST_HELP, ingestCommand } from './ingest.js';
 import { pruneCommand } from './prune.js';
 import { statusCommand } from './status.js';
 import { serve } from './serve.js';
@@ -17,8 +18,11 @@ commands:
   config   print or check the effective configuration
   status   state of DNS, clamd and the spam scanner as the gateway sees them
            [--probe] [--json]
+  ingest   Postfix or Dovecot log files into the ledger
 
 ${TRACE_HELP}
+
+${INGEST_HELP}
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -39,6 +43,7 @@ async function main(argv: string[]): Promise<number> {
     case 'prune': return pruneCommand(rest);
     case 'config': return configCommand(rest);
     case 'status': return statusCommand(rest);
+    case 'ingest': return ingestCommand(rest);
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(HELP);
       return cmd === undefined ? 2 : 0;
