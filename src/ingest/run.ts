@@ -64,7 +64,7 @@ export async function ingest(o: IngestOptions): Promise<IngestSummary> {
       const abs = path.resolve(f);
       const key = `file:${abs}`;
       const saved = o.fromStart ? null : ledger.state<FilePosition>(key);
-      const file = new LogFile(abs);
+      const file = new LogFile(abs, o.follow ? 5000 : 0);
       file.open(saved);
       for (const n of file.notes.splice(0)) note(n);
       let ref = Date.now();

@@ -152,7 +152,7 @@ function parse5424(line: string): SyslogLine | null {
   const ts = r[0];
   p = r[1];
   const fields: string[] = [];
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 4; i++) { // HOSTNAME APP-NAME PROCID MSGID (RFC 5424 section 6.2)
     const sp = line.indexOf(' ', p);
     if (sp < 0) return null;
     fields.push(line.slice(p, sp));

@@ -22,6 +22,8 @@ export interface FilePosition {
   head: string;
   /** The year inference's last line time (classic syslog stamps have no year). */
   lastTs: number | null;
+  /** A rotated-away file still being finished (follow mode reads it a while after rotation). */
+  prev?: { ino: number; dev: number; offset: number } | null;
 }
 
 export const MAX_LINE = 64 * 1024;
@@ -41,24 +43,42 @@ function readHead(fd: number, size: number): string {
   return b.toString('hex');
 }
 
-interface Source { fd: number; offset: number; readPos: number }
+interface Source { fd: number; ino: number; dev: number; offset: number; readPos: number; carry: Buffer | null; skipping: boolean }
+
+function source(fd: number, offset = 0): Source {
+  const st = fs.fstatSync(fd);
+  return { fd, ino: st.ino, dev: st.dev, offset, readPos: offset, carry: null, skipping: false };
+}
 
 export class LogFile {
-  ino = 0;
-  dev = 0;
   head = '';
   private cur: Source | null = null;
-  /** A file that was rotated away and must be finished before the current one. */
-  private pendingOld: Source | null = null;
-  private carry: Buffer | null = null;
-  private skipping = false;
+  /** A file that was rotated away: read until it has been quiet for graceMs (the writer may not have reopened yet). */
+  private old: Source | null = null;
+  private oldUntil = 0;
   private buf = Buffer.allocUnsafe(CHUNK);
   /** What happened on open / rotation, for the operator. */
   readonly notes: string[] = [];
 
-  constructor(readonly path: string) {}
+  /** graceMs: how long a rotated-away file is still read after its last growth (0 in batch mode). */
+  constructor(readonly path: string, private readonly graceMs = 0) {}
 
   get offset(): number { return this.cur?.offset ?? 0; }
+
+  private findRotated(ino: number, dev: number, offset: number): Source | null {
+    for (const cand of [`${this.path}.1`, `${this.path}.0`]) {
+      try {
+        const fd = fs.openSync(cand, 'r');
+        const st = fs.fstatSync(fd);
+        if (st.ino === ino && st.dev === dev && st.size >= offset) {
+          this.notes.push(`${this.path} was rotated since the last run: finishing ${cand} first`);
+          return source(fd, offset);
+        }
+        fs.closeSync(fd);
+      } catch { /* not there */ }
+    }
+    return null;
+  }
 
   /** Opens the file and finds where to start from a saved position. Throws a clear error if it cannot be read. */
   open(saved: FilePosition | null): void {
@@ -70,8 +90,7 @@ export class LogFile {
     }
     const st = fs.fstatSync(fd);
     if (!st.isFile()) { fs.closeSync(fd); throw new Error(`${this.path} is not a regular file`); }
-    this.cur = { fd, offset: 0, readPos: 0 };
-    this.ino = st.ino; this.dev = st.dev;
+    this.cur = source(fd);
     this.head = readHead(fd, st.size);
     if (!saved) return;
     if (saved.ino === st.ino && saved.dev === st.dev) {
@@ -81,44 +100,32 @@ export class LogFile {
       } else {
         this.notes.push(`${this.path} was truncated since the last run: reading it from the start`);
       }
+      if (saved.prev) this.old = this.findRotated(saved.prev.ino, saved.prev.dev, saved.prev.offset);
       return;
     }
     // Rotated while we were away: finish the old file first.
-    for (const cand of [`${this.path}.1`, `${this.path}.0`]) {
-      try {
-        const ofd = fs.openSync(cand, 'r');
-        const ost = fs.fstatSync(ofd);
-        if (ost.ino === saved.ino && ost.dev === saved.dev && ost.size >= saved.offset) {
-          this.pendingOld = { fd: ofd, offset: saved.offset, readPos: saved.offset };
-          this.notes.push(`${this.path} was rotated since the last run: finishing ${cand} first`);
-          return;
-        }
-        fs.closeSync(ofd);
-      } catch { /* not there */ }
-    }
-    this.notes.push(`${this.path} is a new file since the last run (the old one was not found as .1/.0): reading it from the start`);
+    this.old = this.findRotated(saved.ino, saved.dev, saved.offset);
+    if (!this.old) this.notes.push(`${this.path} is a new file since the last run (the old one was not found as .1/.0): reading it from the start`);
   }
 
-  /**
-   * Where to resume. While an old, rotated file is being finished, that file's
-   * position is the one to keep (on restart it is found again as PATH.1).
-   */
+  /** Where to resume: this file, and a rotated one still being finished. */
   position(lastTs: number | null): FilePosition {
-    if (this.pendingOld) {
-      const st = fs.fstatSync(this.pendingOld.fd);
-      return { ino: st.ino, dev: st.dev, offset: this.pendingOld.offset, head: '', lastTs };
-    }
-    return { ino: this.ino, dev: this.dev, offset: this.offset, head: this.head, lastTs };
+    const c = this.cur!;
+    return {
+      ino: c.ino, dev: c.dev, offset: c.offset, head: this.head, lastTs,
+      prev: this.old ? { ino: this.old.ino, dev: this.old.dev, offset: this.old.offset } : null,
+    };
   }
 
   /** The next whole lines, or null at end of file. */
   read(): Chunk | null {
-    if (this.pendingOld) {
-      const c = this.readFrom(this.pendingOld);
-      if (c) return c;
-      fs.closeSync(this.pendingOld.fd);
-      this.pendingOld = null;
-      this.carry = null; this.skipping = false;
+    if (this.old) {
+      const c = this.readFrom(this.old);
+      if (c) { this.oldUntil = Date.now() + this.graceMs; return c; }
+      if (this.graceMs === 0 || Date.now() > this.oldUntil) {
+        fs.closeSync(this.old.fd);
+        this.old = null;
+      }
     }
     if (!this.cur) return null;
     if (this.head.length < HEAD * 2) {
@@ -132,25 +139,25 @@ export class LogFile {
     const n = fs.readSync(src.fd, this.buf, 0, CHUNK, src.readPos);
     if (n === 0) return null;
     src.readPos += n;
-    let data = this.carry ? Buffer.concat([this.carry, this.buf.subarray(0, n)]) : this.buf.subarray(0, n);
-    this.carry = null;
+    let data = src.carry ? Buffer.concat([src.carry, this.buf.subarray(0, n)]) : this.buf.subarray(0, n);
+    src.carry = null;
     const out: Chunk = { lines: [], oversized: 0 };
-    if (this.skipping) {
+    if (src.skipping) {
       // Inside a line longer than MAX_LINE: drop bytes up to its end. The
       // stored position stays at the line's start until then.
       const i = data.indexOf(10);
       if (i < 0) return out;
       src.offset = src.readPos - data.length + i + 1;
-      this.skipping = false;
+      src.skipping = false;
       data = data.subarray(i + 1);
     }
     const nl = data.lastIndexOf(10);
     if (nl < 0) {
-      if (data.length > MAX_LINE) { out.oversized++; this.skipping = true; } else this.carry = Buffer.from(data);
+      if (data.length > MAX_LINE) { out.oversized++; src.skipping = true; } else src.carry = Buffer.from(data);
       return out;
     }
     if (nl + 1 < data.length) {
-      if (data.length - nl - 1 > MAX_LINE) { out.oversized++; this.skipping = true; } else this.carry = Buffer.from(data.subarray(nl + 1));
+      if (data.length - nl - 1 > MAX_LINE) { out.oversized++; src.skipping = true; } else src.carry = Buffer.from(data.subarray(nl + 1));
     }
     const lines = data.toString('utf8', 0, nl).split('\n');
     for (const line of lines) {
@@ -166,19 +173,20 @@ export class LogFile {
    * Returns true when reading should go on from a new file or offset.
    */
   checkRotation(): boolean {
-    if (!this.cur || this.pendingOld) return false;
+    if (!this.cur) return false;
     let st: fs.Stats;
     try {
       st = fs.statSync(this.path);
     } catch {
       return false; // renamed away, the new one not created yet: keep waiting
     }
-    if (st.ino !== this.ino || st.dev !== this.dev) {
-      // The old file may still have grown after our last read: finish it first.
-      this.pendingOld = this.cur;
+    if (st.ino !== this.cur.ino || st.dev !== this.cur.dev) {
+      // Renamed: the writer may still append to the old file until it reopens.
+      if (this.old) fs.closeSync(this.old.fd);
+      this.old = this.cur;
+      this.oldUntil = Date.now() + this.graceMs;
       const fd = fs.openSync(this.path, 'r');
-      this.cur = { fd, offset: 0, readPos: 0 };
-      this.ino = st.ino; this.dev = st.dev;
+      this.cur = source(fd);
       this.head = readHead(fd, st.size);
       this.notes.push(`${this.path} rotated (renamed): continuing with the new file`);
       return true;
@@ -187,9 +195,8 @@ export class LogFile {
     const head = readHead(this.cur.fd, st.size);
     const n = Math.min(head.length, this.head.length);
     if (st.size < this.cur.readPos || head.slice(0, n) !== this.head.slice(0, n)) {
-      this.cur.offset = this.cur.readPos = 0;
-      this.carry = null; this.skipping = false;
-      this.head = readHead(this.cur.fd, st.size);
+      this.cur = source(this.cur.fd);
+      this.head = head;
       this.notes.push(`${this.path} truncated: reading it again from the start`);
       return true;
     }
@@ -197,7 +204,7 @@ export class LogFile {
   }
 
   close(): void {
-    if (this.pendingOld) { fs.closeSync(this.pendingOld.fd); this.pendingOld = null; }
+    if (this.old) { fs.closeSync(this.old.fd); this.old = null; }
     if (this.cur) { fs.closeSync(this.cur.fd); this.cur = null; }
   }
 }

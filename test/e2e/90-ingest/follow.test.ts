@@ -28,7 +28,7 @@ function connects(dataDir: string): number[] {
 }
 
 function startFollow(dataDir: string, log: string): { proc: ChildProcess; out: () => string; exited: Promise<number | null> } {
-  const proc = spawn(process.execPath, [BIN, 'ingest', 'postfix', log, '--follow', '--poll-ms', '50', '--data-dir', dataDir, '--year', '2026'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [BIN, 'ingest', 'postfix', log, '--follow', '--poll-ms', '50', '--batch-lines', '500', '--data-dir', dataDir, '--year', '2026'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   proc.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
@@ -68,27 +68,27 @@ test('follow: rename rotation, copytruncate, kill -9 and restart mid-file: no li
   await until(230, 'the lines after copytruncate');
 
   // kill -9 mid-file: a big append, killed while it is being read; the restart resumes from the last commit.
-  fs.appendFileSync(log, range(230, 5000).map(line).join(''));
+  fs.appendFileSync(log, range(230, 30000).map(line).join(''));
   await pollUntil(() => connects(dataDir).length > 230, { timeoutMs: 30000, intervalMs: 5, what: 'the big append to start' });
   f.proc.kill('SIGKILL');
   await f.exited;
   // While it is down: more lines, and another rename rotation.
-  fs.appendFileSync(log, range(5000, 5100).map(line).join(''));
+  fs.appendFileSync(log, range(30000, 30100).map(line).join(''));
   fs.renameSync(log, `${log}.1`);
-  fs.writeFileSync(log, range(5100, 5200).map(line).join(''));
+  fs.writeFileSync(log, range(30100, 30200).map(line).join(''));
 
   f = startFollow(dataDir, log);
-  await until(5200, 'all lines after the restart');
+  await until(30200, 'all lines after the restart');
   f.proc.kill('SIGTERM');
   assert.equal(await f.exited, 0, f.out());
   assert.match(f.out(), /rotated since the last run/);
-  assert.deepEqual(connects(dataDir), range(0, 5200));
+  assert.deepEqual(connects(dataDir), range(0, 30200));
 
   // A batch run over the same file now finds nothing new.
   const again = await run(['ingest', 'postfix', log, '--data-dir', dataDir, '--json']);
   assert.equal(again.code, 0, again.stderr);
   assert.equal((JSON.parse(again.stdout) as { lines: number }).lines, 0);
-  assert.equal(connects(dataDir).length, 5200);
+  assert.equal(connects(dataDir).length, 30200);
 });
 
 test('batch: garbage, binary and an 8 MB line are counted, the rest ingested; bad files are a clear error', async (t) => {
