@@ -38,8 +38,19 @@ export class YearInference {
   get lastTs(): number | null { return this.last; }
   set lastTs(v: number | null) { this.last = v; }
 
+  // Lines come in order: most share the previous line's hour, whose start
+  // (in local time, DST included) is computed once.
+  private hourKey = -1;
+  private hourStart = 0;
+
   resolve(month: number, day: number, h: number, m: number, s: number, ms: number): number {
-    const at = (y: number): number => new Date(y, month, day, h, m, s, ms).getTime();
+    const rest = m * 60e3 + s * 1e3 + ms;
+    const key = (month * 32 + day) * 24 + h;
+    if (key === this.hourKey && this.last !== null) {
+      this.last = this.hourStart + rest;
+      return this.last;
+    }
+    const at = (y: number): number => new Date(y, month, day, h).getTime() + rest;
     let ts: number;
     if (this.last === null) {
       if (this.fixedYear !== null) ts = at(this.fixedYear);
@@ -56,6 +67,8 @@ export class YearInference {
       if (Math.abs(next - this.last) < Math.abs(ts - this.last)) ts = next;
       else if (Math.abs(prev - this.last) < Math.abs(ts - this.last)) ts = prev;
     }
+    this.hourKey = key;
+    this.hourStart = ts - rest;
     this.last = ts;
     return ts;
   }
