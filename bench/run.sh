@@ -16,6 +16,7 @@
 #   BENCH_IDLE=19000 (0 skips the idle test)   BENCH_SKIP_THROUGHPUT=1
 #   BENCH_SKIP_CHECKS=1  BENCH_CHECK_CONC=20,100
 #   BENCH_CHECK_TARGETS=mp-nochecks,mp-dnschecks,mp-allchecks,postfix-checks
+#   BENCH_SKIP_INGEST=1 BENCH_INGEST_LINES=1000000 BENCH_INGEST_RUNS=3 (ingest vs. pflogsumm)
 # Raw figures: bench/out/*.json (not committed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,6 +70,11 @@ if [ "${BENCH_SKIP_CHECKS:-0}" != 1 ]; then
     --runs "${BENCH_RUNS:-3}" --conc "${BENCH_CHECK_CONC:-20,100}" --seconds "${BENCH_SECONDS:-5}" \
     --targets "${BENCH_CHECK_TARGETS:-mp-nochecks,mp-dnschecks,mp-allchecks,postfix-checks}" \
     || { echo "run.sh: checks step failed" >&2; status=1; }
+fi
+
+if [ "${BENCH_SKIP_INGEST:-0}" != 1 ]; then
+  echo "== ingest (issue 4): mailproof ingest vs. pflogsumm on a generated 1M-line Postfix log"
+  BUILD=$BUILD WORK=$WORK step bash bench/ingest/run.sh || { echo "run.sh: ingest step failed" >&2; status=1; }
 fi
 
 IDLE=${BENCH_IDLE:-19000}

@@ -2,6 +2,7 @@ import { ConfigError, configFrom, parse, UsageError } from './common.js';
 import { CHECK_HELP, checkCommand } from './check.js';
 import { configCommand } from './config.js';
 import { MAILBOX_HELP, mailboxCommand } from './mailbox.js';
+import { INGEST_HELP, ingestCommand } from './ingest.js';
 import { pruneCommand } from './prune.js';
 import { statusCommand } from './status.js';
 import { serve } from './serve.js';
@@ -21,12 +22,15 @@ commands:
            [--probe] [--json]
   check    DNS diagnostics of a sender domain or address (MX, SPF, DMARC, PTR, DNSBL)
   mailbox  POP3 passwords: set-password ADDR, remove-password ADDR, list
+  ingest   Postfix or Dovecot log files into the ledger
 
 ${TRACE_HELP}
 
 ${CHECK_HELP}
 
 ${MAILBOX_HELP}
+
+${INGEST_HELP}
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -49,6 +53,7 @@ async function main(argv: string[]): Promise<number> {
     case 'status': return statusCommand(rest);
     case 'check': return checkCommand(rest);
     case 'mailbox': return mailboxCommand(rest);
+    case 'ingest': return ingestCommand(rest);
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(HELP);
       return cmd === undefined ? 2 : 0;

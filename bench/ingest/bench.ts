@@ -1,0 +1,138 @@
+// Ingest throughput: mailproof ingest (every event written to a fresh SQLite
+// ledger) against Debian's pflogsumm (a Perl report over the same file), in
+// the same run on the same file. Then where mailproof's time goes: framing +
+// parsing + correlation alone (in process, no ledger), and the SQLite share
+// as the difference.
+//
+// node bench/ingest/bench.js --cli PATH/main.js --work DIR [--lines N] [--runs R] [--out FILE.json] [--results bench/RESULTS.md]
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { generate } from './generate.js';
+import { PostfixParser } from '../../src/ingest/postfix.js';
+import { parseSyslog, YearInference } from '../../src/ingest/syslog.js';
+import type { LedgerEvent } from '../../src/ledger/types.js';
+
+const { values } = parseArgs({
+  options: {
+    cli: { type: 'string' }, work: { type: 'string' }, lines: { type: 'string' }, runs: { type: 'string' },
+    out: { type: 'string' }, results: { type: 'string' },
+  },
+});
+const cli = values.cli!;
+const work = values.work!;
+const target = Number(values.lines ?? 1000000);
+const runs = Number(values.runs ?? 3);
+const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+
+fs.mkdirSync(work, { recursive: true });
+const log = path.join(work, `postfix-${target}.log`);
+if (!fs.existsSync(log)) {
+  const t0 = Date.now();
+  generate(log, target);
+  process.stdout.write(`generated ${log} in ${Date.now() - t0} ms\n`);
+}
+const lines = target;
+const bytes = fs.statSync(log).size;
+const pflogsummPath = ['/usr/sbin/pflogsumm', '/usr/bin/pflogsumm'].find((p) => fs.existsSync(p));
+if (!pflogsummPath) throw new Error('pflogsumm is not installed (apt-get install pflogsumm)');
+
+const timed = (cmd: string, args: string[]): { ms: number; stdout: string } => {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return { ms, stdout: r.stdout };
+};
+
+/** Parsing and correlation only: the same code the CLI runs, events collected in memory and dropped. */
+function parseOnly(): { ms: number; events: number } {
+  const t0 = process.hrtime.bigint();
+  const p = new PostfixParser();
+  const years = new YearInference(fs.statSync(log).mtimeMs, 2026);
+  let n = 0;
+  let batch: LedgerEvent[] = [];
+  const sink = { emit: (e: LedgerEvent): void => { batch.push(e); } };
+  const fd = fs.openSync(log, 'r');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  let carry = '';
+  for (;;) {
+    const got = fs.readSync(fd, buf, 0, buf.length, null);
+    if (got === 0) break;
+    const text = carry + buf.toString('utf8', 0, got);
+    const nl = text.lastIndexOf('\n');
+    carry = text.slice(nl + 1);
+    for (const line of text.slice(0, nl).split('\n')) {
+      const l = parseSyslog(line, years);
+      if (l) p.handle(l, l.host ?? 'x', sink);
+    }
+    n += batch.length;
+    batch = [];
+  }
+  fs.closeSync(fd);
+  return { ms: Number(process.hrtime.bigint() - t0) / 1e6, events: n };
+}
+
+const pf: number[] = [];
+const mp: number[] = [];
+const po: number[] = [];
+let summary: { lines: number; events: number; unknown_total: number; unknown: Record<string, number> } | null = null;
+let ledgerBytes = 0;
+for (let r = 0; r < runs; r++) {
+  // Alternate the order so that noise from the other load hits both alike.
+  const order = r % 2 === 0 ? ['pflogsumm', 'mailproof'] : ['mailproof', 'pflogsumm'];
+  for (const which of order) {
+    if (which === 'pflogsumm') {
+      pf.push(timed(pflogsummPath, [log]).ms);
+    } else {
+      const dataDir = path.join(work, `ledger-${r}`);
+      fs.rmSync(dataDir, { recursive: true, force: true });
+      const t = timed(process.execPath, [cli, 'ingest', 'postfix', log, '--data-dir', dataDir, '--year', '2026', '--json']);
+      mp.push(t.ms);
+      summary = JSON.parse(t.stdout) as typeof summary;
+      ledgerBytes = 0;
+      for (const f of fs.readdirSync(dataDir)) ledgerBytes += fs.statSync(path.join(dataDir, f)).size;
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  }
+  po.push(parseOnly().ms);
+  process.stdout.write(`run ${r + 1}/${runs}: pflogsumm ${pf.at(-1)!.toFixed(0)} ms, mailproof ingest ${mp.at(-1)!.toFixed(0)} ms, parse only ${po.at(-1)!.toFixed(0)} ms\n`);
+}
+if (summary!.lines !== lines) throw new Error(`mailproof ingested ${summary!.lines} lines, the file has ${lines}`);
+const rate = (ms: number): number => Math.round(lines / (ms / 1000));
+const result = {
+  date: new Date().toISOString(), lines, bytes, runs,
+  pflogsumm_ms: median(pf), mailproof_ms: median(mp), parse_only_ms: median(po),
+  pflogsumm_lines_per_s: rate(median(pf)), mailproof_lines_per_s: rate(median(mp)), parse_only_lines_per_s: rate(median(po)),
+  ratio: +(median(pf) / median(mp)).toFixed(2),
+  events: summary!.events, unknown_lines: summary!.unknown_total, unknown: summary!.unknown, ledger_bytes: ledgerBytes,
+  load: fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
+};
+process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+if (values.out) fs.writeFileSync(values.out, JSON.stringify(result, null, 2));
+
+if (values.results) {
+  const mb = (n: number): string => (n / 1048576).toFixed(1);
+  const section = `<!-- BEGIN GENERATED by bench/ingest/bench.ts -->
+Run of ${result.date.slice(0, 16).replace('T', ' ')} UTC, load average at the end ${result.load}; median of ${runs} runs.
+File: ${lines.toLocaleString('en')} generated Postfix lines (${mb(bytes)} MiB, \`bench/ingest/generate.ts\`).
+
+| | wall time | lines/s |
+|---|---:|---:|
+| pflogsumm (Debian, Perl; report only, writes nothing) | ${(result.pflogsumm_ms / 1000).toFixed(2)} s | ${result.pflogsumm_lines_per_s.toLocaleString('en')} |
+| mailproof ingest (fresh ledger, every event committed, synchronous=FULL) | ${(result.mailproof_ms / 1000).toFixed(2)} s | ${result.mailproof_lines_per_s.toLocaleString('en')} |
+| of which parsing + correlation alone (in process, no ledger) | ${(result.parse_only_ms / 1000).toFixed(2)} s | ${result.parse_only_lines_per_s.toLocaleString('en')} |
+
+Ratio mailproof / pflogsumm (lines/s): **${result.ratio}x** (goal: 3x). Events written: ${result.events.toLocaleString('en')};
+lines not understood: ${result.unknown_lines}; ledger size after the run: ${mb(result.ledger_bytes)} MiB (events + 8 indexes, WAL included).
+SQLite (inserts into 8 indexes, JSON details, commit) is the difference: about ${Math.max(0, (result.mailproof_ms - result.parse_only_ms) / 1000).toFixed(2)} s
+of ${(result.mailproof_ms / 1000).toFixed(2)} s (process start and file reading included in the mailproof figure).
+<!-- END GENERATED by bench/ingest/bench.ts -->`;
+  const file = values.results;
+  let text = fs.readFileSync(file, 'utf8');
+  const re = /<!-- BEGIN GENERATED by bench\/ingest\/bench\.ts -->[\s\S]*<!-- END GENERATED by bench\/ingest\/bench\.ts -->/;
+  if (re.test(text)) text = text.replace(re, section);
+  else text += `\n## Ingest throughput (issue 4): mailproof ingest vs. pflogsumm\n\n\`bash bench/ingest/run.sh\` (also a step of bench/run.sh; BENCH_SKIP_INGEST=1 skips it).\n\n${section}\n`;
+  fs.writeFileSync(file, text);
+}

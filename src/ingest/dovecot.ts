@@ -1,0 +1,137 @@
+// Dovecot 2.3 log lines -> ledger events: logins, logouts with their counts,
+// LMTP deliveries and the mail_log plugin's expunge/delete/copy lines.
+// Written by hand: no installed library parses Dovecot logs. Formats as
+// Dovecot 2.3 writes them, via syslog ("host dovecot: imap-login: Login: ...")
+// or to its own log_path ("imap-login: Info: Login: ...", no host field).
+import type { LedgerEvent } from '../ledger/types.js';
+import { clean, MAX_ADDR, MAX_TEXT, type Sink, type StatefulParser } from './common.js';
+import type { SyslogLine } from './syslog.js';
+
+interface DcSession { user: string | null; ip: string | null; proto: 'pop3' | 'imap'; ts: number }
+
+/** "user=<u>, method=PLAIN, rip=1.2.3.4, lip=..., mpid=N, session=<S>" -> fields. */
+function fields(s: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const re = /(?:^|, )([a-z_]+)=(<[^>]*>|[^,]*)/g;
+  let m: RegExpExecArray | null;
+  let n = 0;
+  while ((m = re.exec(s)) && n++ < 40) {
+    let v = m[2]!;
+    if (v.startsWith('<') && v.endsWith('>')) v = v.slice(1, -1);
+    out[m[1]!] = v;
+  }
+  return out;
+}
+
+/** "a=1/2, b=3" or "in=1 out=2 deleted=0" -> counts (bounded). */
+function counts(s: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  let n = 0;
+  for (const m of s.matchAll(/([a-z_]+)=([0-9/]+)/g)) {
+    if (n++ >= 30) break;
+    out[m[1]!] = m[2]!.slice(0, 40);
+  }
+  return out;
+}
+
+const SERVICE = /^(imap|pop3|lmtp|lda|indexer-worker|doveadm)\(([^)]*)\)(?:<(\d+)>)?(?:<([^>]*)>)?$/;
+const LEVEL = /^(?:Info|Error|Warning|Fatal|Panic|Debug): /;
+
+export class DovecotParser implements StatefulParser {
+  private sessions = new Map<string, DcSession>();
+
+  save(): unknown { return { s: [...this.sessions] }; }
+  load(state: unknown): void {
+    const st = state as { s?: [string, DcSession][] } | null;
+    this.sessions = new Map(st?.s ?? []);
+  }
+  expire(before: number): void {
+    for (const [k, v] of this.sessions) if (v.ts < before) this.sessions.delete(k);
+  }
+
+  handle(l: SyslogLine, node: string, sink: Sink): boolean {
+    let tag = l.program;
+    let msg = l.msg;
+    if (tag === 'dovecot') {
+      // Via syslog the service is the first part of the message.
+      const c = msg.indexOf(': ');
+      if (c <= 0) return false;
+      tag = msg.slice(0, c);
+      msg = msg.slice(c + 2);
+    }
+    msg = msg.replace(LEVEL, '');
+    if (tag === 'imap-login' || tag === 'pop3-login' || tag === 'submission-login' || tag === 'managesieve-login') {
+      return this.login(l, node, sink, tag, msg);
+    }
+    const sm = SERVICE.exec(tag);
+    if (!sm) {
+      // The master, auth and config processes: nothing about a message.
+      return /^(?:master|auth|auth-worker|config|log|anvil|stats|dict|lmtp|imap|pop3)(?:\(|$|:)/.test(tag);
+    }
+    const service = sm[1]!;
+    const user = clean(sm[2]!.toLowerCase(), MAX_ADDR);
+    const sid = sm[4] ?? null;
+    const session = sid ? `dc:${node}:${clean(sid, 64)}` : null;
+    const st = sid ? this.sessions.get(node + '|' + sid) : undefined;
+    const base = { ts: l.ts, node, source: 'dovecot' as const, session, rcpt: user, client_ip: st?.ip ?? null };
+
+    if (service === 'lmtp' || service === 'lda') {
+      // "msgid=<...>: saved mail to INBOX"
+      const m = /^(?:msgid=(<[^>]*>|\S*): )?saved mail to (.*)$/.exec(msg);
+      if (!m) return /^(?:Connect|Disconnect|session|sieve|msgid=)/.test(msg);
+      let id = m[1] ?? null;
+      if (id && id.startsWith('<') && id.endsWith('>')) id = id.slice(1, -1);
+      sink.emit({ ...base, client_ip: null, kind: 'message.delivered', message_id: clean(id, 998), details: { box: clean(m[2]!, 200), service } });
+      return true;
+    }
+    if (service !== 'pop3' && service !== 'imap') return true;
+    const kindPrefix = service;
+    if (msg.startsWith('Disconnected') || msg.startsWith('Connection closed') || msg.startsWith('Logged out')) {
+      sink.emit({ ...base, kind: `${kindPrefix}.logout`, details: { counts: counts(msg), reason: clean(msg.slice(0, 120), 120) } });
+      if (sid) this.sessions.delete(node + '|' + sid);
+      return true;
+    }
+    // mail_log plugin: "expunge: box=INBOX, uid=1, msgid=<..>, size=..", "delete: ...", "copy from INBOX: box=Trash, ..."
+    const ml = /^(expunge|delete|copy|copy from [^:]*|save|flag_change|mailbox_create|mailbox_delete|mailbox_rename|undelete|fetch|append): (.*)$/.exec(msg);
+    if (ml) {
+      const ev = ml[1]!;
+      const f = fields(ml[2]!);
+      const msgid = f.msgid ? clean(f.msgid, 998) : null;
+      const details: Record<string, unknown> = { event: ev.split(' ')[0], box: clean(f.box ?? null, 200), uid: f.uid ?? null, size: f.size ?? null };
+      let kind: LedgerEvent['kind'] | null = null;
+      if (ev === 'expunge' || ev === 'delete') kind = service === 'pop3' ? 'pop3.dele' : 'imap.expunge';
+      else if (ev.startsWith('copy')) {
+        kind = 'mailbox.copy';
+        if (ev.startsWith('copy from ')) details.from_box = clean(ev.slice(10), 200);
+      }
+      if (kind) sink.emit({ ...base, kind, message_id: msgid, size: f.size ? Number(f.size) || null : null, details });
+      return true;
+    }
+    return true;
+  }
+
+  private login(l: SyslogLine, node: string, sink: Sink, tag: string, msg: string): boolean {
+    const proto = tag.startsWith('pop3') ? 'pop3' : tag.startsWith('imap') ? 'imap' : null;
+    const colon = msg.indexOf(': user=');
+    const ok = msg.startsWith('Login: ');
+    const head = ok ? 'Login' : colon > 0 ? msg.slice(0, colon) : msg;
+    const f = fields(ok ? msg.slice(7) : colon > 0 ? msg.slice(colon + 2) : '');
+    const authFailed = /auth failed|Authentication failed|Aborted login \(/.test(head) && !ok;
+    if (!ok && !authFailed) {
+      // Disconnects before any login attempt ("no auth attempts"), TLS chatter: no event.
+      return /^(?:Disconnected|Aborted login|Connection closed|Maximum number|Login aborted)/.test(msg);
+    }
+    if (!proto) return true;
+    const user = f.user ? clean(f.user.toLowerCase(), MAX_ADDR) : null;
+    const ip = f.rip ? clean(f.rip, 64) : null;
+    const sid = f.session ?? null;
+    const session = sid ? `dc:${node}:${clean(sid, 64)}` : null;
+    if (ok && sid) this.sessions.set(node + '|' + sid, { user, ip, proto, ts: l.ts });
+    sink.emit({
+      ts: l.ts, node, source: 'dovecot', kind: `${proto}.login`, session, rcpt: user, client_ip: ip,
+      verdict: ok ? 'pass' : 'reject', reply: ok ? null : clean(head, MAX_TEXT),
+      details: { method: f.method ? clean(f.method, 40) : null, lip: f.lip ? clean(f.lip, 64) : null, tls: /\bTLS\b/.test(msg) },
+    });
+    return true;
+  }
+}

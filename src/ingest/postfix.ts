@@ -1,0 +1,403 @@
+// Postfix log lines -> ledger events, and the correlation of a message's
+// lines (smtpd, cleanup, qmgr, delivery agents) by queue ID into one
+// transaction. Written by hand: no installed library parses Postfix logs.
+// Event contract: briefs/ingest.md (shared with src/research/journeys.ts).
+import type { LedgerEvent, Verdict } from '../ledger/types.js';
+import { clean, MAX_ADDR, MAX_HELO, MAX_TEXT, replyCodes, type Sink, type StatefulParser } from './common.js';
+import type { SyslogLine } from './syslog.js';
+
+interface SessionState { session: string; ip: string | null; ptr: string | null; ts: number }
+interface TxnState {
+  ref: string; ts: number; last: number;
+  ip: string | null; ptr: string | null; session: string | null;
+  message_id: string | null; mail_from: string | null; size: number | null;
+  queued: boolean; bounce_of: string | null;
+}
+
+/** A queue ID silent this long starts a new transaction when seen again (Postfix keeps mail 5 days by default). */
+const REUSE_GAP_MS = 6 * 86400e3;
+
+const base36 = (n: number): string => n.toString(36);
+
+/** "mail.example.com[192.0.2.1]" or "unknown[192.0.2.1]:25" -> name and address. */
+function hostAddr(s: string): { ptr: string | null; ip: string | null } {
+  const br = s.indexOf('[');
+  const end = s.indexOf(']', br);
+  if (br < 0 || end < 0) return { ptr: null, ip: null };
+  const name = s.slice(0, br);
+  let ip = s.slice(br + 1, end);
+  if (ip.startsWith('ipv6:') || ip.startsWith('IPv6:')) ip = ip.slice(5);
+  return { ptr: name && name !== 'unknown' ? clean(name, MAX_HELO) : null, ip: clean(ip, 64) };
+}
+
+/** The check our own gateway would name for a Postfix rejection text. */
+export function classify(text: string, milter: boolean): { check: string; finding: string; evidence: Record<string, unknown> } {
+  let m = /blocked using ([^\s;,]+)/.exec(text);
+  if (m) return { check: 'dnsbl', finding: 'listed', evidence: { zone: m[1]!.slice(0, 253) } };
+  if (/User unknown|\b5\.1\.1\b|Recipient address rejected: (?:undeliverable|unverified|User unknown)/i.test(text)) {
+    return { check: 'recipient', finding: 'unknown', evidence: {} };
+  }
+  if (/Relay access denied/i.test(text)) return { check: 'relay', finding: 'relay_denied', evidence: {} };
+  if (/Sender address rejected: Domain not found/i.test(text)) return { check: 'sender_domain', finding: 'nxdomain', evidence: {} };
+  if (/cannot find your (?:reverse )?hostname/i.test(text)) return { check: 'client_identity', finding: 'no_ptr', evidence: {} };
+  if (/Helo command rejected/i.test(text)) return { check: 'helo', finding: 'rejected', evidence: {} };
+  if (/Message size exceeds/i.test(text)) return { check: 'size', finding: 'too_large', evidence: {} };
+  if (/\bSPF\b/i.test(text)) return { check: 'spf', finding: 'fail', evidence: {} };
+  if (/\bDMARC\b/i.test(text)) return { check: 'dmarc', finding: 'reject', evidence: {} };
+  if (milter || /virus|infected|malware/i.test(text)) {
+    if (/virus|infected|malware|\bFOUND\b/i.test(text)) {
+      m = /(?:virus|infected)[:\s]+([A-Za-z0-9._/-]+)/i.exec(text);
+      return { check: 'virus', finding: 'infected', evidence: m ? { signature: m[1] } : {} };
+    }
+    if (/spam/i.test(text)) return { check: 'spam', finding: 'spam', evidence: {} };
+  }
+  return { check: 'postfix', finding: 'other', evidence: {} };
+}
+
+/** Splits "... text; from=<a> to=<b> proto=ESMTP helo=<h>" (smtpd) or "..., from=<a>, to=<b>, ..." (postscreen). */
+function trailer(s: string): { text: string; from: string | null; to: string | null; helo: string | null } {
+  const i = s.lastIndexOf('; from=<');
+  if (i < 0) return { text: s, from: null, to: null, helo: null };
+  const t = s.slice(i + 2);
+  const from = /^from=<([^>]*)>/.exec(t);
+  const to = /[ ,]to=<([^>]*)>/.exec(t);
+  const helo = /[ ,]helo=<(.*)>$/.exec(t);
+  return { text: s.slice(0, i), from: from ? from[1]! : null, to: to ? to[1]! : null, helo: helo ? helo[1]! : null };
+}
+
+export class PostfixParser implements StatefulParser {
+  private sessions = new Map<string, SessionState>();
+  private txns = new Map<string, TxnState>();
+  /** Last NOQUEUE stamp and counter, so NOQUEUE refs are unique and the same on a re-run. */
+  private noq = { ts: 0, n: 0 };
+
+  save(): unknown {
+    return { s: [...this.sessions], t: [...this.txns], noq: this.noq };
+  }
+
+  load(state: unknown): void {
+    const st = state as { s?: [string, SessionState][]; t?: [string, TxnState][]; noq?: { ts: number; n: number } } | null;
+    if (!st) return;
+    this.sessions = new Map(st.s ?? []);
+    this.txns = new Map(st.t ?? []);
+    this.noq = st.noq ?? { ts: 0, n: 0 };
+  }
+
+  expire(before: number): void {
+    for (const [k, v] of this.sessions) if (v.ts < before) this.sessions.delete(k);
+    for (const [k, v] of this.txns) if (v.last < before) this.txns.delete(k);
+  }
+
+  /** Open sessions and transactions (for tests and the summary). */
+  get openCounts(): { sessions: number; transactions: number } {
+    return { sessions: this.sessions.size, transactions: this.txns.size };
+  }
+
+  private txn(node: string, qid: string, ts: number, create: boolean): TxnState | null {
+    const key = node + '|' + qid;
+    let t = this.txns.get(key);
+    if (t && ts - t.last > REUSE_GAP_MS) t = undefined;
+    if (!t) {
+      if (!create) return null;
+      t = { ref: `pf:${node}:${qid}:${base36(ts)}`, ts, last: ts, ip: null, ptr: null, session: null, message_id: null, mail_from: null, size: null, queued: false, bounce_of: null };
+      this.txns.set(key, t);
+    }
+    t.last = ts;
+    return t;
+  }
+
+  handle(l: SyslogLine, node: string, sink: Sink): boolean {
+    const prog = l.program;
+    const slash = prog.lastIndexOf('/');
+    if (slash < 0 || !prog.startsWith('postfix')) return false;
+    const daemon = prog.slice(slash + 1);
+    const msg = l.msg;
+    switch (daemon) {
+      case 'smtpd': return this.smtpd(l, node, sink);
+      case 'postscreen': return this.postscreen(l, node, sink);
+      case 'cleanup': return this.cleanup(l, node, sink);
+      case 'qmgr': return this.qmgr(l, node, sink);
+      case 'smtp': case 'lmtp': case 'local': case 'virtual': case 'pipe': case 'error': case 'retry': case 'relay': case 'discard':
+        return this.delivery(l, node, sink);
+      case 'bounce': {
+        const m = /^([0-9A-Za-z]+): sender (?:non-delivery|delay|delivery status) notification: ([0-9A-Za-z]+)$/.exec(msg);
+        if (!m) return msg.startsWith('warning:');
+        const t = this.txn(node, m[1]!, l.ts, true)!;
+        // The notification is a message of its own (from=<>); its transaction points back here.
+        const n = this.txn(node, m[2]!, l.ts, true)!;
+        n.bounce_of = t.ref;
+        return true;
+      }
+      case 'pickup': return /^[0-9A-Za-z]+: uid=/.test(msg) || msg.startsWith('warning:');
+      case 'dnsblog': case 'master': case 'postfix-script': case 'postlogd': case 'anvil': case 'scache':
+      case 'tlsmgr': case 'verify': case 'trivial-rewrite': case 'proxymap': case 'flush': case 'showq':
+      case 'postqueue': case 'postsuper': case 'sendmail': case 'postdrop': case 'tlsproxy':
+        // Service chatter: nothing about a message's journey (dnsblog's findings come again in postscreen's DNSBL rank).
+        return true;
+      default: return false;
+    }
+  }
+
+  private sessionOf(node: string, pid: string | null): SessionState | undefined {
+    return pid === null ? undefined : this.sessions.get(node + '|' + pid);
+  }
+
+  private smtpd(l: SyslogLine, node: string, sink: Sink): boolean {
+    const msg = l.msg;
+    if (msg.startsWith('connect from ')) {
+      const { ptr, ip } = hostAddr(msg.slice(13));
+      const s: SessionState = { session: `pf:${node}:${l.pid}:${l.ts}`, ip, ptr, ts: l.ts };
+      this.sessions.set(node + '|' + l.pid, s);
+      sink.emit({ ts: l.ts, node, source: 'postfix', kind: 'session.connect', session: s.session, client_ip: ip, client_ptr: ptr });
+      return true;
+    }
+    if (msg.startsWith('disconnect from ')) {
+      const s = this.sessionOf(node, l.pid);
+      const rest = msg.slice(16);
+      const sp = rest.indexOf(' ');
+      const counts: Record<string, string> = {};
+      if (sp > 0) {
+        for (const kv of rest.slice(sp + 1).split(' ', 40)) {
+          const eq = kv.indexOf('=');
+          if (eq > 0 && eq < 32) counts[kv.slice(0, eq)] = kv.slice(eq + 1, eq + 33);
+        }
+      }
+      const { ptr, ip } = hostAddr(sp > 0 ? rest.slice(0, sp) : rest);
+      sink.emit({ ts: l.ts, node, source: 'postfix', kind: 'session.close', session: s?.session ?? null, client_ip: s?.ip ?? ip, client_ptr: s?.ptr ?? ptr, details: { commands: counts } });
+      if (l.pid !== null) this.sessions.delete(node + '|' + l.pid);
+      return true;
+    }
+    const colon = msg.indexOf(': ');
+    if (colon > 0) {
+      const qid = msg.slice(0, colon);
+      const rest = msg.slice(colon + 2);
+      if (rest.startsWith('client=')) {
+        if (!/^[0-9A-Za-z]+$/.test(qid)) return false;
+        const s = this.sessionOf(node, l.pid);
+        const comma = rest.indexOf(',');
+        const { ptr, ip } = hostAddr(rest.slice(7, comma > 0 ? comma : undefined));
+        const t = this.txn(node, qid, l.ts, true)!;
+        t.ip = ip; t.ptr = ptr; t.session = s?.session ?? null;
+        return true;
+      }
+      if (rest.startsWith('reject: ') || rest.startsWith('reject_warning: ')) {
+        return this.reject(l, node, sink, qid, rest, this.sessionOf(node, l.pid));
+      }
+    }
+    // Connection-level chatter with no event of its own.
+    return /^(?:lost connection|timeout|too many errors|warning:|Anonymous TLS|Trusted TLS|Untrusted TLS|Verified TLS|SSL_accept|improper command pipelining|NOQUEUE: (?:discard|hold|filter|warn|redirect)|[0-9A-Za-z]+: (?:discard|hold|filter|warn|redirect|filter)|auth|statistics|table |proxy-)/.test(msg);
+  }
+
+  /**
+   * "NOQUEUE: reject: RCPT from host[ip]: 554 5.7.1 <..>: text; from=<a> to=<b> proto=ESMTP helo=<h>"
+   * and the queue-ID form of the same. A rejection is the event research starts from: it carries the
+   * envelope, and a check.result says which check (in our gateway's names) refused.
+   */
+  private reject(l: SyslogLine, node: string, sink: Sink, qid: string, rest: string, s: SessionState | undefined): boolean {
+    const warn = rest.startsWith('reject_warning: ');
+    const body = rest.slice(warn ? 16 : 8);
+    const m = /^(CONNECT|HELO|EHLO|MAIL|RCPT|DATA|END-OF-MESSAGE|VRFY|ETRN|BDAT) from ([^ ]*): /.exec(body);
+    if (!m) return false;
+    const stage = m[1]!.toLowerCase().replace('end-of-message', 'data').replace('ehlo', 'helo').replace('bdat', 'data');
+    const { ptr, ip } = hostAddr(m[2]!);
+    const tr = trailer(body.slice(m[0].length));
+    const reply = clean(tr.text, MAX_TEXT)!;
+    const codes = replyCodes(reply);
+    const code = codes.code;
+    let ref: string;
+    if (qid === 'NOQUEUE') {
+      if (l.ts === this.noq.ts) this.noq.n++;
+      else this.noq = { ts: l.ts, n: 0 };
+      ref = `pf:${node}:NOQUEUE:${l.ts}:${this.noq.n}`;
+    } else {
+      if (!/^[0-9A-Za-z]+$/.test(qid)) return false;
+      ref = this.txn(node, qid, l.ts, true)!.ref;
+    }
+    const cls = classify(tr.text, false);
+    const verdict: Verdict = warn ? 'flag' : code !== null && code < 500 ? 'tempfail' : 'reject';
+    const base = {
+      ts: l.ts, node, source: 'postfix' as const, session: s?.session ?? null, ref,
+      client_ip: ip ?? s?.ip ?? null, client_ptr: ptr ?? s?.ptr ?? null,
+      helo: clean(tr.helo, MAX_HELO), mail_from: clean(tr.from, MAX_ADDR), rcpt: clean(tr.to, MAX_ADDR),
+    };
+    if (!warn) {
+      sink.emit({
+        ...base, kind: stage === 'data' ? 'data.rejected' : 'rcpt.rejected', check_name: cls.check, verdict,
+        smtp_code: code ?? (verdict === 'tempfail' ? 450 : 550), enhanced_code: codes.enhanced, reply,
+      });
+    }
+    sink.emit({
+      ...base, kind: 'check.result', check_name: cls.check, verdict,
+      smtp_code: code, enhanced_code: codes.enhanced, reply,
+      details: { stage, evidence: { finding: cls.finding, ...cls.evidence, source_text: reply } },
+    });
+    return true;
+  }
+
+  private postscreen(l: SyslogLine, node: string, sink: Sink): boolean {
+    const msg = l.msg;
+    const psKey = (ipPort: string): string => node + '|ps|' + ipPort;
+    let m = /^CONNECT from \[([^\]]*)\]:(\d+)/.exec(msg);
+    if (m) {
+      const ip = clean(m[1]!, 64);
+      const s: SessionState = { session: `pf:${node}:${l.pid}:${l.ts}`, ip, ptr: null, ts: l.ts };
+      this.sessions.set(psKey(`${m[1]}:${m[2]}`), s);
+      sink.emit({ ts: l.ts, node, source: 'postfix', kind: 'session.connect', session: s.session, client_ip: ip, details: { service: 'postscreen' } });
+      return true;
+    }
+    m = /^(PASS (?:NEW|OLD)|DNSBL rank (\d+) for|PREGREET (\d+) after [0-9.]+ from|DISCONNECT) \[([^\]]*)\]:(\d+)(.*)$/.exec(msg);
+    if (m) {
+      const key = psKey(`${m[4]}:${m[5]}`);
+      const s = this.sessions.get(key);
+      const base = { ts: l.ts, node, source: 'postfix' as const, session: s?.session ?? null, client_ip: clean(m[4]!, 64) };
+      const what = m[1]!;
+      if (what.startsWith('PASS')) {
+        sink.emit({ ...base, kind: 'check.result', check_name: 'postscreen', verdict: 'pass', details: { stage: 'connect', evidence: { finding: what.slice(5).toLowerCase() } } });
+      } else if (what.startsWith('DNSBL')) {
+        sink.emit({ ...base, kind: 'check.result', check_name: 'dnsbl', verdict: 'flag', details: { stage: 'connect', evidence: { finding: 'listed', rank: Number(m[2]) } } });
+      } else if (what.startsWith('PREGREET')) {
+        sink.emit({ ...base, kind: 'check.result', check_name: 'pregreet', verdict: 'reject', details: { stage: 'connect', evidence: { finding: 'early_talker', bytes: Number(m[3]), source_text: clean(m[6]!.replace(/^: /, ''), 200) } } });
+      } else {
+        sink.emit({ ...base, kind: 'session.close', details: { service: 'postscreen' } });
+        this.sessions.delete(key);
+      }
+      return true;
+    }
+    if (msg.startsWith('NOQUEUE: reject: ')) {
+      // "RCPT from [ip]:port: 550 5.7.1 Service unavailable; client [ip] blocked using zen...; from=<a>, to=<b>, proto=ESMTP, helo=<h>"
+      const pm = /^NOQUEUE: reject: \w+ from \[([^\]]*)\]:(\d+): /.exec(msg);
+      const s = pm ? this.sessions.get(psKey(`${pm[1]}:${pm[2]}`)) : undefined;
+      const text = msg.replace(/(; from=<[^>]*>), to=/, '$1 to=').replace(/, proto=/, ' proto=').replace(/, helo=</, ' helo=<');
+      return this.reject(l, node, sink, 'NOQUEUE', text.slice(9), s);
+    }
+    return /^(?:HANGUP|COMMAND|BARE NEWLINE|NON-SMTP|WHITELISTED|ALLOWLISTED|BLACKLISTED|DENYLISTED|CACHE|warning:|PASS|FAIL|DNSBL|statistics|cache|lost connection)/.test(msg);
+  }
+
+  private cleanup(l: SyslogLine, node: string, sink: Sink): boolean {
+    const msg = l.msg;
+    const colon = msg.indexOf(': ');
+    if (colon <= 0) return false;
+    const qid = msg.slice(0, colon);
+    const rest = msg.slice(colon + 2);
+    if (rest.startsWith('message-id=')) {
+      const t = this.txn(node, qid, l.ts, true)!;
+      let id = rest.slice(11);
+      if (id.startsWith('<') && id.endsWith('>')) id = id.slice(1, -1);
+      t.message_id = clean(id, 998) || null;
+      return true;
+    }
+    if (rest.startsWith('milter-reject: ') || rest.startsWith('reject: ')) {
+      return this.milterReject(l, node, sink, qid, rest);
+    }
+    return rest.startsWith('resent-message-id=') || rest.startsWith('warning: ') || rest.startsWith('info: ') || msg.startsWith('warning:');
+  }
+
+  /** "QID: milter-reject: END-OF-MESSAGE from host[ip]: 5.7.1 text; from=<a> to=<b> proto=ESMTP helo=<h>" */
+  private milterReject(l: SyslogLine, node: string, sink: Sink, qid: string, rest: string): boolean {
+    const milter = rest.startsWith('milter-reject: ');
+    const body = rest.slice(milter ? 15 : 8);
+    const m = /^([A-Z-]+) from ([^ ]*): /.exec(body) ?? /^(?:header|body) .* from ([^ ;]*);/.exec(body);
+    const t = this.txn(node, qid, l.ts, true)!;
+    const tr = trailer(m && m.length === 3 ? body.slice(m[0].length) : body);
+    let text = tr.text;
+    // header_checks: "header Subject: x from host[ip]; from=<> to=<> proto=SMTP helo=<h>: 5.7.1 text"
+    if (!(m && m.length === 3)) {
+      const after = /: ([45]\.\d+\.\d+ .*)$/.exec(body);
+      text = after ? after[1]! : body;
+    }
+    const ha = m ? hostAddr(m.length === 3 ? m[2]! : m[1]!) : { ptr: null, ip: null };
+    const reply = clean(text, MAX_TEXT)!;
+    const codes = replyCodes(reply);
+    const enhanced = codes.enhanced;
+    const code = codes.code ?? (enhanced?.startsWith('4') ? 451 : 550);
+    const cls = classify(text, milter);
+    const verdict: Verdict = code < 500 ? 'tempfail' : 'reject';
+    const stage = m && m.length === 3 && /^(?:CONNECT|HELO|EHLO|MAIL|RCPT)$/.test(m[1]!) ? m[1]!.toLowerCase() : 'data';
+    const base = {
+      ts: l.ts, node, source: 'postfix' as const, session: t.session, ref: t.ref,
+      client_ip: ha.ip ?? t.ip, client_ptr: ha.ptr ?? t.ptr, helo: clean(tr.helo, MAX_HELO),
+      mail_from: clean(tr.from, MAX_ADDR) ?? t.mail_from, rcpt: clean(tr.to, MAX_ADDR), message_id: t.message_id,
+    };
+    sink.emit({ ...base, kind: stage === 'data' ? 'data.rejected' : 'rcpt.rejected', check_name: cls.check, verdict, smtp_code: code, enhanced_code: enhanced, reply });
+    sink.emit({ ...base, kind: 'check.result', check_name: cls.check, verdict, smtp_code: code, enhanced_code: enhanced, reply, details: { stage, evidence: { finding: cls.finding, ...cls.evidence, source_text: reply } } });
+    return true;
+  }
+
+  private qmgr(l: SyslogLine, node: string, sink: Sink): boolean {
+    const msg = l.msg;
+    const colon = msg.indexOf(': ');
+    if (colon <= 0) return false;
+    const qid = msg.slice(0, colon);
+    const rest = msg.slice(colon + 2);
+    if (rest === 'removed') {
+      // The queue ID is free again: a later line with it is another message.
+      this.txns.delete(node + '|' + qid);
+      return true;
+    }
+    if (rest.startsWith('from=<')) {
+      const end = rest.lastIndexOf('>, ');
+      if (end < 0) return false;
+      const t = this.txn(node, qid, l.ts, true)!;
+      const from = rest.slice(6, end);
+      const tail = rest.slice(end + 3);
+      const size = /(?:^|, )size=(\d+)/.exec(tail);
+      const nrcpt = /(?:^|, )nrcpt=(\d+)/.exec(tail);
+      t.mail_from = clean(from, MAX_ADDR) ?? '';
+      if (size) t.size = Number(size[1]);
+      if (tail.startsWith('status=')) {
+        // "status=expired, returned to sender": the queue gave up on the message.
+        sink.emit({ ts: l.ts, node, source: 'postfix', kind: 'message.delivery_failed', ref: t.ref, session: t.session, client_ip: t.ip, mail_from: t.mail_from, message_id: t.message_id, smtp_code: 550, enhanced_code: null, reply: clean(tail, MAX_TEXT), details: { status: tail.slice(7, tail.indexOf(',') > 0 ? tail.indexOf(',') : undefined) } });
+        return true;
+      }
+      // qmgr logs from= each time the message enters the active queue (every retry): one event per message.
+      if (!t.queued) {
+        t.queued = true;
+        sink.emit({
+          ts: l.ts, node, source: 'postfix', kind: 'message.queued', ref: t.ref, session: t.session,
+          client_ip: t.ip, client_ptr: t.ptr, mail_from: t.mail_from, size: t.size, message_id: t.message_id,
+          details: { queue_id: qid, nrcpt: nrcpt ? Number(nrcpt[1]) : null, ...(t.bounce_of ? { bounce_of: t.bounce_of } : {}) },
+        });
+      }
+      return true;
+    }
+    return msg.startsWith('warning:') || rest.startsWith('skipped') || rest.startsWith('to=<');
+  }
+
+  /** "QID: to=<x>, orig_to=<y>, relay=..., delay=0.5, delays=a/b/c/d, dsn=2.0.0, status=sent (250 ...)" */
+  private delivery(l: SyslogLine, node: string, sink: Sink): boolean {
+    const msg = l.msg;
+    const colon = msg.indexOf(': ');
+    if (colon <= 0) return msg.startsWith('warning:');
+    const qid = msg.slice(0, colon);
+    const rest = msg.slice(colon + 2);
+    if (!rest.startsWith('to=<')) {
+      // "connect to ...", "host x said ...", "lost connection ...", "conversation with ... timed out": the status line follows.
+      return /^[0-9A-Za-z]+$/.test(qid) || msg.startsWith('warning:') || msg.startsWith('connect to ') || msg.startsWith('SSL_connect');
+    }
+    const m = /^to=<([^>]*)>, (?:orig_to=<([^>]*)>, )?relay=([^,]*), (?:conn_use=\d+, )?delay=([0-9.]+), delays=([0-9./]+), dsn=(\d\.\d{1,3}\.\d{1,3}), status=(\w+) \((.*)\)$/.exec(rest);
+    if (!m) return false;
+    const t = this.txn(node, qid, l.ts, true)!;
+    const [, to, origTo, relay, delay, delays, dsn, status, why] = m as unknown as string[];
+    const reply = clean(why!, MAX_TEXT);
+    const details: Record<string, unknown> = { relay: clean(relay!, 300), dsn, delay: Number(delay), delays, status, queue_id: qid };
+    if (origTo) details.orig_to = clean(origTo, MAX_ADDR);
+    if (t.bounce_of) details.bounce_of = t.bounce_of;
+    const base: LedgerEvent = {
+      ts: l.ts, node, source: 'postfix', kind: 'message.delivered', ref: t.ref, session: t.session,
+      client_ip: t.ip, client_ptr: t.ptr, mail_from: t.mail_from, message_id: t.message_id, size: t.size,
+      rcpt: clean(to!.toLowerCase(), MAX_ADDR), reply, details,
+    };
+    if (status === 'sent' || status === 'delivered') {
+      const c = replyCodes(why!);
+      sink.emit({ ...base, smtp_code: c.code, enhanced_code: c.enhanced ?? dsn! });
+      return true;
+    }
+    const c = replyCodes(why!);
+    const temp = dsn!.startsWith('4') || status === 'deferred';
+    sink.emit({
+      ...base, kind: 'message.delivery_failed',
+      smtp_code: c.code ?? (temp ? 451 : 550), enhanced_code: c.enhanced ?? dsn!,
+    });
+    return true;
+  }
+}

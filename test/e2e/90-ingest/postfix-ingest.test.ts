@@ -1,0 +1,110 @@
+// A real Postfix receives test traffic on loopback, refuses some of it with
+// its own restrictions, relays the rest to a mailproof instance (its mailbox
+// backend here) and writes its log (maillog_file, via postlogd). mailproof
+// ingests that log into a fresh ledger and `trace` must tell what happened to
+// each message, as Postfix did it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { requireTool } from '../../helpers/env.js';
+import { pollUntil, startPostfix } from '../../helpers/postfix.js';
+import { NO_DNS_CHECKS, run, startServer } from '../../helpers/server.js';
+import { sendMail } from '../../helpers/smtp-client.js';
+
+type Journey = { outcome: string; reply: string | null; mail_from: string | null; message_id: string | null; events: Array<{ kind: string; source: string; check_name?: string; details?: Record<string, unknown> }> };
+
+const msg = (id: string): string => `From: bob@demo.test\r\nTo: x@demo.test\r\nSubject: ingest test\r\nMessage-ID: <${id}>\r\n\r\nhello\r\n`;
+
+test('ingest a real Postfix log: trace shows delivered, rejected (by check) and bounced per message', async (t) => {
+  if (!requireTool(t, 'postfix')) return;
+  const mp = await startServer({ config: { checks: { ...NO_DNS_CHECKS, allowlist: { networks: [] } } } });
+  t.after(async () => { await mp.stop(); fs.rmSync(mp.dataDir, { recursive: true, force: true }); });
+
+  const maps = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-ingest-maps-'));
+  fs.chmodSync(maps, 0o755);
+  t.after(() => fs.rmSync(maps, { recursive: true, force: true }));
+  const map = (name: string, text: string): string => {
+    const f = path.join(maps, name);
+    fs.writeFileSync(f, text, { mode: 0o644 });
+    return `texthash:${f}`;
+  };
+  // ghost@ is known to Postfix but not to mailproof: accepted, then bounced by the next hop.
+  const rcpts = map('rcpts', ['alice', 'bob', 'demo', 'postmaster', 'ghost'].map((u) => `${u}@demo.test x`).join('\n') + '\n');
+  const helo = map('helo', 'evil.example REJECT go away\n');
+  const sender = map('sender', 'nx-sender.example 450 4.1.8 Sender address rejected: Domain not found\n');
+  const pf = await startPostfix({
+    relayTo: { host: mp.host, port: mp.port }, tls: 'none', hostname: 'mx.ingest.test',
+    main: {
+      relay_recipient_maps: rcpts,
+      smtpd_recipient_restrictions: `check_helo_access ${helo}, check_sender_access ${sender}, permit_mynetworks, reject_unauth_destination`,
+    },
+  });
+  t.after(() => pf.stop());
+
+  const sent = async (o: { from: string; to: string[]; id: string; helo?: string }): Promise<(string | null)[]> =>
+    (await sendMail(pf.port, { from: o.from, to: o.to, body: msg(o.id), helo: o.helo ?? 'client.example.org' })).replies;
+  const r1 = await sent({ from: 'bob@demo.test', to: ['alice@demo.test', 'nobody@demo.test'], id: 'ok-1@test' });
+  assert.match(r1.at(-2)!, /^250 /);
+  assert.ok(r1.some((r) => r?.startsWith('550 5.1.1')), JSON.stringify(r1));
+  const r2 = await sent({ from: 'bob@demo.test', to: ['demo@demo.test'], id: 'helo-1@test', helo: 'evil.example' });
+  assert.ok(r2.some((r) => r?.startsWith('554 5.7.1')), JSON.stringify(r2));
+  const r3 = await sent({ from: 'x@nx-sender.example', to: ['postmaster@demo.test'], id: 'nx-1@test' });
+  assert.ok(r3.some((r) => r?.startsWith('450 4.1.8')), JSON.stringify(r3));
+  await sent({ from: 'bob@demo.test', to: ['ghost@demo.test'], id: 'ghost-1@test' });
+  await pf.waitForQueueEmpty();
+  // postlogd writes asynchronously: wait for the last "removed" (the bounce's own).
+  await pollUntil(() => (pf.log().match(/: removed$/gm) ?? []).length >= 3, { what: 'three removed lines', describe: () => pf.log() });
+
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-ingest-pf-'));
+  t.after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  const ing = await run(['ingest', 'postfix', pf.logFile, '--data-dir', dataDir, '--json']);
+  assert.equal(ing.code, 0, ing.stderr);
+  const summary = JSON.parse(ing.stdout) as { lines: number; events: number; unknown: Record<string, number> };
+  const notUnderstood = Object.keys(summary.unknown).filter((k) => k.startsWith('postfix/') && !/postfix\/(?:master|postfix-script|postlogd)/.test(k));
+  assert.deepEqual(notUnderstood, [], `${JSON.stringify(summary.unknown)}\n${pf.log()}`);
+
+  const trace = async (rcpt: string): Promise<Journey[]> => {
+    const r = await run(['trace', '--data-dir', dataDir, '--rcpt', rcpt, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    return (JSON.parse(r.stdout) as { journeys: Journey[] }).journeys;
+  };
+  const log = pf.log();
+  const [alice] = await trace('alice@demo.test');
+  assert.ok(alice, log);
+  assert.equal(alice.outcome, 'delivered', JSON.stringify(alice, null, 1));
+  assert.equal(alice.mail_from, 'bob@demo.test');
+  assert.equal(alice.message_id, 'ok-1@test');
+  assert.match(alice.reply!, /^250 /);
+  assert.ok(alice.events.every((e) => e.source === 'postfix'));
+  assert.ok(alice.events.some((e) => e.kind === 'session.connect'), 'the smtpd session belongs to the journey');
+
+  const nobody = await trace('nobody@demo.test');
+  assert.equal(nobody.length, 1);
+  assert.equal(nobody[0]!.outcome, 'rejected');
+  assert.match(nobody[0]!.reply!, /^550 5\.1\.1 .*User unknown in relay recipient table/);
+  assert.ok(nobody[0]!.events.some((e) => e.kind === 'check.result' && e.check_name === 'recipient'));
+
+  const demo = await trace('demo@demo.test');
+  assert.equal(demo.length, 1, JSON.stringify(demo, null, 1));
+  assert.equal(demo[0]!.outcome, 'rejected');
+  assert.ok(demo[0]!.events.some((e) => e.kind === 'check.result' && e.check_name === 'helo'));
+
+  const pm = await trace('postmaster@demo.test');
+  const nx = pm.find((j) => j.mail_from === 'x@nx-sender.example')!;
+  assert.equal(nx.outcome, 'tempfailed');
+  assert.ok(nx.events.some((e) => e.kind === 'check.result' && e.check_name === 'sender_domain'));
+
+  const [ghost] = await trace('ghost@demo.test');
+  assert.equal(ghost!.outcome, 'rejected', JSON.stringify(ghost, null, 1));
+  assert.match(ghost!.reply!, /said: 550 /);
+  const failed = ghost!.events.find((e) => e.kind === 'message.delivery_failed')!;
+  assert.equal(failed.details!.status, 'bounced');
+
+  // The non-delivery notification to bob is a message of its own, pointing back.
+  const bob = await trace('bob@demo.test');
+  const ndn = bob.find((j) => j.mail_from === '');
+  assert.ok(ndn, JSON.stringify(bob, null, 1));
+  assert.equal(ndn.outcome, 'delivered');
+});
