@@ -5,6 +5,12 @@ import type { Reply } from '../smtp/reply.js';
 export interface OutgoingMessage {
   /** Header lines we add in front (Received:, later Authentication-Results:), LF line ends. */
   prefix: Buffer;
+  /**
+   * Header lines only the final delivery adds (Return-Path, RFC 5321 section
+   * 4.4), written in front of prefix by the Maildir target; a relay to LMTP
+   * or SMTP leaves them to the server that delivers.
+   */
+  finalPrefix?: Buffer;
   /** The message as received (LF line ends): in memory, or spooled for large ones. */
   body: { buffer: Buffer } | { path: string };
   size: number;

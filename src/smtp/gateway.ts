@@ -488,14 +488,15 @@ export class Gateway {
     // Header fields from the checks (RFC 8601 Authentication-Results, spam
     // score), cleaned again here: a check must not be able to break the message.
     const extra = [...st.headers, ...tx.headers].map(headerLine).filter((h) => h !== null).join('');
-    const prefix = Buffer.from(returnPathHeader(tx.facts.mailFrom) + extra + receivedHeader({
+    const finalPrefix = Buffer.from(returnPathHeader(tx.facts.mailFrom));
+    const prefix = Buffer.from(extra + receivedHeader({
       helo: st.facts.helo, ptr: st.facts.ptr, clientIp: st.facts.clientIp, hostname: this.opts.hostname,
       protocol: st.facts.tls ? 'ESMTPS' : 'ESMTP', ref: tx.facts.ref, rcpt: single, date: new Date(),
     }));
     const all: Mailbox[] = [];
     for (const boxes of tx.mailboxes.values()) all.push(...boxes);
     const env = { mailFrom: tx.facts.mailFrom, ref: tx.facts.ref };
-    const report = await this.target.deliverEach({ prefix, body: msg.body, size: msg.size }, all, env);
+    const report = await this.target.deliverEach({ finalPrefix, prefix, body: msg.body, size: msg.size }, all, env);
     const reply = finalReply(report);
     const accepted = reply.code === 250;
     // Not accepted: Maildir copies are taken back, downstream copies are

@@ -72,6 +72,26 @@ function messageStream(msg: OutgoingMessage): Readable {
   return out;
 }
 
+/** Runs one SMTPConnection step; its 'error' or 'end' event ends the step as a failure. */
+function withConnectionEvents<T = void>(conn: InstanceType<typeof SMTPConnection>, step: (done: (err: Error | null, v?: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const finish = (err: Error | null, v?: T): void => {
+      if (settled) return;
+      settled = true;
+      conn.removeListener('error', onError);
+      conn.removeListener('end', onEnd);
+      if (err) reject(err);
+      else resolve(v as T);
+    };
+    const onError = (err: Error): void => finish(err);
+    const onEnd = (): void => finish(Object.assign(new Error('connection closed unexpectedly'), { code: 'ECONNECTION' }));
+    conn.once('error', onError);
+    conn.once('end', onEnd);
+    step(finish);
+  });
+}
+
 export class DownstreamTarget implements PerRecipientTarget {
   readonly endpoint: Endpoint;
 
@@ -108,14 +128,15 @@ export class DownstreamTarget implements PerRecipientTarget {
         sock.once('connect', () => { clearTimeout(timer); resolve(); });
         sock.once('error', (err: NodeJS.ErrnoException) => { clearTimeout(timer); reject(Object.assign(err, { code: 'ECONNECTION' })); });
       });
-      conn = new SMTPConnection({ ...common, socket: sock, host: 'localhost', port: 24 } as ConstructorParameters<typeof SMTPConnection>[0]);
+      // `connection`: an already connected socket (nodemailer's `socket` option would connect it by host and port).
+      conn = new SMTPConnection({ ...common, connection: sock, host: 'localhost', port: 24 } as ConstructorParameters<typeof SMTPConnection>[0]);
     } else {
       conn = new SMTPConnection({ ...common, host: this.endpoint.host, port: this.endpoint.port } as ConstructorParameters<typeof SMTPConnection>[0]);
     }
-    conn.on('error', () => undefined); // reported through the callbacks below
-    await new Promise<void>((resolve, reject) => {
-      conn.connect((err?: Error) => (err ? reject(err) : resolve()));
-    });
+    // SMTPConnection reports connection failures only as 'error'/'end'
+    // events, never through the callbacks: listen for them around each step.
+    conn.on('error', () => undefined);
+    await withConnectionEvents(conn, (done) => conn.connect(() => done(null)));
     return conn;
   }
 
@@ -164,13 +185,11 @@ export class DownstreamTarget implements PerRecipientTarget {
     let info: SendInfo | null = null;
     let error: SendError | null = null;
     try {
-      info = await new Promise<SendInfo>((resolve, reject) => {
-        conn.send(
-          { from: env.mailFrom, to: [...byAddress.keys()] },
-          messageStream(msg) as unknown as Buffer,
-          (err: Error | null, i: unknown) => (err ? reject(err) : resolve(i as SendInfo)),
-        );
-      });
+      info = await withConnectionEvents<SendInfo>(conn, (done) => conn.send(
+        { from: env.mailFrom, to: [...byAddress.keys()] },
+        messageStream(msg) as unknown as Buffer,
+        (err: Error | null, i: unknown) => done(err, i as SendInfo),
+      ));
     } catch (err) {
       error = err as SendError;
     } finally {
@@ -208,6 +227,21 @@ export class DownstreamTarget implements PerRecipientTarget {
     const failedAt = new Map<string, SendError>();
     for (const e of i.rejectedErrors ?? []) failedAt.set(String(e.recipient).toLowerCase(), e);
     for (const [addr, m] of byAddress) {
+      // LMTP: the recipient's own reply after DATA decides (nodemailer's
+      // info.rejectedErrors holds only the RCPT-time refusals).
+      const own = perRcpt.get(addr);
+      if (own !== undefined) {
+        const r = parseReply(own);
+        if (r.code !== null && r.code >= 200 && r.code < 300) {
+          report.stored.push({ mailbox: m, location: `${proto}:${this.opts.address}`, target: proto, details: { ...base, reply: ledgerLine(r), ms: ms() } });
+        } else {
+          report.failed.push({
+            mailbox: m, target: proto, temporary: r.code === null || r.code < 500, reply: mapRefusal(r, addr),
+            details: { ...base, reply: ledgerLine(r), downstream_code: r.code, stage: 'data', ms: ms() },
+          });
+        }
+        continue;
+      }
       const e = failedAt.get(addr);
       if (e) {
         const r = parseReply(e.response);
