@@ -16,6 +16,7 @@ export function testDeps(o: Partial<CheckDeps> = {}): CheckDeps {
     clamd: null,
     spam: null,
     health: new Health(() => 0),
+    verify: null,
     ...o,
   };
 }

@@ -3,7 +3,8 @@
 // ledger event itself: the runner does both, so dry-run mode, failure modes,
 // delayed rejection and the audit trail are the same for every check.
 import type { Reply } from '../smtp/reply.js';
-import type { LocalDomains } from '../domains/index.js';
+import type { LocalDomains, Mailbox } from '../domains/index.js';
+import type { VerifyResult } from '../delivery/smtp/verify.js';
 import type { Resolver } from '../dns/types.js';
 import type { ClamdClient } from '../scan/clamd.js';
 import type { SpamScanner } from '../scan/spam-types.js';
@@ -102,6 +103,12 @@ export interface CheckDeps {
   /** null when no spam scanner is configured (scanners.spam.backend). */
   spam: SpamScanner | null;
   health: Health;
+  /**
+   * Asks a domain's delivery target (LMTP/SMTP) whether a recipient exists,
+   * for domains without a mailboxes list (reject_unverified_recipient).
+   * null: no such domain configured.
+   */
+  verify: ((mailbox: Mailbox) => Promise<VerifyResult>) | null;
 }
 
 export interface CheckContext {

@@ -133,8 +133,19 @@ function crossCheck(cfg: Config): string[] {
         const [local, dom] = t.includes('@') ? [t.slice(0, t.lastIndexOf('@')).toLowerCase(), t.slice(t.lastIndexOf('@') + 1).toLowerCase()] : [t.toLowerCase(), domain];
         const td = cfg.domains[dom];
         if (!td) out.push(`domains.${domain}.aliases.${alias}: target ${t} is not in a local domain; aliases deliver locally only`);
-        else if (!td.mailboxes.includes(local)) out.push(`domains.${domain}.aliases.${alias}: target ${t} is not a mailbox; add it to domains.${dom}.mailboxes`);
+        // A domain whose target verifies recipients itself (empty mailboxes list) accepts any target there.
+        else if (!td.mailboxes.includes(local) && !(td.delivery.type !== 'maildir' && td.mailboxes.length === 0)) out.push(`domains.${domain}.aliases.${alias}: target ${t} is not a mailbox; add it to domains.${dom}.mailboxes`);
       }
+    }
+  }
+  for (const [domain, d] of Object.entries(cfg.domains)) {
+    const a = d.delivery.address;
+    if (d.delivery.type === 'maildir' || a === null) continue;
+    const hostPort = /^(?:\[[0-9a-fA-F:.]+\]|[^\s:[\]/]+):(\d{1,5})$/.exec(a);
+    const okPort = hostPort && Number(hostPort[1]) >= 1 && Number(hostPort[1]) <= 65535;
+    if (d.delivery.type === 'smtp' && !okPort) out.push(`domains.${domain}.delivery.address: "${a}" is not HOST:PORT (e.g. 127.0.0.1:25)`);
+    if (d.delivery.type === 'lmtp' && !okPort && !a.startsWith('/')) {
+      out.push(`domains.${domain}.delivery.address: "${a}" is neither HOST:PORT (127.0.0.1:24) nor a unix socket path (/var/run/dovecot/lmtp)`);
     }
   }
   if ((cfg.smtp.tls_cert === null) !== (cfg.smtp.tls_key === null)) {

@@ -50,6 +50,22 @@ export const domainSchema = z.strictObject({
     .record(localPart, z.union([z.string(), z.array(z.string()).min(1)]))
     .default({})
     .describe('local part -> target address(es); a target without "@" is a mailbox of the same domain'),
+  delivery: z.strictObject({
+    type: z.enum(['maildir', 'lmtp', 'smtp']).default('maildir')
+      .describe('where accepted mail goes: the embedded Maildir, a mailbox server over LMTP (Dovecot), or a downstream SMTP server; 250 only after it has the message'),
+    address: z.string().min(1).max(300).nullable().default(null)
+      .describe('lmtp: HOST:PORT or a unix socket path (Debian Dovecot: /var/run/dovecot/lmtp); smtp: HOST:PORT; needed for lmtp and smtp'),
+    timeout_ms: z.number().int().min(500).max(600000).default(30000)
+      .describe('longest a connection, one reply, or a whole recipient verification may take; then 451 4.4.1'),
+    tls: z.enum(['none', 'opportunistic', 'required']).default('opportunistic')
+      .describe('smtp: STARTTLS if offered (opportunistic, no certificate check), always (required) or never; lmtp never uses TLS'),
+    verify_cache_s: z.number().int().min(0).max(86400).default(60)
+      .describe('with an empty mailboxes list, recipients are verified at RCPT by asking the target; a verdict is kept this long (0 = ask every time)'),
+  }).prefault({}).describe('delivery target of this domain'),
+}).superRefine((d, ctx) => {
+  if (d.delivery.type !== 'maildir' && d.delivery.address === null) {
+    ctx.addIssue({ code: 'custom', path: ['delivery', 'address'], message: `delivery.type ${d.delivery.type} needs delivery.address (HOST:PORT${d.delivery.type === 'lmtp' ? ' or a unix socket path' : ''})` });
+  }
 });
 
 export const configSchema = z.strictObject({
@@ -92,7 +108,7 @@ export const configSchema = z.strictObject({
   }).prefault({}),
 
   domains: z.record(domainName, domainSchema)
-    .default({ 'demo.test': { mailboxes: ['demo'], aliases: { postmaster: 'demo' } } })
+    .default(() => ({ 'demo.test': domainSchema.parse({ mailboxes: ['demo'], aliases: { postmaster: 'demo' } }) }))
     .describe('the local domains this server is the MX for, with their mailboxes and aliases'),
 
   delivery: z.strictObject({

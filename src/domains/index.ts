@@ -3,6 +3,12 @@ import type { Config } from '../config/schema.js';
 export type Lookup =
   | { kind: 'mailbox'; mailboxes: Mailbox[] }
   | { kind: 'unknown_user'; domain: string }
+  /**
+   * A domain whose delivery target knows its users (LMTP/SMTP with an empty
+   * mailboxes list): only the target can say whether the address exists, so
+   * the recipient check asks it (CheckDeps.verify).
+   */
+  | { kind: 'verify'; mailbox: Mailbox }
   | { kind: 'not_local' };
 
 export interface Mailbox {
@@ -16,9 +22,10 @@ export interface Mailbox {
  * but no hosting customer wants Info@ and info@ to be two people.
  */
 export class LocalDomains {
-  private readonly domains: Map<string, { boxes: Set<string>; aliases: Map<string, Mailbox[]> }>;
+  private readonly domains: Map<string, { boxes: Set<string>; aliases: Map<string, Mailbox[]>; verify: boolean }>;
 
-  constructor(cfg: Config['domains']) {
+  /** The parsed config's domains; `delivery` may be left out (tests): Maildir. */
+  constructor(cfg: Record<string, Omit<Config['domains'][string], 'delivery'> & { delivery?: { type: string } }>) {
     this.domains = new Map();
     for (const [name, d] of Object.entries(cfg)) {
       const aliases = new Map<string, Mailbox[]>();
@@ -28,7 +35,8 @@ export class LocalDomains {
           return at >= 0 ? { local: t.slice(0, at).toLowerCase(), domain: t.slice(at + 1).toLowerCase() } : { local: t.toLowerCase(), domain: name };
         }));
       }
-      this.domains.set(name, { boxes: new Set(d.mailboxes), aliases });
+      const verify = (d.delivery?.type ?? 'maildir') !== 'maildir' && d.mailboxes.length === 0;
+      this.domains.set(name, { boxes: new Set(d.mailboxes), aliases, verify });
     }
   }
 
@@ -58,6 +66,7 @@ export class LocalDomains {
     if (d.boxes.has(local)) return { kind: 'mailbox', mailboxes: [{ domain, local }] };
     const alias = d.aliases.get(local);
     if (alias) return { kind: 'mailbox', mailboxes: alias };
+    if (d.verify) return { kind: 'verify', mailbox: { domain, local } };
     return { kind: 'unknown_user', domain };
   }
 }

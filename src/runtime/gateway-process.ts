@@ -4,6 +4,8 @@ import type { ResolvedConfig } from '../config/load.js';
 import { buildPipeline } from '../checks/registry.js';
 import { LocalDomains } from '../domains/index.js';
 import { MaildirTarget } from '../delivery/maildir/index.js';
+import { DeliveredMemory } from '../delivery/memory.js';
+import { DeliveryRouter } from '../delivery/router.js';
 import { SqliteLedgerWriter } from '../ledger/sqlite/writer.js';
 import type { Logger } from '../log/logger.js';
 import { Gateway } from '../smtp/gateway.js';
@@ -31,17 +33,20 @@ export async function startGateway(cfg: ResolvedConfig, tls: TlsMaterial, limite
   const health = persistHealth(deps.health, cfg.data_dir, cfg.node);
   const target = new MaildirTarget(cfg.paths.maildirRoot, cfg.hostname, cfg.delivery.fsync);
   let swept = 0;
-  for (const m of domains.allMailboxes()) {
+  for (const m of domains.allMailboxes().filter((b) => cfg.domains[b.domain]?.delivery.type === 'maildir')) {
     await target.ensure(m);
     swept += await target.sweepTmp(m);
   }
+  const memory = Object.values(cfg.domains).some((d) => d.delivery.type !== 'maildir') ? new DeliveredMemory(cfg.data_dir) : null;
+  const router = new DeliveryRouter(target, cfg.domains, cfg.hostname, deps.health, memory);
+  deps.verify = router.verify;
   if (swept) log.warn({ files: swept }, 'removed files a crashed delivery left in Maildir tmp/ (none of them had been accepted)');
   const gateway = new Gateway(
     {
       node: cfg.node, hostname: cfg.hostname, publicUrl: cfg.reply.public_url,
       maxRecipients: cfg.smtp.max_recipients, maxMessageSize: cfg.smtp.max_message_size, spoolDir,
     },
-    pipeline, domains, ledger, target, limiter, log, deps,
+    pipeline, domains, ledger, router, limiter, log, deps,
   );
   const servers = createSmtpServers(cfg, gateway, tls);
   const addresses: { host: string; port: number }[] = [];
@@ -70,6 +75,7 @@ export async function startGateway(cfg: ResolvedConfig, tls: TlsMaterial, limite
       // Sessions cut above still write their close events; give them a turn.
       await new Promise((r) => setTimeout(r, 50));
       await ledger.close();
+      memory?.close();
       health.stop();
       fs.rmSync(spoolDir, { recursive: true, force: true });
     },

@@ -84,5 +84,7 @@ export function buildCheckDeps(cfg: ResolvedConfig, domains: LocalDomains, healt
     clamd: buildClamd(cfg),
     spam: buildSpam(cfg),
     health,
+    // Set by the gateway process once the delivery router exists.
+    verify: null,
   };
 }

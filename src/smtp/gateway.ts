@@ -7,7 +7,8 @@ import type { Pipeline, StageOutcome } from '../checks/pipeline.js';
 import type { CheckContext, CheckDeps, CheckRecord, Decision, SessionFacts, Stage, TransactionFacts, Verdict } from '../checks/types.js';
 import { tooBig } from '../checks/size/index.js';
 import type { LocalDomains, Mailbox } from '../domains/index.js';
-import type { DeliveryTarget } from '../delivery/types.js';
+import type { DeliveryRouter, RoutedReport } from '../delivery/router.js';
+import type { FailedCopy } from '../delivery/types.js';
 import type { LedgerEvent, LedgerWriter } from '../ledger/types.js';
 import type { Logger } from '../log/logger.js';
 import { logSafe } from '../util/sanitize.js';
@@ -84,7 +85,7 @@ export class Gateway {
     private readonly pipeline: Pipeline,
     private readonly domains: LocalDomains,
     private readonly ledger: LedgerWriter,
-    private readonly target: DeliveryTarget,
+    private readonly target: DeliveryRouter,
     private readonly limiter: ConnectionLimiter,
     private readonly log: Logger,
     private readonly checkDeps: CheckDeps,
@@ -430,12 +431,13 @@ export class Gateway {
     }
     if (st.ledgerBroken) throw this.fail(LEDGER_DOWN, tx.facts.ref);
     const found = this.domains.lookup(rcpt.startsWith('@') ? rcpt.slice(rcpt.indexOf(':') + 1) : rcpt);
-    if (found.kind !== 'mailbox') {
+    if (found.kind !== 'mailbox' && found.kind !== 'verify') {
       // Only reachable with the relay and recipient checks switched off.
       throw this.fail({ code: 550, enhanced: '5.1.1', text: 'No such mailbox here' }, tx.facts.ref);
     }
     if (!tx.facts.rcpts.includes(rcpt)) tx.facts.rcpts.push(rcpt);
-    tx.mailboxes.set(rcpt, found.mailboxes);
+    // 'verify': the recipient check asked the domain's target and it said yes.
+    tx.mailboxes.set(rcpt, found.kind === 'mailbox' ? found.mailboxes : [found.mailbox]);
     events.push(this.base(st, 'rcpt.accepted', { ...this.txFields(tx), rcpt }));
     this.note(st, events);
   }
@@ -486,42 +488,69 @@ export class Gateway {
     // Header fields from the checks (RFC 8601 Authentication-Results, spam
     // score), cleaned again here: a check must not be able to break the message.
     const extra = [...st.headers, ...tx.headers].map(headerLine).filter((h) => h !== null).join('');
-    const prefix = Buffer.from(returnPathHeader(tx.facts.mailFrom) + extra + receivedHeader({
+    const finalPrefix = Buffer.from(returnPathHeader(tx.facts.mailFrom));
+    const prefix = Buffer.from(extra + receivedHeader({
       helo: st.facts.helo, ptr: st.facts.ptr, clientIp: st.facts.clientIp, hostname: this.opts.hostname,
       protocol: st.facts.tls ? 'ESMTPS' : 'ESMTP', ref: tx.facts.ref, rcpt: single, date: new Date(),
     }));
     const all: Mailbox[] = [];
     for (const boxes of tx.mailboxes.values()) all.push(...boxes);
-    let stored;
-    const t0 = performance.now();
-    try {
-      stored = await this.target.deliver({ prefix, body: msg.body, size: msg.size }, all);
-    } catch (err) {
-      return this.txFail(st, tx, STORE_FAILED, 'message.delivery_failed', (err as Error).message, common);
-    }
-    const ms = Math.round((performance.now() - t0) * 1000) / 1000;
-    const r = render(ACCEPTED, tx.facts.ref, this.opts.publicUrl);
+    const env = { mailFrom: tx.facts.mailFrom, ref: tx.facts.ref };
+    const report = await this.target.deliverEach({ finalPrefix, prefix, body: msg.body, size: msg.size }, all, env);
+    const reply = finalReply(report);
+    const accepted = reply.code === 250;
+    // Not accepted: Maildir copies are taken back, downstream copies are
+    // remembered so the retry does not store them twice (delivery/memory.ts).
+    const takenBack = await this.target.settle(report, accepted, env);
+    const r = render(reply, tx.facts.ref, this.opts.publicUrl);
+    const key = (m: Mailbox): string => `${m.local}@${m.domain}`;
     const events: LedgerEvent[] = [];
+    const final = { smtp_code: r.code, enhanced_code: r.enhanced, reply: `${r.code} ${r.line}` };
     for (const [rcpt, boxes] of tx.mailboxes) {
-      const copies = stored.filter((s) => boxes.some((b) => b.local === s.mailbox.local && b.domain === s.mailbox.domain));
-      events.push(this.base(st, 'message.delivered', {
-        ...common, rcpt, smtp_code: r.code, enhanced_code: r.enhanced, reply: `${r.code} ${r.line}`,
-        details: { mailboxes: copies.map((c) => `${c.mailbox.local}@${c.mailbox.domain}`), files: copies.map((c) => c.location), ms, target: 'maildir' },
-      }));
+      const mine = new Set(boxes.map(key));
+      const stored = report.stored.filter((s) => mine.has(key(s.mailbox)) && !takenBack.includes(s));
+      const back = takenBack.filter((s) => mine.has(key(s.mailbox)));
+      const failed = report.failed.filter((f) => mine.has(key(f.mailbox)));
+      if (stored.length) {
+        const d = stored[0]!;
+        events.push(this.base(st, 'message.delivered', {
+          ...common, rcpt, ...final,
+          details: {
+            ...d.details,
+            mailboxes: stored.map((c) => key(c.mailbox)),
+            ...(stored.some((c) => c.target === 'maildir') ? { files: stored.map((c) => c.location) } : {}),
+            target: d.target,
+            ...(accepted ? {} : { note: 'stored, but other recipients failed: the sender was asked to retry and the retry skips this recipient' }),
+          },
+        }));
+        const again = stored.find((c) => c.details.already_delivered_in);
+        if (again) {
+          this.log.info({ session: st.facts.id, ref: tx.facts.ref, rcpt: logSafe(rcpt, 200), already: again.details.already_delivered_in }, 'already delivered in an earlier attempt; not stored again');
+        }
+      }
+      if (failed.length || back.length) {
+        const f = failed[0];
+        events.push(this.base(st, 'message.delivery_failed', {
+          ...common, rcpt, ...final,
+          details: f
+            ? { ...f.details, target: f.target, mailboxes: failed.map((c) => key(c.mailbox)), temporary: f.temporary, our_reply: `${f.reply.code} ${f.reply.enhanced}` }
+            : { target: 'maildir', mailboxes: back.map((c) => key(c.mailbox)), reason: 'stored, then taken back: other recipients failed and the sender retries' },
+        }));
+      }
     }
     if (!(await this.record(st, events))) {
       // Nothing may be accepted without a record: take the copies back.
-      await this.unstore(stored.map((s) => s.location));
+      if (accepted) await this.target.settle(report, false, env);
       throw this.fail(LEDGER_DOWN, tx.facts.ref);
+    }
+    if (!accepted) {
+      this.log.info({ session: st.facts.id, ref: tx.facts.ref, code: r.code, stored: report.stored.length, failed: report.failed.length }, 'message not accepted');
+      this.endTx(st, `refused ${r.code}`);
+      throw new SmtpReplyError(r.code, r.line);
     }
     st.delivered++;
     this.endTx(st, 'delivered');
     return r.line;
-  }
-
-  private async unstore(files: string[]): Promise<void> {
-    const { unlink } = await import('node:fs/promises');
-    await Promise.all(files.map((f) => unlink(f).catch(() => undefined)));
   }
 
   private async txFail(st: State, tx: Tx, reply: Reply, kind: LedgerEvent['kind'], reason: string, fields: Partial<LedgerEvent> | null, extra: LedgerEvent[] = []): Promise<never> {
@@ -575,6 +604,24 @@ export class Gateway {
     if (!st) throw new SmtpReplyError(421, '4.3.0 Session state lost; please reconnect');
     return st;
   }
+}
+
+/**
+ * The one SMTP reply for a message whose recipients fared differently
+ * (LMTP answers per recipient, RFC 2033 section 4.2; SMTP has one reply per
+ * message, RFC 5321 section 4.2.5). A 250 only when every recipient has it.
+ * Mixed with a temporary failure: 451, the retry skips the ones that have it
+ * (delivery/memory.ts). Mixed with only permanent failures: a retry cannot
+ * help, so the permanent code, with a text that says the others got it;
+ * the sender's bounce then tells the truth about both.
+ */
+export function finalReply(report: RoutedReport): Reply {
+  if (report.failed.length === 0) return ACCEPTED;
+  const temp = report.failed.find((f: FailedCopy) => f.temporary);
+  if (report.stored.length === 0) return (temp ?? report.failed[0]!).reply;
+  if (temp) return { code: 451, enhanced: '4.3.0', text: 'Some recipients could not be stored; please try again, the others will not get it twice' };
+  const f = report.failed[0]!;
+  return { code: f.reply.code, enhanced: f.reply.enhanced, text: `${f.reply.text}; the other recipients got the message` };
 }
 
 /** One header field as "Name: value\n" (LF: collect.ts stores LF line ends), or null if it is not a clean one. */

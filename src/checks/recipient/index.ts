@@ -6,7 +6,9 @@ export const recipientCheck: Check = {
   name: 'recipient',
   stage: 'rcpt',
   bypassable: false,
-  run(ctx): Verdict {
+  // Verification asks the target, which has its own timeout (domains.*.delivery.timeout_ms).
+  timeoutMs: 600_000,
+  async run(ctx): Promise<Verdict> {
     const dest = destinationOf(ctx.rcpt ?? '');
     // The relay check runs first and refuses these; stay safe if it is off.
     if (!dest) return { kind: 'skip', why: 'no destination' };
@@ -14,6 +16,18 @@ export const recipientCheck: Check = {
     switch (found.kind) {
       case 'mailbox':
         return { kind: 'pass', evidence: { mailboxes: found.mailboxes.map((m) => `${m.local}@${m.domain}`) } };
+      case 'verify': {
+        if (!ctx.deps.verify) return { kind: 'skip', why: 'no verifier' };
+        const v = await ctx.deps.verify(found.mailbox);
+        const evidence = { verified_by: 'target', downstream: v.downstream, cached: v.cached };
+        if (v.kind === 'ok') return { kind: 'pass', evidence };
+        // The target's own verdict, in our words (never its text: map.ts).
+        if (v.kind === 'reject') return { kind: 'reject', reply: v.reply, reason: 'unknown to the delivery target', evidence };
+        return {
+          kind: 'tempfail', reply: v.reply, reason: 'delivery target could not verify the recipient',
+          evidence: v.component ? { ...evidence, component: v.component } : evidence,
+        };
+      }
       case 'not_local':
         return { kind: 'skip', why: 'not a local domain' };
       case 'unknown_user':

@@ -131,6 +131,7 @@ export class MaildirTarget implements DeliveryTarget {
   private async writeFirst(file: string, msg: OutgoingMessage): Promise<void> {
     const fh = await fsp.open(file, 'wx', 0o600);
     try {
+      if (msg.finalPrefix) await fh.write(msg.finalPrefix);
       await fh.write(msg.prefix);
       if ('buffer' in msg.body) {
         await fh.write(msg.body.buffer);
@@ -172,7 +173,7 @@ export class MaildirTarget implements DeliveryTarget {
     const unique = new Map<string, Mailbox>();
     for (const m of mailboxes) unique.set(`${m.local}@${m.domain}`, m);
     const targets = [...unique.values()];
-    const size = msg.prefix.length + ('buffer' in msg.body ? msg.body.buffer.length : msg.size);
+    const size = (msg.finalPrefix?.length ?? 0) + msg.prefix.length + ('buffer' in msg.body ? msg.body.buffer.length : msg.size);
     const tmpFiles: string[] = [];
     const placed: { tmp: string; final: string; mailbox: Mailbox; dir: string }[] = [];
     const done: string[] = [];
