@@ -78,7 +78,8 @@ export class DovecotParser implements StatefulParser {
     if (service === 'lmtp' || service === 'lda') {
       // "msgid=<...>: saved mail to INBOX"
       const m = /^(?:msgid=(<[^>]*>|\S*): )?saved mail to (.*)$/.exec(msg);
-      if (!m) return /^(?:Connect|Disconnect|session|sieve|msgid=)/.test(msg);
+      // The mail_log plugin's "save:" line says the same as "saved mail to".
+      if (!m) return /^(?:Connect|Disconnect|session|sieve|msgid=|save: )/.test(msg);
       let id = m[1] ?? null;
       if (id && id.startsWith('<') && id.endsWith('>')) id = id.slice(1, -1);
       sink.emit({ ...base, client_ip: null, kind: 'message.delivered', message_id: clean(id, 998), details: { box: clean(m[2]!, 200), service } });
@@ -99,7 +100,10 @@ export class DovecotParser implements StatefulParser {
       const msgid = f.msgid ? clean(f.msgid, 998) : null;
       const details: Record<string, unknown> = { event: ev.split(' ')[0], box: clean(f.box ?? null, 200), uid: f.uid ?? null, size: f.size ?? null };
       let kind: LedgerEvent['kind'] | null = null;
-      if (ev === 'expunge' || ev === 'delete') kind = service === 'pop3' ? 'pop3.dele' : 'imap.expunge';
+      // "delete" is the \Deleted flag (a client may still undelete); the
+      // message is gone at "expunge", which POP3 logs for DELE at QUIT too
+      // (seen in a real Dovecot 2.3 log, test/fixtures/dovecot/sample.log).
+      if (ev === 'expunge') kind = service === 'pop3' ? 'pop3.dele' : 'imap.expunge';
       else if (ev.startsWith('copy')) {
         kind = 'mailbox.copy';
         if (ev.startsWith('copy from ')) details.from_box = clean(ev.slice(10), 200);

@@ -215,6 +215,7 @@ Jan  1 00:05:01 mx1 dovecot: pop3(bob@demo.test)<2002><S1pop>: Disconnected: Log
 Jan  1 00:06:00 mx1 dovecot: imap-login: Login: user=<carol@demo.test>, method=PLAIN, rip=192.0.2.98, lip=192.0.2.1, mpid=2003, TLS, session=<S2imap>
 Jan  1 00:06:01 mx1 dovecot: imap(carol@demo.test)<2003><S2imap>: copy from INBOX: box=Trash, uid=7, msgid=<m2@x>, size=10
 Jan  1 00:06:01 mx1 dovecot: imap(carol@demo.test)<2003><S2imap>: delete: box=INBOX, uid=3, msgid=<m2@x>, size=10
+Jan  1 00:06:01 mx1 dovecot: imap(carol@demo.test)<2003><S2imap>: expunge: box=INBOX, uid=3, msgid=<m2@x>, size=10
 Jan  1 00:06:02 mx1 dovecot: imap(carol@demo.test)<2003><S2imap>: Disconnected: Logged out in=100 out=200 deleted=1 expunged=1 trashed=0 hdr_count=0 hdr_bytes=0 body_count=0 body_bytes=0
 Jan  1 00:07:00 mx1 dovecot: imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<mallory@demo.test>, method=PLAIN, rip=203.0.113.1, lip=192.0.2.1, session=<S3>
 Jan  1 00:07:01 pop3-login: Info: Aborted login (auth failed, 1 attempts in 2 secs): user=<eve@demo.test>, method=PLAIN, rip=203.0.113.2, lip=192.0.2.1, session=<S4>

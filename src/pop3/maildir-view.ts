@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import Headers from 'mailsplit/lib/headers.js';
+import { normalizeMessageId } from '../util/message-id.js';
 
 export interface Pop3Message {
   /** 1-based message number of this session (RFC 1939 section 5). */
@@ -197,7 +198,7 @@ export function parseHeaderFacts(head: Buffer): HeaderFacts {
     const h = new Headers(header);
     // Parsed as the gateway parses it (smtp/collect.ts), so the value equals
     // the message_id of the delivery events and `trace --message-id` finds both.
-    const messageId = h.getFirst('message-id').slice(0, 998) || null;
+    const messageId = normalizeMessageId(h.getFirst('message-id'));
     const ref = OUR_RECEIVED.exec(h.getFirst('received'))?.[1] ?? null;
     return { ref, messageId };
   } catch {

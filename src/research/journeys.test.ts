@@ -64,10 +64,10 @@ const T0 = Date.parse('2026-11-20T10:00:00Z');
 test('our POP3 server: RETR and DELE carry the delivery REF; an alias journey sees its mailbox fetched and deleted', async () => {
   const { reader, done } = await ledger([
     ev('rcpt.accepted', { ts: T0, ref: 'TXPOP0000001', mail_from: 'a@x.test', rcpt: 'postmaster@local.test' }),
-    ev('message.delivered', { ts: T0 + 1, ref: 'TXPOP0000001', mail_from: 'a@x.test', rcpt: 'postmaster@local.test', message_id: '<m1@x.test>', smtp_code: 250, details: { target: 'maildir', mailboxes: ['info@local.test'] } }),
+    ev('message.delivered', { ts: T0 + 1, ref: 'TXPOP0000001', mail_from: 'a@x.test', rcpt: 'postmaster@local.test', message_id: 'm1@x.test', smtp_code: 250, details: { target: 'maildir', mailboxes: ['info@local.test'] } }),
     { ts: T0 + 60e3, node: 'n1', source: 'pop3', kind: 'pop3.login', session: 'p1', client_ip: '192.0.2.7', rcpt: 'info@local.test', verdict: 'pass' },
-    { ts: T0 + 61e3, node: 'n1', source: 'pop3', kind: 'pop3.retr', session: 'p1', client_ip: '192.0.2.7', rcpt: 'info@local.test', ref: 'TXPOP0000001', message_id: '<m1@x.test>' },
-    { ts: T0 + 62e3, node: 'n1', source: 'pop3', kind: 'pop3.dele', session: 'p1', client_ip: '192.0.2.7', rcpt: 'info@local.test', ref: 'TXPOP0000001', message_id: '<m1@x.test>' },
+    { ts: T0 + 61e3, node: 'n1', source: 'pop3', kind: 'pop3.retr', session: 'p1', client_ip: '192.0.2.7', rcpt: 'info@local.test', ref: 'TXPOP0000001', message_id: 'm1@x.test' },
+    { ts: T0 + 62e3, node: 'n1', source: 'pop3', kind: 'pop3.dele', session: 'p1', client_ip: '192.0.2.7', rcpt: 'info@local.test', ref: 'TXPOP0000001', message_id: 'm1@x.test' },
     { ts: T0 + 63e3, node: 'n1', source: 'pop3', kind: 'pop3.logout', session: 'p1', client_ip: '192.0.2.7', rcpt: 'info@local.test' },
     // Another mailbox's session must not leak in.
     { ts: T0 + 64e3, node: 'n1', source: 'pop3', kind: 'pop3.login', session: 'p2', client_ip: '192.0.2.8', rcpt: 'other@local.test', verdict: 'pass' },
@@ -84,12 +84,12 @@ test('our POP3 server: RETR and DELE carry the delivery REF; an alias journey se
 test('Dovecot behind our LMTP: its expunge joins by Message-ID and mailbox, the client IP comes from the login line', async () => {
   const dc = (kind: LedgerEvent['kind'], o: Partial<LedgerEvent>): LedgerEvent => ({ ts: T0, node: 'imap1', source: 'dovecot', kind, ...o });
   const { reader, done } = await ledger([
-    ev('message.delivered', { ts: T0, ref: 'TXLMTP000001', mail_from: 'a@x.test', rcpt: 'info@local.test', message_id: '<m2@x.test>', smtp_code: 250, details: { target: 'lmtp' } }),
-    dc('message.delivered', { ts: T0 + 10, rcpt: 'info@local.test', message_id: '<m2@x.test>', session: 'dc:imap1:L1' }),
+    ev('message.delivered', { ts: T0, ref: 'TXLMTP000001', mail_from: 'a@x.test', rcpt: 'info@local.test', message_id: 'm2@x.test', smtp_code: 250, details: { target: 'lmtp' } }),
+    dc('message.delivered', { ts: T0 + 10, rcpt: 'info@local.test', message_id: 'm2@x.test', session: 'dc:imap1:L1' }),
     dc('imap.login', { ts: T0 + 5000, rcpt: 'info@local.test', client_ip: '198.51.100.9', session: 'dc:imap1:S1', verdict: 'pass' }),
-    dc('imap.expunge', { ts: T0 + 6000, rcpt: 'info@local.test', message_id: '<m2@x.test>', session: 'dc:imap1:S1' }),
+    dc('imap.expunge', { ts: T0 + 6000, rcpt: 'info@local.test', message_id: 'm2@x.test', session: 'dc:imap1:S1' }),
     // The same Message-ID in someone else's mailbox is their business.
-    dc('imap.expunge', { ts: T0 + 7000, rcpt: 'bob@local.test', message_id: '<m2@x.test>', session: 'dc:imap1:S2' }),
+    dc('imap.expunge', { ts: T0 + 7000, rcpt: 'bob@local.test', message_id: 'm2@x.test', session: 'dc:imap1:S2' }),
   ]);
   const j = trace(reader, { rcpt: 'info@local.test', since: 0 });
   done();
@@ -103,18 +103,18 @@ test('Dovecot behind our LMTP: its expunge joins by Message-ID and mailbox, the 
 test('a Dovecot log alone: the LMTP save is the journey; not fetched until a POP3 client deletes it', async () => {
   const dc = (kind: LedgerEvent['kind'], o: Partial<LedgerEvent>): LedgerEvent => ({ ts: T0, node: 'imap1', source: 'dovecot', kind, ...o });
   const { reader, done } = await ledger([
-    dc('message.delivered', { ts: T0, rcpt: 'a@local.test', message_id: '<d1@x.test>', session: 'dc:imap1:L1' }),
-    dc('message.delivered', { ts: T0 + 1, rcpt: 'a@local.test', message_id: '<d2@x.test>', session: 'dc:imap1:L2' }),
+    dc('message.delivered', { ts: T0, rcpt: 'a@local.test', message_id: 'd1@x.test', session: 'dc:imap1:L1' }),
+    dc('message.delivered', { ts: T0 + 1, rcpt: 'a@local.test', message_id: 'd2@x.test', session: 'dc:imap1:L2' }),
     dc('pop3.login', { ts: T0 + 5000, rcpt: 'a@local.test', client_ip: '203.0.113.5', session: 'dc:imap1:P1', verdict: 'pass' }),
-    dc('pop3.dele', { ts: T0 + 6000, rcpt: 'a@local.test', message_id: '<d1@x.test>', session: 'dc:imap1:P1' }),
+    dc('pop3.dele', { ts: T0 + 6000, rcpt: 'a@local.test', message_id: 'd1@x.test', session: 'dc:imap1:P1' }),
   ]);
   const j = trace(reader, { rcpt: 'a@local.test', since: 0 });
   done();
   const by = new Map(j.map((x) => [x.message_id, x]));
   assert.equal(j.length, 2);
-  assert.deepEqual(by.get('<d1@x.test>')?.diagnosis, ['delivered', 'fetched_and_deleted']);
-  assert.equal(by.get('<d1@x.test>')?.access[0]?.client_ip, '203.0.113.5');
-  assert.deepEqual(by.get('<d2@x.test>')?.diagnosis, ['delivered', 'delivered_not_fetched']);
+  assert.deepEqual(by.get('d1@x.test')?.diagnosis, ['delivered', 'fetched_and_deleted']);
+  assert.equal(by.get('d1@x.test')?.access[0]?.client_ip, '203.0.113.5');
+  assert.deepEqual(by.get('d2@x.test')?.diagnosis, ['delivered', 'delivered_not_fetched']);
 });
 
 test('ingested Postfix: a NOQUEUE reject names its cause; deferred then delivered; same codes as our own events', async () => {

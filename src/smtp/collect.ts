@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import Headers from 'mailsplit/lib/headers.js';
 import libmime from 'libmime';
+import { normalizeMessageId } from '../util/message-id.js';
 
 /** Messages up to this size stay in memory; larger ones are spooled to disk. */
 const MEMORY_LIMIT = 1024 * 1024;
@@ -89,7 +90,7 @@ export async function collect(stream: Readable & { sizeExceeded?: boolean }, spo
   let subject: string | null = null;
   try {
     const h = new Headers(header);
-    messageId = h.getFirst('message-id').slice(0, 998) || null;
+    messageId = normalizeMessageId(h.getFirst('message-id'));
     // Decoded (RFC 2047), so research can search and show it as the user saw it.
     const raw = h.getFirst('subject');
     let decoded = raw;

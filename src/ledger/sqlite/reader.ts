@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { applySchema, openPragmas } from './schema.js';
 import { fromRow, type Row } from './row.js';
 import type { EventQuery, LedgerReader, StoredEvent } from '../types.js';
+import { normalizeMessageId } from '../../util/message-id.js';
 
 /** Read side for research and pruning. Synchronous: it runs in CLI and web, not in SMTP sessions. */
 export class SqliteLedgerReader implements LedgerReader {
@@ -31,7 +32,7 @@ export class SqliteLedgerReader implements LedgerReader {
     eq('mail_from_domain', q.mail_from_domain, true);
     eq('client_ip', q.client_ip);
     eq('ref', q.ref);
-    eq('message_id', q.message_id);
+    eq('message_id', normalizeMessageId(q.message_id) ?? undefined);
     if (q.since !== undefined) { where.push('ts >= @since'); args.since = q.since; }
     if (q.until !== undefined) { where.push('ts <= @until'); args.until = q.until; }
     const sql = `SELECT * FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ts, id LIMIT @limit`;

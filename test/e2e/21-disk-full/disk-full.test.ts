@@ -131,7 +131,7 @@ async function outcomes(srv: Instance, rcpt: string): Promise<Map<string, string
   const { journeys } = await srv.trace(['--rcpt', rcpt]);
   const out = new Map<string, string[]>();
   for (const j of journeys) {
-    const tok = /<([^@>]+)@disk-full\.test>/.exec(String(j.message_id ?? ''))?.[1] ?? `ref:${String(j.ref)}`;
+    const tok = /<?([^@>]+)@disk-full\.test>?/.exec(String(j.message_id ?? ''))?.[1] ?? `ref:${String(j.ref)}`;
     out.set(tok, [...(out.get(tok) ?? []), String(j.outcome)]);
   }
   return out;

@@ -198,7 +198,7 @@ test('POP3 with poplib and curl: content, DELE at QUIT only, locks, wrong passwo
     assert.equal((r[7]!.ok as { lines: string[] }).lines.join('\r\n') + '\r\n', crlf(c2!));
     const retr = pop3Events(mp).filter((e) => e.kind === 'pop3.retr');
     assert.deepEqual(retr.map((e) => [e.ref, e.message_id, e.rcpt, e.client_ip, e.size]).sort(),
-      [[ref1, '<e2e-1@example.org>', DEMO, '127.0.0.1', size1], [ref2, '<e2e-2@example.org>', DEMO, '127.0.0.1', size2]].sort());
+      [[ref1, 'e2e-1@example.org', DEMO, '127.0.0.1', size1], [ref2, 'e2e-2@example.org', DEMO, '127.0.0.1', size2]].sort());
   });
 
   await t.test('raw bytes: RETR is CRLF-terminated and dot-stuffed; curl fetches the same message', async () => {
@@ -251,7 +251,7 @@ test('POP3 with poplib and curl: content, DELE at QUIT only, locks, wrong passwo
     // poplib's quit() returned: the +OK is out, so the event must already be there.
     const dele = pop3Events(mp).filter((e) => e.kind === 'pop3.dele');
     assert.deepEqual(dele.map((e) => [e.ref, e.message_id, e.rcpt, e.client_ip, (e.details as { uidl: string }).uidl]),
-      [[ref1, '<e2e-1@example.org>', DEMO, '127.0.0.1', f1]]);
+      [[ref1, 'e2e-1@example.org', DEMO, '127.0.0.1', f1]]);
     assert.deepEqual(listNew(newDir), [f2]);
     const logout = pop3Events(mp).filter((e) => e.kind === 'pop3.logout').at(-1)!;
     assert.deepEqual(logout.details, { retr: 0, dele: 1, dropped: false, method: 'user' });

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { requireTool } from '../../helpers/env.js';
 import { startDovecot, type DovecotInstance } from '../../helpers/dovecot.js';
-import { freePort, listNew, ROOT, startServer, type Instance } from '../../helpers/server.js';
+import { freePort, listNew, ROOT, run, startServer, type Instance } from '../../helpers/server.js';
 import { sendMail } from '../../helpers/smtp-client.js';
 
 const REF = /\(ref [A-Za-z0-9]+\)/;
@@ -134,6 +134,28 @@ test('LMTP to a real Dovecot: stored, fetched by POP3, expunged by IMAP, unknown
     fs.mkdirSync(path.join(ROOT, 'test/fixtures/dovecot'), { recursive: true });
     fs.writeFileSync(path.join(ROOT, 'test/fixtures/dovecot/sample.log'), log2);
   }
+
+  // 3b. One journey over both sources: Dovecot's log ingested into our
+  // ledger joins our deliveries by Message-ID and mailbox; the trace names
+  // who fetched and deleted, from which address.
+  const ing = await run(['ingest', 'dovecot', dc.logFile, '--data-dir', mp.dataDir, '--node', 'imap1', '--json']);
+  assert.equal(ing.code, 0, ing.stdout + ing.stderr);
+  const summary = JSON.parse(ing.stdout) as { unknown_total: number; by_kind: Record<string, number> };
+  assert.equal(summary.unknown_total, 0, ing.stdout);
+  assert.deepEqual([summary.by_kind['message.delivered'], summary.by_kind['pop3.dele'], summary.by_kind['imap.expunge']], [2, 1, 1]);
+  type J = { ref: string; outcome: string; diagnosis: string[]; access: { at: string; kind: string; source: string; client_ip: string | null }[]; events: { source: string }[] };
+  const aj = (await mp.trace(['--rcpt', 'alice@lmtp.test'])).journeys as unknown as J[];
+  assert.equal(aj.length, 1, JSON.stringify(aj.map((j) => j.ref)));
+  assert.equal(aj[0]!.ref, ref1);
+  assert.equal(aj[0]!.outcome, 'delivered');
+  assert.deepEqual(aj[0]!.diagnosis, ['delivered', 'fetched_and_deleted']);
+  assert.deepEqual(aj[0]!.access, [{ at: aj[0]!.access[0]!.at, kind: 'pop3.dele', source: 'dovecot', client_ip: '127.0.0.1' }]);
+  assert.ok(aj[0]!.events.some((e) => e.source === 'dovecot'));
+  const bj = (await mp.trace(['--rcpt', 'bob@lmtp.test'])).journeys as unknown as J[];
+  assert.deepEqual(bj.map((j) => [j.outcome, j.diagnosis, j.access.map((a) => a.kind)]), [['delivered', ['delivered', 'fetched_and_deleted'], ['imap.expunge']]]);
+  // Ingesting the same log again adds nothing (the position is kept in the ledger).
+  const reIngest = await run(['ingest', 'dovecot', dc.logFile, '--data-dir', mp.dataDir, '--node', 'imap1', '--json']);
+  assert.equal((JSON.parse(reIngest.stdout) as { events: number }).events, 0);
 
   // 4. Unknown to Dovecot: 550 5.1.1 at RCPT, in our words, with our REF.
   const unknown = await sendMail(mp.port, { from: 'sender@example.org', to: ['nobody@lmtp.test'], body: 'Subject: x\r\n\r\nx\r\n' });
