@@ -379,7 +379,9 @@ export class PostfixParser implements StatefulParser {
     const t = this.txn(node, qid, l.ts, true)!;
     const [, to, origTo, relay, delay, delays, dsn, status, why] = m as unknown as string[];
     const reply = clean(why!, MAX_TEXT);
-    const details: Record<string, unknown> = { relay: clean(relay!, 300), dsn, delay: Number(delay), delays, status, queue_id: qid };
+    // service: the delivery agent (smtp, lmtp, local, virtual ...); research
+    // tells a mailbox delivery from a hand-over to another MTA by it.
+    const details: Record<string, unknown> = { relay: clean(relay!, 300), dsn, delay: Number(delay), delays, status, queue_id: qid, service: l.program.slice(l.program.lastIndexOf('/') + 1) };
     if (origTo) details.orig_to = clean(origTo, MAX_ADDR);
     if (t.bounce_of) details.bounce_of = t.bounce_of;
     const base: LedgerEvent = {

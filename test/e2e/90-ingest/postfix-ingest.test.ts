@@ -13,7 +13,7 @@ import { pollUntil, startPostfix } from '../../helpers/postfix.js';
 import { NO_DNS_CHECKS, run, startServer } from '../../helpers/server.js';
 import { sendMail } from '../../helpers/smtp-client.js';
 
-type Journey = { outcome: string; reply: string | null; mail_from: string | null; message_id: string | null; events: Array<{ kind: string; source: string; check_name?: string; details?: Record<string, unknown> }> };
+type Journey = { outcome: string; diagnosis: string[]; reply: string | null; mail_from: string | null; message_id: string | null; events: Array<{ kind: string; source: string; check_name?: string; details?: Record<string, unknown> }> };
 
 const msg = (id: string): string => `From: bob@demo.test\r\nTo: x@demo.test\r\nSubject: ingest test\r\nMessage-ID: <${id}>\r\n\r\nhello\r\n`;
 
@@ -79,12 +79,16 @@ test('ingest a real Postfix log: trace shows delivered, rejected (by check) and 
   assert.match(alice.reply!, /^250 /);
   assert.ok(alice.events.every((e) => e.source === 'postfix'));
   assert.ok(alice.events.some((e) => e.kind === 'session.connect'), 'the smtpd session belongs to the journey');
+  // Relayed on by smtp(8): delivered, but not into a mailbox here (no "not fetched").
+  assert.deepEqual(alice.diagnosis, ['delivered']);
 
   const nobody = await trace('nobody@demo.test');
   assert.equal(nobody.length, 1);
   assert.equal(nobody[0]!.outcome, 'rejected');
   assert.match(nobody[0]!.reply!, /^550 5\.1\.1 .*User unknown in relay recipient table/);
   assert.ok(nobody[0]!.events.some((e) => e.kind === 'check.result' && e.check_name === 'recipient'));
+  // The same code as the gateway's own refusal of an unknown user.
+  assert.deepEqual(nobody[0]!.diagnosis, ['unknown_recipient']);
 
   const demo = await trace('demo@demo.test');
   assert.equal(demo.length, 1, JSON.stringify(demo, null, 1));
@@ -95,12 +99,16 @@ test('ingest a real Postfix log: trace shows delivered, rejected (by check) and 
   const nx = pm.find((j) => j.mail_from === 'x@nx-sender.example')!;
   assert.equal(nx.outcome, 'tempfailed');
   assert.ok(nx.events.some((e) => e.kind === 'check.result' && e.check_name === 'sender_domain'));
+  assert.equal(nx.diagnosis[0], 'sender_domain_unresolvable', JSON.stringify(nx.diagnosis));
 
   const [ghost] = await trace('ghost@demo.test');
   assert.equal(ghost!.outcome, 'rejected', JSON.stringify(ghost, null, 1));
   assert.match(ghost!.reply!, /said: 550 /);
   const failed = ghost!.events.find((e) => e.kind === 'message.delivery_failed')!;
   assert.equal(failed.details!.status, 'bounced');
+  assert.equal(failed.details!.service, 'smtp');
+  // The next hop's 550 5.1.1, read from its reply.
+  assert.deepEqual(ghost!.diagnosis, ['unknown_recipient']);
 
   // The non-delivery notification to bob is a message of its own, pointing back.
   const bob = await trace('bob@demo.test');
