@@ -28,6 +28,12 @@ export interface PostfixOptions {
   main?: Record<string, string>;
   /** Path of the postfix command; default found on PATH or in /usr/sbin. */
   postfixPath?: string;
+  /**
+   * A resolv.conf for Postfix's DNS lookups (e.g. reject_rbl_client against a
+   * test Knot on 127.0.0.x:53): the master starts in its own mount namespace
+   * with this file bind-mounted over /etc/resolv.conf; the machine's stays.
+   */
+  resolvConf?: string;
 }
 
 /** One delivery attempt as the smtp/error delivery agents log it. */
@@ -267,7 +273,14 @@ export async function startPostfix(opts: PostfixOptions): Promise<PostfixInstanc
   process.once('exit', onExit);
 
   try {
-    await exec(postfix, ['-c', configDir, 'start'], 60000);
+    if (opts.resolvConf) {
+      // The daemons inherit the namespace; `postfix stop` from outside still
+      // works (it signals the master through its pid file).
+      await exec('unshare', ['--mount', '--propagation', 'private', 'sh', '-c',
+        'mount --bind "$1" /etc/resolv.conf && exec "$2" -c "$3" start', 'sh', opts.resolvConf, postfix, configDir], 60000);
+    } else {
+      await exec(postfix, ['-c', configDir, 'start'], 60000);
+    }
     masterPid = Number(fs.readFileSync(path.join(queueDir, 'pid', 'master.pid'), 'utf8').trim());
     if (!Number.isInteger(masterPid) || masterPid <= 0) throw new Error('no master.pid after start');
   } catch (err) {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { requireTool } from '../../helpers/env.js';
 import { pollUntil, startPostfix } from '../../helpers/postfix.js';
 import { NO_DNS_CHECKS, run, startServer } from '../../helpers/server.js';
+import { startDnsServer } from '../../helpers/dns-server.js';
 import { sendMail } from '../../helpers/smtp-client.js';
 
 type Journey = { outcome: string; diagnosis: string[]; reply: string | null; mail_from: string | null; message_id: string | null; events: Array<{ kind: string; source: string; check_name?: string; details?: Record<string, unknown> }> };
@@ -115,4 +116,45 @@ test('ingest a real Postfix log: trace shows delivered, rejected (by check) and 
   const ndn = bob.find((j) => j.mail_from === '');
   assert.ok(ndn, JSON.stringify(bob, null, 1));
   assert.equal(ndn.outcome, 'delivered');
+});
+
+test('ingest a real Postfix log: a DNSBL refusal by reject_rbl_client gives sender_ip_blocklisted, like the gateway', async (t) => {
+  if (!requireTool(t, 'postfix') || !requireTool(t, 'knotd') || !requireTool(t, 'unshare')) return;
+  // Postfix asks the resolver of /etc/resolv.conf, on port 53: Knot listens
+  // there on an address of its own, and Postfix sees a resolv.conf naming it.
+  const dns = await startDnsServer({ host: '127.0.0.154', port: 53, zones: { 'zen.test': ['2.0.0.127.zen.test. 900 IN A 127.0.0.2'] } });
+  t.after(() => dns.stop());
+  const mp = await startServer({ config: { checks: { ...NO_DNS_CHECKS, allowlist: { networks: [] } } } });
+  t.after(async () => { await mp.stop(); fs.rmSync(mp.dataDir, { recursive: true, force: true }); });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-ingest-rbl-'));
+  fs.chmodSync(dir, 0o755);
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const resolvConf = path.join(dir, 'resolv.conf');
+  fs.writeFileSync(resolvConf, 'nameserver 127.0.0.154\noptions timeout:2 attempts:1\n', { mode: 0o644 });
+  const pf = await startPostfix({
+    relayTo: { host: mp.host, port: mp.port }, tls: 'none', hostname: 'mx.rbl.test', resolvConf,
+    main: { smtpd_client_restrictions: 'reject_rbl_client zen.test' },
+  });
+  t.after(() => pf.stop());
+
+  const listed = await sendMail(pf.port, { from: 'boss@dsl.example', to: ['alice@demo.test'], body: msg('rbl-1@test'), localAddress: '127.0.0.2' });
+  assert.ok(listed.replies.some((r) => /^554 5\.7\.1 .*blocked using zen\.test/.test(r ?? '')), JSON.stringify(listed.replies));
+  const clean = await sendMail(pf.port, { from: 'ok@clean.example', to: ['alice@demo.test'], body: msg('rbl-2@test'), localAddress: '127.0.0.3' });
+  assert.match(clean.final ?? '', /^250 /, JSON.stringify(clean.replies));
+  await pf.waitForQueueEmpty();
+  await pollUntil(() => /: removed$/m.test(pf.log()), { what: 'the removed line', describe: () => pf.log() });
+
+  const ing = await run(['ingest', 'postfix', pf.logFile, '--data-dir', dir, '--json']);
+  assert.equal(ing.code, 0, ing.stderr);
+  const r = await run(['trace', '--data-dir', dir, '--rcpt', 'alice@demo.test', '--json']);
+  const journeys = (JSON.parse(r.stdout) as { journeys: (Journey & { client_ip: string | null })[] }).journeys;
+  const refused = journeys.find((j) => j.mail_from === 'boss@dsl.example');
+  assert.ok(refused, JSON.stringify(journeys, null, 1) + pf.log());
+  assert.equal(refused.outcome, 'rejected');
+  assert.equal(refused.client_ip, '127.0.0.2');
+  assert.deepEqual(refused.diagnosis, ['sender_ip_blocklisted']);
+  const check = refused.events.find((e) => e.kind === 'check.result' && e.check_name === 'dnsbl');
+  assert.equal((check?.details?.evidence as { zone?: string } | undefined)?.zone, 'zen.test');
+  const passed = journeys.find((j) => j.mail_from === 'ok@clean.example');
+  assert.deepEqual(passed?.diagnosis, ['delivered']);
 });
