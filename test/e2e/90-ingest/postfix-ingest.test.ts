@@ -158,3 +158,33 @@ test('ingest a real Postfix log: a DNSBL refusal by reject_rbl_client gives send
   const passed = journeys.find((j) => j.mail_from === 'ok@clean.example');
   assert.deepEqual(passed?.diagnosis, ['delivered']);
 });
+
+test('deferred then delivered: Postfix retries after our greylisting 451; its ingested log and our own ledger both say tempfail_retried', async (t) => {
+  if (!requireTool(t, 'postfix')) return;
+  const mp = await startServer({ config: { checks: { ...NO_DNS_CHECKS, allowlist: { networks: [] }, greylist: { mode: 'enforce', delay_s: 1 } } } });
+  t.after(async () => { await mp.stop(); fs.rmSync(mp.dataDir, { recursive: true, force: true }); });
+  // Postfix's own retry, soon: the queue manager scans deferred mail every second.
+  const pf = await startPostfix({
+    relayTo: { host: mp.host, port: mp.port }, tls: 'none', hostname: 'mx.grey.test',
+    main: { queue_run_delay: '1s', minimal_backoff_time: '1s', maximal_backoff_time: '2s' },
+  });
+  t.after(() => pf.stop());
+  const r = await sendMail(pf.port, { from: 'carol@sender.example', to: ['alice@demo.test'], body: msg('grey-1@test') });
+  assert.match(r.final ?? '', /^250 /);
+  await pollUntil(() => /status=deferred .*451 4\.7\.1/.test(pf.log()), { what: 'the deferral', describe: () => pf.log() });
+  await pf.waitForQueueEmpty();
+  await pollUntil(() => /: removed$/m.test(pf.log()), { what: 'the removed line', describe: () => pf.log() });
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-ingest-grey-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const ing = await run(['ingest', 'postfix', pf.logFile, '--data-dir', dir, '--json']);
+  assert.equal(ing.code, 0, ing.stderr);
+  const theirs = JSON.parse((await run(['trace', '--data-dir', dir, '--rcpt', 'alice@demo.test', '--json'])).stdout) as { journeys: Journey[] };
+  assert.deepEqual(theirs.journeys.map((j) => [j.outcome, j.diagnosis]), [['delivered', ['delivered', 'tempfail_retried']]], pf.log());
+  // Our side of the same story: a 451 transaction, then the delivering one.
+  const ours = (await mp.trace(['--rcpt', 'alice@demo.test'])).journeys as unknown as Journey[];
+  assert.deepEqual(ours.map((j) => [j.outcome, j.diagnosis]), [
+    ['tempfailed', ['tempfail_retried']],
+    ['delivered', ['delivered', 'delivered_not_fetched']],
+  ]);
+});
