@@ -17,6 +17,9 @@ interface TxnState {
 /** A queue ID silent this long starts a new transaction when seen again (Postfix keeps mail 5 days by default). */
 const REUSE_GAP_MS = 6 * 86400e3;
 
+/** A postscreen session not closed after this long is over (see sweepPostscreen). */
+const PS_SESSION_MS = 3600e3;
+
 const base36 = (n: number): string => n.toString(36);
 
 /** "mail.example.com[192.0.2.1]" or "unknown[192.0.2.1]:25" -> name and address. */
@@ -142,6 +145,21 @@ export class PostfixParser implements StatefulParser {
     return pid === null ? undefined : this.sessions.get(node + '|' + pid);
   }
 
+  /**
+   * postscreen(8) logs no DISCONNECT for a client it passes on to smtpd (PASS
+   * NEW/OLD hands the connection over), so its sessions would stay open for
+   * EXPIRE (days) and be saved with every batch. A postscreen session lasts
+   * seconds (postscreen_greet_wait) to minutes (the after-220 tests, bounded
+   * by smtpd_timeout-like limits): one silent for an hour is over. Swept every
+   * few thousand connects, so the cost is spread thin.
+   */
+  private psConnects = 0;
+  private sweepPostscreen(now: number): void {
+    if (++this.psConnects % 4096 !== 0) return;
+    const before = now - PS_SESSION_MS;
+    for (const [k, v] of this.sessions) if (v.ts < before && k.includes('|ps|')) this.sessions.delete(k);
+  }
+
   private smtpd(l: SyslogLine, node: string, sink: Sink): boolean {
     const msg = l.msg;
     if (msg.startsWith('connect from ')) {
@@ -239,6 +257,7 @@ export class PostfixParser implements StatefulParser {
     const psKey = (ipPort: string): string => node + '|ps|' + ipPort;
     let m = /^CONNECT from \[([^\]]*)\]:(\d+)/.exec(msg);
     if (m) {
+      this.sweepPostscreen(l.ts);
       const ip = clean(m[1]!, 64);
       const s: SessionState = { session: `pf:${node}:${l.pid}:${l.ts}`, ip, ptr: null, ts: l.ts };
       this.sessions.set(psKey(`${m[1]}:${m[2]}`), s);
