@@ -48,6 +48,18 @@ export class IngestLedger {
    */
   constructor(path: string, opts: { bulk?: boolean } = {}) {
     fs.mkdirSync(nodePath.dirname(path), { recursive: true });
+    if (!fs.existsSync(path)) {
+      // A new ledger appears under its name with its tables already in it: a
+      // reader (trace, a test polling the file) that opens it at once must not
+      // find a file without the events table.
+      const tmp = `${path}.new-${process.pid}`;
+      const init = new Database(tmp);
+      openPragmas(init);
+      applySchema(init);
+      init.close(); // checkpoints and removes the WAL: the one file holds it all
+      try { fs.linkSync(tmp, path); } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; }
+      fs.rmSync(tmp, { force: true });
+    }
     this.db = new Database(path);
     openPragmas(this.db);
     applySchema(this.db);
