@@ -1,14 +1,13 @@
 import { ConfigError, configFrom, parse, UsageError } from './common.js';
-import { CHECK_HELP, checkCommand } from './check.js';
-import { configCommand } from './config.js';
-import { MAILBOX_HELP, mailboxCommand } from './mailbox.js';
-import { INGEST_HELP, ingestCommand } from './ingest.js';
-import { pruneCommand } from './prune.js';
-import { statusCommand } from './status.js';
-import { serve } from './serve.js';
-import { TRACE_HELP, traceCommand } from './trace.js';
 
-const HELP = `mailproof: the mail gateway that proves what happened to a message
+// Each command's module is loaded only when that command runs: loading all of
+// them (the SMTP server, DNS, scanners ...) cost seconds of startup on a busy
+// machine, which a one-shot command like ingest or trace pays in full.
+const helpText = async (): Promise<string> => {
+  const [{ TRACE_HELP }, { CHECK_HELP }, { MAILBOX_HELP }, { INGEST_HELP }] = await Promise.all([
+    import('./trace.js'), import('./check.js'), import('./mailbox.js'), import('./ingest.js'),
+  ]);
+  return `mailproof: the mail gateway that proves what happened to a message
 
 usage: mailproof <command> [--config FILE] [--data-dir DIR] [-o KEY=VALUE]...
 
@@ -32,6 +31,7 @@ ${MAILBOX_HELP}
 
 ${INGEST_HELP}
 `;
+};
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -42,20 +42,20 @@ async function main(argv: string[]): Promise<number> {
         domain: { type: 'string', multiple: true },
         mailbox: { type: 'string', multiple: true },
       });
-      if (values.help) { process.stdout.write(HELP); return 0; }
+      if (values.help) { process.stdout.write(await helpText()); return 0; }
       const cfg = configFrom(values, { smtpListen: values['smtp-listen'], domains: values.domain, mailboxes: values.mailbox });
-      await serve(cfg);
+      await (await import('./serve.js')).serve(cfg);
       return -1; // keeps running
     }
-    case 'trace': return traceCommand(rest);
-    case 'prune': return pruneCommand(rest);
-    case 'config': return configCommand(rest);
-    case 'status': return statusCommand(rest);
-    case 'check': return checkCommand(rest);
-    case 'mailbox': return mailboxCommand(rest);
-    case 'ingest': return ingestCommand(rest);
+    case 'trace': return (await import('./trace.js')).traceCommand(rest);
+    case 'prune': return (await import('./prune.js')).pruneCommand(rest);
+    case 'config': return (await import('./config.js')).configCommand(rest);
+    case 'status': return (await import('./status.js')).statusCommand(rest);
+    case 'check': return (await import('./check.js')).checkCommand(rest);
+    case 'mailbox': return (await import('./mailbox.js')).mailboxCommand(rest);
+    case 'ingest': return (await import('./ingest.js')).ingestCommand(rest);
     case undefined: case 'help': case '--help': case '-h':
-      process.stdout.write(HELP);
+      process.stdout.write(await helpText());
       return cmd === undefined ? 2 : 0;
     default:
       throw new UsageError(`unknown command "${cmd}"; see mailproof --help`);

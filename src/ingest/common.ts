@@ -28,10 +28,13 @@ export function clean(v: string | null | undefined, max: number): string | null 
   return logSafe(v, max);
 }
 
+const REPLY_CODE_RE = /(?:^|said: |: )([245]\d\d)[ -](?:([245]\.\d{1,3}\.\d{1,3})\b)?/;
+const ENHANCED_RE = /(?:^|\s)([245]\.\d{1,3}\.\d{1,3})\b/;
+
 /** "250 2.0.0 Ok" or "host x[ip] said: 550 5.1.1 unknown" -> code and enhanced code (RFC 3463). */
 export function replyCodes(text: string): { code: number | null; enhanced: string | null } {
-  const m = /(?:^|said: |: )([245]\d\d)[ -](?:([245]\.\d{1,3}\.\d{1,3})\b)?/.exec(text);
+  const m = REPLY_CODE_RE.exec(text);
   if (m) return { code: Number(m[1]), enhanced: m[2] ?? null };
-  const e = /(?:^|\s)([245]\.\d{1,3}\.\d{1,3})\b/.exec(text);
+  const e = ENHANCED_RE.exec(text);
   return { code: null, enhanced: e ? e[1]! : null };
 }

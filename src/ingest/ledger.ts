@@ -33,8 +33,33 @@ export class IngestLedger {
   private getState: Database.Statement;
   private tx: (events: LedgerEvent[], state: Array<[string, unknown]>) => void;
 
-  constructor(path: string) {
+  /** Indexes dropped for a bulk load into an empty ledger, recreated by finish(). */
+  private deferredIndexes = false;
+
+  /**
+   * bulk: a one-shot ingest (not follow mode). When the events table is still
+   * empty, its indexes are dropped and built once at the end (finish()):
+   * SQLite builds an index from sorted keys far faster than it maintains eight
+   * B-trees with random keys (ref, session, rcpt ...) row by row. A crash
+   * before finish() leaves the events and positions committed and the indexes
+   * missing; every open of the ledger (this class, the gateway's writer, the
+   * read-write reader) runs applySchema, whose CREATE INDEX IF NOT EXISTS puts
+   * them back, so no query is left without its index for longer than that.
+   */
+  constructor(path: string, opts: { bulk?: boolean } = {}) {
     fs.mkdirSync(nodePath.dirname(path), { recursive: true });
+    if (!fs.existsSync(path)) {
+      // A new ledger appears under its name with its tables already in it: a
+      // reader (trace, a test polling the file) that opens it at once must not
+      // find a file without the events table.
+      const tmp = `${path}.new-${process.pid}`;
+      const init = new Database(tmp);
+      openPragmas(init);
+      applySchema(init);
+      init.close(); // checkpoints and removes the WAL: the one file holds it all
+      try { fs.linkSync(tmp, path); } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; }
+      fs.rmSync(tmp, { force: true });
+    }
     this.db = new Database(path);
     openPragmas(this.db);
     applySchema(this.db);
@@ -43,6 +68,14 @@ export class IngestLedger {
     // index pages in memory for a big ingest; it is only an upper bound.
     this.db.pragma('cache_size = -262144');
     this.db.exec('CREATE TABLE IF NOT EXISTS ingest_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    if (opts.bulk) {
+      this.db.transaction(() => {
+        if (this.db.prepare('SELECT 1 FROM events LIMIT 1').get() !== undefined) return;
+        const names = this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL").pluck().all() as string[];
+        for (const n of names) this.db.exec(`DROP INDEX IF EXISTS "${n.replace(/"/g, '""')}"`);
+        this.deferredIndexes = names.length > 0;
+      }).immediate();
+    }
     this.insert = this.db.prepare(`INSERT INTO events (${COLUMNS.join(',')}) VALUES (${COLUMNS.map(() => '?').join(',')})`);
     this.putState = this.db.prepare('INSERT INTO ingest_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
     this.getState = this.db.prepare('SELECT value FROM ingest_state WHERE key = ?');
@@ -60,6 +93,13 @@ export class IngestLedger {
   /** One transaction; synchronous=FULL (openPragmas) makes it durable when this returns. */
   commit(events: LedgerEvent[], state: Array<[string, unknown]>): void {
     this.tx(events, state);
+  }
+
+  /** After the last commit of a bulk load: build the indexes dropped in the constructor. */
+  finish(): void {
+    if (!this.deferredIndexes) return;
+    applySchema(this.db);
+    this.deferredIndexes = false;
   }
 
   close(): void { this.db.close(); }

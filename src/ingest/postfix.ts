@@ -14,8 +14,27 @@ interface TxnState {
   queued: boolean; bounce_of: string | null;
 }
 
+// Hot-path patterns, compiled once (none is global or sticky: no lastIndex state).
+const BOUNCE_RE = /^([0-9A-Za-z]+): sender (?:non-delivery|delay|delivery status) notification: ([0-9A-Za-z]+)$/;
+const PICKUP_RE = /^[0-9A-Za-z]+: uid=/;
+const SMTPD_CHATTER_RE = /^(?:lost connection|timeout|too many errors|warning:|Anonymous TLS|Trusted TLS|Untrusted TLS|Verified TLS|SSL_accept|improper command pipelining|NOQUEUE: (?:discard|hold|filter|warn|redirect)|[0-9A-Za-z]+: (?:discard|hold|filter|warn|redirect|filter)|auth|statistics|table |proxy-)/;
+const REJECT_STAGE_RE = /^(CONNECT|HELO|EHLO|MAIL|RCPT|DATA|END-OF-MESSAGE|VRFY|ETRN|BDAT) from ([^ ]*): /;
+const PS_EVENT_RE = /^(PASS (?:NEW|OLD)|DNSBL rank (\d+) for|PREGREET (\d+) after [0-9.]+ from|DISCONNECT) \[([^\]]*)\]:(\d+)(.*)$/;
+const PS_NOQUEUE_RE = /^NOQUEUE: reject: \w+ from \[([^\]]*)\]:(\d+): /;
+const PS_CHATTER_RE = /^(?:HANGUP|COMMAND|BARE NEWLINE|NON-SMTP|WHITELISTED|ALLOWLISTED|BLACKLISTED|DENYLISTED|CACHE|warning:|PASS|FAIL|DNSBL|statistics|cache|lost connection)/;
+const SIZE_RE = /(?:^|, )size=(\d+)/;
+const NRCPT_RE = /(?:^|, )nrcpt=(\d+)/;
+const DELIVERY_RE = /^to=<([^>]*)>, (?:orig_to=<([^>]*)>, )?relay=([^,]*), (?:conn_use=\d+, )?delay=([0-9.]+), delays=([0-9./]+), dsn=(\d\.\d{1,3}\.\d{1,3}), status=(\w+) \((.*)\)$/;
+const TR_FROM_RE = /^from=<([^>]*)>/;
+const TR_TO_RE = /[ ,]to=<([^>]*)>/;
+const TR_HELO_RE = /[ ,]helo=<(.*)>$/;
+const QID_RE = /^[0-9A-Za-z]+$/;
+
 /** A queue ID silent this long starts a new transaction when seen again (Postfix keeps mail 5 days by default). */
 const REUSE_GAP_MS = 6 * 86400e3;
+
+/** A postscreen session not closed after this long is over (see sweepPostscreen). */
+const PS_SESSION_MS = 3600e3;
 
 const base36 = (n: number): string => n.toString(36);
 
@@ -59,9 +78,9 @@ function trailer(s: string): { text: string; from: string | null; to: string | n
   const i = s.lastIndexOf('; from=<');
   if (i < 0) return { text: s, from: null, to: null, helo: null };
   const t = s.slice(i + 2);
-  const from = /^from=<([^>]*)>/.exec(t);
-  const to = /[ ,]to=<([^>]*)>/.exec(t);
-  const helo = /[ ,]helo=<(.*)>$/.exec(t);
+  const from = TR_FROM_RE.exec(t);
+  const to = TR_TO_RE.exec(t);
+  const helo = TR_HELO_RE.exec(t);
   return { text: s.slice(0, i), from: from ? from[1]! : null, to: to ? to[1]! : null, helo: helo ? helo[1]! : null };
 }
 
@@ -120,7 +139,7 @@ export class PostfixParser implements StatefulParser {
       case 'smtp': case 'lmtp': case 'local': case 'virtual': case 'pipe': case 'error': case 'retry': case 'relay': case 'discard':
         return this.delivery(l, node, sink);
       case 'bounce': {
-        const m = /^([0-9A-Za-z]+): sender (?:non-delivery|delay|delivery status) notification: ([0-9A-Za-z]+)$/.exec(msg);
+        const m = BOUNCE_RE.exec(msg);
         if (!m) return msg.startsWith('warning:');
         const t = this.txn(node, m[1]!, l.ts, true)!;
         // The notification is a message of its own (from=<>); its transaction points back here.
@@ -128,7 +147,7 @@ export class PostfixParser implements StatefulParser {
         n.bounce_of = t.ref;
         return true;
       }
-      case 'pickup': return /^[0-9A-Za-z]+: uid=/.test(msg) || msg.startsWith('warning:');
+      case 'pickup': return PICKUP_RE.test(msg) || msg.startsWith('warning:');
       case 'dnsblog': case 'master': case 'postfix-script': case 'postlogd': case 'anvil': case 'scache':
       case 'tlsmgr': case 'verify': case 'trivial-rewrite': case 'proxymap': case 'flush': case 'showq':
       case 'postqueue': case 'postsuper': case 'sendmail': case 'postdrop': case 'tlsproxy':
@@ -140,6 +159,21 @@ export class PostfixParser implements StatefulParser {
 
   private sessionOf(node: string, pid: string | null): SessionState | undefined {
     return pid === null ? undefined : this.sessions.get(node + '|' + pid);
+  }
+
+  /**
+   * postscreen(8) logs no DISCONNECT for a client it passes on to smtpd (PASS
+   * NEW/OLD hands the connection over), so its sessions would stay open for
+   * EXPIRE (days) and be saved with every batch. A postscreen session lasts
+   * seconds (postscreen_greet_wait) to minutes (the after-220 tests, bounded
+   * by smtpd_timeout-like limits): one silent for an hour is over. Swept every
+   * few thousand connects, so the cost is spread thin.
+   */
+  private psConnects = 0;
+  private sweepPostscreen(now: number): void {
+    if (++this.psConnects % 4096 !== 0) return;
+    const before = now - PS_SESSION_MS;
+    for (const [k, v] of this.sessions) if (v.ts < before && k.includes('|ps|')) this.sessions.delete(k);
   }
 
   private smtpd(l: SyslogLine, node: string, sink: Sink): boolean {
@@ -172,7 +206,7 @@ export class PostfixParser implements StatefulParser {
       const qid = msg.slice(0, colon);
       const rest = msg.slice(colon + 2);
       if (rest.startsWith('client=')) {
-        if (!/^[0-9A-Za-z]+$/.test(qid)) return false;
+        if (!QID_RE.test(qid)) return false;
         const s = this.sessionOf(node, l.pid);
         const comma = rest.indexOf(',');
         const { ptr, ip } = hostAddr(rest.slice(7, comma > 0 ? comma : undefined));
@@ -185,7 +219,7 @@ export class PostfixParser implements StatefulParser {
       }
     }
     // Connection-level chatter with no event of its own.
-    return /^(?:lost connection|timeout|too many errors|warning:|Anonymous TLS|Trusted TLS|Untrusted TLS|Verified TLS|SSL_accept|improper command pipelining|NOQUEUE: (?:discard|hold|filter|warn|redirect)|[0-9A-Za-z]+: (?:discard|hold|filter|warn|redirect|filter)|auth|statistics|table |proxy-)/.test(msg);
+    return SMTPD_CHATTER_RE.test(msg);
   }
 
   /**
@@ -196,7 +230,7 @@ export class PostfixParser implements StatefulParser {
   private reject(l: SyslogLine, node: string, sink: Sink, qid: string, rest: string, s: SessionState | undefined): boolean {
     const warn = rest.startsWith('reject_warning: ');
     const body = rest.slice(warn ? 16 : 8);
-    const m = /^(CONNECT|HELO|EHLO|MAIL|RCPT|DATA|END-OF-MESSAGE|VRFY|ETRN|BDAT) from ([^ ]*): /.exec(body);
+    const m = REJECT_STAGE_RE.exec(body);
     if (!m) return false;
     const stage = m[1]!.toLowerCase().replace('end-of-message', 'data').replace('ehlo', 'helo').replace('bdat', 'data');
     const { ptr, ip } = hostAddr(m[2]!);
@@ -210,7 +244,7 @@ export class PostfixParser implements StatefulParser {
       else this.noq = { ts: l.ts, n: 0 };
       ref = `pf:${node}:NOQUEUE:${l.ts}:${this.noq.n}`;
     } else {
-      if (!/^[0-9A-Za-z]+$/.test(qid)) return false;
+      if (!QID_RE.test(qid)) return false;
       ref = this.txn(node, qid, l.ts, true)!.ref;
     }
     const cls = classify(tr.text, false);
@@ -237,15 +271,24 @@ export class PostfixParser implements StatefulParser {
   private postscreen(l: SyslogLine, node: string, sink: Sink): boolean {
     const msg = l.msg;
     const psKey = (ipPort: string): string => node + '|ps|' + ipPort;
-    let m = /^CONNECT from \[([^\]]*)\]:(\d+)/.exec(msg);
+    // "CONNECT from [ip]:port to [ip]:port", the most frequent postscreen line: split by hand.
+    let m: RegExpExecArray | string[] | null = null;
+    if (msg.startsWith('CONNECT from [')) {
+      const close = msg.indexOf(']', 14);
+      let e = close + 2;
+      while (e < msg.length && msg.charCodeAt(e) >= 48 && msg.charCodeAt(e) <= 57) e++;
+      if (close > 0 && msg.charCodeAt(close + 1) === 58 /* : */ && e > close + 2) m = [msg.slice(0, e), msg.slice(14, close), msg.slice(close + 2, e)];
+    }
     if (m) {
+      this.sweepPostscreen(l.ts);
       const ip = clean(m[1]!, 64);
       const s: SessionState = { session: `pf:${node}:${l.pid}:${l.ts}`, ip, ptr: null, ts: l.ts };
       this.sessions.set(psKey(`${m[1]}:${m[2]}`), s);
       sink.emit({ ts: l.ts, node, source: 'postfix', kind: 'session.connect', session: s.session, client_ip: ip, details: { service: 'postscreen' } });
       return true;
     }
-    m = /^(PASS (?:NEW|OLD)|DNSBL rank (\d+) for|PREGREET (\d+) after [0-9.]+ from|DISCONNECT) \[([^\]]*)\]:(\d+)(.*)$/.exec(msg);
+    const c0 = msg.charCodeAt(0);
+    m = c0 === 80 /* P */ || c0 === 68 /* D */ ? PS_EVENT_RE.exec(msg) : null;
     if (m) {
       const key = psKey(`${m[4]}:${m[5]}`);
       const s = this.sessions.get(key);
@@ -265,12 +308,12 @@ export class PostfixParser implements StatefulParser {
     }
     if (msg.startsWith('NOQUEUE: reject: ')) {
       // "RCPT from [ip]:port: 550 5.7.1 Service unavailable; client [ip] blocked using zen...; from=<a>, to=<b>, proto=ESMTP, helo=<h>"
-      const pm = /^NOQUEUE: reject: \w+ from \[([^\]]*)\]:(\d+): /.exec(msg);
+      const pm = PS_NOQUEUE_RE.exec(msg);
       const s = pm ? this.sessions.get(psKey(`${pm[1]}:${pm[2]}`)) : undefined;
       const text = msg.replace(/(; from=<[^>]*>), to=/, '$1 to=').replace(/, proto=/, ' proto=').replace(/, helo=</, ' helo=<');
       return this.reject(l, node, sink, 'NOQUEUE', text.slice(9), s);
     }
-    return /^(?:HANGUP|COMMAND|BARE NEWLINE|NON-SMTP|WHITELISTED|ALLOWLISTED|BLACKLISTED|DENYLISTED|CACHE|warning:|PASS|FAIL|DNSBL|statistics|cache|lost connection)/.test(msg);
+    return PS_CHATTER_RE.test(msg);
   }
 
   private cleanup(l: SyslogLine, node: string, sink: Sink): boolean {
@@ -340,8 +383,8 @@ export class PostfixParser implements StatefulParser {
       const t = this.txn(node, qid, l.ts, true)!;
       const from = rest.slice(6, end);
       const tail = rest.slice(end + 3);
-      const size = /(?:^|, )size=(\d+)/.exec(tail);
-      const nrcpt = /(?:^|, )nrcpt=(\d+)/.exec(tail);
+      const size = SIZE_RE.exec(tail);
+      const nrcpt = NRCPT_RE.exec(tail);
       t.mail_from = clean(from, MAX_ADDR) ?? '';
       if (size) t.size = Number(size[1]);
       if (tail.startsWith('status=')) {
@@ -372,9 +415,9 @@ export class PostfixParser implements StatefulParser {
     const rest = msg.slice(colon + 2);
     if (!rest.startsWith('to=<')) {
       // "connect to ...", "host x said ...", "lost connection ...", "conversation with ... timed out": the status line follows.
-      return /^[0-9A-Za-z]+$/.test(qid) || msg.startsWith('warning:') || msg.startsWith('connect to ') || msg.startsWith('SSL_connect');
+      return QID_RE.test(qid) || msg.startsWith('warning:') || msg.startsWith('connect to ') || msg.startsWith('SSL_connect');
     }
-    const m = /^to=<([^>]*)>, (?:orig_to=<([^>]*)>, )?relay=([^,]*), (?:conn_use=\d+, )?delay=([0-9.]+), delays=([0-9./]+), dsn=(\d\.\d{1,3}\.\d{1,3}), status=(\w+) \((.*)\)$/.exec(rest);
+    const m = DELIVERY_RE.exec(rest);
     if (!m) return false;
     const t = this.txn(node, qid, l.ts, true)!;
     const [, to, origTo, relay, delay, delays, dsn, status, why] = m as unknown as string[];

@@ -49,7 +49,7 @@ const MAX_UNKNOWN_KEYS = 100;
 const EXPIRE_MS = 7 * 86400e3;
 
 export async function ingest(o: IngestOptions): Promise<IngestSummary> {
-  const ledger = new IngestLedger(o.ledgerPath);
+  const ledger = new IngestLedger(o.ledgerPath, { bulk: !o.follow });
   const parser: StatefulParser = o.kind === 'postfix' ? new PostfixParser() : new DovecotParser();
   const parserKey = `parser:${o.kind}`;
   if (!o.fromStart) parser.load(ledger.state(parserKey));
@@ -93,6 +93,8 @@ export async function ingest(o: IngestOptions): Promise<IngestSummary> {
       events = [];
       pendingLines = 0;
     };
+    let lastHost: string | null = null;
+    let lastNode = o.fallbackNode;
     const consume = (x: Open): boolean => {
       const chunk = x.file.read();
       if (!chunk) return false;
@@ -104,7 +106,9 @@ export async function ingest(o: IngestOptions): Promise<IngestSummary> {
         const l = parseSyslog(line, x.years);
         if (!l) { unknown('(no syslog header)'); continue; }
         if (l.ts > maxTs) maxTs = l.ts;
-        const node = o.node ?? (l.host ? clean(l.host, 64)! : o.fallbackNode);
+        // The host field is the same on nearly every line: clean it once per change.
+        if (l.host !== lastHost) { lastHost = l.host; lastNode = l.host ? clean(l.host, 64)! : o.fallbackNode; }
+        const node = o.node ?? lastNode;
         let ok = false;
         try {
           ok = parser.handle(l, node, sink);
@@ -121,7 +125,10 @@ export async function ingest(o: IngestOptions): Promise<IngestSummary> {
 
     for (const x of open) while (consume(x)) { /* to the end */ }
     commit();
-    if (!o.follow) return summary;
+    if (!o.follow) {
+      ledger.finish();
+      return summary;
+    }
 
     const poll = o.pollMs ?? 500;
     while (!o.signal?.aborted) {

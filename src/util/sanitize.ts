@@ -13,6 +13,14 @@ export function asciiSafe(value: string, max = 200): string {
 
 /** For log lines and the ledger: keeps UTF-8, drops control bytes, bounds length. */
 export function logSafe(value: string, max = 1000): string {
+  // Fast path (ingest calls this for every address and reply text): most
+  // values have no control byte, and a char loop costs far less than a replace.
+  let clean = true;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) { clean = false; break; }
+  }
+  if (clean) return value.length > max ? value.slice(0, max) + '...' : value;
   const s = value.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   return s.length > max ? s.slice(0, max) + '...' : s;
 }
