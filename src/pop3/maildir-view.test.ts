@@ -65,7 +65,7 @@ test('the listing covers new/ and cur/, oldest first, each message once', async 
 
 test('the REF comes from the topmost Received: only; Message-ID as the gateway reads it', () => {
   const ours = 'Return-Path: <a@b>\nReceived: from x (y [192.0.2.7])\n\tby mx (mailproof) with ESMTPS id 0NVXBYDR8VNM\n\tfor <d@d.test>;\n\tFri, 27 Nov 2026\nReceived: from z by q (mailproof) with ESMTP id ZZZZZZZZZZZZ;\nMessage-ID:\n <m1@example.org>\n\nReceived: body text\n';
-  assert.deepEqual(parseHeaderFacts(Buffer.from(ours)), { ref: '0NVXBYDR8VNM', messageId: '<m1@example.org>' });
+  assert.deepEqual(parseHeaderFacts(Buffer.from(ours)), { ref: '0NVXBYDR8VNM', messageId: 'm1@example.org' });
   // A message that did not come through the gateway: a sender-written REF lower down is not believed.
   const forged = 'Received: from evil by somewhere; date\nReceived: by mx (mailproof) with ESMTP id 0NVXBYDR8VNM;\n\nx\n';
   assert.deepEqual(parseHeaderFacts(Buffer.from(forged)), { ref: null, messageId: null });

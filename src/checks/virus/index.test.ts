@@ -34,7 +34,12 @@ class FakeClamd {
     if (this.behave === 'down') return { kind: 'error', code: 'connect', reason: 'cannot connect to clamd at 127.0.0.1:3310: ECONNREFUSED', raw: null, ...base };
     if (this.behave === 'too_large') return { kind: 'error', code: 'too_large', reason: 'INSTREAM size limit exceeded. ERROR', raw: 'INSTREAM size limit exceeded. ERROR', ...base };
     if (this.behave === 'hang') {
-      return new Promise((resolve) => signal?.addEventListener('abort', () => resolve({ kind: 'error', code: 'aborted', reason: 'scan aborted', raw: null, ...base })));
+      // As the real client: a signal that fired before the scan began (a slow
+      // MIME walk under load) ends it at once; waiting for an 'abort' event
+      // that already happened would hang with nothing keeping the loop alive.
+      const aborted = { kind: 'error' as const, code: 'aborted' as const, reason: 'scan aborted', raw: null, ...base };
+      if (signal?.aborted) return aborted;
+      return new Promise((resolve) => signal?.addEventListener('abort', () => resolve(aborted)));
     }
     if (buf.includes(MARK)) return { kind: 'infected', signature: EICAR_SIG, signatures: [EICAR_SIG], raw: `stream: ${EICAR_SIG} FOUND`, ...base };
     return { kind: 'clean', raw: 'stream: OK', ...base };
