@@ -6,6 +6,7 @@
 import type { LedgerEvent } from '../ledger/types.js';
 import { clean, MAX_ADDR, MAX_TEXT, type Sink, type StatefulParser } from './common.js';
 import type { SyslogLine } from './syslog.js';
+import { normalizeMessageId } from '../util/message-id.js';
 
 interface DcSession { user: string | null; ip: string | null; proto: 'pop3' | 'imap'; ts: number }
 
@@ -80,9 +81,7 @@ export class DovecotParser implements StatefulParser {
       const m = /^(?:msgid=(<[^>]*>|\S*): )?saved mail to (.*)$/.exec(msg);
       // The mail_log plugin's "save:" line says the same as "saved mail to".
       if (!m) return /^(?:Connect|Disconnect|session|sieve|msgid=|save: )/.test(msg);
-      let id = m[1] ?? null;
-      if (id && id.startsWith('<') && id.endsWith('>')) id = id.slice(1, -1);
-      sink.emit({ ...base, client_ip: null, kind: 'message.delivered', message_id: clean(id, 998), details: { box: clean(m[2]!, 200), service } });
+      sink.emit({ ...base, client_ip: null, kind: 'message.delivered', message_id: clean(normalizeMessageId(m[1]), 998), details: { box: clean(m[2]!, 200), service } });
       return true;
     }
     if (service !== 'pop3' && service !== 'imap') return true;

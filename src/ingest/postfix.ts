@@ -5,6 +5,7 @@
 import type { LedgerEvent, Verdict } from '../ledger/types.js';
 import { clean, MAX_ADDR, MAX_HELO, MAX_TEXT, replyCodes, type Sink, type StatefulParser } from './common.js';
 import type { SyslogLine } from './syslog.js';
+import { normalizeMessageId } from '../util/message-id.js';
 
 interface SessionState { session: string; ip: string | null; ptr: string | null; ts: number }
 interface TxnState {
@@ -37,6 +38,12 @@ const REUSE_GAP_MS = 6 * 86400e3;
 const PS_SESSION_MS = 3600e3;
 
 const base36 = (n: number): string => n.toString(36);
+
+/** "QUEUEID: rest" -> its two halves; null when the line has no "ID: " prefix. */
+function queueLine(msg: string): { qid: string; rest: string } | null {
+  const colon = msg.indexOf(': ');
+  return colon > 0 ? { qid: msg.slice(0, colon), rest: msg.slice(colon + 2) } : null;
+}
 
 /** "mail.example.com[192.0.2.1]" or "unknown[192.0.2.1]:25" -> name and address. */
 function hostAddr(s: string): { ptr: string | null; ip: string | null } {
@@ -318,15 +325,12 @@ export class PostfixParser implements StatefulParser {
 
   private cleanup(l: SyslogLine, node: string, sink: Sink): boolean {
     const msg = l.msg;
-    const colon = msg.indexOf(': ');
-    if (colon <= 0) return false;
-    const qid = msg.slice(0, colon);
-    const rest = msg.slice(colon + 2);
+    const q = queueLine(msg);
+    if (!q) return false;
+    const { qid, rest } = q;
     if (rest.startsWith('message-id=')) {
       const t = this.txn(node, qid, l.ts, true)!;
-      let id = rest.slice(11);
-      if (id.startsWith('<') && id.endsWith('>')) id = id.slice(1, -1);
-      t.message_id = clean(id, 998) || null;
+      t.message_id = clean(normalizeMessageId(rest.slice(11)), 998) || null;
       return true;
     }
     if (rest.startsWith('milter-reject: ') || rest.startsWith('reject: ')) {
@@ -368,10 +372,9 @@ export class PostfixParser implements StatefulParser {
 
   private qmgr(l: SyslogLine, node: string, sink: Sink): boolean {
     const msg = l.msg;
-    const colon = msg.indexOf(': ');
-    if (colon <= 0) return false;
-    const qid = msg.slice(0, colon);
-    const rest = msg.slice(colon + 2);
+    const q = queueLine(msg);
+    if (!q) return false;
+    const { qid, rest } = q;
     if (rest === 'removed') {
       // The queue ID is free again: a later line with it is another message.
       this.txns.delete(node + '|' + qid);
@@ -409,10 +412,9 @@ export class PostfixParser implements StatefulParser {
   /** "QID: to=<x>, orig_to=<y>, relay=..., delay=0.5, delays=a/b/c/d, dsn=2.0.0, status=sent (250 ...)" */
   private delivery(l: SyslogLine, node: string, sink: Sink): boolean {
     const msg = l.msg;
-    const colon = msg.indexOf(': ');
-    if (colon <= 0) return msg.startsWith('warning:');
-    const qid = msg.slice(0, colon);
-    const rest = msg.slice(colon + 2);
+    const q = queueLine(msg);
+    if (!q) return msg.startsWith('warning:');
+    const { qid, rest } = q;
     if (!rest.startsWith('to=<')) {
       // "connect to ...", "host x said ...", "lost connection ...", "conversation with ... timed out": the status line follows.
       return QID_RE.test(qid) || msg.startsWith('warning:') || msg.startsWith('connect to ') || msg.startsWith('SSL_connect');
