@@ -1,50 +1,88 @@
 import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
-import { trace, type Journey } from '../research/journeys.js';
+import type { ResolvedConfig } from '../config/load.js';
+import type { Lang } from '../research/explain.js';
+import type { Outcome } from '../research/journeys.js';
+import { search, type SearchFilter, type SearchResult } from '../research/search.js';
 import { configFrom, parse, parseTime, UsageError } from './common.js';
 
 export const TRACE_HELP = `mailproof trace --rcpt ADDR | --domain D [--from ADDR|DOMAIN] [--ip IP]
-                [--ref REF] [--message-id ID] [--since T] [--until T] [--json]
-  Lists what happened to mail: one journey per transaction and recipient.
+                [--ref REF] [--message-id ID] [--since T] [--until T]
+                [--outcome delivered|rejected|tempfailed|incomplete] [--lang en|de] [--json]
+  Lists what happened to mail: one journey per transaction and recipient, each
+  diagnosis explained (--lang), with near misses (a typo in the address) and,
+  when a named sender never reached us, no_attempt_seen.
   T is a date (2026-11-27, 2026-11-27T10:00Z) or an age (90m, 24h, 7d); --since defaults to 7d.`;
 
 export function traceCommand(argv: string[]): number {
   const { values } = parse(argv, {
     rcpt: { type: 'string' }, domain: { type: 'string' }, from: { type: 'string' }, ip: { type: 'string' },
     ref: { type: 'string' }, 'message-id': { type: 'string' }, since: { type: 'string' }, until: { type: 'string' },
+    outcome: { type: 'string' }, lang: { type: 'string' },
     json: { type: 'boolean' },
   });
   if (values.help) { process.stdout.write(TRACE_HELP + '\n'); return 0; }
-  if (!values.rcpt && !values.domain && !values.ref && !values['message-id'] && !values.ip && !values.from) {
-    throw new UsageError('trace needs at least one of --rcpt, --domain, --from, --ip, --ref, --message-id');
-  }
   const cfg = configFrom(values);
+  const lang = langOf(values.lang);
+  const filter = traceFilter(values);
   const reader = new SqliteLedgerReader(cfg.paths.ledger, { readonly: true });
-  let journeys: Journey[];
+  let result: SearchResult;
   try {
-    journeys = trace(reader, {
-      rcpt: values.rcpt, domain: values.domain, from: values.from, ip: values.ip, ref: values.ref,
-      messageId: values['message-id'],
-      since: values.since ? parseTime(values.since, '--since') : values.ref ? undefined : Date.now() - 7 * 86400e3,
-      until: values.until ? parseTime(values.until, '--until') : undefined,
-    });
+    result = search(reader, filter, { lang, mailboxes: configuredMailboxes(cfg) });
   } finally {
     reader.close();
   }
   if (values.json) {
-    process.stdout.write(JSON.stringify({ journeys }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
     return 0;
   }
-  if (journeys.length === 0) {
-    process.stdout.write('no journeys found\n');
+  const out = (line: string): void => { process.stdout.write(line + '\n'); };
+  for (const f of result.findings) out(`${f.code}: ${f.title}. ${f.what} ${f.action}`);
+  for (const n of result.near_misses) out(`near miss (${n.kind}): ${JSON.stringify(n.value)}`);
+  if (result.journeys.length === 0) {
+    out('no journeys found');
     return 0;
   }
-  for (const j of journeys) {
+  for (const j of result.journeys) {
     // JSON.stringify quotes client-sent values, so a hostile address cannot
     // forge a line of this output.
-    process.stdout.write(`${j.started_at}  ${j.ref}  ${j.outcome.toUpperCase()}  from=${JSON.stringify(j.mail_from)} to=${JSON.stringify(j.rcpt)} ip=${j.client_ip ?? '-'}\n`);
-    if (j.reply) process.stdout.write(`    reply: ${j.reply}\n`);
-    if (j.diagnosis.length) process.stdout.write(`    diagnosis: ${j.diagnosis.join(', ')}\n`);
-    for (const a of j.access) process.stdout.write(`    mailbox: ${a.kind} at ${a.at} from ${a.client_ip ?? 'unknown address'} (${a.source})\n`);
+    out(`${j.started_at}  ${j.ref}  ${j.outcome.toUpperCase()}  from=${JSON.stringify(j.mail_from)} to=${JSON.stringify(j.rcpt)} ip=${j.client_ip ?? '-'}`);
+    if (j.reply) out(`    reply: ${JSON.stringify(j.reply)}`);
+    for (const x of j.explanations) out(`    ${x.code} [${x.side}]: ${x.what} -> ${x.action}`);
+    for (const n of j.near_misses) out(`    near miss (${n.kind}): ${JSON.stringify(n.value)}`);
+    for (const a of j.access) out(`    mailbox: ${a.kind} at ${a.at} from ${a.client_ip ?? 'unknown address'} (${a.source})`);
   }
+  if (result.truncated) out('(more journeys than shown: narrow the search)');
   return 0;
+}
+
+const OUTCOMES: readonly Outcome[] = ['delivered', 'rejected', 'tempfailed', 'incomplete'];
+
+export function langOf(v: string | undefined): Lang {
+  if (v === undefined) return 'en';
+  if (v !== 'en' && v !== 'de') throw new UsageError(`--lang must be en or de, not ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** The trace filter options shared by trace and report. */
+export function traceFilter(values: Record<string, string | boolean | undefined | string[]>): SearchFilter {
+  const s = (k: string): string | undefined => (typeof values[k] === 'string' ? values[k] as string : undefined);
+  if (!s('rcpt') && !s('domain') && !s('ref') && !s('message-id') && !s('ip') && !s('from')) {
+    throw new UsageError('needs at least one of --rcpt, --domain, --from, --ip, --ref, --message-id');
+  }
+  const outcome = s('outcome');
+  if (outcome !== undefined && !OUTCOMES.includes(outcome as Outcome)) throw new UsageError(`--outcome must be one of ${OUTCOMES.join(', ')}`);
+  return {
+    rcpt: s('rcpt'), domain: s('domain'), from: s('from'), ip: s('ip'), ref: s('ref'), messageId: s('message-id'),
+    since: s('since') ? parseTime(s('since')!, '--since') : s('ref') ? undefined : Date.now() - 7 * 86400e3,
+    until: s('until') ? parseTime(s('until')!, '--until') : undefined,
+    outcome: outcome as Outcome | undefined,
+  };
+}
+
+/** The mailboxes of a domain as configured (typo hints). */
+export function configuredMailboxes(cfg: ResolvedConfig): (domain: string) => string[] {
+  return (domain) => {
+    const d = (cfg.domains as Record<string, { mailboxes?: unknown }>)[domain];
+    return Array.isArray(d?.mailboxes) ? d.mailboxes.filter((m): m is string => typeof m === 'string').map((m) => (m.includes('@') ? m : `${m}@${domain}`)) : [];
+  };
 }

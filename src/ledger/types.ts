@@ -98,6 +98,8 @@ export interface LedgerReader {
   bySessions(sessions: string[]): StoredEvent[];
   /** Events carrying one of these Message-IDs (mailbox access is joined to deliveries this way), ordered by time. */
   byMessageIds(ids: string[]): StoredEvent[];
+  /** Addresses of a domain that mail was accepted or delivered for in the window: the mailboxes that exist, as the ledger knows them (near misses). */
+  recipients(domain: string, since: number, until?: number): string[];
   prune(olderThanMs: number): number;
   close(): void;
 }

@@ -19,6 +19,12 @@ export interface Access {
   client_ip: string | null;
 }
 
+/** Something close to what was searched: a similar existing mailbox (a typo), another address of the same sender domain. */
+export interface NearMiss {
+  kind: 'similar_mailbox' | 'other_sender_address';
+  value: string;
+}
+
 export interface Journey {
   ref: string;
   node: string;
@@ -34,6 +40,8 @@ export interface Journey {
   diagnosis: string[];
   /** Mailbox access to this message after delivery, oldest first. */
   access: Access[];
+  /** Filled by research/search.ts; empty from trace() alone. */
+  near_misses: NearMiss[];
   events: StoredEvent[];
 }
 
@@ -89,6 +97,9 @@ function findingCode(e: StoredEvent): string | null {
     case 'spf': return e.verdict === 'flag' ? null : 'spf_fail';
     case 'dmarc': return e.verdict === 'flag' ? null : 'dmarc_reject';
     case 'virus': return 'virus';
+    // A blocked attachment (macro, program, disguised extension) is the
+    // "harmless Word file" story; its size and depth limits are not.
+    case 'attachments': return e.verdict === 'reject' && !/_limit$/.test(String((e.details as { evidence?: { rule?: unknown } } | null)?.evidence?.rule ?? '')) ? 'virus' : null;
     case 'spam': return e.verdict === 'flag' ? null : 'spam';
     default: return null;
   }
@@ -266,6 +277,7 @@ export function trace(reader: LedgerReader, f: TraceFilter): Journey[] {
         reply,
         diagnosis,
         access,
+        near_misses: [],
         events: mine,
       });
     }

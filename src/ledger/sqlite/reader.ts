@@ -56,6 +56,12 @@ export class SqliteLedgerReader implements LedgerReader {
   bySessions(sessions: string[]): StoredEvent[] { return this.byColumn('session', sessions); }
   byMessageIds(ids: string[]): StoredEvent[] { return this.byColumn('message_id', ids); }
 
+  recipients(domain: string, since: number, until = Date.now()): string[] {
+    const rows = this.db.prepare(`SELECT DISTINCT rcpt FROM events WHERE rcpt_domain = ? AND ts >= ? AND ts <= ?
+      AND kind IN ('rcpt.accepted', 'message.delivered') AND rcpt IS NOT NULL LIMIT 100000`).all(domain.toLowerCase(), since, until) as { rcpt: string }[];
+    return rows.map((r) => r.rcpt);
+  }
+
   prune(olderThanMs: number): number {
     return this.db.prepare('DELETE FROM events WHERE ts < ?').run(olderThanMs).changes;
   }

@@ -1,0 +1,289 @@
+import type { StoredEvent } from '../ledger/types.js';
+import type { Journey } from './journeys.js';
+
+// The explanations of the diagnosis codes of DESIGN.md, in German and English:
+// what happened, whose side it is on, what that side must do, and the events
+// that prove it. Texts are plain strings with facts filled in from the
+// evidence; escaping is the renderer's job (HTML, PDF, terminal), never ours.
+
+export type Lang = 'de' | 'en';
+export const LANGS: readonly Lang[] = ['de', 'en'];
+
+/** Whose move it is: the sender's side, the recipient's (our customer's) side, or nobody's. */
+export type Side = 'sender' | 'recipient' | 'none';
+
+export const CODES = [
+  'delivered', 'fetched_and_deleted', 'delivered_not_fetched', 'virus', 'spam',
+  'sender_ip_blocklisted', 'sender_dynamic_ip', 'sender_mx_is_ip', 'sender_domain_unresolvable',
+  'spf_fail', 'dmarc_reject', 'unknown_recipient', 'message_too_large', 'mailbox_full',
+  'tempfail_not_retried', 'tempfail_retried', 'no_attempt_seen',
+] as const;
+export type Code = (typeof CODES)[number];
+
+export interface Finding {
+  code: string;
+  side: Side;
+  title: string;
+  /** What happened, in plain words, with the facts of this journey. */
+  what: string;
+  /** What the side named by `side` must do. */
+  action: string;
+  /** Ids of the events that prove it (a subset of the journey's events). */
+  evidence: number[];
+}
+
+/** Facts taken from a journey's evidence, filled into the texts. */
+export interface Facts {
+  client_ip: string;
+  client_ptr: string;
+  sender: string;
+  sender_domain: string;
+  rcpt: string;
+  lists: string;
+  signature: string;
+  file: string;
+  score: string;
+  mx: string;
+  limit: string;
+  access_ip: string;
+  access_at: string;
+  similar: string;
+  reply: string;
+}
+
+interface Text { title: string; what: string; action: string }
+type Catalogue = Record<Code, { side: Side; de: Text; en: Text }>;
+
+const CATALOGUE: Catalogue = {
+  delivered: {
+    side: 'none',
+    en: { title: 'Delivered', what: 'The message from {sender} was accepted and stored in the mailbox of {rcpt}.', action: 'Nothing was lost on the way in. If the recipient does not see it, look behind the mailbox: mail programs, filters, other computers fetching the mailbox.' },
+    de: { title: 'Zugestellt', what: 'Die Nachricht von {sender} wurde angenommen und im Postfach {rcpt} gespeichert.', action: 'Auf dem Weg hierher ging nichts verloren. Sieht der Empfänger sie nicht, liegt die Ursache hinter dem Postfach: Mailprogramme, Filter, andere Rechner, die das Postfach abrufen.' },
+  },
+  fetched_and_deleted: {
+    side: 'recipient',
+    en: { title: 'Fetched and deleted from the mailbox', what: 'The message was delivered, then fetched and deleted at {access_at} by a mail program at the address {access_ip}.', action: 'Find the computer or phone with that address in your own network: it downloads the mailbox and deletes the messages from the server. Set it to leave copies on the server, or remove the account there.' },
+    de: { title: 'Abgerufen und aus dem Postfach gelöscht', what: 'Die Nachricht wurde zugestellt und am {access_at} von einem Mailprogramm mit der Adresse {access_ip} abgerufen und gelöscht.', action: 'Suchen Sie in Ihrem eigenen Netz den Rechner oder das Telefon mit dieser Adresse: Er lädt das Postfach herunter und löscht die Nachrichten auf dem Server. Stellen Sie dort „Kopie auf dem Server lassen“ ein oder entfernen Sie das Konto.' },
+  },
+  delivered_not_fetched: {
+    side: 'recipient',
+    en: { title: 'Delivered, not yet fetched', what: 'The message is in the mailbox of {rcpt}; no mail program has fetched it yet.', action: 'Check the mail program: the account settings, the server name, and any rules or spam folders that hide the message.' },
+    de: { title: 'Zugestellt, noch nicht abgerufen', what: 'Die Nachricht liegt im Postfach {rcpt}; kein Mailprogramm hat sie bisher abgerufen.', action: 'Prüfen Sie das Mailprogramm: Kontoeinstellungen, Servername und Regeln oder Spam-Ordner, die die Nachricht verbergen.' },
+  },
+  virus: {
+    side: 'sender',
+    en: { title: 'Virus or dangerous attachment', what: 'The message was refused because the attachment {file} contains {signature}.', action: 'The sender must check the sending computer with an up-to-date virus scanner and send the file again, clean (a Word file without macros, or as PDF).' },
+    de: { title: 'Virus oder gefährlicher Anhang', what: 'Die Nachricht wurde abgelehnt, weil der Anhang {file} {signature} enthält.', action: 'Der Absender muss den sendenden Rechner mit einem aktuellen Virenscanner prüfen und die Datei sauber erneut senden (ein Word-Dokument ohne Makros oder als PDF).' },
+  },
+  spam: {
+    side: 'sender',
+    en: { title: 'Refused as spam', what: 'The content filter scored the message {score} and refused it as spam.', action: 'The sender should send the message again without what makes it look like spam (links to suspicious sites, large images only, mass-mail headers), or ask us to allow-list the sending server.' },
+    de: { title: 'Als Spam abgelehnt', what: 'Der Inhaltsfilter bewertete die Nachricht mit {score} und lehnte sie als Spam ab.', action: 'Der Absender sollte die Nachricht ohne die Spam-Merkmale erneut senden (Links auf zweifelhafte Seiten, nur große Bilder, Massenmail-Kopfzeilen) oder uns bitten, den sendenden Server freizuschalten.' },
+  },
+  sender_ip_blocklisted: {
+    side: 'sender',
+    en: { title: "Sender's server is on a block list", what: 'The sending server {client_ip} is listed on {lists}; the message was refused while the sender was connected.', action: "The sender's mail administrator must find out why the address is listed (often a virus-infected computer or an open relay), fix it and request removal from the list; or send through the provider's mail server." },
+    de: { title: 'Server des Absenders auf einer Sperrliste', what: 'Der sendende Server {client_ip} steht auf {lists}; die Nachricht wurde abgelehnt, während der Absender verbunden war.', action: 'Der Mail-Administrator des Absenders muss klären, warum die Adresse gelistet ist (oft ein virenverseuchter Rechner oder ein offenes Relay), das beheben und die Austragung beantragen; oder über den Mailserver seines Providers senden.' },
+  },
+  sender_dynamic_ip: {
+    side: 'sender',
+    en: { title: 'Sent from a dynamic (dial-up/DSL) address', what: 'The sending server {client_ip} has the name {client_ptr}, which marks a dynamic end-user address; servers on such addresses are refused.', action: "The sender's own mail server (for example an in-house Exchange) must send through the provider's mail server (smarthost) instead of delivering directly from the DSL line." },
+    de: { title: 'Versand von einer dynamischen (DSL-)Adresse', what: 'Der sendende Server {client_ip} heißt {client_ptr}; der Name kennzeichnet eine dynamische Endkunden-Adresse, von der Mailserver abgelehnt werden.', action: 'Der eigene Mailserver des Absenders (etwa ein hauseigener Exchange) muss über den Mailserver seines Providers (Smarthost) senden, statt direkt von der DSL-Leitung zuzustellen.' },
+  },
+  sender_mx_is_ip: {
+    side: 'sender',
+    en: { title: "Sender domain's MX is an IP address", what: 'The MX record of {sender_domain} names {mx}, an IP address instead of a host name (RFC 5321 section 5.1 and RFC 1035 require a name); replies to the sender could not be delivered.', action: 'Whoever runs the DNS of {sender_domain} (usually its provider) must set the MX record to a host name that has an address record.' },
+    de: { title: 'MX der Absender-Domain ist eine IP-Adresse', what: 'Der MX-Eintrag von {sender_domain} nennt {mx}, eine IP-Adresse statt eines Hostnamens (RFC 5321 Abschnitt 5.1 und RFC 1035 verlangen einen Namen); Antworten an den Absender wären nicht zustellbar.', action: 'Wer das DNS von {sender_domain} betreibt (meist der Provider), muss als MX einen Hostnamen mit Adresseintrag eintragen.' },
+  },
+  sender_domain_unresolvable: {
+    side: 'sender',
+    en: { title: 'Sender domain does not exist or takes no mail', what: 'The sender domain {sender_domain} has no mail server in DNS (no MX or address, or it does not exist); no reply could reach it.', action: 'The sender must use a working sender address, or have the DNS of {sender_domain} fixed.' },
+    de: { title: 'Absender-Domain existiert nicht oder nimmt keine Mail an', what: 'Die Absender-Domain {sender_domain} hat im DNS keinen Mailserver (kein MX und keine Adresse, oder sie existiert nicht); keine Antwort könnte sie erreichen.', action: 'Der Absender muss eine funktionierende Absenderadresse verwenden oder das DNS von {sender_domain} reparieren lassen.' },
+  },
+  spf_fail: {
+    side: 'sender',
+    en: { title: 'SPF: server not allowed to send for the domain', what: 'The SPF record of {sender_domain} does not allow the server {client_ip} to send mail for it.', action: 'The sender must send through a server that the SPF record of {sender_domain} names, or its administrator must add this server to the record.' },
+    de: { title: 'SPF: Server darf nicht für die Domain senden', what: 'Der SPF-Eintrag von {sender_domain} erlaubt dem Server {client_ip} nicht, für diese Domain zu senden.', action: 'Der Absender muss über einen Server senden, den der SPF-Eintrag von {sender_domain} nennt, oder dessen Administrator muss diesen Server eintragen.' },
+  },
+  dmarc_reject: {
+    side: 'sender',
+    en: { title: 'DMARC: the domain asks to refuse this message', what: 'The message failed the DMARC policy of the domain in its From: header, which asks receivers to reject such mail.', action: "The sender's administrator must make the message pass SPF or DKIM aligned with the From: domain (for example sign it with DKIM)." },
+    de: { title: 'DMARC: die Domain verlangt die Ablehnung', what: 'Die Nachricht erfüllte die DMARC-Richtlinie der Domain im From:-Kopf nicht, und diese verlangt die Ablehnung solcher Mail.', action: 'Der Administrator des Absenders muss dafür sorgen, dass die Nachricht SPF oder DKIM passend zur From:-Domain besteht (etwa mit DKIM signieren).' },
+  },
+  unknown_recipient: {
+    side: 'sender',
+    en: { title: 'No such mailbox', what: 'The address {rcpt} does not exist here; the sender got this answer at once.{similar}', action: 'The sender must check the address for typos and send again to the correct address.' },
+    de: { title: 'Postfach existiert nicht', what: 'Die Adresse {rcpt} gibt es hier nicht; der Absender bekam diese Antwort sofort.{similar}', action: 'Der Absender muss die Adresse auf Tippfehler prüfen und an die richtige Adresse erneut senden.' },
+  },
+  message_too_large: {
+    side: 'sender',
+    en: { title: 'Message too large', what: 'The message is larger than the limit of {limit} and was refused.', action: 'The sender must send large files another way (a download link) or in smaller parts.' },
+    de: { title: 'Nachricht zu groß', what: 'Die Nachricht ist größer als die Grenze von {limit} und wurde abgelehnt.', action: 'Der Absender muss große Dateien anders übermitteln (als Download-Link) oder in kleineren Teilen.' },
+  },
+  mailbox_full: {
+    side: 'recipient',
+    en: { title: 'Mailbox full', what: 'The mailbox of {rcpt} was over its quota, so the message could not be stored.', action: 'The recipient must delete or archive old messages, or ask for more space; the sender then sends again.' },
+    de: { title: 'Postfach voll', what: 'Das Postfach {rcpt} hatte sein Speicherlimit erreicht; die Nachricht konnte nicht gespeichert werden.', action: 'Der Empfänger muss alte Nachrichten löschen oder archivieren oder mehr Speicher beantragen; danach sendet der Absender erneut.' },
+  },
+  tempfail_not_retried: {
+    side: 'sender',
+    en: { title: 'Temporary refusal, never retried', what: 'The sender got a temporary refusal ("try again later"), but its server never tried again.', action: "The sender's mail administrator must check the server's queue: a temporary error (4xx) must be retried for days (RFC 5321 section 4.5.4.1)." },
+    de: { title: 'Vorübergehend abgewiesen, nie erneut versucht', what: 'Der Absender bekam eine vorübergehende Abweisung („später erneut versuchen“), sein Server hat es aber nie wieder versucht.', action: 'Der Mail-Administrator des Absenders muss die Warteschlange seines Servers prüfen: Ein vorübergehender Fehler (4xx) muss über Tage wiederholt werden (RFC 5321 Abschnitt 4.5.4.1).' },
+  },
+  tempfail_retried: {
+    side: 'none',
+    en: { title: 'Temporary refusal, then retried', what: 'The first attempt got a temporary refusal; the sender tried again later, as it should.', action: 'Nothing to do: a delay of minutes is the normal result of this check.' },
+    de: { title: 'Vorübergehend abgewiesen, dann erneut versucht', what: 'Der erste Versuch bekam eine vorübergehende Abweisung; der Absender hat es, wie vorgesehen, später erneut versucht.', action: 'Nichts zu tun: Eine Verzögerung von Minuten ist die normale Folge dieser Prüfung.' },
+  },
+  no_attempt_seen: {
+    side: 'sender',
+    en: { title: 'The sender never tried', what: 'No connection from {sender} (its domain or its servers) reached any of our servers in the searched time.', action: 'The sender must check its own outbox and server logs: the message never left, or went to another address.' },
+    de: { title: 'Der Absender hat es nie versucht', what: 'Im gesuchten Zeitraum erreichte keine Verbindung von {sender} (seiner Domain oder seinen Servern) einen unserer Server.', action: 'Der Absender muss seinen Postausgang und seine Server-Protokolle prüfen: Die Nachricht wurde nie abgeschickt oder ging an eine andere Adresse.' },
+  },
+};
+
+const UNKNOWN: Record<Lang, string> = { de: 'unbekannt', en: 'unknown' };
+
+export function isCode(code: string): code is Code {
+  return (CODES as readonly string[]).includes(code);
+}
+
+export function sideOf(code: string): Side {
+  return isCode(code) ? CATALOGUE[code].side : 'none';
+}
+
+function details(e: StoredEvent): Record<string, unknown> {
+  return (e.details ?? {}) as Record<string, unknown>;
+}
+function evidenceOf(e: StoredEvent): Record<string, unknown> {
+  const ev = details(e).evidence;
+  return ev && typeof ev === 'object' ? ev as Record<string, unknown> : {};
+}
+function str(v: unknown): string | null {
+  return typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : null;
+}
+
+const CHECKS_OF: Partial<Record<Code, string[]>> = {
+  virus: ['virus', 'attachments'],
+  spam: ['spam'],
+  sender_ip_blocklisted: ['dnsbl'],
+  sender_dynamic_ip: ['client_identity'],
+  sender_mx_is_ip: ['sender_domain'],
+  sender_domain_unresolvable: ['sender_domain'],
+  spf_fail: ['spf'],
+  dmarc_reject: ['dmarc'],
+  unknown_recipient: ['recipient'],
+  message_too_large: ['size'],
+};
+
+const REFUSING = new Set(['reject', 'tempfail', 'flag']);
+const REPLY_KINDS = new Set(['rcpt.rejected', 'data.rejected', 'message.delivery_failed', 'session.limit']);
+
+/** The events that prove a code on this journey. */
+export function evidenceEvents(j: Journey, code: string): StoredEvent[] {
+  const checks = isCode(code) ? CHECKS_OF[code] : undefined;
+  const ev = j.events;
+  const pick = (f: (e: StoredEvent) => boolean): StoredEvent[] => ev.filter(f);
+  if (checks) {
+    const out = pick((e) => e.kind === 'check.result' && !!e.check_name && checks.includes(e.check_name) && REFUSING.has(e.verdict ?? ''));
+    // The reply the sender got belongs to the proof.
+    out.push(...pick((e) => REPLY_KINDS.has(e.kind) || (e.kind === 'message.delivery_failed')));
+    return dedupe(out);
+  }
+  switch (code) {
+    case 'delivered': return pick((e) => e.kind === 'message.delivered' || e.kind === 'data.received');
+    case 'fetched_and_deleted': return pick((e) => e.kind === 'message.delivered' || e.kind === 'pop3.login' || e.kind === 'imap.login' || e.kind === 'pop3.retr' || e.kind === 'pop3.dele' || e.kind === 'imap.expunge');
+    case 'delivered_not_fetched': return pick((e) => e.kind === 'message.delivered');
+    case 'mailbox_full': return pick((e) => e.kind === 'message.delivery_failed');
+    case 'tempfail_retried': case 'tempfail_not_retried':
+      return pick((e) => (REPLY_KINDS.has(e.kind) && (e.smtp_code ?? 0) >= 400 && (e.smtp_code ?? 0) < 500) || (e.kind === 'check.result' && e.verdict === 'tempfail'));
+    default: return [];
+  }
+}
+
+/** What the attachments check found, in words. */
+function attachmentWhat(ev: Record<string, unknown>, lang: Lang): string | null {
+  const ext = str(ev.ext);
+  const detected = str(ev.detected);
+  switch (str(ev.rule)) {
+    case 'macro': return lang === 'de' ? 'Office-Makros (ausführbarer Code)' : 'Office macros (executable code)';
+    case 'content': return lang === 'de' ? `ein Programm (${detected ?? 'ausführbar'})` : `a program (${detected ?? 'executable'})`;
+    case 'extension': return lang === 'de' ? `einen gesperrten Dateityp (.${ext ?? '?'})` : `a blocked file type (.${ext ?? '?'})`;
+    case 'double_extension': return lang === 'de' ? `ein getarntes Programm (.${ext ?? '?'} hinter einer harmlosen Endung)` : `a disguised program (.${ext ?? '?'} behind a harmless extension)`;
+    case 'encrypted_archive': return lang === 'de' ? 'ein verschlüsseltes Archiv, das nicht geprüft werden kann' : 'an encrypted archive that cannot be checked';
+    default: return null;
+  }
+}
+
+/** The records of a DNS answer as the checks store it (dns-evidence.ts). */
+function recordsOf(answer: unknown): unknown[] {
+  const r = (answer as { records?: unknown } | null)?.records;
+  return Array.isArray(r) ? r : [];
+}
+
+function dedupe(list: StoredEvent[]): StoredEvent[] {
+  const seen = new Set<number>();
+  return list.filter((e) => (seen.has(e.id) ? false : (seen.add(e.id), true))).sort((a, b) => a.ts - b.ts || a.id - b.id);
+}
+
+/** Facts of a journey for the texts; anything not known reads "unknown". */
+export function factsOf(j: Journey, lang: Lang, similar: string[] = []): Facts {
+  const unknown = UNKNOWN[lang];
+  const checks = j.events.filter((e) => e.kind === 'check.result');
+  const ev = (name: string): Record<string, unknown> => {
+    const e = checks.find((c) => c.check_name === name && REFUSING.has(c.verdict ?? '')) ?? checks.find((c) => c.check_name === name);
+    return e ? evidenceOf(e) : {};
+  };
+  const dnsbl = ev('dnsbl');
+  const zones = Array.isArray(dnsbl.zones) ? dnsbl.zones as Record<string, unknown>[] : [];
+  const lists = zones.filter((z) => Array.isArray(z.listings) && z.listings.length > 0).map((z) => str(z.name) ?? str(z.zone)).filter((x): x is string => !!x);
+  const ingestedList = checks.find((c) => c.check_name === 'dnsbl' && c.source === 'postfix');
+  const virus = ev('virus');
+  const att = ev('attachments');
+  const spam = ev('spam');
+  const sd = ev('sender_domain');
+  const ci = ev('client_identity');
+  const size = ev('size');
+  const mx = recordsOf(sd.mx).map((m) => str((m as { exchange?: unknown } | null)?.exchange) ?? '').filter(Boolean);
+  const sender = j.mail_from === '' ? (lang === 'de' ? 'leerer Absender (<>)' : 'the null sender (<>)') : j.mail_from ?? unknown;
+  const senderDomain = str(sd.domain) ?? (j.mail_from?.includes('@') ? j.mail_from.slice(j.mail_from.lastIndexOf('@') + 1) : null);
+  const access = j.access.find((a) => a.kind === 'pop3.dele' || a.kind === 'imap.expunge') ?? j.access[0];
+  const ptr = str(ci.verified_name) ?? str(recordsOf(ci.ptr)[0]) ?? j.events.find((e) => e.client_ptr)?.client_ptr ?? null;
+  const score = str(spam.score);
+  const limit = str(size.limit);
+  return {
+    client_ip: j.client_ip ?? unknown,
+    client_ptr: ptr ?? (lang === 'de' ? '(kein Name)' : '(no name)'),
+    sender,
+    sender_domain: senderDomain ?? unknown,
+    rcpt: j.rcpt,
+    lists: lists.length ? lists.join(', ') : ingestedList?.reply ? ingestedList.reply : (lang === 'de' ? 'einer Sperrliste' : 'a block list'),
+    signature: str(virus.signature) ?? attachmentWhat(att, lang) ?? unknown,
+    file: str(virus.filename) ?? str(att.filename) ?? unknown,
+    score: score ? (str(spam.reject_score) ? `${score} (limit ${str(spam.reject_score)})` : score) : unknown,
+    mx: mx.length ? mx.join(', ') : unknown,
+    limit: limit ? `${limit} bytes` : unknown,
+    access_ip: access?.client_ip ?? unknown,
+    access_at: access?.at ?? unknown,
+    similar: similar.length ? (lang === 'de' ? ` Ein ähnliches Postfach existiert: ${similar.join(', ')}.` : ` A similar mailbox exists: ${similar.join(', ')}.`) : '',
+    reply: j.reply ?? '',
+  };
+}
+
+function fill(template: string, facts: Facts): string {
+  return template.replace(/\{(\w+)\}/g, (m, k: string) => (k in facts ? facts[k as keyof Facts] : m));
+}
+
+/** The explanation of one code, with the facts filled in. */
+export function explainCode(code: string, lang: Lang, facts: Facts): Omit<Finding, 'evidence'> {
+  if (!isCode(code)) return { code, side: 'none', title: code, what: code, action: '' };
+  const c = CATALOGUE[code];
+  const t = c[lang];
+  return { code, side: c.side, title: t.title, what: fill(t.what, facts), action: fill(t.action, facts) };
+}
+
+/** Every diagnosis code of a journey, explained, with its proof. */
+export function explainJourney(j: Journey, lang: Lang): Finding[] {
+  const facts = factsOf(j, lang, j.near_misses.filter((n) => n.kind === 'similar_mailbox').map((n) => n.value));
+  return j.diagnosis.map((code) => ({ ...explainCode(code, lang, facts), evidence: evidenceEvents(j, code).map((e) => e.id) }));
+}
