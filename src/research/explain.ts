@@ -227,7 +227,7 @@ function dedupe(list: StoredEvent[]): StoredEvent[] {
 }
 
 /** Facts of a journey for the texts; anything not known reads "unknown". */
-export function factsOf(j: Journey, lang: Lang, similar: string[] = []): Facts {
+export function factsOf(j: Pick<Journey, 'mail_from' | 'rcpt' | 'client_ip' | 'events' | 'access' | 'reply'>, lang: Lang, similar: string[] = []): Facts {
   const unknown = UNKNOWN[lang];
   const checks = j.events.filter((e) => e.kind === 'check.result');
   const ev = (name: string): Record<string, unknown> => {

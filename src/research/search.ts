@@ -87,7 +87,7 @@ function absent(reader: LedgerReader, f: SearchFilter, until: number, lang: Lang
   const fromDomain = reader.query({ mail_from_domain: domain, ...window, limit: 2000 });
   const fromIp = f.ip ? reader.query({ client_ip: f.ip, ...window, limit: 1 }) : [];
   if (fromDomain.length === 0 && fromIp.length === 0) {
-    const facts = factsOf({ mail_from: from, rcpt: f.rcpt ?? f.domain ?? '', client_ip: f.ip ?? null, events: [], access: [], reply: null } as unknown as Journey, lang);
+    const facts = factsOf({ mail_from: from, rcpt: f.rcpt ?? f.domain ?? '', client_ip: f.ip ?? null, events: [], access: [], reply: null }, lang);
     findings.push(explainCode('no_attempt_seen', lang, facts));
     return;
   }
