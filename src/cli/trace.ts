@@ -1,5 +1,9 @@
 import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
 import type { ResolvedConfig } from '../config/load.js';
+import { LocalDomains } from '../domains/index.js';
+import { createLogger } from '../log/logger.js';
+import { recheckJourneys, type Recheck } from '../research/recheck.js';
+import { buildCheckDeps } from '../runtime/services.js';
 import type { Lang } from '../research/explain.js';
 import type { Outcome } from '../research/journeys.js';
 import { search, type SearchFilter, type SearchResult } from '../research/search.js';
@@ -7,17 +11,20 @@ import { configFrom, parse, parseTime, UsageError } from './common.js';
 
 export const TRACE_HELP = `mailproof trace --rcpt ADDR | --domain D [--from ADDR|DOMAIN] [--ip IP]
                 [--ref REF] [--message-id ID] [--since T] [--until T]
-                [--outcome delivered|rejected|tempfailed|incomplete] [--lang en|de] [--json]
+                [--outcome delivered|rejected|tempfailed|incomplete] [--lang en|de]
+                [--recheck] [--json]
   Lists what happened to mail: one journey per transaction and recipient, each
   diagnosis explained (--lang), with near misses (a typo in the address) and,
-  when a named sender never reached us, no_attempt_seen.
+  when a named sender never reached us, no_attempt_seen. --recheck runs the
+  DNS checks (mailproof check) on each journey's sender domain and client
+  address now, shown beside what was recorded then.
   T is a date (2026-11-27, 2026-11-27T10:00Z) or an age (90m, 24h, 7d); --since defaults to 7d.`;
 
-export function traceCommand(argv: string[]): number {
+export async function traceCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, {
     rcpt: { type: 'string' }, domain: { type: 'string' }, from: { type: 'string' }, ip: { type: 'string' },
     ref: { type: 'string' }, 'message-id': { type: 'string' }, since: { type: 'string' }, until: { type: 'string' },
-    outcome: { type: 'string' }, lang: { type: 'string' },
+    outcome: { type: 'string' }, lang: { type: 'string' }, recheck: { type: 'boolean' },
     json: { type: 'boolean' },
   });
   if (values.help) { process.stdout.write(TRACE_HELP + '\n'); return 0; }
@@ -31,18 +38,26 @@ export function traceCommand(argv: string[]): number {
   } finally {
     reader.close();
   }
+  let rechecks: Recheck[] = [];
+  if (values.recheck && result.journeys.length) {
+    const deps = buildCheckDeps(cfg, new LocalDomains(cfg.domains));
+    rechecks = await recheckJourneys(cfg, deps, createLogger('silent'), result.journeys);
+  }
   if (values.json) {
-    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    const journeys = values.recheck ? result.journeys.map((j, i) => ({ ...j, recheck: rechecks[i] })) : result.journeys;
+    process.stdout.write(JSON.stringify({ ...result, journeys }, null, 2) + '\n');
     return 0;
   }
-  const out = (line: string): void => { process.stdout.write(line + '\n'); };
+  // Explanations carry client-sent values (addresses, file names): no
+  // control byte of theirs may start a line or an escape sequence here.
+  const out = (line: string): void => { process.stdout.write(line.replace(/[\x00-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, '?') + '\n'); };
   for (const f of result.findings) out(`${f.code}: ${f.title}. ${f.what} ${f.action}`);
   for (const n of result.near_misses) out(`near miss (${n.kind}): ${JSON.stringify(n.value)}`);
   if (result.journeys.length === 0) {
     out('no journeys found');
     return 0;
   }
-  for (const j of result.journeys) {
+  for (const [i, j] of result.journeys.entries()) {
     // JSON.stringify quotes client-sent values, so a hostile address cannot
     // forge a line of this output.
     out(`${j.started_at}  ${j.ref}  ${j.outcome.toUpperCase()}  from=${JSON.stringify(j.mail_from)} to=${JSON.stringify(j.rcpt)} ip=${j.client_ip ?? '-'}`);
@@ -50,6 +65,16 @@ export function traceCommand(argv: string[]): number {
     for (const x of j.explanations) out(`    ${x.code} [${x.side}]: ${x.what} -> ${x.action}`);
     for (const n of j.near_misses) out(`    near miss (${n.kind}): ${JSON.stringify(n.value)}`);
     for (const a of j.access) out(`    mailbox: ${a.kind} at ${a.at} from ${a.client_ip ?? 'unknown address'} (${a.source})`);
+    const r = rechecks[i];
+    if (r) {
+      for (const d of [r.domain, r.ip]) {
+        if (!d) continue;
+        const what = 'domain' in d ? `domain ${JSON.stringify(d.domain)}` : `address ${d.ip}`;
+        const found = d.problems.map((p) => `${p.severity} ${p.code}`).join(', ') || 'no problems';
+        out(`    now (${d.checked_at}): ${what}: ${found}`);
+      }
+      for (const e of r.errors) out(`    now: ${e}`);
+    }
   }
   if (result.truncated) out('(more journeys than shown: narrow the search)');
   return 0;
