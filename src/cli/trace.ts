@@ -12,19 +12,20 @@ import { configFrom, parse, parseTime, UsageError } from './common.js';
 export const TRACE_HELP = `mailproof trace --rcpt ADDR | --domain D [--from ADDR|DOMAIN] [--ip IP]
                 [--ref REF] [--message-id ID] [--since T] [--until T]
                 [--outcome delivered|rejected|tempfailed|incomplete] [--lang en|de]
-                [--recheck] [--json]
+                [--recheck] [--as-of T] [--json]
   Lists what happened to mail: one journey per transaction and recipient, each
   diagnosis explained (--lang), with near misses (a typo in the address) and,
   when a named sender never reached us, no_attempt_seen. --recheck runs the
   DNS checks (mailproof check) on each journey's sender domain and client
-  address now, shown beside what was recorded then.
+  address now, shown beside what was recorded then. --as-of judges as at
+  that time (events after it are left out; "never retried" counts from it).
   T is a date (2026-11-27, 2026-11-27T10:00Z) or an age (90m, 24h, 7d); --since defaults to 7d.`;
 
 export async function traceCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, {
     rcpt: { type: 'string' }, domain: { type: 'string' }, from: { type: 'string' }, ip: { type: 'string' },
     ref: { type: 'string' }, 'message-id': { type: 'string' }, since: { type: 'string' }, until: { type: 'string' },
-    outcome: { type: 'string' }, lang: { type: 'string' }, recheck: { type: 'boolean' },
+    outcome: { type: 'string' }, lang: { type: 'string' }, recheck: { type: 'boolean' }, 'as-of': { type: 'string' },
     json: { type: 'boolean' },
   });
   if (values.help) { process.stdout.write(TRACE_HELP + '\n'); return 0; }
@@ -95,11 +96,15 @@ export function traceFilter(values: Record<string, string | boolean | undefined 
     throw new UsageError('needs at least one of --rcpt, --domain, --from, --ip, --ref, --message-id');
   }
   const outcome = s('outcome');
+  const asOf = s('as-of') ? parseTime(s('as-of')!, '--as-of') : undefined;
+  const until = s('until') ? parseTime(s('until')!, '--until') : asOf;
+  if (asOf !== undefined && until !== undefined && until > asOf) throw new UsageError('--until must not be after --as-of');
   if (outcome !== undefined && !OUTCOMES.includes(outcome as Outcome)) throw new UsageError(`--outcome must be one of ${OUTCOMES.join(', ')}`);
   return {
     rcpt: s('rcpt'), domain: s('domain'), from: s('from'), ip: s('ip'), ref: s('ref'), messageId: s('message-id'),
-    since: s('since') ? parseTime(s('since')!, '--since') : s('ref') ? undefined : Date.now() - 7 * 86400e3,
-    until: s('until') ? parseTime(s('until')!, '--until') : undefined,
+    since: s('since') ? parseTime(s('since')!, '--since') : s('ref') ? undefined : (asOf ?? Date.now()) - 7 * 86400e3,
+    until,
+    now: asOf,
     outcome: outcome as Outcome | undefined,
   };
 }

@@ -107,3 +107,80 @@ test('trace explains, finds near misses, no_attempt_seen and rechecks, from real
   assert.equal(bad.code, 64);
   assert.match(bad.stderr, /--lang must be en or de/);
 });
+
+const AUTH_ZONES: Record<string, string[]> = {
+  test: [
+    'good.test. 300 IN MX 10 mail.good.test.',
+    'mail.good.test. 600 IN A 127.0.0.42',
+    'good.test. 300 IN TXT "v=spf1 ip4:127.0.0.42 -all"',
+    // The provider's classic mistake: an IP address as MX.
+    'ipmx.test. 300 IN MX 10 192.0.2.1.',
+    // Softfail passes SPF's own check (flag) but not DMARC, which asks to reject.
+    'strict.test. 300 IN MX 10 mail.good.test.',
+    'strict.test. 300 IN TXT "v=spf1 ip4:127.0.0.42 ~all"',
+    '_dmarc.strict.test. 300 IN TXT "v=DMARC1; p=reject"',
+  ],
+  '127.in-addr.arpa': [
+    '42.0.0.127.in-addr.arpa. 86400 IN PTR mail.good.test.',
+    '43.0.0.127.in-addr.arpa. 86400 IN PTR mail.good.test.',
+  ],
+};
+
+test('sender-side stories from real traffic: MX is an IP, SPF fail, DMARC reject, a 4xx retried and one never retried', async (t) => {
+  if (!requireTool(t, 'knotd')) return;
+  const dns = await startDnsServer({ zones: AUTH_ZONES });
+  t.after(() => dns.stop());
+  const mp = await startServer({
+    config: {
+      dns: { servers: [dns.address], timeout_ms: 1000 },
+      domains: { 'kunde.test': { mailboxes: ['info', 'buero', 'post'] } },
+      checks: { allowlist: { networks: [] }, client_identity: { mode: 'off' }, greylist: { mode: 'enforce', delay_s: 0 } },
+    },
+  });
+  t.after(async () => { await mp.stop(); fs.rmSync(mp.dataDir, { recursive: true, force: true }); });
+  const cfg = ['--config', path.join(mp.dataDir, 'test-config.yaml')];
+  const send = (ip: string, from: string, to: string, header = from) =>
+    sendMail(mp.port, { from, to: [to], body: `From: <${header}>\nSubject: story\n\nhallo\n`, helo: 'mail.good.test', localAddress: ip });
+  const trace = async (args: string[]): Promise<J[]> => {
+    const r = await run(['trace', ...args, '--json', ...cfg]);
+    assert.equal(r.code, 0, r.stderr);
+    return (JSON.parse(r.stdout) as Result).journeys;
+  };
+
+  // Greylisting answers 451 to every new triplet first; a sender that tries again gets through.
+  const first = await send('127.0.0.42', 'a@good.test', 'info@kunde.test');
+  assert.match(first.replies[3] ?? '', /^451 4\.7\.1 /);
+  const again = await send('127.0.0.42', 'a@good.test', 'info@kunde.test');
+  assert.match(again.final ?? '', /^250 /);
+  // ... and one that never does.
+  const once = await send('127.0.0.42', 'b@good.test', 'buero@kunde.test');
+  assert.match(once.replies[3] ?? '', /^451 4\.7\.1 /);
+
+  // Refusals at MAIL are held until the first RCPT (delayed rejection), before greylisting.
+  const ipmx = await send('127.0.0.42', 'x@ipmx.test', 'post@kunde.test');
+  assert.match(ipmx.replies[3] ?? '', /^550 5\.1\.8 /);
+  const spf = await send('127.0.0.43', 'x@good.test', 'post@kunde.test');
+  assert.match(spf.replies[3] ?? '', /^550 5\.7\.23 /);
+  const grey = await send('127.0.0.43', 'x@strict.test', 'post@kunde.test', 'boss@strict.test');
+  assert.match(grey.replies[3] ?? '', /^451 4\.7\.1 /);
+  const dmarc = await send('127.0.0.43', 'x@strict.test', 'post@kunde.test', 'boss@strict.test');
+  assert.match(dmarc.final ?? '', /^550 5\.7\.1 /);
+
+  const info = await trace(['--rcpt', 'info@kunde.test']);
+  assert.deepEqual(info.map((j) => [j.outcome, j.diagnosis]), [
+    ['tempfailed', ['tempfail_retried']],
+    ['delivered', ['delivered', 'delivered_not_fetched']],
+  ]);
+  // Right after the 451 it is too early to blame the sender; three hours on, it is.
+  assert.deepEqual((await trace(['--rcpt', 'buero@kunde.test']))[0]!.diagnosis, []);
+  const later = new Date(Date.now() + 3 * 3600e3).toISOString();
+  const stale = (await trace(['--rcpt', 'buero@kunde.test', '--as-of', later]))[0]!;
+  assert.deepEqual(stale.diagnosis, ['tempfail_not_retried']);
+  assert.equal(stale.explanations[0]!.side, 'sender');
+
+  const post = await trace(['--rcpt', 'post@kunde.test', '--outcome', 'rejected']);
+  const codes = post.map((j) => j.diagnosis[0]);
+  assert.deepEqual(codes, ['sender_mx_is_ip', 'spf_fail', 'dmarc_reject'], JSON.stringify(post.map((j) => [j.diagnosis, j.events.map((e) => e.kind)])));
+  assert.match(post[0]!.explanations[0]!.what, /names 192\.0\.2\.1, an IP address instead of a host name/);
+  assert.match(post[1]!.explanations[0]!.what, /SPF record of good\.test does not allow the server 127\.0\.0\.43/);
+});
