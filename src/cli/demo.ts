@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { DEFAULT_DEMO_DIR, startDemo, summary } from '../demo/run.js';
+import { DEFAULT_DEMO_DIR, DemoDirRefused, startDemo, summary, type RunningDemo } from '../demo/run.js';
 import { parse, UsageError } from './common.js';
 
 export const DEMO_HELP = `mailproof demo [--data-dir DIR] [--once] [--json] [-o KEY=VALUE]...
@@ -25,7 +25,13 @@ export async function demoCommand(argv: string[]): Promise<number> {
   if (values.config) throw new UsageError('demo builds its own configuration; add to it with -o KEY=VALUE');
   const self = selfCommand();
   const out = (s: string): void => { if (!values.json) process.stdout.write(s); };
-  const demo = await startDemo({ dataDir: values['data-dir'] ?? DEFAULT_DEMO_DIR, overrides: values.o ?? [], self }, out);
+  let demo: RunningDemo;
+  try {
+    demo = await startDemo({ dataDir: values['data-dir'] ?? DEFAULT_DEMO_DIR, overrides: values.o ?? [] }, out);
+  } catch (err) {
+    if (err instanceof DemoDirRefused) throw new UsageError(err.message);
+    throw err;
+  }
   if (values.json) {
     process.stdout.write(JSON.stringify({
       data_dir: demo.cfg.data_dir, smtp: demo.smtp, pop3: demo.pop3, dns: demo.dns.address, stories: demo.results,

@@ -31,8 +31,6 @@ export interface DemoOptions {
   dataDir: string;
   /** -o KEY=VALUE on top of the demo configuration (e.g. a spam scanner). */
   overrides: string[];
-  /** How `mailproof` was started, for the commands the summary prints. */
-  self: string;
 }
 
 export interface RunningDemo {
@@ -44,6 +42,9 @@ export interface RunningDemo {
   stop(): Promise<void>;
 }
 
+/** The data directory is not the demo's: a usage error, nothing was touched. */
+export class DemoDirRefused extends Error {}
+
 /**
  * Empties the demo directory for a fresh run. A directory that is not empty
  * and not marked as the demo's is refused: --data-dir pointed at a real
@@ -53,7 +54,7 @@ export function freshDemoDir(dir: string): void {
   if (fs.existsSync(dir)) {
     const entries = fs.readdirSync(dir);
     if (entries.length > 0 && !entries.includes(MARKER)) {
-      throw new Error(`${dir} is not empty and was not made by mailproof demo; choose another --data-dir (the demo empties its directory on every run)`);
+      throw new DemoDirRefused(`${dir} is not empty and was not made by mailproof demo; choose another --data-dir (the demo empties its directory on every run)`);
     }
     for (const e of entries) fs.rmSync(path.join(dir, e), { recursive: true, force: true });
   }
@@ -110,7 +111,7 @@ export async function startDemo(o: DemoOptions, out: (s: string) => void): Promi
     out('playing the stories ...\n');
 
     const results: StoryResult[] = [];
-    const ctx = { smtp, pop3: pop3Addr, zones: dns.zones, spamScanner: cfg.scanners.spam.backend !== null && cfg.scanners.spam.address !== null, maxMessageSize: cfg.smtp.max_message_size };
+    const ctx = { smtp, pop3: pop3Addr, zones: dns.zones, spamScanner: cfg.scanners.spam.backend !== null && cfg.scanners.spam.address !== null, maxMessageSize: cfg.smtp.max_message_size, dataDir, ledgerPath: cfg.paths.ledger };
     for (const story of STORIES) results.push(...(await story(ctx)));
     return { cfg, results, smtp, pop3: pop3Addr, dns, stop: stopAll };
   } catch (err) {
@@ -132,14 +133,15 @@ export function summary(d: RunningDemo, self: string): string {
     if (r.note) lines.push(`    ${r.note}`);
     lines.push(`    expect: ${r.expect.join(', ')}`);
     if (r.ref) lines.push(`    see:    ${self} trace --data-dir ${q(dir)} --ref ${r.ref}`);
+    else lines.push(`    see:    ${self} trace --data-dir ${q(dir)} --rcpt ${q(r.rcpt)} --from ${q(r.mail_from)}`);
     lines.push('');
   }
   lines.push(
-    '* tempfail_not_retried: a 4xx and no retry within 2 hours. The gateway does not fake time: leave the demo',
-    `    running, send one message that gets a 4xx (a new address without PTR, e.g. swaks --server ${d.smtp.host}:${d.smtp.port}`,
-    `    --local-interface 127.0.0.77 --to info@${CUSTOMER_DOMAIN}), never retry, and trace it after 2 h.`,
-    '* no_attempt_seen: what a search that finds nothing means (the sender never tried). Try:',
-    `    ${self} trace --data-dir ${q(dir)} --domain ${CUSTOMER_DOMAIN} --from someone@nie-gesendet.demo`,
+    '* tempfail_not_retried live: the gateway does not fake time. Leave the demo running, send a message that gets',
+    `    a 4xx (an address without PTR: swaks --server ${d.smtp.host}:${d.smtp.port} --local-interface 127.0.0.77`,
+    `    --from a@partner.demo --to info@${CUSTOMER_DOMAIN}), never retry, and trace it after 2 h.`,
+    '* no_attempt_seen: the sender says it sent, the ledger has nothing from it: the search itself is the finding.',
+    `    ${self} trace --data-dir ${q(dir)} --domain ${CUSTOMER_DOMAIN} --from nie-gesendet.demo   (no journeys found)`,
     '',
     'all journeys at once:',
     `    ${self} trace --data-dir ${q(dir)} --domain ${CUSTOMER_DOMAIN}`,

@@ -3,7 +3,13 @@
 // the gateway, a PC in the customer's office fetches by POP3. Nothing is
 // written to the ledger by the demo itself: every event comes from the
 // gateway and the POP3 server, so `mailproof trace` shows what it would show
-// for real mail.
+// for real mail. One exception, labelled as such: "a 4xx and never a retry"
+// needs two hours of silence, and the gateway's clock is not faked, so that
+// story is a Postfix log excerpt of three hours ago, read by `mailproof
+// ingest`'s own code as an operator would read an old MX's log.
+import fs from 'node:fs';
+import path from 'node:path';
+import { ingest } from '../ingest/run.js';
 import { compose, pop3Fetch, sendMail, type SendResult } from './clients.js';
 import { macroDocx } from './docx.js';
 import type { ZoneSet } from './dns-server.js';
@@ -21,6 +27,8 @@ export interface StoryContext {
   /** A spam scanner is configured (scanners.spam.backend). */
   spamScanner: boolean;
   maxMessageSize: number;
+  dataDir: string;
+  ledgerPath: string;
 }
 
 export interface StoryResult {
@@ -37,6 +45,8 @@ export interface StoryResult {
   note?: string;
   /** The story could not be played here, and why. */
   skipped?: string;
+  /** Where the journey's events come from when not from the live gateway. */
+  source?: 'ingested postfix log';
 }
 
 interface Host { ip: string; helo: string }
@@ -169,5 +179,31 @@ export const STORIES: Story[] = [
       { story: 'tempfail_retried', title: 'Temporary failure (no PTR for the new server yet), then the sender retried', expect: ['tempfail_retried'], client_ip: h.ip, mail_from: from, rcpt: to, reply: first.reply, ref: first.ref, note: `then the PTR ${h.ip} -> ${h.ptr} was added to the demo DNS` },
       { story: 'tempfail_retried (the retry)', title: 'The retry after the PTR was fixed: delivered', expect: ['delivered'], client_ip: h.ip, mail_from: from, rcpt: to, reply: retry.reply, ref: retry.ref },
     ];
+  },
+  // tempfail_not_retried, from the log of the customer's old MX (Postfix with
+  // postgrey), three hours ago: a 450 and no retry since.
+  async (ctx) => {
+    const from = 'lieferung@langsam.demo';
+    const to = rcpt('info');
+    const ip = '127.0.0.55';
+    const host = 'mail.langsam.demo';
+    const dir = path.join(ctx.dataDir, 'ingested-log');
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, 'altes-mx-mail.log');
+    // RFC 3339 stamps (rsyslog's high-precision format): no year or zone to guess.
+    const at = (ms: number): string => new Date(Date.now() - 3 * 3600e3 + ms).toISOString();
+    const reply = `450 4.7.1 <${to}>: Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/help/${CUSTOMER_DOMAIN}.html`;
+    fs.writeFileSync(file, [
+      `${at(0)} altes-mx postfix/smtpd[2411]: connect from ${host}[${ip}]`,
+      `${at(120)} altes-mx postfix/smtpd[2411]: NOQUEUE: reject: RCPT from ${host}[${ip}]: ${reply}; from=<${from}> to=<${to}> proto=ESMTP helo=<${host}>`,
+      `${at(200)} altes-mx postfix/smtpd[2411]: disconnect from ${host}[${ip}] ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4`,
+      '',
+    ].join('\n'));
+    await ingest({ kind: 'postfix', files: [file], ledgerPath: ctx.ledgerPath, fallbackNode: 'altes-mx' });
+    return [{
+      story: 'tempfail_not_retried', title: 'A 4xx three hours ago and no retry since: the sender\'s queue is at fault',
+      expect: ['tempfail_not_retried'], client_ip: ip, mail_from: from, rcpt: to, reply, ref: null,
+      source: 'ingested postfix log', note: `not played live: ingested from ${file} (the old MX's log, timestamps 3 h ago)`,
+    }];
   },
 ];
