@@ -22,6 +22,7 @@ commands:
   check    DNS diagnostics of a sender domain or address (MX, SPF, DMARC, PTR, DNSBL)
   mailbox  POP3 passwords: set-password ADDR, remove-password ADDR, list
   ingest   Postfix or Dovecot log files into the ledger
+  demo     play the classic stories through a gateway on loopback [--once]; see mailproof demo --help
 
 ${TRACE_HELP}
 
@@ -54,6 +55,7 @@ async function main(argv: string[]): Promise<number> {
     case 'check': return (await import('./check.js')).checkCommand(rest);
     case 'mailbox': return (await import('./mailbox.js')).mailboxCommand(rest);
     case 'ingest': return (await import('./ingest.js')).ingestCommand(rest);
+    case 'demo': return (await import('./demo.js')).demoCommand(rest);
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(await helpText());
       return cmd === undefined ? 2 : 0;

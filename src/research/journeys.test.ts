@@ -157,3 +157,23 @@ test('a 4xx followed by a retry is tempfail_retried; one never retried is tempfa
   // Under an hour ago: the sender's queue may still retry.
   assert.deepEqual(by.get('TXGREY000004'), []);
 });
+
+test('the attachment check: a macro or a program is the virus finding; a MIME limit is not', async () => {
+  const refused = (ref: string, rule: string, code: number): LedgerEvent[] => [
+    ev('rcpt.accepted', { session: ref, ref, mail_from: `${ref}@sender.test`, rcpt: 'info@local.test' }),
+    ev('check.result', { session: ref, ref, mail_from: `${ref}@sender.test`, check_name: 'attachments', verdict: 'reject', smtp_code: code, details: { stage: 'data', evidence: { rule } } }),
+    ev('data.rejected', { session: ref, ref, mail_from: `${ref}@sender.test`, rcpt: 'info@local.test', check_name: 'attachments', verdict: 'reject', smtp_code: code }),
+  ];
+  const { reader, done } = await ledger([
+    ...refused('MACRO0000001', 'macro', 554),
+    ...refused('PROGRAM00001', 'content', 554),
+    ...refused('DOUBLEEXT001', 'double_extension', 554),
+    ...refused('MIMEBOMB0001', 'mime_limit', 552),
+  ]);
+  const by = new Map(trace(reader, { rcpt: 'info@local.test', since: 0 }).map((x) => [x.ref, x.diagnosis]));
+  done();
+  assert.deepEqual(by.get('MACRO0000001'), ['virus']);
+  assert.deepEqual(by.get('PROGRAM00001'), ['virus']);
+  assert.deepEqual(by.get('DOUBLEEXT001'), ['virus']);
+  assert.deepEqual(by.get('MIMEBOMB0001'), []);
+});

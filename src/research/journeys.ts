@@ -97,9 +97,12 @@ function findingCode(e: StoredEvent): string | null {
     case 'spf': return e.verdict === 'flag' ? null : 'spf_fail';
     case 'dmarc': return e.verdict === 'flag' ? null : 'dmarc_reject';
     case 'virus': return 'virus';
-    // A blocked attachment (macro, program, disguised extension) is the
-    // "harmless Word file" story; its size and depth limits are not.
-    case 'attachments': return e.verdict === 'reject' && !/_limit$/.test(String((e.details as { evidence?: { rule?: unknown } } | null)?.evidence?.rule ?? '')) ? 'virus' : null;
+    // "I only sent a Word file" (DESIGN.md): a macro or a program found at
+    // DATA is the same finding as a signature hit; MIME and archive limits are not.
+    case 'attachments': {
+      const rule = (e.details as { evidence?: { rule?: unknown } } | null)?.evidence?.rule;
+      return rule === 'macro' || rule === 'content' || rule === 'extension' || rule === 'double_extension' ? 'virus' : null;
+    }
     case 'spam': return e.verdict === 'flag' ? null : 'spam';
     default: return null;
   }
