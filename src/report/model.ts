@@ -81,7 +81,7 @@ const LABELS: Record<Lang, Labels> = {
   de: {
     question: 'Suche', timeline: 'Weg der Nachricht (Zeiten in UTC)', time: 'Zeit (UTC)', node: 'Server', source: 'Quelle', event: 'Was geschah',
     cause: 'Ursache', evidence: 'Belege aus dem Protokoll', forward: 'Zur Weiterleitung an den Absender',
-    forward_intro: 'Den folgenden Text können Sie an den Absender weiterleiten; er richtet sich an dessen Mail-Administrator.',
+    forward_intro: 'Den folgenden Text können Sie an den Absender weiterleiten; er ist für dessen Mail-Administrator bestimmt.',
     near_misses: 'Ähnliche Treffer', generated: 'Erstellt', truncated: 'Es passten mehr Nachrichten als gezeigt; bitte die Suche eingrenzen.',
     action: 'Was zu tun ist', journey: 'Nachricht', side: { sender: 'Seite des Absenders', recipient: 'Seite des Empfängers', none: 'kein Fehler' },
   },

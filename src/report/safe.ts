@@ -12,7 +12,6 @@
 // (util/sanitize logSafe); this is the renderer's own line of defence for
 // everything else, ingested lines included. HTML escaping is html.ts's job.
 
-// eslint-disable-next-line no-control-regex
 const UNSAFE = /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 function escapeChar(c: string): string {
