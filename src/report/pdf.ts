@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import PDFDocument from 'pdfkit';
 import type { CauseBlock, Field, ForwardBlock, ReportModel } from './model.js';
-import { chunkWords } from './safe.js';
 
 // The PDF report, laid out with pdfkit. DejaVu Sans is embedded (subset) so
 // umlauts and whatever Unicode a hostile subject carries render as text that
@@ -49,10 +48,10 @@ export function renderPdf(m: ReportModel, opts: { now?: Date; fonts?: PdfFonts }
     doc.registerFont(R, 'Helvetica');
     doc.registerFont(B, 'Helvetica-Bold');
   }
-  // pdfkit cuts a word longer than the line, but only at the column's edge of
-  // the first font metrics it sees; break points every 40 characters keep
-  // table cells narrow as well.
-  const t = (s: string): string => chunkWords(embedded ? s : winAnsiOnly(s), 40).join(' ');
+  // Long unbroken values (a 300-character address) need nothing here:
+  // pdfkit's line wrapper cuts a word wider than its column, and
+  // heightOfString measures it the same way, so table rows stay apart.
+  const t = (s: string): string => (embedded ? s : winAnsiOnly(s));
   const chunks: Buffer[] = [];
   doc.on('data', (b: Buffer) => chunks.push(b));
   const done = new Promise<Buffer>((resolve, reject) => {
@@ -100,6 +99,7 @@ export function renderPdf(m: ReportModel, opts: { now?: Date; fonts?: PdfFonts }
     }
   };
   const forward = (fw: ForwardBlock, size: number): void => {
+    ensure(90); // the heading not alone at the foot of a page
     heading(m.labels.forward, size);
     para(m.labels.forward_intro);
     const top = doc.y;

@@ -54,7 +54,9 @@ export function renderText(m: ReportModel): string {
   if (m.near_misses.length) out.push(...heading(m.labels.near_misses, '-'), ...m.near_misses.flatMap((n) => block('  - ', '    ', n)), '');
   if (m.forward) out.push(...forward(m.forward, m, ''), '');
   m.journeys.forEach((j, i) => {
-    out.push(...heading(`${m.labels.journey} ${i + 1}`, '='), ...block('', '', j.summary), '');
+    // The summary holds client-sent addresses: its continuation lines are
+    // indented so no part of it can stand at a heading's column.
+    out.push(...heading(`${m.labels.journey} ${i + 1}`, '='), ...block('', '  ', j.summary), '');
     out.push(...fields(j.facts, '  '), '');
     out.push(...heading(m.labels.timeline, '-', '  '));
     for (const r of j.timeline) {
