@@ -4,8 +4,13 @@
 # demo domain demo.test with the mailbox demo@demo.test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v openssl >/dev/null; then
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq && apt-get install -y -qq openssl >/dev/null
+# openssl for the self-signed STARTTLS certificate; DejaVu fonts so PDF
+# reports render umlauts and any Unicode (src/report/pdf.ts).
+need=()
+command -v openssl >/dev/null || need+=(openssl)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+if ((${#need[@]})); then
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 bash scripts/build.sh
 exec node bin/mailproof.js serve --data-dir "${MAILPROOF_DATA_DIR:-/var/lib/mailproof}" "$@"

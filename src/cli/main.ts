@@ -4,8 +4,8 @@ import { ConfigError, configFrom, parse, UsageError } from './common.js';
 // them (the SMTP server, DNS, scanners ...) cost seconds of startup on a busy
 // machine, which a one-shot command like ingest or trace pays in full.
 const helpText = async (): Promise<string> => {
-  const [{ TRACE_HELP }, { CHECK_HELP }, { MAILBOX_HELP }, { INGEST_HELP }] = await Promise.all([
-    import('./trace.js'), import('./check.js'), import('./mailbox.js'), import('./ingest.js'),
+  const [{ TRACE_HELP }, { CHECK_HELP }, { MAILBOX_HELP }, { INGEST_HELP }, { REPORT_HELP }] = await Promise.all([
+    import('./trace.js'), import('./check.js'), import('./mailbox.js'), import('./ingest.js'), import('./report.js'),
   ]);
   return `mailproof: the mail gateway that proves what happened to a message
 
@@ -15,6 +15,7 @@ commands:
   serve    run the SMTP gateway and the POP3 server
            [--smtp-listen HOST:PORT]... [--domain NAME]... [--mailbox ADDR]...
   trace    what happened to mail for an address or domain
+  report   the customer report of a search (text, HTML or PDF; German or English)
   prune    remove ledger events older than the retention time
   config   print or check the effective configuration
   status   state of DNS, clamd and the spam scanner as the gateway sees them
@@ -25,6 +26,8 @@ commands:
   demo     play the classic stories through a gateway on loopback [--once]; see mailproof demo --help
 
 ${TRACE_HELP}
+
+${REPORT_HELP}
 
 ${CHECK_HELP}
 
@@ -49,6 +52,7 @@ async function main(argv: string[]): Promise<number> {
       return -1; // keeps running
     }
     case 'trace': return (await import('./trace.js')).traceCommand(rest);
+    case 'report': return (await import('./report.js')).reportCommand(rest);
     case 'prune': return (await import('./prune.js')).pruneCommand(rest);
     case 'config': return (await import('./config.js')).configCommand(rest);
     case 'status': return (await import('./status.js')).statusCommand(rest);

@@ -1,0 +1,429 @@
+import type { StoredEvent } from '../ledger/types.js';
+import type { Finding, Lang, Side } from '../research/explain.js';
+import type { Outcome } from '../research/journeys.js';
+import type { ExplainedJourney, SearchFilter, SearchResult } from '../research/search.js';
+import { displaySafe } from './safe.js';
+
+// The customer report as data: what text.ts, html.ts and pdf.ts lay out. All
+// wording and every decision about what to show is made here, once, so the
+// three formats say the same thing. Every string in the model is display-safe
+// (report/safe.ts): client-sent values cannot carry a line break, a control
+// byte or a direction override into any format. Escaping for HTML and fonts
+// for PDF remain the renderers' job.
+
+export interface Field { label: string; value: string }
+
+export interface TimelineRow {
+  /** "2026-11-27 10:00:01" (UTC). */
+  time: string;
+  node: string;
+  source: string;
+  text: string;
+}
+
+export interface CauseBlock { code: string; side: Side; title: string; what: string; action: string }
+
+export interface EvidenceLine {
+  time: string;
+  title: string;
+  fields: Field[];
+}
+
+/** What our customer can forward to the sender, so the sender's administrator can act. */
+export interface ForwardBlock {
+  ref: string | null;
+  lines: string[];
+}
+
+export interface JourneySection {
+  ref: string;
+  outcome: Outcome;
+  summary: string;
+  facts: Field[];
+  timeline: TimelineRow[];
+  causes: CauseBlock[];
+  evidence: EvidenceLine[];
+  near_misses: string[];
+  forward: ForwardBlock | null;
+}
+
+export interface ReportModel {
+  lang: Lang;
+  title: string;
+  generated_at: string;
+  /** The question asked: the search filter and time window. */
+  question: Field[];
+  /** One sentence: how many messages were found. */
+  summary: string;
+  /** Findings about the search as a whole (no_attempt_seen). */
+  findings: CauseBlock[];
+  near_misses: string[];
+  forward: ForwardBlock | null;
+  journeys: JourneySection[];
+  truncated: boolean;
+  labels: Labels;
+}
+
+export interface Labels {
+  question: string; timeline: string; time: string; node: string; source: string; event: string;
+  cause: string; evidence: string; forward: string; forward_intro: string; near_misses: string;
+  generated: string; truncated: string; action: string; journey: string; side: Record<Side, string>;
+}
+
+const LABELS: Record<Lang, Labels> = {
+  en: {
+    question: 'Search', timeline: 'Journey of the message (times in UTC)', time: 'Time (UTC)', node: 'Server', source: 'Source', event: 'What happened',
+    cause: 'Cause', evidence: 'Evidence from the log', forward: 'To forward to the sender',
+    forward_intro: "You can forward the following text to the sender; it is meant for the sender's mail administrator.",
+    near_misses: 'Near misses', generated: 'Generated', truncated: 'More messages matched than are shown; narrow the search.',
+    action: 'What to do', journey: 'Message', side: { sender: "sender's side", recipient: "recipient's side", none: 'no fault' },
+  },
+  de: {
+    question: 'Suche', timeline: 'Weg der Nachricht (Zeiten in UTC)', time: 'Zeit (UTC)', node: 'Server', source: 'Quelle', event: 'Was geschah',
+    cause: 'Ursache', evidence: 'Belege aus dem Protokoll', forward: 'Zur Weiterleitung an den Absender',
+    forward_intro: 'Den folgenden Text können Sie an den Absender weiterleiten; er ist für dessen Mail-Administrator bestimmt.',
+    near_misses: 'Ähnliche Treffer', generated: 'Erstellt', truncated: 'Es passten mehr Nachrichten als gezeigt; bitte die Suche eingrenzen.',
+    action: 'Was zu tun ist', journey: 'Nachricht', side: { sender: 'Seite des Absenders', recipient: 'Seite des Empfängers', none: 'kein Fehler' },
+  },
+};
+
+const T = {
+  en: {
+    title: 'Mail delivery report',
+    found: (n: number) => (n === 1 ? 'One message matches this search.' : `${n} messages match this search.`),
+    none: (since: string, until: string) => `No message matching this search was found in the log between ${since} and ${until}.`,
+    anyTime: 'the beginning of the log',
+    outcome: { delivered: 'delivered', rejected: 'refused', tempfailed: 'temporarily refused', incomplete: 'not completed' } as Record<Outcome, string>,
+    summary: (from: string, to: string, at: string, outcome: string) => `Message from ${from} to ${to}, ${at} UTC: ${outcome}.`,
+    nullSender: 'the null sender (<>)', unknown: 'unknown',
+    q: { rcpt: 'Recipient', domain: 'Domain', from: 'Sender', ip: 'Sending server', ref: 'Reference (REF)', messageId: 'Message-ID', outcome: 'Outcome', since: 'From', until: 'Until' },
+    f: { ref: 'Reference (REF)', from: 'Sender', to: 'Recipient', client: 'Sending server', helo: 'Server name (HELO)', subject: 'Subject', messageId: 'Message-ID', outcome: 'Outcome', reply: 'Answer of our server' },
+    ev: { reply: 'Reply', reason: 'Reason', list: 'Block list', signature: 'Virus signature', file: 'File', score: 'Spam score', symbols: 'Filter rules', record: 'SPF record', result: 'Result', domain: 'Domain', mx: 'MX record', ptr: 'Name of the address (PTR)', finding: 'Finding', policy: 'DMARC policy', limit: 'Limit', size: 'Size', mailboxes: 'Mailbox', client: 'Client address', subject: 'Subject', messageId: 'Message-ID', target: 'Delivered via', dns: 'DNS answer' },
+    nm: { similar_mailbox: 'A similar mailbox exists', other_sender_address: 'The same sender domain wrote from' },
+    fwd: { ref: 'Reference', reply: 'Our server answered your server' },
+  },
+  de: {
+    title: 'Bericht zur E-Mail-Zustellung',
+    found: (n: number) => (n === 1 ? 'Eine Nachricht passt zu dieser Suche.' : `${n} Nachrichten passen zu dieser Suche.`),
+    none: (since: string, until: string) => `Im Protokoll wurde zwischen ${since} und ${until} keine Nachricht gefunden, die zu dieser Suche passt.`,
+    anyTime: 'Beginn des Protokolls',
+    outcome: { delivered: 'zugestellt', rejected: 'abgelehnt', tempfailed: 'vorübergehend abgewiesen', incomplete: 'nicht abgeschlossen' } as Record<Outcome, string>,
+    summary: (from: string, to: string, at: string, outcome: string) => `Nachricht von ${from} an ${to}, ${at} UTC: ${outcome}.`,
+    nullSender: 'leerer Absender (<>)', unknown: 'unbekannt',
+    q: { rcpt: 'Empfänger', domain: 'Domain', from: 'Absender', ip: 'Sendender Server', ref: 'Referenz (REF)', messageId: 'Message-ID', outcome: 'Ergebnis', since: 'Von', until: 'Bis' },
+    f: { ref: 'Referenz (REF)', from: 'Absender', to: 'Empfänger', client: 'Sendender Server', helo: 'Servername (HELO)', subject: 'Betreff', messageId: 'Message-ID', outcome: 'Ergebnis', reply: 'Antwort unseres Servers' },
+    ev: { reply: 'Antwort', reason: 'Grund', list: 'Sperrliste', signature: 'Virensignatur', file: 'Datei', score: 'Spam-Wert', symbols: 'Filterregeln', record: 'SPF-Eintrag', result: 'Ergebnis', domain: 'Domain', mx: 'MX-Eintrag', ptr: 'Name der Adresse (PTR)', finding: 'Befund', policy: 'DMARC-Richtlinie', limit: 'Grenze', size: 'Größe', mailboxes: 'Postfach', client: 'Client-Adresse', subject: 'Betreff', messageId: 'Message-ID', target: 'Zugestellt über', dns: 'DNS-Antwort' },
+    nm: { similar_mailbox: 'Ein ähnliches Postfach existiert', other_sender_address: 'Dieselbe Absender-Domain schrieb von' },
+    fwd: { ref: 'Referenz', reply: 'Unser Server antwortete Ihrem Server' },
+  },
+};
+
+type Words = (typeof T)['en'];
+
+/** Per-event-kind phrases of the timeline. */
+const VERDICT: Record<Lang, Record<string, string>> = {
+  en: { pass: 'passed', skip: 'skipped', flag: 'marked as suspicious', allow: 'allow-listed', reject: 'refuse', tempfail: 'try again later', error: 'failed (error)' },
+  de: { pass: 'bestanden', skip: 'übersprungen', flag: 'als verdächtig markiert', allow: 'freigegeben', reject: 'ablehnen', tempfail: 'später erneut versuchen', error: 'fehlgeschlagen (Fehler)' },
+};
+
+/** The checks' names in words; an unknown name is shown as it is. */
+const CHECK_NAMES: Record<Lang, Record<string, string>> = {
+  en: {
+    dnsbl: 'block lists (DNSBL)', client_identity: 'name of the sending address (PTR)', helo: 'server name (HELO)', helo_syntax: 'server name syntax (HELO)',
+    sender_domain: 'sender domain (MX)', spf: 'SPF', dmarc: 'DMARC', recipient: 'recipient exists', size: 'message size', virus: 'virus scanner',
+    attachments: 'attachments', spam: 'spam filter', greylist: 'greylisting', rate: 'sending rate', allowlist: 'allow-list', relay: 'relay permission',
+  },
+  de: {
+    dnsbl: 'Sperrlisten (DNSBL)', client_identity: 'Name der sendenden Adresse (PTR)', helo: 'Servername (HELO)', helo_syntax: 'Syntax des Servernamens (HELO)',
+    sender_domain: 'Absender-Domain (MX)', spf: 'SPF', dmarc: 'DMARC', recipient: 'Empfänger existiert', size: 'Nachrichtengröße', virus: 'Virenscanner',
+    attachments: 'Anhänge', spam: 'Spamfilter', greylist: 'Greylisting', rate: 'Senderate', allowlist: 'Freigabeliste', relay: 'Relay-Berechtigung',
+  },
+};
+
+function d(e: StoredEvent): Record<string, unknown> {
+  return (e.details ?? {}) as Record<string, unknown>;
+}
+function ev(e: StoredEvent): Record<string, unknown> {
+  const x = d(e).evidence;
+  return x && typeof x === 'object' ? x as Record<string, unknown> : {};
+}
+function s(v: unknown): string | null {
+  return typeof v === 'string' && v !== '' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : null;
+}
+/** Client-sent or logged value for display. */
+const c = (v: unknown, max = 300): string => displaySafe(s(v) ?? '', max);
+
+export function utc(ts: number | string): string {
+  const t = typeof ts === 'number' ? ts : Date.parse(ts);
+  if (!Number.isFinite(t)) return String(ts);
+  return new Date(t).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '').replace(/Z$/, '');
+}
+
+function checkName(lang: Lang, name: string | null | undefined): string {
+  return CHECK_NAMES[lang][name ?? ''] ?? c(name ?? '?', 60);
+}
+
+function replyOf(e: StoredEvent): string {
+  if (e.reply) return c(e.reply, 600);
+  if (e.smtp_code) return `${e.smtp_code}${e.enhanced_code ? ' ' + c(e.enhanced_code, 20) : ''}`;
+  return '';
+}
+
+/** One timeline phrase for an event, in words. */
+export function describeEvent(e: StoredEvent, lang: Lang, opts: { reply?: boolean } = {}): string {
+  const de = lang === 'de';
+  const ip = c(e.client_ip, 60) || (de ? 'unbekannter Adresse' : 'an unknown address');
+  const reply = opts.reply === false ? '' : replyOf(e);
+  const withReply = (text: string): string => (reply ? `${text}: ${reply}` : text);
+  const sender = e.mail_from === '' ? T[lang].nullSender : c(e.mail_from);
+  switch (e.kind) {
+    case 'session.connect': {
+      if (d(e).xclient) return de ? `Client-Adresse vom vorgeschalteten Server übermittelt: ${ip}` : `Client address passed on by the front server: ${ip}`;
+      const ptr = e.client_ptr ? c(e.client_ptr, 255) : de ? 'kein Name' : 'no name';
+      return de ? `Verbindung von ${ip} (${ptr})` : `Connection from ${ip} (${ptr})`;
+    }
+    case 'session.refused': return withReply(de ? 'Verbindung abgewiesen' : 'Connection refused');
+    case 'session.helo': return de ? `Server stellt sich vor (HELO/EHLO) als ${c(e.helo, 255)}` : `Server introduced itself (HELO/EHLO) as ${c(e.helo, 255)}`;
+    case 'session.tls': {
+      const p = c(d(e).protocol, 30);
+      return de ? `Verschlüsselung (TLS) begonnen${p ? ` (${p})` : ''}` : `Encryption (TLS) started${p ? ` (${p})` : ''}`;
+    }
+    case 'session.limit': return withReply(de ? `Grenze erreicht (${c(d(e).limit, 40)})` : `Limit reached (${c(d(e).limit, 40)})`);
+    case 'session.protocol_error': return withReply(de ? 'Befehl vom Protokoll zurückgewiesen' : 'Command refused by the protocol');
+    case 'session.close': return de ? 'Verbindung beendet' : 'Connection closed';
+    case 'mail.from': return de ? `Absender: ${sender}` : `Sender: ${sender}`;
+    case 'rcpt.accepted': return de ? `Empfänger ${c(e.rcpt)} angenommen` : `Recipient ${c(e.rcpt)} accepted`;
+    case 'rcpt.rejected': return withReply(de ? `Empfänger ${c(e.rcpt)} abgelehnt` : `Recipient ${c(e.rcpt)} refused`);
+    case 'data.received': {
+      const size = e.size ? ` (${e.size} bytes)` : '';
+      return de ? `Nachricht empfangen${size.replace('bytes', 'Bytes')}` : `Message received${size}`;
+    }
+    case 'data.rejected': return withReply(de ? 'Nachricht abgelehnt' : 'Message refused');
+    case 'check.result': {
+      const v = VERDICT[lang][e.verdict ?? ''] ?? c(e.verdict, 20);
+      return de ? `Prüfung ${checkName(lang, e.check_name)}: ${v}` : `Check ${checkName(lang, e.check_name)}: ${v}`;
+    }
+    case 'message.delivered': {
+      const boxes = Array.isArray(d(e).mailboxes) ? (d(e).mailboxes as unknown[]).map((b) => c(b)).join(', ') : c(e.rcpt) || c(d(e).box);
+      if (e.source === 'postfix') return de ? `Zugestellt (${c(d(e).relay ?? d(e).service, 60)}) für ${boxes}` : `Delivered (${c(d(e).relay ?? d(e).service, 60)}) for ${boxes}`;
+      if (d(e).target === 'smtp') return de ? `An den nachgelagerten Mailserver übergeben für ${boxes}` : `Handed to the downstream mail server for ${boxes}`;
+      return de ? `Ins Postfach ${boxes} zugestellt` : `Delivered to the mailbox ${boxes}`;
+    }
+    case 'message.delivery_failed': return withReply(de ? 'Zustellung fehlgeschlagen' : 'Delivery failed');
+    case 'message.queued': return de ? 'In die Warteschlange übernommen' : 'Taken into the queue';
+    case 'pop3.login': return e.verdict === 'reject'
+      ? (de ? `POP3-Anmeldung am Postfach ${c(e.rcpt)} von ${ip} abgewiesen` : `POP3 login to the mailbox ${c(e.rcpt)} from ${ip} refused`)
+      : (de ? `POP3-Anmeldung am Postfach ${c(e.rcpt)} von ${ip}` : `POP3 login to the mailbox ${c(e.rcpt)} from ${ip}`);
+    case 'pop3.retr': return de ? `Per POP3 abgerufen von ${ip}` : `Fetched by POP3 from ${ip}`;
+    case 'pop3.dele': return de ? `Per POP3 vom Server gelöscht von ${ip}` : `Deleted from the server by POP3 from ${ip}`;
+    case 'pop3.logout': {
+      const x = d(e);
+      return de ? `POP3-Sitzung beendet (${s(x.retr) ?? '?'} abgerufen, ${s(x.dele) ?? '?'} gelöscht)` : `POP3 session ended (${s(x.retr) ?? '?'} fetched, ${s(x.dele) ?? '?'} deleted)`;
+    }
+    case 'imap.login': return de ? `IMAP-Anmeldung am Postfach ${c(e.rcpt)} von ${ip}` : `IMAP login to the mailbox ${c(e.rcpt)} from ${ip}`;
+    case 'imap.logout': return de ? 'IMAP-Sitzung beendet' : 'IMAP session ended';
+    case 'imap.expunge': return de ? 'Per IMAP endgültig gelöscht' : 'Deleted for good by IMAP (expunge)';
+    case 'mailbox.copy': return de ? `In einen anderen Ordner kopiert oder verschoben${d(e).folder ? `: ${c(d(e).folder, 100)}` : ''}` : `Copied or moved to another folder${d(e).folder ? `: ${c(d(e).folder, 100)}` : ''}`;
+    case 'ingest.line': return de ? 'Protokollzeile' : 'Log line';
+    default: return c(e.kind, 40);
+  }
+}
+
+/** The key facts of a proving event: reply, reason and the check's evidence (list and answer, signature, score, records). */
+export function evidenceFields(e: StoredEvent, lang: Lang): Field[] {
+  const w = T[lang].ev;
+  const out: Field[] = [];
+  const add = (label: string, v: unknown, max = 300): void => {
+    const val = c(v, max);
+    if (val) out.push({ label, value: val });
+  };
+  const x = ev(e);
+  if (e.kind === 'check.result') {
+    switch (e.check_name) {
+      case 'dnsbl': {
+        const zones = Array.isArray(x.zones) ? x.zones as Record<string, unknown>[] : [];
+        for (const z of zones.filter((z) => Array.isArray(z.listings) && (z.listings as unknown[]).length > 0).slice(0, 10)) {
+          const listings = (z.listings as Record<string, unknown>[]).map((l) => `${s(l.code) ?? '?'}${s(l.meaning) && l.meaning !== 'listed' ? ` (${s(l.meaning)})` : ''}`).join(', ');
+          const a = z.answer as Record<string, unknown> | undefined;
+          const ttl = a && typeof a.ttl === 'number' ? `, TTL ${a.ttl} s` : '';
+          const at = a && s(a.at) ? `, ${utc(s(a.at)!)} UTC` : '';
+          add(w.list, `${s(z.name) ?? s(z.zone) ?? '?'}: ${s(z.query) ?? ''} -> ${listings}${ttl}${at}`, 500);
+        }
+        if (e.source === 'postfix') add(w.finding, x.source_text, 500);
+        break;
+      }
+      case 'virus':
+        add(w.signature, x.signature);
+        add(w.file, x.filename);
+        if (Array.isArray(x.within) && x.within.length) add(w.file, (x.within as unknown[]).map((v) => s(v) ?? '').join(' > '));
+        break;
+      case 'attachments':
+        add(w.finding, x.rule);
+        add(w.file, x.filename);
+        if (s(x.detected)) add(w.finding, x.detected);
+        break;
+      case 'spam':
+        add(w.score, s(x.score) ? `${s(x.score)}${s(x.reject_score) ? ` (limit ${s(x.reject_score)})` : ''}` : null);
+        if (Array.isArray(x.symbols)) add(w.symbols, (x.symbols as unknown[]).slice(0, 15).map((v) => s(v) ?? '').join(', '), 600);
+        break;
+      case 'spf':
+        add(w.result, x.result);
+        add(w.domain, x.domain);
+        add(w.record, x.record, 600);
+        add(w.reason, x.comment, 300);
+        break;
+      case 'sender_domain': {
+        add(w.finding, x.finding);
+        add(w.domain, x.domain);
+        const mx = (x.mx as { records?: unknown } | undefined)?.records;
+        if (Array.isArray(mx)) {
+          for (const r of mx.slice(0, 10)) {
+            const m = r as { exchange?: unknown; preference?: unknown };
+            add(w.mx, `${s(m.preference) ?? '?'} ${s(m.exchange) ?? '?'}`);
+          }
+        }
+        break;
+      }
+      case 'client_identity': {
+        add(w.finding, x.finding);
+        const ptr = (x.ptr as { records?: unknown } | undefined)?.records;
+        if (Array.isArray(ptr) && ptr.length) add(w.ptr, ptr.map((v) => s(v) ?? '').join(', '));
+        else add(w.ptr, x.verified_name);
+        break;
+      }
+      case 'dmarc': {
+        const dm = (x.dmarc ?? {}) as Record<string, unknown>;
+        add(w.result, dm.result);
+        add(w.domain, dm.domain);
+        add(w.policy, dm.policy ?? dm.p);
+        add(w.record, dm.record, 600);
+        break;
+      }
+      case 'size':
+        add(w.size, s(x.declared) ? `${s(x.declared)} bytes` : null);
+        add(w.limit, s(x.limit) ? `${s(x.limit)} bytes` : null);
+        break;
+      case 'recipient':
+        add(w.finding, x.finding);
+        add(w.reply, x.downstream, 300);
+        break;
+      default:
+        add(w.finding, x.finding);
+    }
+    add(w.reason, d(e).reason, 400);
+  } else if (e.kind === 'message.delivered') {
+    if (Array.isArray(d(e).mailboxes)) add(w.mailboxes, (d(e).mailboxes as unknown[]).map((v) => s(v) ?? '').join(', '));
+    else add(w.mailboxes, e.rcpt ?? d(e).box);
+    add(w.target, d(e).target ?? d(e).relay ?? d(e).service, 60);
+  } else if (e.kind === 'data.received') {
+    add(w.subject, d(e).subject);
+    add(w.messageId, e.message_id);
+    add(w.size, e.size ? `${e.size} bytes` : null);
+  } else if (e.kind.startsWith('pop3.') || e.kind.startsWith('imap.')) {
+    add(w.mailboxes, e.rcpt);
+    add(w.client, e.client_ip, 60);
+  } else {
+    add(w.reason, d(e).reason, 400);
+  }
+  const reply = replyOf(e);
+  if (reply) out.unshift({ label: w.reply, value: reply });
+  return out;
+}
+
+function evidenceTitle(e: StoredEvent, lang: Lang): string {
+  if (e.kind === 'check.result') {
+    const v = VERDICT[lang][e.verdict ?? ''] ?? c(e.verdict, 20);
+    return lang === 'de' ? `Prüfung ${checkName(lang, e.check_name)} (${c(e.check_name, 40)}): ${v}` : `Check ${checkName(lang, e.check_name)} (${c(e.check_name, 40)}): ${v}`;
+  }
+  return `${describeEvent(e, lang, { reply: false })} (${c(e.kind, 40)})`;
+}
+
+function cause(f: Omit<Finding, 'evidence'>): CauseBlock {
+  // The explanation texts carry client-sent facts (addresses, the reply).
+  return { code: c(f.code, 60), side: f.side, title: c(f.title, 200), what: c(f.what, 2000), action: c(f.action, 2000) };
+}
+
+function forwardOf(causes: CauseBlock[], ref: string | null, reply: string | null, lang: Lang): ForwardBlock | null {
+  const mine = causes.filter((x) => x.side === 'sender');
+  if (mine.length === 0) return null;
+  const lines: string[] = [];
+  for (const x of mine) lines.push(`${x.title}. ${x.what}`, `${LABELS[lang].action}: ${x.action}`);
+  if (reply) lines.push(`${T[lang].fwd.reply}: ${c(reply, 600)}`);
+  if (ref) lines.push(`${T[lang].fwd.ref}: ${ref}`);
+  return { ref, lines };
+}
+
+function subjectOf(j: ExplainedJourney): string | null {
+  const e = j.events.find((x) => x.kind === 'data.received' && s(d(x).subject));
+  return e ? s(d(e).subject) : null;
+}
+
+function journeySection(j: ExplainedJourney, lang: Lang): JourneySection {
+  const w: Words = T[lang];
+  const from = j.mail_from === '' ? w.nullSender : j.mail_from === null ? w.unknown : c(j.mail_from);
+  const ref = c(j.ref, 80);
+  const facts: Field[] = [{ label: w.f.ref, value: ref }];
+  const add = (label: string, v: string | null): void => { if (v) facts.push({ label, value: v }); };
+  add(w.f.from, from);
+  add(w.f.to, c(j.rcpt));
+  add(w.f.client, j.client_ip ? `${c(j.client_ip, 60)}${j.events.find((e) => e.client_ptr)?.client_ptr ? ` (${c(j.events.find((e) => e.client_ptr)!.client_ptr, 255)})` : ''}` : null);
+  add(w.f.helo, j.helo ? c(j.helo, 255) : null);
+  const subject = subjectOf(j);
+  add(w.f.subject, subject ? c(subject, 300) : null);
+  add(w.f.messageId, j.message_id ? c(j.message_id, 300) : null);
+  add(w.f.outcome, w.outcome[j.outcome]);
+  add(w.f.reply, j.reply ? c(j.reply, 600) : null);
+
+  const byId = new Map(j.events.map((e) => [e.id, e]));
+  const evidenceIds = [...new Set(j.explanations.flatMap((x) => x.evidence))].filter((id) => byId.has(id));
+  const evidenceEvents = evidenceIds.map((id) => byId.get(id)!).sort((a, b) => a.ts - b.ts || a.id - b.id);
+  const causes = j.explanations.map(cause);
+  return {
+    ref,
+    outcome: j.outcome,
+    summary: w.summary(from, c(j.rcpt), utc(j.started_at), w.outcome[j.outcome]),
+    facts,
+    timeline: j.events.map((e) => ({ time: utc(e.ts), node: c(e.node, 60), source: c(e.source, 20), text: describeEvent(e, lang) })),
+    causes,
+    evidence: evidenceEvents.map((e) => ({ time: utc(e.ts), title: evidenceTitle(e, lang), fields: evidenceFields(e, lang) })),
+    near_misses: j.near_misses.map((n) => `${w.nm[n.kind]}: ${c(n.value)}`),
+    forward: forwardOf(causes, ref, j.reply, lang),
+  };
+}
+
+export interface ModelOptions {
+  lang: Lang;
+  now?: Date;
+  /** The search as asked, for the report's "Search" block; without it only the time window is shown. */
+  filter?: SearchFilter;
+}
+
+export function buildModel(result: SearchResult, opts: ModelOptions): ReportModel {
+  const lang = opts.lang;
+  const w = T[lang];
+  const now = opts.now ?? new Date();
+  const question: Field[] = [];
+  const f = opts.filter;
+  if (f) {
+    const q = (label: string, v: string | undefined): void => { if (v) question.push({ label, value: c(v, 300) }); };
+    q(w.q.ref, f.ref); q(w.q.rcpt, f.rcpt); q(w.q.domain, f.domain); q(w.q.from, f.from); q(w.q.ip, f.ip);
+    q(w.q.messageId, f.messageId); q(w.q.outcome, f.outcome ? w.outcome[f.outcome] : undefined);
+  }
+  const since = result.since ? `${utc(result.since)} UTC` : w.anyTime;
+  const until = result.until ? `${utc(result.until)} UTC` : utc(now.getTime()) + ' UTC';
+  question.push({ label: w.q.since, value: since }, { label: w.q.until, value: until });
+  const findings = result.findings.map(cause);
+  return {
+    lang,
+    title: w.title,
+    generated_at: `${utc(now.getTime())} UTC`,
+    question,
+    summary: result.journeys.length ? w.found(result.journeys.length) : w.none(since, until),
+    findings,
+    near_misses: result.near_misses.map((n) => `${w.nm[n.kind]}: ${c(n.value)}`),
+    forward: forwardOf(findings, null, null, lang),
+    journeys: result.journeys.map((j) => journeySection(j, lang)),
+    truncated: result.truncated,
+    labels: LABELS[lang],
+  };
+}

@@ -1,0 +1,152 @@
+import fs from 'node:fs';
+import PDFDocument from 'pdfkit';
+import type { CauseBlock, Field, ForwardBlock, ReportModel } from './model.js';
+
+// The PDF report, laid out with pdfkit. DejaVu Sans is embedded (subset) so
+// umlauts and whatever Unicode a hostile subject carries render as text that
+// pdftotext and screen readers get back. pdfkit's standard 14 fonts only know
+// WinAnsi (cp1252): without DejaVu on the machine we fall back to Helvetica
+// and show every character outside WinAnsi as '?', rather than let pdfkit
+// write bytes that show as other characters.
+
+export const DEJAVU = {
+  regular: '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf',
+  bold: '/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf',
+};
+
+export interface PdfFonts { regular: string; bold: string }
+
+/** cp1252's characters in 0x80-0x9f (the rest of WinAnsi is Latin-1 0x20-0x7e, 0xa0-0xff). */
+const CP1252_EXTRA = new Set([...'€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ']);
+
+export function winAnsiOnly(s: string): string {
+  let out = '';
+  for (const ch of s) {
+    const n = ch.codePointAt(0)!;
+    out += (n >= 0x20 && n <= 0x7e) || (n >= 0xa0 && n <= 0xff) || CP1252_EXTRA.has(ch) ? ch : '?';
+  }
+  return out;
+}
+
+const MARGIN = 50;
+const SIZE = 9.5;
+
+export function renderPdf(m: ReportModel, opts: { now?: Date; fonts?: PdfFonts } = {}): Promise<Buffer> {
+  const fonts = opts.fonts ?? DEJAVU;
+  const embedded = fs.existsSync(fonts.regular) && fs.existsSync(fonts.bold);
+  const doc = new PDFDocument({
+    size: 'A4', margin: MARGIN, bufferPages: true,
+    info: { Title: embedded ? m.title : winAnsiOnly(m.title), Author: 'mailproof', Creator: 'mailproof', CreationDate: opts.now ?? new Date() },
+    lang: m.lang,
+  });
+  const R = 'R';
+  const B = 'B';
+  if (embedded) {
+    doc.registerFont(R, fonts.regular);
+    doc.registerFont(B, fonts.bold);
+  } else {
+    doc.registerFont(R, 'Helvetica');
+    doc.registerFont(B, 'Helvetica-Bold');
+  }
+  // Long unbroken values (a 300-character address) need nothing here:
+  // pdfkit's line wrapper cuts a word wider than its column, and
+  // heightOfString measures it the same way, so table rows stay apart.
+  const t = (s: string): string => (embedded ? s : winAnsiOnly(s));
+  const chunks: Buffer[] = [];
+  doc.on('data', (b: Buffer) => chunks.push(b));
+  const done = new Promise<Buffer>((resolve, reject) => {
+    doc.on('end', () => resolve(Buffer.concat(chunks)));
+    doc.on('error', reject);
+  });
+
+  const left = MARGIN;
+  const width = doc.page.width - 2 * MARGIN;
+  const bottom = (): number => doc.page.height - doc.page.margins.bottom;
+  const ensure = (h: number): void => { if (doc.y + h > bottom()) doc.addPage(); };
+
+  const para = (s: string, o: { font?: string; size?: number; indent?: number; gap?: number } = {}): void => {
+    doc.font(o.font ?? R).fontSize(o.size ?? SIZE);
+    const w = width - (o.indent ?? 0);
+    ensure(Math.min(doc.heightOfString(t(s), { width: w }), 60));
+    doc.text(t(s), left + (o.indent ?? 0), doc.y, { width: w });
+    doc.moveDown(o.gap ?? 0.2);
+  };
+  const heading = (s: string, size: number): void => {
+    doc.moveDown(0.5);
+    ensure(size * 3);
+    para(s, { font: B, size, gap: 0.3 });
+  };
+
+  /** A row of columns: [x offset, width, text, font]. Pages break between rows. */
+  const row = (cols: Array<[number, number, string, string]>, gap = 2): void => {
+    doc.fontSize(SIZE);
+    const heights = cols.map(([, w, s, f]) => { doc.font(f); return doc.heightOfString(t(s), { width: w }); });
+    const h = Math.max(...heights);
+    ensure(h);
+    const y = doc.y;
+    for (const [x, w, s, f] of cols) doc.font(f).text(t(s), left + x, y, { width: w });
+    doc.x = left;
+    doc.y = y + h + gap;
+  };
+  const fields = (list: Field[], indent = 0): void => {
+    for (const f of list) row([[indent, 130, f.label, B], [indent + 135, width - indent - 135, f.value, R]]);
+  };
+  const causes = (list: CauseBlock[]): void => {
+    for (const x of list) {
+      para(`${x.title} (${m.labels.side[x.side]}, ${x.code})`, { font: B });
+      para(x.what, { indent: 12 });
+      para(`${m.labels.action}: ${x.action}`, { indent: 12, gap: 0.5 });
+    }
+  };
+  const forward = (fw: ForwardBlock, size: number): void => {
+    ensure(90); // the heading not alone at the foot of a page
+    heading(m.labels.forward, size);
+    para(m.labels.forward_intro);
+    const top = doc.y;
+    for (const l of fw.lines) para(l, { indent: 12 });
+    // A rule on the left marks the forwardable text (one page's part of it).
+    if (doc.y > top) doc.save().moveTo(left + 4, top).lineTo(left + 4, doc.y).lineWidth(1.5).strokeColor('#888').stroke().restore();
+  };
+
+  para(m.title, { font: B, size: 18, gap: 0.2 });
+  para(`${m.labels.generated}: ${m.generated_at}`, { gap: 0.6 });
+  heading(m.labels.question, 13);
+  fields(m.question);
+  doc.moveDown(0.4);
+  para(m.summary, { font: B });
+  if (m.findings.length) { heading(m.labels.cause, 13); causes(m.findings); }
+  if (m.near_misses.length) { heading(m.labels.near_misses, 13); for (const n of m.near_misses) para(`• ${n}`, { indent: 8 }); }
+  if (m.forward) forward(m.forward, 13);
+  m.journeys.forEach((j, i) => {
+    if (i > 0) doc.addPage();
+    heading(`${m.labels.journey} ${i + 1}`, 14);
+    para(j.summary, { font: B, gap: 0.4 });
+    fields(j.facts);
+    heading(m.labels.timeline, 12);
+    row([[0, 95, m.labels.time, B], [100, 80, m.labels.node, B], [185, width - 185, m.labels.event, B]], 4);
+    for (const r of j.timeline) row([[0, 95, r.time, R], [100, 80, `${r.node} (${r.source})`, R], [185, width - 185, r.text, R]]);
+    if (j.causes.length) { heading(m.labels.cause, 12); causes(j.causes); }
+    if (j.near_misses.length) { heading(m.labels.near_misses, 12); for (const n of j.near_misses) para(`• ${n}`, { indent: 8 }); }
+    if (j.evidence.length) {
+      heading(m.labels.evidence, 12);
+      for (const e of j.evidence) {
+        para(`${e.time} UTC: ${e.title}`, { font: B });
+        fields(e.fields, 12);
+        doc.moveDown(0.3);
+      }
+    }
+    if (j.forward) forward(j.forward, 12);
+  });
+  if (m.truncated) para(m.labels.truncated, { font: B });
+
+  // Page numbers: "n / N" at the foot of every page.
+  const range = doc.bufferedPageRange();
+  for (let p = range.start; p < range.start + range.count; p++) {
+    doc.switchToPage(p);
+    // Writing into the bottom margin would make pdfkit start a new page.
+    doc.page.margins.bottom = 0;
+    doc.font(R).fontSize(8).text(`${p + 1} / ${range.count}`, left, doc.page.height - MARGIN + 15, { width, align: 'right', lineBreak: false });
+  }
+  doc.end();
+  return done;
+}
