@@ -29,6 +29,15 @@ function firstLine(s: string): string {
   return nl >= 0 ? s.slice(0, nl) : s;
 }
 
+/** A password from the first line of a file or of standard input (never argv, which other users can see in the process list); also used by `mailproof user`. */
+export async function readPasswordInput(file: string | undefined): Promise<string> {
+  const input = file ? fs.readFileSync(file, 'utf8') : await readStdin();
+  const password = firstLine(input);
+  if (password === '') throw new UsageError('empty password; give it on the first line of standard input or --password-file');
+  if (password.length > 1024) throw new UsageError('password longer than 1024 characters');
+  return password;
+}
+
 export async function mailboxCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, { 'password-file': { type: 'string' }, json: { type: 'boolean' } }, true);
   const [sub, addrRaw, ...extra] = positionals;
@@ -52,11 +61,7 @@ export async function mailboxCommand(argv: string[]): Promise<number> {
     process.stdout.write(had ? `removed the password of ${addr}\n` : `${addr} had no password\n`);
     return 0;
   }
-  const file = values['password-file'];
-  const input = file ? fs.readFileSync(file, 'utf8') : await readStdin();
-  const password = firstLine(input);
-  if (password === '') throw new UsageError('empty password; give it on the first line of standard input or --password-file');
-  if (password.length > 1024) throw new UsageError('password longer than 1024 characters');
+  const password = await readPasswordInput(values['password-file']);
   await store.set(addr, password);
   process.stdout.write(`password set for ${addr} (scrypt) in ${store.file}\n`);
   return 0;

@@ -4,15 +4,15 @@ import { ConfigError, configFrom, parse, UsageError } from './common.js';
 // them (the SMTP server, DNS, scanners ...) cost seconds of startup on a busy
 // machine, which a one-shot command like ingest or trace pays in full.
 const helpText = async (): Promise<string> => {
-  const [{ TRACE_HELP }, { CHECK_HELP }, { MAILBOX_HELP }, { INGEST_HELP }, { REPORT_HELP }] = await Promise.all([
-    import('./trace.js'), import('./check.js'), import('./mailbox.js'), import('./ingest.js'), import('./report.js'),
+  const [{ TRACE_HELP }, { CHECK_HELP }, { MAILBOX_HELP }, { INGEST_HELP }, { REPORT_HELP }, { USER_HELP }] = await Promise.all([
+    import('./trace.js'), import('./check.js'), import('./mailbox.js'), import('./ingest.js'), import('./report.js'), import('./user.js'),
   ]);
   return `mailproof: the mail gateway that proves what happened to a message
 
 usage: mailproof <command> [--config FILE] [--data-dir DIR] [-o KEY=VALUE]...
 
 commands:
-  serve    run the SMTP gateway and the POP3 server
+  serve    run the SMTP gateway, the POP3 server and the web UI
            [--smtp-listen HOST:PORT]... [--domain NAME]... [--mailbox ADDR]...
   trace    what happened to mail for an address or domain
   report   the customer report of a search (text, HTML or PDF; German or English)
@@ -24,6 +24,7 @@ commands:
   mailbox  POP3 passwords: set-password ADDR, remove-password ADDR, list
   ingest   Postfix or Dovecot log files into the ledger
   demo     play the classic stories through a gateway on loopback [--once]; see mailproof demo --help
+  user     web UI accounts: add, passwd, remove, token, list
 
 ${TRACE_HELP}
 
@@ -34,6 +35,8 @@ ${CHECK_HELP}
 ${MAILBOX_HELP}
 
 ${INGEST_HELP}
+
+${USER_HELP}
 `;
 };
 
@@ -60,6 +63,7 @@ async function main(argv: string[]): Promise<number> {
     case 'mailbox': return (await import('./mailbox.js')).mailboxCommand(rest);
     case 'ingest': return (await import('./ingest.js')).ingestCommand(rest);
     case 'demo': return (await import('./demo.js')).demoCommand(rest);
+    case 'user': return (await import('./user.js')).userCommand(rest);
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(await helpText());
       return cmd === undefined ? 2 : 0;

@@ -10,6 +10,7 @@ import { loadTls } from '../smtp/tls.js';
 import { startGateway } from '../runtime/gateway-process.js';
 import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
 import { startPop3, type RunningPop3 } from '../pop3/server.js';
+import { startWeb, type RunningWeb } from '../web/index.js';
 
 /**
  * `mailproof serve`. One process, or a primary with workers that share the
@@ -21,6 +22,7 @@ import { startPop3, type RunningPop3 } from '../pop3/server.js';
 export async function serve(cfg: ResolvedConfig): Promise<void> {
   const log = createLogger(cfg.log.level, { node: cfg.node });
   let pop3: RunningPop3 | null = null;
+  let web: RunningWeb | null = null;
   const workers = cfg.smtp.workers === 'auto' ? Math.max(1, os.availableParallelism()) : cfg.smtp.workers;
 
   if (cluster.isPrimary) {
@@ -38,7 +40,12 @@ export async function serve(cfg: ResolvedConfig): Promise<void> {
       log.info({ pop3: where }, 'POP3 is listening');
       process.stdout.write(`mailproof: POP3 on ${where}\n`);
     }
-    if (workers > 1) return runPrimary(cfg, workers, log, pop3);
+    // The web server too: its sessions and login-failure counts live in
+    // memory, so one process must see every request (web/index.ts).
+    // The report module (pdfkit, fonts) loads on the first download, not at start.
+    web = await startWeb(cfg, log, { renderReport: async (result, opts) => (await import('../report/index.js')).renderReport(result, opts) });
+    if (web) announceWeb(web, log);
+    if (workers > 1) return runPrimary(cfg, workers, log, pop3, web);
   }
 
   const tls = loadTls(cfg.smtp.tls_cert, cfg.smtp.tls_key, cfg.paths.tlsDir, cfg.hostname);
@@ -57,7 +64,7 @@ export async function serve(cfg: ResolvedConfig): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping: new clients get 421, running sessions may finish');
-    Promise.all([gw.stop(cfg.smtp.shutdown_grace_s * 1000), pop3?.stop()]).then(
+    Promise.all([gw.stop(cfg.smtp.shutdown_grace_s * 1000), pop3?.stop(), web?.stop()]).then(
       () => { log.info('stopped'); process.exit(0); },
       (err: Error) => { log.error({ err: err.message }, 'error while stopping'); process.exit(1); },
     );
@@ -73,7 +80,16 @@ function prepareDataDir(cfg: ResolvedConfig): void {
   fs.rmSync(path.join(cfg.data_dir, 'spool'), { recursive: true, force: true });
 }
 
-function runPrimary(cfg: ResolvedConfig, n: number, log: ReturnType<typeof createLogger>, pop3: RunningPop3 | null): Promise<void> {
+function announceWeb(web: RunningWeb, log: ReturnType<typeof createLogger>): void {
+  log.info({ web: web.url, accounts: web.accounts, public_path: web.publicPath }, 'web UI is listening');
+  const more = web.addresses.length > 1 ? ` (and ${web.addresses.slice(1).map((a) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`).join(', ')})` : '';
+  process.stdout.write(`mailproof: web UI on ${web.url}${more}; public reference pages at ${web.publicPath}<REF>\n`);
+  process.stdout.write(web.accounts === 0
+    ? 'mailproof: no web accounts yet; create a login with: mailproof user add NAME --role staff\n'
+    : `mailproof: ${web.accounts} web account(s); add more with: mailproof user add NAME --role staff|customer [--domain D]\n`);
+}
+
+function runPrimary(cfg: ResolvedConfig, n: number, log: ReturnType<typeof createLogger>, pop3: RunningPop3 | null, web: RunningWeb | null): Promise<void> {
   servePrimaryLimiter(cfg.smtp.max_connections, cfg.smtp.max_connections_per_ip);
   let stopping = false;
   let listening = 0;
@@ -99,7 +115,10 @@ function runPrimary(cfg: ResolvedConfig, n: number, log: ReturnType<typeof creat
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
-    pop3Stopped = pop3?.stop().catch((err: Error) => log.error({ err: err.message }, 'error while stopping POP3')) ?? Promise.resolve();
+    pop3Stopped = Promise.all([
+      pop3?.stop().catch((err: Error) => log.error({ err: err.message }, 'error while stopping POP3')),
+      web?.stop().catch((err: Error) => log.error({ err: err.message }, 'error while stopping the web server')),
+    ]);
     for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
     setTimeout(() => process.exit(1), (cfg.smtp.shutdown_grace_s + 10) * 1000).unref();
   };

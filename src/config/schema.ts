@@ -17,6 +17,7 @@ import { settings as spam } from '../checks/spam/config.js';
 import { settings as greylist } from '../checks/greylist/config.js';
 import { settings as rate } from '../checks/rate/config.js';
 import { pop3Settings } from '../pop3/config.js';
+import { webSettings } from '../web/config.js';
 
 const hostPort = z
   .string()
@@ -120,6 +121,8 @@ export const configSchema = z.strictObject({
 
   pop3: pop3Settings,
 
+  web: webSettings,
+
   ledger: z.strictObject({
     path: z.string().nullable().default(null).describe('SQLite file; null = <data_dir>/ledger.sqlite'),
     retention_days: z.number().int().min(1).default(90)
@@ -128,7 +131,7 @@ export const configSchema = z.strictObject({
 
   reply: z.strictObject({
     public_url: z.string().url().nullable().default(null)
-      .describe('base URL of the public reference pages; the REF is appended (e.g. https://mx.example.net/ref/)'),
+      .describe('base URL of the public reference pages; the REF is appended (e.g. https://mx.example.net/ref/); the web server serves them at the path of this URL (web.public_path)'),
   }).prefault({}),
 
   dns: z.strictObject({

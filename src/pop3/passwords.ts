@@ -84,27 +84,7 @@ export class PasswordStore {
   }
 
   private write(entries: Map<string, string>): void {
-    const dir = path.dirname(this.file);
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const tmp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    const body = [...entries].sort(([a], [b]) => a.localeCompare(b)).map(([a, h]) => `${a} ${h}\n`).join('');
-    const fd = fs.openSync(tmp, 'wx', 0o600);
-    try {
-      fs.writeSync(fd, body);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    try {
-      fs.renameSync(tmp, this.file);
-    } catch (err) {
-      fs.rmSync(tmp, { force: true });
-      throw err;
-    }
-    try {
-      const dfd = fs.openSync(dir, 'r');
-      try { fs.fsyncSync(dfd); } finally { fs.closeSync(dfd); }
-    } catch { /* a directory fsync is best effort on file systems without it */ }
+    writeFileAtomic(this.file, [...entries].sort(([a], [b]) => a.localeCompare(b)).map(([a, h]) => `${a} ${h}\n`).join(''));
   }
 
   async set(address: string, password: string, params = DEFAULT_PARAMS): Promise<void> {
@@ -125,4 +105,32 @@ export class PasswordStore {
   async verify(address: string, password: string): Promise<boolean> {
     return verifyPassword(password, this.get(address));
   }
+}
+
+/**
+ * Replaces a secrets file atomically: a temp file with mode 0600, fsynced,
+ * renamed over the old one (atomic on POSIX), then the directory fsynced.
+ * Used for the POP3 passwords and the web accounts (web/users.ts).
+ */
+export function writeFileAtomic(file: string, body: string): void {
+  const dir = path.dirname(file);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const fd = fs.openSync(tmp, 'wx', 0o600);
+  try {
+    fs.writeSync(fd, body);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  try {
+    const dfd = fs.openSync(dir, 'r');
+    try { fs.fsyncSync(dfd); } finally { fs.closeSync(dfd); }
+  } catch { /* a directory fsync is best effort on file systems without it */ }
 }

@@ -72,6 +72,8 @@ export async function startServer(opts: StartOptions = {}): Promise<Instance> {
     smtp: { listen: [`${host}:${port}`], ...(opts.config?.smtp as object | undefined) },
     // POP3 only where a test asks for it: the default port would be shared by every test server.
     pop3: { listen: [], ...(opts.config?.pop3 as object | undefined) },
+    // The web server likewise (default 127.0.0.1:8080).
+    web: { listen: [], ...(opts.config?.web as object | undefined) },
   };
   const cfgFile = path.join(dataDir, 'test-config.yaml');
   fs.mkdirSync(dataDir, { recursive: true });

@@ -1,0 +1,35 @@
+// The `web` block of the configuration (imported by config/schema.ts).
+import { z } from 'zod';
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:]+):\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080');
+
+const cidr = z
+  .string()
+  .regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, 'expected an IP address or network such as 10.0.0.0/8 or ::1');
+
+export const webSettings = z.strictObject({
+  listen: z.array(hostPort).default(['127.0.0.1:8080'])
+    .describe('addresses the web UI (research, customer self-service, public reference pages, JSON API, /metrics) listens on; [] = no web server'),
+  public_path: z.string().regex(/^\/[A-Za-z0-9._~/-]*\/$/, 'a path such as /r/ (starting and ending with "/")').nullable().default(null)
+    .describe('path of the public reference pages (<path><REF>); null = the path of reply.public_url when that is set, else /r/. The page for reply.public_url https://mx.example/ref/ is served at /ref/<REF>'),
+  secure_cookies: z.enum(['auto', 'always', 'never']).default('auto')
+    .describe('Secure flag on the session cookie: auto = when the request came over https (X-Forwarded-Proto is believed only from trusted_proxies), always = behind a TLS proxy that does not say so'),
+  trusted_proxies: z.array(cidr).default([])
+    .describe('reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (client address for rate limits and /metrics access); [] = none'),
+  session_ttl_min: z.number().int().min(5).max(10080).default(480)
+    .describe('minutes a login stays valid without use (sessions live in memory: a restart logs everybody out)'),
+  login_max_failures: z.number().int().min(1).max(1000).default(5)
+    .describe('failed logins per client address, and per account name, in login_window_min before further attempts are refused unchecked'),
+  login_window_min: z.number().int().min(1).max(1440).default(15)
+    .describe('the window of login_max_failures, in minutes'),
+  public_requests_per_min: z.number().int().min(1).max(100000).default(30)
+    .describe('requests to the public reference pages per client address per minute, then 429'),
+  metrics_allow: z.array(cidr).default(['127.0.0.0/8', '::1'])
+    .describe('networks allowed to read /metrics (Prometheus text format); [] = nobody'),
+  users_file: z.string().nullable().default(null)
+    .describe('web accounts (scrypt hashes), written by `mailproof user`, mode 0600; null = <data_dir>/web-users.json'),
+}).prefault({}).describe('the web UI served by `mailproof serve`');
+
+export type WebSettings = z.infer<typeof webSettings>;

@@ -1,0 +1,79 @@
+// Starts the web server for `mailproof serve` (primary process only, like
+// POP3: one process holds the sessions and the login-failure counts).
+import http from 'node:http';
+import type { ResolvedConfig } from '../config/load.js';
+import { LocalDomains } from '../domains/index.js';
+import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
+import { createLogger, type Logger } from '../log/logger.js';
+import { checkDomain, checkIp } from '../research/diagnostics.js';
+import { buildCheckDeps } from '../runtime/services.js';
+import { splitHostPort } from '../smtp/server.js';
+import { LedgerMetrics } from './metrics.js';
+import { buildWebApp, publicPathOf, type RenderReport } from './server.js';
+import { UserStore, usersFile } from './users.js';
+
+export interface RunningWeb {
+  addresses: { host: string; port: number }[];
+  /** The first address as a URL, for the start-up message. */
+  url: string;
+  publicPath: string;
+  accounts: number;
+  stop(): Promise<void>;
+}
+
+export async function startWeb(cfg: ResolvedConfig, log: Logger, extra: { renderReport?: RenderReport } = {}): Promise<RunningWeb | null> {
+  if (cfg.web.listen.length === 0) return null;
+  const reader = new SqliteLedgerReader(cfg.paths.ledger, { readonly: true });
+  const users = new UserStore(usersFile(cfg));
+  const checkDeps = buildCheckDeps(cfg, new LocalDomains(cfg.domains));
+  const quiet = createLogger('silent');
+  const metrics = new LedgerMetrics(cfg.paths.ledger, cfg.data_dir);
+  const app = await buildWebApp({
+    cfg, reader, users, log, metrics,
+    checks: { domain: (n) => checkDomain(cfg, checkDeps, quiet, n), ip: (a) => checkIp(cfg, checkDeps, quiet, a) },
+    renderReport: extra.renderReport,
+  });
+  const addresses: { host: string; port: number }[] = [];
+  const extraServers: http.Server[] = [];
+  try {
+    for (const a of cfg.web.listen) {
+      const { host, port } = splitHostPort(a);
+      let srv: http.Server;
+      if (addresses.length === 0) {
+        await app.listen({ host, port });
+        srv = app.server;
+      } else {
+        // Fastify's listen() takes one address; further ones get a plain
+        // HTTP server that hands every request to the same app.
+        srv = http.createServer((req, res) => app.routing(req, res));
+        extraServers.push(srv);
+        await new Promise<void>((resolve, reject) => {
+          srv.once('error', reject);
+          srv.listen(port, host, () => { srv.off('error', reject); resolve(); });
+        });
+      }
+      const addr = srv.address();
+      if (addr && typeof addr === 'object') addresses.push({ host: addr.address, port: addr.port });
+    }
+  } catch (err) {
+    for (const s of extraServers) s.close();
+    await app.close();
+    reader.close();
+    metrics.close();
+    throw err;
+  }
+  const first = addresses[0]!;
+  const host = first.host.includes(':') ? `[${first.host}]` : first.host;
+  return {
+    addresses,
+    url: `http://${host}:${first.port}/`,
+    publicPath: publicPathOf(cfg),
+    accounts: users.list().length,
+    async stop() {
+      await Promise.all(extraServers.map((s) => new Promise((r) => { s.close(r); s.closeAllConnections(); })));
+      await app.close();
+      reader.close();
+      metrics.close();
+    },
+  };
+}

@@ -1,0 +1,129 @@
+// /metrics for Prometheus, counted from the ledger.
+//
+// Why the ledger and not counters in the gateway processes (prom-client's
+// AggregatorRegistry): with smtp.workers > 1 the SMTP sessions run in worker
+// processes and the web server in the primary. In-process counters die with
+// a worker that crashes or is restarted (cli/serve.ts forks a new one), and
+// the aggregator has to ask every worker over IPC on each scrape. Every
+// worker already appends every fact to the one ledger before its reply goes
+// out (DESIGN.md "Ledger events"), so counting the ledger's new rows at
+// scrape time is correct for any number of workers, survives worker
+// restarts, and counts ingested Postfix/Dovecot events the same way. The
+// check latencies are in the events too (check.result details.ms).
+//
+// Each scrape reads only the rows added since the last one (by row id).
+// After a restart of the web server the counters start from the ledger's
+// first row again: Prometheus sees that as a counter reset, which rate()
+// handles.
+import Database from 'better-sqlite3';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { readHealth } from '../health/index.js';
+
+const BATCH = 50000;
+/** Most rows one scrape reads; the rest follows on the next scrape (a first scrape of a large ledger must not stall the server). */
+const MAX_PER_SCRAPE = 500000;
+
+interface Row { id: number; kind: string; source: string; check_name: string | null; verdict: string | null; smtp_code: number | null; ms: number | null }
+
+export class LedgerMetrics {
+  readonly registry = new Registry();
+  private lastId = 0;
+  private db: Database.Database | null = null;
+  private readonly messages: Counter<'outcome' | 'source'>;
+  private readonly checks: Counter<'check' | 'verdict'>;
+  private readonly latency: Histogram<'check'>;
+  private readonly up: Gauge<'component'>;
+  private readonly failures: Gauge<'component'>;
+  private readonly processes: Gauge;
+  private readonly lastRow: Gauge;
+
+  constructor(private readonly ledgerPath: string, private readonly dataDir: string, extra?: (r: Registry) => void) {
+    const registers = [this.registry];
+    this.messages = new Counter({ name: 'mailproof_messages_total', help: 'Final outcome per message and recipient as recorded in the ledger (delivered, rejected = 5xx, tempfailed = 4xx)', labelNames: ['outcome', 'source'], registers });
+    this.checks = new Counter({ name: 'mailproof_checks_total', help: 'Check runs by check and verdict (ledger check.result events)', labelNames: ['check', 'verdict'], registers });
+    this.latency = new Histogram({ name: 'mailproof_check_duration_seconds', help: 'How long a check took (ledger check.result details.ms)', labelNames: ['check'], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers });
+    this.up = new Gauge({ name: 'mailproof_component_up', help: 'Outside component (DNS, clamd, spam scanner ...) as the gateway processes see it: 1 = up in every process, 0 = down in at least one', labelNames: ['component'], registers });
+    this.failures = new Gauge({ name: 'mailproof_component_failures', help: 'Failures since the component was last up, summed over the gateway processes', labelNames: ['component'], registers });
+    this.processes = new Gauge({ name: 'mailproof_gateway_processes', help: 'Running gateway processes that report their health', registers });
+    this.lastRow = new Gauge({ name: 'mailproof_ledger_rows_counted', help: 'Row id of the last ledger event counted', registers });
+    extra?.(this.registry);
+  }
+
+  private open(): Database.Database {
+    this.db ??= new Database(this.ledgerPath, { readonly: true, fileMustExist: true });
+    this.db.pragma('busy_timeout = 5000');
+    return this.db;
+  }
+
+  /** Counts the ledger rows added since the last call. */
+  catchUp(): void {
+    const db = this.open();
+    const max = (db.prepare('SELECT MAX(id) AS m FROM events').get() as { m: number | null }).m ?? 0;
+    // Every row was pruned and ids started again: count from the start.
+    if (max < this.lastId) this.lastId = 0;
+    const stmt = db.prepare(`SELECT id, kind, source, check_name, verdict, smtp_code,
+      CASE WHEN kind = 'check.result' AND json_valid(details) THEN json_extract(details, '$.ms') END AS ms
+      FROM events WHERE id > ? AND kind IN ('message.delivered', 'rcpt.rejected', 'data.rejected', 'message.delivery_failed', 'check.result')
+      ORDER BY id LIMIT ?`);
+    let read = 0;
+    while (read < MAX_PER_SCRAPE) {
+      const rows = stmt.all(this.lastId, BATCH) as Row[];
+      if (rows.length === 0) { this.lastId = Math.max(this.lastId, max); break; }
+      for (const r of rows) this.count(r);
+      this.lastId = rows[rows.length - 1]!.id;
+      read += rows.length;
+      if (rows.length < BATCH) { this.lastId = Math.max(this.lastId, max); break; }
+    }
+    this.lastRow.set(this.lastId);
+  }
+
+  private count(r: Row): void {
+    if (r.kind === 'check.result') {
+      const check = r.check_name ?? 'unknown';
+      this.checks.inc({ check, verdict: r.verdict ?? 'unknown' });
+      if (typeof r.ms === 'number' && Number.isFinite(r.ms) && r.ms >= 0) this.latency.observe({ check }, r.ms / 1000);
+      return;
+    }
+    if (r.kind === 'message.delivered') {
+      this.messages.inc({ outcome: 'delivered', source: r.source });
+      return;
+    }
+    const code = r.smtp_code ?? 0;
+    this.messages.inc({ outcome: code >= 500 ? 'rejected' : code >= 400 ? 'tempfailed' : 'other', source: r.source });
+  }
+
+  private healthGauges(): void {
+    const snaps = readHealth(this.dataDir);
+    this.processes.set(snaps.length);
+    this.up.reset();
+    this.failures.reset();
+    const state = new Map<string, { up: boolean; failures: number }>();
+    for (const s of snaps) {
+      for (const [name, c] of Object.entries(s.components)) {
+        const cur = state.get(name) ?? { up: true, failures: 0 };
+        cur.up &&= c.state === 'up';
+        cur.failures += c.failures;
+        state.set(name, cur);
+      }
+    }
+    for (const [name, c] of state) {
+      this.up.set({ component: name }, c.up ? 1 : 0);
+      this.failures.set({ component: name }, c.failures);
+    }
+  }
+
+  async text(): Promise<string> {
+    this.catchUp();
+    this.healthGauges();
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  close(): void {
+    this.db?.close();
+    this.db = null;
+  }
+}

@@ -1,0 +1,309 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { loadConfig, type ResolvedConfig } from '../config/load.js';
+import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
+import { SqliteLedgerWriter } from '../ledger/sqlite/writer.js';
+import type { LedgerEvent } from '../ledger/types.js';
+import type { SearchResult } from '../research/search.js';
+import { LedgerMetrics } from './metrics.js';
+import { buildWebApp, SECURITY_HEADERS, type RenderReport } from './server.js';
+import { UserStore } from './users.js';
+
+// The web server through fastify's inject: accounts, sessions, CSRF,
+// customer scoping, escaping and the public page, on a real SQLite ledger.
+
+const FAST = { N: 1 << 10, r: 8, p: 1 };
+const REF_A = '0123456789AB';
+const REF_B = 'ABCDEFGHJKMN';
+const SUBJECT = '<script>alert(1)</script>';
+const HELO = '<img src=x onerror=alert(2)>';
+let dir: string;
+let cfg: ResolvedConfig;
+let reader: SqliteLedgerReader;
+let users: UserStore;
+let metrics: LedgerMetrics;
+
+function ev(ts: number, e: Partial<LedgerEvent> & Pick<LedgerEvent, 'kind'>): LedgerEvent {
+  return { ts, node: 'n1', source: 'gateway', ...e };
+}
+
+before(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-web-'));
+  cfg = loadConfig({ dataDir: dir, overrides: ['web.login_max_failures=3', 'web.public_requests_per_min=5'] });
+  const w = new SqliteLedgerWriter(cfg.paths.ledger);
+  await w.ready;
+  const t = Date.now() - 3600e3;
+  const a = { session: 'S1', ref: REF_A, client_ip: '192.0.2.10', mail_from: 'sender@x.test', message_id: 'secret-mid@x.test' };
+  const b = { session: 'S2', ref: REF_B, client_ip: '198.51.100.7', mail_from: 'spam@y.test', message_id: 'other-mid@y.test' };
+  await w.append([
+    ev(t, { kind: 'session.connect', session: 'S1', ref: 'SESSREF00001', client_ip: '192.0.2.10' }),
+    ev(t + 1, { kind: 'session.helo', session: 'S1', ref: 'SESSREF00001', client_ip: '192.0.2.10', helo: HELO }),
+    ev(t + 2, { kind: 'mail.from', ...a }),
+    ev(t + 3, { kind: 'rcpt.accepted', ...a, rcpt: 'bob@a.test' }),
+    ev(t + 4, { kind: 'data.received', ...a, size: 100, details: { subject: SUBJECT } }),
+    ev(t + 5, { kind: 'check.result', ...a, check_name: 'attachments', verdict: 'pass', details: { stage: 'data', ms: 3.5 } }),
+    ev(t + 6, { kind: 'message.delivered', ...a, rcpt: 'bob@a.test', smtp_code: 250, reply: `250 2.0.0 accepted (ref ${REF_A})` }),
+    ev(t + 10, { kind: 'mail.from', ...b }),
+    ev(t + 11, { kind: 'rcpt.accepted', ...b, rcpt: 'carol.secret@b.test' }),
+    ev(t + 12, { kind: 'data.received', ...b, size: 200, details: { subject: 'Invoice for Carol' } }),
+    ev(t + 13, { kind: 'check.result', ...b, check_name: 'attachments', verdict: 'reject', smtp_code: 550, enhanced_code: '5.7.1',
+      details: { stage: 'data', ms: 7, evidence: { rule: 'extension', ext: 'exe', filename: 'Rechnung.pdf.exe' } } }),
+    ev(t + 14, { kind: 'data.rejected', ...b, check_name: 'attachments', verdict: 'reject', smtp_code: 550, enhanced_code: '5.7.1',
+      reply: `550 5.7.1 The attachment "Rechnung.pdf.exe" is a program for carol.secret@b.test; send it another way (ref ${REF_B})` }),
+  ]);
+  await w.close();
+  reader = new SqliteLedgerReader(cfg.paths.ledger, { readonly: true });
+  users = new UserStore(path.join(dir, 'web-users.json'));
+  // Accounts with cheap scrypt parameters: the hashing itself is pop3/passwords.ts's and tested there.
+  const { hashPassword } = await import('../pop3/passwords.js');
+  fs.writeFileSync(users.file, JSON.stringify({ users: [
+    { name: 'staff1', role: 'staff', domains: [], hash: await hashPassword('staff-pw', FAST) },
+    { name: 'custa', role: 'customer', domains: ['a.test'], hash: await hashPassword('cust-pw', FAST) },
+  ] }), { mode: 0o600 });
+  metrics = new LedgerMetrics(cfg.paths.ledger, dir);
+});
+
+after(() => {
+  reader.close();
+  metrics.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function app(extra: { renderReport?: RenderReport } = {}): Promise<FastifyInstance> {
+  const a = await buildWebApp({ cfg, reader, users, metrics, ...extra });
+  await a.ready();
+  return a;
+}
+
+/** A browser-ish client: keeps cookies, reads the CSRF token from the last page. */
+class Client {
+  cookies = new Map<string, string>();
+  csrf = '';
+  constructor(readonly app: FastifyInstance, readonly ip = '127.0.0.1') {}
+  private keep(r: LightMyRequestResponse): LightMyRequestResponse {
+    for (const c of r.cookies as { name: string; value: string; maxAge?: number }[]) {
+      if (c.value === '' || c.maxAge === 0) this.cookies.delete(c.name);
+      else this.cookies.set(c.name, c.value);
+    }
+    const m = /name="_csrf" value="([^"]+)"/.exec(r.body);
+    if (m) this.csrf = m[1]!;
+    return r;
+  }
+  private get cookie(): string { return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '); }
+  async get(url: string, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
+    return this.keep(await this.app.inject({ method: 'GET', url, remoteAddress: this.ip, headers: { cookie: this.cookie, ...headers } }));
+  }
+  async post(url: string, form: Record<string, string>): Promise<LightMyRequestResponse> {
+    return this.keep(await this.app.inject({ method: 'POST', url, remoteAddress: this.ip, headers: { cookie: this.cookie, 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams(form).toString() }));
+  }
+  async login(name: string, password: string): Promise<LightMyRequestResponse> {
+    await this.get('/login');
+    return this.post('/login', { _csrf: this.csrf, name, password });
+  }
+}
+
+test('every answer carries the security headers; pages need a login', async () => {
+  const a = await app();
+  const c = new Client(a);
+  for (const url of ['/', '/login', '/r/ZZZZZZZZZZZZ', '/nothing', '/static/style.css', '/api/trace?domain=a.test']) {
+    const r = await c.get(url);
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) assert.equal(r.headers[k], v, `${k} on ${url}`);
+  }
+  assert.equal((await c.get('/search?domain=a.test')).statusCode, 303);
+  assert.equal((await c.get('/journey/' + REF_A)).headers.location, '/login');
+  assert.equal((await c.get('/api/trace?domain=a.test')).statusCode, 401);
+  assert.equal((await c.get('/api/journey/' + REF_A)).statusCode, 401);
+  await a.close();
+});
+
+test('login: one answer for unknown account and wrong password, session cookie flags, rate limit per account and per address', async () => {
+  const a = await app();
+  const c = new Client(a, '203.0.113.1');
+  const unknown = await c.login('nobody', 'x');
+  const wrong = await c.login('custa', 'wrong');
+  assert.equal(unknown.statusCode, 401);
+  assert.equal(wrong.statusCode, 401);
+  const msg = (b: string): string => /<p class="error"[^>]*>([^<]*)</.exec(b)![1]!;
+  assert.equal(msg(unknown.body), msg(wrong.body));
+
+  const ok = await c.login('custa', 'cust-pw');
+  assert.equal(ok.statusCode, 303);
+  const set = String(ok.headers['set-cookie']);
+  assert.match(set, /mp_session=[A-Za-z0-9_-]{40,}/);
+  assert.match(set, /HttpOnly/);
+  assert.match(set, /SameSite=Strict/);
+  assert.doesNotMatch(set, /Secure/); // plain http, secure_cookies auto
+  assert.equal((await c.get('/')).statusCode, 200);
+
+  // The account: 3 failures from different addresses lock it, even for the right password.
+  for (const ip of ['203.0.113.2', '203.0.113.3', '203.0.113.4']) assert.equal((await new Client(a, ip).login('staff1', 'bad')).statusCode, 401);
+  const locked = await new Client(a, '203.0.113.5').login('staff1', 'staff-pw');
+  assert.equal(locked.statusCode, 429);
+  assert.match(locked.body, /Too many failed logins/);
+
+  // The address: 3 failures on different accounts lock it for every account.
+  const d = new Client(a, '203.0.113.9');
+  for (const n of ['u1', 'u2', 'u3']) assert.equal((await d.login(n, 'bad')).statusCode, 401);
+  assert.equal((await d.login('custa', 'cust-pw')).statusCode, 429);
+
+  // Logout ends the session on the server.
+  const sid = c.cookies.get('mp_session')!;
+  assert.equal((await c.post('/logout', { _csrf: c.csrf })).statusCode, 303);
+  const again = await a.inject({ url: '/', headers: { cookie: `mp_session=${sid}` } });
+  assert.equal(again.statusCode, 303);
+  await a.close();
+});
+
+test('POST forms without a valid CSRF token are refused', async () => {
+  const a = await app();
+  const c = new Client(a, '203.0.113.20');
+  await c.get('/login');
+  const none = await c.post('/login', { name: 'staff1', password: 'staff-pw' });
+  assert.equal(none.statusCode, 403);
+  assert.equal(none.cookies.find((x) => x.name === 'mp_session'), undefined);
+  const forged = await c.post('/login', { _csrf: 'forged-token', name: 'staff1', password: 'staff-pw' });
+  assert.equal(forged.statusCode, 403);
+  assert.equal((await c.login('staff1', 'staff-pw')).statusCode, 303);
+  const rc = await c.post(`/journey/${REF_A}/recheck?rcpt=bob@a.test`, {});
+  assert.equal(rc.statusCode, 403);
+  const out = await c.post('/logout', {});
+  assert.equal(out.statusCode, 403);
+  assert.equal((await c.get('/')).statusCode, 200, 'the session survived the forged logout');
+  await a.close();
+});
+
+test('staff see every domain; hostile values are shown as text', async () => {
+  const a = await app();
+  const c = new Client(a, '203.0.113.30');
+  await c.login('staff1', 'staff-pw');
+  const s = await c.get('/search?since=7d&from=');
+  assert.equal(s.statusCode, 200);
+  assert.match(s.body, /needs at least one of/);
+  const all = await c.get('/search?ip=192.0.2.10');
+  assert.match(all.body, new RegExp(REF_A));
+  const b = await c.get('/search?domain=b.test&outcome=rejected');
+  assert.match(b.body, new RegExp(REF_B));
+  const j = await c.get(`/journey/${REF_A}?rcpt=bob@a.test`);
+  assert.equal(j.statusCode, 200);
+  assert.ok(!j.body.includes(SUBJECT), 'the subject is escaped');
+  assert.ok(!j.body.includes(HELO), 'the HELO is escaped');
+  assert.ok(j.body.includes('&lt;script&gt;alert(1)&lt;/script&gt;'));
+  assert.ok(j.body.includes('&lt;img src=x onerror=alert(2)&gt;'));
+  assert.doesNotMatch(j.body, /<script/i);
+  const rj = await c.get(`/journey/${REF_B}?lang=de`);
+  assert.match(rj.body, /class="evidence"/);
+  assert.match(rj.body, /Virus oder gefährlicher Anhang/);
+  assert.match(rj.body, /Rechnung\.pdf\.exe/);
+  const api = await c.get('/api/trace?domain=b.test');
+  const json = JSON.parse(api.body) as SearchResult;
+  assert.deepEqual(json.journeys.map((x) => [x.ref, x.outcome, x.diagnosis[0]]), [[REF_B, 'rejected', 'virus']]);
+  await a.close();
+});
+
+test('a customer sees its domains only: other REFs are 404 on pages and API, searches are narrowed', async () => {
+  const a = await app();
+  const c = new Client(a, '203.0.113.40');
+  await c.login('custa', 'cust-pw');
+  assert.equal((await c.get(`/journey/${REF_A}`)).statusCode, 200);
+  const other = await c.get(`/journey/${REF_B}`);
+  assert.equal(other.statusCode, 404);
+  const unknown = await c.get('/journey/ZZZZZZZZZZZZ');
+  assert.equal(other.body, unknown.body, 'another customer\'s REF looks like an unknown one');
+  assert.equal((await c.get(`/api/journey/${REF_B}`)).statusCode, 404);
+  assert.equal((await c.get(`/api/journey/${REF_A}`)).statusCode, 200);
+  assert.equal((await c.get(`/journey/${REF_B}/report?format=pdf`)).statusCode, 404);
+  for (const q of ['domain=b.test', 'rcpt=carol.secret@b.test', 'from=y.test', 'ip=198.51.100.7', `ref=${REF_B}`, 'message-id=other-mid@y.test']) {
+    const r = JSON.parse((await c.get(`/api/trace?${q}`)).body) as SearchResult;
+    assert.deepEqual(r.journeys, [], q);
+    const page = await c.get(`/search?${q}`);
+    // The form echoes what was typed; the results must hold nothing of b.test.
+    assert.ok(!page.body.includes('Invoice') && !page.body.includes('198.51.100.7</td>') && !page.body.includes(`>${REF_B}</a>`), q);
+    assert.match(page.body, /No journeys found/, q);
+  }
+  const own = JSON.parse((await c.get('/api/trace?from=x.test')).body) as SearchResult;
+  assert.deepEqual(own.journeys.map((j) => j.ref), [REF_A]);
+  await a.close();
+});
+
+test('bearer tokens authenticate the API with the account\'s scope', async () => {
+  const token = users.newToken('custa')!;
+  const a = await app();
+  const ok = await a.inject({ url: `/api/journey/${REF_A}`, headers: { authorization: `Bearer ${token}` } });
+  assert.equal(ok.statusCode, 200);
+  assert.equal((await a.inject({ url: `/api/journey/${REF_B}`, headers: { authorization: `Bearer ${token}` } })).statusCode, 404);
+  assert.equal((await a.inject({ url: `/api/journey/${REF_A}`, headers: { authorization: `Bearer ${token}x` } })).statusCode, 401);
+  await a.close();
+});
+
+test('the public REF page tells the sender why and what to do, and nothing about the recipient', async () => {
+  const a = await app();
+  const c = new Client(a, '203.0.113.50');
+  const r = await c.get(`/r/${REF_B}`);
+  assert.equal(r.statusCode, 200);
+  assert.match(r.body, /198\.51\.100\.7/);
+  assert.match(r.body, /Rechnung\.pdf\.exe/);
+  assert.match(r.body, /How to fix it/);
+  for (const secret of ['carol', 'b.test', 'Invoice', 'other-mid', 'bob', 'a.test']) assert.ok(!r.body.includes(secret), `leaks ${secret}`);
+  const de = await c.get(`/r/${REF_B.toLowerCase()}?lang=de`);
+  assert.match(de.body, /Was zu tun ist/);
+  const none = await c.get('/r/ZZZZZZZZZZZZ');
+  assert.equal(none.statusCode, 404);
+  assert.match(none.body, /Nothing is known about this reference/);
+  assert.equal((await c.get('/r/<script>')).statusCode, 404);
+  // 5 a minute per address (set above): four above, one more, then 429.
+  assert.equal((await c.get(`/r/${REF_B}`)).statusCode, 200);
+  const limited = await c.get(`/r/${REF_B}`);
+  assert.equal(limited.statusCode, 429);
+  assert.equal((await new Client(a, '203.0.113.51').get(`/r/${REF_B}`)).statusCode, 200);
+  await a.close();
+});
+
+test('report download: 501 without the report module, the scoped journey with it', async () => {
+  let a = await app();
+  let c = new Client(a, '203.0.113.60');
+  await c.login('staff1', 'staff-pw');
+  const page = await c.get(`/journey/${REF_A}?rcpt=bob@a.test`);
+  assert.match(page.body, /href="\/journey\/0123456789AB\/report\?rcpt=bob%40a.test&amp;lang=en&amp;format=pdf"/);
+  assert.equal((await c.get(`/journey/${REF_A}/report?rcpt=bob@a.test&format=pdf`)).statusCode, 501);
+  await a.close();
+
+  let seen: SearchResult | null = null;
+  a = await app({ renderReport: async (result, opts) => { seen = result; return { body: Buffer.from(`report ${opts.lang} ${opts.format}`), contentType: 'text/plain; charset=utf-8', filename: 'mailproof-"x".txt' }; } });
+  c = new Client(a, '203.0.113.61');
+  await c.login('staff1', 'staff-pw');
+  const r = await c.get(`/journey/${REF_B}/report?format=text&lang=de`);
+  assert.equal(r.statusCode, 200);
+  assert.equal(r.body, 'report de text');
+  assert.equal(r.headers['content-disposition'], 'attachment; filename="mailproof-_x_.txt"');
+  assert.deepEqual(seen!.journeys.map((j) => j.ref), [REF_B]);
+  await a.close();
+});
+
+test('/metrics counts the ledger and is open to metrics_allow only', async () => {
+  const a = await app();
+  const denied = await a.inject({ url: '/metrics', remoteAddress: '192.0.2.99' });
+  assert.equal(denied.statusCode, 403);
+  const r = await a.inject({ url: '/metrics', remoteAddress: '127.0.0.1' });
+  assert.equal(r.statusCode, 200);
+  assert.match(r.body, /mailproof_messages_total\{outcome="delivered",source="gateway"\} 1\b/);
+  assert.match(r.body, /mailproof_messages_total\{outcome="rejected",source="gateway"\} 1\b/);
+  assert.match(r.body, /mailproof_checks_total\{check="attachments",verdict="reject"\} 1\b/);
+  assert.match(r.body, /mailproof_check_duration_seconds_bucket\{le="0.005",check="attachments"\} 1\b/);
+  // A second scrape counts nothing twice.
+  const again = await a.inject({ url: '/metrics', remoteAddress: '::1' });
+  assert.match(again.body, /mailproof_messages_total\{outcome="delivered",source="gateway"\} 1\b/);
+  await a.close();
+});
+
+test('over-long query values are refused', async () => {
+  const a = await app();
+  const c = new Client(a, '203.0.113.70');
+  await c.login('staff1', 'staff-pw');
+  assert.equal((await c.get(`/search?rcpt=${'a'.repeat(400)}`)).statusCode, 400);
+  assert.equal((await c.get(`/search?rcpt=${'a'.repeat(5000)}`)).statusCode, 414);
+  await a.close();
+});

@@ -1,0 +1,366 @@
+// The web server of `mailproof serve`: staff research, customer self-service
+// (scoped to the customer's domains), the public reference pages that the
+// reply texts link to, a JSON API and /metrics. Server-rendered HTML without
+// scripts, so a strict Content-Security-Policy holds.
+import fastifyCookie from '@fastify/cookie';
+import fastifyCsrf from '@fastify/csrf-protection';
+import fastifyFormbody from '@fastify/formbody';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { ResolvedConfig } from '../config/load.js';
+import type { LedgerReader } from '../ledger/types.js';
+import type { Logger } from '../log/logger.js';
+import type { DomainDiagnosis, IpDiagnosis } from '../research/diagnostics.js';
+import type { Lang } from '../research/explain.js';
+import type { SearchFilter, SearchResult } from '../research/search.js';
+import { REF_PATTERN } from '../smtp/ref.js';
+import { blockListOf, inList } from '../util/cidr.js';
+import { configuredMailboxes, traceFilter } from '../cli/trace.js';
+import { CSS, href, html, page, type Html } from './html.js';
+import type { LedgerMetrics } from './metrics.js';
+import { journeysOfRef, publicViewOf, scopedSearch, type Scope } from './scope.js';
+import { clientKey, FailureCounter, SessionStore } from './sessions.js';
+import type { User, UserStore } from './users.js';
+import { diagnosticsForm, domainResult, ipResult, journeyView, loginForm, publicPage, results, searchForm, SEARCH_FIELDS, type RecheckView } from './views.js';
+
+/** The report module's entry point (src/report/index.ts), injected so the web server does not depend on it. */
+export type RenderReport = (result: SearchResult, opts: { lang: Lang; format: 'text' | 'html' | 'pdf'; now?: Date }) => Promise<{ body: Buffer; contentType: string; filename: string }>;
+
+export interface WebDeps {
+  cfg: ResolvedConfig;
+  reader: LedgerReader;
+  users: UserStore;
+  log?: Logger;
+  /** DNS diagnostics (research/diagnostics.ts checkDomain / checkIp, bound to the gateway's resolver); absent = 501. */
+  checks?: { domain(name: string): Promise<DomainDiagnosis>; ip(addr: string): Promise<IpDiagnosis> };
+  /** Report rendering; absent = the report routes answer 501. */
+  renderReport?: RenderReport;
+  metrics?: LedgerMetrics | null;
+  now?: () => number;
+}
+
+export const SESSION_COOKIE = 'mp_session';
+/** Longest query string, and longest single value in it. */
+const MAX_URL = 4096;
+const MAX_VALUE = 320;
+
+export const SECURITY_HEADERS: Record<string, string> = {
+  'content-security-policy': "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+  'cross-origin-opener-policy': 'same-origin',
+};
+
+interface Auth { user: User; scope: Scope; sessionId: string | null }
+
+class HttpError extends Error {
+  constructor(readonly statusCode: number, message: string) { super(message); }
+}
+
+/** The public path of the reference pages: web.public_path, else the path of reply.public_url, else /r/. */
+export function publicPathOf(cfg: ResolvedConfig): string {
+  if (cfg.web.public_path) return cfg.web.public_path;
+  if (cfg.reply.public_url) {
+    try {
+      const u = new URL(cfg.reply.public_url);
+      if (u.pathname.endsWith('/') && !u.search && !u.hash && /^\/[A-Za-z0-9._~/-]*$/.test(u.pathname)) return u.pathname;
+    } catch { /* validated by the schema */ }
+  }
+  return '/r/';
+}
+
+function langOf(v: unknown): Lang {
+  return v === 'de' ? 'de' : 'en';
+}
+
+/** One string per key (the first, if repeated); too-long values are refused, not cut (a cut address would search for something else). */
+function queryOf(req: FastifyRequest): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries((req.query ?? {}) as Record<string, unknown>)) {
+    const s = Array.isArray(v) ? v[0] : v;
+    if (typeof s !== 'string') continue;
+    if (s.length > MAX_VALUE) throw new HttpError(400, `the value of ${k} is longer than ${MAX_VALUE} characters`);
+    out[k] = s.trim();
+  }
+  return out;
+}
+
+function filterOf(q: Record<string, string>): SearchFilter {
+  const values: Record<string, string | undefined> = {};
+  for (const [k] of SEARCH_FIELDS) values[k] = q[k] || undefined;
+  values.outcome = q.outcome || undefined;
+  try {
+    return traceFilter(values);
+  } catch (err) {
+    // The CLI's words name flags ("--rcpt"); the form names fields.
+    throw new HttpError(400, (err as Error).message.replace(/--/g, ''));
+  }
+}
+
+export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
+  const { cfg, users } = deps;
+  const w = cfg.web;
+  const sessions = new SessionStore(w.session_ttl_min * 60e3, deps.now);
+  const failures = new FailureCounter(w.login_max_failures, w.login_window_min * 60e3, deps.now);
+  const publicHits = new FailureCounter(w.public_requests_per_min, 60e3, deps.now);
+  const metricsAllow = blockListOf(w.metrics_allow);
+  const publicPath = publicPathOf(cfg);
+  const mailboxes = configuredMailboxes(cfg);
+
+  const app = Fastify({
+    logger: false,
+    // X-Forwarded-* only from the configured proxies: the client address
+    // drives the rate limits and /metrics access.
+    trustProxy: w.trusted_proxies.length ? w.trusted_proxies : false,
+    bodyLimit: 16 * 1024,
+    routerOptions: { maxParamLength: 256 },
+    return503OnClosing: true,
+  });
+  await app.register(fastifyCookie);
+  await app.register(fastifyFormbody);
+  await app.register(fastifyCsrf, {
+    sessionPlugin: '@fastify/cookie',
+    cookieKey: 'mp_csrf',
+    cookieOpts: { path: '/', sameSite: 'strict', httpOnly: true },
+  });
+
+  const secure = (req: FastifyRequest): boolean => w.secure_cookies === 'always' || (w.secure_cookies === 'auto' && req.protocol === 'https');
+  const csrfToken = (req: FastifyRequest, reply: FastifyReply): string => reply.generateCsrf({ path: '/', sameSite: 'strict', httpOnly: true, secure: secure(req) });
+
+  app.addHook('onRequest', async (req) => {
+    if (req.url.length > MAX_URL) throw new HttpError(414, 'the address is too long');
+  });
+  app.addHook('onSend', async (_req, reply, payload) => {
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) reply.header(k, v);
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
+
+  /** Who is asking: a session cookie, or an API bearer token. The account is read again on every request, so a removed account or changed domains take effect at once. */
+  const authOf = (req: FastifyRequest): Auth | null => {
+    const authz = req.headers.authorization;
+    if (typeof authz === 'string' && /^Bearer /i.test(authz)) {
+      const u = users.byToken(authz.slice(7).trim());
+      return u ? { user: u, scope: u.role === 'staff' ? null : u.domains, sessionId: null } : null;
+    }
+    const sid = req.cookies[SESSION_COOKIE];
+    const s = sessions.get(sid);
+    if (!s) return null;
+    const u = users.get(s.user);
+    if (!u) { sessions.destroy(s.id); return null; }
+    return { user: u, scope: u.role === 'staff' ? null : u.domains, sessionId: s.id };
+  };
+
+  const sendPage = (reply: FastifyReply, status: number, body: string): FastifyReply => reply.code(status).type('text/html; charset=utf-8').send(body);
+  const userPage = (req: FastifyRequest, reply: FastifyReply, a: Auth, title: string, body: Html, status = 200): FastifyReply =>
+    sendPage(reply, status, page({ title, user: { name: a.user.name, role: a.user.role }, csrf: csrfToken(req, reply) }, body));
+
+  /** Page routes: no session, off to the login form. */
+  const pageAuth = (req: FastifyRequest, reply: FastifyReply): Auth | null => {
+    const a = authOf(req);
+    if (!a) void reply.redirect('/login', 303);
+    return a;
+  };
+  const apiAuth = (req: FastifyRequest, reply: FastifyReply): Auth | null => {
+    const a = authOf(req);
+    if (!a) void reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'login required' });
+    return a;
+  };
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    if (status >= 500) deps.log?.error({ err: err.message, url: req.url.slice(0, 200) }, 'web request failed');
+    // CSRF failures and the like: a neutral text, never the internals.
+    const msg = err.code?.startsWith('FST_CSRF') ? 'The form was stale or did not come from this site; reload the page and try again.'
+      : status >= 500 ? 'Internal error.' : err.message;
+    if (req.url.startsWith('/api/')) return reply.code(status).send({ error: msg });
+    return sendPage(reply, status, page({ title: status === 403 ? 'Refused' : 'Error' }, html`<p>${msg}</p>`));
+  });
+  const notFound = (reply: FastifyReply, api = false): FastifyReply =>
+    api ? reply.code(404).send({ error: 'not found' }) : sendPage(reply, 404, page({ title: 'Not found' }, html`<p>There is nothing here.</p>`));
+  app.setNotFoundHandler((req, reply) => notFound(reply, req.url.startsWith('/api/')));
+
+  app.get('/static/style.css', async (_req, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(CSS));
+
+  // --- login / logout -------------------------------------------------------
+  app.get('/login', async (req, reply) => {
+    if (authOf(req)) return reply.redirect('/', 303);
+    return sendPage(reply, 200, page({ title: 'Log in' }, loginForm(csrfToken(req, reply), null)));
+  });
+
+  app.post('/login', { preHandler: app.csrfProtection }, async (req, reply) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const name = typeof body.name === 'string' ? body.name.trim().toLowerCase().slice(0, 64) : '';
+    const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : '';
+    const ipKey = `ip:${clientKey(req.ip)}`;
+    const userKey = `user:${name}`;
+    if (failures.blocked(ipKey) || failures.blocked(userKey)) {
+      deps.log?.warn({ ip: req.ip, account: name }, 'web login refused: too many failures');
+      return sendPage(reply.header('retry-after', String(w.login_window_min * 60)), 429, page({ title: 'Log in' },
+        loginForm(csrfToken(req, reply), `Too many failed logins; try again in ${w.login_window_min} minutes.`)));
+    }
+    const user = name && password ? await users.verify(name, password) : null;
+    if (!user) {
+      failures.fail(ipKey);
+      failures.fail(userKey);
+      deps.log?.info({ ip: req.ip, account: name }, 'web login failed');
+      // One message for an unknown account and a wrong password.
+      return sendPage(reply, 401, page({ title: 'Log in' }, loginForm(csrfToken(req, reply), 'Wrong account name or password.')));
+    }
+    failures.reset(userKey);
+    // A fresh id on every login (no session fixation).
+    sessions.destroy(req.cookies[SESSION_COOKIE]);
+    const s = sessions.create(user);
+    deps.log?.info({ ip: req.ip, account: user.name }, 'web login');
+    reply.setCookie(SESSION_COOKIE, s.id, { path: '/', httpOnly: true, sameSite: 'strict', secure: secure(req), maxAge: w.session_ttl_min * 60 });
+    return reply.redirect('/', 303);
+  });
+
+  app.post('/logout', { preHandler: app.csrfProtection }, async (req, reply) => {
+    sessions.destroy(req.cookies[SESSION_COOKIE]);
+    reply.clearCookie(SESSION_COOKIE, { path: '/' });
+    return reply.redirect('/login', 303);
+  });
+
+  // --- research pages ---------------------------------------------------------
+  app.get('/', async (req, reply) => {
+    const a = pageAuth(req, reply);
+    if (!a) return reply;
+    const q = queryOf(req);
+    return userPage(req, reply, a, 'Search', searchForm(q, langOf(q.lang), a.scope));
+  });
+
+  app.get('/search', async (req, reply) => {
+    const a = pageAuth(req, reply);
+    if (!a) return reply;
+    const q = queryOf(req);
+    const lang = langOf(q.lang);
+    let body: Html;
+    try {
+      const r = scopedSearch(deps.reader, filterOf(q), a.scope, { lang, mailboxes });
+      body = results(r, lang);
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      body = html`<p class="error">${err.message}</p>`;
+    }
+    return userPage(req, reply, a, 'Search', html`${searchForm(q, lang, a.scope)}${body}`);
+  });
+
+  const journeyOf = (a: Auth, ref: string, rcpt: string | undefined, lang: Lang) => {
+    if (!/^[\x21-\x7e]{1,200}$/.test(ref)) return null;
+    const r = journeysOfRef(deps.reader, ref, a.scope, { lang, mailboxes });
+    const j = rcpt ? r.journeys.find((x) => x.rcpt === rcpt.toLowerCase()) : r.journeys[0];
+    return j ? { result: { ...r, journeys: [j] }, journey: j } : null;
+  };
+
+  const showJourney = async (req: FastifyRequest<{ Params: { ref: string } }>, reply: FastifyReply, recheck: boolean) => {
+    const a = pageAuth(req, reply);
+    if (!a) return reply;
+    const q = queryOf(req);
+    const lang = langOf(q.lang);
+    const found = journeyOf(a, req.params.ref, q.rcpt, lang);
+    // Another customer's REF and an unknown REF look the same.
+    if (!found) return notFound(reply);
+    const j = found.journey;
+    let rc: RecheckView | null = null;
+    if (recheck) {
+      const domain = j.mail_from?.includes('@') ? j.mail_from.slice(j.mail_from.lastIndexOf('@') + 1) : null;
+      const run = async <T>(f: (() => Promise<T>) | undefined): Promise<{ result: T | null; error: string | null }> => {
+        if (!f) return { result: null, error: 'diagnostics are not available on this server' };
+        try { return { result: await f(), error: null }; } catch (err) { return { result: null, error: (err as Error).message }; }
+      };
+      const checks = deps.checks;
+      rc = {
+        domain: domain ? { name: domain, ...(await run(checks && (() => checks.domain(domain)))) } : null,
+        ip: j.client_ip ? { addr: j.client_ip, ...(await run(checks && (() => checks.ip(j.client_ip!)))) } : null,
+      };
+    }
+    const others = journeysOfRef(deps.reader, j.ref, a.scope, { lang }).journeys.filter((x) => x.rcpt !== j.rcpt);
+    const otherLinks = others.length ? html`<p>Other recipients of this transaction: ${others.map((o, i) => html`${i ? ', ' : ''}<a href="${href(`/journey/${encodeURIComponent(o.ref)}`, { rcpt: o.rcpt, lang })}">${o.rcpt}</a>`)}</p>` : html``;
+    return userPage(req, reply, a, `Journey ${j.ref}`, html`${otherLinks}${journeyView(j, { lang, csrf: csrfToken(req, reply), recheck: rc, reportFormats: !!deps.renderReport })}`);
+  };
+  app.get<{ Params: { ref: string } }>('/journey/:ref', (req, reply) => showJourney(req, reply, false));
+  app.post<{ Params: { ref: string } }>('/journey/:ref/recheck', { preHandler: app.csrfProtection }, (req, reply) => showJourney(req, reply, true));
+
+  app.get<{ Params: { ref: string } }>('/journey/:ref/report', async (req, reply) => {
+    const a = pageAuth(req, reply);
+    if (!a) return reply;
+    const q = queryOf(req);
+    const lang = langOf(q.lang);
+    const found = journeyOf(a, req.params.ref, q.rcpt, lang);
+    if (!found) return notFound(reply);
+    const format = q.format === 'html' || q.format === 'text' ? q.format : 'pdf';
+    if (!deps.renderReport) return sendPage(reply, 501, page({ title: 'Not available' }, html`<p>Reports are not available on this server.</p>`));
+    const out = await deps.renderReport(found.result, { lang, format, now: new Date(deps.now?.() ?? Date.now()) });
+    // The file name comes from the report module; keep it to safe characters for the header.
+    const filename = out.filename.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100) || `report.${format}`;
+    return reply.type(out.contentType).header('content-disposition', `attachment; filename="${filename}"`).send(out.body);
+  });
+
+  app.get('/diagnostics', async (req, reply) => {
+    const a = pageAuth(req, reply);
+    if (!a) return reply;
+    const q = queryOf(req);
+    const parts: Html[] = [diagnosticsForm(q)];
+    const checks = deps.checks;
+    if ((q.domain || q.ip) && !checks) parts.push(html`<p class="error">Diagnostics are not available on this server.</p>`);
+    if (q.domain && checks) {
+      try { parts.push(domainResult(q.domain, await checks.domain(q.domain), null)); } catch (err) { parts.push(domainResult(q.domain, null, (err as Error).message)); }
+    }
+    if (q.ip && checks) {
+      try { parts.push(ipResult(q.ip, await checks.ip(q.ip), null)); } catch (err) { parts.push(ipResult(q.ip, null, (err as Error).message)); }
+    }
+    return userPage(req, reply, a, 'Diagnostics', html`${parts}`);
+  });
+
+  // --- public reference page --------------------------------------------------
+  app.get<{ Params: { ref: string } }>(`${publicPath}:ref`, async (req, reply) => {
+    const key = clientKey(req.ip);
+    if (publicHits.blocked(key)) return sendPage(reply.header('retry-after', '60'), 429, page({ title: 'Too many requests' }, html`<p>Too many requests; try again in a minute.</p>`));
+    publicHits.fail(key);
+    const lang = langOf(queryOf(req).lang);
+    const ref = req.params.ref.toUpperCase();
+    const v = REF_PATTERN.test(ref) ? publicViewOf(deps.reader, ref, lang) : null;
+    if (!v) return sendPage(reply, 404, page({ title: lang === 'de' ? 'Unbekannte Referenz' : 'Unknown reference' }, html`<p>${lang === 'de' ? 'Zu dieser Referenz ist nichts bekannt. Prüfen Sie, ob sie vollständig abgeschrieben wurde.' : 'Nothing is known about this reference. Check that it was copied completely.'}</p>`));
+    return sendPage(reply, 200, page({ title: lang === 'de' ? 'Was mit Ihrer Nachricht geschah' : 'What happened to your message' }, publicPage(v, lang)));
+  });
+
+  // --- JSON API -----------------------------------------------------------------
+  app.get('/api/trace', async (req, reply) => {
+    const a = apiAuth(req, reply);
+    if (!a) return reply;
+    const q = queryOf(req);
+    // The same JSON as `mailproof trace --json`.
+    return reply.send(scopedSearch(deps.reader, filterOf(q), a.scope, { lang: langOf(q.lang), mailboxes }));
+  });
+  app.get<{ Params: { ref: string } }>('/api/journey/:ref', async (req, reply) => {
+    const a = apiAuth(req, reply);
+    if (!a) return reply;
+    const q = queryOf(req);
+    const r = /^[\x21-\x7e]{1,200}$/.test(req.params.ref) ? journeysOfRef(deps.reader, req.params.ref, a.scope, { lang: langOf(q.lang), mailboxes }) : null;
+    if (!r || r.journeys.length === 0) return notFound(reply, true);
+    return reply.send(r);
+  });
+  app.get<{ Params: { name: string } }>('/api/check/domain/:name', async (req, reply) => {
+    const a = apiAuth(req, reply);
+    if (!a) return reply;
+    if (!deps.checks) return reply.code(501).send({ error: 'diagnostics are not available' });
+    try { return reply.send(await deps.checks.domain(req.params.name)); } catch (err) { throw new HttpError(400, (err as Error).message); }
+  });
+  app.get<{ Params: { addr: string } }>('/api/check/ip/:addr', async (req, reply) => {
+    const a = apiAuth(req, reply);
+    if (!a) return reply;
+    if (!deps.checks) return reply.code(501).send({ error: 'diagnostics are not available' });
+    try { return reply.send(await deps.checks.ip(req.params.addr)); } catch (err) { throw new HttpError(400, (err as Error).message); }
+  });
+
+  // --- metrics --------------------------------------------------------------------
+  app.get('/metrics', async (req, reply) => {
+    if (!inList(metricsAllow, req.ip)) return reply.code(403).type('text/plain').send('forbidden\n');
+    if (!deps.metrics) return reply.code(501).type('text/plain').send('metrics are not available\n');
+    const text = await deps.metrics.text();
+    return reply.type(deps.metrics.contentType).send(text);
+  });
+
+  return app;
+}

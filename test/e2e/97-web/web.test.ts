@@ -1,0 +1,170 @@
+// The web UI in a real browser (Debian's Chromium driven by playwright-core)
+// against a real `mailproof serve` that got real mail over SMTP: staff
+// research, customer scoping, the public reference page, hostile values shown
+// as text, login rate limit and CSRF.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { requireTool } from '../../helpers/env.js';
+import { freePort, NO_DNS_CHECKS, run, startServer, type Instance } from '../../helpers/server.js';
+import { sendMail } from '../../helpers/smtp-client.js';
+
+const SUBJECT = '<script>alert(1)</script>';
+const HELO = '<script>alert(2)</script>';
+
+function message(o: { from: string; to: string; subject: string; exe?: boolean }): string {
+  const head = `From: <${o.from}>\r\nTo: <${o.to}>\r\nSubject: ${o.subject}\r\nMessage-ID: <${Math.random().toString(36).slice(2)}@web.test>\r\nMIME-Version: 1.0\r\n`;
+  if (!o.exe) return `${head}Content-Type: text/plain\r\n\r\nhello\r\n`;
+  return `${head}Content-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nsee attachment\r\n`
+    + `--b1\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="Rechnung.pdf.exe"\r\nContent-Transfer-Encoding: base64\r\n\r\n`
+    + `${Buffer.from('not really a program').toString('base64')}\r\n--b1--\r\n`;
+}
+
+async function login(page: Page, base: string, name: string, password: string): Promise<number> {
+  await page.goto(`${base}/login`);
+  await page.fill('input[name=name]', name);
+  await page.fill('input[name=password]', password);
+  const [resp] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/login') && r.request().method() === 'POST'), page.click('button[type=submit]')]);
+  await page.waitForLoadState();
+  return resp.status();
+}
+
+test('web UI in Chromium: research, scoping, public page, escaping, rate limit, CSRF', async (t) => {
+  const chromiumPath = requireTool(t, 'chromium');
+  if (!chromiumPath) return;
+  const webPort = await freePort();
+  const base = `http://127.0.0.1:${webPort}`;
+  let mp: Instance | null = null;
+  let browser: Browser | null = null;
+  t.after(async () => {
+    await browser?.close();
+    await mp?.stop();
+    if (mp) fs.rmSync(mp.dataDir, { recursive: true, force: true });
+  });
+  mp = await startServer({
+    config: {
+      domains: { 'a.test': { mailboxes: ['alice'] }, 'b.test': { mailboxes: ['bobby'] } },
+      reply: { public_url: `${base}/r/` },
+      web: { listen: [`127.0.0.1:${webPort}`], login_max_failures: 3 },
+      checks: { allowlist: { networks: [] }, ...NO_DNS_CHECKS, helo_syntax: { mode: 'dry-run' }, helo: { mode: 'off' } },
+    },
+  });
+  assert.match(mp.output(), new RegExp(`web UI on http://127\\.0\\.0\\.1:${webPort}/`));
+  assert.match(mp.output(), /no web accounts yet; create a login with: mailproof user add NAME --role staff/);
+
+  const ok = await sendMail(mp.port, { from: 'sender@x.test', to: ['alice@a.test'], body: message({ from: 'sender@x.test', to: 'alice@a.test', subject: 'hello alice' }) });
+  assert.match(ok.final ?? '', /^250 /);
+  const refA = /\(ref ([0-9A-Z]{12})/.exec(ok.final!)![1]!;
+  const bad = await sendMail(mp.port, { from: 'evil@y.test', to: ['bobby@b.test'], helo: HELO, body: message({ from: 'evil@y.test', to: 'bobby@b.test', subject: SUBJECT, exe: true }) });
+  assert.match(bad.final ?? '', /^55\d /, JSON.stringify(bad.replies));
+  const refB = /\(ref ([0-9A-Z]{12})/.exec(bad.final!)![1]!;
+  const publicUrl = new RegExp(`${base.replace(/[.]/g, '\\.')}/r/${refB}\\)$`).exec(bad.final!);
+  assert.ok(publicUrl, `the reply links the public page: ${bad.final}`);
+
+  const cfgFile = path.join(mp.dataDir, 'test-config.yaml');
+  const pw = path.join(mp.dataDir, 'pw');
+  fs.writeFileSync(pw, 'staff-password-1\n');
+  assert.equal((await run(['user', 'add', 'staff1', '--role', 'staff', '--password-file', pw, '--config', cfgFile])).code, 0);
+  fs.writeFileSync(pw, 'customer-password-1\n');
+  const add = await run(['user', 'add', 'custa', '--role', 'customer', '--domain', 'a.test', '--password-file', pw, '--config', cfgFile]);
+  assert.equal(add.code, 0, add.stderr);
+  fs.rmSync(pw);
+  const users = path.join(mp.dataDir, 'web-users.json');
+  assert.equal(fs.statSync(users).mode & 0o777, 0o600);
+  assert.doesNotMatch(fs.readFileSync(users, 'utf8'), /password-1/);
+
+  browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+  const dialogs: string[] = [];
+
+  await t.test('staff: log in, search, open the journey, see the explanation; the script subject is text', async () => {
+    const ctx = await browser!.newContext();
+    const page = await ctx.newPage();
+    page.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
+    assert.equal(await login(page, base, 'staff1', 'staff-password-1'), 303);
+    assert.equal(new URL(page.url()).pathname, '/');
+    await page.fill('input[name=domain]', 'b.test');
+    await page.click('form.search button[type=submit]');
+    await page.waitForLoadState();
+    await page.click(`a:text("${refB}")`);
+    await page.waitForLoadState();
+    assert.match(new URL(page.url()).pathname, new RegExp(`^/journey/${refB}$`));
+    assert.match(await page.locator('.finding').first().innerText(), /Virus or dangerous attachment/);
+    assert.match(await page.locator('.finding').first().innerText(), /Rechnung\.pdf\.exe/);
+    // The subject and the HELO are on the page as text, and no script ran.
+    // innerText is what is rendered (closed <details> do not count).
+    const shown = await page.locator('table.timeline').innerText();
+    assert.ok(shown.includes(`subject "${SUBJECT}"`), shown);
+    assert.ok((await page.locator('table.facts').innerText()).includes(`HELO ${HELO}`));
+    assert.equal(await page.locator('script').count(), 0);
+    assert.ok(await page.locator('tr.evidence').count() > 0);
+    // German explanations on request.
+    await page.selectOption('select[name=lang]', 'de');
+    await page.click('form.inline button:text("Switch")');
+    await page.waitForLoadState();
+    assert.match(await page.locator('.finding').first().innerText(), /Virus oder gefährlicher Anhang/);
+    // The report link (PDF first) downloads the German report of this journey.
+    const link = page.locator('a.report').first();
+    assert.equal(await link.count(), 1);
+    const r = await page.request.get(new URL((await link.getAttribute('href'))!, base).href);
+    assert.equal(r.status(), 200, `report: ${r.status()} ${await r.text()}`);
+    assert.match(r.headers()['content-disposition'] ?? '', /^attachment; filename="mailproof-report-[A-Za-z0-9._-]+\.pdf"$/);
+    assert.equal(r.headers()['content-type'], 'application/pdf');
+    assert.equal((await r.body()).subarray(0, 5).toString('latin1'), '%PDF-');
+    // Recheck now: the form posts with its CSRF token.
+    await page.click('button:text("Recheck now")');
+    await page.waitForLoadState();
+    assert.match(await page.content(), /Address 127\.0\.0\.1/);
+    // A POST without the CSRF token is refused, and the session survives it.
+    const forged = await page.request.post(`${base}/logout`, { form: { x: '1' } });
+    assert.equal(forged.status(), 403);
+    assert.equal((await page.request.get(`${base}/api/journey/${refA}`)).status(), 200);
+    await ctx.close();
+  });
+
+  await t.test('customer of a.test: the b.test journey is 404 by URL and API, its own is there', async () => {
+    const ctx = await browser!.newContext();
+    const page = await ctx.newPage();
+    assert.equal(await login(page, base, 'custa', 'customer-password-1'), 303);
+    const other = await page.goto(`${base}/journey/${refB}`);
+    assert.equal(other!.status(), 404);
+    assert.equal((await page.request.get(`${base}/api/journey/${refB}`)).status(), 404);
+    const own = await page.goto(`${base}/journey/${refA}`);
+    assert.equal(own!.status(), 200);
+    const api = await page.request.get(`${base}/api/trace?domain=b.test`);
+    assert.deepEqual((await api.json() as { journeys: unknown[] }).journeys, []);
+    await page.goto(`${base}/search?from=y.test`);
+    assert.ok(!(await page.content()).includes(refB));
+    await ctx.close();
+  });
+
+  await t.test('the public page of the rejected message shows reason and IP, not the mailbox or the subject', async () => {
+    const ctx = await browser!.newContext();
+    const page = await ctx.newPage();
+    page.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
+    const resp = await page.goto(publicUrl![0].slice(0, -1));
+    assert.equal(resp!.status(), 200);
+    const text = await page.locator('main').innerText();
+    assert.match(text, /127\.0\.0\.1/);
+    assert.match(text, /Rechnung\.pdf\.exe/);
+    assert.match(text, /How to fix it/);
+    for (const secret of ['bobby', 'b.test', 'alert(1)', 'alice']) assert.ok(!text.includes(secret), `the public page shows ${secret}`);
+    assert.equal((await page.goto(`${base}/r/ZZZZZZZZZZZZ`))!.status(), 404);
+    await ctx.close();
+  });
+
+  await t.test('wrong passwords: after 3 failures the account is refused unchecked', async () => {
+    const ctx = await browser!.newContext();
+    const page = await ctx.newPage();
+    for (let i = 0; i < 3; i++) assert.equal(await login(page, base, 'custa', 'wrong'), 401);
+    assert.equal(await login(page, base, 'custa', 'customer-password-1'), 429);
+    assert.match(await page.locator('main').innerText(), /Too many failed logins/);
+    await ctx.close();
+  });
+
+  assert.deepEqual(dialogs, [], 'no script ran');
+  const metrics = await fetch(`${base}/metrics`);
+  assert.equal(metrics.status, 200);
+  assert.match(await metrics.text(), /mailproof_messages_total\{outcome="delivered",source="gateway"\} 1\b/);
+});
