@@ -1,9 +1,7 @@
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
 import { REPORT_FORMATS, renderReport, type ReportFormat } from '../report/index.js';
 import { search, type SearchResult } from '../research/search.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { configFrom, parse, UsageError } from './common.js';
 import { configuredMailboxes, langOf, traceFilter } from './trace.js';
 
@@ -47,7 +45,7 @@ export async function reportCommand(argv: string[]): Promise<number> {
   }
   const report = await renderReport(result, { lang, format, filter });
   if (out) {
-    writeAtomic(out, report.body);
+    writeFileAtomic(out, report.body, { mode: 0o644, makeDir: false });
     process.stderr.write(`mailproof: report written to ${out} (${report.body.length} bytes, ${result.journeys.length} message(s))\n`);
   } else {
     await new Promise<void>((resolve, reject) => process.stdout.write(report.body, (err) => (err ? reject(err) : resolve())));
@@ -55,24 +53,3 @@ export async function reportCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** Temp file beside the target, fsync, rename: a reader never sees half a report, and a failed run leaves the old file as it was. */
-function writeAtomic(file: string, body: Buffer): void {
-  const dir = path.dirname(path.resolve(file));
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
-  const fd = fs.openSync(tmp, 'wx', 0o644);
-  try {
-    fs.writeSync(fd, body);
-    fs.fsyncSync(fd);
-  } catch (err) {
-    fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
-  fs.closeSync(fd);
-  try {
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
-}

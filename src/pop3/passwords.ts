@@ -8,7 +8,7 @@
 // over the old one (atomic on POSIX), with mode 0600.
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
+import { writeFileAtomic } from '../util/atomic-file.js';
 
 const KEYLEN = 32;
 /** N = 2^15, r = 8, p = 1: about 32 MiB and some tens of ms per check (RFC 7914 section 2; OWASP's scrypt minimum is N=2^17 with r=8 at p=1 only for interactive logins that can afford 128 MiB). */
@@ -107,30 +107,3 @@ export class PasswordStore {
   }
 }
 
-/**
- * Replaces a secrets file atomically: a temp file with mode 0600, fsynced,
- * renamed over the old one (atomic on POSIX), then the directory fsynced.
- * Used for the POP3 passwords and the web accounts (web/users.ts).
- */
-export function writeFileAtomic(file: string, body: string): void {
-  const dir = path.dirname(file);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const fd = fs.openSync(tmp, 'wx', 0o600);
-  try {
-    fs.writeSync(fd, body);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  try {
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
-  try {
-    const dfd = fs.openSync(dir, 'r');
-    try { fs.fsyncSync(dfd); } finally { fs.closeSync(dfd); }
-  } catch { /* a directory fsync is best effort on file systems without it */ }
-}

@@ -7,7 +7,8 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ResolvedConfig } from '../config/load.js';
-import { hashPassword, verifyPassword, writeFileAtomic } from '../pop3/passwords.js';
+import { hashPassword, verifyPassword } from '../pop3/passwords.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 
 export type Role = 'staff' | 'customer';
 
