@@ -1,9 +1,7 @@
-import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
 import { REPORT_FORMATS, renderReport, type ReportFormat } from '../report/index.js';
-import { search, type SearchResult } from '../research/search.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { configFrom, parse, UsageError } from './common.js';
-import { configuredMailboxes, langOf, traceFilter } from './trace.js';
+import { langOf, searchLedger, traceFilter } from './trace.js';
 
 export const REPORT_HELP = `mailproof report --ref REF | --rcpt ADDR | --domain D [--from ADDR|DOMAIN] [--ip IP]
                  [--message-id ID] [--since T] [--until T] [--outcome O]
@@ -36,13 +34,7 @@ export async function reportCommand(argv: string[]): Promise<number> {
   if (!out && format === 'pdf' && process.stdout.isTTY) throw new UsageError('refusing to write a PDF to the terminal; name a file with -o FILE');
 
   const cfg = configFrom({ ...values, o: overrides });
-  const reader = new SqliteLedgerReader(cfg.paths.ledger, { readonly: true });
-  let result: SearchResult;
-  try {
-    result = search(reader, filter, { lang, mailboxes: configuredMailboxes(cfg) });
-  } finally {
-    reader.close();
-  }
+  const result = searchLedger(cfg, filter, lang);
   const report = await renderReport(result, { lang, format, filter });
   if (out) {
     writeFileAtomic(out, report.body, { mode: 0o644, makeDir: false });

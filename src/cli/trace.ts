@@ -32,13 +32,7 @@ export async function traceCommand(argv: string[]): Promise<number> {
   const cfg = configFrom(values);
   const lang = langOf(values.lang);
   const filter = traceFilter(values);
-  const reader = new SqliteLedgerReader(cfg.paths.ledger, { readonly: true });
-  let result: SearchResult;
-  try {
-    result = search(reader, filter, { lang, mailboxes: configuredMailboxes(cfg) });
-  } finally {
-    reader.close();
-  }
+  const result = searchLedger(cfg, filter, lang);
   let rechecks: Recheck[] = [];
   if (values.recheck && result.journeys.length) {
     const deps = buildCheckDeps(cfg, new LocalDomains(cfg.domains));
@@ -79,6 +73,16 @@ export async function traceCommand(argv: string[]): Promise<number> {
   }
   if (result.truncated) out('(more journeys than shown: narrow the search)');
   return 0;
+}
+
+/** One search over this node's ledger, as trace and report run it. */
+export function searchLedger(cfg: ResolvedConfig, filter: SearchFilter, lang: Lang): SearchResult {
+  const reader = new SqliteLedgerReader(cfg.paths.ledger, { readonly: true });
+  try {
+    return search(reader, filter, { lang, mailboxes: configuredMailboxes(cfg) });
+  } finally {
+    reader.close();
+  }
 }
 
 const OUTCOMES: readonly Outcome[] = ['delivered', 'rejected', 'tempfailed', 'incomplete'];
