@@ -145,12 +145,7 @@ function model(p: GenParams, sink: Sink, sessionsWanted: number): { sessions: nu
   const b32 = (n: number): string => { let s = ''; for (let i = 0; i < n; i++) s += B32[int(32)]; return s; };
   const lc = (n: number): string => { let s = ''; for (let i = 0; i < n; i++) s += 'abcdefghijklmnopqrstuvwxyz0123456789'[int(36)]; return s; };
 
-  const domains = Array.from({ length: p.domains }, (_, i) => `${WORDS[i % WORDS.length]}-${LAST[(i * 7) % LAST.length]}${i}.example`);
-  // Mailbox k has Zipf rank k; its domain is scattered so that busy mailboxes are not all on one domain.
-  const mailboxes = Array.from({ length: p.mailboxes }, (_, k) => {
-    const d = domains[(Math.imul(k, 2654435761) >>> 0) % domains.length]!;
-    return `${FIRST[k % FIRST.length]}.${LAST[(k >> 3) % LAST.length]}${k.toString(36)}@${d}`;
-  });
+  const mailboxes = mailboxList(p);
   const zipf = (n: number, s: number): Float64Array => {
     const c = new Float64Array(n);
     let sum = 0;
@@ -404,6 +399,15 @@ function model(p: GenParams, sink: Sink, sessionsWanted: number): { sessions: nu
   };
 }
 
+/** Mailbox k has Zipf rank k; its domain is scattered so that busy mailboxes are not all on one domain. */
+export function mailboxList(p: GenParams): string[] {
+  const domains = Array.from({ length: p.domains }, (_, i) => `${WORDS[i % WORDS.length]}-${LAST[(i * 7) % LAST.length]}${i}.example`);
+  return Array.from({ length: p.mailboxes }, (_, k) => {
+    const d = domains[(Math.imul(k, 2654435761) >>> 0) % domains.length]!;
+    return `${FIRST[k % FIRST.length]}.${LAST[(k >> 3) % LAST.length]}${k.toString(36)}@${d}`;
+  });
+}
+
 /** Events per session of the model: a dry run of 20,000 sessions, nothing written. */
 function eventsPerSession(p: GenParams): number {
   let n = 0;
@@ -429,15 +433,29 @@ function sizeOnDisk(file: string): number {
   return total;
 }
 
+/**
+ * How many copies of the modelled traffic make up the ledger. On the 2-core
+ * machine of this project, shared with other work, the JavaScript model made
+ * 700-2,500 events/s: 10 million events would have taken hours. So the model
+ * writes 1/COPIES of the traffic (a template, every mix and ratio as
+ * described above), and SQLite replicates it in C (INSERT ... SELECT), each
+ * copy with its own session ids, REFs and Message-IDs, shifted in time and
+ * with its recipients moved to other mailboxes of the same Zipf band (ranks
+ * 2^m .. 2^(m+1)-1 rotated), so per-mailbox volumes follow the distribution
+ * and the rows are written in time order as the gateway writes them.
+ */
+export const COPIES = 40;
+
 /** Writes `file` (the ledger) and `log` (the same traffic as mail.log text); `file`.json holds GenMeta. */
 export function generate(file: string, log: string, p: GenParams, progress: (s: string) => void): GenMeta {
   const t0 = Date.now();
   const perSession = eventsPerSession(p);
   // A little over the target: the session count is a Poisson draw, and POP3 polls near the end fall outside the period.
-  const sessionsWanted = Math.ceil((p.events * 1.02) / perSession);
-  progress(`model: ${perSession.toFixed(2)} events per session -> ${sessionsWanted.toLocaleString('en')} sessions`);
+  const sessionsWanted = Math.ceil((p.events * 1.02) / perSession / COPIES);
+  progress(`model: ${perSession.toFixed(2)} events per session -> ${sessionsWanted.toLocaleString('en')} sessions x ${COPIES} copies`);
   const tmp = `${file}.tmp`;
-  for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`]) fs.rmSync(f, { force: true });
+  const tplFile = `${file}.template.tmp`;
+  for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`, tplFile, `${tplFile}-journal`]) fs.rmSync(f, { force: true });
   const db = new Database(tmp);
   db.pragma('journal_mode = WAL');
   // Generation only: nothing here must survive a crash (the file is renamed into place at the end).
@@ -450,19 +468,27 @@ export function generate(file: string, log: string, p: GenParams, progress: (s: 
   applySchema(db);
   const indexes = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL").all() as Array<{ name: string }>;
   for (const ix of indexes) db.exec(`DROP INDEX ${ix.name}`);
-  // The gateway's writer statement (writer-worker.ts), rows built by the same toRow().
-  // The writer's column layout (COLUMNS, toRow's values), bound by position:
-  // on this 2-core machine the named-parameter object per row was a third of the time.
-  const insert = db.prepare(`INSERT INTO events (${COLUMNS.join(',')}) VALUES (${COLUMNS.map(() => '?').join(',')})`);
-  // Rows, not events, wait for the commit: the event objects die young (cheap to collect).
+  // The template lives in a file of its own, deleted at the end: no free pages left in the ledger.
+  db.prepare('ATTACH DATABASE ? AS tpl').run(tplFile);
+  db.exec(`CREATE TABLE tpl.t (${COLUMNS.map((c) => `${c} ${c === 'ts' || c === 'size' || c === 'smtp_code' ? 'INTEGER' : 'TEXT'}`).join(', ')}, rk INTEGER, base INTEGER, span INTEGER);
+    CREATE TABLE tpl.mb (rank INTEGER PRIMARY KEY, addr TEXT, dom TEXT);`);
+  const mailboxes = mailboxList(p);
+  const rankOf = new Map(mailboxes.map((m, k) => [m, k]));
+  const insMb = db.prepare('INSERT INTO tpl.mb VALUES (?, ?, ?)');
+  db.transaction(() => { mailboxes.forEach((m, k) => insMb.run(k, m, m.slice(m.lastIndexOf('@') + 1))); })();
+  // The writer's column layout (COLUMNS, toRow's values), bound by position, plus the recipient's rank and band.
+  const insert = db.prepare(`INSERT INTO tpl.t VALUES (${[...COLUMNS, 'rk', 'base', 'span'].map(() => '?').join(',')})`);
   let batch: Array<Array<string | number | null>> = [];
   const flushRows = db.transaction((rows: Array<Array<string | number | null>>) => { for (const r of rows) insert.run(r); });
-  let written = 0;
-  let logLines = 0;
-  const fd = fs.openSync(`${log}.tmp`, 'w');
-  let lines: string[] = [];
-  let lastReport = Date.now();
+  const band = (k: number): [number, number] => {
+    if (k < 1) return [0, 1];
+    const base = 2 ** Math.floor(Math.log2(k));
+    return [base, Math.min(base, p.mailboxes - base)];
+  };
+  let tplEvents = 0;
+  const tplLines: string[] = [];
   let checked = 0;
+  const mbRe = /[^\s<>(),=]+@[^\s<>(),=;:]+/g;
   const sink: Sink = {
     event(e) {
       if (checked < 2000) {
@@ -471,28 +497,75 @@ export function generate(file: string, log: string, p: GenParams, progress: (s: 
         const got = rowValues(e);
         COLUMNS.forEach((c, i) => { if (want[c] !== got[i]) throw new Error(`rowValues differs from toRow in ${c}: ${String(got[i])} != ${String(want[c])}`); });
       }
-      batch.push(rowValues(e));
-      if (batch.length >= 100_000) {
-        flushRows(batch);
-        written += batch.length;
-        batch = [];
-        if (Date.now() - lastReport > 10_000) {
-          lastReport = Date.now();
-          const s = (Date.now() - t0) / 1000;
-          progress(`${written.toLocaleString('en')} events, ${Math.round(written / s).toLocaleString('en')} events/s, ${(sizeOnDisk(tmp) / 1048576).toFixed(0)} MiB`);
-        }
-      }
+      const k = e.rcpt ? rankOf.get(e.rcpt) ?? -1 : -1;
+      const [base, span] = band(k);
+      batch.push([...rowValues(e), k, base, span]);
+      tplEvents++;
+      if (batch.length >= 20_000) { flushRows(batch); batch = []; }
     },
     line(ts, text) {
-      lines.push(`${stampOf(ts)} ${text}`);
-      logLines++;
-      if (lines.length >= 20000) { fs.writeSync(fd, lines.join('\n') + '\n'); lines = []; }
+      // Mailbox addresses become rank tokens, replaced per copy below.
+      tplLines.push(`${stampOf(ts)} ${text.replace(mbRe, (a) => { const k = rankOf.get(a); return k === undefined ? a : `\u0001${k}\u0001`; })}`);
     },
   };
   const r = model(p, sink, sessionsWanted);
-  if (batch.length) { flushRows(batch); written += batch.length; batch = []; }
-  if (lines.length) fs.writeSync(fd, lines.join('\n') + '\n');
+  if (batch.length) { flushRows(batch); batch = []; }
+  const tTpl = Date.now();
+  progress(`template: ${tplEvents.toLocaleString('en')} events, ${tplLines.length.toLocaleString('en')} log lines in ${((tTpl - t0) / 1000).toFixed(0)} s; replicating x${COPIES}`);
+
+  // Copy c: its rows shifted by c/COPIES of the template's mean gap between
+  // sessions, so that the copies interleave; ids suffixed (REFs keep their 12
+  // symbols: the last two name the copy).
+  const gap = Math.floor((p.days * 86400e3) / sessionsWanted / COPIES);
+  const cc = `substr('${B32}', c / 32 + 1, 1) || substr('${B32}', c % 32 + 1, 1)`;
+  const ref2 = `CASE WHEN t.ref IS NULL THEN NULL WHEN length(t.ref) = 12 THEN substr(t.ref, 1, 10) || ${cc} ELSE t.ref || '.' || c END`;
+  const sub = (col: string): string => `CASE WHEN ${col} IS NULL THEN NULL ELSE (CASE WHEN t.ref IS NULL THEN ${col} ELSE replace(${col}, t.ref, ${ref2}) END) END`;
+  const exprs: Record<string, string> = {
+    ts: `t.ts + c * ${gap}`,
+    session: `CASE WHEN t.session IS NULL THEN NULL ELSE t.session || '.' || c END`,
+    ref: ref2,
+    rcpt: 'coalesce(mb.addr, t.rcpt)',
+    rcpt_domain: 'CASE WHEN mb.addr IS NULL THEN t.rcpt_domain ELSE mb.dom END',
+    message_id: `CASE WHEN t.message_id IS NULL THEN NULL ELSE 'c' || c || '.' || t.message_id END`,
+    reply: sub('t.reply'),
+    details: `CASE WHEN mb.addr IS NULL THEN ${sub('t.details')} ELSE replace(${sub('t.details')}, t.rcpt, mb.addr) END`,
+  };
+  const replicate = db.prepare(`WITH RECURSIVE cp(c) AS (SELECT 0 UNION ALL SELECT c + 1 FROM cp WHERE c < ${COPIES - 1})
+    INSERT INTO main.events (${COLUMNS.join(',')})
+    SELECT ${COLUMNS.map((c) => exprs[c] ?? `t.${c}`).join(', ')}
+    FROM tpl.t AS t CROSS JOIN cp LEFT JOIN tpl.mb AS mb ON t.rk >= 0 AND mb.rank = t.base + ((t.rk - t.base + c * 7919) % t.span)
+    WHERE t.ts >= ? AND t.ts < ? ORDER BY 1, t.rowid, c`);
+  const start = p.end - p.days * 86400e3;
+  let written = 0;
+  const slice = 86400e3 / 2;
+  for (let w = start; w < p.end + 86400e3; w += slice) {
+    written += replicate.run(w, w + slice).changes;
+    if (((w - start) / slice) % 6 === 0) {
+      const s = (Date.now() - tTpl) / 1000;
+      progress(`${written.toLocaleString('en')} events, ${Math.round(written / s).toLocaleString('en')} events/s, ${(sizeOnDisk(tmp) / 1048576).toFixed(0)} MiB`);
+    }
+  }
+  db.exec('DETACH DATABASE tpl');
+  for (const f of [tplFile, `${tplFile}-journal`]) fs.rmSync(f, { force: true });
+
+  // The log: the template's lines once per copy, each copy with its own recipients.
+  const fd = fs.openSync(`${log}.tmp`, 'w');
+  let logLines = 0;
+  const tokenRe = /\u0001(\d+)\u0001/g;
+  for (let c = 0; c < COPIES; c++) {
+    let out: string[] = [];
+    for (const l of tplLines) {
+      out.push(l.replace(tokenRe, (_m, d: string) => {
+        const k = Number(d);
+        const [base, span] = band(k);
+        return mailboxes[base + ((k - base + c * 7919) % span)]!;
+      }));
+      if (out.length >= 20000) { fs.writeSync(fd, out.join('\n') + '\n'); logLines += out.length; out = []; }
+    }
+    if (out.length) { fs.writeSync(fd, out.join('\n') + '\n'); logLines += out.length; }
+  }
   fs.closeSync(fd);
+
   const tIndex = Date.now();
   progress(`${written.toLocaleString('en')} events inserted in ${((tIndex - t0) / 1000).toFixed(0)} s; building the indexes`);
   applySchema(db);
@@ -503,8 +576,9 @@ export function generate(file: string, log: string, p: GenParams, progress: (s: 
   fs.renameSync(tmp, file);
   for (const f of [`${tmp}-wal`, `${tmp}-shm`]) fs.rmSync(f, { force: true });
   fs.renameSync(`${log}.tmp`, log);
+  // Busiest mailboxes: the ranks that stay busiest after the band rotation are the low ranks.
   const meta: GenMeta = {
-    ...p, written, sessions: r.sessions, messages: r.messages, log_lines: logLines,
+    ...p, written, sessions: r.sessions * COPIES, messages: r.messages * COPIES, log_lines: logLines,
     generation_ms: Date.now() - t0, index_ms: indexMs, heavy: r.heavy, light_sample: r.light,
   };
   fs.writeFileSync(`${file}.json`, JSON.stringify(meta, null, 1));
