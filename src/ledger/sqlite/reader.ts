@@ -1,9 +1,11 @@
 import Database from 'better-sqlite3';
 import { applySchema, openPragmas } from './schema.js';
-import { fromRow, type Row } from './row.js';
+import { fromValues, SELECT_COLUMNS } from './row.js';
 import type { EventQuery, LedgerReader, StoredEvent } from '../types.js';
 import { normalizeMessageId } from '../../util/message-id.js';
 
+// The columns by name, in the order fromValues reads them (not `*`: the order of a table's columns is its creator's).
+const COLS = SELECT_COLUMNS.join(', ');
 const CHUNK = 500;
 const LIST_LENGTHS = [1, 2, 4, 8, 16, 32, 64, 128, 256, CHUNK];
 
@@ -21,19 +23,13 @@ export class SqliteLedgerReader implements LedgerReader {
     } else {
       this.db.pragma('busy_timeout = 10000');
     }
-    // A trace reads rows scattered over the file (a recipient's transactions,
-    // their sessions, the mailbox access): memory-mapped reads spare a pread()
-    // per page, and a larger page cache keeps the index pages of the last
-    // traces (bench/research: 10M-event ledger). Per connection, nothing is
-    // written to the file.
-    this.db.pragma('mmap_size = 2147483648');
-    this.db.pragma('cache_size = -65536');
   }
 
+  /** A prepared `SELECT <SELECT_COLUMNS> FROM events ...` in raw mode (rows as arrays, decoded by fromValues). */
   private stmt(sql: string): Database.Statement {
     let s = this.statements.get(sql);
     if (!s) {
-      s = this.db.prepare(sql);
+      s = this.db.prepare(sql).raw(true);
       this.statements.set(sql, s);
     }
     return s;
@@ -56,9 +52,9 @@ export class SqliteLedgerReader implements LedgerReader {
     eq('message_id', normalizeMessageId(q.message_id) ?? undefined);
     if (q.since !== undefined) { where.push('ts >= @since'); args.since = q.since; }
     if (q.until !== undefined) { where.push('ts <= @until'); args.until = q.until; }
-    const sql = `SELECT * FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ts, id LIMIT @limit`;
+    const sql = `SELECT ${COLS} FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ts, id LIMIT @limit`;
     args.limit = q.limit ?? 10000;
-    return (this.stmt(sql).all(args) as Row[]).map(fromRow);
+    return (this.stmt(sql).all(args) as unknown[][]).map(fromValues);
   }
 
   private byColumn(col: 'ref' | 'session' | 'message_id', values: string[]): StoredEvent[] {
@@ -73,8 +69,8 @@ export class SqliteLedgerReader implements LedgerReader {
       const chunk = values.slice(i, i + CHUNK);
       const n = LIST_LENGTHS.find((l) => l >= chunk.length)!;
       while (chunk.length < n) chunk.push(chunk[chunk.length - 1]!);
-      const sql = `SELECT * FROM events WHERE ${col} IN (${chunk.map(() => '?').join(',')})`;
-      for (const r of this.stmt(sql).all(...chunk) as Row[]) out.push(fromRow(r));
+      const sql = `SELECT ${COLS} FROM events WHERE ${col} IN (${chunk.map(() => '?').join(',')})`;
+      for (const r of this.stmt(sql).all(...chunk) as unknown[][]) out.push(fromValues(r));
     }
     return out.sort((a, b) => a.ts - b.ts || a.id - b.id);
   }
