@@ -17,6 +17,9 @@
 #   BENCH_SKIP_CHECKS=1  BENCH_CHECK_CONC=20,100
 #   BENCH_CHECK_TARGETS=mp-nochecks,mp-dnschecks,mp-allchecks,postfix-checks
 #   BENCH_SKIP_INGEST=1 BENCH_INGEST_LINES=1000000 BENCH_INGEST_RUNS=3 (ingest vs. pflogsumm)
+#   BENCH_SKIP_RESEARCH=1 BENCH_RESEARCH_EVENTS=10000000 BENCH_RESEARCH_N=300 BENCH_RESEARCH_RUNS=2
+#     (trace over a generated ledger vs. grep over the same traffic as mail.log; the ledger is
+#     generated once, which takes long, and cached in /var/tmp/mailproof-bench)
 # Raw figures: bench/out/*.json (not committed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,6 +78,11 @@ fi
 if [ "${BENCH_SKIP_INGEST:-0}" != 1 ]; then
   echo "== ingest (issue 4): mailproof ingest vs. pflogsumm on a generated 1M-line Postfix log"
   BUILD=$BUILD WORK=$WORK step bash bench/ingest/run.sh || { echo "run.sh: ingest step failed" >&2; status=1; }
+fi
+
+if [ "${BENCH_SKIP_RESEARCH:-0}" != 1 ]; then
+  echo "== research (issue 5): trace over a 10M-event ledger vs. grep over the same traffic"
+  BUILD=$BUILD WORK=$WORK step bash bench/research/run.sh || { echo "run.sh: research step failed" >&2; status=1; }
 fi
 
 IDLE=${BENCH_IDLE:-19000}

@@ -1,12 +1,19 @@
 import Database from 'better-sqlite3';
 import { applySchema, openPragmas } from './schema.js';
-import { fromRow, type Row } from './row.js';
+import { fromValues, SELECT_COLUMNS } from './row.js';
 import type { EventQuery, LedgerReader, StoredEvent } from '../types.js';
 import { normalizeMessageId } from '../../util/message-id.js';
+
+// The columns by name, in the order fromValues reads them (not `*`: the order of a table's columns is its creator's).
+const COLS = SELECT_COLUMNS.join(', ');
+const CHUNK = 500;
+const LIST_LENGTHS = [1, 2, 4, 8, 16, 32, 64, 128, 256, CHUNK];
 
 /** Read side for research and pruning. Synchronous: it runs in CLI and web, not in SMTP sessions. */
 export class SqliteLedgerReader implements LedgerReader {
   private db: Database.Database;
+  /** Prepared statements by SQL text: query() builds a handful of shapes, byColumn three. */
+  private statements = new Map<string, Database.Statement>();
 
   constructor(path: string, opts: { readonly?: boolean } = {}) {
     this.db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
@@ -16,6 +23,16 @@ export class SqliteLedgerReader implements LedgerReader {
     } else {
       this.db.pragma('busy_timeout = 10000');
     }
+  }
+
+  /** A prepared `SELECT <SELECT_COLUMNS> FROM events ...` in raw mode (rows as arrays, decoded by fromValues). */
+  private stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql).raw(true);
+      this.statements.set(sql, s);
+    }
+    return s;
   }
 
   query(q: EventQuery): StoredEvent[] {
@@ -35,19 +52,25 @@ export class SqliteLedgerReader implements LedgerReader {
     eq('message_id', normalizeMessageId(q.message_id) ?? undefined);
     if (q.since !== undefined) { where.push('ts >= @since'); args.since = q.since; }
     if (q.until !== undefined) { where.push('ts <= @until'); args.until = q.until; }
-    const sql = `SELECT * FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ts, id LIMIT @limit`;
+    const sql = `SELECT ${COLS} FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ts, id LIMIT @limit`;
     args.limit = q.limit ?? 10000;
-    return (this.db.prepare(sql).all(args) as Row[]).map(fromRow);
+    return (this.stmt(sql).all(args) as unknown[][]).map(fromValues);
   }
 
   private byColumn(col: 'ref' | 'session' | 'message_id', values: string[]): StoredEvent[] {
     if (values.length === 0) return [];
     const out: StoredEvent[] = [];
-    // SQLite caps bound parameters; chunk to stay well below it.
-    for (let i = 0; i < values.length; i += 500) {
-      const chunk = values.slice(i, i + 500);
-      const sql = `SELECT * FROM events WHERE ${col} IN (${chunk.map(() => '?').join(',')}) ORDER BY ts, id`;
-      out.push(...(this.db.prepare(sql).all(...chunk) as Row[]).map(fromRow));
+    // SQLite caps bound parameters; chunk to stay well below it. A chunk is
+    // padded to the next of a few list lengths (repeating its last value,
+    // which IN ignores) so that a handful of prepared statements serve every
+    // list. No ORDER BY: the rows are sorted here, which spares SQLite a
+    // temporary B-tree.
+    for (let i = 0; i < values.length; i += CHUNK) {
+      const chunk = values.slice(i, i + CHUNK);
+      const n = LIST_LENGTHS.find((l) => l >= chunk.length)!;
+      while (chunk.length < n) chunk.push(chunk[chunk.length - 1]!);
+      const sql = `SELECT ${COLS} FROM events WHERE ${col} IN (${chunk.map(() => '?').join(',')})`;
+      for (const r of this.stmt(sql).all(...chunk) as unknown[][]) out.push(fromValues(r));
     }
     return out.sort((a, b) => a.ts - b.ts || a.id - b.id);
   }

@@ -57,3 +57,46 @@ export function fromRow(r: Row): StoredEvent {
   }
   return ev;
 }
+
+/** The columns the reader selects, in the order fromValues reads them. */
+export const SELECT_COLUMNS = ['id', 'ts', 'node', 'source', 'kind', 'session', 'ref', 'client_ip', 'client_ptr', 'helo',
+  'mail_from', 'mail_from_domain', 'rcpt', 'rcpt_domain', 'message_id', 'size', 'check_name', 'verdict', 'smtp_code',
+  'enhanced_code', 'reply', 'details'] as const;
+
+/**
+ * fromRow for a row fetched as an array in SELECT_COLUMNS order (better-sqlite3's
+ * raw mode): the same event with its properties in the same order, without a
+ * 22-property object per row first (a trace of a busy mailbox reads 10^5 rows;
+ * on this project's machine the garbage collector took a third of that time).
+ */
+export function fromValues(v: unknown[]): StoredEvent {
+  const ev: StoredEvent = {
+    id: Number(v[0]),
+    ts: Number(v[1]),
+    node: String(v[2]),
+    source: v[3] as StoredEvent['source'],
+    kind: v[4] as StoredEvent['kind'],
+  };
+  if (v[5] !== null && v[5] !== undefined) ev.session = String(v[5]);
+  if (v[6] !== null && v[6] !== undefined) ev.ref = String(v[6]);
+  if (v[7] !== null && v[7] !== undefined) ev.client_ip = String(v[7]);
+  if (v[8] !== null && v[8] !== undefined) ev.client_ptr = String(v[8]);
+  if (v[9] !== null && v[9] !== undefined) ev.helo = String(v[9]);
+  if (v[10] !== null && v[10] !== undefined) ev.mail_from = String(v[10]);
+  if (v[12] !== null && v[12] !== undefined) ev.rcpt = String(v[12]);
+  if (v[14] !== null && v[14] !== undefined) ev.message_id = String(v[14]);
+  if (v[16] !== null && v[16] !== undefined) ev.check_name = String(v[16]);
+  if (v[19] !== null && v[19] !== undefined) ev.enhanced_code = String(v[19]);
+  if (v[20] !== null && v[20] !== undefined) ev.reply = String(v[20]);
+  if (v[17] !== null && v[17] !== undefined) ev.verdict = v[17] as StoredEvent['verdict'];
+  if (v[15] !== null && v[15] !== undefined) ev.size = Number(v[15]);
+  if (v[18] !== null && v[18] !== undefined) ev.smtp_code = Number(v[18]);
+  if (typeof v[21] === 'string') {
+    try {
+      ev.details = JSON.parse(v[21]) as Record<string, unknown>;
+    } catch {
+      ev.details = { unparsable: v[21] };
+    }
+  }
+  return ev;
+}
