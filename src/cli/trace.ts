@@ -12,13 +12,15 @@ import { configFrom, parse, parseTime, UsageError } from './common.js';
 export const TRACE_HELP = `mailproof trace --rcpt ADDR | --domain D [--from ADDR|DOMAIN] [--ip IP]
                 [--ref REF] [--message-id ID] [--since T] [--until T]
                 [--outcome delivered|rejected|tempfailed|incomplete] [--lang en|de]
-                [--recheck] [--as-of T] [--json]
+                [--recheck] [--as-of T] [--limit N] [--json]
   Lists what happened to mail: one journey per transaction and recipient, each
   diagnosis explained (--lang), with near misses (a typo in the address) and,
   when a named sender never reached us, no_attempt_seen. --recheck runs the
   DNS checks (mailproof check) on each journey's sender domain and client
   address now, shown beside what was recorded then. --as-of judges as at
   that time (events after it are left out; "never retried" counts from it).
+  --limit keeps the newest N journeys (default 1000; the output says when
+  there were more).
   T is a date (2026-11-27, 2026-11-27T10:00Z) or an age (90m, 24h, 7d); --since defaults to 7d.`;
 
 export async function traceCommand(argv: string[]): Promise<number> {
@@ -26,7 +28,7 @@ export async function traceCommand(argv: string[]): Promise<number> {
     rcpt: { type: 'string' }, domain: { type: 'string' }, from: { type: 'string' }, ip: { type: 'string' },
     ref: { type: 'string' }, 'message-id': { type: 'string' }, since: { type: 'string' }, until: { type: 'string' },
     outcome: { type: 'string' }, lang: { type: 'string' }, recheck: { type: 'boolean' }, 'as-of': { type: 'string' },
-    json: { type: 'boolean' },
+    limit: { type: 'string' }, json: { type: 'boolean' },
   });
   if (values.help) { process.stdout.write(TRACE_HELP + '\n'); return 0; }
   const cfg = configFrom(values);
@@ -85,6 +87,9 @@ export function searchLedger(cfg: ResolvedConfig, filter: SearchFilter, lang: La
   }
 }
 
+/** Most journeys one search returns (--limit); beyond it, narrow the search. */
+export const MAX_LIMIT = 100000;
+
 const OUTCOMES: readonly Outcome[] = ['delivered', 'rejected', 'tempfailed', 'incomplete'];
 
 export function langOf(v: string | undefined): Lang {
@@ -104,12 +109,18 @@ export function traceFilter(values: Record<string, string | boolean | undefined 
   const until = s('until') ? parseTime(s('until')!, '--until') : asOf;
   if (asOf !== undefined && until !== undefined && until > asOf) throw new UsageError('--until must not be after --as-of');
   if (outcome !== undefined && !OUTCOMES.includes(outcome as Outcome)) throw new UsageError(`--outcome must be one of ${OUTCOMES.join(', ')}`);
+  const limitText = s('limit');
+  const limit = limitText === undefined ? undefined : Number(limitText);
+  if (limit !== undefined && !(/^[0-9]{1,6}$/.test(limitText!) && limit >= 1 && limit <= MAX_LIMIT)) {
+    throw new UsageError(`--limit must be a whole number from 1 to ${MAX_LIMIT}, not ${JSON.stringify(limitText)}`);
+  }
   return {
     rcpt: s('rcpt'), domain: s('domain'), from: s('from'), ip: s('ip'), ref: s('ref'), messageId: s('message-id'),
     since: s('since') ? parseTime(s('since')!, '--since') : s('ref') ? undefined : (asOf ?? Date.now()) - 7 * 86400e3,
     until,
     now: asOf,
     outcome: outcome as Outcome | undefined,
+    ...(limit !== undefined ? { limit } : {}),
   };
 }
 

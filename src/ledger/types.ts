@@ -76,6 +76,8 @@ export interface EventQuery {
   since?: number;
   until?: number;
   limit?: number;
+  /** Newest events first, so that a limit keeps the newest (the default is oldest first). */
+  newest_first?: boolean;
 }
 
 /** The write side, as the gateway sees it. */

@@ -177,3 +177,39 @@ test('the attachment check: a macro or a program is the virus finding; a MIME li
   assert.deepEqual(by.get('DOUBLEEXT001'), ['virus']);
   assert.deepEqual(by.get('MIMEBOMB0001'), []);
 });
+
+test('limit: the newest N transactions, truncated set; mailbox access costs no slot; a tempfail keeps its retry', async () => {
+  const t0 = Date.parse('2026-11-20T08:00:00Z');
+  const events: LedgerEvent[] = [];
+  for (let i = 0; i < 6; i++) {
+    const ts = t0 + i * 3600e3;
+    const ref = `LIMITREF000${i}`;
+    const mid = `m${i}@sender.test`;
+    events.push(ev('rcpt.accepted', { ts, session: `s${i}`, ref, mail_from: 'a@sender.test', rcpt: 'box@local.test' }));
+    if (i === 3) {
+      events.push(ev('data.rejected', { ts: ts + 1, session: `s${i}`, ref, mail_from: 'a@sender.test', rcpt: 'box@local.test', smtp_code: 451, message_id: 'm4@sender.test' }));
+      continue;
+    }
+    events.push(ev('message.delivered', { ts: ts + 1, session: `s${i}`, ref, mail_from: 'a@sender.test', rcpt: 'box@local.test', smtp_code: 250, message_id: mid }));
+    // The customer's PC fetches each message: POP3 events without a REF.
+    events.push({ ts: ts + 60e3, node: 'n1', source: 'pop3', kind: 'pop3.retr', session: `p${i}`, rcpt: 'box@local.test', message_id: mid, client_ip: '198.51.100.9' });
+  }
+  const { reader, done } = await ledger(events);
+  try {
+    const all = trace(reader, { rcpt: 'box@local.test', since: 0, now: t0 + 10 * 3600e3 });
+    assert.equal(all.length, 6);
+    assert.notEqual(all.truncated, true);
+    const three = trace(reader, { rcpt: 'box@local.test', since: 0, now: t0 + 10 * 3600e3, limit: 3 });
+    assert.deepEqual(three.map((j) => j.ref), ['LIMITREF0003', 'LIMITREF0004', 'LIMITREF0005']);
+    assert.equal(three.truncated, true);
+    // POP3 fetches still join their deliveries inside the limit.
+    assert.deepEqual(three.slice(1).map((j) => j.access.map((a) => a.client_ip)), [['198.51.100.9'], ['198.51.100.9']]);
+    // The 4xx at 11:00 has its retry (12:00) inside the kept window.
+    assert.ok(three[0]!.diagnosis.includes('tempfail_retried'), JSON.stringify(three[0]!.diagnosis));
+    const exact = trace(reader, { rcpt: 'box@local.test', since: 0, now: t0 + 10 * 3600e3, limit: 6 });
+    assert.equal(exact.length, 6);
+    assert.equal(exact.truncated, false);
+  } finally {
+    done();
+  }
+});

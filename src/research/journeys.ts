@@ -56,7 +56,19 @@ export interface TraceFilter {
   until?: number;
   /** "now" for the tempfail_not_retried rule; tests pin it. */
   now?: number;
+  /**
+   * Most journeys wanted; the newest are kept and `truncated` is set on the
+   * result array. Bounds the work for a mailbox that gets thousands of
+   * messages a week (bench/research: a busy info@ address).
+   */
+  limit?: number;
 }
+
+/** Most events a search reads for its hits (before the transactions' own events). */
+const MAX_HITS = 50000;
+
+/** trace()'s answer: the journeys, oldest first, and whether older ones were left out by the limit. */
+export type Journeys = Journey[] & { truncated?: boolean };
 
 /** A 4xx counts as not retried once senders have had this long (RFC 5321 section 4.5.4.1: retry after 30 minutes at least). */
 const RETRY_GRACE_MS = 2 * 3600e3;
@@ -173,8 +185,8 @@ function mailboxesOf(events: StoredEvent[], rcpt: string): Set<string> {
   return out;
 }
 
-export function trace(reader: LedgerReader, f: TraceFilter): Journey[] {
-  const q: EventQuery = { since: f.since, until: f.until, limit: 50000 };
+export function trace(reader: LedgerReader, f: TraceFilter): Journeys {
+  const q: EventQuery = { since: f.since, until: f.until, limit: MAX_HITS };
   if (f.rcpt) q.rcpt = f.rcpt;
   else if (f.domain) q.rcpt_domain = f.domain;
   if (f.ip) q.client_ip = f.ip;
@@ -184,7 +196,37 @@ export function trace(reader: LedgerReader, f: TraceFilter): Journey[] {
     if (f.from.includes('@')) q.mail_from = f.from;
     else q.mail_from_domain = f.from;
   }
-  const hits = reader.query(q);
+  // With a limit, the newest events first: they name the newest `limit`
+  // transactions (or mailbox-only groups), whose events are fetched below.
+  if (f.limit !== undefined) {
+    q.newest_first = true;
+    // A few rows per transaction name the newest `limit` of them; only when
+    // that many rows do not, read up to the full row limit. Each row is a
+    // random page of the ledger: a busy mailbox has 10^4 hits a week.
+    q.limit = Math.min(MAX_HITS, f.limit * 4);
+  }
+  let hits = reader.query(q);
+  if (f.limit !== undefined && hits.length === q.limit && q.limit < MAX_HITS && new Set(hits.map((e) => e.ref)).size <= f.limit) {
+    q.limit = MAX_HITS;
+    hits = reader.query(q);
+  }
+  let truncated = false;
+  if (f.limit !== undefined) {
+    const keys = new Set<string>();
+    const kept: StoredEvent[] = [];
+    for (const e of hits) {
+      // Transactions count; mailbox access without a REF (POP3, Dovecot) joins
+      // its delivery by Message-ID below and costs no slot of its own.
+      if (e.ref && !keys.has(e.ref)) {
+        if (keys.size >= f.limit) { truncated = true; break; }
+        keys.add(e.ref);
+      }
+      kept.push(e);
+    }
+    // The row limit of the hits query reached: there was more.
+    if (hits.length >= MAX_HITS) truncated = true;
+    hits = kept.reverse();
+  }
 
   // 1. Groups: one per transaction (ref); mailbox-side events without a ref
   //    are grouped by Message-ID until they find their delivery below.
@@ -287,7 +329,9 @@ export function trace(reader: LedgerReader, f: TraceFilter): Journey[] {
   }
   journeys.sort((a, b) => a.started_at.localeCompare(b.started_at));
   markRetries(journeys, f.now ?? Date.now());
-  return journeys;
+  const out: Journeys = f.limit !== undefined && journeys.length > f.limit ? journeys.slice(-f.limit) : journeys;
+  out.truncated = truncated || journeys.length > (f.limit ?? Infinity);
+  return out;
 }
 
 /**

@@ -39,11 +39,13 @@ const KNOWN_MAILBOX_WINDOW_MS = 30 * 86400e3;
 export function search(reader: LedgerReader, f: SearchFilter, opts: SearchOptions = {}): SearchResult {
   const lang = opts.lang ?? 'en';
   const until = f.until ?? Date.now();
-  let journeys = trace(reader, f);
-  if (f.outcome) journeys = journeys.filter((j) => j.outcome === f.outcome);
-  const limit = opts.limit ?? 1000;
-  const truncated = journeys.length > limit;
-  if (truncated) journeys = journeys.slice(-limit);
+  const limit = f.limit ?? opts.limit ?? 1000;
+  // The limit goes into the trace (bounded work for a busy mailbox) unless an
+  // outcome filter follows, which needs every journey of the window to filter.
+  const traced = trace(reader, f.outcome ? f : { ...f, limit });
+  let journeys: Journey[] = f.outcome ? traced.filter((j) => j.outcome === f.outcome) : traced;
+  const truncated = journeys.length > limit || traced.truncated === true;
+  if (journeys.length > limit) journeys = journeys.slice(-limit);
 
   const known = new Map<string, string[]>();
   const mailboxesOf = (domain: string): string[] => {

@@ -85,12 +85,18 @@ function queryOf(req: FastifyRequest): Record<string, string> {
   return out;
 }
 
+const WEB_MAX_LIMIT = 1000;
+
 function filterOf(q: Record<string, string>): SearchFilter {
   const values: Record<string, string | undefined> = {};
   for (const [k] of SEARCH_FIELDS) values[k] = q[k] || undefined;
   values.outcome = q.outcome || undefined;
+  values.limit = q.limit || undefined;
   try {
-    return traceFilter(values);
+    const f = traceFilter(values);
+    // A page of the UI or one API answer: 1000 journeys at most (the default).
+    if (f.limit !== undefined && f.limit > WEB_MAX_LIMIT) throw new Error(`limit must be at most ${WEB_MAX_LIMIT}`);
+    return f;
   } catch (err) {
     // The CLI's words name flags ("--rcpt"); the form names fields.
     throw new HttpError(400, (err as Error).message.replace(/--/g, ''));

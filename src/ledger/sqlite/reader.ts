@@ -52,7 +52,7 @@ export class SqliteLedgerReader implements LedgerReader {
     eq('message_id', normalizeMessageId(q.message_id) ?? undefined);
     if (q.since !== undefined) { where.push('ts >= @since'); args.since = q.since; }
     if (q.until !== undefined) { where.push('ts <= @until'); args.until = q.until; }
-    const sql = `SELECT ${COLS} FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ts, id LIMIT @limit`;
+    const sql = `SELECT ${COLS} FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${q.newest_first ? 'ts DESC, id DESC' : 'ts, id'} LIMIT @limit`;
     args.limit = q.limit ?? 10000;
     return (this.stmt(sql).all(args) as unknown[][]).map(fromValues);
   }
