@@ -138,7 +138,9 @@ const app = await buildWebApp({ cfg, reader, users });
 await app.listen({ host: '127.0.0.1', port: 0 });
 const addr = app.server.address();
 if (!addr || typeof addr === 'string') throw new Error('web: no address');
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+// One keep-alive connection per batch of requests: between the batches the
+// server closes an idle connection (fastify's keepAliveTimeout).
+let agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 const sinceIso = new Date(since).toISOString();
 const untilIso = new Date(end).toISOString();
 const timeWeb = (rcpt: string): Promise<{ ms: number; journeys: number }> => new Promise((resolve, reject) => {
@@ -180,6 +182,8 @@ for (let r = 0; r < RUNS; r++) {
   say(`run ${r + 1}: --rcpt (random mailbox) over 7 days: p50 ${rcptStats.p50} ms, p95 ${rcptStats.p95} ms, p99 ${rcptStats.p99} ms, max ${rcptStats.max} ms; CPU p95 ${rcptStats.cpu_p95} ms`);
   const heavy = stats(heavyRcpts.map((rcpt) => timeSearch({ rcpt, since })));
   say(`run ${r + 1}: --rcpt (200 busiest) p50 ${heavy.p50} ms, p95 ${heavy.p95} ms`);
+  agent.destroy();
+  agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const web: Array<{ ms: number; journeys: number }> = [];
   for (const rcpt of randomRcpts) web.push(await timeWeb(rcpt));
   const webStats = stats(web);

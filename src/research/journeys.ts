@@ -123,7 +123,11 @@ function findingCode(e: StoredEvent): string | null {
 /** A failed hand-over to the mailbox (our LMTP/SMTP target, or an ingested Postfix delivery agent). */
 function deliveryFailureCode(e: StoredEvent): string | null {
   if (e.kind !== 'message.delivery_failed') return null;
-  const text = `${e.enhanced_code ?? ''} ${e.reply ?? ''}`;
+  // The target's own reply (details.reply: Dovecot's "452 4.2.2 Quota
+  // exceeded") says more than ours to the client ("451 4.3.0 Some recipients
+  // could not be stored").
+  const downstream = (e.details as { reply?: unknown } | null)?.reply;
+  const text = `${typeof downstream === 'string' ? downstream : ''} ${e.enhanced_code ?? ''} ${e.reply ?? ''}`;
   // RFC 3463: X.2.2 mailbox full; X.1.1 bad destination mailbox.
   if (/\b[45]\.2\.2\b/.test(text) || /quota|mailbox (is )?full|over ?quota/i.test(text)) return 'mailbox_full';
   if (/\b5\.1\.1\b/.test(text) || /user unknown|no such user|unknown user/i.test(text)) return 'unknown_recipient';

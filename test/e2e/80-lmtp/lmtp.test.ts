@@ -198,6 +198,17 @@ test('LMTP to a real Dovecot: stored, fetched by POP3, expunged by IMAP, unknown
   assert.equal((again.details as Record<string, unknown>).already_delivered_in, mixedRef);
   const failed = ev.find((e) => e.kind === 'message.delivery_failed' && e.rcpt === 'full@lmtp.test')!;
   assert.equal((failed.details as Record<string, unknown>).downstream_code, 452);
+  // The research names the cause from Dovecot's own reply: mailbox_full, on
+  // the recipient's side (the customer must make room), with that reply as
+  // proof; alice's journey of the same REF is a delivery.
+  const fullJ = rt.journeys.find((j) => j.rcpt === 'full@lmtp.test')!;
+  assert.equal(fullJ.outcome, 'tempfailed');
+  assert.equal((fullJ.diagnosis as string[])[0], 'mailbox_full', JSON.stringify(fullJ.diagnosis));
+  const why = (fullJ.explanations as Array<{ code: string; side: string; evidence: number[] }>).find((x) => x.code === 'mailbox_full')!;
+  assert.equal(why.side, 'recipient');
+  assert.ok(why.evidence.includes(Number(failed.id)), JSON.stringify(why));
+  assert.match(String((failed.details as Record<string, unknown>).reply), /^452 4\.2\.2 /);
+  assert.deepEqual(rt.journeys.find((j) => j.rcpt === 'alice@lmtp.test')!.diagnosis, ['delivered', 'delivered_not_fetched']);
 
   // 7. Down between RCPT and DATA (verification answered from its cache): 451 4.4.1 at DATA.
   await dc.stop();
