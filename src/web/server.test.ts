@@ -236,6 +236,16 @@ test('bearer tokens authenticate the API with the account\'s scope', async () =>
   assert.equal(ok.statusCode, 200);
   assert.equal((await a.inject({ url: `/api/journey/${REF_B}`, headers: { authorization: `Bearer ${token}` } })).statusCode, 404);
   assert.equal((await a.inject({ url: `/api/journey/${REF_A}`, headers: { authorization: `Bearer ${token}x` } })).statusCode, 401);
+  // limit: the newest N journeys and `truncated`; out of range is a 400 naming the field.
+  const auth = { authorization: `Bearer ${token}` };
+  const all = (await a.inject({ url: '/api/trace?domain=a.test&since=30d', headers: auth })).json() as { journeys: unknown[]; truncated: boolean };
+  assert.equal(all.journeys.length, 1);
+  assert.equal(all.truncated, false);
+  for (const bad of ['0', '1001', 'x']) {
+    const r = await a.inject({ url: `/api/trace?domain=a.test&limit=${bad}`, headers: auth });
+    assert.equal(r.statusCode, 400, bad);
+    assert.match(r.body, /limit must/);
+  }
   await a.close();
 });
 
