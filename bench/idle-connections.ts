@@ -139,6 +139,7 @@ async function measure(): Promise<void> {
     server = await startServer(process.execPath, [
       path.join(build, 'src/cli/main.js'), 'serve', '--data-dir', dataDir, '--smtp-listen', `127.0.0.1:${port}`,
       '-o', 'smtp.workers=1', '-o', 'log.level=warn', '-o', 'smtp.max_connections=30000', '-o', 'smtp.max_connections_per_ip=30000',
+      '-o', 'pop3.listen=[]', '-o', 'web.listen=[]',
     ], /mailproof: SMTP on/, { timeoutMs: 60000 });
   } else if (target === 'bare') {
     const dir = fs.mkdtempSync(path.join(work, 'idle-bare-'));

@@ -86,7 +86,9 @@ export async function startMailproof(env: Env, workers: number | 'auto', name: s
   const port = await freePort();
   const s = await startServer(process.execPath, [
     path.join(env.build, 'src/cli/main.js'), 'serve', '--data-dir', dataDir, '--smtp-listen', `${HOST}:${port}`,
-    '-o', `smtp.workers=${workers}`, '-o', 'log.level=warn', '-o', 'smtp.max_connections_per_ip=1000', ...extra,
+    '-o', `smtp.workers=${workers}`, '-o', 'log.level=warn', '-o', 'smtp.max_connections_per_ip=1000',
+    // Several targets run at once: no POP3 or web listener of their own (fixed default ports).
+    '-o', 'pop3.listen=[]', '-o', 'web.listen=[]', ...extra,
   ], /mailproof: SMTP on/, { timeoutMs: 60000 });
   const newDir = path.join(maildirRoot, 'demo.test', 'demo', 'new');
   let db: Database.Database | null = null;

@@ -71,6 +71,15 @@ test('query, byRefs, bySessions and byMessageIds return what fromRow makes of SE
 
     const q = r.query({ rcpt: 'USER@example.test', since: 1_700_000_000_000, limit: 50 });
     assert.deepEqual(q.map((e) => JSON.stringify(e)), reference(file, 'WHERE rcpt = ? AND ts >= ?', ['user@example.test', 1_700_000_000_000]).slice(0, 50));
+    // A sender address alone goes through the domain's index (no table scan), with the same answer.
+    const byFrom = r.query({ mail_from: 'A@Sender.TEST', limit: 100000 });
+    assert.equal(byFrom.length, 1300);
+    assert.deepEqual(byFrom.map((e) => JSON.stringify(e)), reference(file, 'WHERE mail_from = ?', ['A@Sender.TEST']));
+    assert.deepEqual(r.query({ mail_from: 'a@other.test' }), []);
+    const raw = new Database(file, { readonly: true });
+    const plan = raw.prepare("EXPLAIN QUERY PLAN SELECT * FROM events WHERE mail_from = 'a@b' AND mail_from_domain = 'b' ORDER BY ts, id").all() as { detail: string }[];
+    raw.close();
+    assert.match(plan.map((p) => p.detail).join(' | '), /USING INDEX events_from_domain/);
     const broken = r.byRefs(['R1']).find((e) => e.id === 5)!;
     assert.deepEqual(broken.details, { unparsable: '{broken' });
     assert.deepEqual(r.byRefs([]), []);

@@ -46,7 +46,10 @@ export class SqliteLedgerReader implements LedgerReader {
     eq('rcpt', q.rcpt, true);
     eq('rcpt_domain', q.rcpt_domain, true);
     eq('mail_from', q.mail_from);
-    eq('mail_from_domain', q.mail_from_domain, true);
+    // mail_from has no index of its own; its domain column (toRow derives it
+    // from mail_from) has one, so a sender address alone is not a table scan.
+    const at = q.mail_from?.lastIndexOf('@') ?? -1;
+    eq('mail_from_domain', q.mail_from_domain ?? (at >= 0 ? q.mail_from!.slice(at + 1) : undefined), true);
     eq('client_ip', q.client_ip);
     eq('ref', q.ref);
     eq('message_id', normalizeMessageId(q.message_id) ?? undefined);

