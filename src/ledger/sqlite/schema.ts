@@ -61,13 +61,20 @@ export function openPragmas(db: Database.Database): void {
   db.pragma('busy_timeout = 10000');
 }
 
+const NAMES = [...SCHEMA.matchAll(/CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)/g)].map((m) => m[1]!);
+
 export function applySchema(db: Database.Database): void {
-  // One transaction: another process opening the ledger at the same time
-  // waits (busy_timeout) and then finds everything in place.
+  // Nothing to do (the usual case): no write lock taken, so opening the
+  // ledger never waits for a long write of another process (an ingest batch).
+  const have = new Set(db.prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')").pluck().all() as string[]);
+  if (NAMES.every((n) => have.has(n)) && !REPLACED.some((n) => have.has(n))) return;
+  // One IMMEDIATE transaction: a second process opening a new ledger at the
+  // same moment waits for the lock (busy_timeout) and then finds everything
+  // in place, instead of failing on a stale snapshot.
   db.transaction(() => {
     for (const name of REPLACED) db.exec(`DROP INDEX IF EXISTS ${name}`);
     db.exec(SCHEMA);
-  })();
+  }).immediate();
 }
 
 export const COLUMNS = [
