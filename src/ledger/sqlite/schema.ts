@@ -71,10 +71,18 @@ export function applySchema(db: Database.Database): void {
   // One IMMEDIATE transaction: a second process opening a new ledger at the
   // same moment waits for the lock (busy_timeout) and then finds everything
   // in place, instead of failing on a stale snapshot.
-  db.transaction(() => {
-    for (const name of REPLACED) db.exec(`DROP INDEX IF EXISTS ${name}`);
-    db.exec(SCHEMA);
-  }).immediate();
+  // An index upgrade of a big ledger takes minutes: the other workers wait
+  // that long for it rather than give up after the usual busy timeout.
+  const prev = Number(db.pragma('busy_timeout', { simple: true }));
+  db.pragma('busy_timeout = 900000');
+  try {
+    db.transaction(() => {
+      for (const name of REPLACED) db.exec(`DROP INDEX IF EXISTS ${name}`);
+      db.exec(SCHEMA);
+    }).immediate();
+  } finally {
+    db.pragma(`busy_timeout = ${prev}`);
+  }
 }
 
 export const COLUMNS = [
