@@ -5,19 +5,10 @@
 // SMTP, deferrals retried later, bounces with their notifications, queue IDs
 // from a small pool so that they are reused. Deterministic (seeded).
 import fs from 'node:fs';
+import { rng } from '../lib/rng.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Stream = Generator<string, void, undefined>;
 

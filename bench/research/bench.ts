@@ -24,6 +24,7 @@ import { search, type SearchFilter } from '../../src/research/search.js';
 import { loadConfig } from '../../src/config/load.js';
 import { buildWebApp } from '../../src/web/server.js';
 import { UserStore } from '../../src/web/users.js';
+import { rng } from '../lib/rng.js';
 
 const { values } = parseArgs({
   options: {
@@ -45,16 +46,6 @@ const GREP_N = Number(values.grep ?? 5);
 const HEAVY_N = Number(values.heavy ?? 20);
 const say = (s: string): void => { process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`); };
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rand = rng(4242);
 const pick = <T>(a: readonly T[]): T => a[Math.floor(rand() * a.length)]!;
 

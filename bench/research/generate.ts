@@ -36,6 +36,7 @@ import Database from 'better-sqlite3';
 import { applySchema, COLUMNS } from '../../src/ledger/sqlite/schema.js';
 import { toRow } from '../../src/ledger/sqlite/row.js';
 import type { LedgerEvent } from '../../src/ledger/types.js';
+import { rng } from '../lib/rng.js';
 
 export interface GenParams {
   events: number;
@@ -67,16 +68,6 @@ export function cacheName(p: GenParams): string {
   return `research-e${p.events}-m${p.mailboxes}-d${p.domains}-t${p.days}-s${p.seed}`;
 }
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const B32 = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const FIRST = ['anna', 'ben', 'carla', 'david', 'eva', 'felix', 'greta', 'hans', 'ida', 'jonas', 'klara', 'lukas', 'mia', 'noah',
