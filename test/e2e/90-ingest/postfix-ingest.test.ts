@@ -181,10 +181,16 @@ test('deferred then delivered: Postfix retries after our greylisting 451; its in
   assert.equal(ing.code, 0, ing.stderr);
   const theirs = JSON.parse((await run(['trace', '--data-dir', dir, '--rcpt', 'alice@demo.test', '--json'])).stdout) as { journeys: Journey[] };
   assert.deepEqual(theirs.journeys.map((j) => [j.outcome, j.diagnosis]), [['delivered', ['delivered', 'tempfail_retried']]], pf.log());
-  // Our side of the same story: a 451 transaction, then the delivering one.
+  // Our side of the same story: one or more 451 transactions (under load Postfix can
+  // come back before the greylisting delay is over, and is refused again), each marked
+  // as retried, then the one delivering transaction.
   const ours = (await mp.trace(['--rcpt', 'alice@demo.test'])).journeys as unknown as Journey[];
-  assert.deepEqual(ours.map((j) => [j.outcome, j.diagnosis]), [
-    ['tempfailed', ['tempfail_retried']],
-    ['delivered', ['delivered', 'delivered_not_fetched']],
-  ]);
+  const summary = ours.map((j) => [j.outcome, j.diagnosis]);
+  const last = summary.at(-1);
+  assert.deepEqual(last, ['delivered', ['delivered', 'delivered_not_fetched']], JSON.stringify(summary));
+  const before = summary.slice(0, -1);
+  assert.ok(before.length >= 1, JSON.stringify(summary));
+  for (const s of before) assert.deepEqual(s, ['tempfailed', ['tempfail_retried']], JSON.stringify(summary));
+  // As many 451s in our ledger as deferrals in Postfix's log: nothing was lost on either side.
+  assert.equal(before.length, (pf.log().match(/status=deferred .*451 4\.7\.1/g) ?? []).length, pf.log());
 });
