@@ -47,3 +47,27 @@ test('a ledger that cannot be written rejects the append (the caller answers 4xx
   await assert.rejects(w.ready);
   await assert.rejects(w.append([ev(1)]));
 });
+
+test('notes (durable: false) are committed with the next durable append, in order, or on their own soon after', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-ledger-'));
+  const file = path.join(dir, 'l.sqlite');
+  const w = new SqliteLedgerWriter(file);
+  await w.ready;
+  const r = new SqliteLedgerReader(file, { readonly: true });
+  const seen = (): number[] => r.query({ limit: 10000 }).map((e) => (e.details as { i: number }).i);
+  // Several notes of one turn, then a durable append: once the durable one
+  // resolved, every note before it is readable, and ids keep the append order.
+  const notes = [w.append([ev(0)], { durable: false }), w.append([ev(1), ev(2)], { durable: false })];
+  await w.append([ev(3)]);
+  assert.deepEqual(seen(), [0, 1, 2, 3]);
+  await Promise.all(notes);
+  // Notes alone reach the ledger without a durable append to carry them.
+  const alone = w.append([ev(4)], { durable: false });
+  await alone;
+  assert.deepEqual(seen(), [0, 1, 2, 3, 4]);
+  // A note appended just before close is not lost.
+  void w.append([ev(5)], { durable: false });
+  await w.close();
+  assert.deepEqual(seen(), [0, 1, 2, 3, 4, 5]);
+  r.close();
+});

@@ -53,6 +53,14 @@ export class SqliteLedgerWriter implements LedgerWriter {
     if (events.length === 0) return Promise.resolve();
     if (this.dead) return Promise.reject(this.dead);
     if (this.closing) return Promise.reject(new Error('ledger is closing'));
+    if (!durable) return this.addNotes(events);
+    // Notes appended before go first, in their own job: the port keeps the
+    // order, so they land in the same or an earlier commit.
+    this.postNotes();
+    return this.post(events, true);
+  }
+
+  private post(events: LedgerEvent[], durable: boolean): Promise<void> {
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -60,8 +68,36 @@ export class SqliteLedgerWriter implements LedgerWriter {
     });
   }
 
+  // Notes (events no reply waits for) of one event-loop turn travel as one
+  // message: a session makes several per message, and each postMessage is a
+  // structured clone plus a wake-up of the writer thread.
+  private notes: LedgerEvent[] = [];
+  private notesDone: Promise<void> | null = null;
+  private notesSettle: { resolve: () => void; reject: (e: Error) => void } | null = null;
+
+  private addNotes(events: LedgerEvent[]): Promise<void> {
+    for (const e of events) this.notes.push(e);
+    if (!this.notesDone) {
+      this.notesDone = new Promise<void>((resolve, reject) => { this.notesSettle = { resolve, reject }; });
+      setImmediate(() => this.postNotes());
+    }
+    return this.notesDone;
+  }
+
+  private postNotes(): void {
+    if (!this.notesSettle) return;
+    const settle = this.notesSettle;
+    const events = this.notes;
+    this.notes = [];
+    this.notesDone = null;
+    this.notesSettle = null;
+    if (this.dead) { settle.reject(this.dead); return; }
+    this.post(events, false).then(settle.resolve, settle.reject);
+  }
+
   close(): Promise<void> {
     if (this.closing) return this.closing;
+    this.postNotes();
     if (this.dead) return Promise.resolve();
     this.closing = new Promise<void>((resolve) => {
       this.worker.on('message', (msg: { closed?: true }) => {
