@@ -1,9 +1,10 @@
-import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
 import type { Mailbox } from '../../domains/index.js';
 import { DeliveryError, type DeliveryTarget, type OutgoingMessage, type StoredCopy } from '../types.js';
+import type { StoreJob, StorePlace, StoreReply } from './store-protocol.js';
 
 let counter = 0;
 
@@ -31,53 +32,12 @@ function alive(pid: number): boolean {
   }
 }
 
-async function fsyncDirNow(dir: string): Promise<void> {
-  const fh = await fsp.open(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-// Group fsync per directory: many sessions delivering into one busy mailbox
-// at once would each flush the same new/. A caller whose rename happened
-// before a flush started may share it; one that renamed later waits for the
-// next flush. So every caller's rename is covered, with one fsync per round.
-const dirFlush = new Map<string, { running: Promise<void>; next: Promise<void> | null }>();
-
-function fsyncDir(dir: string): Promise<void> {
-  const state = dirFlush.get(dir);
-  if (!state) {
-    const running = fsyncDirNow(dir).finally(() => {
-      const s = dirFlush.get(dir);
-      if (s && s.running === running && !s.next) dirFlush.delete(dir);
-    });
-    dirFlush.set(dir, { running, next: null });
-    return running;
-  }
-  if (!state.next) {
-    // The running flush may have begun before our rename: queue one more.
-    const next = state.running.catch(() => undefined).then(() => {
-      const s = dirFlush.get(dir)!;
-      const p = fsyncDirNow(dir);
-      s.running = p;
-      s.next = null;
-      return p.finally(() => {
-        const cur = dirFlush.get(dir);
-        if (cur && cur.running === p && !cur.next) dirFlush.delete(dir);
-      });
-    });
-    state.next = next;
-  }
-  return state.next;
-}
-
 /**
  * The embedded mailbox store. Delivery follows the Maildir protocol: write
  * into tmp/, fsync the file, rename into new/, fsync new/. A reader never sees
  * a half message, and after the rename's directory fsync the message survives
- * a power cut. Only then may the 250 go out.
+ * a power cut. Only then may the 250 go out. The writing itself happens in
+ * one thread of its own (store-worker.ts), a whole delivery at a time.
  */
 export class MaildirTarget implements DeliveryTarget {
   private known = new Set<string>();
@@ -128,83 +88,80 @@ export class MaildirTarget implements DeliveryTarget {
     return dir;
   }
 
-  private async writeFirst(file: string, msg: OutgoingMessage): Promise<void> {
-    const fh = await fsp.open(file, 'wx', 0o600);
-    try {
-      if (msg.finalPrefix) await fh.write(msg.finalPrefix);
-      await fh.write(msg.prefix);
-      if ('buffer' in msg.body) {
-        await fh.write(msg.body.buffer);
-      } else {
-        const src = await fsp.open(msg.body.path, 'r');
-        try {
-          const buf = Buffer.allocUnsafe(256 * 1024);
-          for (;;) {
-            const { bytesRead } = await src.read(buf, 0, buf.length);
-            if (bytesRead === 0) break;
-            await fh.write(buf, 0, bytesRead);
-          }
-        } finally {
-          await src.close();
-        }
-      }
-      if (this.fsync) await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  }
-
-  /** A further copy of the same content: a hard link where possible, else a copy. */
-  private async linkOrCopy(from: string, to: string): Promise<void> {
-    try {
-      await fsp.link(from, to);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK') throw err;
-      await fsp.copyFile(from, to, fs.constants.COPYFILE_EXCL);
-      if (this.fsync) {
-        const fh = await fsp.open(to, 'r+');
-        try { await fh.sync(); } finally { await fh.close(); }
-      }
-    }
-  }
-
   async deliver(msg: OutgoingMessage, mailboxes: Mailbox[]): Promise<StoredCopy[]> {
     const unique = new Map<string, Mailbox>();
     for (const m of mailboxes) unique.set(`${m.local}@${m.domain}`, m);
     const targets = [...unique.values()];
     const size = (msg.finalPrefix?.length ?? 0) + msg.prefix.length + ('buffer' in msg.body ? msg.body.buffer.length : msg.size);
-    const tmpFiles: string[] = [];
-    const placed: { tmp: string; final: string; mailbox: Mailbox; dir: string }[] = [];
-    const done: string[] = [];
+    const places: (StorePlace & { mailbox: Mailbox })[] = [];
     try {
       for (const m of targets) {
         const dir = await this.ensure(m);
         const name = uniqueName(this.host, size);
-        const tmp = path.join(dir, 'tmp', name);
-        // Listed before it exists: a write that fails half-way (ENOSPC) must
-        // still be cleaned up below.
-        tmpFiles.push(tmp);
-        if (tmpFiles.length === 1) await this.writeFirst(tmp, msg);
-        else await this.linkOrCopy(tmpFiles[0]!, tmp);
-        placed.push({ tmp, final: path.join(dir, 'new', name), mailbox: m, dir });
+        places.push({ mailbox: m, tmp: path.join(dir, 'tmp', name), final: path.join(dir, 'new', name), newDir: path.join(dir, 'new') });
       }
-      for (const p of placed) {
-        await fsp.rename(p.tmp, p.final);
-        done.push(p.final);
-      }
-      if (this.fsync) {
-        for (const dir of new Set(placed.map((p) => path.join(p.dir, 'new')))) await fsyncDir(dir);
-      }
-      return placed.map((p) => ({ mailbox: p.mailbox, location: p.final }));
+      const parts: Uint8Array[] = [];
+      if (msg.finalPrefix) parts.push(msg.finalPrefix);
+      parts.push(msg.prefix);
+      if ('buffer' in msg.body) parts.push(msg.body.buffer);
+      await storeThread().run({
+        parts,
+        spool: 'path' in msg.body ? msg.body.path : null,
+        fsync: this.fsync,
+        places: places.map(({ tmp, final, newDir }) => ({ tmp, final, newDir })),
+      });
+      return places.map((p) => ({ mailbox: p.mailbox, location: p.final }));
     } catch (err) {
-      // All or none: take back what was already put into new/, and the tmp files.
-      await Promise.all([...done, ...tmpFiles].map((f) => fsp.unlink(f).catch(() => undefined)));
-      if (this.fsync) {
-        await Promise.all([...new Set(placed.map((p) => path.join(p.dir, 'new')))].map((d) => fsyncDir(d).catch(() => undefined)));
-      }
       const code = (err as NodeJS.ErrnoException).code ?? 'error';
       throw new DeliveryError(`maildir delivery failed: ${code}: ${(err as Error).message}`, true, err);
     }
   }
+}
+
+/**
+ * The write thread (store-worker.ts), one per process, started at the first
+ * delivery. It keeps the process alive only while a delivery is under way.
+ */
+class StoreThread {
+  private worker: Worker | null = null;
+  private pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  private nextId = 1;
+
+  private start(): Worker {
+    const w = new Worker(new URL('./store-worker.js', import.meta.url));
+    w.on('message', (r: StoreReply) => {
+      const p = this.pending.get(r.id);
+      if (!p) return;
+      this.pending.delete(r.id);
+      if (this.pending.size === 0) w.unref();
+      if (r.error) p.reject(Object.assign(new Error(r.error.message), { code: r.error.code }));
+      else p.resolve();
+    });
+    const fail = (err: Error): void => {
+      if (this.worker === w) this.worker = null;
+      const all = [...this.pending.values()];
+      this.pending.clear();
+      for (const p of all) p.reject(err);
+    };
+    w.on('error', fail);
+    w.on('exit', (code) => fail(new Error(`maildir write thread exited (${code})`)));
+    return w;
+  }
+
+  run(job: Omit<StoreJob, 'id'>): Promise<void> {
+    this.worker ??= this.start();
+    const w = this.worker;
+    const id = this.nextId++;
+    return new Promise<void>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      w.ref();
+      w.postMessage({ id, ...job } satisfies StoreJob);
+    });
+  }
+}
+
+let thread: StoreThread | null = null;
+function storeThread(): StoreThread {
+  thread ??= new StoreThread();
+  return thread;
 }
