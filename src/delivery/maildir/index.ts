@@ -104,7 +104,7 @@ export class MaildirTarget implements DeliveryTarget {
       if (msg.finalPrefix) parts.push(msg.finalPrefix);
       parts.push(msg.prefix);
       if ('buffer' in msg.body) parts.push(msg.body.buffer);
-      await storeThread().run({
+      await storeThread.run({
         parts,
         spool: 'path' in msg.body ? msg.body.path : null,
         fsync: this.fsync,
@@ -160,8 +160,4 @@ class StoreThread {
   }
 }
 
-let thread: StoreThread | null = null;
-function storeThread(): StoreThread {
-  thread ??= new StoreThread();
-  return thread;
-}
+const storeThread = new StoreThread();

@@ -107,23 +107,21 @@ function round(): void {
   const jobs = queue;
   queue = [];
   const done = jobs.map(place);
-  if (jobs.some((j) => j.fsync)) {
-    // Every new/ that had a rename (or an undone rename) this round, once.
-    const failedDirs = new Map<string, NodeJS.ErrnoException>();
-    const dirs = new Set<string>();
-    for (const d of done) if (d.job.fsync && d.finals.length) for (const p of d.job.places) dirs.add(p.newDir);
-    for (const dir of dirs) {
-      try { fsyncDir(dir); } catch (err) { failedDirs.set(dir, err as NodeJS.ErrnoException); }
-    }
-    for (const d of done) {
-      if (d.error) continue;
-      const bad = d.job.places.map((p) => failedDirs.get(p.newDir)).find((e) => e);
-      if (!bad) continue;
-      // Not durable, so not delivered: take it back, as for any other failure.
-      for (const f of d.finals) unlinkQuietly(f);
-      for (const p of d.job.places) { try { fsyncDir(p.newDir); } catch { /* best effort */ } }
-      d.error = bad;
-    }
+  // Every new/ that had a rename (or an undone rename) this round, once.
+  const failedDirs = new Map<string, NodeJS.ErrnoException>();
+  const dirs = new Set<string>();
+  for (const d of done) if (d.job.fsync && d.finals.length) for (const p of d.job.places) dirs.add(p.newDir);
+  for (const dir of dirs) {
+    try { fsyncDir(dir); } catch (err) { failedDirs.set(dir, err as NodeJS.ErrnoException); }
+  }
+  for (const d of done) {
+    if (d.error) continue;
+    const bad = d.job.places.map((p) => failedDirs.get(p.newDir)).find((e) => e);
+    if (!bad) continue;
+    // Not durable, so not delivered: take it back, as for any other failure.
+    for (const f of d.finals) unlinkQuietly(f);
+    for (const p of d.job.places) { try { fsyncDir(p.newDir); } catch { /* best effort */ } }
+    d.error = bad;
   }
   for (const d of done) {
     const reply: StoreReply = d.error

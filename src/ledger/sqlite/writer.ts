@@ -71,28 +71,26 @@ export class SqliteLedgerWriter implements LedgerWriter {
   // Notes (events no reply waits for) of one event-loop turn travel as one
   // message: a session makes several per message, and each postMessage is a
   // structured clone plus a wake-up of the writer thread.
-  private notes: LedgerEvent[] = [];
-  private notesDone: Promise<void> | null = null;
-  private notesSettle: { resolve: () => void; reject: (e: Error) => void } | null = null;
+  private notes: { events: LedgerEvent[]; done: Promise<void>; resolve: () => void; reject: (e: Error) => void } | null = null;
 
   private addNotes(events: LedgerEvent[]): Promise<void> {
-    for (const e of events) this.notes.push(e);
-    if (!this.notesDone) {
-      this.notesDone = new Promise<void>((resolve, reject) => { this.notesSettle = { resolve, reject }; });
+    if (!this.notes) {
+      let resolve!: () => void;
+      let reject!: (e: Error) => void;
+      const done = new Promise<void>((res, rej) => { resolve = res; reject = rej; });
+      this.notes = { events: [], done, resolve, reject };
       setImmediate(() => this.postNotes());
     }
-    return this.notesDone;
+    for (const e of events) this.notes.events.push(e);
+    return this.notes.done;
   }
 
   private postNotes(): void {
-    if (!this.notesSettle) return;
-    const settle = this.notesSettle;
-    const events = this.notes;
-    this.notes = [];
-    this.notesDone = null;
-    this.notesSettle = null;
-    if (this.dead) { settle.reject(this.dead); return; }
-    this.post(events, false).then(settle.resolve, settle.reject);
+    const batch = this.notes;
+    if (!batch) return;
+    this.notes = null;
+    if (this.dead) { batch.reject(this.dead); return; }
+    this.post(batch.events, false).then(batch.resolve, batch.reject);
   }
 
   close(): Promise<void> {
