@@ -124,9 +124,10 @@ export async function startServer(opts: StartOptions = {}): Promise<Instance> {
   };
 }
 
+/** The files in a new/ folder in the order our POP3 server numbers them (src/pop3/maildir-view.ts). */
 export function listNew(dir: string): string[] {
   try {
-    return fs.readdirSync(dir).sort();
+    return fs.readdirSync(dir).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
   } catch {
     return [];
   }

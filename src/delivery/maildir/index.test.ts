@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { MaildirTarget } from './index.js';
+import { MaildirTarget, uniqueName } from './index.js';
 
 function root(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'mp-maildir-'));
@@ -25,6 +25,15 @@ test('one copy per distinct mailbox in new/, nothing left in tmp/', async () => 
     assert.equal(fs.readFileSync(path.join(r, 'd.test', m.local, 'new', files[0]!), 'utf8'), 'Received: x\nSubject: hi\n\nbody\n');
     assert.deepEqual(fs.readdirSync(path.join(r, 'd.test', m.local, 'tmp')), []);
   }
+});
+
+test('names sort the same as text and as numbers: microseconds have six digits', () => {
+  // 5 ms and 120 ms into one second: unpadded, "M5000" would sort after "M120000" as text.
+  const early = uniqueName('mx.test', 1, 1764300000005);
+  const late = uniqueName('mx.test', 1, 1764300000120);
+  assert.match(early, /^1764300000\.M005000P\d+Q\d+R[0-9a-f]{8}\.mx\.test,S=1$/);
+  assert.deepEqual([late, early].sort(), [early, late]);
+  assert.deepEqual([late, early].sort((a, b) => a.localeCompare(b, 'en', { numeric: true })), [early, late]);
 });
 
 test('spooled bodies are copied from their file', async () => {

@@ -13,10 +13,11 @@ let counter = 0;
  * unique to this process and delivery, then the host), with ",S=<size>" as
  * Dovecot and Courier read it to skip a stat.
  */
-export function uniqueName(host: string, size: number): string {
-  const now = Date.now();
+export function uniqueName(host: string, size: number, now = Date.now()): string {
   const sec = Math.floor(now / 1000);
-  const usec = (now % 1000) * 1000;
+  // Six digits, so that a plain sort (ls, a test, a script) orders the
+  // deliveries of one second as a numeric sort (our POP3, Dovecot) does.
+  const usec = String((now % 1000) * 1000).padStart(6, '0');
   counter = (counter + 1) % 1e9;
   const safeHost = host.replace(/[/:]/g, '_');
   return `${sec}.M${usec}P${process.pid}Q${counter}R${randomBytes(4).toString('hex')}.${safeHost},S=${size}`;

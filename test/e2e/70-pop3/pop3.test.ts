@@ -203,15 +203,19 @@ test('POP3 with poplib and curl: content, DELE at QUIT only, locks, wrong passwo
 
   await t.test('raw bytes: RETR is CRLF-terminated and dot-stuffed; curl fetches the same message', async () => {
     const c = await RawPop.connect(popPort);
-    assert.match(await c.reply(), /^\+OK/);
-    await c.cmd(`USER ${DEMO}`);
-    assert.match(await c.cmd(`PASS ${PW}`), /^\+OK 2 messages/);
-    const raw = await c.cmd(`RETR ${n1}`, true);
-    const body = crlf(c1!).replace(/\r\n\./g, '\r\n..');
-    assert.equal(raw, `+OK ${Buffer.byteLength(crlf(c1!), 'latin1')} octets\r\n${body}.\r\n`);
-    assert.match(raw, /\r\n\.\.leading dot\r\n\.\.\.two dots\r\n/);
-    assert.match(await c.cmd('QUIT'), /^\+OK/);
-    c.destroy();
+    try {
+      assert.match(await c.reply(), /^\+OK/);
+      await c.cmd(`USER ${DEMO}`);
+      assert.match(await c.cmd(`PASS ${PW}`), /^\+OK 2 messages/);
+      const raw = await c.cmd(`RETR ${n1}`, true);
+      const body = crlf(c1!).replace(/\r\n\./g, '\r\n..');
+      assert.equal(raw, `+OK ${Buffer.byteLength(crlf(c1!), 'latin1')} octets\r\n${body}.\r\n`);
+      assert.match(raw, /\r\n\.\.leading dot\r\n\.\.\.two dots\r\n/);
+      assert.match(await c.cmd('QUIT'), /^\+OK/);
+    } finally {
+      // A failure above must not leave the mailbox locked for the next subtests.
+      c.destroy();
+    }
     const got = await curl([`pop3://127.0.0.1:${popPort}/${n1}`, '-u', `${DEMO}:${PW}`]);
     assert.equal(got.code, 0, got.stderr);
     assert.equal(got.stdout.toString('latin1'), crlf(c1!));
