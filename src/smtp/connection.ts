@@ -139,8 +139,10 @@ class GatewayConnection extends SMTPConnection {
   }
 
   override _proxyCommandAllowed(command: string, option: 'useXClient' | 'useXForward'): boolean {
-    return !this._xClient.has('ADDR') && isTrusted(this.extra.trusted, this._originalRemoteAddress) &&
-      !!this._server.options[option] && this._isSupported(command);
+    // The cheap tests first: smtp-server asks this twice per EHLO, and a
+    // BlockList lookup builds a native address object each time.
+    return !!this._server.options[option] && !this._xClient.has('ADDR') && this._isSupported(command) &&
+      isTrusted(this.extra.trusted, this._originalRemoteAddress);
   }
 
   override handler_HELO(command: Buffer, callback: () => void): void {

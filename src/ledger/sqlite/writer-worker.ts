@@ -26,28 +26,17 @@ const insertAll = db.transaction((jobs: Job[]) => {
 });
 
 let queue: Job[] = [];
-let queuedEvents = 0;
 let lastDurable = true;
 let immediate: NodeJS.Immediate | null = null;
-let timer: NodeJS.Timeout | null = null;
 
-// Notes wait this long for company. Every commit writes each page it touched
-// to the WAL, and one message's events touch the same table and index pages:
-// committed one note batch at a time, a 4 KiB message cost ~70 WAL pages
-// (bench/RESULTS.md, findings 1 and 2). Held back a little, they share the
-// next durable commit (or one of their own). What a crash of the process can
-// lose is what it could lose before, less than NOTE_DELAY_MS of events no
-// reply depended on; a durable append never waits for this timer.
-const NOTE_DELAY_MS = 20;
-// ... and never more than this many events queued.
-const MAX_QUEUED_EVENTS = 2000;
-
+// Notes arrive already gathered (the main thread holds them up to 20 ms,
+// writer.ts), so every job is committed on the next turn: setImmediate runs
+// after the port messages of this turn were taken, so one commit covers all
+// of them.
 function flush(): void {
   if (immediate) { clearImmediate(immediate); immediate = null; }
-  if (timer) { clearTimeout(timer); timer = null; }
   const jobs = queue;
   queue = [];
-  queuedEvents = 0;
   if (jobs.length === 0) return;
   try {
     // Only a batch that a reply waits for pays for an fsync. The others are
@@ -74,13 +63,6 @@ port.on('message', (msg: Job | { close: true }) => {
     return;
   }
   queue.push(msg);
-  queuedEvents += msg.events.length;
-  if (msg.durable || queuedEvents >= MAX_QUEUED_EVENTS) {
-    // setImmediate runs after the pending port messages of this turn were
-    // taken, so one commit covers all of them.
-    immediate ??= setImmediate(flush);
-  } else {
-    timer ??= setTimeout(flush, NOTE_DELAY_MS);
-  }
+  immediate ??= setImmediate(flush);
 });
 port.postMessage({ ready: true });

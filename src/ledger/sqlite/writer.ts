@@ -3,6 +3,10 @@ import type { LedgerEvent, LedgerWriter } from '../types.js';
 
 interface Pending { resolve: () => void; reject: (e: Error) => void }
 
+const NOTE_HOLD_MS = 20;
+// ... and never more than this many held.
+const MAX_HELD_NOTES = 2000;
+
 /**
  * Durable, group-committed appends through a dedicated thread (see
  * writer-worker.ts for why a thread). append() resolves only after the commit
@@ -54,10 +58,12 @@ export class SqliteLedgerWriter implements LedgerWriter {
     if (this.dead) return Promise.reject(this.dead);
     if (this.closing) return Promise.reject(new Error('ledger is closing'));
     if (!durable) return this.addNotes(events);
-    // Notes appended before go first, in their own job: the port keeps the
-    // order, so they land in the same or an earlier commit.
-    this.postNotes();
-    return this.post(events, true);
+    // The notes held so far ride along, first: same commit, append order kept.
+    const notes = this.takeNotes();
+    if (!notes) return this.post(events, true);
+    const done = this.post(notes.events.concat(events), true);
+    done.then(notes.resolve, notes.reject);
+    return done;
   }
 
   private post(events: LedgerEvent[], durable: boolean): Promise<void> {
@@ -68,27 +74,40 @@ export class SqliteLedgerWriter implements LedgerWriter {
     });
   }
 
-  // Notes (events no reply waits for) of one event-loop turn travel as one
-  // message: a session makes several per message, and each postMessage is a
-  // structured clone plus a wake-up of the writer thread.
-  private notes: { events: LedgerEvent[]; done: Promise<void>; resolve: () => void; reject: (e: Error) => void } | null = null;
+  // Notes (events no reply waits for) are held here up to NOTE_HOLD_MS and
+  // then travel as one message, or sooner with the next durable append. A
+  // session makes several notes per message, one per SMTP command, and each
+  // postMessage is a structured clone plus a wake-up of the writer thread
+  // (which this VM charges dearly for, bench/RESULTS.md). Held together they
+  // also share a commit: every commit writes each page it touched to the WAL,
+  // and one message's events touch the same table and index pages. What a
+  // crash can lose is less than NOTE_HOLD_MS of events no reply depended on;
+  // a durable append never waits for this timer.
+  private notes: { events: LedgerEvent[]; done: Promise<void>; resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | null = null;
 
   private addNotes(events: LedgerEvent[]): Promise<void> {
     if (!this.notes) {
       let resolve!: () => void;
       let reject!: (e: Error) => void;
       const done = new Promise<void>((res, rej) => { resolve = res; reject = rej; });
-      this.notes = { events: [], done, resolve, reject };
-      setImmediate(() => this.postNotes());
+      this.notes = { events: [], done, resolve, reject, timer: setTimeout(() => this.postNotes(), NOTE_HOLD_MS) };
     }
-    for (const e of events) this.notes.events.push(e);
-    return this.notes.done;
+    const batch = this.notes;
+    for (const e of events) batch.events.push(e);
+    if (batch.events.length >= MAX_HELD_NOTES) this.postNotes();
+    return batch.done;
+  }
+
+  private takeNotes(): SqliteLedgerWriter['notes'] {
+    const batch = this.notes;
+    if (batch) clearTimeout(batch.timer);
+    this.notes = null;
+    return batch;
   }
 
   private postNotes(): void {
-    const batch = this.notes;
+    const batch = this.takeNotes();
     if (!batch) return;
-    this.notes = null;
     if (this.dead) { batch.reject(this.dead); return; }
     this.post(batch.events, false).then(batch.resolve, batch.reject);
   }
