@@ -134,7 +134,11 @@ export function generate(file: string, targetLines: number, seed = 1): number {
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/.*\//, '/'))) {
   const [file, n] = process.argv.slice(2);
-  if (!file) { process.stderr.write('usage: node generate.js FILE [LINES]\n'); process.exit(64); }
+  // "--help" is not a file name: a 120 MB file of that name once got committed.
+  if (!file || file.startsWith('-') || (n !== undefined && !/^\d+$/.test(n))) {
+    process.stderr.write('usage: node generate.js FILE [LINES]\n');
+    process.exit(64);
+  }
   const count = generate(file, Number(n ?? 1000000));
   process.stdout.write(`${count} lines -> ${file}\n`);
 }
