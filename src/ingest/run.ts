@@ -74,10 +74,17 @@ export async function ingest(o: IngestOptions): Promise<IngestSummary> {
       open.push({ file, key, years });
     }
 
-    let events: LedgerEvent[] = [];
     let pendingLines = 0;
     let maxTs = 0;
-    const sink = { emit: (e: LedgerEvent): void => { events.push(e); } };
+    // Events go straight to the ledger's queue (rows, not objects kept until
+    // the commit); the ledger inserts them as the batch goes on.
+    const sink = {
+      emit: (e: LedgerEvent): void => {
+        ledger.add(e);
+        summary.events++;
+        summary.by_kind[e.kind] = (summary.by_kind[e.kind] ?? 0) + 1;
+      },
+    };
     const unknown = (prog: string): void => {
       summary.unknown_total++;
       const k = prog in summary.unknown || Object.keys(summary.unknown).length < MAX_UNKNOWN_KEYS ? prog : '(other)';
@@ -87,10 +94,7 @@ export async function ingest(o: IngestOptions): Promise<IngestSummary> {
       if (maxTs > 0) parser.expire(maxTs - EXPIRE_MS);
       const state: Array<[string, unknown]> = open.map((x) => [x.key, x.file.position(x.years.lastTs)]);
       state.push([parserKey, parser.save()]);
-      ledger.commit(events, state);
-      summary.events += events.length;
-      for (const e of events) summary.by_kind[e.kind] = (summary.by_kind[e.kind] ?? 0) + 1;
-      events = [];
+      ledger.commit(state);
       pendingLines = 0;
     };
     let lastHost: string | null = null;
@@ -117,6 +121,9 @@ export async function ingest(o: IngestOptions): Promise<IngestSummary> {
           ok = false;
         }
         if (!ok) unknown(clean(l.program, 40) ?? '?');
+        // Outside the parser's try: a database error (disk full) stops the
+        // ingest with its message instead of counting as a line not understood.
+        ledger.flush();
       }
       pendingLines += chunk.lines.length + chunk.oversized;
       if (pendingLines >= batchLines) commit();

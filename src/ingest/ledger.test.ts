@@ -1,0 +1,102 @@
+// The ingest's ledger writer: rows queued per event, inserted in multi-row
+// statements inside the batch's transaction, committed with the read
+// positions. What must hold: every event lands once and in order whatever
+// the batch boundaries, nothing of a batch is visible or kept before its
+// commit, and a batch that never commits leaves neither rows nor state.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { LedgerEvent } from '../ledger/types.js';
+import { IngestLedger } from './ledger.js';
+
+function tmpLedger(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-ingest-ledger-'));
+  return path.join(dir, 'ledger.sqlite');
+}
+
+function ev(i: number): LedgerEvent {
+  return {
+    ts: 1_700_000_000_000 + i, node: 'mx1', source: 'postfix', kind: i % 3 === 0 ? 'message.delivered' : 'session.connect',
+    session: `s${i}`, client_ip: '192.0.2.7', mail_from: i % 2 ? `Sender${i}@Example.ORG` : null,
+    rcpt: i % 3 === 0 ? `User${i}@Customer.TEST` : null, size: i % 5 === 0 ? i * 10 : null,
+    details: i % 4 === 0 ? { queue_id: `Q${i}`, note: 'ä "quoted" \u0000' } : null,
+  };
+}
+
+test('events land once, in order and intact, whatever the multi-row statement boundaries', () => {
+  const file = tmpLedger();
+  const l = new IngestLedger(file, { bulk: true });
+  // Lines emit 1 to 4 events, so the queue passes the 64-row statement size
+  // both exactly and by a few rows.
+  let n = 0;
+  for (let line = 0; line < 150; line++) {
+    for (let k = 0; k < (line % 4) + 1; k++) l.add(ev(n++));
+    l.flush();
+  }
+  l.commit([['file:/x', { offset: 42 }]]);
+  l.add(ev(n++)); // a second batch of one event
+  l.commit([['file:/x', { offset: 43 }]]);
+  l.finish();
+  assert.equal(l.state<{ offset: number }>('file:/x')?.offset, 43);
+  l.close();
+
+  const db = new Database(file, { readonly: true });
+  const rows = db.prepare('SELECT ts, kind, session, mail_from, mail_from_domain, rcpt, rcpt_domain, size, details FROM events ORDER BY id').all() as Array<Record<string, unknown>>;
+  assert.equal(rows.length, n);
+  rows.forEach((r, i) => {
+    const e = ev(i);
+    assert.equal(r.ts, e.ts, `row ${i}`);
+    assert.equal(r.session, e.session);
+    assert.equal(r.kind, e.kind);
+    assert.equal(r.mail_from, e.mail_from);
+    assert.equal(r.mail_from_domain, e.mail_from ? 'example.org' : null);
+    assert.equal(r.rcpt, e.rcpt ? e.rcpt.toLowerCase() : null);
+    assert.equal(r.rcpt_domain, e.rcpt ? 'customer.test' : null);
+    assert.equal(r.size, e.size);
+    assert.deepEqual(r.details === null ? null : JSON.parse(r.details as string), e.details);
+  });
+  // finish() rebuilt the indexes dropped for the bulk load.
+  const idx = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL").pluck().get();
+  assert.equal(idx, 8);
+  db.close();
+});
+
+test('rows of a batch are invisible to readers until the commit, and gone when it never comes', () => {
+  const file = tmpLedger();
+  const l = new IngestLedger(file);
+  for (let i = 0; i < 10; i++) l.add(ev(i));
+  l.commit([['file:/x', { offset: 1 }]]);
+  // 200 rows: three full statements already ran inside the open transaction.
+  for (let i = 10; i < 210; i++) { l.add(ev(i)); l.flush(); }
+  const reader = new Database(file, { readonly: true });
+  assert.equal(reader.prepare('SELECT count(*) FROM events').pluck().get(), 10);
+  // The process "dies" here: closed without commit.
+  l.close();
+  assert.equal(reader.prepare('SELECT count(*) FROM events').pluck().get(), 10);
+  reader.close();
+
+  const again = new IngestLedger(file);
+  assert.equal(again.state<{ offset: number }>('file:/x')?.offset, 1, 'the position still points before the lost batch');
+  for (let i = 10; i < 12; i++) again.add(ev(i));
+  again.commit([['file:/x', { offset: 2 }]]);
+  again.close();
+  const db = new Database(file, { readonly: true });
+  assert.deepEqual(db.prepare('SELECT session FROM events ORDER BY id').pluck().all(), Array.from({ length: 12 }, (_, i) => `s${i}`));
+  db.close();
+});
+
+test('rollback() drops the queued rows and the open transaction', () => {
+  const file = tmpLedger();
+  const l = new IngestLedger(file);
+  for (let i = 0; i < 100; i++) { l.add(ev(i)); l.flush(); }
+  l.rollback();
+  l.add(ev(500));
+  l.commit([]);
+  l.close();
+  const db = new Database(file, { readonly: true });
+  assert.deepEqual(db.prepare('SELECT session FROM events').pluck().all(), ['s500']);
+  db.close();
+});
