@@ -77,7 +77,7 @@ syscalls() { # name port pid
 }
 
 P1=$(free_port)
-start "$WORK/mp.log" node "$BUILD/src/cli/main.js" serve --data-dir "$WORK/mp" --smtp-listen "127.0.0.1:$P1" -o smtp.workers=1 -o log.level=warn -o smtp.max_connections_per_ip=1000
+start "$WORK/mp.log" node "$BUILD/src/cli/main.js" serve --data-dir "$WORK/mp" --smtp-listen "127.0.0.1:$P1" -o smtp.workers=1 -o log.level=warn -o smtp.max_connections_per_ip=1000 -o 'pop3.listen=[]' -o 'web.listen=[]'
 MP=$LAST
 wait_for "$WORK/mp.log" 'SMTP on'
 P2=$(free_port)
@@ -115,9 +115,9 @@ syscalls bare "$P2" "$BARE"
 SHM=$(mktemp -d /dev/shm/mailproof-bench-profile.XXXXXX)
 echo "dir $SHM" >>"$BENCH_PIDFILE"
 P4=$(free_port); P5=$(free_port)
-start "$WORK/mp-md.log" node "$BUILD/src/cli/main.js" serve --data-dir "$WORK/mp-md" --smtp-listen "127.0.0.1:$P4" -o smtp.workers=1 -o log.level=warn -o "delivery.maildir_root=$SHM/maildir"
+start "$WORK/mp-md.log" node "$BUILD/src/cli/main.js" serve --data-dir "$WORK/mp-md" --smtp-listen "127.0.0.1:$P4" -o smtp.workers=1 -o log.level=warn -o "delivery.maildir_root=$SHM/maildir" -o 'pop3.listen=[]' -o 'web.listen=[]'
 MPMD=$LAST
-start "$WORK/mp-lg.log" node "$BUILD/src/cli/main.js" serve --data-dir "$WORK/mp-lg" --smtp-listen "127.0.0.1:$P5" -o smtp.workers=1 -o log.level=warn -o "ledger.path=$SHM/ledger.sqlite"
+start "$WORK/mp-lg.log" node "$BUILD/src/cli/main.js" serve --data-dir "$WORK/mp-lg" --smtp-listen "127.0.0.1:$P5" -o smtp.workers=1 -o log.level=warn -o "ledger.path=$SHM/ledger.sqlite" -o 'pop3.listen=[]' -o 'web.listen=[]'
 MPLG=$LAST
 wait_for "$WORK/mp-md.log" 'SMTP on'
 wait_for "$WORK/mp-lg.log" 'SMTP on'
@@ -141,7 +141,7 @@ console.log('  indexes on events: '+db.prepare(\"select count(*) n from sqlite_m
 # --- 2. CPU profile ------------------------------------------------------
 stop_group "$MP"; stop_group "$BARE"
 P3=$(free_port)
-start "$WORK/mp2.log" node --cpu-prof --cpu-prof-dir="$P" "$BUILD/src/cli/main.js" serve --data-dir "$WORK/mp2" --smtp-listen "127.0.0.1:$P3" -o smtp.workers=1 -o log.level=warn -o smtp.max_connections_per_ip=1000
+start "$WORK/mp2.log" node --cpu-prof --cpu-prof-dir="$P" "$BUILD/src/cli/main.js" serve --data-dir "$WORK/mp2" --smtp-listen "127.0.0.1:$P3" -o smtp.workers=1 -o log.level=warn -o smtp.max_connections_per_ip=1000 -o 'pop3.listen=[]' -o 'web.listen=[]'
 MP2=$LAST
 wait_for "$WORK/mp2.log" 'SMTP on'
 "$SRC" -s 5 -m 50 -l 4096 -f sender@example.org -t demo@demo.test "127.0.0.1:$P3"
