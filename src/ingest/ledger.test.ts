@@ -66,10 +66,10 @@ test('events land once, in order and intact, whatever the multi-row statement bo
 
 test('rows of a batch are invisible to readers until the commit, and gone when it never comes', () => {
   const file = tmpLedger();
-  const l = new IngestLedger(file);
+  const l = new IngestLedger(file, { bulk: true });
   for (let i = 0; i < 10; i++) l.add(ev(i));
   l.commit([['file:/x', { offset: 1 }]]);
-  // 200 rows: three full statements already ran inside the open transaction.
+  // 200 rows in bulk mode: three full statements already ran inside the open transaction.
   for (let i = 10; i < 210; i++) { l.add(ev(i)); l.flush(); }
   const reader = new Database(file, { readonly: true });
   assert.equal(reader.prepare('SELECT count(*) FROM events').pluck().get(), 10);
@@ -98,5 +98,38 @@ test('rollback() drops the queued rows and the open transaction', () => {
   l.close();
   const db = new Database(file, { readonly: true });
   assert.deepEqual(db.prepare('SELECT session FROM events').pluck().all(), ['s500']);
+  db.close();
+});
+
+test('follow mode holds no write lock while a batch is parsed; bulk mode does', () => {
+  const file = tmpLedger();
+  const tryLock = (): boolean => {
+    const other = new Database(file);
+    other.pragma('busy_timeout = 0');
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      other.exec('ROLLBACK');
+      return true;
+    } catch (err) {
+      assert.equal((err as { code?: string }).code, 'SQLITE_BUSY');
+      return false;
+    } finally {
+      other.close();
+    }
+  };
+  const follow = new IngestLedger(file);
+  for (let i = 0; i < 200; i++) { follow.add(ev(i)); follow.flush(); }
+  assert.equal(tryLock(), true, 'a gateway writer can commit while follow mode parses');
+  follow.commit([]);
+  follow.close();
+
+  const bulk = new IngestLedger(file, { bulk: true });
+  for (let i = 200; i < 400; i++) { bulk.add(ev(i)); bulk.flush(); }
+  assert.equal(tryLock(), false, 'bulk mode streams rows into its open transaction');
+  bulk.commit([]);
+  assert.equal(tryLock(), true);
+  bulk.close();
+  const db = new Database(file, { readonly: true });
+  assert.equal(db.prepare('SELECT count(*) FROM events').pluck().get(), 400);
   db.close();
 });

@@ -43,9 +43,11 @@ export class IngestLedger {
   private insertMany: Database.Statement;
   private putState: Database.Statement;
   private getState: Database.Statement;
-  /** Parameters of rows added but not yet inserted (fewer than ROWS_PER_INSERT rows). */
+  /** Parameters of rows added but not yet inserted, COLUMNS.length per row. */
   private pending: unknown[] = [];
   private inTx = false;
+  /** Bulk: rows go to SQLite as they come (flush()); follow: all at commit(). */
+  private readonly streaming: boolean;
 
   /** Indexes dropped for a bulk load into an empty ledger, recreated by finish(). */
   private deferredIndexes = false;
@@ -74,6 +76,7 @@ export class IngestLedger {
       try { fs.linkSync(tmp, path); } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; }
       fs.rmSync(tmp, { force: true });
     }
+    this.streaming = opts.bulk === true;
     this.db = new Database(path);
     openPragmas(this.db);
     applySchema(this.db);
@@ -113,26 +116,17 @@ export class IngestLedger {
   }
 
   /**
-   * Inserts the queued rows in whole multi-row statements, inside the batch's
-   * transaction (opened here on first use). Rows stream into SQLite while the
-   * batch is parsed instead of being held as objects until commit(): the
-   * garbage collector no longer copies a batch's events into the old
-   * generation. The transaction (and so SQLite's write lock) stays open until
-   * commit().
+   * Bulk mode: inserts the queued rows in whole multi-row statements, inside
+   * the batch's transaction (opened here on first use). Rows stream into
+   * SQLite while the batch is parsed instead of being held until commit():
+   * less memory, and the garbage collector no longer copies a batch's rows
+   * into the old generation. The transaction, and so SQLite's write lock,
+   * stays open until commit(), while the batch is parsed. Follow mode keeps
+   * the rows until commit() instead: a gateway writing to the same ledger
+   * then waits only for the inserts and the commit, not for the parsing.
    */
   flush(): void {
-    const width = COLUMNS.length;
-    const full = ROWS_PER_INSERT * width;
-    if (this.pending.length < full) return;
-    this.begin();
-    if (this.pending.length === full) {
-      this.insertMany.run(this.pending);
-      this.pending.length = 0;
-      return;
-    }
-    let i = 0;
-    for (; i + full <= this.pending.length; i += full) this.insertMany.run(this.pending.slice(i, i + full));
-    this.pending = this.pending.slice(i);
+    if (this.streaming && this.pending.length >= ROWS_PER_INSERT * COLUMNS.length) this.insertQueued(false);
   }
 
   /**
@@ -141,18 +135,36 @@ export class IngestLedger {
    * synchronous=FULL (openPragmas) makes it durable when this returns.
    */
   commit(state: Array<[string, unknown]>): void {
-    this.flush();
-    this.begin();
     try {
-      const width = COLUMNS.length;
-      for (let i = 0; i < this.pending.length; i += width) this.insertOne.run(this.pending.slice(i, i + width));
-      this.pending.length = 0;
+      this.insertQueued(true);
+      this.begin();
       for (const [k, v] of state) this.putState.run(k, JSON.stringify(v));
       this.db.exec('COMMIT');
       this.inTx = false;
     } catch (err) {
       this.rollback();
       throw err;
+    }
+  }
+
+  /** Inserts whole statements of queued rows; with `all`, the rest one row at a time too. */
+  private insertQueued(all: boolean): void {
+    const width = COLUMNS.length;
+    const full = ROWS_PER_INSERT * width;
+    if (this.pending.length === 0) return;
+    this.begin();
+    if (this.pending.length === full) {
+      this.insertMany.run(this.pending);
+      this.pending.length = 0;
+      return;
+    }
+    let i = 0;
+    for (; i + full <= this.pending.length; i += full) this.insertMany.run(this.pending.slice(i, i + full));
+    if (all) {
+      for (; i < this.pending.length; i += width) this.insertOne.run(this.pending.slice(i, i + width));
+      this.pending.length = 0;
+    } else {
+      this.pending = this.pending.slice(i);
     }
   }
 
