@@ -43,7 +43,7 @@ export async function serve(cfg: ResolvedConfig): Promise<void> {
     // The web server too: its sessions and login-failure counts live in
     // memory, so one process must see every request (web/index.ts).
     // The report module (pdfkit, fonts) loads on the first download, not at start.
-    web = await startWeb(cfg, log, { renderReport: async (result, opts) => (await import('../report/index.js')).renderReport(result, opts) });
+    web = await startWeb(cfg, log);
     if (web) announceWeb(web, log);
     if (workers > 1) return runPrimary(cfg, workers, log, pop3, web);
   }

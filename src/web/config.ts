@@ -28,6 +28,12 @@ export const webSettings = z.strictObject({
     .describe('requests to the public reference pages per client address per minute, then 429'),
   metrics_allow: z.array(cidr).default(['127.0.0.0/8', '::1'])
     .describe('networks allowed to read /metrics (Prometheus text format); [] = nobody'),
+  research_threads: z.number().int().min(1).max(32).default(2)
+    .describe('threads that run searches and reports, each with its own read-only ledger connection, so a slow query never holds up the SMTP sessions of the same process'),
+  research_queue: z.number().int().min(0).max(10000).default(64)
+    .describe('searches and reports waiting for a free research thread; beyond that the web server answers 503 (busy) at once'),
+  research_timeout_s: z.number().int().min(1).max(3600).default(60)
+    .describe('seconds a search or report may run; then its thread is stopped and the user gets 503 with a hint to narrow the search'),
   users_file: z.string().nullable().default(null)
     .describe('web accounts (scrypt hashes), written by `mailproof user`, mode 0600; null = <data_dir>/web-users.json'),
 }).prefault({}).describe('the web UI served by `mailproof serve`');

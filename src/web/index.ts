@@ -3,13 +3,14 @@
 import http from 'node:http';
 import type { ResolvedConfig } from '../config/load.js';
 import { LocalDomains } from '../domains/index.js';
-import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
+import { configuredMailboxes } from '../cli/trace.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { checkDomain, checkIp } from '../research/diagnostics.js';
 import { buildCheckDeps } from '../runtime/services.js';
 import { splitHostPort } from '../smtp/server.js';
 import { LedgerMetrics } from './metrics.js';
-import { buildWebApp, publicPathOf, type RenderReport } from './server.js';
+import { ResearchPool } from './research-pool.js';
+import { buildWebApp, publicPathOf } from './server.js';
 import { UserStore, usersFile } from './users.js';
 
 export interface RunningWeb {
@@ -21,17 +22,27 @@ export interface RunningWeb {
   stop(): Promise<void>;
 }
 
-export async function startWeb(cfg: ResolvedConfig, log: Logger, extra: { renderReport?: RenderReport } = {}): Promise<RunningWeb | null> {
+export async function startWeb(cfg: ResolvedConfig, log: Logger): Promise<RunningWeb | null> {
   if (cfg.web.listen.length === 0) return null;
-  const reader = new SqliteLedgerReader(cfg.paths.ledger, { readonly: true });
+  const mailboxesOf = configuredMailboxes(cfg);
+  // Searches and reports off the main thread (research-pool.ts says why).
+  const research = new ResearchPool({
+    ledger: cfg.paths.ledger,
+    mailboxes: Object.fromEntries(Object.keys(cfg.domains).map((d) => [d, mailboxesOf(d)])),
+    threads: cfg.web.research_threads,
+    maxQueue: cfg.web.research_queue,
+    timeoutMs: cfg.web.research_timeout_s * 1000,
+    log,
+  });
+  research.warm();
   const users = new UserStore(usersFile(cfg));
   const checkDeps = buildCheckDeps(cfg, new LocalDomains(cfg.domains));
   const quiet = createLogger('silent');
   const metrics = new LedgerMetrics(cfg.paths.ledger, cfg.data_dir);
   const app = await buildWebApp({
-    cfg, reader, users, log, metrics,
+    cfg, research, users, log, metrics,
     checks: { domain: (n) => checkDomain(cfg, checkDeps, quiet, n), ip: (a) => checkIp(cfg, checkDeps, quiet, a) },
-    renderReport: extra.renderReport,
+    renderReport: (result, opts) => research.report(result, opts),
   });
   const addresses: { host: string; port: number }[] = [];
   const extraServers: http.Server[] = [];
@@ -58,7 +69,7 @@ export async function startWeb(cfg: ResolvedConfig, log: Logger, extra: { render
   } catch (err) {
     for (const s of extraServers) s.close();
     await app.close();
-    reader.close();
+    await research.close();
     metrics.close();
     throw err;
   }
@@ -72,7 +83,7 @@ export async function startWeb(cfg: ResolvedConfig, log: Logger, extra: { render
     async stop() {
       await Promise.all(extraServers.map((s) => new Promise((r) => { s.close(r); s.closeAllConnections(); })));
       await app.close();
-      reader.close();
+      await research.close();
       metrics.close();
     },
   };

@@ -17,7 +17,8 @@ import { blockListOf, inList } from '../util/cidr.js';
 import { configuredMailboxes, traceFilter } from '../cli/trace.js';
 import { CSS, href, html, page, type Html } from './html.js';
 import type { LedgerMetrics } from './metrics.js';
-import { journeysOfRef, publicViewOf, scopedSearch, type Scope } from './scope.js';
+import { inlineResearch, ResearchUnavailable, type Research } from './research.js';
+import type { Scope } from './scope.js';
 import { clientKey, FailureCounter, SessionStore } from './sessions.js';
 import type { User, UserStore } from './users.js';
 import { diagnosticsForm, domainResult, ipResult, journeyView, loginForm, publicPage, results, searchForm, SEARCH_FIELDS, type RecheckView } from './views.js';
@@ -27,7 +28,9 @@ export type RenderReport = (result: SearchResult, opts: { lang: Lang; format: 't
 
 export interface WebDeps {
   cfg: ResolvedConfig;
-  reader: LedgerReader;
+  /** Research in worker threads (research-pool.ts), as `serve` runs it; without it, research runs inline on `reader`. */
+  research?: Research;
+  reader?: LedgerReader;
   users: UserStore;
   log?: Logger;
   /** DNS diagnostics (research/diagnostics.ts checkDomain / checkIp, bound to the gateway's resolver); absent = 501. */
@@ -112,6 +115,8 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
   const metricsAllow = blockListOf(w.metrics_allow);
   const publicPath = publicPathOf(cfg);
   const mailboxes = configuredMailboxes(cfg);
+  const research = deps.research ?? (deps.reader ? inlineResearch(deps.reader, mailboxes) : null);
+  if (!research) throw new Error('buildWebApp needs research or a ledger reader');
 
   const app = Fastify({
     logger: false,
@@ -174,6 +179,12 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
   };
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    if (err instanceof ResearchUnavailable) {
+      // Busy or too slow: the operator sees it in the log (research-pool.ts), the user a text and a time to come back.
+      reply.header('retry-after', '60');
+      if (req.url.startsWith('/api/')) return reply.code(503).send({ error: err.message });
+      return sendPage(reply, 503, page({ title: 'Busy' }, html`<p>${err.message}</p>`));
+    }
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
     if (status >= 500) deps.log?.error({ err: err.message, url: req.url.slice(0, 200) }, 'web request failed');
     // CSRF failures and the like: a neutral text, never the internals.
@@ -243,7 +254,7 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
     const lang = langOf(q.lang);
     let body: Html;
     try {
-      const r = scopedSearch(deps.reader, filterOf(q), a.scope, { lang, mailboxes });
+      const r = await research.search(filterOf(q), a.scope, lang);
       body = results(r, lang);
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
@@ -252,9 +263,9 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
     return userPage(req, reply, a, 'Search', html`${searchForm(q, lang, a.scope)}${body}`);
   });
 
-  const journeyOf = (a: Auth, ref: string, rcpt: string | undefined, lang: Lang) => {
+  const journeyOf = async (a: Auth, ref: string, rcpt: string | undefined, lang: Lang) => {
     if (!/^[\x21-\x7e]{1,200}$/.test(ref)) return null;
-    const r = journeysOfRef(deps.reader, ref, a.scope, { lang, mailboxes });
+    const r = await research.journeysOfRef(ref, a.scope, lang, true);
     const j = rcpt ? r.journeys.find((x) => x.rcpt === rcpt.toLowerCase()) : r.journeys[0];
     return j ? { result: { ...r, journeys: [j] }, journey: j } : null;
   };
@@ -264,7 +275,7 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
     if (!a) return reply;
     const q = queryOf(req);
     const lang = langOf(q.lang);
-    const found = journeyOf(a, req.params.ref, q.rcpt, lang);
+    const found = await journeyOf(a, req.params.ref, q.rcpt, lang);
     // Another customer's REF and an unknown REF look the same.
     if (!found) return notFound(reply);
     const j = found.journey;
@@ -281,7 +292,7 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
         ip: j.client_ip ? { addr: j.client_ip, ...(await run(checks && (() => checks.ip(j.client_ip!)))) } : null,
       };
     }
-    const others = journeysOfRef(deps.reader, j.ref, a.scope, { lang }).journeys.filter((x) => x.rcpt !== j.rcpt);
+    const others = (await research.journeysOfRef(j.ref, a.scope, lang, false)).journeys.filter((x) => x.rcpt !== j.rcpt);
     const otherLinks = others.length ? html`<p>Other recipients of this transaction: ${others.map((o, i) => html`${i ? ', ' : ''}<a href="${href(`/journey/${encodeURIComponent(o.ref)}`, { rcpt: o.rcpt, lang })}">${o.rcpt}</a>`)}</p>` : html``;
     return userPage(req, reply, a, `Journey ${j.ref}`, html`${otherLinks}${journeyView(j, { lang, csrf: csrfToken(req, reply), recheck: rc, reportFormats: !!deps.renderReport })}`);
   };
@@ -293,7 +304,7 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
     if (!a) return reply;
     const q = queryOf(req);
     const lang = langOf(q.lang);
-    const found = journeyOf(a, req.params.ref, q.rcpt, lang);
+    const found = await journeyOf(a, req.params.ref, q.rcpt, lang);
     if (!found) return notFound(reply);
     const format = q.format === 'html' || q.format === 'text' ? q.format : 'pdf';
     if (!deps.renderReport) return sendPage(reply, 501, page({ title: 'Not available' }, html`<p>Reports are not available on this server.</p>`));
@@ -326,7 +337,7 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
     publicHits.fail(key);
     const lang = langOf(queryOf(req).lang);
     const ref = req.params.ref.toUpperCase();
-    const v = REF_PATTERN.test(ref) ? publicViewOf(deps.reader, ref, lang) : null;
+    const v = REF_PATTERN.test(ref) ? await research.publicView(ref, lang) : null;
     if (!v) return sendPage(reply, 404, page({ title: lang === 'de' ? 'Unbekannte Referenz' : 'Unknown reference' }, html`<p>${lang === 'de' ? 'Zu dieser Referenz ist nichts bekannt. Prüfen Sie, ob sie vollständig abgeschrieben wurde.' : 'Nothing is known about this reference. Check that it was copied completely.'}</p>`));
     return sendPage(reply, 200, page({ title: lang === 'de' ? 'Was mit Ihrer Nachricht geschah' : 'What happened to your message' }, publicPage(v, lang)));
   });
@@ -337,13 +348,13 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
     if (!a) return reply;
     const q = queryOf(req);
     // The same JSON as `mailproof trace --json`.
-    return reply.send(scopedSearch(deps.reader, filterOf(q), a.scope, { lang: langOf(q.lang), mailboxes }));
+    return reply.send(await research.search(filterOf(q), a.scope, langOf(q.lang)));
   });
   app.get<{ Params: { ref: string } }>('/api/journey/:ref', async (req, reply) => {
     const a = apiAuth(req, reply);
     if (!a) return reply;
     const q = queryOf(req);
-    const r = /^[\x21-\x7e]{1,200}$/.test(req.params.ref) ? journeysOfRef(deps.reader, req.params.ref, a.scope, { lang: langOf(q.lang), mailboxes }) : null;
+    const r = /^[\x21-\x7e]{1,200}$/.test(req.params.ref) ? await research.journeysOfRef(req.params.ref, a.scope, langOf(q.lang), true) : null;
     if (!r || r.journeys.length === 0) return notFound(reply, true);
     return reply.send(r);
   });

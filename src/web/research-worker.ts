@@ -1,0 +1,43 @@
+// A research thread of the web server (research-pool.ts says why threads).
+// One job at a time: the pool sends the next only after this one answered.
+import { parentPort, workerData } from 'node:worker_threads';
+import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
+import type { Lang } from '../research/explain.js';
+import type { SearchFilter, SearchResult } from '../research/search.js';
+import type { ReportOptions } from './research.js';
+import { journeysOfRef, publicViewOf, scopedSearch, type Scope } from './scope.js';
+
+export type ResearchJob =
+  | { op: 'search'; filter: SearchFilter; scope: Scope; lang: Lang }
+  | { op: 'ref'; ref: string; scope: Scope; lang: Lang; withMailboxes: boolean }
+  | { op: 'public'; ref: string; lang: Lang }
+  | { op: 'report'; result: SearchResult; opts: ReportOptions };
+
+export interface ResearchWorkerData { ledger: string; mailboxes: Record<string, string[]> }
+
+const port = parentPort;
+if (!port) throw new Error('research-worker must run as a worker thread');
+const data = workerData as ResearchWorkerData;
+const reader = new SqliteLedgerReader(data.ledger, { readonly: true });
+const mailboxes = (domain: string): string[] => data.mailboxes[domain] ?? [];
+
+async function run(job: ResearchJob): Promise<unknown> {
+  switch (job.op) {
+    case 'search': return scopedSearch(reader, job.filter, job.scope, { lang: job.lang, mailboxes });
+    case 'ref': return journeysOfRef(reader, job.ref, job.scope, job.withMailboxes ? { lang: job.lang, mailboxes } : { lang: job.lang });
+    case 'public': return publicViewOf(reader, job.ref, job.lang);
+    case 'report': {
+      // Loaded on first use: PDF fonts and pdfkit are not needed for searching.
+      const { renderReport } = await import('../report/index.js');
+      return renderReport(job.result, job.opts);
+    }
+  }
+}
+
+port.on('message', (msg: { id: number; job: ResearchJob }) => {
+  run(msg.job).then(
+    (value) => port.postMessage({ id: msg.id, value }),
+    (err: Error) => port.postMessage({ id: msg.id, error: err?.message ?? String(err) }),
+  );
+});
+port.postMessage({ ready: true });

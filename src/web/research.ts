@@ -1,0 +1,40 @@
+// What the web server asks of research, behind one interface: the searches,
+// the journeys of a REF, the public page of a REF, and a report. Two ways to
+// answer: in this thread (unit tests, and tools that are nothing but
+// research), or in a pool of worker threads (research-pool.ts) for `mailproof
+// serve`, whose event loop also carries the SMTP sessions and must never
+// wait for a query.
+import type { LedgerReader } from '../ledger/types.js';
+import type { Lang } from '../research/explain.js';
+import type { SearchFilter, SearchResult } from '../research/search.js';
+import { journeysOfRef, publicViewOf, scopedSearch, type Scope } from './scope.js';
+import type { PublicView } from './views.js';
+
+export interface ReportOptions { lang: Lang; format: 'text' | 'html' | 'pdf'; now?: Date }
+export interface RenderedReport { body: Buffer; contentType: string; filename: string }
+
+export interface Research {
+  search(f: SearchFilter, scope: Scope, lang: Lang): Promise<SearchResult>;
+  /** withMailboxes: typo hints against the configured mailboxes too (as a search does). */
+  journeysOfRef(ref: string, scope: Scope, lang: Lang, withMailboxes: boolean): Promise<SearchResult>;
+  publicView(ref: string, lang: Lang): Promise<PublicView | null>;
+  close(): Promise<void>;
+}
+
+/** Research refused for now (all threads busy and the queue full, or a query over its time): HTTP 503. */
+export class ResearchUnavailable extends Error {
+  readonly statusCode = 503;
+}
+
+/** Configured mailboxes by domain, as research's SearchOptions.mailboxes wants them. */
+export type MailboxesOf = (domain: string) => string[];
+
+/** Research in the calling thread: every call blocks it for the length of the query. */
+export function inlineResearch(reader: LedgerReader, mailboxes: MailboxesOf): Research {
+  return {
+    search: async (f, scope, lang) => scopedSearch(reader, f, scope, { lang, mailboxes }),
+    journeysOfRef: async (ref, scope, lang, withMailboxes) => journeysOfRef(reader, ref, scope, withMailboxes ? { lang, mailboxes } : { lang }),
+    publicView: async (ref, lang) => publicViewOf(reader, ref, lang),
+    close: async () => undefined,
+  };
+}
