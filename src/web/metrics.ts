@@ -15,12 +15,19 @@
 // After a restart of the web server the counters start from the ledger's
 // first row again: Prometheus sees that as a counter reset, which rate()
 // handles.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { readHealth } from '../health/index.js';
 
-const BATCH = 50000;
-/** Most rows one scrape reads; the rest follows on the next scrape (a first scrape of a large ledger must not stall the server). */
+/**
+ * Rows per read. The reads are synchronous on the event loop that also
+ * carries the SMTP sessions (smtp.workers=1) and the web pages; between two
+ * batches the loop runs on, so a first scrape of a large ledger delays a
+ * session by one batch (a few milliseconds), not by the whole count.
+ */
+const BATCH = 5000;
+/** Most rows one scrape reads; the rest follows on the next scrape. */
 const MAX_PER_SCRAPE = 500000;
 
 interface Row { id: number; kind: string; source: string; check_name: string | null; verdict: string | null; smtp_code: number | null; ms: number | null }
@@ -36,6 +43,8 @@ export class LedgerMetrics {
   private readonly failures: Gauge<'component'>;
   private readonly processes: Gauge;
   private readonly lastRow: Gauge;
+  /** The count in progress: a second scrape meanwhile waits for it instead of counting the same rows again. */
+  private counting: Promise<void> | null = null;
 
   constructor(private readonly ledgerPath: string, private readonly dataDir: string, extra?: (r: Registry) => void) {
     const registers = [this.registry];
@@ -55,8 +64,13 @@ export class LedgerMetrics {
     return this.db;
   }
 
-  /** Counts the ledger rows added since the last call. */
-  catchUp(): void {
+  /** Counts the ledger rows added since the last call; one count at a time. */
+  catchUp(): Promise<void> {
+    this.counting ??= this.count1().finally(() => { this.counting = null; });
+    return this.counting;
+  }
+
+  private async count1(): Promise<void> {
     const db = this.open();
     const max = (db.prepare('SELECT MAX(id) AS m FROM events').get() as { m: number | null }).m ?? 0;
     // Every row was pruned and ids started again: count from the start.
@@ -73,6 +87,8 @@ export class LedgerMetrics {
       this.lastId = rows[rows.length - 1]!.id;
       read += rows.length;
       if (rows.length < BATCH) { this.lastId = Math.max(this.lastId, max); break; }
+      await nextTurn();
+      if (this.db !== db) return; // closed meanwhile
     }
     this.lastRow.set(this.lastId);
   }
@@ -113,7 +129,7 @@ export class LedgerMetrics {
   }
 
   async text(): Promise<string> {
-    this.catchUp();
+    await this.catchUp();
     this.healthGauges();
     return this.registry.metrics();
   }
