@@ -17,6 +17,7 @@ import { UserStore } from './users.js';
 // customer scoping, escaping and the public page, on a real SQLite ledger.
 
 const FAST = { N: 1 << 10, r: 8, p: 1 };
+const MANY = 103;
 const REF_A = '0123456789AB';
 const REF_B = 'ABCDEFGHJKMN';
 const SUBJECT = '<script>alert(1)</script>';
@@ -55,6 +56,14 @@ before(async () => {
     ev(t + 14, { kind: 'data.rejected', ...b, check_name: 'attachments', verdict: 'reject', smtp_code: 550, enhanced_code: '5.7.1',
       reply: `550 5.7.1 The attachment "Rechnung.pdf.exe" is a program for carol.secret@b.test; send it another way (ref ${REF_B})` }),
   ]);
+  // A busy domain for the page sizes of the search page: more journeys than its first page holds.
+  const many: LedgerEvent[] = [];
+  for (let i = 0; i < MANY; i++) {
+    const m = { session: `M${i}`, ref: `MANY${String(i).padStart(8, '0')}`, client_ip: '203.0.113.9', mail_from: 'bulk@z.test' };
+    many.push(ev(t + 100 + i * 10, { kind: 'mail.from', ...m }), ev(t + 101 + i * 10, { kind: 'rcpt.accepted', ...m, rcpt: `u${i}@many.test` }),
+      ev(t + 102 + i * 10, { kind: 'message.delivered', ...m, rcpt: `u${i}@many.test`, smtp_code: 250, reply: '250 2.0.0 accepted' }));
+  }
+  await w.append(many);
   await w.close();
   reader = new SqliteLedgerReader(cfg.paths.ledger, { readonly: true });
   users = new UserStore(path.join(dir, 'web-users.json'));
@@ -249,6 +258,39 @@ test('bearer tokens authenticate the API with the account\'s scope', async () =>
   await a.close();
 });
 
+test('the search page answers with the newest 100 first and links to bigger pages; the API keeps its 1000', async () => {
+  const a = await app();
+  const c = new Client(a, '203.0.113.40');
+  await c.login('staff1', 'staff-pw');
+  const rows = (body: string) => (body.match(/<tr><td>/g) ?? []).length;
+  const first = await c.get('/search?domain=many.test&since=30d');
+  assert.equal(first.statusCode, 200);
+  assert.equal(rows(first.body), 100);
+  assert.match(first.body, /100 journeys \(the newest; show up to <a href="[^"]*limit=250[^"]*">250<\/a> or <a href="[^"]*limit=1000[^"]*">1000<\/a>, or narrow the search\)/);
+  // The newest are the ones shown.
+  assert.match(first.body, new RegExp(`>MANY${String(MANY - 1).padStart(8, '0')}<`));
+  assert.doesNotMatch(first.body, />MANY00000000</);
+  const link = /<a href="([^"]*limit=250[^"]*)">/.exec(first.body)![1]!.replace(/&amp;/g, '&');
+  assert.match(link, /domain=many\.test/);
+  assert.match(link, /since=30d/);
+  const second = await c.get(link);
+  assert.equal(rows(second.body), MANY);
+  assert.match(second.body, new RegExp(`${MANY} journeys, `));
+  assert.doesNotMatch(second.body, /show up to/);
+  // An explicit limit at the largest size: nothing bigger to offer.
+  const max = await c.get('/search?domain=many.test&since=30d&limit=1000');
+  assert.equal(rows(max.body), MANY);
+  const small = await c.get('/search?domain=many.test&since=30d&limit=2');
+  assert.equal(rows(small.body), 2);
+  assert.match(small.body, /show up to <a [^>]*>100<\/a> or <a [^>]*>250<\/a> or <a [^>]*>1000<\/a>/);
+  // The API: 1000 by default, as `trace --json`.
+  const token = users.newToken('staff1')!;
+  const api = (await a.inject({ url: '/api/trace?domain=many.test&since=30d', headers: { authorization: `Bearer ${token}` } })).json() as SearchResult;
+  assert.equal(api.journeys.length, MANY);
+  assert.equal(api.truncated, false);
+  await a.close();
+});
+
 test('the public REF page tells the sender why and what to do, and nothing about the recipient', async () => {
   const a = await app();
   const c = new Client(a, '203.0.113.50');
@@ -299,13 +341,14 @@ test('/metrics counts the ledger and is open to metrics_allow only', async () =>
   assert.equal(denied.statusCode, 403);
   const r = await a.inject({ url: '/metrics', remoteAddress: '127.0.0.1' });
   assert.equal(r.statusCode, 200);
-  assert.match(r.body, /mailproof_messages_total\{outcome="delivered",source="gateway"\} 1\b/);
+  // REF_A and the busy domain's deliveries.
+  assert.match(r.body, new RegExp(`mailproof_messages_total\\{outcome="delivered",source="gateway"\\} ${1 + MANY}\\b`));
   assert.match(r.body, /mailproof_messages_total\{outcome="rejected",source="gateway"\} 1\b/);
   assert.match(r.body, /mailproof_checks_total\{check="attachments",verdict="reject"\} 1\b/);
   assert.match(r.body, /mailproof_check_duration_seconds_bucket\{le="0.005",check="attachments"\} 1\b/);
   // A second scrape counts nothing twice.
   const again = await a.inject({ url: '/metrics', remoteAddress: '::1' });
-  assert.match(again.body, /mailproof_messages_total\{outcome="delivered",source="gateway"\} 1\b/);
+  assert.match(again.body, new RegExp(`mailproof_messages_total\\{outcome="delivered",source="gateway"\\} ${1 + MANY}\\b`));
   await a.close();
 });
 

@@ -21,7 +21,7 @@ import { inlineResearch, ResearchUnavailable, type Research } from './research.j
 import type { Scope } from './scope.js';
 import { clientKey, FailureCounter, SessionStore } from './sessions.js';
 import type { User, UserStore } from './users.js';
-import { diagnosticsForm, domainResult, ipResult, journeyView, loginForm, publicPage, results, searchForm, SEARCH_FIELDS, type RecheckView } from './views.js';
+import { diagnosticsForm, domainResult, ipResult, journeyView, loginForm, PAGE_SIZES, publicPage, results, searchForm, SEARCH_FIELDS, type RecheckView } from './views.js';
 
 /** The report module's entry point (src/report/index.ts), injected so the web server does not depend on it. */
 export type RenderReport = (result: SearchResult, opts: { lang: Lang; format: 'text' | 'html' | 'pdf'; now?: Date }) => Promise<{ body: Buffer; contentType: string; filename: string }>;
@@ -254,8 +254,11 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
     const lang = langOf(q.lang);
     let body: Html;
     try {
-      const r = await research.search(filterOf(q), a.scope, lang);
-      body = results(r, lang);
+      const f = filterOf(q);
+      // The page's first answer: the newest PAGE_SIZES[0]; a busy domain's 1000 take seconds.
+      f.limit ??= PAGE_SIZES[0];
+      const r = await research.search(f, a.scope, lang);
+      body = results(r, lang, { q, limit: f.limit });
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
       body = html`<p class="error">${err.message}</p>`;

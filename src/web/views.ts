@@ -55,10 +55,25 @@ function nearMisses(list: NearMiss[]): Html {
   return html`<h2>Near misses</h2><ul>${list.map((n) => html`<li>${n.kind === 'similar_mailbox' ? 'a similar existing mailbox' : 'another address of the same sender'}: <code>${n.value}</code></li>`)}</ul>`;
 }
 
-export function results(r: SearchResult, lang: string): Html {
+/** Page sizes of the search page: the first answer is small and quick, more on request (the API's maximum last). */
+export const PAGE_SIZES = [100, 250, 1000] as const;
+
+/**
+ * `query`: the search as asked, for the links to a bigger page. A bigger
+ * page rather than "older" pages: research keeps the newest N transactions,
+ * and a transaction's journeys and hits spread over time, so a time cursor
+ * could skip a journey at the boundary.
+ */
+export function results(r: SearchResult, lang: string, query?: { q: Record<string, string>; limit: number }): Html {
+  const bigger = query && r.truncated ? PAGE_SIZES.filter((n) => n > query.limit) : [];
+  const more = r.truncated
+    ? bigger.length
+      ? html` (the newest; show up to ${bigger.map((n, i) => html`${i ? ' or ' : ''}<a href="${href('/search', { ...query!.q, limit: String(n) })}">${String(n)}</a>`)}, or narrow the search)`
+      : ' (more than shown: narrow the search, e.g. the time window)'
+    : '';
   return html`${r.findings.map((f) => findingBlock(f))}
 ${nearMisses(r.near_misses)}
-<p>${r.journeys.length} journeys${r.truncated ? ' (more than shown: narrow the search)' : ''}, ${r.since ?? 'any time'} to ${r.until ?? 'now'}.</p>
+<p class="count">${r.journeys.length} journeys${more}, ${r.since ?? 'any time'} to ${r.until ?? 'now'}.</p>
 ${r.journeys.length ? html`<table class="journeys"><thead><tr><th>Time</th><th>REF</th><th>Outcome</th><th>From</th><th>To</th><th>Client IP</th><th>Diagnosis</th></tr></thead><tbody>
 ${[...r.journeys].reverse().map((j) => html`<tr><td>${j.started_at}</td><td><a href="${href(`/journey/${encodeURIComponent(j.ref)}`, { rcpt: j.rcpt, lang })}">${j.ref}</a></td>
 <td>${outcomeCell(j.outcome)}</td><td class="text">${j.mail_from === '' ? '<>' : j.mail_from ?? ''}</td><td class="text">${j.rcpt}</td><td>${j.client_ip ?? ''}</td><td>${j.diagnosis.join(', ')}</td></tr>`)}
