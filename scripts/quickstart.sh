@@ -5,10 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # openssl for the self-signed STARTTLS certificate; DejaVu fonts so PDF
-# reports render umlauts and any Unicode (src/report/pdf.ts).
+# reports render umlauts and any Unicode, WenQuanYi Micro Hei for Chinese,
+# Japanese and Korean (src/report/pdf.ts).
 need=()
 command -v openssl >/dev/null || need+=(openssl)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
 if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import * as fontkit from 'fontkit';
 import PDFDocument from 'pdfkit';
 import type { CauseBlock, Field, ForwardBlock, ReportModel } from './model.js';
 
@@ -14,7 +15,51 @@ export const DEJAVU = {
   bold: '/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf',
 };
 
-export interface PdfFonts { regular: string; bold: string }
+/**
+ * For text DejaVu has no glyphs for: Chinese, Japanese and Korean (a subject,
+ * a file name, a sender's name). WenQuanYi Micro Hei (Debian
+ * fonts-wqy-microhei, 5 MB) has them and Latin, Greek and Cyrillic too, so a
+ * mixed line can be set in it whole; Droid Sans Fallback lacks Latin and
+ * Hangul, Noto CJK is 100 MB. It has no bold face: a bold value with CJK in
+ * it is set in its regular weight. A font collection (.ttc): `name` picks the
+ * face.
+ */
+export const FALLBACK = { path: '/usr/share/fonts/truetype/wqy/wqy-microhei.ttc', name: 'WenQuanYiMicroHei' };
+
+export interface PdfFonts { regular: string; bold: string; fallback?: { path: string; name?: string } }
+
+type Coverage = (cp: number) => boolean;
+const coverage = new Map<string, Coverage | null>();
+/** Which code points a font file has glyphs for; null when it cannot be read. Cached per file. */
+function coverageOf(file: string, name?: string): Coverage | null {
+  const key = `${file}\0${name ?? ''}`;
+  if (!coverage.has(key)) {
+    let c: Coverage | null = null;
+    try {
+      const f = fontkit.openSync(file, name);
+      const font = 'fonts' in f ? f.fonts[0] : f;
+      if (font) c = (cp) => font.hasGlyphForCodePoint(cp);
+    } catch { /* not there or not a font: no fallback */ }
+    coverage.set(key, c);
+  }
+  return coverage.get(key)!;
+}
+
+/**
+ * The font a string is set in: the main one, unless it lacks a glyph the
+ * fallback has. Per string, not per character: pdfkit measures and wraps a
+ * string in one font, and the fallback has Latin too, so a mixed
+ * subject stays one readable line.
+ */
+export function pickFont(s: string, main: Coverage, fallback: Coverage | null): 'main' | 'fallback' {
+  if (!fallback) return 'main';
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    if (cp < 0x250 || main(cp)) continue;
+    if (fallback(cp)) return 'fallback';
+  }
+  return 'main';
+}
 
 /** cp1252's characters in 0x80-0x9f (the rest of WinAnsi is Latin-1 0x20-0x7e, 0xa0-0xff). */
 const CP1252_EXTRA = new Set([...'€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ']);
@@ -32,7 +77,7 @@ const MARGIN = 50;
 const SIZE = 9.5;
 
 export function renderPdf(m: ReportModel, opts: { now?: Date; fonts?: PdfFonts } = {}): Promise<Buffer> {
-  const fonts = opts.fonts ?? DEJAVU;
+  const fonts: PdfFonts = opts.fonts ?? DEJAVU;
   const embedded = fs.existsSync(fonts.regular) && fs.existsSync(fonts.bold);
   const doc = new PDFDocument({
     size: 'A4', margin: MARGIN, bufferPages: true,
@@ -41,9 +86,14 @@ export function renderPdf(m: ReportModel, opts: { now?: Date; fonts?: PdfFonts }
   });
   const R = 'R';
   const B = 'B';
+  const F = 'F';
+  const mainCoverage = embedded ? coverageOf(fonts.regular) : null;
+  const fallback = fonts.fallback ?? FALLBACK;
+  const fallbackCoverage = embedded && mainCoverage ? coverageOf(fallback.path, fallback.name) : null;
   if (embedded) {
     doc.registerFont(R, fonts.regular);
     doc.registerFont(B, fonts.bold);
+    if (fallbackCoverage) doc.registerFont(F, fallback.path, fallback.name);
   } else {
     doc.registerFont(R, 'Helvetica');
     doc.registerFont(B, 'Helvetica-Bold');
@@ -52,6 +102,8 @@ export function renderPdf(m: ReportModel, opts: { now?: Date; fonts?: PdfFonts }
   // pdfkit's line wrapper cuts a word wider than its column, and
   // heightOfString measures it the same way, so table rows stay apart.
   const t = (s: string): string => (embedded ? s : winAnsiOnly(s));
+  /** The font for this string: `font`, or the fallback when `font` lacks its glyphs. */
+  const f = (s: string, font: string): string => (mainCoverage && pickFont(s, mainCoverage, fallbackCoverage) === 'fallback' ? F : font);
   const chunks: Buffer[] = [];
   doc.on('data', (b: Buffer) => chunks.push(b));
   const done = new Promise<Buffer>((resolve, reject) => {
@@ -65,7 +117,7 @@ export function renderPdf(m: ReportModel, opts: { now?: Date; fonts?: PdfFonts }
   const ensure = (h: number): void => { if (doc.y + h > bottom()) doc.addPage(); };
 
   const para = (s: string, o: { font?: string; size?: number; indent?: number; gap?: number } = {}): void => {
-    doc.font(o.font ?? R).fontSize(o.size ?? SIZE);
+    doc.font(f(s, o.font ?? R)).fontSize(o.size ?? SIZE);
     const w = width - (o.indent ?? 0);
     ensure(Math.min(doc.heightOfString(t(s), { width: w }), 60));
     doc.text(t(s), left + (o.indent ?? 0), doc.y, { width: w });
@@ -80,11 +132,11 @@ export function renderPdf(m: ReportModel, opts: { now?: Date; fonts?: PdfFonts }
   /** A row of columns: [x offset, width, text, font]. Pages break between rows. */
   const row = (cols: Array<[number, number, string, string]>, gap = 2): void => {
     doc.fontSize(SIZE);
-    const heights = cols.map(([, w, s, f]) => { doc.font(f); return doc.heightOfString(t(s), { width: w }); });
+    const heights = cols.map(([, w, s, font]) => { doc.font(f(s, font)); return doc.heightOfString(t(s), { width: w }); });
     const h = Math.max(...heights);
     ensure(h);
     const y = doc.y;
-    for (const [x, w, s, f] of cols) doc.font(f).text(t(s), left + x, y, { width: w });
+    for (const [x, w, s, font] of cols) doc.font(f(s, font)).text(t(s), left + x, y, { width: w });
     doc.x = left;
     doc.y = y + h + gap;
   };

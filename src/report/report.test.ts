@@ -12,7 +12,8 @@ import { search, type SearchFilter, type SearchResult } from '../research/search
 import { escapeHtml } from './html.js';
 import { renderReport } from './index.js';
 import { buildModel } from './model.js';
-import { renderPdf, winAnsiOnly } from './pdf.js';
+import { requireTool } from '../../test/helpers/env.js';
+import { DEJAVU, FALLBACK, pickFont, renderPdf, winAnsiOnly } from './pdf.js';
 import { displaySafe, wrap } from './safe.js';
 import { renderText } from './text.js';
 
@@ -165,6 +166,35 @@ test('pdf: a PDF with the fonts embedded; the text comes back with umlauts where
   assert.match(flat, /REJECT000001/);
   assert.match(flat, /Cause: forged line/, 'the HELO is in the text');
   assert.match(flat, /evil\.example\\x0d\\x0aCause/, 'as one value with visible escapes');
+});
+
+test('pdf: Chinese, Japanese and Korean text in the fallback font, returned as text by pdftotext', async (t) => {
+  // Which font a string gets: the main one unless it lacks a glyph that the fallback has.
+  const main = (cp: number) => cp < 0x3000;
+  const fallback = (cp: number) => cp >= 0x3000 && cp < 0xd800;
+  assert.equal(pickFont('Grüße, Бланк', main, fallback), 'main');
+  assert.equal(pickFont('Re: 会议纪要', main, fallback), 'fallback');
+  assert.equal(pickFont('\u{1F600}', main, fallback), 'main', 'a glyph neither has: the main font (a box either way)');
+  assert.equal(pickFont('会议', main, null), 'main', 'no fallback font on the machine');
+
+  const pdftotext = requireTool(t, 'pdftotext');
+  if (!pdftotext) return;
+  if (!fs.existsSync(FALLBACK.path)) {
+    if (process.env.CI === 'true') throw new Error(`${FALLBACK.path} is missing; scripts/install-test-deps.sh installs fonts-wqy-microhei`);
+    t.skip('fonts-wqy-microhei not installed');
+    return;
+  }
+  const m = buildModel(await searchFor({ ref: 'REJECT000001' }, 'de'), { lang: 'de', now: NOW });
+  m.summary = 'Betreff: 会议纪要 / 会議の議事録 / 회의록 (Protokoll für Jürgen)';
+  const pdf = await renderPdf(m, { now: NOW });
+  assert.match(pdf.toString('latin1'), /\/BaseFont \/[A-Z]{6}\+WenQuanYiMicroHei/, 'the fallback is embedded (subset)');
+  assert.match(pdf.toString('latin1'), /\/BaseFont \/[A-Z]{6}\+DejaVuSans/, 'the rest stays in DejaVu');
+  const text = execFileSync(pdftotext, ['-enc', 'UTF-8', '-', '-'], { input: pdf, encoding: 'utf8' }).replace(/\s+/g, ' ');
+  assert.match(text, /会议纪要 \/ 会議の議事録 \/ 회의록 \(Protokoll für Jürgen\)/);
+  assert.match(text, /REJECT000001/);
+  // Without the fallback font: DejaVu, and the same PDF as before this existed.
+  const plain = await renderPdf(m, { now: NOW, fonts: { ...DEJAVU, fallback: { path: '/nonexistent/Fallback.ttf' } } });
+  assert.doesNotMatch(plain.toString('latin1'), /WenQuanYi/);
 });
 
 test('pdf without DejaVu: Helvetica, characters outside WinAnsi become ?', async () => {
