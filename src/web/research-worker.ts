@@ -4,8 +4,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
 import type { Lang } from '../research/explain.js';
 import type { SearchFilter, SearchResult } from '../research/search.js';
-import type { ReportOptions } from './research.js';
-import { journeysOfRef, publicViewOf, scopedSearch, type Scope } from './scope.js';
+import { inlineResearch, type ReportOptions } from './research.js';
+import type { Scope } from './scope.js';
 
 export type ResearchJob =
   | { op: 'search'; filter: SearchFilter; scope: Scope; lang: Lang }
@@ -18,14 +18,14 @@ export interface ResearchWorkerData { ledger: string; mailboxes: Record<string, 
 const port = parentPort;
 if (!port) throw new Error('research-worker must run as a worker thread');
 const data = workerData as ResearchWorkerData;
-const reader = new SqliteLedgerReader(data.ledger, { readonly: true });
-const mailboxes = (domain: string): string[] => data.mailboxes[domain] ?? [];
+// The same research as in the calling thread, on this thread's own connection.
+const research = inlineResearch(new SqliteLedgerReader(data.ledger, { readonly: true }), (domain) => data.mailboxes[domain] ?? []);
 
 async function run(job: ResearchJob): Promise<unknown> {
   switch (job.op) {
-    case 'search': return scopedSearch(reader, job.filter, job.scope, { lang: job.lang, mailboxes });
-    case 'ref': return journeysOfRef(reader, job.ref, job.scope, job.withMailboxes ? { lang: job.lang, mailboxes } : { lang: job.lang });
-    case 'public': return publicViewOf(reader, job.ref, job.lang);
+    case 'search': return research.search(job.filter, job.scope, job.lang);
+    case 'ref': return research.journeysOfRef(job.ref, job.scope, job.lang, job.withMailboxes);
+    case 'public': return research.publicView(job.ref, job.lang);
     case 'report': {
       // Loaded on first use: PDF fonts and pdfkit are not needed for searching.
       const { renderReport } = await import('../report/index.js');

@@ -17,14 +17,14 @@ import { blockListOf, inList } from '../util/cidr.js';
 import { configuredMailboxes, traceFilter } from '../cli/trace.js';
 import { CSS, href, html, page, type Html } from './html.js';
 import type { LedgerMetrics } from './metrics.js';
-import { inlineResearch, ResearchUnavailable, type Research } from './research.js';
+import { inlineResearch, ResearchUnavailable, type RenderedReport, type ReportOptions, type Research } from './research.js';
 import type { Scope } from './scope.js';
 import { clientKey, FailureCounter, SessionStore } from './sessions.js';
 import type { User, UserStore } from './users.js';
 import { diagnosticsForm, domainResult, ipResult, journeyView, loginForm, PAGE_SIZES, publicPage, results, searchForm, SEARCH_FIELDS, type RecheckView } from './views.js';
 
 /** The report module's entry point (src/report/index.ts), injected so the web server does not depend on it. */
-export type RenderReport = (result: SearchResult, opts: { lang: Lang; format: 'text' | 'html' | 'pdf'; now?: Date }) => Promise<{ body: Buffer; contentType: string; filename: string }>;
+export type RenderReport = (result: SearchResult, opts: ReportOptions) => Promise<RenderedReport>;
 
 export interface WebDeps {
   cfg: ResolvedConfig;
