@@ -89,6 +89,8 @@ export const configSchema = z.strictObject({
       .describe('bytes; larger messages get 552 5.3.4 (announced in EHLO SIZE, RFC 1870)'),
     max_recipients: z.number().int().min(1).max(10000).default(100)
       .describe('recipients per message; RFC 5321 section 4.5.3.1.8 asks for at least 100'),
+    bare_line_ends: z.enum(['reject', 'normalize']).default('reject')
+      .describe('a CR or LF in DATA that is not part of CRLF (RFC 5321 section 2.3.8): reject the message with 550 5.6.0 and a text that says why, or turn it into a line end; either way none leaves towards a delivery target as it came (SMTP smuggling)'),
     max_command_length: z.number().int().min(512).max(65536).default(4096)
       .describe('bytes per command line; RFC 5321 section 4.5.3.1.4 sets 512, extensions need more'),
     max_commands: z.number().int().min(10).default(1000).describe('commands per session before 421'),

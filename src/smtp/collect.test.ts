@@ -42,3 +42,19 @@ test('a message without header/body separator still parses', async () => {
   assert.equal(c.messageId, null);
   assert.equal(c.size, 25);
 });
+
+test('bare CR and bare LF are counted with the first offset; reject keeps them, normalize makes them line ends', async () => {
+  // Chunks split inside a CRLF and right after a bare CR.
+  const chunks = ['Subject: a\r\n\r\nouter\r', '.\r', '\nnext\nlast\r'];
+  const kept = await collect(streamOf(chunks), os.tmpdir());
+  assert.deepEqual(kept.bare, { cr: 2, lf: 1, first: 19 });
+  assert.ok('buffer' in kept.body);
+  assert.equal(kept.body.buffer.toString('latin1'), 'Subject: a\n\nouter\r.\nnext\nlast\r');
+  const norm = await collect(streamOf(chunks), os.tmpdir(), 'normalize');
+  assert.deepEqual(norm.bare, { cr: 2, lf: 1, first: 19 });
+  assert.ok('buffer' in norm.body);
+  assert.equal(norm.body.buffer.toString('latin1'), 'Subject: a\n\nouter\n.\nnext\nlast\n');
+  assert.equal(norm.size, norm.body.buffer.length);
+  const clean = await collect(streamOf(['Subject: a\r\n\r\nbody\r', '\nline\r\n']), os.tmpdir());
+  assert.deepEqual(clean.bare, { cr: 0, lf: 0, first: null });
+});

@@ -20,14 +20,32 @@ export interface Collected {
   subject: string | null;
   /** The client sent more than the size limit; the rest was read and dropped. */
   oversized: boolean;
+  /** Line ends that were not CRLF (see BareLineEnds). */
+  bare: BareLineEnds;
 }
+
+/**
+ * A CR or LF that is not part of a CRLF pair. RFC 5321 section 2.3.8: they
+ * MUST NOT be sent except as CRLF line ends. A downstream server that ends
+ * DATA on a bare-CR or bare-LF form ("\r.\r\n", "\n.\n") would read what
+ * follows as a new, unchecked transaction (SMTP smuggling), so they never
+ * leave here as they came: refused (the default) or turned into line ends.
+ */
+export interface BareLineEnds {
+  cr: number;
+  lf: number;
+  /** Offset in the received data of the first one; null when none. */
+  first: number | null;
+}
+
+export type BareLineEndPolicy = 'reject' | 'normalize';
 
 /**
  * Reads the DATA stream (already dot-unstuffed by smtp-server), turns CRLF
  * into LF, keeps the header block for parsing, and spools large messages to
  * a file so a hundred 25 MB messages at once do not live in memory.
  */
-export async function collect(stream: Readable & { sizeExceeded?: boolean }, spoolDir: string): Promise<Collected> {
+export async function collect(stream: Readable & { sizeExceeded?: boolean }, spoolDir: string, policy: BareLineEndPolicy = 'reject'): Promise<Collected> {
   const chunks: Buffer[] = [];
   let inMemory = 0;
   let size = 0;
@@ -35,18 +53,34 @@ export async function collect(stream: Readable & { sizeExceeded?: boolean }, spo
   let spool: { fh: fsp.FileHandle; path: string } | null = null;
   let header: Buffer | null = null;
   let headSearch = Buffer.alloc(0);
+  const bare: BareLineEnds = { cr: 0, lf: 0, first: null };
+  let received = 0;
 
   const toLF = (chunk: Buffer): Buffer => {
-    // Work on bytes: a chunk may end inside a CRLF or a UTF-8 sequence.
+    // Work on bytes: a chunk may end inside a CRLF or a UTF-8 sequence. A CR
+    // at the end of a chunk waits for the next one, so src[i - 1] below is
+    // always the byte that came before.
     let src = chunk;
+    let at = received - (pendingCR ? 1 : 0);
+    received += chunk.length;
     if (pendingCR) src = Buffer.concat([Buffer.from('\r'), src]);
     pendingCR = src.length > 0 && src[src.length - 1] === 0x0d;
     if (pendingCR) src = src.subarray(0, src.length - 1);
     const out = Buffer.allocUnsafe(src.length);
     let j = 0;
-    for (let i = 0; i < src.length; i++) {
+    for (let i = 0; i < src.length; i++, at++) {
       const b = src[i]!;
-      if (b === 0x0d && src[i + 1] === 0x0a) continue;
+      if (b === 0x0d) {
+        if (src[i + 1] === 0x0a) continue;
+        bare.cr++;
+        if (bare.first === null) bare.first = at;
+        out[j++] = policy === 'normalize' ? 0x0a : 0x0d;
+        continue;
+      }
+      if (b === 0x0a && (i === 0 || src[i - 1] !== 0x0d)) {
+        bare.lf++;
+        if (bare.first === null) bare.first = at;
+      }
       out[j++] = b;
     }
     return out.subarray(0, j);
@@ -75,9 +109,12 @@ export async function collect(stream: Readable & { sizeExceeded?: boolean }, spo
       else { chunks.push(chunk); inMemory += chunk.length; }
     }
     if (pendingCR) {
-      const cr = Buffer.from('\r');
+      // The data ended in a CR without its LF: a bare CR too.
+      bare.cr++;
+      if (bare.first === null) bare.first = received - 1;
+      const cr = Buffer.from(policy === 'normalize' ? '\n' : '\r');
       size += 1;
-      if (spool) await spool.fh.write(cr); else chunks.push(cr);
+      if (!stream.sizeExceeded) { if (spool) await spool.fh.write(cr); else chunks.push(cr); }
     }
   } catch (err) {
     if (spool) { await spool.fh.close().catch(() => undefined); await fsp.unlink(spool.path).catch(() => undefined); }
@@ -107,6 +144,7 @@ export async function collect(stream: Readable & { sizeExceeded?: boolean }, spo
     messageId,
     subject,
     oversized: !!stream.sizeExceeded,
+    bare,
   };
 }
 

@@ -12,7 +12,7 @@ import type { FailedCopy } from '../delivery/types.js';
 import type { LedgerEvent, LedgerWriter } from '../ledger/types.js';
 import type { Logger } from '../log/logger.js';
 import { logSafe } from '../util/sanitize.js';
-import { collect, discard, type Collected } from './collect.js';
+import { collect, discard, type BareLineEndPolicy, type Collected } from './collect.js';
 import type { LimitKind } from './connection.js';
 import type { ConnectionLimiter } from './limiter.js';
 import { receivedHeader, returnPathHeader } from './received.js';
@@ -26,6 +26,7 @@ export interface GatewayOptions {
   maxRecipients: number;
   maxMessageSize: number;
   spoolDir: string;
+  bareLineEnds: BareLineEndPolicy;
 }
 
 interface Tx {
@@ -68,6 +69,8 @@ const LEDGER_DOWN: Reply = { code: 451, enhanced: '4.3.0', text: 'Temporary loca
 const STORE_FAILED: Reply = { code: 451, enhanced: '4.3.0', text: 'Temporary problem storing your message; please try again later' };
 const SHUTTING_DOWN: Reply = { code: 421, enhanced: '4.3.2', text: 'Service shutting down; please try again later' };
 const ACCEPTED: Reply = { code: 250, enhanced: '2.0.0', text: 'Message accepted and stored' };
+// RFC 5321 section 2.3.8 (CR and LF only as CRLF), RFC 3463 5.6.0 (the content).
+const BARE_LINE_ENDS: Reply = { code: 550, enhanced: '5.6.0', text: 'Message refused: it has a line end that is a bare CR or LF instead of CRLF (RFC 5321 section 2.3.8); please send standard CRLF line ends' };
 const TOO_MANY_RCPTS: Reply = { code: 452, enhanced: '4.5.3', text: 'Too many recipients for one message; send the rest in another message' };
 
 class SmtpReplyError extends Error {
@@ -457,7 +460,7 @@ export class Gateway {
     }
     let msg: Collected;
     try {
-      msg = await collect(stream, this.opts.spoolDir);
+      msg = await collect(stream, this.opts.spoolDir, this.opts.bareLineEnds);
     } catch (err) {
       return this.txFail(st, tx, STORE_FAILED, 'data.rejected', `spooling failed: ${(err as Error).message}`, null);
     }
@@ -465,6 +468,10 @@ export class Gateway {
       const common = { ...this.txFields(tx), message_id: msg.messageId, size: msg.size };
       if (msg.oversized) {
         return await this.txFail(st, tx, tooBig(this.opts.maxMessageSize), 'data.rejected', 'message over size limit', { ...common, check_name: 'size' });
+      }
+      if (this.opts.bareLineEnds === 'reject' && (msg.bare.cr || msg.bare.lf)) {
+        return await this.txFail(st, tx, BARE_LINE_ENDS, 'data.rejected',
+          `bare line ends: ${msg.bare.cr} CR, ${msg.bare.lf} LF, the first at byte ${msg.bare.first}`, { ...common, check_name: 'line_ends' });
       }
       this.note(st, [this.base(st, 'data.received', { ...common, details: { subject: msg.subject ? logSafe(msg.subject, 300) : null, rcpts: tx.facts.rcpts.length } })]);
       const out = await this.pipeline.run('data', this.ctx(st, 'data', {

@@ -4,9 +4,10 @@
 // LMTP with `lmtp: true` and reports refused recipients one by one).
 import net from 'node:net';
 import fs from 'node:fs';
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
 import type { Mailbox } from '../../domains/index.js';
+import { LoneCrToLf } from '../line-ends.js';
 import type { Health } from '../../health/index.js';
 import { logSafe } from '../../util/sanitize.js';
 import type { DeliveryReport, DownstreamReply, Envelope, OutgoingMessage, PerRecipientTarget } from '../types.js';
@@ -60,7 +61,7 @@ function addressOf(m: Mailbox): string {
 }
 
 function messageStream(msg: OutgoingMessage): Readable {
-  const out = new PassThrough();
+  const out = new LoneCrToLf();
   out.write(msg.prefix);
   if ('buffer' in msg.body) {
     out.end(msg.body.buffer);
