@@ -96,9 +96,16 @@ export const configSchema = z.strictObject({
     max_commands: z.number().int().min(10).default(1000).describe('commands per session before 421'),
     idle_timeout_s: z.number().int().min(1).default(300)
       .describe('seconds a client may stay silent; RFC 5321 section 4.5.3.2.7 suggests 5 minutes'),
+    command_timeout_s: z.number().int().min(1).default(60)
+      .describe('seconds one command line may take from its first byte to its end; a client that trickles bytes (which keeps idle_timeout_s from firing) gets 421 4.4.2'),
+    time_to_data_s: z.number().int().min(1).default(300)
+      .describe('seconds from the connection (or from the end of the previous message) to the DATA command; bounds how long a client can hold a connection slot without sending mail; then 421 4.4.2'),
     session_timeout_s: z.number().int().min(1).default(1800).describe('seconds a whole session may last'),
     max_connections: z.number().int().min(1).default(20000).describe('concurrent connections in all (per node)'),
-    max_connections_per_ip: z.number().int().min(1).default(50).describe('concurrent connections per client IP'),
+    max_connections_per_ip: z.number().int().min(1).default(50)
+      .describe('concurrent connections per client IP; IPv6 clients count per network of ipv6_prefix bits'),
+    ipv6_prefix: z.number().int().min(32).max(128).default(64)
+      .describe('IPv6 clients share max_connections_per_ip per network of this many bits (one end site usually owns a /64 or more, and can pick any address in it); 128 = per address'),
     shutdown_grace_s: z.number().int().min(0).default(30)
       .describe('on SIGTERM, how long running sessions may finish before they are cut'),
     trusted_networks: z.array(cidr).default([])

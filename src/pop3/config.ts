@@ -13,7 +13,10 @@ export const pop3Settings = z.strictObject({
   idle_timeout_s: z.number().int().min(600).default(600)
     .describe('seconds a client may stay silent before autologout; RFC 1939 section 3 asks for at least 10 minutes'),
   max_connections: z.number().int().min(1).default(1000).describe('concurrent POP3 connections in all'),
-  max_connections_per_ip: z.number().int().min(1).default(20).describe('concurrent POP3 connections per client IP'),
+  max_connections_per_ip: z.number().int().min(1).default(20)
+    .describe('concurrent POP3 connections per client IP; IPv6 clients count per network of ipv6_prefix bits'),
+  ipv6_prefix: z.number().int().min(32).max(128).default(64)
+    .describe('IPv6 clients share max_connections_per_ip per network of this many bits (one end site usually owns a /64 or more); 128 = per address'),
   max_line_length: z.number().int().min(255).max(65536).default(2048)
     .describe('octets per command line; RFC 2449 section 4 allows 255, an AUTH PLAIN response (RFC 5034) needs more'),
   max_auth_failures: z.number().int().min(1).max(100).default(3)

@@ -1,7 +1,7 @@
 // Against password guessing: failed logins per client network in the last
 // minute, in memory (restarts with the server, which is fine for a window of
 // one minute). IPv6 clients count per /64, which one host usually owns.
-import { clientNetwork } from '../checks/state.js';
+import { clientNetwork } from '../dns/ip.js';
 
 const WINDOW_MS = 60 * 1000;
 

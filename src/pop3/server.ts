@@ -5,6 +5,7 @@ import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { ResolvedConfig } from '../config/load.js';
+import { clientNetwork } from '../dns/ip.js';
 import { LocalDomains } from '../domains/index.js';
 import { SqliteLedgerWriter } from '../ledger/sqlite/writer.js';
 import type { LedgerWriter } from '../ledger/types.js';
@@ -88,7 +89,9 @@ export class Pop3Server {
       raw.end('-ERR [SYS/TEMP] server is shutting down\r\n');
       return;
     }
-    const slot = this.limiter.acquireSync(ip);
+    // Counted per network: an IPv6 client can pick any address of its /64.
+    const slotKey = clientNetwork(ip, 32, this.opts.settings.ipv6_prefix);
+    const slot = this.limiter.acquireSync(slotKey);
     if (slot !== 'ok') {
       raw.end(`-ERR [SYS/TEMP] too many connections${slot === 'per_ip' ? ' from your address' : ''}; try again later\r\n`);
       return;
@@ -179,7 +182,7 @@ export class Pop3Server {
 
     raw.once('close', () => {
       closed = true;
-      this.limiter.release(ip);
+      this.limiter.release(slotKey);
       void session.drop().finally(() => {
         this.conns.delete(conn);
         resolveDone();

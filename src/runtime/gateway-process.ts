@@ -45,7 +45,7 @@ export async function startGateway(cfg: ResolvedConfig, tls: TlsMaterial, limite
     {
       node: cfg.node, hostname: cfg.hostname, publicUrl: cfg.reply.public_url,
       maxRecipients: cfg.smtp.max_recipients, maxMessageSize: cfg.smtp.max_message_size, spoolDir,
-      bareLineEnds: cfg.smtp.bare_line_ends,
+      bareLineEnds: cfg.smtp.bare_line_ends, ipv6Prefix: cfg.smtp.ipv6_prefix,
     },
     pipeline, domains, ledger, router, limiter, log, deps,
   );

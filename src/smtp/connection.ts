@@ -5,8 +5,9 @@
 //   - replies with our own RFC 3463 enhanced codes (it derives them from the
 //     reply code alone, which turns "550 unknown user" and "550 relaying
 //     denied" into the same 5.1.1);
-//   - limits it does not have (commands per session, total session time) and
-//     a hook whenever any limit is hit, so each gets a ledger event;
+//   - limits it does not have (commands per session, total session time,
+//     time to reach DATA, time per command line) and a hook whenever any
+//     limit is hit, so each gets a ledger event;
 //   - a configurable greeting delay instead of its fixed 100 ms;
 //   - trusted networks as CIDR blocks for PROXY and XCLIENT;
 //   - a HELO hook, EXPN and VRFY that reveal nothing.
@@ -17,7 +18,7 @@ import type tls from 'node:tls';
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 
-export type LimitKind = 'commands' | 'session_time' | 'idle' | 'line_length' | 'early_talker';
+export type LimitKind = 'commands' | 'session_time' | 'idle' | 'line_length' | 'early_talker' | 'command_time' | 'time_to_data';
 
 export interface ConnectionHooks {
   onHelo(session: SMTPServerSession, helo: string, command: 'HELO' | 'EHLO'): void;
@@ -37,6 +38,10 @@ export interface ExtraOptions {
   greetingDelayMs: number;
   maxCommands: number;
   sessionTimeoutMs: number;
+  /** Longest time from the first byte of a command line to its end. */
+  commandTimeoutMs: number;
+  /** Longest time from the connection, or the end of the previous message, to DATA. */
+  timeToDataMs: number;
   trusted: BlockList;
   hooks: ConnectionHooks;
 }
@@ -49,6 +54,10 @@ export const isTrusted = inList;
 class GatewayConnection extends SMTPConnection {
   private commands = 0;
   private sessionTimer: NodeJS.Timeout | null = null;
+  private toDataTimer: NodeJS.Timeout | null = null;
+  private commandTimer: NodeJS.Timeout | null = null;
+  /** Between DATA and the end of that message: the time-to-DATA clock is stopped. */
+  private inMessage = false;
 
   private get extra(): ExtraOptions {
     return (this._server as GatewaySmtpServer).extra;
@@ -64,6 +73,57 @@ class GatewayConnection extends SMTPConnection {
     });
     this.sessionTimer = setTimeout(() => this.limit('session_time', `${this.extra.sessionTimeoutMs} ms`), this.extra.sessionTimeoutMs);
     this.sessionTimer.unref();
+    this.armToData();
+  }
+
+  // The idle timeout (socketTimeout) restarts with every byte, so a client
+  // that trickles one byte a second never meets it and holds its connection
+  // slot for the whole session time. Two clocks that bytes do not reset:
+  // the time to reach DATA, and the time one command line may take (as
+  // Postfix's smtpd_per_request_deadline does for its smtpd_timeout).
+
+  private armToData(): void {
+    if (this.toDataTimer) clearTimeout(this.toDataTimer);
+    this.toDataTimer = setTimeout(() => this.limit('time_to_data', `${this.extra.timeToDataMs} ms`), this.extra.timeToDataMs);
+    this.toDataTimer.unref();
+  }
+
+  /** Bytes arrived; a command line that starts here must end within the command timeout. */
+  private onBytes(): void {
+    if (this.commandTimer || !this._parser || this._parser._dataMode) return;
+    this.commandTimer = setTimeout(() => {
+      this.commandTimer = null;
+      // Our own handler still working (a pipelined line waits for it): the
+      // client is not the slow one; give the line another full period.
+      if (this._handlerPending) this.onBytes();
+      else this.limit('command_time', `${this.extra.commandTimeoutMs} ms`);
+    }, this.extra.commandTimeoutMs);
+    this.commandTimer.unref();
+  }
+
+  private clearCommandTimer(): void {
+    if (this.commandTimer) clearTimeout(this.commandTimer);
+    this.commandTimer = null;
+  }
+
+  override handler_DATA(command: Buffer, callback: () => void): void {
+    const hadRcpts = this.session.envelope.rcptTo.length > 0;
+    super.handler_DATA(command, callback);
+    if (hadRcpts && this._dataStream) {
+      this.inMessage = true;
+      if (this.toDataTimer) clearTimeout(this.toDataTimer);
+      this.toDataTimer = null;
+    }
+  }
+
+  override _resetSession(): void {
+    super._resetSession();
+    // The end of a message (smtp-server resets after its reply): the next
+    // transaction gets a fresh time to DATA. RSET alone does not restart it.
+    if (this.inMessage) {
+      this.inMessage = false;
+      this.armToData();
+    }
   }
 
   private limit(kind: LimitKind, detail: string): void {
@@ -96,6 +156,7 @@ class GatewayConnection extends SMTPConnection {
       this.limit('early_talker', String(command ?? '').slice(0, 64));
       return;
     }
+    this.clearCommandTimer();
     if (++this.commands > this.extra.maxCommands) {
       this.limit('commands', `${this.extra.maxCommands}`);
       return;
@@ -106,6 +167,12 @@ class GatewayConnection extends SMTPConnection {
   override _createParser(): ReturnType<SMTPConnection['_createParser']> {
     const parser = super._createParser();
     if (parser) {
+      // Every received byte passes here, before and after STARTTLS.
+      const write = parser._write.bind(parser);
+      parser._write = (chunk: Buffer, enc: BufferEncoding, done: (err?: Error | null) => void): void => {
+        this.onBytes();
+        write(chunk, enc, done);
+      };
       parser.removeAllListeners('error');
       parser.on('error', (err: Error) => {
         // RFC 5321 section 4.5.3.1.4: the command line limit; 500 5.5.6 would
@@ -127,6 +194,8 @@ class GatewayConnection extends SMTPConnection {
 
   override _onClose(): void {
     if (this.sessionTimer) clearTimeout(this.sessionTimer);
+    if (this.toDataTimer) clearTimeout(this.toDataTimer);
+    this.clearCommandTimer();
     super._onClose();
   }
 

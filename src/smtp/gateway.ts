@@ -11,6 +11,7 @@ import type { DeliveryRouter, RoutedReport } from '../delivery/router.js';
 import type { FailedCopy } from '../delivery/types.js';
 import type { LedgerEvent, LedgerWriter } from '../ledger/types.js';
 import type { Logger } from '../log/logger.js';
+import { clientNetwork } from '../dns/ip.js';
 import { logSafe } from '../util/sanitize.js';
 import { collect, discard, type BareLineEndPolicy, type Collected } from './collect.js';
 import type { LimitKind } from './connection.js';
@@ -27,6 +28,8 @@ export interface GatewayOptions {
   maxMessageSize: number;
   spoolDir: string;
   bareLineEnds: BareLineEndPolicy;
+  /** IPv6 clients share the per-IP connection limit per network of this many bits. */
+  ipv6Prefix: number;
 }
 
 interface Tx {
@@ -48,7 +51,8 @@ interface State {
   /** Reference for replies outside a transaction (connect, limits). */
   ref: string;
   started: number;
-  acquired: boolean;
+  /** The connection slot held (the client's network), released at close; null when none was taken. */
+  slot: string | null;
   /** Connect and HELO checks run from the moment their stage began; taken in at MAIL. */
   pending: Promise<StageOutcome>[];
   heloPending: Promise<StageOutcome> | null;
@@ -209,7 +213,7 @@ export class Gateway {
       },
       ref: newRef(),
       started: Date.now(),
-      acquired: false,
+      slot: null,
       pending: [],
       heloPending: null,
       decision: null,
@@ -232,7 +236,9 @@ export class Gateway {
       throw new SmtpReplyError(r.code, r.line);
     };
     if (this.draining) await refuse(SHUTTING_DOWN, 'shutting down');
-    const slot = await this.limiter.acquire(st.facts.clientIp);
+    // Per network, not per address: an IPv6 client can use every address of its /64.
+    const key = clientNetwork(st.facts.clientIp, 32, this.opts.ipv6Prefix);
+    const slot = await this.limiter.acquire(key);
     if (slot !== 'ok') {
       // RFC 5321 section 3.8 / 4.5.3.1.x: 421 and close; RFC 3463 4.7.0 policy.
       await refuse(
@@ -240,7 +246,7 @@ export class Gateway {
         slot === 'per_ip' ? 'connection limit per IP' : 'connection limit',
       );
     }
-    st.acquired = true;
+    st.slot = key;
     this.note(st, [this.base(st, 'session.connect', { ref: st.ref, details: { local: `${st.facts.localIp}:${st.facts.localPort}`, port: st.facts.clientPort } })]);
     this.startStage(st, 'connect');
   }
@@ -322,6 +328,9 @@ export class Gateway {
       idle: { code: 421, enhanced: '4.4.2', text: 'Idle timeout; closing' },
       line_length: { code: 421, enhanced: '4.5.0', text: 'Command line too long; closing' },
       early_talker: { code: 421, enhanced: '4.7.0', text: 'Protocol error: commands were sent before the greeting' },
+      // RFC 5321 section 4.5.3.2: timeouts are the server's to set; 4.4.2 "bad connection".
+      command_time: { code: 421, enhanced: '4.4.2', text: 'Command line took too long to arrive; closing' },
+      time_to_data: { code: 421, enhanced: '4.4.2', text: 'Too long without sending a message; closing, please reconnect when ready' },
     };
     const st = this.states.get(session.id);
     const ref = st?.tx?.facts.ref ?? st?.ref ?? newRef();
@@ -593,7 +602,8 @@ export class Gateway {
     const st = this.states.get(session.id);
     if (!st) return;
     this.states.delete(session.id);
-    if (st.acquired) this.limiter.release(st.facts.clientIp);
+    // The key taken at connect: XCLIENT may have changed the client address since.
+    if (st.slot !== null) this.limiter.release(st.slot);
     else return; // refused at connect: already recorded
     if (st.tx) this.endTx(st, st.tx.facts.rcpts.length === 0 && st.tx.rejected > 0 ? 'rejected' : 'abandoned');
     this.note(st, [this.base(st, 'session.close', {

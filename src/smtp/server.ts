@@ -45,6 +45,8 @@ export function createSmtpServers(cfg: ResolvedConfig, gateway: Gateway, tls: Tl
     greetingDelayMs: s.greeting_delay_ms,
     maxCommands: s.max_commands,
     sessionTimeoutMs: s.session_timeout_s * 1000,
+    commandTimeoutMs: s.command_timeout_s * 1000,
+    timeToDataMs: s.time_to_data_s * 1000,
     trusted,
     hooks: { onHelo: gateway.onHelo, onLimit: gateway.onLimit, onXclient: gateway.onXclient, onProtocolReply: gateway.onProtocolReply },
   }));

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { testContext } from '../testing.js';
 import type { Verdict } from '../types.js';
-import { clientNetwork } from '../state.js';
+import { clientNetwork } from '../../dns/ip.js';
 import { greylistChecks } from './index.js';
 
 const base: Parameters<typeof greylistChecks>[0] = {

@@ -1,5 +1,5 @@
 import type { ResolvedConfig } from '../../config/load.js';
-import { clientNetwork } from '../state.js';
+import { clientNetwork } from '../../dns/ip.js';
 import type { Check, CheckContext, Verdict } from '../types.js';
 import { GreylistStore, type GreylistPolicy } from './store.js';
 

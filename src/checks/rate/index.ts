@@ -1,6 +1,6 @@
 import type { ResolvedConfig } from '../../config/load.js';
 import type { Reply } from '../../smtp/reply.js';
-import { clientNetwork } from '../state.js';
+import { clientNetwork } from '../../dns/ip.js';
 import type { Check, CheckContext, Stage, Verdict } from '../types.js';
 import cluster from 'node:cluster';
 import { WorkerRateClient } from '../../smtp/cluster-limiter.js';
