@@ -23,16 +23,75 @@ CREATE TABLE IF NOT EXISTS delivered (
   PRIMARY KEY (body_sha256, sender, rcpt)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS delivered_at ON delivered (at);
+CREATE TABLE IF NOT EXISTS unanswered (
+  message_id TEXT NOT NULL,
+  body_sha256 TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  rcpt TEXT NOT NULL,
+  ref TEXT NOT NULL,
+  file TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (message_id, body_sha256, sender, rcpt)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS unanswered_at ON unanswered (at);
 `;
+
+/** A Maildir copy whose sender may never have been told 250 (maildir/recover.ts). */
+export interface UnansweredCopy {
+  messageId: string;
+  /** sha256 of the message after its header block (maildir/recover.ts bodyHashFrom). */
+  bodyHash: string;
+  sender: string;
+  /** The mailbox, "local@domain". */
+  rcpt: string;
+  ref: string;
+  file: string;
+}
 
 export const MEMORY_MS = 3 * 24 * 3600 * 1000;
 
 export class DeliveredMemory {
   private readonly db: Database.Database;
   private lastPrune = 0;
+  /** Rows in `unanswered`: when 0 (nearly always), a delivery skips the hash and the lookup. */
+  private unansweredRows: number;
 
   constructor(dataDir: string, private readonly now: () => number = Date.now, private readonly keepMs = MEMORY_MS) {
     this.db = openStateDb(dataDir, 'delivered.sqlite', SCHEMA);
+    this.db.prepare('DELETE FROM unanswered WHERE at <= ?').run(this.now() - this.keepMs);
+    this.unansweredRows = (this.db.prepare('SELECT count(*) AS n FROM unanswered').get() as { n: number }).n;
+  }
+
+  /**
+   * Maildir copies stored before a crash whose sender may not have had its
+   * 250: the retry (same Message-ID, body, sender, mailbox) is not stored again.
+   */
+  rememberUnanswered(c: UnansweredCopy): void {
+    this.db.prepare('INSERT OR REPLACE INTO unanswered (message_id, body_sha256, sender, rcpt, ref, file, at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(c.messageId, c.bodyHash, c.sender.toLowerCase(), c.rcpt.toLowerCase(), c.ref, c.file, this.now());
+    this.unansweredRows++;
+  }
+
+  get hasUnanswered(): boolean {
+    return this.unansweredRows > 0;
+  }
+
+  /** The earlier copy of this message in this mailbox, if a crash left one unanswered. */
+  unanswered(messageId: string, bodyHash: string, sender: string, rcpt: string): { ref: string; file: string } | null {
+    if (!this.unansweredRows) return null;
+    const row = this.db.prepare('SELECT ref, file FROM unanswered WHERE message_id = ? AND body_sha256 = ? AND sender = ? AND rcpt = ? AND at > ?')
+      .get(messageId, bodyHash, sender.toLowerCase(), rcpt.toLowerCase(), this.now() - this.keepMs) as { ref: string; file: string } | undefined;
+    return row ?? null;
+  }
+
+  /** The retry was answered 250: the sender stops; the copy is accounted for. */
+  forgetUnanswered(messageId: string, bodyHash: string, sender: string, rcpts: string[]): void {
+    const del = this.db.prepare('DELETE FROM unanswered WHERE message_id = ? AND body_sha256 = ? AND sender = ? AND rcpt = ?');
+    let n = 0;
+    this.db.transaction(() => {
+      for (const r of rcpts) n += del.run(messageId, bodyHash, sender.toLowerCase(), r.toLowerCase()).changes;
+    })();
+    this.unansweredRows = Math.max(0, this.unansweredRows - n);
   }
 
   /** REF of the transaction that stored it, or null. */

@@ -10,6 +10,7 @@ import type { Config } from '../config/schema.js';
 import type { Mailbox } from '../domains/index.js';
 import type { Health } from '../health/index.js';
 import { lmtpTarget } from './lmtp/index.js';
+import { bodyHashFrom } from './maildir/recover.js';
 import type { MaildirTarget } from './maildir/index.js';
 import type { DeliveredMemory } from './memory.js';
 import { DownstreamTarget } from './smtp/index.js';
@@ -21,6 +22,8 @@ const STORE_FAILED_TEXT = 'Temporary problem storing your message; please try ag
 export interface RoutedReport extends DeliveryReport {
   /** sha256 of the body as received; null when only Maildir was involved (not needed there). */
   bodyHash: string | null;
+  /** Set when a copy left unanswered by a crash stands in for a Maildir delivery: the key it was found by. */
+  unanswered?: { messageId: string; hash: string };
 }
 
 async function sha256(body: OutgoingMessage['body']): Promise<string> {
@@ -95,6 +98,19 @@ export class DeliveryRouter {
         else remote.delete(t);
       }
     }
+    if (local.length && this.memory?.hasUnanswered && msg.messageId) {
+      // A crash left a copy of some message unanswered (maildir/recover.ts):
+      // is this its retry? Then that copy is the delivery.
+      const hash = await bodyHashFrom(msg.body, msg.bodyStart ?? 0);
+      for (let i = local.length - 1; i >= 0; i--) {
+        const m = local[i]!;
+        const copy = this.memory.unanswered(msg.messageId, hash, env.mailFrom, `${m.local}@${m.domain}`);
+        if (!copy) continue;
+        report.stored.push({ mailbox: m, location: copy.file, target: 'maildir', details: { already_delivered_in: copy.ref, recovered_copy: true, ms: 0 } });
+        report.unanswered = { messageId: msg.messageId, hash };
+        local.splice(i, 1);
+      }
+    }
     const jobs: Promise<void>[] = [];
     if (local.length) {
       jobs.push((async () => {
@@ -132,9 +148,14 @@ export class DeliveryRouter {
   async settle(report: RoutedReport, accepted: boolean, env: Envelope): Promise<DeliveredCopy[]> {
     if (accepted) {
       if (report.bodyHash && this.memory) this.memory.forget(report.bodyHash, env.mailFrom);
+      if (report.unanswered && this.memory) {
+        const boxes = report.stored.filter((s) => s.details.recovered_copy).map((s) => `${s.mailbox.local}@${s.mailbox.domain}`);
+        this.memory.forgetUnanswered(report.unanswered.messageId, report.unanswered.hash, env.mailFrom, boxes);
+      }
       return [];
     }
-    const local = report.stored.filter((s) => s.target === 'maildir');
+    // Copies from an earlier attempt are not ours to take back.
+    const local = report.stored.filter((s) => s.target === 'maildir' && !s.details.already_delivered_in);
     await Promise.all(local.map((s) => fsp.unlink(s.location).catch(() => undefined)));
     const remote = report.stored.filter((s) => s.target !== 'maildir' && !s.details.already_delivered_in);
     if (remote.length && report.bodyHash && this.memory) {

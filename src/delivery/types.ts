@@ -14,6 +14,10 @@ export interface OutgoingMessage {
   /** The message as received (LF line ends): in memory, or spooled for large ones. */
   body: { buffer: Buffer } | { path: string };
   size: number;
+  /** The sender's Message-ID (normalised), for recognising a retry of a message a crash left unanswered. */
+  messageId?: string | null;
+  /** Offset in body where the message's body begins, after its header block. */
+  bodyStart?: number;
 }
 
 export interface StoredCopy {

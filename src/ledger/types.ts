@@ -20,6 +20,7 @@ export type EventKind =
   | 'data.rejected'
   | 'check.result'
   | 'message.delivered'
+  | 'message.recovered' // found in a Maildir after a crash without its delivery event (delivery/maildir/recover.ts)
   | 'message.delivery_failed'
   | 'pop3.login'
   | 'pop3.retr'

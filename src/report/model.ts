@@ -209,6 +209,12 @@ export function describeEvent(e: StoredEvent, lang: Lang, opts: { reply?: boolea
       if (d(e).target === 'smtp') return de ? `An den nachgelagerten Mailserver übergeben für ${boxes}` : `Handed to the downstream mail server for ${boxes}`;
       return de ? `Ins Postfach ${boxes} zugestellt` : `Delivered to the mailbox ${boxes}`;
     }
+    case 'message.recovered': {
+      const boxes = Array.isArray(d(e).mailboxes) ? (d(e).mailboxes as unknown[]).map((b) => c(b)).join(', ') : c(e.rcpt);
+      return de
+        ? `Im Postfach ${boxes} gespeichert; der Server wurde vor der Bestätigung an den Absender (250) beendet, der sie deshalb erneut senden kann (sie wird nicht doppelt abgelegt)`
+        : `Stored in the mailbox ${boxes}; the server stopped before confirming it to the sender (250), who may send it again (it is not stored twice)`;
+    }
     case 'message.delivery_failed': return withReply(de ? 'Zustellung fehlgeschlagen' : 'Delivery failed');
     case 'message.queued': return de ? 'In die Warteschlange übernommen' : 'Taken into the queue';
     case 'pop3.login': return e.verdict === 'reject'
@@ -311,7 +317,7 @@ export function evidenceFields(e: StoredEvent, lang: Lang): Field[] {
         add(w.finding, x.finding);
     }
     add(w.reason, d(e).reason, 400);
-  } else if (e.kind === 'message.delivered') {
+  } else if (e.kind === 'message.delivered' || e.kind === 'message.recovered') {
     if (Array.isArray(d(e).mailboxes)) add(w.mailboxes, (d(e).mailboxes as unknown[]).map((v) => s(v) ?? '').join(', '));
     else add(w.mailboxes, e.rcpt ?? d(e).box);
     add(w.target, d(e).target ?? d(e).relay ?? d(e).service, 60);

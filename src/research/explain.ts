@@ -191,9 +191,9 @@ export function evidenceEvents(j: Journey, code: string): StoredEvent[] {
     return dedupe(out);
   }
   switch (code) {
-    case 'delivered': return pick((e) => e.kind === 'message.delivered' || e.kind === 'data.received');
-    case 'fetched_and_deleted': return pick((e) => e.kind === 'message.delivered' || e.kind === 'pop3.login' || e.kind === 'imap.login' || e.kind === 'pop3.retr' || e.kind === 'pop3.dele' || e.kind === 'imap.expunge');
-    case 'delivered_not_fetched': return pick((e) => e.kind === 'message.delivered');
+    case 'delivered': return pick((e) => e.kind === 'message.delivered' || e.kind === 'message.recovered' || e.kind === 'data.received');
+    case 'fetched_and_deleted': return pick((e) => e.kind === 'message.delivered' || e.kind === 'message.recovered' || e.kind === 'pop3.login' || e.kind === 'imap.login' || e.kind === 'pop3.retr' || e.kind === 'pop3.dele' || e.kind === 'imap.expunge');
+    case 'delivered_not_fetched': return pick((e) => e.kind === 'message.delivered' || e.kind === 'message.recovered');
     case 'mailbox_full': return pick((e) => e.kind === 'message.delivery_failed');
     case 'tempfail_retried': case 'tempfail_not_retried':
       return pick((e) => (REPLY_KINDS.has(e.kind) && (e.smtp_code ?? 0) >= 400 && (e.smtp_code ?? 0) < 500) || (e.kind === 'check.result' && e.verdict === 'tempfail'));

@@ -76,7 +76,7 @@ const RETRY_GRACE_MS = 2 * 3600e3;
 const ACCESS_KINDS = new Set(['pop3.retr', 'pop3.dele', 'imap.expunge', 'mailbox.copy']);
 const LOGIN_KINDS = new Set(['pop3.login', 'pop3.logout', 'imap.login', 'imap.logout']);
 const DELETING = new Set(['pop3.dele', 'imap.expunge']);
-const FINAL_KINDS = new Set(['message.delivered', 'rcpt.rejected', 'data.rejected', 'message.delivery_failed', 'session.limit']);
+const FINAL_KINDS = new Set(['message.delivered', 'message.recovered', 'rcpt.rejected', 'data.rejected', 'message.delivery_failed', 'session.limit']);
 
 function isAccess(e: StoredEvent): boolean { return ACCESS_KINDS.has(e.kind); }
 /** Events that belong to a message in a mailbox rather than to an SMTP transaction. */
@@ -167,7 +167,8 @@ function outcomeOf(events: StoredEvent[]): { outcome: Outcome; reply: string | n
   const last = [...events].reverse().find((e) => FINAL_KINDS.has(e.kind) && !isMailboxSide(e))
     ?? [...events].reverse().find((e) => FINAL_KINDS.has(e.kind));
   if (!last) return { outcome: 'incomplete', reply: null, decisive: null };
-  if (last.kind === 'message.delivered') return { outcome: 'delivered', reply: last.reply ?? null, decisive: last };
+  // Recovered: in the mailbox after a crash, without a 250 to the sender (delivery/maildir/recover.ts).
+  if (last.kind === 'message.delivered' || last.kind === 'message.recovered') return { outcome: 'delivered', reply: last.reply ?? null, decisive: last };
   const code = last.smtp_code ?? 0;
   return { outcome: code >= 500 ? 'rejected' : code >= 400 ? 'tempfailed' : 'incomplete', reply: last.reply ?? null, decisive: last };
 }
@@ -182,7 +183,7 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
 function mailboxesOf(events: StoredEvent[], rcpt: string): Set<string> {
   const out = new Set<string>([rcpt]);
   for (const e of events) {
-    if (e.kind !== 'message.delivered' || e.rcpt !== rcpt) continue;
+    if ((e.kind !== 'message.delivered' && e.kind !== 'message.recovered') || e.rcpt !== rcpt) continue;
     const boxes = (e.details as { mailboxes?: unknown } | null)?.mailboxes;
     if (Array.isArray(boxes)) for (const b of boxes) if (typeof b === 'string') out.add(b.toLowerCase());
   }

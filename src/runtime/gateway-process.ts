@@ -5,6 +5,8 @@ import { buildPipeline } from '../checks/registry.js';
 import { LocalDomains } from '../domains/index.js';
 import { MaildirTarget } from '../delivery/maildir/index.js';
 import { DeliveredMemory } from '../delivery/memory.js';
+import { markRun, recoverCrashedRuns } from '../delivery/maildir/recover.js';
+import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
 import { DeliveryRouter } from '../delivery/router.js';
 import { SqliteLedgerWriter } from '../ledger/sqlite/writer.js';
 import type { Logger } from '../log/logger.js';
@@ -37,10 +39,26 @@ export async function startGateway(cfg: ResolvedConfig, tls: TlsMaterial, limite
     await target.ensure(m);
     swept += await target.sweepTmp(m);
   }
-  const memory = Object.values(cfg.domains).some((d) => d.delivery.type !== 'maildir') ? new DeliveredMemory(cfg.data_dir) : null;
+  // Always: besides downstream copies it holds Maildir copies a crash left unanswered.
+  const memory = new DeliveredMemory(cfg.data_dir);
   const router = new DeliveryRouter(target, cfg.domains, cfg.hostname, deps.health, memory);
   deps.verify = router.verify;
   if (swept) log.warn({ files: swept }, 'removed files a crashed delivery left in Maildir tmp/ (none of them had been accepted)');
+  // Before the first session: messages a crashed run stored but never recorded get their ledger event.
+  const runDir = path.join(cfg.data_dir, 'run');
+  const reader = new SqliteLedgerReader(cfg.paths.ledger, { readonly: true });
+  const recovery = await recoverCrashedRuns({
+    node: cfg.node, hostname: cfg.hostname, runDir, domains, memory, reader,
+    mailboxes: domains.allMailboxes().filter((b) => cfg.domains[b.domain]?.delivery.type === 'maildir'),
+    dirOf: (m) => target.dirOf(m),
+    append: (events) => ledger.append(events),
+  }).finally(() => reader.close());
+  if (recovery.runs) {
+    log.warn({ ...recovery }, recovery.recovered
+      ? 'a crashed run left messages in Maildirs without their delivery event: recorded now as message.recovered; the senders\' retries are not stored twice'
+      : 'checked the Maildirs after a crashed run: every message has its delivery event');
+  }
+  const unmark = markRun(runDir);
   const gateway = new Gateway(
     {
       node: cfg.node, hostname: cfg.hostname, publicUrl: cfg.reply.public_url,
@@ -76,7 +94,8 @@ export async function startGateway(cfg: ResolvedConfig, tls: TlsMaterial, limite
       // Sessions cut above still write their close events; give them a turn.
       await new Promise((r) => setTimeout(r, 50));
       await ledger.close();
-      memory?.close();
+      memory.close();
+      unmark();
       health.stop();
       fs.rmSync(spoolDir, { recursive: true, force: true });
     },

@@ -20,6 +20,8 @@ export interface Collected {
   subject: string | null;
   /** The client sent more than the size limit; the rest was read and dropped. */
   oversized: boolean;
+  /** Offset in body where the message body begins (after the empty line that ends the header block). */
+  bodyStart: number;
   /** Line ends that were not CRLF (see BareLineEnds). */
   bare: BareLineEnds;
 }
@@ -52,6 +54,7 @@ export async function collect(stream: Readable & { sizeExceeded?: boolean }, spo
   let pendingCR = false;
   let spool: { fh: fsp.FileHandle; path: string } | null = null;
   let header: Buffer | null = null;
+  let bodyStart = -1;
   let headSearch = Buffer.alloc(0);
   const bare: BareLineEnds = { cr: 0, lf: 0, first: null };
   let received = 0;
@@ -93,8 +96,8 @@ export async function collect(stream: Readable & { sizeExceeded?: boolean }, spo
       if (header === null) {
         headSearch = Buffer.concat([headSearch, chunk]);
         const end = headSearch.indexOf('\n\n');
-        if (end >= 0) header = headSearch.subarray(0, end + 1);
-        else if (headSearch[0] === 0x0a) header = Buffer.alloc(0);
+        if (end >= 0) { header = headSearch.subarray(0, end + 1); bodyStart = end + 2; }
+        else if (headSearch[0] === 0x0a) { header = Buffer.alloc(0); bodyStart = 1; }
         else if (headSearch.length > HEADER_LIMIT) header = headSearch.subarray(0, HEADER_LIMIT);
       }
       if (stream.sizeExceeded) continue;
@@ -144,6 +147,7 @@ export async function collect(stream: Readable & { sizeExceeded?: boolean }, spo
     messageId,
     subject,
     oversized: !!stream.sizeExceeded,
+    bodyStart: bodyStart >= 0 ? Math.min(bodyStart, size) : size,
     bare,
   };
 }

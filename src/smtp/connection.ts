@@ -13,6 +13,7 @@
 //   - a HELO hook, EXPN and VRFY that reveal nothing.
 import type { BlockList } from 'node:net';
 import { inList } from '../util/cidr.js';
+import { asciiSafe } from '../util/sanitize.js';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
@@ -47,6 +48,14 @@ export interface ExtraOptions {
 }
 
 const ENHANCED_PREFIX = /^[245]\.\d{1,3}\.\d{1,3} /;
+
+/** MAIL FROM parameters of the extensions we announce in EHLO. */
+const MAIL_PARAMS = new Set(['SIZE', 'BODY', 'SMTPUTF8']);
+
+function unknownParam(command: string, name: string): string {
+  // The name is the client's: printable ASCII, short.
+  return `${command} parameter ${asciiSafe(name, 20)} is not supported here; please send without it`;
+}
 
 export { blockListOf } from '../util/cidr.js';
 export const isTrusted = inList;
@@ -200,6 +209,12 @@ class GatewayConnection extends SMTPConnection {
   }
 
   override _validateMailParams(parsed: Parameters<SMTPConnection['_validateMailParams']>[0]): ReturnType<SMTPConnection['_validateMailParams']> {
+    // RFC 5321 section 4.1.1.11: a parameter the server does not recognise
+    // gets 555, not silence. We announce SIZE (RFC 1870), 8BITMIME's BODY
+    // (RFC 6152) and SMTPUTF8 (RFC 6531); DSN, REQUIRETLS and AUTH are not
+    // offered, so RET, ENVID, REQUIRETLS and AUTH are unknown here too.
+    const unknown = Object.keys(parsed.args || {}).find((k) => !MAIL_PARAMS.has(k.toUpperCase()));
+    if (unknown !== undefined) return { code: 555, message: unknownParam('MAIL FROM', unknown), enhancedCode: null } as never;
     const err = super._validateMailParams(parsed);
     // A declared SIZE over the limit is our size check's business: it answers
     // at the first RCPT (delayed rejection), with a REF and a ledger event.
@@ -212,6 +227,19 @@ class GatewayConnection extends SMTPConnection {
     // BlockList lookup builds a native address object each time.
     return !!this._server.options[option] && !this._xClient.has('ADDR') && this._isSupported(command) &&
       isTrusted(this.extra.trusted, this._originalRemoteAddress);
+  }
+
+  override handler_RCPT(command: Buffer, callback: () => void): void {
+    // RFC 5321 section 4.1.1.11, as for MAIL: no RCPT parameter is offered
+    // (NOTIFY and ORCPT belong to DSN, which we do not announce).
+    const parsed = this._parseAddressCommand('rcpt to', command);
+    const unknown = parsed && parsed.address ? Object.keys(parsed.args || {})[0] : undefined;
+    if (unknown !== undefined) {
+      this.send(555, unknownParam('RCPT TO', unknown));
+      callback();
+      return;
+    }
+    super.handler_RCPT(command, callback);
   }
 
   override handler_HELO(command: Buffer, callback: () => void): void {

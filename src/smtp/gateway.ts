@@ -512,7 +512,7 @@ export class Gateway {
     const all: Mailbox[] = [];
     for (const boxes of tx.mailboxes.values()) all.push(...boxes);
     const env = { mailFrom: tx.facts.mailFrom, ref: tx.facts.ref };
-    const report = await this.target.deliverEach({ finalPrefix, prefix, body: msg.body, size: msg.size }, all, env);
+    const report = await this.target.deliverEach({ finalPrefix, prefix, body: msg.body, size: msg.size, messageId: msg.messageId, bodyStart: msg.bodyStart }, all, env);
     const reply = finalReply(report);
     const accepted = reply.code === 250;
     // Not accepted: Maildir copies are taken back, downstream copies are

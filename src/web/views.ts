@@ -99,6 +99,7 @@ export function eventWords(e: StoredEvent): string {
     case 'data.rejected': return 'message refused after DATA';
     case 'check.result': return `check ${e.check_name ?? '?'}${d.stage ? ` at ${String(d.stage)}` : ''}${d.reason ? `: ${String(d.reason)}` : ''}${d.dry_run ? ' (dry run)' : ''}`;
     case 'message.delivered': return `delivered${e.rcpt ? ` to ${q(e.rcpt)}` : ''}`;
+    case 'message.recovered': return `found in the mailbox after a crash${e.rcpt ? ` (${q(e.rcpt)})` : ''}: stored, but not confirmed to the sender`;
     case 'message.delivery_failed': return `delivery failed${e.rcpt ? ` for ${q(e.rcpt)}` : ''}`;
     case 'message.queued': return 'taken into the queue of the MTA';
     case 'pop3.login': return `POP3 login${e.client_ip ? ` from ${e.client_ip}` : ''}`;

@@ -259,3 +259,37 @@ test('ledger file system full after RCPT: no 250 and no copy in new/ (nothing ac
     fs.rmSync(base, { recursive: true, force: true });
   }
 });
+
+test('a broken ledger does not flood the log: each error a few times per window, then a count', { timeout: 120_000 }, async (t) => {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'mailproof-ledgerflood-'));
+  const mnt = path.join(base, 'mnt');
+  fs.mkdirSync(mnt);
+  let mounted = false;
+  let srv: Instance | null = null;
+  try {
+    mounted = mountTmpfs(t, mnt, 'size=2m,mode=0700');
+    if (!mounted) return;
+    srv = await startServer({ dataDir: path.join(base, 'data'), config: { ledger: { path: path.join(mnt, 'ledger.sqlite') } } });
+    fillSpace(path.join(mnt, 'filler'));
+    // 60 sessions, each with several events that cannot be written.
+    const replies: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      const c = await RawSmtp.connect(srv.port);
+      await c.reply();
+      await c.cmd('EHLO flood.example.org');
+      await c.cmd('MAIL FROM:<x@example.org>');
+      replies.push((await c.cmd('RCPT TO:<demo@demo.test>')) ?? '');
+      await c.cmd('QUIT');
+      await c.close();
+    }
+    assert.ok(replies.some((r) => /^451 /.test(r)), 'the broken ledger shows as 451');
+    const failures = srv.output().split('\n').filter((l) => l.includes('"msg":"ledger write failed"'));
+    t.diagnostic(`ledger error lines: ${failures.length}`);
+    assert.ok(failures.length >= 1, 'the failure is logged');
+    assert.ok(failures.length <= 10, `at most a burst per window, not one per event (${failures.length})`);
+  } finally {
+    await srv?.kill9().catch(() => undefined);
+    if (mounted) unmount(mnt);
+    fs.rmSync(base, { recursive: true, force: true });
+  }
+});

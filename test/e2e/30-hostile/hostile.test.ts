@@ -102,6 +102,7 @@ function limitOf(e: EventRow): string | null {
 function logProblems(output: string): string[] {
   const problems: string[] = [];
   for (const line of output.split('\n')) {
+    if (/[\u202a-\u202e\u2066-\u2069\u200e\u200f]/.test(line)) problems.push(`raw bidi control in a log line: ${JSON.stringify(line.slice(0, 200))}`);
     if (line.startsWith('{')) {
       try {
         JSON.parse(line);
@@ -133,6 +134,8 @@ test('hostile input through a real socket', { timeout: 240_000 }, async (t) => {
         b(`EHLO ok.example\r250 fake ${MARK}`),
         b('EHLO ok.example', [0x0b, 0x0c]),
         b('EHLO [127.0.0.1]', [0]),
+        // U+202E RIGHT-TO-LEFT OVERRIDE: a log viewer would show "evil.txt.exe" reversed.
+        b('EHLO evil', [0xe2, 0x80, 0xae], 'exe.txt.example'),
         b('HELO <script>alert(1)</script>'),
         b('EHLO ', 'x'.repeat(600), '.example'),
         b('EHLO ', [0xff, 0xfe, 0xfd]),
@@ -248,13 +251,25 @@ test('hostile input through a real socket', { timeout: 240_000 }, async (t) => {
       assert.match(fresh.final ?? '', /^250 /, 'a new client is served');
     });
 
-    await t.test('hostile Subject (CR, <script>, 8-bit): stored as sent, trace JSON parses', async () => {
+    await t.test('a bare CR in a header (header injection) is refused with 550 5.6.0 (smtp.bare_line_ends)', async () => {
+      const s = await open(port);
+      assert.match((await s.client.reply()) ?? '', /^220 /);
+      assert.match((await s.client.cmd('EHLO client.example.org')) ?? '', /^250[ -]/);
+      assert.match((await s.client.cmd('MAIL FROM:<sender@example.org>')) ?? '', /^250 /);
+      assert.match((await s.client.cmd('RCPT TO:<demo@demo.test>')) ?? '', /^250 /);
+      assert.match((await s.client.cmd('DATA')) ?? '', /^354 /);
+      s.client.write(b(`Subject: hi\r${MARK}-HEADER: x\r\n\r\nbody\r\n`));
+      assert.match((await s.client.cmd('.')) ?? '', /^550 5\.6\.0 .*bare CR or LF/);
+      await finish(s);
+    });
+
+    await t.test('hostile Subject (<script>, ESC, 8-bit): stored as sent, trace JSON parses', async () => {
       const token = `hostile-${randomBytes(4).toString('hex')}`;
       const message = b(
         'From: <sender@example.org>\r\n',
         'To: <demo@demo.test>\r\n',
         `Message-ID: <${token}@hostile.test>\r\n`,
-        `Subject: hi\r${MARK}-HEADER: x <script>alert(1)</script> `, [0xe9, 0xff, 0xfe, 0x1b], ' caf', [0xc3, 0xa9], ' ', [0xe2, 0x98, 0x83], '\r\n',
+        `Subject: hi ${MARK}-HEADER: x <script>alert(1)</script> `, [0xe9, 0xff, 0xfe, 0x1b], ' caf', [0xc3, 0xa9], ' ', [0xe2, 0x98, 0x83], '\r\n',
         '\r\n',
         'body <script>alert(2)</script>\r\n',
         [0xe9, 0xe8], ' 8-bit body\r\n',

@@ -46,3 +46,36 @@ test('syntax, sequence and unknown-command errors carry a REF and are in the led
     fs.rmSync(mp.dataDir, { recursive: true, force: true });
   }
 });
+
+test('unknown MAIL FROM and RCPT TO parameters get 555 5.5.4 with a REF (RFC 5321 section 4.1.1.11); announced ones pass', async () => {
+  const mp = await startServer();
+  try {
+    const c = await RawSmtp.connect(mp.port, { localAddress: '127.0.0.62' });
+    assert.match((await c.reply()) ?? '', /^220 /);
+    assert.match((await c.cmd('EHLO client.example.org')) ?? '', /^250[ -]/);
+    const frob = (await c.cmd('MAIL FROM:<a@example.org> FROB=1')) ?? '';
+    assert.match(frob, /^555 5\.5\.4 MAIL FROM parameter FROB is not supported here; please send without it/);
+    assert.match(frob, REF);
+    // DSN is not announced: its parameters are unknown too.
+    assert.match((await c.cmd('MAIL FROM:<a@example.org> RET=HDRS')) ?? '', /^555 5\.5\.4 /);
+    assert.match((await c.cmd('MAIL FROM:<a@example.org> SIZE=100 BODY=8BITMIME')) ?? '', /^250 /);
+    const notify = (await c.cmd('RCPT TO:<demo@demo.test> NOTIFY=NEVER')) ?? '';
+    assert.match(notify, /^555 5\.5\.4 RCPT TO parameter NOTIFY is not supported here/);
+    assert.match(notify, REF);
+    assert.match((await c.cmd('RCPT TO:<demo@demo.test>')) ?? '', /^250 /);
+    await c.cmd('QUIT');
+    await c.close();
+    const db = new Database(path.join(mp.dataDir, 'ledger.sqlite'), { readonly: true });
+    const q = db.prepare(`SELECT smtp_code FROM events WHERE kind = 'session.protocol_error' AND client_ip = '127.0.0.62' ORDER BY id`);
+    let rows: { smtp_code: number }[] = [];
+    for (let i = 0; i < 100 && rows.length < 3; i++) {
+      if (i) await new Promise((r) => setTimeout(r, 100));
+      rows = q.all() as typeof rows;
+    }
+    db.close();
+    assert.deepEqual(rows.map((r) => r.smtp_code), [555, 555, 555]);
+  } finally {
+    await mp.stop();
+    fs.rmSync(mp.dataDir, { recursive: true, force: true });
+  }
+});
