@@ -28,10 +28,10 @@ const IP = /^[0-9A-Fa-f.:]{1,64}$/;
 
 const LOGIN: readonly FieldSpec[] = [
   { key: 'user', open: 'user=<', close: '>' },
-  { key: 'method', open: ', method=', close: '', value: /^[A-Za-z0-9_-]{1,40}$/ },
-  { key: 'rip', open: ', rip=', close: '', value: IP },
-  { key: 'lip', open: ', lip=', close: '', value: IP },
-  { key: 'mpid', open: ', mpid=', close: '', value: /^\d{1,10}$/ },
+  { key: 'method', open: ', method=', close: '', value: /^[A-Za-z0-9_-]{1,40}$/, stop: ',' },
+  { key: 'rip', open: ', rip=', close: '', value: IP, stop: ',' },
+  { key: 'lip', open: ', lip=', close: '', value: IP, stop: ',' },
+  { key: 'mpid', open: ', mpid=', close: '', value: /^\d{1,10}$/, stop: ',' },
   // %c: "secured", "TLS", "TLS handshaking" or "TLS: <the TLS library's error>".
   { key: 'tls', open: ', ', close: '', value: /^(?:secured|TLS|TLS handshaking|TLS: [^=<>]*)$/ },
   { key: 'session', open: ', session=<', close: '>', value: /^[A-Za-z0-9+/=_-]{0,64}$/, required: true },
@@ -45,9 +45,9 @@ export function loginFields(s: string): Reading {
 const DIGITS = /^\d{1,20}$/;
 const MAIL_LOG: readonly FieldSpec[] = [
   { key: 'box', open: 'box=', close: '', required: true },
-  { key: 'uid', open: ', uid=', close: '', value: DIGITS, required: true },
+  { key: 'uid', open: ', uid=', close: '', value: DIGITS, required: true, stop: ',' },
   { key: 'msgid', open: ', msgid=', close: '', required: true },
-  { key: 'size', open: ', size=', close: '', value: DIGITS, required: true },
+  { key: 'size', open: ', size=', close: '', value: DIGITS, required: true, stop: ',' },
   // vsize=, flags=, from=, subject=: not used, not interpreted.
   { key: 'rest', open: ', ', close: '' },
 ];

@@ -22,6 +22,8 @@ export interface FieldSpec {
   value?: RegExp;
   /** Always written (a split without it is no reading). */
   required?: boolean;
+  /** A character the value never holds (',' in a number): the value ends before it, which spares trying later ends. */
+  stop?: string;
 }
 
 export type Fields = Record<string, string | null>;
@@ -33,6 +35,9 @@ export type Reading = { ok: true; fields: Fields } | { ok: false; reason: 'no re
 const MAX_STARTS = 64;
 
 interface Found { n: number; fields: Fields | null }
+
+/** A state's count, and the first reading's step from it: the value (null: field absent) and where the next field starts. */
+interface Step { n: number; value: string | null; next: number }
 
 /**
  * Counts the readings of s[from, to) as the fields of `specs`, in that order,
@@ -64,37 +69,49 @@ export function countFields(s: string, from: number, to: number, specs: readonly
     }
   }
   const ends = [...starts].sort((a, b) => a - b);
-  const memo = new Map<number, Found>();
+  // Memoized by (field index, position): each state is counted once, so a
+  // line costs at most fields x candidate starts x candidate ends.
+  const memo = new Map<number, Step>();
 
-  const walk = (k: number, pos: number): Found => {
-    if (k === specs.length) return { n: pos === to ? 1 : 0, fields: pos === to ? {} : null };
+  const walk = (k: number, pos: number): number => {
+    if (k === specs.length) return pos === to ? 1 : 0;
     const key = k * (to + 1) + pos;
     const hit = memo.get(key);
-    if (hit) return hit;
+    if (hit) return hit.n;
     const sp = specs[k]!;
-    let n = 0;
-    let fields: Fields | null = null;
-    const add = (f: Found, own: string | null): void => {
-      if (f.n === 0) return;
-      if (n === 0) fields = { ...f.fields!, [sp.key]: own };
-      n = Math.min(2, n + f.n);
+    const step: Step = { n: 0, value: null, next: pos };
+    const add = (n: number, value: string | null, next: number): void => {
+      if (n === 0) return;
+      if (step.n === 0) { step.value = value; step.next = next; }
+      step.n = Math.min(2, step.n + n);
     };
-    if (!sp.required) add(walk(k + 1, pos), null);
-    if (n < 2 && s.startsWith(sp.open, pos)) {
+    if (!sp.required) add(walk(k + 1, pos), null, pos);
+    if (step.n < 2 && s.startsWith(sp.open, pos)) {
       const v = pos + sp.open.length;
+      const limit = sp.stop ? s.indexOf(sp.stop, v) : -1;
       for (const next of ends) {
-        if (n >= 2) break;
+        if (step.n >= 2) break;
         const e = next - sp.close.length;
         if (e < v) continue;
+        if (limit >= 0 && e > limit) break;
         if (sp.close && !s.startsWith(sp.close, e)) continue;
         const value = s.slice(v, e);
         if (sp.value && !sp.value.test(value)) continue;
-        add(walk(k + 1, next), value);
+        add(walk(k + 1, next), value, next);
       }
     }
-    const out = { n, fields };
-    memo.set(key, out);
-    return out;
+    memo.set(key, step);
+    return step.n;
   };
-  return walk(0, from);
+  const n = walk(0, from);
+  if (n !== 1) return { n, fields: null };
+  // One reading: follow its steps from the start.
+  const fields: Fields = {};
+  let pos = from;
+  for (let k = 0; k < specs.length; k++) {
+    const st = memo.get(k * (to + 1) + pos)!;
+    fields[specs[k]!.key] = st.value;
+    pos = st.next;
+  }
+  return { n, fields };
 }

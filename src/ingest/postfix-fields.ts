@@ -40,14 +40,14 @@ const PROTO = /^[A-Za-z0-9]{1,32}$/;
 const TRAILER: readonly FieldSpec[] = [
   { key: 'from', open: ' from=<', close: '>', value: LOGGED_ADDR },
   { key: 'to', open: ' to=<', close: '>', value: LOGGED_ADDR },
-  { key: 'proto', open: ' proto=', close: '', value: PROTO },
+  { key: 'proto', open: ' proto=', close: '', value: PROTO, stop: ' ' },
   { key: 'helo', open: ' helo=<', close: '>' },
 ];
 
 const PS_TRAILER: readonly FieldSpec[] = [
   { key: 'from', open: ' from=<', close: '>', required: true },
   { key: 'to', open: ', to=<', close: '>', required: true },
-  { key: 'proto', open: ', proto=', close: '', value: PROTO, required: true },
+  { key: 'proto', open: ', proto=', close: '', value: PROTO, required: true, stop: ',' },
   { key: 'helo', open: ', helo=<', close: '>', required: true },
 ];
 
@@ -126,11 +126,11 @@ const DELIVERY: readonly FieldSpec[] = [
   { key: 'to', open: 'to=<', close: '>', value: LOGGED_ADDR, required: true },
   { key: 'orig_to', open: ', orig_to=<', close: '>', value: LOGGED_ADDR },
   // "host[addr]:port", "none", "local", "private/dovecot-lmtp": never a comma or space.
-  { key: 'relay', open: ', relay=', close: '', value: /^[^,\s]+$/, required: true },
-  { key: 'conn_use', open: ', conn_use=', close: '', value: /^\d+$/ },
-  { key: 'delay', open: ', delay=', close: '', value: /^[0-9.]+$/, required: true },
-  { key: 'delays', open: ', delays=', close: '', value: /^[0-9./]+$/, required: true },
-  { key: 'dsn', open: ', dsn=', close: '', value: /^\d\.\d{1,3}\.\d{1,3}$/, required: true },
+  { key: 'relay', open: ', relay=', close: '', value: /^[^,\s]+$/, required: true, stop: ',' },
+  { key: 'conn_use', open: ', conn_use=', close: '', value: /^\d+$/, stop: ',' },
+  { key: 'delay', open: ', delay=', close: '', value: /^[0-9.]+$/, required: true, stop: ',' },
+  { key: 'delays', open: ', delays=', close: '', value: /^[0-9./]+$/, required: true, stop: ',' },
+  { key: 'dsn', open: ', dsn=', close: '', value: /^\d\.\d{1,3}\.\d{1,3}$/, required: true, stop: ',' },
   { key: 'status', open: ', status=', close: ')', value: /^\w+ \([\s\S]*$/, required: true },
 ];
 
