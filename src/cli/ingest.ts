@@ -20,6 +20,8 @@ function printSummary(s: IngestSummary, json: boolean): void {
   if (s.unknown_total > 0) {
     process.stdout.write(`lines not understood: ${s.unknown_total}\n`);
     for (const [k, n] of Object.entries(s.unknown).sort((a, b) => b[1] - a[1])) process.stdout.write(`  ${JSON.stringify(k)} ${n}\n`);
+    const refused = Object.entries(s.refused).sort((a, b) => b[1] - a[1]);
+    if (refused.length > 0) process.stdout.write(`of which refused (read more than one way, or not as Postfix/Dovecot write them): ${refused.map(([k, n]) => `${k} ${n}`).join(', ')}\n`);
   }
 }
 

@@ -15,6 +15,27 @@ export interface StatefulParser {
   expire(before: number): void;
   save(): unknown;
   load(state: unknown): void;
+  /**
+   * Why the line just handled was refused, when handle() returned false on
+   * purpose (a line that reads more than one way is never guessed at); null
+   * when it was simply not a line the parser knows. Reading it clears it.
+   */
+  takeRefusal?(): string | null;
+}
+
+/** Keeps the reason a parser refused its last line (StatefulParser.takeRefusal). */
+export class RefusalNote {
+  private reason: string | null = null;
+  /** Notes the reason and returns false, for "return this.refuse(...)" in handle(). */
+  refuse(reason: string): false {
+    this.reason = reason;
+    return false;
+  }
+  take(): string | null {
+    const r = this.reason;
+    this.reason = null;
+    return r;
+  }
 }
 
 // Bounds for client-controlled values (addresses, HELO, reply texts): a log

@@ -4,25 +4,12 @@
 // Dovecot 2.3 writes them, via syslog ("host dovecot: imap-login: Login: ...")
 // or to its own log_path ("imap-login: Info: Login: ...", no host field).
 import type { LedgerEvent } from '../ledger/types.js';
-import { clean, MAX_ADDR, MAX_TEXT, type Sink, type StatefulParser } from './common.js';
+import { clean, MAX_ADDR, MAX_TEXT, RefusalNote, type Sink, type StatefulParser } from './common.js';
+import { loginFields, mailLogFields, savedMail } from './dovecot-fields.js';
 import type { SyslogLine } from './syslog.js';
 import { normalizeMessageId } from '../util/message-id.js';
 
 interface DcSession { user: string | null; ip: string | null; proto: 'pop3' | 'imap'; ts: number }
-
-/** "user=<u>, method=PLAIN, rip=1.2.3.4, lip=..., mpid=N, session=<S>" -> fields. */
-function fields(s: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const re = /(?:^|, )([a-z_]+)=(<[^>]*>|[^,]*)/g;
-  let m: RegExpExecArray | null;
-  let n = 0;
-  while ((m = re.exec(s)) && n++ < 40) {
-    let v = m[2]!;
-    if (v.startsWith('<') && v.endsWith('>')) v = v.slice(1, -1);
-    out[m[1]!] = v;
-  }
-  return out;
-}
 
 /** "a=1/2, b=3" or "in=1 out=2 deleted=0" -> counts (bounded). */
 function counts(s: string): Record<string, string> {
@@ -40,6 +27,9 @@ const LEVEL = /^(?:Info|Error|Warning|Fatal|Panic|Debug): /;
 
 export class DovecotParser implements StatefulParser {
   private sessions = new Map<string, DcSession>();
+  private refusal = new RefusalNote();
+
+  takeRefusal(): string | null { return this.refusal.take(); }
 
   save(): unknown { return { s: [...this.sessions] }; }
   load(state: unknown): void {
@@ -78,10 +68,11 @@ export class DovecotParser implements StatefulParser {
 
     if (service === 'lmtp' || service === 'lda') {
       // "msgid=<...>: saved mail to INBOX"
-      const m = /^(?:msgid=(<[^>]*>|\S*): )?saved mail to (.*)$/.exec(msg);
+      const m = savedMail(msg);
+      if (m === 'ambiguous') return this.refusal.refuse('ambiguous saved mail line');
       // The mail_log plugin's "save:" line says the same as "saved mail to".
       if (!m) return /^(?:Connect|Disconnect|session|sieve|msgid=|save: )/.test(msg);
-      sink.emit({ ...base, client_ip: null, kind: 'message.delivered', message_id: clean(normalizeMessageId(m[1]), 998), details: { box: clean(m[2]!, 200), service } });
+      sink.emit({ ...base, client_ip: null, kind: 'message.delivered', message_id: clean(normalizeMessageId(m.msgid), 998), details: { box: clean(m.box, 200), service } });
       return true;
     }
     if (service !== 'pop3' && service !== 'imap') return true;
@@ -95,19 +86,20 @@ export class DovecotParser implements StatefulParser {
     const ml = /^(expunge|delete|copy|copy from [^:]*|save|flag_change|mailbox_create|mailbox_delete|mailbox_rename|undelete|fetch|append): (.*)$/.exec(msg);
     if (ml) {
       const ev = ml[1]!;
-      const f = fields(ml[2]!);
-      const msgid = f.msgid ? clean(f.msgid, 998) : null;
-      const details: Record<string, unknown> = { event: ev.split(' ')[0], box: clean(f.box ?? null, 200), uid: f.uid ?? null, size: f.size ?? null };
-      let kind: LedgerEvent['kind'] | null = null;
       // "delete" is the \Deleted flag (a client may still undelete); the
       // message is gone at "expunge", which POP3 logs for DELE at QUIT too
       // (seen in a real Dovecot 2.3 log, test/fixtures/dovecot/sample.log).
+      let kind: LedgerEvent['kind'] | null = null;
       if (ev === 'expunge') kind = service === 'pop3' ? 'pop3.dele' : 'imap.expunge';
-      else if (ev.startsWith('copy')) {
-        kind = 'mailbox.copy';
-        if (ev.startsWith('copy from ')) details.from_box = clean(ev.slice(10), 200);
-      }
-      if (kind) sink.emit({ ...base, kind, message_id: msgid, size: f.size ? Number(f.size) || null : null, details });
+      else if (ev.startsWith('copy')) kind = 'mailbox.copy';
+      if (!kind) return true;
+      // Folder names and headers are any text: read so none passes for another field.
+      const r = mailLogFields(ml[2]!);
+      if (!r.ok) return this.refusal.refuse(r.reason === 'ambiguous' ? 'ambiguous mail_log line' : 'no mail_log fields');
+      const f = r.fields;
+      const details: Record<string, unknown> = { event: ev.split(' ')[0], box: clean(f.box ?? null, 200), uid: f.uid ?? null, size: f.size ?? null };
+      if (ev.startsWith('copy from ')) details.from_box = clean(ev.slice(10), 200);
+      sink.emit({ ...base, kind, message_id: f.msgid ? clean(normalizeMessageId(f.msgid), 998) : null, size: f.size ? Number(f.size) || null : null, details });
       return true;
     }
     return true;
@@ -118,13 +110,16 @@ export class DovecotParser implements StatefulParser {
     const colon = msg.indexOf(': user=');
     const ok = msg.startsWith('Login: ');
     const head = ok ? 'Login' : colon > 0 ? msg.slice(0, colon) : msg;
-    const f = fields(ok ? msg.slice(7) : colon > 0 ? msg.slice(colon + 2) : '');
     const authFailed = /auth failed|Authentication failed|Aborted login \(/.test(head) && !ok;
     if (!ok && !authFailed) {
       // Disconnects before any login attempt ("no auth attempts"), TLS chatter: no event.
       return /^(?:Disconnected|Aborted login|Connection closed|Maximum number|Login aborted)/.test(msg);
     }
     if (!proto) return true;
+    // The user name is the client's: read so it cannot pass for the address or session after it.
+    const r = loginFields(ok ? msg.slice(7) : colon > 0 ? msg.slice(colon + 2) : '');
+    if (!r.ok) return this.refusal.refuse(r.reason === 'ambiguous' ? 'ambiguous login line' : 'no login fields');
+    const f = r.fields;
     const user = f.user ? clean(f.user.toLowerCase(), MAX_ADDR) : null;
     const ip = f.rip ? clean(f.rip, 64) : null;
     const sid = f.session ?? null;

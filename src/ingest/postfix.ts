@@ -3,7 +3,8 @@
 // transaction. Written by hand: no installed library parses Postfix logs.
 // Event contract: briefs/ingest.md (shared with src/research/journeys.ts).
 import type { LedgerEvent, Verdict } from '../ledger/types.js';
-import { clean, MAX_ADDR, MAX_HELO, MAX_TEXT, replyCodes, type Sink, type StatefulParser } from './common.js';
+import { clean, MAX_ADDR, MAX_HELO, MAX_TEXT, RefusalNote, replyCodes, type Sink, type StatefulParser } from './common.js';
+import { checksTrailer, deliveryFields, postscreenTrailer, qmgrFrom, smtpdTrailer, type TrailerReading } from './postfix-fields.js';
 import type { SyslogLine } from './syslog.js';
 import { normalizeMessageId } from '../util/message-id.js';
 
@@ -23,12 +24,6 @@ const REJECT_STAGE_RE = /^(CONNECT|HELO|EHLO|MAIL|RCPT|DATA|END-OF-MESSAGE|VRFY|
 const PS_EVENT_RE = /^(PASS (?:NEW|OLD)|DNSBL rank (\d+) for|PREGREET (\d+) after [0-9.]+ from|DISCONNECT) \[([^\]]*)\]:(\d+)(.*)$/;
 const PS_NOQUEUE_RE = /^NOQUEUE: reject: \w+ from \[([^\]]*)\]:(\d+): /;
 const PS_CHATTER_RE = /^(?:HANGUP|COMMAND|BARE NEWLINE|NON-SMTP|WHITELISTED|ALLOWLISTED|BLACKLISTED|DENYLISTED|CACHE|warning:|PASS|FAIL|DNSBL|statistics|cache|lost connection)/;
-const SIZE_RE = /(?:^|, )size=(\d+)/;
-const NRCPT_RE = /(?:^|, )nrcpt=(\d+)/;
-const DELIVERY_RE = /^to=<([^>]*)>, (?:orig_to=<([^>]*)>, )?relay=([^,]*), (?:conn_use=\d+, )?delay=([0-9.]+), delays=([0-9./]+), dsn=(\d\.\d{1,3}\.\d{1,3}), status=(\w+) \((.*)\)$/;
-const TR_FROM_RE = /^from=<([^>]*)>/;
-const TR_TO_RE = /[ ,]to=<([^>]*)>/;
-const TR_HELO_RE = /[ ,]helo=<(.*)>$/;
 const QID_RE = /^[0-9A-Za-z]+$/;
 
 /** A queue ID silent this long starts a new transaction when seen again (Postfix keeps mail 5 days by default). */
@@ -80,22 +75,14 @@ export function classify(text: string, milter: boolean): { check: string; findin
   return { check: 'postfix', finding: 'other', evidence: {} };
 }
 
-/** Splits "... text; from=<a> to=<b> proto=ESMTP helo=<h>" (smtpd) or "..., from=<a>, to=<b>, ..." (postscreen). */
-function trailer(s: string): { text: string; from: string | null; to: string | null; helo: string | null } {
-  const i = s.lastIndexOf('; from=<');
-  if (i < 0) return { text: s, from: null, to: null, helo: null };
-  const t = s.slice(i + 2);
-  const from = TR_FROM_RE.exec(t);
-  const to = TR_TO_RE.exec(t);
-  const helo = TR_HELO_RE.exec(t);
-  return { text: s.slice(0, i), from: from ? from[1]! : null, to: to ? to[1]! : null, helo: helo ? helo[1]! : null };
-}
-
 export class PostfixParser implements StatefulParser {
   private sessions = new Map<string, SessionState>();
   private txns = new Map<string, TxnState>();
   /** Last NOQUEUE stamp and counter, so NOQUEUE refs are unique and the same on a re-run. */
   private noq = { ts: 0, n: 0 };
+  private refusal = new RefusalNote();
+
+  takeRefusal(): string | null { return this.refusal.take(); }
 
   save(): unknown {
     return { s: [...this.sessions], t: [...this.txns], noq: this.noq };
@@ -222,7 +209,7 @@ export class PostfixParser implements StatefulParser {
         return true;
       }
       if (rest.startsWith('reject: ') || rest.startsWith('reject_warning: ')) {
-        return this.reject(l, node, sink, qid, rest, this.sessionOf(node, l.pid));
+        return this.reject(l, node, sink, qid, rest, this.sessionOf(node, l.pid), smtpdTrailer);
       }
     }
     // Connection-level chatter with no event of its own.
@@ -234,14 +221,17 @@ export class PostfixParser implements StatefulParser {
    * and the queue-ID form of the same. A rejection is the event research starts from: it carries the
    * envelope, and a check.result says which check (in our gateway's names) refused.
    */
-  private reject(l: SyslogLine, node: string, sink: Sink, qid: string, rest: string, s: SessionState | undefined): boolean {
+  private reject(l: SyslogLine, node: string, sink: Sink, qid: string, rest: string, s: SessionState | undefined, read: (s: string) => TrailerReading): boolean {
     const warn = rest.startsWith('reject_warning: ');
     const body = rest.slice(warn ? 16 : 8);
     const m = REJECT_STAGE_RE.exec(body);
     if (!m) return false;
     const stage = m[1]!.toLowerCase().replace('end-of-message', 'data').replace('ehlo', 'helo').replace('bdat', 'data');
     const { ptr, ip } = hostAddr(m[2]!);
-    const tr = trailer(body.slice(m[0].length));
+    // The reply and the fields after it, split where only one reading fits (postfix-fields.ts).
+    const r = read(body.slice(m[0].length));
+    if (!r.ok) return this.refusal.refuse(r.reason);
+    const tr = r.trailer;
     const reply = clean(tr.text, MAX_TEXT)!;
     const codes = replyCodes(reply);
     const code = codes.code;
@@ -317,8 +307,7 @@ export class PostfixParser implements StatefulParser {
       // "RCPT from [ip]:port: 550 5.7.1 Service unavailable; client [ip] blocked using zen...; from=<a>, to=<b>, proto=ESMTP, helo=<h>"
       const pm = PS_NOQUEUE_RE.exec(msg);
       const s = pm ? this.sessions.get(psKey(`${pm[1]}:${pm[2]}`)) : undefined;
-      const text = msg.replace(/(; from=<[^>]*>), to=/, '$1 to=').replace(/, proto=/, ' proto=').replace(/, helo=</, ' helo=<');
-      return this.reject(l, node, sink, 'NOQUEUE', text.slice(9), s);
+      return this.reject(l, node, sink, 'NOQUEUE', msg.slice(9), s, postscreenTrailer);
     }
     return PS_CHATTER_RE.test(msg);
   }
@@ -343,23 +332,33 @@ export class PostfixParser implements StatefulParser {
   private milterReject(l: SyslogLine, node: string, sink: Sink, qid: string, rest: string): boolean {
     const milter = rest.startsWith('milter-reject: ');
     const body = rest.slice(milter ? 15 : 8);
-    const m = /^([A-Z-]+) from ([^ ]*): /.exec(body) ?? /^(?:header|body) .* from ([^ ;]*);/.exec(body);
-    const t = this.txn(node, qid, l.ts, true)!;
-    const tr = trailer(m && m.length === 3 ? body.slice(m[0].length) : body);
-    let text = tr.text;
-    // header_checks: "header Subject: x from host[ip]; from=<> to=<> proto=SMTP helo=<h>: 5.7.1 text"
-    if (!(m && m.length === 3)) {
-      const after = /: ([45]\.\d+\.\d+ .*)$/.exec(body);
-      text = after ? after[1]! : body;
+    // "END-OF-MESSAGE from host[ip]: text; fields" (milter), or
+    // "header Subject: x from host[ip]; fields: 5.7.1 text" (header/body_checks).
+    const m = /^([A-Z-]+) from ([^ ]*): /.exec(body);
+    let client: string | null = null;
+    let tr;
+    if (m) {
+      const r = smtpdTrailer(body.slice(m[0].length));
+      if (!r.ok) return this.refusal.refuse(r.reason);
+      tr = r.trailer;
+      client = m[2]!;
+    } else {
+      if (!/^(?:header|body) /.test(body)) return false;
+      const r = checksTrailer(body);
+      if (!r.ok) return this.refusal.refuse(r.reason);
+      tr = r.trailer;
+      client = r.client;
     }
-    const ha = m ? hostAddr(m.length === 3 ? m[2]! : m[1]!) : { ptr: null, ip: null };
+    const text = tr.text;
+    const t = this.txn(node, qid, l.ts, true)!;
+    const ha = hostAddr(client);
     const reply = clean(text, MAX_TEXT)!;
     const codes = replyCodes(reply);
     const enhanced = codes.enhanced;
     const code = codes.code ?? (enhanced?.startsWith('4') ? 451 : 550);
     const cls = classify(text, milter);
     const verdict: Verdict = code < 500 ? 'tempfail' : 'reject';
-    const stage = m && m.length === 3 && /^(?:CONNECT|HELO|EHLO|MAIL|RCPT)$/.test(m[1]!) ? m[1]!.toLowerCase() : 'data';
+    const stage = m && /^(?:CONNECT|HELO|EHLO|MAIL|RCPT)$/.test(m[1]!) ? m[1]!.toLowerCase() : 'data';
     const base = {
       ts: l.ts, node, source: 'postfix' as const, session: t.session, ref: t.ref,
       client_ip: ha.ip ?? t.ip, client_ptr: ha.ptr ?? t.ptr, helo: clean(tr.helo, MAX_HELO),
@@ -381,18 +380,15 @@ export class PostfixParser implements StatefulParser {
       return true;
     }
     if (rest.startsWith('from=<')) {
-      const end = rest.lastIndexOf('>, ');
-      if (end < 0) return false;
+      // The tail after the sender is fixed, so it is matched at the end of the line: the sender is all before it.
+      const q = qmgrFrom(rest);
+      if (!q) return this.refusal.refuse('no qmgr fields');
       const t = this.txn(node, qid, l.ts, true)!;
-      const from = rest.slice(6, end);
-      const tail = rest.slice(end + 3);
-      const size = SIZE_RE.exec(tail);
-      const nrcpt = NRCPT_RE.exec(tail);
-      t.mail_from = clean(from, MAX_ADDR) ?? '';
-      if (size) t.size = Number(size[1]);
-      if (tail.startsWith('status=')) {
+      t.mail_from = clean(q.from, MAX_ADDR) ?? '';
+      if (q.size !== null) t.size = q.size;
+      if (q.status !== null) {
         // "status=expired, returned to sender": the queue gave up on the message.
-        sink.emit({ ts: l.ts, node, source: 'postfix', kind: 'message.delivery_failed', ref: t.ref, session: t.session, client_ip: t.ip, mail_from: t.mail_from, message_id: t.message_id, smtp_code: 550, enhanced_code: null, reply: clean(tail, MAX_TEXT), details: { status: tail.slice(7, tail.indexOf(',') > 0 ? tail.indexOf(',') : undefined) } });
+        sink.emit({ ts: l.ts, node, source: 'postfix', kind: 'message.delivery_failed', ref: t.ref, session: t.session, client_ip: t.ip, mail_from: t.mail_from, message_id: t.message_id, smtp_code: 550, enhanced_code: null, reply: clean(q.status, MAX_TEXT), details: { status: 'expired' } });
         return true;
       }
       // qmgr logs from= each time the message enters the active queue (every retry): one event per message.
@@ -401,7 +397,7 @@ export class PostfixParser implements StatefulParser {
         sink.emit({
           ts: l.ts, node, source: 'postfix', kind: 'message.queued', ref: t.ref, session: t.session,
           client_ip: t.ip, client_ptr: t.ptr, mail_from: t.mail_from, size: t.size, message_id: t.message_id,
-          details: { queue_id: qid, nrcpt: nrcpt ? Number(nrcpt[1]) : null, ...(t.bounce_of ? { bounce_of: t.bounce_of } : {}) },
+          details: { queue_id: qid, nrcpt: q.nrcpt, ...(t.bounce_of ? { bounce_of: t.bounce_of } : {}) },
         });
       }
       return true;
@@ -419,10 +415,11 @@ export class PostfixParser implements StatefulParser {
       // "connect to ...", "host x said ...", "lost connection ...", "conversation with ... timed out": the status line follows.
       return QID_RE.test(qid) || msg.startsWith('warning:') || msg.startsWith('connect to ') || msg.startsWith('SSL_connect');
     }
-    const m = DELIVERY_RE.exec(rest);
-    if (!m) return false;
+    // The recipient is the client's and the reply the remote server's: read so neither passes for the other fields.
+    const r = deliveryFields(rest);
+    if (!r.ok) return this.refusal.refuse(r.reason);
     const t = this.txn(node, qid, l.ts, true)!;
-    const [, to, origTo, relay, delay, delays, dsn, status, why] = m as unknown as string[];
+    const { to, origTo, relay, delay, delays, dsn, status, text: why } = r.d;
     const reply = clean(why!, MAX_TEXT);
     // service: the delivery agent (smtp, lmtp, local, virtual ...); research
     // tells a mailbox delivery from a hand-over to another MTA by it.

@@ -41,6 +41,8 @@ export interface IngestSummary {
   /** Lines not understood, by program ("(no syslog header)" when not even the frame parsed). */
   unknown: Record<string, number>;
   unknown_total: number;
+  /** Of the lines not understood, those refused on purpose, by reason (e.g. "ambiguous trailer": a client-chosen value made the line read more than one way). */
+  refused: Record<string, number>;
   oversized: number;
   by_kind: Record<string, number>;
 }
@@ -53,7 +55,7 @@ export async function ingest(o: IngestOptions): Promise<IngestSummary> {
   const parser: StatefulParser = o.kind === 'postfix' ? new PostfixParser() : new DovecotParser();
   const parserKey = `parser:${o.kind}`;
   if (!o.fromStart) parser.load(ledger.state(parserKey));
-  const summary: IngestSummary = { files: o.files.length, lines: 0, events: 0, unknown: {}, unknown_total: 0, oversized: 0, by_kind: {} };
+  const summary: IngestSummary = { files: o.files.length, lines: 0, events: 0, unknown: {}, unknown_total: 0, refused: {}, oversized: 0, by_kind: {} };
   const batchLines = o.batchLines ?? 100000;
   const note = o.onNote ?? (() => undefined);
 
@@ -120,7 +122,12 @@ export async function ingest(o: IngestOptions): Promise<IngestSummary> {
           // A parser bug on one odd line must not stop the ingest: count it.
           ok = false;
         }
-        if (!ok) unknown(clean(l.program, 40) ?? '?');
+        if (!ok) {
+          unknown(clean(l.program, 40) ?? '?');
+          // Reasons are the parsers' own fixed strings: a bounded set of keys.
+          const why = parser.takeRefusal?.() ?? null;
+          if (why) summary.refused[why] = (summary.refused[why] ?? 0) + 1;
+        }
         // Outside the parser's try: a database error (disk full) stops the
         // ingest with its message instead of counting as a line not understood.
         ledger.flush();
