@@ -19,6 +19,7 @@ import { CSS, href, html, page, type Html } from './html.js';
 import type { LedgerMetrics } from './metrics.js';
 import { inlineResearch, ResearchUnavailable, type RenderedReport, type ReportOptions, type Research } from './research.js';
 import type { Scope } from './scope.js';
+import { DeviceCookies, LoginThrottle } from './login-throttle.js';
 import { clientKey, FailureCounter, SessionStore } from './sessions.js';
 import type { User, UserStore } from './users.js';
 import { diagnosticsForm, domainResult, ipResult, journeyView, loginForm, PAGE_SIZES, publicPage, results, searchForm, SEARCH_FIELDS, type RecheckView } from './views.js';
@@ -42,6 +43,15 @@ export interface WebDeps {
 }
 
 export const SESSION_COOKIE = 'mp_session';
+/** "This browser logged in to this account before": a pass through the account bound of the login throttle. */
+export const DEVICE_COOKIE = 'mp_device';
+const DEVICE_TTL_S = 90 * 86400;
+
+/** "12 seconds", "4 minutes": the wait of a throttled login in words. */
+function waitText(s: number): string {
+  if (s < 120) return `${s} second${s === 1 ? '' : 's'}`;
+  return `${Math.ceil(s / 60)} minutes`;
+}
 /** Longest query string, and longest single value in it. */
 const MAX_URL = 4096;
 const MAX_VALUE = 320;
@@ -110,7 +120,11 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
   const { cfg, users } = deps;
   const w = cfg.web;
   const sessions = new SessionStore(w.session_ttl_min * 60e3, deps.now);
-  const failures = new FailureCounter(w.login_max_failures, w.login_window_min * 60e3, deps.now);
+  const throttle = new LoginThrottle({
+    pairFailures: w.login_max_failures, addressFailures: w.login_address_max_failures, accountFailures: w.login_account_max_failures,
+    windowMs: w.login_window_min * 60e3, maxDelayMs: w.login_max_delay_min * 60e3, now: deps.now,
+  });
+  const devices = new DeviceCookies(DEVICE_TTL_S * 1000, deps.now);
   const publicHits = new FailureCounter(w.public_requests_per_min, 60e3, deps.now);
   const metricsAllow = blockListOf(w.metrics_allow);
   const publicPath = publicPathOf(cfg);
@@ -209,22 +223,23 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const name = typeof body.name === 'string' ? body.name.trim().toLowerCase().slice(0, 64) : '';
     const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : '';
-    const ipKey = `ip:${clientKey(req.ip)}`;
-    const userKey = `user:${name}`;
-    if (failures.blocked(ipKey) || failures.blocked(userKey)) {
-      deps.log?.warn({ ip: req.ip, account: name }, 'web login refused: too many failures');
-      return sendPage(reply.header('retry-after', String(w.login_window_min * 60)), 429, page({ title: 'Log in' },
-        loginForm(csrfToken(req, reply), `Too many failed logins; try again in ${w.login_window_min} minutes.`)));
+    const address = clientKey(req.ip);
+    const gate = throttle.check(name, address, devices.valid(req.cookies[DEVICE_COOKIE], name));
+    if (!gate.ok) {
+      // Once per burst: a flood of refused attempts is one line, not thousands.
+      if (gate.announce) deps.log?.warn({ ip: req.ip, account: name, by: gate.by, failures: gate.failures, retry_after_s: gate.retryAfterS }, 'web login throttled: too many failures');
+      return sendPage(reply.header('retry-after', String(gate.retryAfterS)), 429, page({ title: 'Log in' },
+        loginForm(csrfToken(req, reply), `Too many failed logins; try again in ${waitText(gate.retryAfterS)}.`)));
     }
     const user = name && password ? await users.verify(name, password) : null;
     if (!user) {
-      failures.fail(ipKey);
-      failures.fail(userKey);
+      throttle.failed(name, address);
       deps.log?.info({ ip: req.ip, account: name }, 'web login failed');
       // One message for an unknown account and a wrong password.
       return sendPage(reply, 401, page({ title: 'Log in' }, loginForm(csrfToken(req, reply), 'Wrong account name or password.')));
     }
-    failures.reset(userKey);
+    throttle.succeeded(name, address);
+    reply.setCookie(DEVICE_COOKIE, devices.issue(user.name), { path: '/login', httpOnly: true, sameSite: 'strict', secure: secure(req), maxAge: DEVICE_TTL_S });
     // A fresh id on every login (no session fixation).
     sessions.destroy(req.cookies[SESSION_COOKIE]);
     const s = sessions.create(user);
