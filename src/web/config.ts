@@ -40,6 +40,9 @@ export const webSettings = z.strictObject({
     .describe('searches and reports waiting for a free research thread; beyond that the web server answers 503 (busy) at once'),
   research_timeout_s: z.number().int().min(1).max(3600).default(60)
     .describe('seconds a search or report may run; then its thread is stopped and the user gets 503 with a hint to narrow the search'),
+  internal_domains: z.array(z.string().regex(/^(?=.{1,253}$)([A-Za-z0-9_-]{1,63}\.)*[A-Za-z0-9_-]{1,63}\.?$/, 'a domain name such as corp.example.net'))
+    .default([])
+    .describe('zones of the operator\'s own network that customers may not look up on the diagnostics page (besides the reserved ones: single labels, localhost, .local, .internal, .lan, .home.arpa, .arpa, .test ...) nor through a recheck; staff may check any name'),
   users_file: z.string().nullable().default(null)
     .describe('web accounts (scrypt hashes), written by `mailproof user`, mode 0600; null = <data_dir>/web-users.json'),
 }).superRefine((w, ctx) => {

@@ -5,6 +5,7 @@
 import fastifyCookie from '@fastify/cookie';
 import fastifyCsrf from '@fastify/csrf-protection';
 import fastifyFormbody from '@fastify/formbody';
+import { getServers } from 'node:dns';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ResolvedConfig } from '../config/load.js';
 import type { LedgerReader } from '../ledger/types.js';
@@ -12,6 +13,8 @@ import type { Logger } from '../log/logger.js';
 import type { DomainDiagnosis, IpDiagnosis } from '../research/diagnostics.js';
 import type { Lang } from '../research/explain.js';
 import type { SearchFilter, SearchResult } from '../research/search.js';
+import { nonPublicAddress, nonPublicName } from '../dns/public-name.js';
+import { visibleDomainDiagnosis, visibleIpDiagnosis } from '../research/visibility.js';
 import { REF_PATTERN } from '../smtp/ref.js';
 import { blockListOf, inList } from '../util/cidr.js';
 import { configuredMailboxes, traceFilter } from '../cli/trace.js';
@@ -176,6 +179,27 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
     return { user: u, scope: u.role === 'staff' ? null : u.domains, sessionId: s.id };
   };
 
+  // DNS diagnostics as the account may run them: staff any name; customers
+  // public names and addresses only, and no internals in the answer, since
+  // the gateway's resolver also knows the operator's own network.
+  const resolvers = cfg.dns.servers ?? getServers();
+  const checkDomain = async (a: Auth, name: string): Promise<DomainDiagnosis> => {
+    if (a.scope !== null) {
+      const why = nonPublicName(name, w.internal_domains);
+      if (why) throw new HttpError(400, `Customer accounts can check public names only: ${why}.`);
+    }
+    const r = await deps.checks!.domain(name);
+    return a.scope === null ? r : visibleDomainDiagnosis(r, resolvers);
+  };
+  const checkIp = async (a: Auth, addr: string): Promise<IpDiagnosis> => {
+    if (a.scope !== null) {
+      const why = nonPublicAddress(addr);
+      if (why) throw new HttpError(400, `Customer accounts can check public addresses only: ${why}.`);
+    }
+    const r = await deps.checks!.ip(addr);
+    return a.scope === null ? r : visibleIpDiagnosis(r, resolvers);
+  };
+
   const sendPage = (reply: FastifyReply, status: number, body: string): FastifyReply => reply.code(status).type('text/html; charset=utf-8').send(body);
   const userPage = (req: FastifyRequest, reply: FastifyReply, a: Auth, title: string, body: Html, status = 200): FastifyReply =>
     sendPage(reply, status, page({ title, user: { name: a.user.name, role: a.user.role }, csrf: csrfToken(req, reply) }, body));
@@ -306,8 +330,8 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
       };
       const checks = deps.checks;
       rc = {
-        domain: domain ? { name: domain, ...(await run(checks && (() => checks.domain(domain)))) } : null,
-        ip: j.client_ip ? { addr: j.client_ip, ...(await run(checks && (() => checks.ip(j.client_ip!)))) } : null,
+        domain: domain ? { name: domain, ...(await run(checks && (() => checkDomain(a, domain)))) } : null,
+        ip: j.client_ip ? { addr: j.client_ip, ...(await run(checks && (() => checkIp(a, j.client_ip!)))) } : null,
       };
     }
     const others = (await research.journeysOfRef(j.ref, a.scope, lang, false)).journeys.filter((x) => x.rcpt !== j.rcpt);
@@ -340,10 +364,10 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
     const checks = deps.checks;
     if ((q.domain || q.ip) && !checks) parts.push(html`<p class="error">Diagnostics are not available on this server.</p>`);
     if (q.domain && checks) {
-      try { parts.push(domainResult(q.domain, await checks.domain(q.domain), null)); } catch (err) { parts.push(domainResult(q.domain, null, (err as Error).message)); }
+      try { parts.push(domainResult(q.domain, await checkDomain(a, q.domain), null)); } catch (err) { parts.push(domainResult(q.domain, null, (err as Error).message)); }
     }
     if (q.ip && checks) {
-      try { parts.push(ipResult(q.ip, await checks.ip(q.ip), null)); } catch (err) { parts.push(ipResult(q.ip, null, (err as Error).message)); }
+      try { parts.push(ipResult(q.ip, await checkIp(a, q.ip), null)); } catch (err) { parts.push(ipResult(q.ip, null, (err as Error).message)); }
     }
     return userPage(req, reply, a, 'Diagnostics', html`${parts}`);
   });
@@ -380,13 +404,13 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
     const a = apiAuth(req, reply);
     if (!a) return reply;
     if (!deps.checks) return reply.code(501).send({ error: 'diagnostics are not available' });
-    try { return reply.send(await deps.checks.domain(req.params.name)); } catch (err) { throw new HttpError(400, (err as Error).message); }
+    try { return reply.send(await checkDomain(a, req.params.name)); } catch (err) { throw new HttpError(400, (err as Error).message); }
   });
   app.get<{ Params: { addr: string } }>('/api/check/ip/:addr', async (req, reply) => {
     const a = apiAuth(req, reply);
     if (!a) return reply;
     if (!deps.checks) return reply.code(501).send({ error: 'diagnostics are not available' });
-    try { return reply.send(await deps.checks.ip(req.params.addr)); } catch (err) { throw new HttpError(400, (err as Error).message); }
+    try { return reply.send(await checkIp(a, req.params.addr)); } catch (err) { throw new HttpError(400, (err as Error).message); }
   });
 
   // --- metrics --------------------------------------------------------------------
