@@ -136,6 +136,13 @@ test('web UI in Chromium: research, scoping, public page, escaping, rate limit, 
     assert.deepEqual((await api.json() as { journeys: unknown[] }).journeys, []);
     await page.goto(`${base}/search?from=y.test`);
     assert.ok(!(await page.content()).includes(refB));
+    // y.test wrote to b.test only: for a.test that reads as a sender that never tried, not as "it reached somebody".
+    assert.match(await page.locator('main').innerText(), /The sender never tried[^\n]*\n+No message from y\.test .* to a\.test reached our servers/);
+    // Diagnostics resolve public names only for a customer.
+    await page.goto(`${base}/diagnostics?domain=db.internal&ip=127.0.0.1`);
+    const diag = await page.locator('main').innerText();
+    assert.match(diag, /Customer accounts can check public names only: names under \.internal are reserved or internal/);
+    assert.match(diag, /Customer accounts can check public addresses only: 127\.0\.0\.1 is a private, loopback/);
     await ctx.close();
   });
 
