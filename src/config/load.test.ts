@@ -74,6 +74,13 @@ test('proxy features need trusted networks; tls cert and key come together', () 
   assert.match(problems(() => loadConfig({ overrides: ['smtp.tls_cert=/x.pem'] })).join('\n'), /set both or neither/);
 });
 
+test('the login throttle\'s account bound must be above the pair\'s, or one address could slow an account for everyone', () => {
+  const msg = problems(() => loadConfig({ overrides: ['web.login_max_failures=10', 'web.login_account_max_failures=10'] })).join('\n');
+  assert.match(msg, /web\.login_account_max_failures/);
+  assert.match(msg, /must be larger than web\.login_max_failures \(10\)/);
+  assert.equal(loadConfig({ overrides: ['web.login_max_failures=10', 'web.login_account_max_failures=11'] }).web.login_account_max_failures, 11);
+});
+
 test('an unreadable or malformed file is a config error, not a crash', () => {
   assert.match(problems(() => loadConfig({ file: '/nonexistent/mailproof.yaml' }))[0]!, /cannot read the file \(ENOENT\)/);
   assert.match(problems(() => loadConfig({ file: tmpFile('smtp: [unclosed\n') }))[0]!, /not valid YAML/);

@@ -2,6 +2,7 @@ import type { StoredEvent } from '../ledger/types.js';
 import type { Finding, Lang, Side } from '../research/explain.js';
 import type { Outcome } from '../research/journeys.js';
 import type { ExplainedJourney, SearchFilter, SearchResult } from '../research/search.js';
+import { domainOf, visibleJourney } from '../research/visibility.js';
 import { displaySafe } from './safe.js';
 
 // The customer report as data: what text.ts, html.ts and pdf.ts lay out. All
@@ -428,7 +429,8 @@ export function buildModel(result: SearchResult, opts: ModelOptions): ReportMode
     findings,
     near_misses: result.near_misses.map((n) => `${w.nm[n.kind]}: ${c(n.value)}`),
     forward: forwardOf(findings, null, null, lang),
-    journeys: result.journeys.map((j) => journeySection(j, lang)),
+    // A document for the recipient's customer, whoever asked for it: what that customer may see of the journey (research/visibility.ts).
+    journeys: result.journeys.map((j) => journeySection(visibleJourney(j, [domainOf(j.rcpt)])!, lang)),
     truncated: result.truncated,
     labels: LABELS[lang],
   };

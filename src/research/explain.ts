@@ -282,6 +282,20 @@ export function explainCode(code: string, lang: Lang, facts: Facts): Omit<Findin
   return { code, side: c.side, title: t.title, what: fill(t.what, facts), action: fill(t.action, facts) };
 }
 
+/**
+ * no_attempt_seen for a customer: research looked only at mail to the
+ * customer's own domains (visibility.ts), so the text claims no more than
+ * that; whether the sender reached anybody else is not the customer's business.
+ */
+const NO_ATTEMPT_TO: Record<Lang, string> = {
+  en: 'No message from {sender} (its domain or its servers) to {rcpt} reached our servers in the searched time.',
+  de: 'Im gesuchten Zeitraum erreichte keine Nachricht von {sender} (seiner Domain oder seinen Servern) an {rcpt} unsere Server.',
+};
+
+export function explainNoAttemptTo(lang: Lang, facts: Facts): Omit<Finding, 'evidence'> {
+  return { ...explainCode('no_attempt_seen', lang, facts), what: fill(NO_ATTEMPT_TO[lang], facts) };
+}
+
 /** Every diagnosis code of a journey, explained, with its proof. */
 export function explainJourney(j: Journey, lang: Lang): Finding[] {
   const facts = factsOf(j, lang, j.near_misses.filter((n) => n.kind === 'similar_mailbox').map((n) => n.value));

@@ -1,6 +1,7 @@
 import type { LedgerReader } from '../ledger/types.js';
-import { explainCode, explainJourney, factsOf, type Finding, type Lang } from './explain.js';
+import { explainCode, explainJourney, explainNoAttemptTo, factsOf, type Finding, type Lang } from './explain.js';
 import { trace, type Journey, type NearMiss, type Outcome, type TraceFilter } from './journeys.js';
+import { domainOf, inScope, visibleJourney, visibleNearMisses, type Scope } from './visibility.js';
 
 // Search = trace + what a support person asks next: the explanation of each
 // code, near misses (a typo in the address, another address of the same
@@ -17,6 +18,8 @@ export interface SearchOptions {
   mailboxes?: (domain: string) => string[];
   /** Most journeys returned; the newest are kept. */
   limit?: number;
+  /** Whose mail: absent or null = all (staff); a customer's domains = only what visibility.ts lets it see, applied in the queries. */
+  scope?: Scope;
 }
 
 export interface ExplainedJourney extends Journey {
@@ -38,14 +41,26 @@ const KNOWN_MAILBOX_WINDOW_MS = 30 * 86400e3;
 
 export function search(reader: LedgerReader, f: SearchFilter, opts: SearchOptions = {}): SearchResult {
   const lang = opts.lang ?? 'en';
+  const scope = opts.scope ?? null;
   const until = f.until ?? Date.now();
   const limit = f.limit ?? opts.limit ?? 1000;
-  // The limit goes into the trace (bounded work for a busy mailbox) unless an
-  // outcome filter follows, which needs every journey of the window to filter.
-  const traced = trace(reader, f.outcome ? f : { ...f, limit });
-  let journeys: Journey[] = f.outcome ? traced.filter((j) => j.outcome === f.outcome) : traced;
-  const truncated = journeys.length > limit || traced.truncated === true;
-  if (journeys.length > limit) journeys = journeys.slice(-limit);
+  // A customer's search runs per own domain: the ledger is only ever asked
+  // about its recipients, so the journeys, `truncated` and the findings
+  // below count nothing of other customers' mail.
+  const parts = partsOf(f, scope);
+  let journeys: Journey[] = [];
+  let truncated = false;
+  for (const p of parts) {
+    const r = collect(reader, p, limit);
+    journeys.push(...r.journeys);
+    truncated ||= r.truncated;
+  }
+  if (parts.length > 1) {
+    journeys.sort((a, b) => a.started_at.localeCompare(b.started_at));
+    if (journeys.length > limit) { journeys = journeys.slice(-limit); truncated = true; }
+  }
+  // And the rule once more on the answer (a bug in one place is not a leak); internals go here.
+  journeys = journeys.map((j) => visibleJourney(j, scope)).filter((j): j is Journey => j !== null);
 
   const known = new Map<string, string[]>();
   const mailboxesOf = (domain: string): string[] => {
@@ -65,32 +80,58 @@ export function search(reader: LedgerReader, f: SearchFilter, opts: SearchOption
 
   const findings: Omit<Finding, 'evidence'>[] = [];
   const nearMisses: NearMiss[] = [];
-  if (journeys.length === 0 && f.from) absent(reader, f, until, lang, findings, nearMisses);
+  if (journeys.length === 0 && f.from && parts.length > 0) {
+    absent(reader, f, { until, lang, domains: scope === null ? null : parts.map((p) => p.rcpt ? domainOf(p.rcpt) : p.domain!.toLowerCase()) }, findings, nearMisses);
+  }
 
   return {
     since: f.since !== undefined ? new Date(f.since).toISOString() : null,
     until: new Date(until).toISOString(),
     journeys: journeys.map((j) => ({ ...j, explanations: explainJourney(j, lang) })),
     findings,
-    near_misses: nearMisses,
+    near_misses: visibleNearMisses(nearMisses, scope),
     truncated,
   };
+}
+
+/** The filters a search runs as: as asked for staff; per domain of the account, and nothing outside them, for a customer. */
+function partsOf(f: SearchFilter, scope: Scope): SearchFilter[] {
+  if (scope === null) return [f];
+  if (f.rcpt) return inScope(scope, f.rcpt) && (!f.domain || scope.includes(f.domain.toLowerCase())) ? [f] : [];
+  if (f.domain) return scope.includes(f.domain.toLowerCase()) ? [f] : [];
+  return scope.map((d) => ({ ...f, domain: d }));
+}
+
+/** The journeys of one filter, the newest `limit` of them. */
+function collect(reader: LedgerReader, f: SearchFilter, limit: number): { journeys: Journey[]; truncated: boolean } {
+  // The limit goes into the trace (bounded work for a busy mailbox) unless an
+  // outcome filter follows, which needs every journey of the window to filter.
+  const traced = trace(reader, f.outcome ? f : { ...f, limit });
+  let journeys: Journey[] = f.outcome ? traced.filter((j) => j.outcome === f.outcome) : traced;
+  const truncated = journeys.length > limit || traced.truncated === true;
+  if (journeys.length > limit) journeys = journeys.slice(-limit);
+  return { journeys, truncated };
 }
 
 /**
  * Nothing matched a search that names a sender. Did the sender, or anyone of
  * its domain, reach us at all in the window? Nothing at all is
  * no_attempt_seen; the domain under another address is a near miss.
+ * `domains`: a customer's search looks at mail to these recipient domains
+ * only (null: staff, the whole ledger), or the answer would tell whether the
+ * sender wrote to other customers.
  */
-function absent(reader: LedgerReader, f: SearchFilter, until: number, lang: Lang, findings: Omit<Finding, 'evidence'>[], nearMisses: NearMiss[]): void {
+function absent(reader: LedgerReader, f: SearchFilter, o: { until: number; lang: Lang; domains: string[] | null }, findings: Omit<Finding, 'evidence'>[], nearMisses: NearMiss[]): void {
   const from = f.from!.toLowerCase();
   const domain = from.includes('@') ? from.slice(from.lastIndexOf('@') + 1) : from;
-  const window = { since: f.since, until };
-  const fromDomain = reader.query({ mail_from_domain: domain, ...window, limit: 2000 });
-  const fromIp = f.ip ? reader.query({ client_ip: f.ip, ...window, limit: 1 }) : [];
+  const window = { since: f.since, until: o.until };
+  const to = (o.domains ?? [null]).map((d) => (d === null ? {} : { rcpt_domain: d }));
+  const fromDomain = to.flatMap((d) => reader.query({ mail_from_domain: domain, ...d, ...window, limit: 2000 }));
+  const fromIp = f.ip ? to.flatMap((d) => reader.query({ client_ip: f.ip, ...d, ...window, limit: 1 })) : [];
   if (fromDomain.length === 0 && fromIp.length === 0) {
-    const facts = factsOf({ mail_from: from, rcpt: f.rcpt ?? f.domain ?? '', client_ip: f.ip ?? null, events: [], access: [], reply: null }, lang);
-    findings.push(explainCode('no_attempt_seen', lang, facts));
+    const rcpt = f.rcpt ?? f.domain ?? o.domains?.join(', ') ?? '';
+    const facts = factsOf({ mail_from: from, rcpt, client_ip: f.ip ?? null, events: [], access: [], reply: null }, o.lang);
+    findings.push(o.domains === null ? explainCode('no_attempt_seen', o.lang, facts) : explainNoAttemptTo(o.lang, facts));
     return;
   }
   if (from.includes('@')) {

@@ -21,9 +21,15 @@ export const webSettings = z.strictObject({
   session_ttl_min: z.number().int().min(5).max(10080).default(480)
     .describe('minutes a login stays valid without use (sessions live in memory: a restart logs everybody out)'),
   login_max_failures: z.number().int().min(1).max(1000).default(5)
-    .describe('failed logins per client address, and per account name, in login_window_min before further attempts are refused unchecked'),
+    .describe('failed logins of one account from one client address in login_window_min before that pair must wait: 1 s, then twice as long after each further failure, up to login_max_delay_min. Nothing is locked: the account stays open from other addresses'),
+  login_address_max_failures: z.number().int().min(1).max(100000).default(20)
+    .describe('failed logins from one client address, any account, in login_window_min before that address waits likewise (one address guessing many accounts)'),
+  login_account_max_failures: z.number().int().min(2).max(100000).default(20)
+    .describe('failed logins on one account, any address, in login_window_min before attempts from browsers that never logged in to it wait likewise (a guess spread over many addresses); one address counts at most login_max_failures, so it must be larger than that'),
+  login_max_delay_min: z.number().int().min(1).max(1440).default(15)
+    .describe('the longest wait the login throttle imposes, in minutes (Retry-After)'),
   login_window_min: z.number().int().min(1).max(1440).default(15)
-    .describe('the window of login_max_failures, in minutes'),
+    .describe('how long a failed login counts for the login throttle, in minutes'),
   public_requests_per_min: z.number().int().min(1).max(100000).default(30)
     .describe('requests to the public reference pages per client address per minute, then 429'),
   metrics_allow: z.array(cidr).default(['127.0.0.0/8', '::1'])
@@ -34,8 +40,16 @@ export const webSettings = z.strictObject({
     .describe('searches and reports waiting for a free research thread; beyond that the web server answers 503 (busy) at once'),
   research_timeout_s: z.number().int().min(1).max(3600).default(60)
     .describe('seconds a search or report may run; then its thread is stopped and the user gets 503 with a hint to narrow the search'),
+  internal_domains: z.array(z.string().regex(/^(?=.{1,253}$)([A-Za-z0-9_-]{1,63}\.)*[A-Za-z0-9_-]{1,63}\.?$/, 'a domain name such as corp.example.net'))
+    .default([])
+    .describe('zones of the operator\'s own network that customers may not look up on the diagnostics page (besides the reserved ones: single labels, localhost, .local, .internal, .lan, .home.arpa, .arpa, .test ...) nor through a recheck; staff may check any name'),
   users_file: z.string().nullable().default(null)
     .describe('web accounts (scrypt hashes), written by `mailproof user`, mode 0600; null = <data_dir>/web-users.json'),
+}).superRefine((w, ctx) => {
+  // One address alone must never slow the account for its owner elsewhere (web/login-throttle.ts).
+  if (w.login_account_max_failures <= w.login_max_failures) {
+    ctx.addIssue({ code: 'custom', path: ['login_account_max_failures'], message: `must be larger than web.login_max_failures (${w.login_max_failures}), or one address alone could slow the account down for its owner everywhere` });
+  }
 }).prefault({}).describe('the web UI served by `mailproof serve`');
 
 export type WebSettings = z.infer<typeof webSettings>;

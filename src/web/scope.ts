@@ -1,53 +1,23 @@
-// What an account may see. Staff: everything. Customer: journeys whose
-// recipient is in one of its domains, nothing else. The rule is applied to
-// the search filter (so the ledger is only asked about the customer's
-// domains) and again to the answer (so a bug in one place is not a leak).
+// What an account may see: the rule is research's (research/visibility.ts),
+// applied where the query runs, in the research thread; this module only
+// names the web's questions in its terms.
 import type { LedgerReader } from '../ledger/types.js';
 import { explainJourney, type Lang } from '../research/explain.js';
 import { trace } from '../research/journeys.js';
 import { search, type SearchFilter, type SearchOptions, type SearchResult } from '../research/search.js';
+import { domainOf, inScope, visibleJourney, type Scope } from '../research/visibility.js';
 import type { PublicView } from './views.js';
 
-/** null = staff (no restriction); otherwise the domains, lower case. */
-export type Scope = string[] | null;
-
-export function domainOf(addr: string): string {
-  return addr.slice(addr.lastIndexOf('@') + 1).toLowerCase();
-}
-
-export function inScope(scope: Scope, rcpt: string): boolean {
-  return scope === null || scope.includes(domainOf(rcpt));
-}
-
-function empty(f: SearchFilter): SearchResult {
-  return { since: f.since !== undefined ? new Date(f.since).toISOString() : null, until: new Date(f.until ?? Date.now()).toISOString(), journeys: [], findings: [], near_misses: [], truncated: false };
-}
+export { domainOf, inScope, type Scope };
 
 export function scopedSearch(reader: LedgerReader, f: SearchFilter, scope: Scope, opts: SearchOptions): SearchResult {
-  if (scope === null) return search(reader, f, opts);
-  if (f.rcpt && !inScope(scope, f.rcpt)) return empty(f);
-  if (f.domain && !scope.includes(f.domain.toLowerCase())) return empty(f);
-  // Without a recipient or domain, one search per domain of the account.
-  const parts = f.rcpt || f.domain ? [search(reader, f, opts)] : scope.map((d) => search(reader, { ...f, domain: d }, opts));
-  if (parts.length === 0) return empty(f);
-  const journeys = parts.flatMap((p) => p.journeys).filter((j) => inScope(scope, j.rcpt))
-    .sort((a, b) => a.started_at.localeCompare(b.started_at));
-  return {
-    since: parts[0]!.since,
-    until: parts[0]!.until,
-    journeys,
-    // no_attempt_seen says nothing about other customers; the other
-    // addresses of a sender domain would (they wrote to someone else).
-    findings: parts[0]!.findings,
-    near_misses: parts.flatMap((p) => p.near_misses).filter((n) => n.kind === 'similar_mailbox' && inScope(scope, n.value)),
-    truncated: parts.some((p) => p.truncated),
-  };
+  return search(reader, f, { ...opts, scope });
 }
 
 /** The journeys of one REF the account may see (an unknown REF and a REF of another customer look the same: none). */
 export function journeysOfRef(reader: LedgerReader, ref: string, scope: Scope, opts: SearchOptions): SearchResult {
-  const r = search(reader, { ref }, opts);
-  const journeys = r.journeys.filter((j) => j.ref === ref && inScope(scope, j.rcpt));
+  const r = search(reader, { ref }, { ...opts, scope });
+  const journeys = r.journeys.filter((j) => j.ref === ref);
   return { ...r, journeys, near_misses: [], findings: [] };
 }
 
@@ -61,7 +31,8 @@ const RECIPIENT: Record<Lang, string> = { en: 'the recipient address', de: 'die 
  * used at all.
  */
 export function publicViewOf(reader: LedgerReader, ref: string, lang: Lang): PublicView | null {
-  const journeys = trace(reader, { ref }).filter((j) => j.ref === ref);
+  // Each journey as its own recipient's customer would see it: no internals in what the sender reads.
+  const journeys = trace(reader, { ref }).filter((j) => j.ref === ref).map((j) => visibleJourney(j, [domainOf(j.rcpt)])!);
   if (journeys.length === 0) return null;
   const rcpts = [...new Set(journeys.map((j) => j.rcpt.toLowerCase()))];
   const mask = (s: string): string => {

@@ -8,6 +8,7 @@ import { loadConfig, type ResolvedConfig } from '../config/load.js';
 import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
 import { SqliteLedgerWriter } from '../ledger/sqlite/writer.js';
 import type { LedgerEvent } from '../ledger/types.js';
+import type { Logger } from '../log/logger.js';
 import type { SearchResult } from '../research/search.js';
 import { LedgerMetrics } from './metrics.js';
 import { buildWebApp, SECURITY_HEADERS, type RenderReport } from './server.js';
@@ -34,7 +35,7 @@ function ev(ts: number, e: Partial<LedgerEvent> & Pick<LedgerEvent, 'kind'>): Le
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-web-'));
-  cfg = loadConfig({ dataDir: dir, overrides: ['web.login_max_failures=3', 'web.public_requests_per_min=5'] });
+  cfg = loadConfig({ dataDir: dir, overrides: ['web.login_max_failures=3', 'web.login_address_max_failures=6', 'web.login_account_max_failures=6', 'web.public_requests_per_min=5'] });
   const w = new SqliteLedgerWriter(cfg.paths.ledger);
   await w.ready;
   const t = Date.now() - 3600e3;
@@ -82,7 +83,7 @@ after(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function app(extra: { renderReport?: RenderReport } = {}): Promise<FastifyInstance> {
+async function app(extra: { renderReport?: RenderReport; now?: () => number; log?: Logger } = {}): Promise<FastifyInstance> {
   const a = await buildWebApp({ cfg, reader, users, metrics, ...extra });
   await a.ready();
   return a;
@@ -129,7 +130,7 @@ test('every answer carries the security headers; pages need a login', async () =
   await a.close();
 });
 
-test('login: one answer for unknown account and wrong password, session cookie flags, rate limit per account and per address', async () => {
+test('login: one answer for unknown account and wrong password, session cookie flags, throttle per address', async () => {
   const a = await app();
   const c = new Client(a, '203.0.113.1');
   const unknown = await c.login('nobody', 'x');
@@ -148,22 +149,109 @@ test('login: one answer for unknown account and wrong password, session cookie f
   assert.doesNotMatch(set, /Secure/); // plain http, secure_cookies auto
   assert.equal((await c.get('/')).statusCode, 200);
 
-  // The account: 3 failures from different addresses lock it, even for the right password.
-  for (const ip of ['203.0.113.2', '203.0.113.3', '203.0.113.4']) assert.equal((await new Client(a, ip).login('staff1', 'bad')).statusCode, 401);
-  const locked = await new Client(a, '203.0.113.5').login('staff1', 'staff-pw');
-  assert.equal(locked.statusCode, 429);
-  assert.match(locked.body, /Too many failed logins/);
-
-  // The address: 3 failures on different accounts lock it for every account.
+  // The address: failures on many accounts slow it down (login_address_max_failures, 6 here) for every account.
   const d = new Client(a, '203.0.113.9');
-  for (const n of ['u1', 'u2', 'u3']) assert.equal((await d.login(n, 'bad')).statusCode, 401);
-  assert.equal((await d.login('custa', 'cust-pw')).statusCode, 429);
+  for (const n of ['u1', 'u2', 'u3', 'u4', 'u5', 'u6']) assert.equal((await d.login(n, 'bad')).statusCode, 401);
+  const slowed = await d.login('custa', 'cust-pw');
+  assert.equal(slowed.statusCode, 429);
+  assert.match(slowed.body, /Too many failed logins; try again in 1 second\./);
+  assert.equal(slowed.headers['retry-after'], '1');
 
   // Logout ends the session on the server.
   const sid = c.cookies.get('mp_session')!;
   assert.equal((await c.post('/logout', { _csrf: c.csrf })).statusCode, 303);
   const again = await a.inject({ url: '/', headers: { cookie: `mp_session=${sid}` } });
   assert.equal(again.statusCode, 303);
+  await a.close();
+});
+
+/** A logger that keeps its lines, for the once-per-burst rule. */
+function recordingLog(): { log: Logger; lines: { level: string; msg: string; obj: Record<string, unknown> }[] } {
+  const lines: { level: string; msg: string; obj: Record<string, unknown> }[] = [];
+  const at = (level: string) => (obj: Record<string, unknown>, msg: string) => { lines.push({ level, msg, obj }); };
+  return { log: { info: at('info'), warn: at('warn'), error: at('error') } as unknown as Logger, lines };
+}
+
+test('the lockout from two addresses: wrong passwords at A slow A down step by step, the owner at B gets in', async () => {
+  let t = Date.now();
+  const { log, lines } = recordingLog();
+  const a = await app({ now: () => t, log });
+  const A = new Client(a, '203.0.113.101');
+  const B = new Client(a, '198.51.100.201');
+  // login_max_failures=3: three free failures for the pair (custa, A) ...
+  for (let i = 0; i < 3; i++) assert.equal((await A.login('custa', 'wrong')).statusCode, 401);
+  // The owner at another address is not kept out.
+  assert.equal((await B.login('custa', 'cust-pw')).statusCode, 303, 'the owner at B');
+  assert.equal((await B.get('/')).statusCode, 200);
+  // ... then it waits 1 s, 2 s, 4 s: each failure doubles the wait, attempts inside it are refused unchecked.
+  for (const wait of [1, 2, 4]) {
+    const r = await A.login('custa', 'wrong');
+    assert.equal(r.statusCode, 429, `inside the ${wait} s wait`);
+    assert.equal(r.headers['retry-after'], String(wait));
+    assert.equal((await A.login('custa', 'cust-pw')).statusCode, 429, 'the right password waits too');
+    t += wait * 1000;
+    assert.equal((await A.login('custa', 'wrong')).statusCode, 401, `after the ${wait} s wait`);
+  }
+  assert.equal((await A.login('custa', 'cust-pw')).headers['retry-after'], '8');
+  assert.equal((await new Client(a, '198.51.100.202').login('custa', 'cust-pw')).statusCode, 303, 'still, while A waits');
+  // A keeps guessing as fast as it is let, past the account bound (6 here) within the window: A alone never slows the account.
+  let checked = 0;
+  while (checked < 8) {
+    const r = await A.login('custa', 'wrong');
+    if (r.statusCode === 429) t += Number(r.headers['retry-after']) * 1000;
+    else checked++;
+  }
+  assert.equal((await new Client(a, '192.0.2.202').login('custa', 'cust-pw')).statusCode, 303, 'a clean address with the right password');
+  // Not a lock: after the wait, the right password works at A too.
+  t += 16 * 60e3;
+  assert.equal((await A.login('custa', 'cust-pw')).statusCode, 303);
+  // The same /64 is the same client address.
+  const v6 = new Client(a, '2001:db8:1:2::10');
+  for (let i = 0; i < 3; i++) assert.equal((await v6.login('staff1', 'bad')).statusCode, 401);
+  assert.equal((await new Client(a, '2001:db8:1:2::99').login('staff1', 'staff-pw')).statusCode, 429);
+  assert.equal((await new Client(a, '2001:db8:1:3::10').login('staff1', 'staff-pw')).statusCode, 303);
+  // A burst of refusals is one log line (per throttled key), not one per request.
+  const before = lines.filter((l) => l.msg.startsWith('web login throttled')).length;
+  for (let i = 0; i < 3; i++) assert.equal((await v6.login('staff1', 'staff-pw')).statusCode, 429);
+  assert.equal(lines.filter((l) => l.msg.startsWith('web login throttled')).length, before);
+  assert.ok(lines.some((l) => l.msg.startsWith('web login throttled') && l.obj.by === 'pair' && l.obj.account === 'staff1'));
+  await a.close();
+});
+
+test('a guess spread over many addresses is slowed on the account; a browser that logged in before still gets in', async () => {
+  let t = Date.now();
+  const a = await app({ now: () => t });
+  // The owner logged in from this browser last week: it has the device cookie.
+  const owner = new Client(a, '198.51.100.50');
+  assert.equal((await owner.login('custa', 'cust-pw')).statusCode, 303);
+  assert.match(String(owner.cookies.get('mp_device')), /^[A-Za-z0-9_-]+\.\d+\.[A-Za-z0-9_-]+$/);
+  owner.cookies.delete('mp_session');
+  t += 60e3;
+  // Each address stays within its pair's free failures; together they pass the account bound (6).
+  for (let i = 0; i < 3; i++) {
+    const bot = new Client(a, `203.0.113.${150 + i}`);
+    for (let k = 0; k < 2; k++) assert.equal((await bot.login('custa', 'guess')).statusCode, 401);
+  }
+  const next = await new Client(a, '203.0.113.170').login('custa', 'guess');
+  assert.equal(next.statusCode, 429, 'the next guess from a fresh address waits');
+  assert.equal(next.headers['retry-after'], '1');
+  // The owner's browser passes the account bound, from an address it never used before.
+  const device = owner.cookies.get('mp_device')!;
+  const home = new Client(a, '192.0.2.78');
+  home.cookies.set('mp_device', device);
+  assert.equal((await home.login('custa', 'cust-pw')).statusCode, 303);
+  // A forged device cookie, or one of another account, does not.
+  const forged = new Client(a, '192.0.2.79');
+  forged.cookies.set('mp_device', device.replace(/.$/, (ch) => (ch === 'A' ? 'B' : 'A')));
+  assert.equal((await forged.login('custa', 'cust-pw')).statusCode, 429);
+  const staff = new Client(a, '192.0.2.80');
+  assert.equal((await staff.login('staff1', 'staff-pw')).statusCode, 303);
+  const foreign = new Client(a, '192.0.2.81');
+  foreign.cookies.set('mp_device', staff.cookies.get('mp_device')!);
+  assert.equal((await foreign.login('custa', 'cust-pw')).statusCode, 429);
+  // Slowed, not locked: after the wait, a fresh address gets its check.
+  t += 1000;
+  assert.equal((await new Client(a, '192.0.2.82').login('custa', 'cust-pw')).statusCode, 303);
   await a.close();
 });
 

@@ -5,6 +5,7 @@
 import fastifyCookie from '@fastify/cookie';
 import fastifyCsrf from '@fastify/csrf-protection';
 import fastifyFormbody from '@fastify/formbody';
+import { getServers } from 'node:dns';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ResolvedConfig } from '../config/load.js';
 import type { LedgerReader } from '../ledger/types.js';
@@ -12,6 +13,8 @@ import type { Logger } from '../log/logger.js';
 import type { DomainDiagnosis, IpDiagnosis } from '../research/diagnostics.js';
 import type { Lang } from '../research/explain.js';
 import type { SearchFilter, SearchResult } from '../research/search.js';
+import { nonPublicAddress, nonPublicName } from '../dns/public-name.js';
+import { visibleDomainDiagnosis, visibleIpDiagnosis } from '../research/visibility.js';
 import { REF_PATTERN } from '../smtp/ref.js';
 import { blockListOf, inList } from '../util/cidr.js';
 import { configuredMailboxes, traceFilter } from '../cli/trace.js';
@@ -19,6 +22,7 @@ import { CSS, href, html, page, type Html } from './html.js';
 import type { LedgerMetrics } from './metrics.js';
 import { inlineResearch, ResearchUnavailable, type RenderedReport, type ReportOptions, type Research } from './research.js';
 import type { Scope } from './scope.js';
+import { DeviceCookies, LoginThrottle } from './login-throttle.js';
 import { clientKey, FailureCounter, SessionStore } from './sessions.js';
 import type { User, UserStore } from './users.js';
 import { diagnosticsForm, domainResult, ipResult, journeyView, loginForm, PAGE_SIZES, publicPage, results, searchForm, SEARCH_FIELDS, type RecheckView } from './views.js';
@@ -42,6 +46,15 @@ export interface WebDeps {
 }
 
 export const SESSION_COOKIE = 'mp_session';
+/** "This browser logged in to this account before": a pass through the account bound of the login throttle. */
+export const DEVICE_COOKIE = 'mp_device';
+const DEVICE_TTL_S = 90 * 86400;
+
+/** "12 seconds", "4 minutes": the wait of a throttled login in words. */
+function waitText(s: number): string {
+  if (s < 120) return `${s} second${s === 1 ? '' : 's'}`;
+  return `${Math.ceil(s / 60)} minutes`;
+}
 /** Longest query string, and longest single value in it. */
 const MAX_URL = 4096;
 const MAX_VALUE = 320;
@@ -110,7 +123,11 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
   const { cfg, users } = deps;
   const w = cfg.web;
   const sessions = new SessionStore(w.session_ttl_min * 60e3, deps.now);
-  const failures = new FailureCounter(w.login_max_failures, w.login_window_min * 60e3, deps.now);
+  const throttle = new LoginThrottle({
+    pairFailures: w.login_max_failures, addressFailures: w.login_address_max_failures, accountFailures: w.login_account_max_failures,
+    windowMs: w.login_window_min * 60e3, maxDelayMs: w.login_max_delay_min * 60e3, now: deps.now,
+  });
+  const devices = new DeviceCookies(DEVICE_TTL_S * 1000, deps.now);
   const publicHits = new FailureCounter(w.public_requests_per_min, 60e3, deps.now);
   const metricsAllow = blockListOf(w.metrics_allow);
   const publicPath = publicPathOf(cfg);
@@ -162,6 +179,27 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
     return { user: u, scope: u.role === 'staff' ? null : u.domains, sessionId: s.id };
   };
 
+  // DNS diagnostics as the account may run them: staff any name; customers
+  // public names and addresses only, and no internals in the answer, since
+  // the gateway's resolver also knows the operator's own network.
+  const resolvers = cfg.dns.servers ?? getServers();
+  const checkDomain = async (a: Auth, name: string): Promise<DomainDiagnosis> => {
+    if (a.scope !== null) {
+      const why = nonPublicName(name, w.internal_domains);
+      if (why) throw new HttpError(400, `Customer accounts can check public names only: ${why}.`);
+    }
+    const r = await deps.checks!.domain(name);
+    return a.scope === null ? r : visibleDomainDiagnosis(r, resolvers);
+  };
+  const checkIp = async (a: Auth, addr: string): Promise<IpDiagnosis> => {
+    if (a.scope !== null) {
+      const why = nonPublicAddress(addr);
+      if (why) throw new HttpError(400, `Customer accounts can check public addresses only: ${why}.`);
+    }
+    const r = await deps.checks!.ip(addr);
+    return a.scope === null ? r : visibleIpDiagnosis(r, resolvers);
+  };
+
   const sendPage = (reply: FastifyReply, status: number, body: string): FastifyReply => reply.code(status).type('text/html; charset=utf-8').send(body);
   const userPage = (req: FastifyRequest, reply: FastifyReply, a: Auth, title: string, body: Html, status = 200): FastifyReply =>
     sendPage(reply, status, page({ title, user: { name: a.user.name, role: a.user.role }, csrf: csrfToken(req, reply) }, body));
@@ -209,22 +247,23 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const name = typeof body.name === 'string' ? body.name.trim().toLowerCase().slice(0, 64) : '';
     const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : '';
-    const ipKey = `ip:${clientKey(req.ip)}`;
-    const userKey = `user:${name}`;
-    if (failures.blocked(ipKey) || failures.blocked(userKey)) {
-      deps.log?.warn({ ip: req.ip, account: name }, 'web login refused: too many failures');
-      return sendPage(reply.header('retry-after', String(w.login_window_min * 60)), 429, page({ title: 'Log in' },
-        loginForm(csrfToken(req, reply), `Too many failed logins; try again in ${w.login_window_min} minutes.`)));
+    const address = clientKey(req.ip);
+    const gate = throttle.check(name, address, devices.valid(req.cookies[DEVICE_COOKIE], name));
+    if (!gate.ok) {
+      // Once per burst: a flood of refused attempts is one line, not thousands.
+      if (gate.announce) deps.log?.warn({ ip: req.ip, account: name, by: gate.by, failures: gate.failures, retry_after_s: gate.retryAfterS }, 'web login throttled: too many failures');
+      return sendPage(reply.header('retry-after', String(gate.retryAfterS)), 429, page({ title: 'Log in' },
+        loginForm(csrfToken(req, reply), `Too many failed logins; try again in ${waitText(gate.retryAfterS)}.`)));
     }
     const user = name && password ? await users.verify(name, password) : null;
     if (!user) {
-      failures.fail(ipKey);
-      failures.fail(userKey);
+      throttle.failed(name, address);
       deps.log?.info({ ip: req.ip, account: name }, 'web login failed');
       // One message for an unknown account and a wrong password.
       return sendPage(reply, 401, page({ title: 'Log in' }, loginForm(csrfToken(req, reply), 'Wrong account name or password.')));
     }
-    failures.reset(userKey);
+    throttle.succeeded(name, address);
+    reply.setCookie(DEVICE_COOKIE, devices.issue(user.name), { path: '/login', httpOnly: true, sameSite: 'strict', secure: secure(req), maxAge: DEVICE_TTL_S });
     // A fresh id on every login (no session fixation).
     sessions.destroy(req.cookies[SESSION_COOKIE]);
     const s = sessions.create(user);
@@ -291,8 +330,8 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
       };
       const checks = deps.checks;
       rc = {
-        domain: domain ? { name: domain, ...(await run(checks && (() => checks.domain(domain)))) } : null,
-        ip: j.client_ip ? { addr: j.client_ip, ...(await run(checks && (() => checks.ip(j.client_ip!)))) } : null,
+        domain: domain ? { name: domain, ...(await run(checks && (() => checkDomain(a, domain)))) } : null,
+        ip: j.client_ip ? { addr: j.client_ip, ...(await run(checks && (() => checkIp(a, j.client_ip!)))) } : null,
       };
     }
     const others = (await research.journeysOfRef(j.ref, a.scope, lang, false)).journeys.filter((x) => x.rcpt !== j.rcpt);
@@ -325,10 +364,10 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
     const checks = deps.checks;
     if ((q.domain || q.ip) && !checks) parts.push(html`<p class="error">Diagnostics are not available on this server.</p>`);
     if (q.domain && checks) {
-      try { parts.push(domainResult(q.domain, await checks.domain(q.domain), null)); } catch (err) { parts.push(domainResult(q.domain, null, (err as Error).message)); }
+      try { parts.push(domainResult(q.domain, await checkDomain(a, q.domain), null)); } catch (err) { parts.push(domainResult(q.domain, null, (err as Error).message)); }
     }
     if (q.ip && checks) {
-      try { parts.push(ipResult(q.ip, await checks.ip(q.ip), null)); } catch (err) { parts.push(ipResult(q.ip, null, (err as Error).message)); }
+      try { parts.push(ipResult(q.ip, await checkIp(a, q.ip), null)); } catch (err) { parts.push(ipResult(q.ip, null, (err as Error).message)); }
     }
     return userPage(req, reply, a, 'Diagnostics', html`${parts}`);
   });
@@ -365,13 +404,13 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
     const a = apiAuth(req, reply);
     if (!a) return reply;
     if (!deps.checks) return reply.code(501).send({ error: 'diagnostics are not available' });
-    try { return reply.send(await deps.checks.domain(req.params.name)); } catch (err) { throw new HttpError(400, (err as Error).message); }
+    try { return reply.send(await checkDomain(a, req.params.name)); } catch (err) { throw new HttpError(400, (err as Error).message); }
   });
   app.get<{ Params: { addr: string } }>('/api/check/ip/:addr', async (req, reply) => {
     const a = apiAuth(req, reply);
     if (!a) return reply;
     if (!deps.checks) return reply.code(501).send({ error: 'diagnostics are not available' });
-    try { return reply.send(await deps.checks.ip(req.params.addr)); } catch (err) { throw new HttpError(400, (err as Error).message); }
+    try { return reply.send(await checkIp(a, req.params.addr)); } catch (err) { throw new HttpError(400, (err as Error).message); }
   });
 
   // --- metrics --------------------------------------------------------------------

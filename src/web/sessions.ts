@@ -62,9 +62,9 @@ export class SessionStore {
 }
 
 /**
- * Failures per key (a client address, an account name) in a sliding window.
- * Blocked keys are refused before the password is even checked, so a
- * guesser learns nothing more and costs us no scrypt.
+ * Hits per key (a client address) in a sliding window: the request limit of
+ * the public reference pages. Logins have their own, gentler throttle
+ * (login-throttle.ts), since a block there would lock owners out.
  */
 export class FailureCounter {
   private readonly hits = new Map<string, number[]>();

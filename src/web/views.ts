@@ -28,7 +28,7 @@ export function loginForm(csrf: string, error: string | null): Html {
 <button type="submit">Log in</button></form>`;
 }
 
-export function searchForm(q: Record<string, string>, lang: string, scope: string[] | null): Html {
+export function searchForm(q: Record<string, string>, lang: string, scope: readonly string[] | null): Html {
   const outcome = q.outcome ?? '';
   return html`${scope ? html`<p class="muted">Your account sees mail for: ${scope.join(', ')}</p>` : ''}
 <form method="get" action="/search" class="search">

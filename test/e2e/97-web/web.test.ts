@@ -1,7 +1,7 @@
 // The web UI in a real browser (Debian's Chromium driven by playwright-core)
 // against a real `mailproof serve` that got real mail over SMTP: staff
 // research, customer scoping, the public reference page, hostile values shown
-// as text, login rate limit and CSRF.
+// as text, login throttle and CSRF.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -47,7 +47,7 @@ test('web UI in Chromium: research, scoping, public page, escaping, rate limit, 
     config: {
       domains: { 'a.test': { mailboxes: ['alice'] }, 'b.test': { mailboxes: ['bobby'] } },
       reply: { public_url: `${base}/r/` },
-      web: { listen: [`127.0.0.1:${webPort}`], login_max_failures: 3 },
+      web: { listen: [`127.0.0.1:${webPort}`], login_max_failures: 3, trusted_proxies: ['127.0.0.1'] },
       checks: { allowlist: { networks: [] }, ...NO_DNS_CHECKS, helo_syntax: { mode: 'dry-run' }, helo: { mode: 'off' } },
     },
   });
@@ -136,6 +136,13 @@ test('web UI in Chromium: research, scoping, public page, escaping, rate limit, 
     assert.deepEqual((await api.json() as { journeys: unknown[] }).journeys, []);
     await page.goto(`${base}/search?from=y.test`);
     assert.ok(!(await page.content()).includes(refB));
+    // y.test wrote to b.test only: for a.test that reads as a sender that never tried, not as "it reached somebody".
+    assert.match(await page.locator('main').innerText(), /The sender never tried[^\n]*\n+No message from y\.test .* to a\.test reached our servers/);
+    // Diagnostics resolve public names only for a customer.
+    await page.goto(`${base}/diagnostics?domain=db.internal&ip=127.0.0.1`);
+    const diag = await page.locator('main').innerText();
+    assert.match(diag, /Customer accounts can check public names only: names under \.internal are reserved or internal/);
+    assert.match(diag, /Customer accounts can check public addresses only: 127\.0\.0\.1 is a private, loopback/);
     await ctx.close();
   });
 
@@ -154,13 +161,20 @@ test('web UI in Chromium: research, scoping, public page, escaping, rate limit, 
     await ctx.close();
   });
 
-  await t.test('wrong passwords: after 3 failures the account is refused unchecked', async () => {
-    const ctx = await browser!.newContext();
-    const page = await ctx.newPage();
+  await t.test('wrong passwords at one address slow that address down step by step; the owner elsewhere gets in', async () => {
+    // The guesser and the owner at two client addresses (X-Forwarded-For is believed from 127.0.0.1 here).
+    const guesser = await browser!.newContext({ extraHTTPHeaders: { 'x-forwarded-for': '203.0.113.66' } });
+    const page = await guesser.newPage();
     for (let i = 0; i < 3; i++) assert.equal(await login(page, base, 'custa', 'wrong'), 401);
-    assert.equal(await login(page, base, 'custa', 'customer-password-1'), 429);
-    assert.match(await page.locator('main').innerText(), /Too many failed logins/);
-    await ctx.close();
+    // Then waits of 1 s, 2 s, 4 s ...: a browser is fast enough to run into one within a few tries.
+    let status = 0;
+    for (let i = 0; i < 6 && status !== 429; i++) status = await login(page, base, 'custa', 'wrong');
+    assert.equal(status, 429);
+    assert.match(await page.locator('main').innerText(), /Too many failed logins; try again in \d+ seconds?\./);
+    const owner = await browser!.newContext({ extraHTTPHeaders: { 'x-forwarded-for': '198.51.100.66' } });
+    assert.equal(await login(await owner.newPage(), base, 'custa', 'customer-password-1'), 303);
+    await owner.close();
+    await guesser.close();
   });
 
   assert.deepEqual(dialogs, [], 'no script ran');
