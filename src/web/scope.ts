@@ -6,6 +6,7 @@ import { explainJourney, type Lang } from '../research/explain.js';
 import { trace } from '../research/journeys.js';
 import { search, type SearchFilter, type SearchOptions, type SearchResult } from '../research/search.js';
 import { domainOf, inScope, visibleJourney, type Scope } from '../research/visibility.js';
+import { maskRecipients } from './mask.js';
 import type { PublicView } from './views.js';
 
 export { domainOf, inScope, type Scope };
@@ -35,17 +36,7 @@ export function publicViewOf(reader: LedgerReader, ref: string, lang: Lang): Pub
   const journeys = trace(reader, { ref }).filter((j) => j.ref === ref).map((j) => visibleJourney(j, [domainOf(j.rcpt)])!);
   if (journeys.length === 0) return null;
   const rcpts = [...new Set(journeys.map((j) => j.rcpt.toLowerCase()))];
-  const mask = (s: string): string => {
-    let out = s;
-    for (const r of rcpts) {
-      if (!r) continue;
-      out = out.split(new RegExp(r.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi')).join(RECIPIENT[lang]);
-      const local = r.slice(0, r.lastIndexOf('@'));
-      // The bare mailbox name too, where it stands alone (a reply may quote just the local part).
-      if (local.length >= 3) out = out.replace(new RegExp(`(?<![A-Za-z0-9._%+-])${local.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![A-Za-z0-9_%+-])`, 'gi'), RECIPIENT[lang]);
-    }
-    return out;
-  };
+  const mask = (s: string): string => maskRecipients(s, rcpts, RECIPIENT[lang]);
   const replies: string[] = [];
   const explanations: PublicView['explanations'] = [];
   const seen = new Set<string>();

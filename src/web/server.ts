@@ -17,6 +17,7 @@ import { nonPublicAddress, nonPublicName } from '../dns/public-name.js';
 import { visibleDomainDiagnosis, visibleIpDiagnosis } from '../research/visibility.js';
 import { REF_PATTERN } from '../smtp/ref.js';
 import { blockListOf, inList } from '../util/cidr.js';
+import { logSafe } from '../util/sanitize.js';
 import { configuredMailboxes, traceFilter } from '../cli/trace.js';
 import { CSS, href, html, page, type Html } from './html.js';
 import type { LedgerMetrics } from './metrics.js';
@@ -251,14 +252,14 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
     const gate = throttle.check(name, address, devices.valid(req.cookies[DEVICE_COOKIE], name));
     if (!gate.ok) {
       // Once per burst: a flood of refused attempts is one line, not thousands.
-      if (gate.announce) deps.log?.warn({ ip: req.ip, account: name, by: gate.by, failures: gate.failures, retry_after_s: gate.retryAfterS }, 'web login throttled: too many failures');
+      if (gate.announce) deps.log?.warn({ ip: req.ip, account: logSafe(name, 64), by: gate.by, failures: gate.failures, retry_after_s: gate.retryAfterS }, 'web login throttled: too many failures');
       return sendPage(reply.header('retry-after', String(gate.retryAfterS)), 429, page({ title: 'Log in' },
         loginForm(csrfToken(req, reply), `Too many failed logins; try again in ${waitText(gate.retryAfterS)}.`)));
     }
     const user = name && password ? await users.verify(name, password) : null;
     if (!user) {
       throttle.failed(name, address);
-      deps.log?.info({ ip: req.ip, account: name }, 'web login failed');
+      deps.log?.info({ ip: req.ip, account: logSafe(name, 64) }, 'web login failed');
       // One message for an unknown account and a wrong password.
       return sendPage(reply, 401, page({ title: 'Log in' }, loginForm(csrfToken(req, reply), 'Wrong account name or password.')));
     }
