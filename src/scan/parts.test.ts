@@ -12,8 +12,13 @@ async function walk(src: WalkSource, limits?: Partial<MimeLimits>): Promise<Walk
   return out;
 }
 
-function partsOf(items: WalkItem[]): MimePart[] {
-  return items.flatMap((i) => (i.kind === 'part' ? [i.part] : []));
+/** The parts with their decoded content (small here: held in memory, so still there once the walk is over). */
+function partsOf(items: WalkItem[]): Array<MimePart & { content: Buffer }> {
+  return items.flatMap((i) => {
+    if (i.kind !== 'part') return [];
+    assert.ok('buffer' in i.part.body, `part ${i.part.path} went to a file`);
+    return [{ ...i.part, content: i.part.body.buffer }];
+  });
 }
 
 const crlf = (lines: string[]): Buffer => Buffer.from(lines.join('\r\n'));
