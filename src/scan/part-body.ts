@@ -69,7 +69,9 @@ export function holdFor(body: { buffer: Buffer } | { path: string } | null): Hol
   return { maxHeldPartBytes: DEFAULT_PART_HOLD, spillDir: os.tmpdir(), budget: HELD_BYTES };
 }
 
-/** File writes queued before the producer is asked to wait (settle()). */
+/** Bytes per file write. */
+const WRITE_BYTES = 64 * 1024;
+/** Bytes on their way to the file before the producer is asked to wait (settle()). */
 const BACKLOG = 256 * 1024;
 
 /**
@@ -85,6 +87,8 @@ export class PartSink {
   private file: { fh: fsp.FileHandle | null; path: string; opening: Promise<void> } | null = null;
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
+  private batch: Buffer[] = [];
+  private batchBytes = 0;
   private failed: Error | null = null;
   private disposed = false;
 
@@ -104,11 +108,12 @@ export class PartSink {
 
   /** true when the producer should await settle() before writing more. */
   get backlogged(): boolean {
-    return this.queued > BACKLOG;
+    return this.queued + this.batchBytes > BACKLOG;
   }
 
-  /** Waits until the queued file writes are done; throws when one failed. */
+  /** Waits until what was written so far is in the file; throws when a write failed. */
   async settle(): Promise<void> {
+    if (this.file) this.flush();
     await this.queue;
     if (this.failed) throw this.failed;
   }
@@ -127,6 +132,8 @@ export class PartSink {
     this.o.budget.give(this.heldBytes);
     this.held = [];
     this.heldBytes = 0;
+    this.batch = [];
+    this.batchBytes = 0;
     const f = this.file;
     if (!f) return;
     await this.queue.catch(() => undefined);
@@ -154,15 +161,27 @@ export class PartSink {
     for (const c of held) this.append(c);
   }
 
+  /** Batches chunks into writes of WRITE_BYTES: one system call per decoder chunk costs more than the decoding. */
   private append(chunk: Buffer): void {
-    this.queued += chunk.length;
+    this.batch.push(chunk);
+    this.batchBytes += chunk.length;
+    if (this.batchBytes >= WRITE_BYTES) this.flush();
+  }
+
+  private flush(): void {
+    if (this.batchBytes === 0) return;
+    const batch = this.batch;
+    const n = this.batchBytes;
+    this.batch = [];
+    this.batchBytes = 0;
+    this.queued += n;
     this.queue = this.queue.then(async () => {
       try {
-        if (!this.failed && !this.disposed) await this.file!.fh!.write(chunk);
+        if (!this.failed && !this.disposed) await this.file!.fh!.writev(batch);
       } catch (e) {
         this.failed ??= e as Error;
       } finally {
-        this.queued -= chunk.length;
+        this.queued -= n;
       }
     });
   }
