@@ -4,7 +4,8 @@
 // Hand-written: Node has zlib (deflate) but no zip container reader, and no
 // zip package is installed (node_modules has tar-stream only). The policy
 // needs only the listing (names, flags, sizes) and the first bytes of an
-// entry, never a full unpack to disk; that is the central directory
+// entry, never a full unpack (only an archive inside an archive is
+// inflated, to look into it); that is the central directory
 // (APPNOTE.TXT 4.3.12, 4.3.16, ZIP64 4.3.14/4.3.15) plus one local header
 // per entry read. Every count and offset comes from the sender, so each is
 // checked against the file's size before use, and the entry count is bounded.
