@@ -18,9 +18,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startClamd } from '../test/helpers/clamd.js';
+import { startClamd, type ClamdInstance } from '../test/helpers/clamd.js';
 import { bigMessage, burst } from '../test/helpers/big-mail.js';
-import { args, freePort, register, startServer } from './lib/proc.js';
+import { args, freePort, register, startServer, type Started } from './lib/proc.js';
 
 const a = args(process.argv.slice(2));
 const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -34,17 +34,19 @@ const MiB = (kib: number): number => Math.round(kib / 1024);
 async function main(): Promise<void> {
   const work = fs.mkdtempSync(path.join(a.work ?? os.tmpdir(), 'mime-memory-'));
   register(`dir ${work}`);
-  const clamd = checksOn ? await startClamd() : null;
-  const port = await freePort();
-  const off = ['dnsbl', 'client_identity', 'sender_domain', 'spf', 'dmarc', 'rate', ...(checksOn ? [] : ['attachments'])];
-  const server = await startServer(process.execPath, [
-    path.join(build, 'src/cli/main.js'), 'serve', '--data-dir', path.join(work, 'data'), '--smtp-listen', `127.0.0.1:${port}`,
-    '-o', 'smtp.workers=1', '-o', 'log.level=warn', '-o', 'smtp.max_connections_per_ip=1000',
-    '-o', 'pop3.listen=[]', '-o', 'web.listen=[]', '-o', 'checks.allowlist.networks=[]',
-    ...off.flatMap((c) => ['-o', `checks.${c}.mode=off`]),
-    ...(clamd ? ['-o', `scanners.clamd.address=127.0.0.1:${clamd.tcp.port}`, '-o', 'scanners.clamd.timeout_ms=600000'] : []),
-  ], /mailproof: SMTP on/, { timeoutMs: 60000 });
+  let clamd: ClamdInstance | null = null;
+  let server: Started | null = null;
   try {
+    clamd = checksOn ? await startClamd() : null;
+    const port = await freePort();
+    const off = ['dnsbl', 'client_identity', 'sender_domain', 'spf', 'dmarc', 'rate', ...(checksOn ? [] : ['attachments'])];
+    server = await startServer(process.execPath, [
+      path.join(build, 'src/cli/main.js'), 'serve', '--data-dir', path.join(work, 'data'), '--smtp-listen', `127.0.0.1:${port}`,
+      '-o', 'smtp.workers=1', '-o', 'log.level=warn', '-o', 'smtp.max_connections_per_ip=1000',
+      '-o', 'pop3.listen=[]', '-o', 'web.listen=[]', '-o', 'checks.allowlist.networks=[]',
+      ...off.flatMap((c) => ['-o', `checks.${c}.mode=off`]),
+      ...(clamd ? ['-o', `scanners.clamd.address=127.0.0.1:${clamd.tcp.port}`, '-o', 'scanners.clamd.timeout_ms=600000'] : []),
+    ], /mailproof: SMTP on/, { timeoutMs: 60000 });
     const body = bigMessage(size);
     const r = await burst(server.pid, port, body, count);
     const replies: Record<string, number> = {};
@@ -61,7 +63,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     if (a.out) fs.writeFileSync(a.out, JSON.stringify(result, null, 2));
   } finally {
-    await server.stop(20000);
+    await server?.stop(20000);
     await clamd?.stop();
     fs.rmSync(work, { recursive: true, force: true });
     register(`done ${work}`);
