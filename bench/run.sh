@@ -20,6 +20,8 @@
 #   BENCH_SKIP_RESEARCH=1 BENCH_RESEARCH_EVENTS=10000000 BENCH_RESEARCH_N=300 BENCH_RESEARCH_RUNS=2
 #     (trace over a generated ledger vs. grep over the same traffic as mail.log; the ledger is
 #     generated once, which takes long, and cached in /var/tmp/mailproof-bench)
+#   BENCH_SKIP_MIME_MEMORY=1 BENCH_MIME_COUNT=100 (RSS with that many messages at the size limit at
+#     once, attachment policy and clamd on: bench/mime-memory.ts, a few minutes)
 # Raw figures: bench/out/*.json (not committed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -83,6 +85,13 @@ fi
 if [ "${BENCH_SKIP_RESEARCH:-0}" != 1 ]; then
   echo "== research (issue 5): trace over a 10M-event ledger vs. grep over the same traffic"
   BUILD=$BUILD WORK=$WORK step bash bench/research/run.sh || { echo "run.sh: research step failed" >&2; status=1; }
+fi
+
+if [ "${BENCH_SKIP_MIME_MEMORY:-0}" != 1 ]; then
+  rm -f "$OUT/mime-memory.json"
+  echo "== memory under large messages (issue 16): ${BENCH_MIME_COUNT:-100} messages at the size limit at once, attachments + clamd"
+  step node "$BUILD/bench/mime-memory.js" --work "$WORK" --count "${BENCH_MIME_COUNT:-100}" --out "$OUT/mime-memory.json" \
+    || { echo "run.sh: mime-memory step failed" >&2; status=1; }
 fi
 
 IDLE=${BENCH_IDLE:-19000}

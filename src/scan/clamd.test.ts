@@ -352,3 +352,21 @@ test('describePart and summaries are ASCII only', async () => {
   assert.equal(r.kind, 'infected');
   assert.match(r.summary, /^[\x20-\x7e]+$/);
 });
+
+test('scanMessage: a large part of a spooled message is streamed to clamd from a temporary file beside it, then removed', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailproof-clamd-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const own = new FakeClamd('');
+  await own.listenTcp();
+  t.after(() => own.close());
+  own.behaviour = { kind: 'reply', reply: scanner };
+  const big = 'x'.repeat(2 * 1024 * 1024) + EICAR_MARK;
+  const file = path.join(dir, 'msg');
+  fs.writeFileSync(file, mime([{ type: 'text/plain', body: 'hello' }, { name: 'big.bin', body: big, b64: true }]));
+  const r = await scanMessage(new ClamdClient({ address: { host: '127.0.0.1', port: own.port } }), { path: file });
+  assert.equal(r.kind, 'infected');
+  assert.deepEqual(r.kind === 'infected' && r.part, { path: '2', filename: 'big.bin', contentType: 'application/octet-stream', within: [] });
+  assert.equal(own.received[1]!.data.toString('latin1'), big, 'the decoded part, whole');
+  assert.equal(r.scans[1]!.bytes, big.length);
+  assert.deepEqual(fs.readdirSync(dir), ['msg']);
+});

@@ -388,10 +388,11 @@ export async function scanMessage(client: ClamdClient, src: ScanSource, opts: Sc
       }
       parts++;
       const part = item.part;
-      if (part.content.length === 0) continue;
-      const r = await client.scan(part.content, opts.signal);
+      if (part.size === 0) continue;
+      // A large part is a temporary file by now: streamed to clamd from there.
+      const r = await client.scan(part.body, opts.signal);
       const ref = refOf(part);
-      record({ target: 'part', part: ref, bytes: part.content.length, kind: r.kind, ...(r.kind === 'infected' ? { signature: r.signature } : {}), raw: r.raw, ms: r.ms });
+      record({ target: 'part', part: ref, bytes: part.size, kind: r.kind, ...(r.kind === 'infected' ? { signature: r.signature } : {}), raw: r.raw, ms: r.ms });
       if (r.kind === 'infected') {
         verdict = { kind: 'infected', signature: r.signature, part: ref };
         break;

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { MemoryBudget } from './part-body.js';
 import { walkParts, type MimePart, type WalkItem, type WalkSource, type MimeLimits } from './parts.js';
 
 async function walk(src: WalkSource, limits?: Partial<MimeLimits>): Promise<WalkItem[]> {
@@ -12,8 +14,13 @@ async function walk(src: WalkSource, limits?: Partial<MimeLimits>): Promise<Walk
   return out;
 }
 
-function partsOf(items: WalkItem[]): MimePart[] {
-  return items.flatMap((i) => (i.kind === 'part' ? [i.part] : []));
+/** The parts with their decoded content (small here: held in memory, so still there once the walk is over). */
+function partsOf(items: WalkItem[]): Array<MimePart & { content: Buffer }> {
+  return items.flatMap((i) => {
+    if (i.kind !== 'part') return [];
+    assert.ok('buffer' in i.part.body, `part ${i.part.path} went to a file`);
+    return [{ ...i.part, content: i.part.body.buffer }];
+  });
 }
 
 const crlf = (lines: string[]): Buffer => Buffer.from(lines.join('\r\n'));
@@ -130,10 +137,17 @@ test('reads a spooled file', async () => {
   try {
     const file = path.join(dir, 'msg');
     fs.writeFileSync(file, crlf(['Content-Type: multipart/mixed; boundary=b', '', '--b', 'Content-Disposition: attachment; filename=x.txt', '', 'x'.repeat(300000), '--b--', '']));
-    const parts = partsOf(await walk({ path: file }));
-    assert.equal(parts.length, 1);
-    assert.equal(parts[0]!.filename, 'x.txt');
-    assert.equal(parts[0]!.content.length, 300000);
+    const seen: Array<[string | null, number, string]> = [];
+    for await (const item of walkParts({ path: file })) {
+      assert.equal(item.kind, 'part');
+      if (item.kind !== 'part') continue;
+      // Over the per-part cap for a spooled message: a file beside it, while the consumer has the part.
+      const b = item.part.body;
+      assert.ok('path' in b && path.dirname(b.path) === dir, JSON.stringify(b).slice(0, 100));
+      seen.push([item.part.filename, item.part.size, fs.readFileSync(b.path, 'latin1')]);
+    }
+    assert.deepEqual(seen, [['x.txt', 300000, 'x'.repeat(300000)]]);
+    assert.deepEqual(fs.readdirSync(dir), ['msg'], 'the part\'s file is gone once the walk moved on');
     await assert.rejects(walk({ path: path.join(dir, 'missing') }), /ENOENT/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -221,4 +235,74 @@ test('breaking out of the walk ends it cleanly', async () => {
     if (++seen === 3) break;
   }
   assert.equal(seen, 3);
+});
+
+// Memory: a part over the per-part cap, or beyond the shared budget, goes to
+// a temporary file; the walk never holds more than the caps.
+
+function bigParts(): { msg: Buffer; a: Buffer; b: Buffer } {
+  const a = randomBytes(3 * 1024 * 1024 + 17);
+  const b = randomBytes(2 * 1024 * 1024);
+  const msg = crlf(['Content-Type: multipart/mixed; boundary=b', '',
+    '--b', 'Content-Type: text/plain', 'Content-Transfer-Encoding: quoted-printable', '', 'small =C3=BC',
+    '--b', 'Content-Disposition: attachment; filename=a.bin', 'Content-Transfer-Encoding: base64', '', a.toString('base64').replace(/.{76}/g, '$&\r\n'),
+    '--b', 'Content-Type: message/rfc822', 'Content-Transfer-Encoding: base64', '',
+    crlf(['Content-Type: application/octet-stream; name=b.bin', 'Content-Transfer-Encoding: base64', '', b.toString('base64').replace(/.{76}/g, '$&\r\n'), '']).toString('base64').replace(/.{76}/g, '$&\r\n'),
+    '--b--', '']);
+  return { msg, a, b };
+}
+
+test('large parts go to temporary files, decoded whole and in order; the walk holds no more than its caps', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailproof-parts-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const { msg, a, b } = bigParts();
+  const budget = new MemoryBudget(256 * 1024);
+  const seen: Array<[string, string | null, number, 'memory' | 'file', string]> = [];
+  let mostHeld = 0;
+  const timer = setInterval(() => { mostHeld = Math.max(mostHeld, budget.inUse); }, 1);
+  for await (const item of walkParts(msg, {}, { maxHeldPartBytes: 64 * 1024, spillDir: dir, budget })) {
+    assert.equal(item.kind, 'part');
+    if (item.kind !== 'part') continue;
+    const p = item.part;
+    const bytes = 'buffer' in p.body ? p.body.buffer : fs.readFileSync(p.body.path);
+    if ('path' in p.body) assert.equal(path.dirname(p.body.path), dir);
+    seen.push([p.path, p.filename, p.size, 'buffer' in p.body ? 'memory' : 'file', createHash('sha256').update(bytes).digest('hex')]);
+    mostHeld = Math.max(mostHeld, budget.inUse);
+  }
+  clearInterval(timer);
+  const sha = (x: Buffer | string): string => createHash('sha256').update(x).digest('hex');
+  assert.deepEqual(seen, [
+    ['1', null, 8, 'memory', sha('small ü')],
+    ['2', 'a.bin', a.length, 'file', sha(a)],
+    ['3.1', 'b.bin', b.length, 'file', sha(b)],
+  ]);
+  assert.ok(mostHeld <= 64 * 1024, `held ${mostHeld} bytes`);
+  assert.equal(budget.inUse, 0, 'everything given back');
+  assert.deepEqual(fs.readdirSync(dir), [], 'no file left behind');
+});
+
+test('a used-up budget sends even a small part to a file; breaking out of the walk removes its file', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailproof-parts-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const { msg } = bigParts();
+  for await (const item of walkParts(msg, {}, { maxHeldPartBytes: 1024 * 1024, spillDir: dir, budget: new MemoryBudget(0) })) {
+    assert.ok(item.kind === 'part' && 'path' in item.part.body);
+    assert.equal(fs.readFileSync(item.part.body.path, 'utf8'), 'small ü');
+    break;
+  }
+  assert.deepEqual(fs.readdirSync(dir), []);
+});
+
+test('the decoded bytes limit holds for parts in files too, and leaves no file', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailproof-parts-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const { msg } = bigParts();
+  const items = await walk(msg, { maxDecodedBytes: 4 * 1024 * 1024 });
+  assert.deepEqual(items.slice(-1), [{ kind: 'limits_exceeded', limit: 'decoded_bytes', max: 4 * 1024 * 1024, at: '3' }]);
+  const spooled = path.join(dir, 'msg');
+  fs.writeFileSync(spooled, msg);
+  const again: WalkItem[] = [];
+  for await (const item of walkParts({ path: spooled }, { maxDecodedBytes: 2 * 1024 * 1024 })) again.push(item);
+  assert.deepEqual(again.map((i) => i.kind), ['part', 'limits_exceeded']);
+  assert.deepEqual(fs.readdirSync(dir), ['msg']);
 });

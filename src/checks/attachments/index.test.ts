@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -231,6 +232,40 @@ test('a spooled message file is read the same way', async (t) => {
   fs.writeFileSync(file, mimeMessage([att('a.txt', 'fine'), att('b.pdf.scr', 'x')]));
   const r = refused(await run({ path: file }));
   assert.equal(r.evidence?.part, '3');
+});
+
+test('a large spooled message: parts and unpacked entries go to files beside it; the same verdicts, nothing left behind', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailproof-att-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const pdf = att('big.pdf', Buffer.concat([Buffer.from('%PDF-1.4\n'), randomBytes(600 * 1024)]), 'application/pdf');
+  // A program two archive levels down, behind 400 KB of stored data in each.
+  const inner = buildZip([{ name: 'pad.bin', data: randomBytes(400 * 1024), method: 0 }, { name: 'setup.dat', data: peFile() }]);
+  const outer = buildZip([{ name: 'pad.bin', data: randomBytes(400 * 1024), method: 0 }, { name: 'inner.zip', data: inner }]);
+  const doc = Buffer.concat([oleDocWithMacros(), randomBytes(300 * 1024)]);
+  const cases: Array<[string, Att[]]> = [
+    ['program in a nested zip', [pdf, att('archive.zip', outer, 'application/zip')]],
+    ['OLE document with macros', [pdf, att('Vertrag.doc', doc, 'application/msword')]],
+    ['clean', [pdf, att('archive.zip', buildZip([{ name: 'a.bin', data: randomBytes(300 * 1024), method: 0 }]), 'application/zip')]],
+  ];
+  for (const [what, atts] of cases) {
+    const msg = mimeMessage(atts);
+    const file = path.join(dir, 'msg.eml');
+    fs.writeFileSync(file, msg);
+    const spooled = await run({ path: file });
+    assert.deepEqual(spooled, await run(msg), what);
+    assert.deepEqual(fs.readdirSync(dir), ['msg.eml'], what);
+    if (what === 'program in a nested zip') {
+      assert.deepEqual(refused(spooled).evidence, {
+        rule: 'content', part: '3', filename: 'archive.zip', content_type: 'application/zip', bytes: outer.length,
+        detected: 'pe', ext: null, decoy: null, entry: ['inner.zip', 'setup.dat'],
+      });
+    } else if (what === 'OLE document with macros') {
+      assert.equal(refused(spooled).evidence?.detected, 'ole-vba');
+    } else {
+      assert.equal(spooled.kind, 'pass');
+      assert.equal(spooled.evidence?.unpacked_bytes, 0);
+    }
+  }
 });
 
 test('fast path: only a single unnamed text part without base64 skips the MIME walk', () => {

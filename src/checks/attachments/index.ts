@@ -1,5 +1,6 @@
 import Headers from 'mailsplit/lib/headers.js';
 import libmime from 'libmime';
+import { holdFor } from '../../scan/part-body.js';
 import { walkParts, type MimeLimits, type MimePart } from '../../scan/parts.js';
 import { logSafe } from '../../util/sanitize.js';
 import type { Check, CheckContext, Evidence, Verdict } from '../types.js';
@@ -51,7 +52,7 @@ function partEvidence(p: MimePart): Evidence {
     filename: p.filename === null ? null : logSafe(p.filename, 200),
     content_type: logSafe(p.contentType, 100),
     ...(p.within.length ? { within: p.within.map((w) => logSafe(w, 200)) } : {}),
-    bytes: p.content.length,
+    bytes: p.size,
   };
 }
 
@@ -75,11 +76,11 @@ export function attachmentsChecks(s: Settings): Check[] {
       if (!ctx.message) return { kind: 'skip', why: 'no message' };
       const plain = plainTextOnly(ctx.message.body);
       if (plain) return { kind: 'pass', evidence: { parts: 1, attachments: 0, single_text_part: plain } };
-      const inspector = new Inspector(s);
+      const inspector = new Inspector(s, holdFor(ctx.message.body));
       const listed: Evidence[] = [];
       let parts = 0;
       let omitted = 0;
-      for await (const item of walkParts(ctx.message.body, limits)) {
+      for await (const item of walkParts(ctx.message.body, limits, holdFor(ctx.message.body))) {
         if (item.kind === 'limits_exceeded') {
           return {
             kind: 'reject',
@@ -90,7 +91,7 @@ export function attachmentsChecks(s: Settings): Check[] {
         }
         parts++;
         const p = item.part;
-        const out = await inspector.file([p.filename], p.content);
+        const out = await inspector.file([p.filename], p.body);
         const subject = partForReply(p);
         if (out.kind === 'finding') {
           const f = out.finding;

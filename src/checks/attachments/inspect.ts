@@ -2,10 +2,18 @@
 // attachment policy: its name, its content, and, for archives and Office
 // files, what is inside, a bounded number of levels deep. One Inspector per
 // message: it counts archive entries and unpacked bytes over all parts.
+//
+// A file is read through a ByteSource (bytes.ts), never loaded whole: its
+// first bytes, an archive's directory and headers, an OLE file's sectors.
+// An archive entry that is itself looked into (a zip or Office file in a
+// zip) is inflated into a PartSink: memory while small, else a temporary
+// file, removed when it has been looked at.
 import type { ResolvedConfig } from '../../config/load.js';
+import { PartSink, type HoldOptions, type PartBody } from '../../scan/part-body.js';
+import { openBody, runOn, type ByteSource } from './bytes.js';
 import { describeExtension, executableWhat, isMacroExtension, nameParts, sniff, type Magic } from './detect.js';
-import { hasVbaProject, isInstaller, readOleDirectory } from './ole.js';
-import { entryData, entryPrefix, listZip, readEntry, type ZipListing } from './zip.js';
+import { hasVbaProject, isInstaller, oleDirectory } from './ole.js';
+import { copyEntry, entryHead, entryLocal, zipListing, type ZipEntry, type ZipListing } from './zip.js';
 
 export type Settings = ResolvedConfig['checks']['attachments'];
 
@@ -40,6 +48,23 @@ const MACRO_WHAT = 'an Office document with macros';
 /** Bytes of an entry read to recognise its type (the PE header is within the first 1 KB in practice). */
 const SNIFF_BYTES = 4096;
 
+/**
+ * What sniff() says of the whole file, from its first bytes: sniff looks at
+ * the first 64 bytes and, for "MZ", at the PE signature where e_lfanew
+ * points, which may lie beyond them: then those 4 bytes are read too.
+ */
+async function sniffSource(src: ByteSource): Promise<Magic | null> {
+  const head = await src.read(0, SNIFF_BYTES);
+  if (head.length >= 0x40 && head[0] === 0x4d && head[1] === 0x5a) {
+    const pe = head.readUInt32LE(0x3c);
+    if (pe + 4 > head.length && pe + 4 <= src.size) {
+      const sig = await src.read(pe, 4);
+      if (sig.length === 4 && sig.readUInt32BE(0) === 0x50450000) return 'pe';
+    }
+  }
+  return sniff(head);
+}
+
 export class Inspector {
   /** Archive entries listed so far in this message. */
   entries = 0;
@@ -47,7 +72,8 @@ export class Inspector {
   unpacked = 0;
   private readonly blocked: ReadonlySet<string>;
 
-  constructor(private readonly s: Settings) {
+  /** `hold`: where unpacked archive entries go (memory caps, directory for temporary files). */
+  constructor(private readonly s: Settings, private readonly hold: HoldOptions) {
     this.blocked = new Set(s.blocked_extensions);
   }
 
@@ -62,22 +88,27 @@ export class Inspector {
   }
 
   /** A whole file: its names (the first is the one shown), then its content. */
-  async file(names: Array<string | null>, content: Buffer, entry: string[] = []): Promise<Outcome> {
+  async file(names: Array<string | null>, body: PartBody, entry: string[] = []): Promise<Outcome> {
     for (const n of names) {
       const f = this.byName(n, entry);
       if (f) return { kind: 'finding', finding: f };
     }
-    return this.content(content, 0, entry);
+    const src = await openBody(body);
+    try {
+      return await this.content(src, 0, entry);
+    } finally {
+      await src.close();
+    }
   }
 
   /** `level`: archive levels already opened above this file. */
-  private async content(content: Buffer, level: number, entry: string[]): Promise<Outcome> {
-    const magic = sniff(content);
+  private async content(src: ByteSource, level: number, entry: string[]): Promise<Outcome> {
+    const magic = await sniffSource(src);
     const exe = executableWhat(magic);
     if (exe && this.s.block_executable_content) {
       return { kind: 'finding', finding: { rule: 'content', what: exe, ext: null, decoy: null, detected: magic, entry } };
     }
-    if (magic === 'ole') return this.ole(content, entry);
+    if (magic === 'ole') return this.ole(src, entry);
     // Shell scripts ("#!") are recognised but not refused: a mail client
     // does not run them, and admins mail them to each other. The detected
     // type is in the evidence.
@@ -85,13 +116,13 @@ export class Inspector {
     // Without "PK" at the start, still a zip if the directory at the end
     // says so (a self-extractor, or bytes put in front to hide the archive).
     if (level >= this.s.max_archive_depth) return { kind: 'ok', detected: magic };
-    const listing = listZip(content, this.s.max_archive_entries - this.entries + 1);
+    const listing = await runOn(zipListing(src.size, this.s.max_archive_entries - this.entries + 1), src);
     if (!listing) return { kind: 'ok', detected: magic };
-    return this.archive(content, listing, level + 1, entry);
+    return this.archive(src, listing, level + 1, entry);
   }
 
-  private ole(content: Buffer, entry: string[]): Outcome {
-    const dir = readOleDirectory(content);
+  private async ole(src: ByteSource, entry: string[]): Promise<Outcome> {
+    const dir = await runOn(oleDirectory(src.size), src);
     if (dir && this.s.block_executable_content && isInstaller(dir)) {
       return { kind: 'finding', finding: { rule: 'content', what: 'a Windows installer', ext: null, decoy: null, detected: 'msi', entry } };
     }
@@ -101,7 +132,7 @@ export class Inspector {
     return { kind: 'ok', detected: 'ole' };
   }
 
-  private async archive(buf: Buffer, listing: ZipListing, level: number, entry: string[]): Promise<Outcome> {
+  private async archive(src: ByteSource, listing: ZipListing, level: number, entry: string[]): Promise<Outcome> {
     this.entries += listing.entries.length;
     if (this.entries > this.s.max_archive_entries) {
       return { kind: 'limit', limit: { limit: 'archive_entries', max: this.s.max_archive_entries, entry } };
@@ -117,7 +148,7 @@ export class Inspector {
     for (const e of listing.entries) {
       if (e.isDir) continue;
       const here = [...entry, e.name];
-      const local = entryData(buf, e)?.localName;
+      const local = (await runOn(entryLocal(src.size, e), src))?.localName;
       for (const n of [e.name, ...e.altNames, ...(local && local !== e.name ? [local] : [])]) {
         const f = this.byName(n, here);
         if (f) return { kind: 'finding', finding: f };
@@ -126,7 +157,7 @@ export class Inspector {
         encrypted = true;
         continue;
       }
-      const head = entryPrefix(buf, e, SNIFF_BYTES);
+      const head = await runOn(entryHead(src.size, e, SNIFF_BYTES), src);
       if (!head) continue;
       const m: Magic | null = sniff(head);
       const exe = executableWhat(m);
@@ -134,11 +165,7 @@ export class Inspector {
         return { kind: 'finding', finding: { rule: 'content', what: exe, ext: null, decoy: null, detected: m, entry: here } };
       }
       if ((m === 'zip' || m === 'ole') && level < this.s.max_archive_depth) {
-        const full = await readEntry(buf, e, this.s.max_decoded_bytes - this.unpacked);
-        if (full === 'too_large') return { kind: 'limit', limit: { limit: 'archive_bytes', max: this.s.max_decoded_bytes, entry: here } };
-        if (!full) continue;
-        this.unpacked += full.length;
-        const r = await this.content(full, level, here);
+        const r = await this.inner(src, e, level, here);
         if (r.kind !== 'ok') return r;
       }
     }
@@ -146,5 +173,29 @@ export class Inspector {
       return { kind: 'finding', finding: { rule: 'encrypted_archive', what: 'a password-protected archive', ext: null, decoy: null, detected: 'zip-encrypted', entry } };
     }
     return { kind: 'ok', detected };
+  }
+
+  /** An archive or Office file inside an archive: unpacked (bounded by max_decoded_bytes over the message), then looked into. */
+  private async inner(src: ByteSource, e: ZipEntry, level: number, here: string[]): Promise<Outcome> {
+    const sink = new PartSink(this.hold);
+    try {
+      const got = await copyEntry(src, e, this.s.max_decoded_bytes - this.unpacked, async (chunk) => {
+        sink.write(chunk);
+        if (sink.backlogged) await sink.settle();
+      });
+      if (got === 'too_large') return { kind: 'limit', limit: { limit: 'archive_bytes', max: this.s.max_decoded_bytes, entry: here } };
+      // Unreadable (unknown method, broken data): nothing more to see here; clamd still scans the part.
+      if (got === null) return { kind: 'ok', detected: null };
+      const body = await sink.finish();
+      this.unpacked += sink.size;
+      const inner = await openBody(body);
+      try {
+        return await this.content(inner, level, here);
+      } finally {
+        await inner.close();
+      }
+    } finally {
+      await sink.dispose();
+    }
   }
 }

@@ -4,7 +4,10 @@
 // stream's content: that is enough to see a VBA project (macros) and an
 // installer. Hand-written for the same reason as zip.ts: no package for it
 // is installed, and the part needed is small. Every sector number comes from
-// the sender: chains are followed with a visited set and bounds.
+// the sender: chains are followed with a visited set and bounds. The reader
+// asks for sectors (bytes.ts), so a large document is read from its
+// temporary file sector by sector, not loaded whole.
+import { runOnBuffer, type Reads } from './bytes.js';
 
 const MAGIC = Buffer.from('d0cf11e0a1b11ae1', 'hex');
 const ENDOFCHAIN = 0xfffffffe;
@@ -36,69 +39,88 @@ function clsid(b: Buffer): string {
 
 /** Reads the directory; null when `buf` is no OLE2 file or its header is broken. */
 export function readOleDirectory(buf: Buffer, maxEntries = 10000): OleDirectory | null {
-  if (buf.length < 512 || !isOle(buf)) return null;
-  const shift = buf.readUInt16LE(0x1e);
-  if (shift !== 9 && shift !== 12) return null;
-  const size = 1 << shift;
-  const sectors = Math.ceil((buf.length - size) / size);
-  const at = (s: number): number => (s + 1) * size;
-  // The last sector may be cut short: readers check each field's bounds.
-  const readable = (s: number): boolean => s < sectors && at(s) < buf.length;
+  return runOnBuffer(oleDirectory(buf.length, maxEntries), buf);
+}
 
+/**
+ * readOleDirectory's steps, for a file of `size` bytes: the header, the
+ * DIFAT and FAT sectors the directory chain needs, the directory sectors.
+ */
+export function* oleDirectory(size: number, maxEntries = 10000): Reads<OleDirectory | null> {
+  if (size < 512) return null;
+  const h = yield { pos: 0, len: 512 };
+  if (!isOle(h)) return null;
+  const shift = h.readUInt16LE(0x1e);
+  if (shift !== 9 && shift !== 12) return null;
+  const ss = 1 << shift;
+  const sectors = Math.ceil((size - ss) / ss);
+  const at = (s: number): number => (s + 1) * ss;
+  // The last sector may be cut short: readers check each field's bounds.
+  const readable = (s: number): boolean => s < sectors && at(s) < size;
+  const sector = function* (s: number): Reads<Buffer> {
+    return yield { pos: at(s), len: ss };
+  };
   // The FAT: its sector numbers are in the header (the first 109) and in the DIFAT chain.
-  const fatCount = buf.readUInt32LE(0x2c);
+  const fatCount = h.readUInt32LE(0x2c);
   const fatSectors: number[] = [];
   for (let i = 0; i < 109 && fatSectors.length < fatCount; i++) {
-    const s = buf.readUInt32LE(0x4c + i * 4);
+    const s = h.readUInt32LE(0x4c + i * 4);
     if (s <= MAX_REGULAR) fatSectors.push(s);
   }
-  let difat = buf.readUInt32LE(0x44);
+  let difat = h.readUInt32LE(0x44);
   const seenDifat = new Set<number>();
-  const perDifat = size / 4 - 1;
+  const perDifat = ss / 4 - 1;
   while (difat <= MAX_REGULAR && readable(difat) && !seenDifat.has(difat) && fatSectors.length < fatCount) {
     seenDifat.add(difat);
-    const base = at(difat);
-    for (let i = 0; i < perDifat && fatSectors.length < fatCount && base + i * 4 + 4 <= buf.length; i++) {
-      const s = buf.readUInt32LE(base + i * 4);
+    const b = yield* sector(difat);
+    for (let i = 0; i < perDifat && fatSectors.length < fatCount && i * 4 + 4 <= b.length; i++) {
+      const s = b.readUInt32LE(i * 4);
       if (s <= MAX_REGULAR) fatSectors.push(s);
     }
-    difat = base + size <= buf.length ? buf.readUInt32LE(base + size - 4) : ENDOFCHAIN;
+    difat = b.length === ss ? b.readUInt32LE(ss - 4) : ENDOFCHAIN;
   }
-  const next = (s: number): number => {
-    const perFat = size / 4;
+  // FAT sectors read so far: at most the file's size / 128 bytes.
+  const fat = new Map<number, Buffer>();
+  const next = function* (s: number): Reads<number> {
+    const perFat = ss / 4;
     const fs = fatSectors[Math.floor(s / perFat)];
     if (fs === undefined || !readable(fs)) return ENDOFCHAIN;
-    const off = at(fs) + (s % perFat) * 4;
-    return off + 4 <= buf.length ? buf.readUInt32LE(off) : ENDOFCHAIN;
+    let b = fat.get(fs);
+    if (!b) {
+      b = Buffer.from(yield* sector(fs));
+      fat.set(fs, b);
+    }
+    const off = (s % perFat) * 4;
+    return off + 4 <= b.length ? b.readUInt32LE(off) : ENDOFCHAIN;
   };
 
   const entries: OleEntry[] = [];
   let rootClsid: string | null = null;
   let complete = true;
   const seen = new Set<number>();
-  let s = buf.readUInt32LE(0x30);
+  let s = h.readUInt32LE(0x30);
   while (s !== ENDOFCHAIN) {
     if (s > MAX_REGULAR || !readable(s) || seen.has(s)) {
       complete = false;
       break;
     }
     seen.add(s);
-    const base = at(s);
-    for (let i = 0; i < size / 128; i++) {
-      const e = base + i * 128;
-      if (e + 128 > buf.length) {
+    const b = yield* sector(s);
+    for (let i = 0; i < ss / 128; i++) {
+      const e = i * 128;
+      if (e + 128 > b.length) {
         complete = false;
         break;
       }
-      const type = buf[e + 0x42]!;
+      const type = b[e + 0x42]!;
       if (type === 0) continue; // unused slot
       if (entries.length >= maxEntries) return { entries, rootClsid, complete: false };
-      const nameLen = Math.min(64, buf.readUInt16LE(e + 0x40));
-      const name = buf.subarray(e, e + Math.max(0, nameLen - 2)).toString('utf16le');
+      const nameLen = Math.min(64, b.readUInt16LE(e + 0x40));
+      const name = b.subarray(e, e + Math.max(0, nameLen - 2)).toString('utf16le');
       entries.push({ name, type });
-      if (type === 5 && rootClsid === null) rootClsid = clsid(buf.subarray(e + 0x50, e + 0x60));
+      if (type === 5 && rootClsid === null) rootClsid = clsid(b.subarray(e + 0x50, e + 0x60));
     }
-    s = next(s);
+    s = yield* next(s);
   }
   return { entries, rootClsid, complete };
 }
