@@ -375,7 +375,14 @@ export class Gateway {
 
   private async mail(address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
     const st = this.mustState(session);
-    if (this.draining) throw this.fail(SHUTTING_DOWN, st.ref);
+    if (this.draining) {
+      // Every reply with a REF has its event: recorded first, then refused.
+      const r = render(SHUTTING_DOWN, st.ref, this.opts.publicUrl);
+      await this.record(st, [this.base(st, 'session.refused', {
+        ref: st.ref, mail_from: address.address, smtp_code: r.code, enhanced_code: r.enhanced, reply: `${r.code} ${r.line}`, details: { reason: 'shutting down' },
+      })]);
+      throw new SmtpReplyError(r.code, r.line);
+    }
     if (st.ledgerBroken) throw this.fail(LEDGER_DOWN, st.ref);
     if (st.tx) this.endTx(st, st.tx.facts.rcpts.length === 0 && st.tx.rejected > 0 ? 'rejected' : 'abandoned');
     const args = address.args || {};

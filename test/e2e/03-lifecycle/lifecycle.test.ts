@@ -1,6 +1,8 @@
 // SIGTERM: new clients get 421, a running transaction finishes, clean exit.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import path from 'node:path';
+import Database from 'better-sqlite3';
 import { listNew, startServer } from '../../helpers/server.js';
 import { RawSmtp } from '../../helpers/smtp-client.js';
 
@@ -22,10 +24,17 @@ test('graceful stop: the running transaction completes, new clients get 421, exi
     await late.close();
     // The client in DATA finishes and gets its 250; the message is stored.
     assert.match((await c.cmd('second half\r\n.'))!, /^250 2\.0\.0 Message accepted and stored/);
-    assert.match((await c.cmd('MAIL FROM:<s@example.org>'))!, /^421 4\.3\.2 /, 'no new transaction while draining');
+    const refused = (await c.cmd('MAIL FROM:<s@example.org>'))!;
+    assert.match(refused, /^421 4\.3\.2 /, 'no new transaction while draining');
     await c.close();
     assert.equal(await exit, 0);
     assert.equal(listNew(mp.newDir('demo@demo.test')).length, 1);
+    // The REF of that 421 is in the ledger: recorded first, then refused.
+    const ref = /\(ref (\w{12})\)/.exec(refused)![1]!;
+    const db = new Database(path.join(mp.dataDir, 'ledger.sqlite'), { readonly: true });
+    const rows = db.prepare('SELECT kind, mail_from, smtp_code FROM events WHERE ref = ? AND smtp_code = 421').all(ref);
+    db.close();
+    assert.deepEqual(rows, [{ kind: 'session.refused', mail_from: 's@example.org', smtp_code: 421 }]);
   } finally {
     await c.close();
     await mp.stop();
