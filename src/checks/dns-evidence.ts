@@ -1,4 +1,4 @@
-// DNS answers as a check's evidence (DESIGN.md "Ledger events": what the
+// DNS answers as a check's evidence (docs/design.md "Ledger events": what the
 // gateway saw at that moment, TTLs included), and the timeout a check that
 // makes DNS lookups should give itself.
 import type { ResolvedConfig } from '../config/load.js';

@@ -1,4 +1,4 @@
-// The check interface (DESIGN.md "Stages and delayed rejection"). A check
+// The check interface (docs/design.md "Stages and delayed rejection"). A check
 // declares its stage and returns a verdict; it never writes a reply or a
 // ledger event itself: the runner does both, so dry-run mode, failure modes,
 // delayed rejection and the audit trail are the same for every check.
@@ -87,7 +87,7 @@ export interface MessageFacts {
   body: { buffer: Buffer } | { path: string };
 }
 
-/** Services a check may use. Network and clock are injected (STYLE.md principle 5). */
+/** Services a check may use. Network and clock are injected (docs/design.md "Stages and delayed rejection"). */
 export interface CheckDeps {
   now(): number;
   domains: LocalDomains;

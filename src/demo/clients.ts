@@ -11,7 +11,7 @@ export interface SendResult {
   ref: string | null;
 }
 
-/** The REF a reply carries: "... (ref K7Q2M9XW, https://...)" (DESIGN.md "Reply texts"). */
+/** The REF a reply carries: "... (ref K7Q2M9XW, https://...)" (docs/design.md "Reply texts"). */
 export function refOf(reply: string): string | null {
   return /\(ref ([A-Za-z0-9_-]+)/.exec(reply)?.[1] ?? null;
 }

@@ -1,5 +1,5 @@
 // The demo's little world: a customer domain, the senders of the classic
-// stories (DESIGN.md "The classic findings"), each on a loopback address of
+// stories (docs/design.md "The classic findings"), each on a loopback address of
 // its own (127.0.0.0/8 is all loopback on Linux, no setup needed), and the
 // DNS that describes them. Everything lives under .demo, a name no real
 // resolver answers for, and 127.in-addr.arpa.

@@ -8,7 +8,7 @@
 // told apart reliably (ENOTFOUND vs ENODATA vs ESERVFAIL vs ECONNREFUSED
 // depends on the path taken), and hides the SOA of a negative answer, the
 // server that answered and the AA bit. A check must store exactly what it saw
-// (DESIGN.md "Ledger events") and must turn a server failure into a 4xx and
+// (docs/design.md "Ledger events") and must turn a server failure into a 4xx and
 // only a real "does not exist" into a 5xx; that needs the rcode and the TTLs,
 // so the exchange is done here. dns-packet encodes and decodes messages;
 // everything about the exchange is ours: random IDs, a fresh socket (random

@@ -1,4 +1,4 @@
-// The DNS layer's contract (DESIGN.md "Ledger events": a check's event carries
+// The DNS layer's contract (docs/design.md "Ledger events": a check's event carries
 // its evidence as seen at that moment, DNS answers and TTLs included).
 //
 // A lookup never throws for anything DNS can say or fail to say: NXDOMAIN and

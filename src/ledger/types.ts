@@ -1,4 +1,4 @@
-// The ledger's event model (shared/DESIGN.md "Ledger events"). One schema for
+// The ledger's event model (docs/design.md "Ledger events"). One schema for
 // the gateway, the POP3 server and the log ingesters: an event is a fact that
 // happened, named for what happened.
 

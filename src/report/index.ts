@@ -5,7 +5,7 @@ import { buildModel } from './model.js';
 import { renderPdf } from './pdf.js';
 import { renderText } from './text.js';
 
-// The customer report (DESIGN.md "Command line contract": mailproof report):
+// The customer report (docs/design.md "Command line contract": mailproof report):
 // a SearchResult (research/search.ts) as a document in German or English.
 // The CLI (cli/report.ts) and the web UI both call renderReport.
 

@@ -4,7 +4,7 @@
 //
 // The public reply to a sender may carry the score and the threshold, never
 // the symbols: naming the rules that fired would let an abuser tune a message
-// until it passes (DESIGN.md "Reply texts"). Symbols and the raw reply are
+// until it passes (docs/design.md "Reply texts"). Symbols and the raw reply are
 // ledger evidence only.
 import fs from 'node:fs';
 

@@ -1,6 +1,6 @@
 import { asciiSafe } from '../util/sanitize.js';
 
-// A reply is a typed value, never a hand-built string (STYLE.md principle 2).
+// A reply is a typed value, never a hand-built string (docs/design.md "Reply texts").
 // Literal unions make a typo in a code a type error.
 export type ReplyCode =
   | 250 | 252

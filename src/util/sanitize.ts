@@ -14,7 +14,7 @@ function needsEscape(c: number): boolean {
 }
 const NON_PRINTABLE_ASCII = /[^\x20-\x7e]/g;
 
-/** For SMTP replies and headers: printable ASCII only (DESIGN.md "Reply texts"). */
+/** For SMTP replies and headers: printable ASCII only (docs/design.md "Reply texts"). */
 export function asciiSafe(value: string, max = 200): string {
   const s = value.replace(NON_PRINTABLE_ASCII, '?');
   return s.length > max ? s.slice(0, max) + '...' : s;

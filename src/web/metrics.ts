@@ -6,7 +6,7 @@
 // a worker that crashes or is restarted (cli/serve.ts forks a new one), and
 // the aggregator has to ask every worker over IPC on each scrape. Every
 // worker already appends every fact to the one ledger before its reply goes
-// out (DESIGN.md "Ledger events"), so counting the ledger's new rows at
+// out (docs/design.md "Ledger events"), so counting the ledger's new rows at
 // scrape time is correct for any number of workers, survives worker
 // restarts, and counts ingested Postfix/Dovecot events the same way. The
 // check latencies are in the events too (check.result details.ms).

@@ -27,7 +27,7 @@ function tempfail(e: DnsAnswer<unknown>): string {
  * forward confirmation (a PTR name whose A/AAAA holds the address: FCrDNS,
  * RFC 8601 "iprev"), and whether that name is a generic one from an access
  * provider's pool, the mark of a server sending straight from a dynamic DSL
- * or cable address (DESIGN.md seed case). Returns `ptr`: the confirmed name
+ * or cable address (docs/design.md, "The classic findings"). Returns `ptr`: the confirmed name
  * or null. A temporary DNS failure is a ComponentError (4xx), never a verdict.
  */
 export function clientIdentityChecks(settings: Settings, cfg: Pick<ResolvedConfig, 'dns'>): Check[] {

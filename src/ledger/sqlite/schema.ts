@@ -52,7 +52,7 @@ const REPLACED = ['events_rcpt', 'events_rcpt_domain', 'events_from_domain', 'ev
 export function openPragmas(db: Database.Database): void {
   // WAL lets readers (trace, web) run while the gateway writes. synchronous=FULL
   // fsyncs the WAL on every commit: an event must be durable before the reply
-  // that depends on it goes out (DESIGN.md "Ledger events"). Group commit in the
+  // that depends on it goes out (docs/design.md "Ledger events"). Group commit in the
   // writer keeps that to one fsync per batch.
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');

@@ -1,4 +1,4 @@
-// The two DNS seed cases of DESIGN.md end to end, with a real throwaway
+// The two DNS seed cases of docs/design.md end to end, with a real throwaway
 // Postfix as the sender's MTA: what its bounce tells the sender must be our
 // exact reply with its REF.
 // (a) an in-house server on a dynamic DSL address that is on a block list;
