@@ -5,7 +5,7 @@
 // SMTP, deferrals retried later, bounces with their notifications, queue IDs
 // from a small pool so that they are reused. Deterministic (seeded).
 import fs from 'node:fs';
-import { rng } from '../lib/rng.js';
+import { rng } from '../../test/helpers/rng.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 

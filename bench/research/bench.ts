@@ -25,7 +25,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { ResearchPool } from '../../src/web/research-pool.js';
 import { buildWebApp } from '../../src/web/server.js';
 import { UserStore } from '../../src/web/users.js';
-import { rng } from '../lib/rng.js';
+import { rng } from '../../test/helpers/rng.js';
 
 const { values } = parseArgs({
   options: {

@@ -36,7 +36,7 @@ import Database from 'better-sqlite3';
 import { applySchema, COLUMNS } from '../../src/ledger/sqlite/schema.js';
 import { toRow } from '../../src/ledger/sqlite/row.js';
 import type { LedgerEvent } from '../../src/ledger/types.js';
-import { rng } from '../lib/rng.js';
+import { rng } from '../../test/helpers/rng.js';
 
 export interface GenParams {
   events: number;

@@ -13,21 +13,11 @@ import { DovecotParser } from './dovecot.js';
 import { PostfixParser } from './postfix.js';
 import type { SyslogLine } from './syslog.js';
 import { normalizeMessageId } from '../util/message-id.js';
+import { rng } from '../../test/helpers/rng.js';
 
 const SEED = Number(process.env.PROPERTY_SEED ?? 20261205);
 const CASES = 2500;
 
-/** mulberry32: small, seeded, the same on every run. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Separators and keys of every format under test, and characters that end or quote values.
 const TRICKY = [

@@ -1,10 +1,9 @@
 // Every limit, when hit, gives the right SMTP code and a ledger event.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import Database from 'better-sqlite3';
 import { startServer, type Instance } from '../../helpers/server.js';
 import { RawSmtp } from '../../helpers/smtp-client.js';
+import { eventsOf, eventually, type EventRow } from '../../helpers/ledger.js';
 
 let mp: Instance;
 /** A second instance whose only tight limit is the idle timeout. */
@@ -18,27 +17,8 @@ before(async () => {
 });
 after(async () => { await mp.stop(); await idle.stop(); });
 
-function events(where: string, ...args: unknown[]): Array<{ kind: string; client_ip: string; smtp_code: number; enhanced_code: string; reply: string; details: string }> {
+function events(where: string, ...args: unknown[]): EventRow[] {
   return eventsOf(mp, where, ...args);
-}
-
-function eventsOf(inst: Instance, where: string, ...args: unknown[]): ReturnType<typeof events> {
-  const db = new Database(path.join(inst.dataDir, 'ledger.sqlite'), { readonly: true });
-  try {
-    return db.prepare(`SELECT * FROM events WHERE ${where} ORDER BY id`).all(...args) as never;
-  } finally {
-    db.close();
-  }
-}
-
-/** Limit events are written as the 421 goes out, not before it: poll briefly. */
-async function eventually<T>(f: () => T[], min = 1): Promise<T[]> {
-  for (let i = 0; i < 50; i++) {
-    const r = f();
-    if (r.length >= min) return r;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  return f();
 }
 
 async function greeted(localAddress: string, inst: Instance = mp): Promise<RawSmtp> {

@@ -4,29 +4,14 @@
 // clients are presented through the PROXY protocol from a trusted peer.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import Database from 'better-sqlite3';
 import { NO_DNS_CHECKS, startServer, type Instance } from '../../helpers/server.js';
 import { RawSmtp } from '../../helpers/smtp-client.js';
+import { eventsOf, eventually, type EventRow } from '../../helpers/ledger.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function limitEvents(inst: Instance, kind: string): Array<{ kind: string; client_ip: string; smtp_code: number; enhanced_code: string; details: string }> {
-  const db = new Database(path.join(inst.dataDir, 'ledger.sqlite'), { readonly: true });
-  try {
-    return db.prepare('SELECT * FROM events WHERE kind = ? ORDER BY id').all(kind) as never;
-  } finally {
-    db.close();
-  }
-}
-
-async function eventually<T>(f: () => T[], min = 1): Promise<T[]> {
-  for (let i = 0; i < 50; i++) {
-    const r = f();
-    if (r.length >= min) return r;
-    await sleep(100);
-  }
-  return f();
+function limitEvents(inst: Instance, kind: string): EventRow[] {
+  return eventsOf(inst, 'kind = ?', kind);
 }
 
 async function viaProxy(port: number, client: string): Promise<{ c: RawSmtp; greeting: string | null }> {

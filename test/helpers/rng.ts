@@ -1,4 +1,4 @@
-/** A small seeded PRNG (mulberry32): the benchmarks' generated data must be the same on every run. */
+/** A small seeded PRNG (mulberry32): generated data (benchmarks, property tests) is the same on every run. */
 export function rng(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
