@@ -141,14 +141,16 @@ function policydSpf(msg: string): PolicyReading {
       },
     };
   }
-  let rest = msg.replace(/^prepend /, '').replace(/^Received-SPF: /, '');
+  // The header policyd-spf asks Postfix to prepend ends in one space of its own.
+  const prepend = msg.startsWith('prepend ');
+  let rest = (prepend ? msg.slice(8, msg.endsWith(' ') ? -1 : undefined) : msg).replace(/^Received-SPF: /, '');
   const m = SPF_RESULT.exec(rest);
   if (!m) return SPF_CHATTER.test(msg) ? 'chatter' : null;
   rest = rest.slice(m[0].length);
   // "Pass (mailfrom) identity=..." (the header's comment) or "Pass; identity=...".
   const cm = /^(?: \((?:mailfrom|helo|[^()]{0,200})\) |; )/.exec(rest);
   if (!cm) return null;
-  rest = rest.slice(cm[0].length).replace(/ $/, '');
+  rest = rest.slice(cm[0].length);
   const r = readFields(rest, 0, rest.length, SPF_FIELDS);
   if (!r.ok) return { ok: false, reason: r.reason === 'ambiguous' ? 'ambiguous policyd-spf line' : 'no policyd-spf fields' };
   const f = r.fields;
