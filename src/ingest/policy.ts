@@ -53,6 +53,8 @@ const HOSTNAME = /^[A-Za-z0-9._-]{1,255}$/;
 
 /** Which service wrote a line, by its syslog program name. */
 export function policyService(program: string): PolicyService | null {
+  // Called for every line of a Postfix log: Postfix's own daemons leave first.
+  if (program.startsWith('postfix')) return program.endsWith('/policy-spf') ? 'policyd-spf' : null;
   if (program === 'postgrey') return 'postgrey';
   if (program === 'policyd-spf' || program === 'policyd-spf-perl' || program.endsWith('/policy-spf')) return 'policyd-spf';
   if (/^postfwd[23]?(?:\/|$)/.test(program)) return 'postfwd';
