@@ -23,6 +23,11 @@ function counts(s: string): Record<string, string> {
 }
 
 // mail_log_prefix: "%s(%u)" and then, in 2.3's default, "<%{pid}><%{session}>";
+// %u there is the authenticated user, which passed auth_username_chars (by
+// default letters, digits and ".-_@": no parenthesis, '<' or ": "), so the tag
+// ends where it seems to. A configuration that empties auth_username_chars
+// lets a user name such as "a): rip=6.6.6.6 " pass for prefix variables.
+
 // 2.2's default stops after "(%u)", and configurations add or drop "<...>"
 // groups. Each group is told by its syntax: digits are the pid, an address
 // the client's (a "<%{rip}>" group), anything else the session ID.
