@@ -67,6 +67,7 @@ test('policyd-spf: its refusal gives the spf_fail diagnosis; logged results are 
   const { events, unknown } = feed(`Mar 7 11:00:00 mx1 postfix/smtpd[200]: connect from unknown[198.51.100.7]
 Mar 7 11:00:01 mx1 policyd-spf[901]: 550 5.7.23 Message rejected due to: SPF fail - not authorized. Please see http://www.openspf.net/Why?s=mfrom;id=ceo@bank.test;ip=198.51.100.7;r=<UNKNOWN>
 Mar 7 11:00:01 mx1 postfix/smtpd[200]: NOQUEUE: reject: RCPT from unknown[198.51.100.7]: 550 5.7.23 <carol@local.test>: Recipient address rejected: Message rejected due to: SPF fail - not authorized. Please see http://www.openspf.net/Why?s=mfrom;id=ceo@bank.test;ip=198.51.100.7;r=<UNKNOWN>; from=<ceo@bank.test> to=<carol@local.test> proto=ESMTP helo=<x.test>
+Mar 7 11:00:30 mx1 policyd-spf[901]: 451 4.4.3 SPF Temporary Error: DNS Timeout
 Mar 7 11:01:00 mx1 policyd-spf[901]: prepend Received-SPF: Softfail (mailfrom) identity=mailfrom; client-ip=203.0.113.5; helo=mx.other.test; envelope-from=a@other.test; receiver=<UNKNOWN> 
 Mar 7 11:01:00 mx1 policyd-spf[901]: None; identity=helo; client-ip=203.0.113.5; helo=mx.other.test; envelope-from=a@other.test; receiver=<UNKNOWN>`);
   assert.deepEqual(unknown, []);
@@ -74,6 +75,7 @@ Mar 7 11:01:00 mx1 policyd-spf[901]: None; identity=helo; client-ip=203.0.113.5;
   assert.deepEqual(checks.map((e) => [e.check_name, e.verdict, e.client_ip, e.mail_from, (e.details as { evidence: { finding: string } }).evidence.finding]), [
     ['spf', 'reject', '198.51.100.7', 'ceo@bank.test', 'fail'],
     ['spf', 'reject', '198.51.100.7', 'ceo@bank.test', 'fail'],
+    ['spf', 'tempfail', null, null, 'temperror'],
     ['spf', 'flag', '203.0.113.5', 'a@other.test', 'softfail'],
     ['spf', 'skip', '203.0.113.5', 'a@other.test', 'none'],
   ]);

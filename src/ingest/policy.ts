@@ -125,7 +125,8 @@ const SPF_CHATTER = /^(?:Starting|Config:|spfcheck:|Found the end of entry|Read 
 
 function policydSpf(msg: string): PolicyReading {
   // A refusal or a deferral, in the words policyd-spf answers Postfix with.
-  const refusal = /^([45])\d\d [45]\.\d{1,3}\.\d{1,3} Message (?:rejected|deferred) due to: /.exec(msg);
+  // ("550 5.7.23 Message rejected due to: SPF fail ...", "451 4.4.3 SPF Temporary Error: DNS Timeout").
+  const refusal = /^([45])\d\d [45]\.\d{1,3}\.\d{1,3} (?=.*\bSPF\b)/.exec(msg);
   if (refusal) {
     const why = msg.indexOf('Why?s=');
     const f = why >= 0 ? readFields(msg, why + 4, msg.length, SPF_WHY) : null;
@@ -136,7 +137,7 @@ function policydSpf(msg: string): PolicyReading {
       ok: true,
       result: {
         service: 'policyd-spf', check: 'spf', verdict: refusal[1] === '4' ? 'tempfail' : 'reject',
-        finding: fail ? 'fail' : /temperror/i.test(msg) ? 'temperror' : /permerror/i.test(msg) ? 'permerror' : 'fail',
+        finding: fail ? 'fail' : /temp(?:orary)? ?error/i.test(msg) ? 'temperror' : /perm(?:anent)? ?error/i.test(msg) ? 'permerror' : 'fail',
         ip: w?.ip ?? null, ptr: null, from: w && w.s === 'mfrom' ? w.id ?? null : null, to: null,
         helo: w && w.s === 'helo' ? w.id ?? null : null, reply: msg,
         evidence: { identity: w?.s === 'helo' ? 'helo' : 'mailfrom' },
