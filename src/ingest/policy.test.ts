@@ -142,3 +142,17 @@ Mar 7 14:03:00 mx1 postfix/smtp[600]: Verified TLS connection established to mx.
     ['header_checks', 'warning', 'erin@local.test'],
   ]);
 });
+
+test('trace: a message whose client went away during DATA shows how the session ended', async () => {
+  const { events, unknown } = feed(`Mar 7 15:00:00 mx1 postfix/smtpd[700]: connect from mail.z.test[192.0.2.60]
+Mar 7 15:00:01 mx1 postfix/smtpd[700]: 7AB12C3D: client=mail.z.test[192.0.2.60]
+Mar 7 15:00:02 mx1 postfix/cleanup[701]: 7AB12C3D: message-id=<lost-1@z.test>
+Mar 7 15:00:02 mx1 postfix/smtpd[700]: NOQUEUE: reject: RCPT from mail.z.test[192.0.2.60]: 550 5.1.1 <nobody@local.test>: Recipient address rejected: User unknown in local recipient table; from=<z@z.test> to=<nobody@local.test> proto=ESMTP helo=<mail.z.test>
+Mar 7 15:05:02 mx1 postfix/smtpd[700]: timeout after DATA (8192 bytes) from mail.z.test[192.0.2.60]
+Mar 7 15:05:02 mx1 postfix/smtpd[700]: disconnect from mail.z.test[192.0.2.60] ehlo=1 mail=1 rcpt=1/2 data=0/1 commands=3/5`);
+  assert.deepEqual(unknown, []);
+  const [j] = await traced(events, 'nobody@local.test');
+  const close = j!.events.find((e) => e.kind === 'session.close');
+  assert.ok(close, JSON.stringify(j, null, 1));
+  assert.equal((close.details as { ended?: string }).ended, 'timeout after DATA');
+});
