@@ -8,11 +8,19 @@
 //   user in 2.3.x even when empty). U is the name the client typed, sanitized
 //   of control characters only: it may hold "> , rip=" and anything else.
 //   The other elements are Dovecot's own (addresses, numbers, a session ID
-//   in base64, a TLS state word). A value that may be any text, followed by
-//   optional fields, reads two ways whenever those fields are there (the
-//   user name could run on to the last '>'): the session ID, which Dovecot's
-//   default elements always end with, is required, and lines from a
-//   configuration without it are refused.
+//   in base64, a TLS state word). Two formats are common: the default since
+//   2.1 ends with "session=<%{session}>"; 2.0's default ("user=<%u>
+//   method=%m rip=%r lip=%l %c", still in many configurations) has no
+//   session. A value that may be any text, followed by optional fields that
+//   may end in '>', reads two ways (the user name could run on to the last
+//   '>'), so the format is chosen per line by its end: a line ending in '>'
+//   is read with the session required (only the session and the user close
+//   with '>', and the user comes first), any other line without a session.
+//   What that choice cannot tell apart: a configuration without the session
+//   element, a login without a remote address (a local socket, where Dovecot
+//   leaves rip out) and a user name ending in ", session=<x": that line would
+//   read as a login with session x. Network logins always carry rip after
+//   the user, which ends such a line in an address, not '>'.
 // - the mail_log plugin: "EVENT: box=B, uid=N, msgid=M, size=N, vsize=N,
 //   flags=(F), from=X, subject=Y", fields in that order, each only when
 //   configured. B (a folder name), M, X and Y (message headers) are any text,
@@ -32,14 +40,24 @@ const LOGIN: readonly FieldSpec[] = [
   { key: 'rip', open: ', rip=', close: '', value: IP, stop: ',' },
   { key: 'lip', open: ', lip=', close: '', value: IP, stop: ',' },
   { key: 'mpid', open: ', mpid=', close: '', value: /^\d{1,10}$/, stop: ',' },
-  // %c: "secured", "TLS", "TLS handshaking" or "TLS: <the TLS library's error>".
-  { key: 'tls', open: ', ', close: '', value: /^(?:secured|TLS|TLS handshaking|TLS: [^=<>]*)$/ },
-  { key: 'session', open: ', session=<', close: '>', value: /^[A-Za-z0-9+/=_-]{0,64}$/, required: true },
+  // %c: "secured", "TLS", "TLS handshaking" or "TLS: <the TLS library's error>",
+  // since 2.3 followed by ", TLSv1.3 with cipher NAME (256/256 bits)". Dovecot's
+  // and OpenSSL's text: never '=', '<' or '>'.
+  { key: 'tls', open: ', ', close: '', value: /^(?:secured|TLS|TLS handshaking|TLS: [^=<>]*|TLS handshaking: [^=<>]*)(?:, TLSv[0-9.]+ with cipher [^=<>]*)?$/ },
 ];
+const SESSION: FieldSpec = { key: 'session', open: ', session=<', close: '>', value: /^[A-Za-z0-9+/=_-]{0,64}$/, required: true };
+const LOGIN_SESSION: readonly FieldSpec[] = [...LOGIN, SESSION];
 
-/** "user=<U>, method=..., rip=..., session=<...>" after a login process's message. */
+/**
+ * "user=<U>, method=..., rip=..., session=<...>" (or without the session, see
+ * above) after a login process's message. A line with none of the elements
+ * first (": rip=...") reads the same way, the user left out.
+ */
 export function loginFields(s: string): Reading {
-  return readFields(s, 0, s.length, LOGIN);
+  if (s.startsWith(', ')) s = s.slice(2);
+  // The elements joined by ", " start with the first written; as read here each but the user opens with ", ".
+  const t = s.startsWith('user=<') ? s : ', ' + s;
+  return readFields(t, 0, t.length, t.endsWith('>') ? LOGIN_SESSION : LOGIN);
 }
 
 const DIGITS = /^\d{1,20}$/;

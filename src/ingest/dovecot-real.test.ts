@@ -26,6 +26,8 @@ test('a real Dovecot 2.3 log: every line understood, one event per fact', () => 
     ['pop3.login', 'alice@lmtp.test', null],
     // POP3 DELE at QUIT is logged as mail_log "expunge".
     ['pop3.dele', 'alice@lmtp.test', 'lmtp-1@example.org'],
+    // pop3_logout_format's retr=1/552: fetched (Dovecot logs no line per RETR).
+    ['pop3.retr', 'alice@lmtp.test', null],
     ['pop3.logout', 'alice@lmtp.test', null],
     ['message.delivered', 'bob@lmtp.test', 'lmtp-2@example.org'],
     ['imap.login', 'bob@lmtp.test', null],

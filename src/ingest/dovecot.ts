@@ -22,8 +22,58 @@ function counts(s: string): Record<string, string> {
   return out;
 }
 
-const SERVICE = /^(imap|pop3|lmtp|lda|indexer-worker|doveadm)\(([^)]*)\)(?:<(\d+)>)?(?:<([^>]*)>)?$/;
+// mail_log_prefix: "%s(%u)" and then, in 2.3's default, "<%{pid}><%{session}>";
+// %u there is the authenticated user, which passed auth_username_chars (by
+// default letters, digits and ".-_@": no parenthesis, '<' or ": "), so the tag
+// ends where it seems to. A configuration that empties auth_username_chars
+// lets a user name such as "a): rip=6.6.6.6 " pass for prefix variables.
+
+// 2.2's default stops after "(%u)", and configurations add or drop "<...>"
+// groups. Each group is told by its syntax: digits are the pid, an address
+// the client's (a "<%{rip}>" group), anything else the session ID.
+const SERVICE = /^(imap|pop3|lmtp|lda|indexer-worker|doveadm|submission|managesieve)\(([^)]*)\)((?:<[^<>]*>){0,4})$/;
 const LEVEL = /^(?:Info|Error|Warning|Fatal|Panic|Debug): /;
+const IP = /^(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)$/;
+const SID = /^[A-Za-z0-9+/=_-]{1,64}$/;
+// Variables a mail_log_prefix may write after the tag, "rip=%{rip} lip=%{lip} "
+// and the like: each value Dovecot's own (an address, a number, a session
+// ID), none with a space, so the list ends at the first word that is not one
+// of them; the message after it ("expunge: ...") never starts with one.
+const PREFIX_VAR = /^(rip|lip|real_rip|real_lip|rport|lport|real_rport|real_lport|session|pid)=(\S*) /;
+
+interface PrefixVars { pid: string | null; session: string | null; rip: string | null; lip: string | null }
+
+/** "<6678><jcvqSUBhTrl/AAAB>" after "pop3(user)" -> pid and session (and an address, when configured). */
+function groups(g: string, into: PrefixVars): boolean {
+  for (const m of g.matchAll(/<([^<>]*)>/g)) {
+    const v = m[1]!;
+    if (/^\d{1,10}$/.test(v)) into.pid = v;
+    else if (IP.test(v) && v.length <= 64) into.rip = v;
+    else if (SID.test(v)) into.session = v;
+    else return false;
+  }
+  return true;
+}
+
+/** Reads "rip=1.2.3.4 lip=5.6.7.8 " at the start of msg into vars; returns the rest. */
+function prefixTail(msg: string, into: PrefixVars): string {
+  for (let n = 0; n < 8; n++) {
+    const m = PREFIX_VAR.exec(msg);
+    if (!m) break;
+    const [, k, v] = m as unknown as [string, string, string];
+    if (k.endsWith('rip') || k.endsWith('lip')) {
+      if (v !== '' && !IP.test(v)) break;
+      if (k === 'rip') into.rip = v || null;
+      else if (k === 'lip') into.lip = v || null;
+    } else if (k === 'session') {
+      if (v !== '' && !SID.test(v)) break;
+      into.session = v || into.session;
+    } else if (!/^\d{0,10}$/.test(v)) break;
+    else if (k === 'pid') into.pid = v || into.pid;
+    msg = msg.slice(m[0].length);
+  }
+  return msg;
+}
 
 export class DovecotParser implements StatefulParser {
   private sessions = new Map<string, DcSession>();
@@ -43,8 +93,9 @@ export class DovecotParser implements StatefulParser {
   handle(l: SyslogLine, node: string, sink: Sink): boolean {
     let tag = l.program;
     let msg = l.msg;
-    if (tag === 'dovecot') {
-      // Via syslog the service is the first part of the message.
+    // Via syslog the service is the first part of the message; some
+    // setups write Dovecot's own "dovecot: " in front once more.
+    for (let i = 0; i < 2 && tag === 'dovecot'; i++) {
       const c = msg.indexOf(': ');
       if (c <= 0) return false;
       tag = msg.slice(0, c);
@@ -57,14 +108,19 @@ export class DovecotParser implements StatefulParser {
     const sm = SERVICE.exec(tag);
     if (!sm) {
       // The master, auth and config processes: nothing about a message.
-      return /^(?:master|auth|auth-worker|config|log|anvil|stats|dict|lmtp|imap|pop3)(?:\(|$|:)/.test(tag);
+      return /^(?:master|auth|auth-worker|config|log|anvil|stats|dict|lmtp|imap|pop3|dovecot-auth|ssl-params|replicator|aggregator|quota-status)(?:\(|$|:)/.test(tag);
     }
     const service = sm[1]!;
     const user = clean(sm[2]!.toLowerCase(), MAX_ADDR);
-    const sid = sm[4] ?? null;
+    const vars: PrefixVars = { pid: null, session: null, rip: null, lip: null };
+    if (!groups(sm[3]!, vars)) return false;
+    msg = prefixTail(msg, vars).replace(LEVEL, '');
+    const sid = vars.session;
     const session = sid ? `dc:${node}:${clean(sid, 64)}` : null;
     const st = sid ? this.sessions.get(node + '|' + sid) : undefined;
-    const base = { ts: l.ts, node, source: 'dovecot' as const, session, rcpt: user, client_ip: st?.ip ?? null };
+    // The login line's address first (the session's client); the prefix's own when configured.
+    const ip = st?.ip ?? (vars.rip ? clean(vars.rip, 64) : null);
+    const base = { ts: l.ts, node, source: 'dovecot' as const, session, rcpt: user, client_ip: ip };
 
     if (service === 'lmtp' || service === 'lda') {
       // "msgid=<...>: saved mail to INBOX"
@@ -78,7 +134,15 @@ export class DovecotParser implements StatefulParser {
     if (service !== 'pop3' && service !== 'imap') return true;
     const kindPrefix = service;
     if (msg.startsWith('Disconnected') || msg.startsWith('Connection closed') || msg.startsWith('Logged out')) {
-      sink.emit({ ...base, kind: `${kindPrefix}.logout`, details: { counts: counts(msg), reason: clean(msg.slice(0, 120), 120) } });
+      const c = counts(msg);
+      // pop3_logout_format's "retr=N/BYTES": Dovecot logs no line per RETR
+      // (the mail_log plugin has no fetch event), so the session's count is
+      // the evidence that the mailbox was fetched.
+      const retr = service === 'pop3' ? /^(\d+)\/(\d+)$/.exec(c.retr ?? '') : null;
+      if (retr && Number(retr[1]) > 0) {
+        sink.emit({ ...base, kind: 'pop3.retr', details: { messages: Number(retr[1]), bytes: Number(retr[2]), from: 'logout counts' } });
+      }
+      sink.emit({ ...base, kind: `${kindPrefix}.logout`, details: { counts: c, reason: clean(msg.slice(0, 120), 120) } });
       if (sid) this.sessions.delete(node + '|' + sid);
       return true;
     }
@@ -107,7 +171,13 @@ export class DovecotParser implements StatefulParser {
 
   private login(l: SyslogLine, node: string, sink: Sink, tag: string, msg: string): boolean {
     const proto = tag.startsWith('pop3') ? 'pop3' : tag.startsWith('imap') ? 'imap' : null;
-    const colon = msg.indexOf(': user=');
+    // The elements start after Dovecot's own message text, at the first
+    // element written (the user is left out when empty before 2.3).
+    let colon = -1;
+    for (const e of [': user=<', ': method=', ': rip=']) {
+      const i = msg.indexOf(e);
+      if (i > 0 && (colon < 0 || i < colon)) colon = i;
+    }
     const ok = msg.startsWith('Login: ');
     const head = ok ? 'Login' : colon > 0 ? msg.slice(0, colon) : msg;
     const authFailed = /auth failed|Authentication failed|Aborted login \(/.test(head) && !ok;

@@ -28,6 +28,10 @@ const TRICKY = [
   'user=<', ', method=PLAIN', ', rip=6.6.6.6', ', lip=1.1.1.1', ', mpid=9', ', TLS', ', secured', ', session=<', ', session=<x>',
   'box=', ', uid=7', ', msgid=<', ', msgid=<victim@other.test>', ', from=', ', subject=', ': saved mail to ', 'saved mail to ',
   ' from unknown[192.0.2.9]', 'carl@b.test', 'ceo@bank.test',
+  // Policy services (policy.ts) and Dovecot's prefix variables.
+  ', sender=', ', recipient=', ', recipient=<', ', sender=<', ', helo=<', ', proto=ESMTP', ', action=REJECT x', ', hits=X',
+  '; helo=', '; envelope-from=', '; receiver=', '; client-ip=6.6.6.6', ';id=', ';ip=6.6.6.6', ';r=',
+  ' rip=6.6.6.6 ', 'rip=6.6.6.6 ', ' lip=1.1.1.1 ', 'Info: ', 'expunge: ', ', client_address=6.6.6.6',
 ];
 const PLAIN = 'abcdefghijklmnopqrstuvwxyz0123456789.-_';
 
@@ -192,6 +196,133 @@ const CASES_BY_FORMAT: Record<string, Case> = {
         assert.equal(e.rcpt, user ? clean(user.toLowerCase(), MAX_ADDR) : null, 'user');
         assert.equal(e.client_ip, rip);
         assert.equal(e.verdict, ok ? 'pass' : 'reject');
+      },
+    };
+  },
+  'dovecot login without session (2.0 elements)': (g) => {
+    const user = g.chance(0.15) ? null : g.text(12, 0.35);
+    const rip = `203.0.113.${g.int(255)}`;
+    const tls = g.pick(['', ', TLS', ', TLS: Disconnected', ', TLS, TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)']);
+    const method = g.chance(0.8) ? ', method=PLAIN' : '';
+    const fields = `${user !== null ? `user=<${user}>` : ''}${method}, rip=${rip}, lip=192.0.2.1${tls}`.replace(/^, /, '');
+    return {
+      program: 'dovecot', parser: new DovecotParser(),
+      msg: `${g.pick(['imap-login', 'pop3-login'])}: Disconnected (auth failed, 1 attempts): ${fields}`,
+      check: (o) => {
+        assert.equal(o.events.length, 1);
+        const e = o.events[0]!;
+        assert.equal(e.rcpt, user ? clean(user.toLowerCase(), MAX_ADDR) : null, 'user');
+        assert.equal(e.client_ip, rip);
+        assert.equal(e.session, null, 'no session in this format');
+      },
+    };
+  },
+  'dovecot mail_log with prefix variants': (g) => {
+    // mail_log_prefix: "%s(%u): ", "%s(%u)<%{pid}><%{session}>: " and with "rip=%{rip} lip=%{lip} ".
+    const box = g.text(8, 0.35);
+    const msgid = '<' + g.text(10, 0.35) + '>';
+    const uid = 1 + g.int(9999);
+    const rip = g.chance(0.5) ? `198.51.100.${g.int(255)}` : null;
+    const tag = g.pick(['imap(carol@demo.test)', 'imap(carol@demo.test)<2003><S2>', 'imap(carol@demo.test)<S2>']);
+    const vars = rip !== null ? `rip=${rip} lip=192.0.2.1 ` : '';
+    return {
+      program: 'dovecot', parser: new DovecotParser(),
+      msg: `${tag}: ${vars}${g.pick(['', 'Info: '])}expunge: box=${box}, uid=${uid}, msgid=${msgid}, size=1${g.chance(0.5) ? `, from=${g.text(8, 0.35)}` : ''}`,
+      check: (o) => {
+        assert.equal(o.events.length, 1);
+        const e = o.events[0]!;
+        assert.equal(e.kind, 'imap.expunge');
+        assert.equal(e.rcpt, 'carol@demo.test');
+        assert.equal(e.client_ip, rip, 'client_ip');
+        assert.equal(e.message_id, clean(normalizeMessageId(msgid), 998), 'message_id');
+        assert.equal((e.details as { box: string }).box, clean(box, 200), 'box');
+      },
+    };
+  },
+  'postgrey': (g) => {
+    const sender = g.chance(0.1) ? '' : g.text(12, 0.35);
+    const rcpt = g.text(12, 0.35);
+    const grey = g.chance(0.6);
+    const ip = `192.0.2.${g.int(255)}`;
+    return {
+      program: 'postgrey', parser: new PostfixParser(),
+      msg: `action=${grey ? 'greylist' : 'pass'}, reason=${grey ? 'new' : 'triplet found'}${grey ? '' : ', delay=301'}, client_name=${g.pick(['unknown', 'mx.sender.test'])}, client_address=${ip}, sender=${sender}, recipient=${rcpt}`,
+      check: (o) => {
+        assert.equal(o.events.length, 1);
+        const e = o.events[0]!;
+        assert.deepEqual([e.check_name, e.verdict, e.client_ip], ['greylist', grey ? 'tempfail' : 'pass', ip]);
+        assert.equal(e.mail_from, clean(sender, MAX_ADDR), 'sender');
+        assert.equal(e.rcpt, clean(rcpt, MAX_ADDR), 'recipient');
+      },
+    };
+  },
+  'policyd-spf': (g) => {
+    const helo = g.text(12, 0.35);
+    const from = g.text(12, 0.35);
+    const rcpt = g.pick(['<UNKNOWN>', g.text(10, 0.35)]);
+    const ip = `192.0.2.${g.int(255)}`;
+    const head = g.pick(['prepend Received-SPF: Softfail (mailfrom) ', 'Fail; ', 'Pass; ', 'Received-SPF: Neutral (mailfrom) ']);
+    return {
+      program: 'policyd-spf', parser: new PostfixParser(),
+      msg: `${head}identity=mailfrom; client-ip=${ip}; helo=${helo}; envelope-from=${from}; receiver=${rcpt}${head.startsWith('prepend') ? ' ' : ''}`,
+      check: (o) => {
+        assert.equal(o.events.length, 1);
+        const e = o.events[0]!;
+        assert.deepEqual([e.check_name, e.client_ip], ['spf', ip]);
+        assert.equal(e.mail_from, clean(from, MAX_ADDR), 'envelope-from');
+        assert.equal(e.helo, clean(helo, MAX_HELO), 'helo');
+        assert.equal(e.rcpt, rcpt === '<UNKNOWN>' ? null : clean(rcpt, MAX_ADDR), 'receiver');
+      },
+    };
+  },
+  'policyd-spf refusal': (g) => {
+    const from = g.text(12, 0.35);
+    const r = g.pick(['<UNKNOWN>', g.text(10, 0.35)]);
+    const ip = `192.0.2.${g.int(255)}`;
+    return {
+      program: 'policyd-spf', parser: new PostfixParser(),
+      msg: `550 5.7.23 Message rejected due to: SPF fail - not authorized. Please see http://www.openspf.net/Why?s=mfrom;id=${from};ip=${ip};r=${r}`,
+      check: (o) => {
+        assert.equal(o.events.length, 1);
+        const e = o.events[0]!;
+        assert.deepEqual([e.check_name, e.verdict, e.client_ip], ['spf', 'reject', ip]);
+        assert.equal(e.mail_from, clean(from, MAX_ADDR), 'id');
+      },
+    };
+  },
+  'postfwd': (g) => {
+    const sender = g.text(12, 0.35);
+    const rcpt = g.text(12, 0.35);
+    const helo = g.text(12, 0.35);
+    const ip = `192.0.2.${g.int(255)}`;
+    const action = g.pick(['REJECT go away', 'DUNNO', 'DEFER_IF_PERMIT later', '554 5.7.1 no']);
+    return {
+      program: g.pick(['postfwd', 'postfwd2/policy']), parser: new PostfixParser(),
+      msg: `[RULES] rule=${g.int(50)}, id=R${g.int(99)}${g.chance(0.5) ? ', queue=NOQUEUE' : ''}, client=unknown[${ip}]${g.chance(0.5) ? ', user=none' : ''}, sender=<${sender}>, recipient=<${rcpt}>, helo=<${helo}>, proto=ESMTP, state=RCPT, delay=0.01s, hits=R1;R2, action=${action}`,
+      check: (o) => {
+        assert.equal(o.events.length, 1);
+        const e = o.events[0]!;
+        assert.deepEqual([e.check_name, e.client_ip], ['postfwd', ip]);
+        assert.equal(e.mail_from, clean(sender, MAX_ADDR), 'sender');
+        assert.equal(e.rcpt, clean(rcpt, MAX_ADDR), 'recipient');
+        assert.equal(e.helo, clean(helo, MAX_HELO), 'helo');
+        assert.equal((e.details as { evidence: { action: string } }).evidence.action, action, 'action');
+      },
+    };
+  },
+  'smtpd milter-reject': (g) => {
+    const reply = `${g.pick(['550 5.7.1', '451 4.7.1'])} ${g.text(16, 0.3)}`;
+    const t = trailer(g, 0.9, 0.8, 1);
+    return {
+      program: 'postfix/smtpd', parser: new PostfixParser(),
+      msg: `${g.pick(['NOQUEUE', g.qid()])}: milter-reject: ${g.pick(['RCPT', 'END-OF-MESSAGE', 'DATA'])} from mail.example[192.0.2.2]: ${reply}${t.s}`,
+      check: (o) => {
+        const e = o.events.find((x) => x.kind === 'check.result')!;
+        assert.ok(e, 'a check.result');
+        assert.equal(e.mail_from, clean(t.from, MAX_ADDR), 'mail_from');
+        assert.equal(e.rcpt, clean(t.to, MAX_ADDR), 'rcpt');
+        assert.equal(e.helo, clean(t.helo, MAX_HELO), 'helo');
+        assert.equal(e.reply, clean(reply, MAX_TEXT), 'reply');
       },
     };
   },

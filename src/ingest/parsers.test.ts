@@ -225,6 +225,8 @@ Jan  1 00:07:02 mx1 dovecot: master: Dovecot v2.3.19.1 (9b53102964) starting up 
     ['message.delivered', 'bob@demo.test', null],
     ['pop3.login', 'bob@demo.test', 'pass'],
     ['pop3.dele', 'bob@demo.test', null],
+    // The logout's retr=1/1234: the mailbox was fetched.
+    ['pop3.retr', 'bob@demo.test', null],
     ['pop3.logout', 'bob@demo.test', null],
     ['imap.login', 'carol@demo.test', 'pass'],
     ['mailbox.copy', 'carol@demo.test', null],
@@ -240,7 +242,8 @@ Jan  1 00:07:02 mx1 dovecot: master: Dovecot v2.3.19.1 (9b53102964) starting up 
   assert.equal(events[1]!.client_ip, '192.0.2.99');
   assert.equal(events[2]!.client_ip, '192.0.2.99');
   assert.equal(events[2]!.message_id, 'm1@sender.example');
-  assert.deepEqual((events[3]!.details as { counts: Record<string, string> }).counts, { top: '0/0', retr: '1/1234', del: '1/1', size: '1234' });
-  assert.equal((events[5]!.details as { from_box: string; box: string }).box, 'Trash');
-  assert.equal(events[9]!.node, 'node');
+  assert.deepEqual(events[3]!.details, { messages: 1, bytes: 1234, from: 'logout counts' });
+  assert.deepEqual((events[4]!.details as { counts: Record<string, string> }).counts, { top: '0/0', retr: '1/1234', del: '1/1', size: '1234' });
+  assert.equal((events[6]!.details as { from_box: string; box: string }).box, 'Trash');
+  assert.equal(events[10]!.node, 'node');
 });

@@ -5,10 +5,11 @@
 import type { LedgerEvent, Verdict } from '../ledger/types.js';
 import { clean, MAX_ADDR, MAX_HELO, MAX_TEXT, RefusalNote, replyCodes, type Sink, type StatefulParser } from './common.js';
 import { checksTrailer, deliveryFields, postscreenTrailer, qmgrFrom, smtpdTrailer, type TrailerReading } from './postfix-fields.js';
+import { policyService, readPolicy, type PolicyResult, type PolicyService } from './policy.js';
 import type { SyslogLine } from './syslog.js';
 import { normalizeMessageId } from '../util/message-id.js';
 
-interface SessionState { session: string; ip: string | null; ptr: string | null; ts: number }
+interface SessionState { session: string; ip: string | null; ptr: string | null; ts: number; ended?: string }
 interface TxnState {
   ref: string; ts: number; last: number;
   ip: string | null; ptr: string | null; session: string | null;
@@ -19,15 +20,28 @@ interface TxnState {
 // Hot-path patterns, compiled once (none is global or sticky: no lastIndex state).
 const BOUNCE_RE = /^([0-9A-Za-z]+): sender (?:non-delivery|delay|delivery status) notification: ([0-9A-Za-z]+)$/;
 const PICKUP_RE = /^[0-9A-Za-z]+: uid=/;
+// "lost connection after DATA (0 bytes) from host[ip]" and its kin: how a session ended early.
+const ENDED_RE = /^(lost connection|timeout|too many errors) after ([A-Z-]+)(?: \((?:approximately )?\d+ bytes\))? from ([^ ]+)$/;
+// "Anonymous TLS connection established from host[ip]: TLSv1.3 with cipher NAME (256/256 bits) ..."
+// (smtpd), "... established to host[ip]:25: ..." (smtp client); the trust level first.
+const TLS_RE = /^(Anonymous|Untrusted|Trusted|Verified) TLS connection established (from|to) ([^ ]+): (TLSv?[0-9.]+|SSLv[0-9.]+) with cipher (\S+) \((\d+)\/\d+ bits\)/;
 const SMTPD_CHATTER_RE = /^(?:lost connection|timeout|too many errors|warning:|Anonymous TLS|Trusted TLS|Untrusted TLS|Verified TLS|SSL_accept|improper command pipelining|NOQUEUE: (?:discard|hold|filter|warn|redirect)|[0-9A-Za-z]+: (?:discard|hold|filter|warn|redirect|filter)|auth|statistics|table |proxy-)/;
 const REJECT_STAGE_RE = /^(CONNECT|HELO|EHLO|MAIL|RCPT|DATA|END-OF-MESSAGE|VRFY|ETRN|BDAT) from ([^ ]*): /;
 const PS_EVENT_RE = /^(PASS (?:NEW|OLD)|DNSBL rank (\d+) for|PREGREET (\d+) after [0-9.]+ from|DISCONNECT) \[([^\]]*)\]:(\d+)(.*)$/;
 const PS_NOQUEUE_RE = /^NOQUEUE: reject: \w+ from \[([^\]]*)\]:(\d+): /;
 const PS_CHATTER_RE = /^(?:HANGUP|COMMAND|BARE NEWLINE|NON-SMTP|WHITELISTED|ALLOWLISTED|BLACKLISTED|DENYLISTED|CACHE|warning:|PASS|FAIL|DNSBL|statistics|cache|lost connection)/;
 const QID_RE = /^[0-9A-Za-z]+$/;
+// header_checks/body_checks (and milter) actions other than reject, access(5)
+// and header_checks(5): the message went on, or was dropped (discard), held or re-routed.
+const CHECKS_ACTION_RE = /^(warning|discard|hold|redirect|filter|replace|prepend|info|milter-discard|milter-hold): (?=(?:header|body|END-OF-MESSAGE|DATA|RCPT|MAIL|CONNECT|HELO|EHLO) )/;
 
 /** A queue ID silent this long starts a new transaction when seen again (Postfix keeps mail 5 days by default). */
 const REUSE_GAP_MS = 6 * 86400e3;
+
+/** A policy service's answer is matched to smtpd's refusal logged this soon after it. */
+const POLICY_MATCH_MS = 120e3;
+/** At most this many policy answers wait for their smtpd line (a busy server logs hundreds a second). */
+const POLICY_NOTES = 4096;
 
 /** A postscreen session not closed after this long is over (see sweepPostscreen). */
 const PS_SESSION_MS = 3600e3;
@@ -63,6 +77,8 @@ export function classify(text: string, milter: boolean): { check: string; findin
   if (/cannot find your (?:reverse )?hostname/i.test(text)) return { check: 'client_identity', finding: 'no_ptr', evidence: {} };
   if (/Helo command rejected/i.test(text)) return { check: 'helo', finding: 'rejected', evidence: {} };
   if (/Message size exceeds/i.test(text)) return { check: 'size', finding: 'too_large', evidence: {} };
+  // postgrey's default reply ("Greylisted, see http://postgrey.schweikert.ch/help/...") and the like.
+  if (/\bgreylist/i.test(text)) return { check: 'greylist', finding: 'greylisted', evidence: {} };
   if (/\bSPF\b/i.test(text)) return { check: 'spf', finding: 'fail', evidence: {} };
   if (/\bDMARC\b/i.test(text)) return { check: 'dmarc', finding: 'reject', evidence: {} };
   if (milter || /virus|infected|malware/i.test(text)) {
@@ -121,6 +137,8 @@ export class PostfixParser implements StatefulParser {
 
   handle(l: SyslogLine, node: string, sink: Sink): boolean {
     const prog = l.program;
+    const svc = policyService(prog);
+    if (svc) return this.policy(l, node, sink, svc);
     const slash = prog.lastIndexOf('/');
     if (slash < 0 || !prog.startsWith('postfix')) return false;
     const daemon = prog.slice(slash + 1);
@@ -149,6 +167,50 @@ export class PostfixParser implements StatefulParser {
         return true;
       default: return false;
     }
+  }
+
+  /**
+   * Policy answers waiting for smtpd's refusal of the same request, by node,
+   * client address, sender and recipient: smtpd's line names neither the
+   * service nor its finding ("450 4.2.0 <r>: Recipient address rejected:
+   * Greylisted"), the policy service's line has no queue ID or session.
+   */
+  private policyNotes = new Map<string, { r: PolicyResult; ts: number }>();
+  private policyKey(node: string, ip: string | null, from: string | null, to: string | null): string {
+    return `${node}|${ip ?? ''}|${(from ?? '').toLowerCase()}|${(to ?? '').toLowerCase()}`;
+  }
+
+  private policy(l: SyslogLine, node: string, sink: Sink, svc: PolicyService): boolean {
+    const p = readPolicy(svc, l.msg);
+    if (p === null) return false;
+    if (p === 'chatter') return true;
+    if (!p.ok) return this.refusal.refuse(p.reason);
+    const r = p.result;
+    const codes = r.reply ? replyCodes(r.reply) : { code: null, enhanced: null };
+    sink.emit({
+      ts: l.ts, node, source: 'postfix', kind: 'check.result', check_name: r.check, verdict: r.verdict,
+      client_ip: clean(r.ip, 64), client_ptr: clean(r.ptr, MAX_HELO), helo: clean(r.helo, MAX_HELO),
+      mail_from: clean(r.from, MAX_ADDR), rcpt: clean(r.to, MAX_ADDR),
+      smtp_code: codes.code, enhanced_code: codes.enhanced, reply: clean(r.reply, MAX_TEXT),
+      details: { stage: 'rcpt', evidence: { finding: r.finding, service: r.service, ...r.evidence } },
+    });
+    if (r.verdict === 'reject' || r.verdict === 'tempfail') {
+      const key = this.policyKey(node, r.ip, r.from, r.to);
+      this.policyNotes.delete(key);
+      this.policyNotes.set(key, { r, ts: l.ts });
+      if (this.policyNotes.size > POLICY_NOTES) this.policyNotes.delete(this.policyNotes.keys().next().value!);
+    }
+    return true;
+  }
+
+  /** The policy answer behind smtpd's refusal of (ip, from, to), taken once. */
+  private policyNote(node: string, ip: string | null, from: string | null, to: string | null, ts: number): PolicyResult | null {
+    if (this.policyNotes.size === 0) return null;
+    const key = this.policyKey(node, ip, from, to);
+    const n = this.policyNotes.get(key);
+    if (!n) return null;
+    this.policyNotes.delete(key);
+    return ts - n.ts <= POLICY_MATCH_MS && ts >= n.ts ? n.r : null;
   }
 
   private sessionOf(node: string, pid: string | null): SessionState | undefined {
@@ -191,7 +253,9 @@ export class PostfixParser implements StatefulParser {
         }
       }
       const { ptr, ip } = hostAddr(sp > 0 ? rest.slice(0, sp) : rest);
-      sink.emit({ ts: l.ts, node, source: 'postfix', kind: 'session.close', session: s?.session ?? null, client_ip: s?.ip ?? ip, client_ptr: s?.ptr ?? ptr, details: { commands: counts } });
+      const details: Record<string, unknown> = { commands: counts };
+      if (s?.ended) details.ended = s.ended;
+      sink.emit({ ts: l.ts, node, source: 'postfix', kind: 'session.close', session: s?.session ?? null, client_ip: s?.ip ?? ip, client_ptr: s?.ptr ?? ptr, details });
       if (l.pid !== null) this.sessions.delete(node + '|' + l.pid);
       return true;
     }
@@ -208,12 +272,51 @@ export class PostfixParser implements StatefulParser {
         t.ip = ip; t.ptr = ptr; t.session = s?.session ?? null;
         return true;
       }
-      if (rest.startsWith('reject: ') || rest.startsWith('reject_warning: ')) {
+      if (rest.startsWith('reject: ') || rest.startsWith('reject_warning: ') || rest.startsWith('milter-reject: ')) {
         return this.reject(l, node, sink, qid, rest, this.sessionOf(node, l.pid), smtpdTrailer);
       }
     }
+    const c0 = msg.charCodeAt(0);
+    if (c0 === 108 /* l */ || c0 === 116 /* t */) {
+      const m = ENDED_RE.exec(msg);
+      if (m) return this.ended(l, node, sink, m);
+    }
+    if (msg.includes(' TLS connection established ')) {
+      const m = TLS_RE.exec(msg);
+      if (m) return this.tls(l, node, sink, m);
+    }
     // Connection-level chatter with no event of its own.
     return SMTPD_CHATTER_RE.test(msg);
+  }
+
+  /**
+   * "lost connection after DATA from host[ip]" (also "timeout after", "too
+   * many errors after"): the client went away in the middle, which says why
+   * a message never arrived. smtpd logs "disconnect from" next, whose
+   * session.close then carries it; without a known session (a log that starts
+   * mid-session) it is a session.close of its own.
+   */
+  private ended(l: SyslogLine, node: string, sink: Sink, m: RegExpExecArray): boolean {
+    const ended = `${m[1]} after ${m[2]}`;
+    const s = this.sessionOf(node, l.pid);
+    if (s) { s.ended = ended; return true; }
+    const { ptr, ip } = hostAddr(m[3]!);
+    sink.emit({ ts: l.ts, node, source: 'postfix', kind: 'session.close', session: null, client_ip: ip, client_ptr: ptr, details: { ended } });
+    return true;
+  }
+
+  /** The TLS handshake's outcome: the gateway's own session.tls (protocol, cipher), plus Postfix's trust level. */
+  private tls(l: SyslogLine, node: string, sink: Sink, m: RegExpExecArray): boolean {
+    const outbound = m[2] === 'to';
+    const s = outbound ? undefined : this.sessionOf(node, l.pid);
+    const { ptr, ip } = hostAddr(m[3]!);
+    const details: Record<string, unknown> = { protocol: m[4], cipher: clean(m[5]!, 100), bits: Number(m[6]), trust: m[1]!.toLowerCase() };
+    if (outbound) { details.direction = 'outbound'; details.peer = clean(m[3]!, 300); }
+    sink.emit({
+      ts: l.ts, node, source: 'postfix', kind: 'session.tls', session: s?.session ?? null,
+      client_ip: outbound ? null : s?.ip ?? ip, client_ptr: outbound ? null : s?.ptr ?? ptr, details,
+    });
+    return true;
   }
 
   /**
@@ -223,7 +326,8 @@ export class PostfixParser implements StatefulParser {
    */
   private reject(l: SyslogLine, node: string, sink: Sink, qid: string, rest: string, s: SessionState | undefined, read: (s: string) => TrailerReading): boolean {
     const warn = rest.startsWith('reject_warning: ');
-    const body = rest.slice(warn ? 16 : 8);
+    const milter = rest.startsWith('milter-reject: ');
+    const body = rest.slice(warn ? 16 : milter ? 15 : 8);
     const m = REJECT_STAGE_RE.exec(body);
     if (!m) return false;
     const stage = m[1]!.toLowerCase().replace('end-of-message', 'data').replace('ehlo', 'helo').replace('bdat', 'data');
@@ -244,7 +348,10 @@ export class PostfixParser implements StatefulParser {
       if (!QID_RE.test(qid)) return false;
       ref = this.txn(node, qid, l.ts, true)!.ref;
     }
-    const cls = classify(tr.text, false);
+    let cls = classify(tr.text, milter);
+    // The policy service that answered this request names the check and its finding.
+    const note = this.policyNote(node, ip ?? s?.ip ?? null, tr.from, tr.to, l.ts);
+    if (note) cls = { check: note.check, finding: note.finding, evidence: { service: note.service, ...note.evidence } };
     const verdict: Verdict = warn ? 'flag' : code !== null && code < 500 ? 'tempfail' : 'reject';
     const base = {
       ts: l.ts, node, source: 'postfix' as const, session: s?.session ?? null, ref,
@@ -325,6 +432,8 @@ export class PostfixParser implements StatefulParser {
     if (rest.startsWith('milter-reject: ') || rest.startsWith('reject: ')) {
       return this.milterReject(l, node, sink, qid, rest);
     }
+    const act = CHECKS_ACTION_RE.exec(rest);
+    if (act) return this.checksAction(l, node, sink, qid, act[1]!, rest.slice(act[0].length));
     return rest.startsWith('resent-message-id=') || rest.startsWith('warning: ') || rest.startsWith('info: ') || msg.startsWith('warning:');
   }
 
@@ -369,6 +478,41 @@ export class PostfixParser implements StatefulParser {
     return true;
   }
 
+  /**
+   * "QID: discard: header Subject: x from host[ip]; from=<a> to=<b> proto=ESMTP helo=<h>: optional text":
+   * a header/body_checks (or milter) action that did not refuse. The sender got
+   * 250, so for "discard" this line is the only trace of where the message went.
+   */
+  private checksAction(l: SyslogLine, node: string, sink: Sink, qid: string, action: string, body: string): boolean {
+    let tr;
+    let client: string | null = null;
+    const m = /^([A-Z-]+) from ([^ ]*): /.exec(body);
+    if (m) {
+      const r = smtpdTrailer(body.slice(m[0].length));
+      if (!r.ok) return this.refusal.refuse(r.reason);
+      tr = r.trailer;
+      client = m[2]!;
+    } else {
+      // WARN/DISCARD/HOLD without an optional text end at the fields: read as an empty text.
+      let r = checksTrailer(body);
+      if (!r.ok && r.reason === 'no trailer') r = checksTrailer(body + ': ');
+      if (!r.ok) return this.refusal.refuse(r.reason);
+      tr = r.trailer;
+      client = r.client;
+    }
+    if (!QID_RE.test(qid)) return false;
+    const t = this.txn(node, qid, l.ts, true)!;
+    const ha = hostAddr(client);
+    const what = m ? m[1]!.toLowerCase() : body.startsWith('body ') ? 'body' : 'header';
+    sink.emit({
+      ts: l.ts, node, source: 'postfix', kind: 'check.result', check_name: m ? 'milter' : `${what}_checks`, verdict: 'flag',
+      session: t.session, ref: t.ref, client_ip: ha.ip ?? t.ip, client_ptr: ha.ptr ?? t.ptr, helo: clean(tr.helo, MAX_HELO),
+      mail_from: clean(tr.from, MAX_ADDR) ?? t.mail_from, rcpt: clean(tr.to, MAX_ADDR), message_id: t.message_id,
+      details: { stage: 'data', evidence: { finding: action.replace('milter-', ''), action, source_text: clean(tr.text, MAX_TEXT) } },
+    });
+    return true;
+  }
+
   private qmgr(l: SyslogLine, node: string, sink: Sink): boolean {
     const msg = l.msg;
     const q = queueLine(msg);
@@ -408,6 +552,10 @@ export class PostfixParser implements StatefulParser {
   /** "QID: to=<x>, orig_to=<y>, relay=..., delay=0.5, delays=a/b/c/d, dsn=2.0.0, status=sent (250 ...)" */
   private delivery(l: SyslogLine, node: string, sink: Sink): boolean {
     const msg = l.msg;
+    if (msg.includes(' TLS connection established ')) {
+      const m = TLS_RE.exec(msg);
+      if (m) return this.tls(l, node, sink, m);
+    }
     const q = queueLine(msg);
     if (!q) return msg.startsWith('warning:');
     const { qid, rest } = q;

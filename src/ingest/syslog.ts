@@ -77,15 +77,20 @@ export class YearInference {
 const d2 = (s: string, i: number): number => (s.charCodeAt(i) - 48) * 10 + (s.charCodeAt(i + 1) - 48);
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 
-/** Parses "2026-11-27T10:24:28[.frac](Z|+hh:mm)" at position i; returns [ts, end] or null. */
+/**
+ * Parses "2026-11-27T10:24:28[.frac](Z|+hh:mm)" (RFC 3339 section 5.6, rsyslog's
+ * high-precision template) at position i, and the zoneless forms Dovecot's
+ * log_timestamp writes ("%Y-%m-%d %H:%M:%S ", or with a "T"): those are local
+ * time, like classic syslog stamps. Returns [ts, end] or null.
+ */
 function rfc3339(s: string, i: number): [number, number] | null {
-  if (s.length < i + 20 || s[i + 4] !== '-' || s[i + 7] !== '-' || (s[i + 10] !== 'T' && s[i + 10] !== ' ') || s[i + 13] !== ':') return null;
+  if (s.length < i + 20 || s[i + 4] !== '-' || s[i + 7] !== '-' || (s[i + 10] !== 'T' && s[i + 10] !== ' ') || s[i + 13] !== ':' || s[i + 16] !== ':') return null;
   let end = s.indexOf(' ', i + 19);
   if (end < 0) return null;
-  // A space between date and time (some rsyslog templates) was taken above as the "T".
-  if (s[i + 10] === ' ') return null;
-  const stamp = s.slice(i, end);
-  const t = Date.parse(stamp);
+  // Date.parse reads "YYYY-MM-DDTHH:MM:SS" without a zone as local time (ECMA-262 Date Time String Format).
+  const stamp = s[i + 10] === ' ' ? `${s.slice(i, i + 10)}T${s.slice(i + 11, end)}` : s.slice(i, end);
+  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?$/.test(stamp)) return null;
+  const t = Date.parse(stamp.replace(',', '.'));
   if (Number.isNaN(t)) return null;
   // Date.parse keeps milliseconds only; finer fractions are dropped.
   end += 1;
@@ -93,10 +98,28 @@ function rfc3339(s: string, i: number): [number, number] | null {
 }
 
 /**
+ * daemontools multilog's "@4000000068a1b2c3" + 8 hex digits of nanoseconds
+ * (tai64n): the TAI64 label 2^62 + seconds. multilog labels UTC + 10 s (the
+ * TAI - UTC offset of 1970, its libtai convention, leap seconds not counted),
+ * as tai64nlocal subtracts them again. Returns [ts, end] or null.
+ */
+function tai64n(s: string, i: number): [number, number] | null {
+  if (s.length < i + 26 || s[i] !== '@' || s[i + 25] !== ' ') return null;
+  const hex = s.slice(i + 1, i + 25);
+  if (!/^[0-9a-fA-F]{24}$/.test(hex) || hex.slice(0, 8) !== '40000000') return null;
+  const secs = parseInt(hex.slice(8, 16), 16) - 10;
+  const nanos = parseInt(hex.slice(16, 24), 16);
+  if (nanos >= 1e9) return null;
+  return [secs * 1000 + Math.floor(nanos / 1e6), i + 26];
+}
+
+/**
  * Splits one line into stamp, host, program, pid and message. Accepts
- *  - classic: "Nov 27 10:24:28 host prog[pid]: msg" (also "Nov  7", ".123456" fractions, and no host
+ *  - classic: "Nov 27 10:24:28 host prog[pid]: msg" (also "Nov  7", "Nov 7", ".123456" fractions, and no host
  *    for Dovecot's log_path files "Nov 27 10:24:28 imap-login: Info: ...")
- *  - RFC 3339 (rsyslog's high-precision template): "2026-11-27T10:24:28.123+01:00 host prog[pid]: msg"
+ *  - RFC 3339 (rsyslog's high-precision template): "2026-11-27T10:24:28.123+01:00 host prog[pid]: msg",
+ *    and Dovecot's log_timestamp "2026-11-27 10:24:28 " / "2026-11-27T10:24:28 " (local time)
+ *  - multilog (tai64n): "@4000000068a1b2c30a1b2c3d imap-login: Info: ..."
  *  - RFC 5424 section 6: "<PRI>1 STAMP HOST APP PROCID MSGID SD MSG"
  * Returns null for anything else.
  */
@@ -109,21 +132,29 @@ export function parseSyslog(line: string, years: YearInference): SyslogLine | nu
     const r = rfc3339(line, 0);
     if (!r) return null;
     [ts, p] = r;
+  } else if (c0 === 64 /* @ */) {
+    const r = tai64n(line, 0);
+    if (!r) return null;
+    [ts, p] = r;
   } else {
+    // "Mmm dd" with the day space-padded ("Mar  7", RFC 3164 section 4.1.2),
+    // or not padded ("Mar 7": some syslog daemons and templates write that).
     const month = MONTHS[line.slice(0, 3)];
-    if (month === undefined || line.charCodeAt(3) !== 32 || line.length < 16) return null;
-    const dayHi = line.charCodeAt(4);
-    const day = (dayHi === 32 ? 0 : dayHi - 48) * 10 + (line.charCodeAt(5) - 48);
-    if (line[6] !== ' ' || line[9] !== ':' || line[12] !== ':' || !(day >= 1 && day <= 31)) return null;
-    const h = d2(line, 7), m = d2(line, 10), s = d2(line, 13);
+    if (month === undefined || line.charCodeAt(3) !== 32 || line.length < 15) return null;
+    let q = line.charCodeAt(4) === 32 ? 5 : 4;
+    let day = 0;
+    const d0 = q;
+    while (q < d0 + 2 && isDigit(line.charCodeAt(q))) day = day * 10 + line.charCodeAt(q++) - 48;
+    if (q === d0 || line[q] !== ' ' || line[q + 3] !== ':' || line[q + 6] !== ':' || !(day >= 1 && day <= 31)) return null;
+    const h = d2(line, q + 1), m = d2(line, q + 4), s = d2(line, q + 7);
     if (!(h >= 0 && h < 24 && m >= 0 && m < 60 && s >= 0 && s < 61)) return null;
-    p = 15;
+    p = q + 9;
     let ms = 0;
-    if (line[15] === '.') {
-      let q = 16;
-      while (q < line.length && isDigit(line.charCodeAt(q))) q++;
-      ms = Math.floor(Number('0.' + line.slice(16, q)) * 1000) || 0;
-      p = q;
+    if (line[p] === '.') {
+      let e = p + 1;
+      while (e < line.length && isDigit(line.charCodeAt(e))) e++;
+      ms = Math.floor(Number('0.' + line.slice(p + 1, e)) * 1000) || 0;
+      p = e;
     }
     if (line[p] !== ' ') return null;
     p += 1;
