@@ -81,10 +81,15 @@ export async function traceCommand(argv: string[]): Promise<number> {
 export function searchLedger(cfg: ResolvedConfig, filter: SearchFilter, lang: Lang): SearchResult {
   const reader = new SqliteLedgerReader(cfg.paths.ledger, { readonly: true });
   try {
-    return search(reader, filter, { lang, mailboxes: configuredMailboxes(cfg) });
+    return search(reader, researchFilter(cfg, filter), { lang, mailboxes: configuredMailboxes(cfg) });
   } finally {
     reader.close();
   }
+}
+
+/** The filter with what the configuration tells research: the retry window, and whether our POP3 server reads the Maildirs. */
+export function researchFilter(cfg: ResolvedConfig, filter: SearchFilter): SearchFilter {
+  return { ...filter, retryWindowMs: cfg.research.retry_window_s * 1000, ownPop3: cfg.pop3.listen.length > 0 };
 }
 
 /** Most journeys one search returns (--limit); beyond it, narrow the search. */
