@@ -6,6 +6,7 @@ import { recheckJourneys, type Recheck } from '../research/recheck.js';
 import { buildCheckDeps } from '../runtime/services.js';
 import type { Lang } from '../research/explain.js';
 import type { Outcome } from '../research/journeys.js';
+import { researchSettings } from '../research/settings.js';
 import { search, type SearchFilter, type SearchResult } from '../research/search.js';
 import { configFrom, parse, parseTime, UsageError } from './common.js';
 
@@ -87,9 +88,9 @@ export function searchLedger(cfg: ResolvedConfig, filter: SearchFilter, lang: La
   }
 }
 
-/** The filter with what the configuration tells research: the retry window, and whether our POP3 server reads the Maildirs. */
+/** The filter with researchSettings(). */
 export function researchFilter(cfg: ResolvedConfig, filter: SearchFilter): SearchFilter {
-  return { ...filter, retryWindowMs: cfg.research.retry_window_s * 1000, ownPop3: cfg.pop3.listen.length > 0 };
+  return { ...filter, ...researchSettings(cfg) };
 }
 
 /** Most journeys one search returns (--limit); beyond it, narrow the search. */

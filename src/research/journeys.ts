@@ -82,6 +82,9 @@ export interface TraceFilter {
   limit?: number;
 }
 
+/** What the configuration tells research (research.retry_window_s, whether our POP3 server runs); the web passes it with every query. */
+export type ResearchSettings = Pick<TraceFilter, 'retryWindowMs' | 'ownPop3'>;
+
 /** Most events a search reads for its hits (before the transactions' own events). */
 const MAX_HITS = 50000;
 
