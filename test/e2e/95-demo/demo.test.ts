@@ -5,6 +5,7 @@
 // below are written here, not taken from the demo's own summary.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -106,6 +107,17 @@ test('mailproof demo plays every classic story and trace diagnoses each one', { 
   const ci = evidence(checkEvent(dsl, 'client_identity', 'reject'));
   assert.equal(ci.finding, 'dynamic_name');
   assert.deepEqual((ci.ptr as { records: string[] }).records, ['127-0-0-23.dyn.example-dsl.demo']);
+  // The German PDF of it names the PTR the check refused on the connection line too, never "kein Name".
+  const pdftotext = requireTool(t, 'pdftotext');
+  if (pdftotext) {
+    const file = path.join(root, 'dsl.pdf');
+    const r = await run(['report', '--data-dir', dir, '--ref', dsl.ref, '--lang', 'de', '--format', 'pdf', '--output', file]);
+    assert.equal(r.code, 0, r.stderr);
+    const text = execFileSync(pdftotext, ['-enc', 'UTF-8', file, '-'], { encoding: 'utf8' }).replace(/\s+/g, ' ');
+    assert.match(text, /Verbindung von 127\.0\.0\.23 \(127-0-0-23\.dyn\.example-dsl\.demo\)/);
+    assert.match(text, /heißt 127-0-0-23\.dyn\.example-dsl\.demo/);
+    assert.doesNotMatch(text, /kein Name/);
+  }
 
   // sender_mx_is_ip
   const ipMx = journeyOf(journeys, 'bestellung@baeckerei-ip-mx.demo');
