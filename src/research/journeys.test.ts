@@ -284,6 +284,9 @@ test('access coverage: "not fetched" only where research sees the mailbox access
     dc('pop3.login', { ts: T0 + 600e3, rcpt: 'seen@local.test', client_ip: '198.51.100.2', session: 'dc:imap1:P1', verdict: 'pass' }),
     // Our own Maildir: our POP3 server is the way in.
     ev('message.delivered', { ts: T0, session: 'c4', ref: 'TXCOVMDIR004', mail_from: 'a@x.test', rcpt: 'mdir@local.test', message_id: 'c4@x.test', smtp_code: 250, details: { target: 'maildir' } }),
+    // LMTP, and only an IMAP login after the delivery: IMAP reading is not logged, so still not recorded.
+    ev('message.delivered', { ts: T0, session: 'c6', ref: 'TXCOVIMAP006', mail_from: 'a@x.test', rcpt: 'imap@local.test', message_id: 'c6@x.test', smtp_code: 250, details: { target: 'lmtp' } }),
+    dc('imap.login', { ts: T0 + 600e3, rcpt: 'imap@local.test', client_ip: '198.51.100.3', session: 'dc:imap1:I1', verdict: 'pass' }),
     // Handed to another MTA: neither claim.
     ev('message.delivered', { ts: T0, session: 'c5', ref: 'TXCOVSMTP005', mail_from: 'a@x.test', rcpt: 'relay@local.test', message_id: 'c5@x.test', smtp_code: 250, details: { target: 'smtp' } }),
   ]);
@@ -296,5 +299,6 @@ test('access coverage: "not fetched" only where research sees the mailbox access
   assert.deepEqual(by.get('TXCOVLMTP003'), ['delivered_not_fetched', 'delivered']);
   assert.deepEqual(by.get('TXCOVMDIR004'), ['delivered_not_fetched', 'delivered']);
   assert.deepEqual(by.get('TXCOVSMTP005'), ['delivered']);
+  assert.deepEqual(by.get('TXCOVIMAP006'), ['delivered', 'access_not_recorded']);
   assert.deepEqual(noPop3[0]?.diagnosis, ['delivered', 'access_not_recorded']);
 });

@@ -406,14 +406,19 @@ function ownMaildir(e: StoredEvent): boolean {
   return e.source === 'gateway' && (target === undefined || target === null || target === 'maildir');
 }
 
-const SEEN_ACCESS = new Set([...ACCESS_KINDS, ...LOGIN_KINDS]);
+/**
+ * Events that show a mailbox's POP3 access is logged. IMAP logins do not
+ * count: an IMAP client reads without a line in Dovecot's log (only
+ * expunge, copy and move are logged), so "not fetched" cannot follow from them.
+ */
+const SEEN_ACCESS = new Set(['pop3.login', 'pop3.logout', 'pop3.retr', 'pop3.dele']);
 /** Most events read per mailbox to find its access after a delivery. */
 const MAX_ACCESS_ROWS = 20000;
 
 /**
  * "Not fetched" is a claim about mailbox access, true only where research
  * sees that access: our own POP3 over our own Maildir, or a mailbox whose
- * access log (Dovecot, ingested) shows logins after the delivery. Anywhere
+ * access log (Dovecot, ingested) shows POP3 sessions after the delivery. Anywhere
  * else the message may have been read and deleted without a trace here, so
  * the journey says access_not_recorded instead of delivered_not_fetched.
  */
