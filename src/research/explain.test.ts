@@ -54,6 +54,13 @@ test('a young 4xx names its cause and the time a retry is due, in English and Ge
     assert.match(de!.what, /bis 2026-11-20 12:00 UTC erwartet/, c.name);
     assert.ok(en!.evidence.length > 0, c.name);
     assert.doesNotMatch(`${en!.what} ${de!.what}`, /\{\w+\}|by unknown|bis unbekannt|answered unknown/, c.name);
+    // Retried or not, the cause of the 4xx is named too.
+    for (const code of ['tempfail_retried', 'tempfail_not_retried']) {
+      const [x] = explainJourney({ ...j, diagnosis: [code] }, 'en');
+      const [y] = explainJourney({ ...j, diagnosis: [code] }, 'de');
+      assert.match(x!.what, c.en, `${c.name} ${code}`);
+      assert.match(y!.what, c.de, `${c.name} ${code}`);
+    }
   }
 });
 

@@ -131,13 +131,13 @@ const CATALOGUE: Catalogue = {
   },
   tempfail_not_retried: {
     side: 'sender',
-    en: { title: 'Temporary refusal, never retried', what: 'The sender got a temporary refusal ("try again later"), but its server never tried this message again.', action: "The sender's mail administrator must check the server's queue: a temporary error (4xx) must be retried for days (RFC 5321 section 4.5.4.1)." },
-    de: { title: 'Vorübergehend abgewiesen, nie erneut versucht', what: 'Der Absender bekam eine vorübergehende Abweisung („später erneut versuchen“), sein Server hat diese Nachricht aber nie wieder zu senden versucht.', action: 'Der Mail-Administrator des Absenders muss die Warteschlange seines Servers prüfen: Ein vorübergehender Fehler (4xx) muss über Tage wiederholt werden (RFC 5321 Abschnitt 4.5.4.1).' },
+    en: { title: 'Temporary refusal, never retried', what: 'The sender got a temporary refusal ("try again later") because of {tempfail_cause}, but its server never tried this message again.', action: "The sender's mail administrator must check the server's queue: a temporary error (4xx) must be retried for days (RFC 5321 section 4.5.4.1)." },
+    de: { title: 'Vorübergehend abgewiesen, nie erneut versucht', what: 'Der Absender bekam eine vorübergehende Abweisung („später erneut versuchen“), Grund: {tempfail_cause}; sein Server hat diese Nachricht aber nie wieder zu senden versucht.', action: 'Der Mail-Administrator des Absenders muss die Warteschlange seines Servers prüfen: Ein vorübergehender Fehler (4xx) muss über Tage wiederholt werden (RFC 5321 Abschnitt 4.5.4.1).' },
   },
   tempfail_retried: {
     side: 'none',
-    en: { title: 'Temporary refusal, then retried', what: 'The first attempt got a temporary refusal; the sender tried again later, as it should.', action: 'Nothing to do: a delay of minutes is the normal result of this check.' },
-    de: { title: 'Vorübergehend abgewiesen, dann erneut versucht', what: 'Der erste Versuch bekam eine vorübergehende Abweisung; der Absender hat es, wie vorgesehen, später erneut versucht.', action: 'Nichts zu tun: Eine Verzögerung von Minuten ist die normale Folge dieser Prüfung.' },
+    en: { title: 'Temporary refusal, then retried', what: 'The first attempt got a temporary refusal because of {tempfail_cause}; the sender tried the same message again later, as it should.', action: 'Nothing to do: a delay of minutes is the normal result of this check.' },
+    de: { title: 'Vorübergehend abgewiesen, dann erneut versucht', what: 'Der erste Versuch bekam eine vorübergehende Abweisung, Grund: {tempfail_cause}; der Absender hat dieselbe Nachricht, wie vorgesehen, später erneut gesendet.', action: 'Nichts zu tun: Eine Verzögerung von Minuten ist die normale Folge dieser Prüfung.' },
   },
   tempfail_pending: {
     side: 'sender',
