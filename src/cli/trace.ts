@@ -6,6 +6,7 @@ import { recheckJourneys, type Recheck } from '../research/recheck.js';
 import { buildCheckDeps } from '../runtime/services.js';
 import type { Lang } from '../research/explain.js';
 import type { Outcome } from '../research/journeys.js';
+import { researchSettings } from '../research/settings.js';
 import { search, type SearchFilter, type SearchResult } from '../research/search.js';
 import { configFrom, parse, parseTime, UsageError } from './common.js';
 
@@ -81,10 +82,15 @@ export async function traceCommand(argv: string[]): Promise<number> {
 export function searchLedger(cfg: ResolvedConfig, filter: SearchFilter, lang: Lang): SearchResult {
   const reader = new SqliteLedgerReader(cfg.paths.ledger, { readonly: true });
   try {
-    return search(reader, filter, { lang, mailboxes: configuredMailboxes(cfg) });
+    return search(reader, researchFilter(cfg, filter), { lang, mailboxes: configuredMailboxes(cfg) });
   } finally {
     reader.close();
   }
+}
+
+/** The filter with researchSettings(). */
+export function researchFilter(cfg: ResolvedConfig, filter: SearchFilter): SearchFilter {
+  return { ...filter, ...researchSettings(cfg) };
 }
 
 /** Most journeys one search returns (--limit); beyond it, narrow the search. */

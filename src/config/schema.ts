@@ -132,6 +132,11 @@ export const configSchema = z.strictObject({
 
   web: webSettings,
 
+  research: z.strictObject({
+    retry_window_s: z.number().int().min(1).max(30 * 86400).default(7200)
+      .describe('how long after a temporary refusal (4xx) the sender\'s retry of the same message is expected; until then research says tempfail_pending, after it tempfail_not_retried, and a later attempt without the same Message-ID (other server network, other size, or later than this after the previous attempt) is another message'),
+  }).prefault({}).describe('what `mailproof trace`, reports and the web research conclude from the ledger'),
+
   ledger: z.strictObject({
     path: z.string().nullable().default(null).describe('SQLite file; null = <data_dir>/ledger.sqlite'),
     retention_days: z.number().int().min(1).default(90)

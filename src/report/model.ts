@@ -170,8 +170,28 @@ function replyOf(e: StoredEvent): string {
   return '';
 }
 
-/** One timeline phrase for an event, in words. */
-export function describeEvent(e: StoredEvent, lang: Lang, opts: { reply?: boolean } = {}): string {
+/**
+ * What the journey knows of the name (PTR) of the sending address: the name,
+ * null when the lookup found none, undefined when it was not looked up (or
+ * not recorded). The connect event is written before the lookup, so the
+ * checks' evidence and later events know more than it does.
+ */
+export function clientPtrOf(events: StoredEvent[]): string | null | undefined {
+  const named = events.find((e) => e.client_ptr)?.client_ptr;
+  if (named) return named;
+  for (const e of events) {
+    if (e.kind !== 'check.result' || e.check_name !== 'client_identity') continue;
+    const x = ev(e);
+    const records = (x.ptr as { records?: unknown } | undefined)?.records;
+    const first = s(x.verified_name) ?? (Array.isArray(records) ? s(records[0]) : null);
+    if (first) return first;
+    if (x.finding === 'no_ptr') return null;
+  }
+  return undefined;
+}
+
+/** One timeline phrase for an event, in words. `ptr`: the journey's knowledge of the client's name (clientPtrOf). */
+export function describeEvent(e: StoredEvent, lang: Lang, opts: { reply?: boolean; ptr?: string | null } = {}): string {
   const de = lang === 'de';
   const ip = c(e.client_ip, 60) || (de ? 'unbekannter Adresse' : 'an unknown address');
   const reply = opts.reply === false ? '' : replyOf(e);
@@ -180,8 +200,11 @@ export function describeEvent(e: StoredEvent, lang: Lang, opts: { reply?: boolea
   switch (e.kind) {
     case 'session.connect': {
       if (d(e).xclient) return de ? `Client-Adresse vom vorgeschalteten Server übermittelt: ${ip}` : `Client address passed on by the front server: ${ip}`;
-      const ptr = e.client_ptr ? c(e.client_ptr, 255) : de ? 'kein Name' : 'no name';
-      return de ? `Verbindung von ${ip} (${ptr})` : `Connection from ${ip} (${ptr})`;
+      // Only what is known: the name, "no name in DNS" when the lookup found
+      // none, nothing when it was not looked up.
+      const known = e.client_ptr ?? opts.ptr;
+      const ptr = known ? ` (${c(known, 255)})` : known === null ? (de ? ' (kein Name im DNS)' : ' (no name in DNS)') : '';
+      return de ? `Verbindung von ${ip}${ptr}` : `Connection from ${ip}${ptr}`;
     }
     case 'session.refused': return withReply(de ? 'Verbindung abgewiesen' : 'Connection refused');
     case 'session.helo': return de ? `Server stellt sich vor (HELO/EHLO) als ${c(e.helo, 255)}` : `Server introduced itself (HELO/EHLO) as ${c(e.helo, 255)}`;
@@ -373,7 +396,8 @@ function journeySection(j: ExplainedJourney, lang: Lang): JourneySection {
   const add = (label: string, v: string | null): void => { if (v) facts.push({ label, value: v }); };
   add(w.f.from, from);
   add(w.f.to, c(j.rcpt));
-  add(w.f.client, j.client_ip ? `${c(j.client_ip, 60)}${j.events.find((e) => e.client_ptr)?.client_ptr ? ` (${c(j.events.find((e) => e.client_ptr)!.client_ptr, 255)})` : ''}` : null);
+  const ptr = clientPtrOf(j.events);
+  add(w.f.client, j.client_ip ? `${c(j.client_ip, 60)}${ptr ? ` (${c(ptr, 255)})` : ''}` : null);
   add(w.f.helo, j.helo ? c(j.helo, 255) : null);
   const subject = subjectOf(j);
   add(w.f.subject, subject ? c(subject, 300) : null);
@@ -390,7 +414,7 @@ function journeySection(j: ExplainedJourney, lang: Lang): JourneySection {
     outcome: j.outcome,
     summary: w.summary(from, c(j.rcpt), utc(j.started_at), w.outcome[j.outcome]),
     facts,
-    timeline: j.events.map((e) => ({ time: utc(e.ts), node: c(e.node, 60), source: c(e.source, 20), text: describeEvent(e, lang) })),
+    timeline: j.events.map((e) => ({ time: utc(e.ts), node: c(e.node, 60), source: c(e.source, 20), text: describeEvent(e, lang, { ptr }) })),
     causes,
     evidence: evidenceEvents.map((e) => ({ time: utc(e.ts), title: evidenceTitle(e, lang), fields: evidenceFields(e, lang) })),
     near_misses: j.near_misses.map((n) => `${w.nm[n.kind]}: ${c(n.value)}`),

@@ -50,6 +50,16 @@ const EVENTS: LedgerEvent[] = [
   ev('check.result', { session: 's3', ref: 'SESS00000003', client_ip: '203.0.113.5', client_ptr: null, check_name: 'dnsbl', verdict: 'reject', smtp_code: 554, enhanced_code: '5.7.1', details: { stage: 'connect', evidence: { client_ip: '203.0.113.5', zones: [{ zone: 'zen.example', name: 'Example Block List', query: '5.113.0.203.zen.example', answer: { ttl: 300, at: '2026-03-02T09:15:02.000Z', records: ['127.0.0.2'] }, listings: [{ code: '127.0.0.2', meaning: 'listed' }] }] } } }, 2001),
   ev('mail.from', { session: 's3', ref: 'BLOCK0000001', client_ip: '203.0.113.5', client_ptr: null, mail_from: 'boss@dsl.example' }, 2010),
   ev('rcpt.rejected', { session: 's3', ref: 'BLOCK0000001', client_ip: '203.0.113.5', client_ptr: null, mail_from: 'boss@dsl.example', rcpt: 'info@kunde.test', check_name: 'dnsbl', verdict: 'reject', smtp_code: 554, enhanced_code: '5.7.1', reply: "554 5.7.1 Your server's address 203.0.113.5 is listed on Example Block List (ref BLOCK0000001)" }, 2020),
+  // 4. An in-house server on a DSL line: the connect event has no name (the lookup comes later); the check found one and refused it.
+  ev('session.connect', { session: 's4', ref: 'SESS00000004', client_ip: '203.0.113.77', client_ptr: null }, 3000),
+  ev('check.result', { session: 's4', ref: 'SESS00000004', client_ip: '203.0.113.77', client_ptr: null, check_name: 'client_identity', verdict: 'reject', smtp_code: 550, enhanced_code: '5.7.1', details: { stage: 'connect', evidence: { client_ip: '203.0.113.77', finding: 'dynamic_name', ptr: { records: ['dsl-203-0-113-77.dyn.example'] }, verified_name: 'dsl-203-0-113-77.dyn.example' } } }, 3001),
+  ev('mail.from', { session: 's4', ref: 'DYNAMIC00001', client_ip: '203.0.113.77', client_ptr: null, mail_from: 'meier@handwerk.example' }, 3010),
+  ev('rcpt.rejected', { session: 's4', ref: 'DYNAMIC00001', client_ip: '203.0.113.77', client_ptr: null, mail_from: 'meier@handwerk.example', rcpt: 'chef@kunde.test', check_name: 'client_identity', verdict: 'reject', smtp_code: 550, enhanced_code: '5.7.1', reply: "550 5.7.1 Your server's address 203.0.113.77 has the generic host name dsl-203-0-113-77.dyn.example (ref DYNAMIC00001)" }, 3020),
+  // 5. No PTR at all: a 450, and the lookup's answer is "no name".
+  ev('session.connect', { session: 's5', ref: 'SESS00000005', client_ip: '203.0.113.88', client_ptr: null }, 4000),
+  ev('check.result', { session: 's5', ref: 'SESS00000005', client_ip: '203.0.113.88', client_ptr: null, check_name: 'client_identity', verdict: 'tempfail', smtp_code: 450, enhanced_code: '4.7.25', details: { stage: 'connect', evidence: { client_ip: '203.0.113.88', finding: 'no_ptr', ptr: { records: [] }, verified_name: null } } }, 4001),
+  ev('mail.from', { session: 's5', ref: 'NOPTR0000001', client_ip: '203.0.113.88', client_ptr: null, mail_from: 'neu@neu.example' }, 4010),
+  ev('rcpt.rejected', { session: 's5', ref: 'NOPTR0000001', client_ip: '203.0.113.88', client_ptr: null, mail_from: 'neu@neu.example', rcpt: 'chef@kunde.test', check_name: 'client_identity', verdict: 'tempfail', smtp_code: 450, enhanced_code: '4.7.25', reply: "450 4.7.25 Your server's address 203.0.113.88 has no host name in DNS (ref NOPTR0000001)" }, 4020),
 ];
 
 async function withLedger<T>(fn: (r: SqliteLedgerReader) => T): Promise<T> {
@@ -93,7 +103,8 @@ test('model: timeline in words, cause, evidence with the DNSBL answer, forward b
   const j = m.journeys[0]!;
   assert.equal(j.ref, 'BLOCK0000001');
   assert.deepEqual(m.question[0], { label: 'Recipient', value: 'info@kunde.test' });
-  assert.ok(j.timeline.some((r) => r.text === 'Connection from 203.0.113.5 (no name)'), JSON.stringify(j.timeline));
+  // Its name was never looked up: none is claimed.
+  assert.ok(j.timeline.some((r) => r.text === 'Connection from 203.0.113.5'), JSON.stringify(j.timeline));
   assert.ok(j.timeline.some((r) => r.text === 'Check block lists (DNSBL): refuse'));
   assert.ok(j.timeline.some((r) => r.text.startsWith('Recipient info@kunde.test refused: 554 5.7.1')));
   assert.equal(j.causes[0]?.code, 'sender_ip_blocklisted');
@@ -203,4 +214,27 @@ test('pdf without DejaVu: Helvetica, characters outside WinAnsi become ?', async
   const pdf = await renderPdf(m, { now: NOW, fonts: { regular: '/nonexistent/Regular.ttf', bold: '/nonexistent/Bold.ttf' } });
   assert.equal(pdf.subarray(0, 5).toString('latin1'), '%PDF-');
   assert.match(pdf.toString('latin1'), /\/BaseFont \/Helvetica/);
+});
+
+test('the connection line names the PTR the checks found (no "(no name)" beside a refused name), in English, German and the German PDF', async (t) => {
+  for (const lang of ['en', 'de'] as const) {
+    const m = buildModel(await searchFor({ rcpt: 'chef@kunde.test' }, lang), { lang, now: NOW });
+    const dyn = m.journeys.find((j) => j.ref === 'DYNAMIC00001')!;
+    const noPtr = m.journeys.find((j) => j.ref === 'NOPTR0000001')!;
+    const texts = (j: typeof dyn): string[] => j.timeline.map((r) => r.text);
+    const connect = lang === 'de' ? 'Verbindung von' : 'Connection from';
+    assert.ok(texts(dyn).includes(`${connect} 203.0.113.77 (dsl-203-0-113-77.dyn.example)`), JSON.stringify(texts(dyn)));
+    assert.ok(!texts(dyn).some((x) => /no name|kein Name/.test(x)), JSON.stringify(texts(dyn)));
+    assert.ok(dyn.facts.some((f) => f.value === '203.0.113.77 (dsl-203-0-113-77.dyn.example)'), JSON.stringify(dyn.facts));
+    assert.equal(dyn.causes[0]?.code, 'sender_dynamic_ip');
+    // The lookup found no name: said so, as the check says it.
+    assert.ok(texts(noPtr).includes(lang === 'de' ? `${connect} 203.0.113.88 (kein Name im DNS)` : `${connect} 203.0.113.88 (no name in DNS)`), JSON.stringify(texts(noPtr)));
+  }
+  const pdftotext = requireTool(t, 'pdftotext');
+  if (!pdftotext) return;
+  const r = await renderReport(await searchFor({ ref: 'DYNAMIC00001' }, 'de'), { lang: 'de', format: 'pdf', now: NOW });
+  const text = execFileSync(pdftotext, ['-enc', 'UTF-8', '-', '-'], { input: r.body, encoding: 'utf8' }).replace(/\s+/g, ' ');
+  assert.match(text, /Verbindung von 203\.0\.113\.77 \(dsl-203-0-113-77\.dyn\.example\)/);
+  assert.match(text, /heißt dsl-203-0-113-77\.dyn\.example/);
+  assert.doesNotMatch(text, /kein Name/);
 });

@@ -16,7 +16,7 @@ export const CODES = [
   'delivered', 'fetched_and_deleted', 'delivered_not_fetched', 'virus', 'spam',
   'sender_ip_blocklisted', 'sender_dynamic_ip', 'sender_mx_is_ip', 'sender_domain_unresolvable',
   'spf_fail', 'dmarc_reject', 'unknown_recipient', 'message_too_large', 'mailbox_full',
-  'tempfail_not_retried', 'tempfail_retried', 'no_attempt_seen',
+  'tempfail_not_retried', 'tempfail_retried', 'tempfail_pending', 'access_not_recorded', 'no_attempt_seen',
 ] as const;
 export type Code = (typeof CODES)[number];
 
@@ -49,6 +49,10 @@ export interface Facts {
   access_at: string;
   similar: string;
   reply: string;
+  /** Why the 4xx was given, in words (greylisting, no PTR, a scanner down). */
+  tempfail_cause: string;
+  /** tempfail_pending: when the retry window ends ("2026-11-27 12:00 UTC"). */
+  retry_by: string;
 }
 
 interface Text { title: string; what: string; action: string }
@@ -127,13 +131,23 @@ const CATALOGUE: Catalogue = {
   },
   tempfail_not_retried: {
     side: 'sender',
-    en: { title: 'Temporary refusal, never retried', what: 'The sender got a temporary refusal ("try again later"), but its server never tried again.', action: "The sender's mail administrator must check the server's queue: a temporary error (4xx) must be retried for days (RFC 5321 section 4.5.4.1)." },
-    de: { title: 'Vorübergehend abgewiesen, nie erneut versucht', what: 'Der Absender bekam eine vorübergehende Abweisung („später erneut versuchen“), sein Server hat es aber nie wieder versucht.', action: 'Der Mail-Administrator des Absenders muss die Warteschlange seines Servers prüfen: Ein vorübergehender Fehler (4xx) muss über Tage wiederholt werden (RFC 5321 Abschnitt 4.5.4.1).' },
+    en: { title: 'Temporary refusal, never retried', what: 'The sender got a temporary refusal ("try again later") because of {tempfail_cause}, but its server never tried this message again.', action: "The sender's mail administrator must check the server's queue: a temporary error (4xx) must be retried for days (RFC 5321 section 4.5.4.1)." },
+    de: { title: 'Vorübergehend abgewiesen, nie erneut versucht', what: 'Der Absender bekam eine vorübergehende Abweisung („später erneut versuchen“), Grund: {tempfail_cause}; sein Server hat diese Nachricht aber nie wieder zu senden versucht.', action: 'Der Mail-Administrator des Absenders muss die Warteschlange seines Servers prüfen: Ein vorübergehender Fehler (4xx) muss über Tage wiederholt werden (RFC 5321 Abschnitt 4.5.4.1).' },
   },
   tempfail_retried: {
     side: 'none',
-    en: { title: 'Temporary refusal, then retried', what: 'The first attempt got a temporary refusal; the sender tried again later, as it should.', action: 'Nothing to do: a delay of minutes is the normal result of this check.' },
-    de: { title: 'Vorübergehend abgewiesen, dann erneut versucht', what: 'Der erste Versuch bekam eine vorübergehende Abweisung; der Absender hat es, wie vorgesehen, später erneut versucht.', action: 'Nichts zu tun: Eine Verzögerung von Minuten ist die normale Folge dieser Prüfung.' },
+    en: { title: 'Temporary refusal, then retried', what: 'The first attempt got a temporary refusal because of {tempfail_cause}; the sender tried the same message again later, as it should.', action: 'Nothing to do: a delay of minutes is the normal result of this check.' },
+    de: { title: 'Vorübergehend abgewiesen, dann erneut versucht', what: 'Der erste Versuch bekam eine vorübergehende Abweisung, Grund: {tempfail_cause}; der Absender hat dieselbe Nachricht, wie vorgesehen, später erneut gesendet.', action: 'Nichts zu tun: Eine Verzögerung von Minuten ist die normale Folge dieser Prüfung.' },
+  },
+  tempfail_pending: {
+    side: 'sender',
+    en: { title: 'Temporarily refused; the sender\'s server should retry', what: 'The sender got a temporary refusal ("try again later") because of {tempfail_cause}. Its server should try again on its own; a retry is expected by {retry_by}, and RFC 5321 section 4.5.4.1 asks senders to keep trying for 4 to 5 days. No retry of this message has arrived yet.', action: 'Wait until {retry_by}. If the cause lies with the sender, its administrator must fix it before then; if no retry has arrived by then, the sender\'s server gave up or does not retry, and the sender must send the message again.' },
+    de: { title: 'Vorübergehend abgewiesen; der Server des Absenders sollte es erneut versuchen', what: 'Der Absender bekam eine vorübergehende Abweisung („später erneut versuchen“), Grund: {tempfail_cause}. Sein Server sollte es von selbst erneut versuchen; ein neuer Versuch wird bis {retry_by} erwartet, und RFC 5321 Abschnitt 4.5.4.1 verlangt, es 4 bis 5 Tage lang zu versuchen. Ein neuer Versuch dieser Nachricht ist bisher nicht eingetroffen.', action: 'Warten Sie bis {retry_by}. Liegt der Grund beim Absender, muss dessen Administrator ihn bis dahin beheben; ist bis dahin kein neuer Versuch eingetroffen, hat der Server des Absenders aufgegeben oder versucht es nicht erneut, und der Absender muss die Nachricht noch einmal senden.' },
+  },
+  access_not_recorded: {
+    side: 'recipient',
+    en: { title: 'Access to this mailbox is not recorded here', what: 'The message was handed to the mailbox server for {rcpt}. Access to this mailbox is not recorded here: the log has no POP3 session on it after the delivery, and reading over IMAP is not logged at all, so whether a mail program has fetched or read the message cannot be told from it.', action: 'Look at the access log of the mailbox server (POP3 and IMAP logins, deletions), or have it ingested (mailproof ingest dovecot) so this research can answer it.' },
+    de: { title: 'Zugriffe auf dieses Postfach sind hier nicht protokolliert', what: 'Die Nachricht wurde dem Postfach-Server für {rcpt} übergeben. Zugriffe auf dieses Postfach sind hier nicht protokolliert: Das Protokoll enthält nach der Zustellung keine POP3-Sitzung darauf, und Lesen per IMAP wird gar nicht protokolliert; ob ein Mailprogramm die Nachricht abgerufen oder gelesen hat, lässt sich daraus nicht sagen.', action: 'Sehen Sie im Zugriffsprotokoll des Postfach-Servers nach (POP3- und IMAP-Anmeldungen, Löschungen), oder lassen Sie es einlesen (mailproof ingest dovecot), damit diese Recherche es beantworten kann.' },
   },
   no_attempt_seen: {
     side: 'sender',
@@ -193,10 +207,10 @@ export function evidenceEvents(j: Journey, code: string): StoredEvent[] {
   switch (code) {
     case 'delivered': return pick((e) => e.kind === 'message.delivered' || e.kind === 'message.recovered' || e.kind === 'data.received');
     case 'fetched_and_deleted': return pick((e) => e.kind === 'message.delivered' || e.kind === 'message.recovered' || e.kind === 'pop3.login' || e.kind === 'imap.login' || e.kind === 'pop3.retr' || e.kind === 'pop3.dele' || e.kind === 'imap.expunge');
-    case 'delivered_not_fetched': return pick((e) => e.kind === 'message.delivered' || e.kind === 'message.recovered');
+    case 'delivered_not_fetched': case 'access_not_recorded': return pick((e) => e.kind === 'message.delivered' || e.kind === 'message.recovered');
     case 'mailbox_full': return pick((e) => e.kind === 'message.delivery_failed');
-    case 'tempfail_retried': case 'tempfail_not_retried':
-      return pick((e) => (REPLY_KINDS.has(e.kind) && (e.smtp_code ?? 0) >= 400 && (e.smtp_code ?? 0) < 500) || (e.kind === 'check.result' && e.verdict === 'tempfail'));
+    case 'tempfail_retried': case 'tempfail_not_retried': case 'tempfail_pending':
+      return pick((e) => (REPLY_KINDS.has(e.kind) && (e.smtp_code ?? 0) >= 400 && (e.smtp_code ?? 0) < 500) || (e.kind === 'check.result' && (e.verdict === 'tempfail' || e.verdict === 'error')));
     default: return [];
   }
 }
@@ -226,8 +240,56 @@ function dedupe(list: StoredEvent[]): StoredEvent[] {
   return list.filter((e) => (seen.has(e.id) ? false : (seen.add(e.id), true))).sort((a, b) => a.ts - b.ts || a.id - b.id);
 }
 
+/** The checks' names in words, for the cause of a 4xx. */
+const CHECK_WORDS: Record<Lang, Record<string, string>> = {
+  en: { dnsbl: 'the block list lookup', client_identity: 'the check of the sending server\'s name', sender_domain: 'the sender domain lookup', spf: 'the SPF lookup', dmarc: 'the DMARC lookup', recipient: 'the recipient verification', virus: 'the virus scanner', spam: 'the spam filter', attachments: 'the attachment check', rate: 'the sending rate limit' },
+  de: { dnsbl: 'die Sperrlisten-Abfrage', client_identity: 'die Prüfung des Servernamens', sender_domain: 'die Abfrage der Absender-Domain', spf: 'die SPF-Abfrage', dmarc: 'die DMARC-Abfrage', recipient: 'die Prüfung des Empfängers', virus: 'der Virenscanner', spam: 'der Spamfilter', attachments: 'die Anhangprüfung', rate: 'die Begrenzung der Senderate' },
+};
+
+/** Why a journey got its 4xx, in words: the refusing check and its finding, a check that could not run, or the mailbox server's answer. */
+export function tempfailCause(j: Pick<Journey, 'events' | 'reply' | 'client_ip'>, lang: Lang): string {
+  const de = lang === 'de';
+  const ip = j.client_ip ?? (de ? 'unbekannt' : 'unknown');
+  const refusing = j.events.find((e) => e.kind === 'check.result' && e.verdict === 'tempfail');
+  if (refusing) {
+    const finding = evidenceOf(refusing).finding;
+    switch (refusing.check_name) {
+      case 'greylist': return de ? 'Greylisting (der erste Versuch eines unbekannten Absenders wird absichtlich aufgeschoben)' : 'greylisting (the first attempt of an unknown sender is deferred on purpose)';
+      case 'client_identity':
+        if (finding === 'no_ptr') return de ? `die Adresse des sendenden Servers ${ip} hat keinen Namen im DNS (keinen PTR-Eintrag)` : `the sending server's address ${ip} has no name in DNS (no PTR record)`;
+        if (finding === 'no_fcrdns') return de ? `der Name des sendenden Servers ${ip} (PTR) zeigt nicht auf dessen Adresse zurück` : `the name (PTR) of the sending server ${ip} does not resolve back to its address`;
+        break;
+      case 'rate': return de ? 'der Server sendete mehr Nachrichten, als die Senderate erlaubt' : 'the server sent more messages than the sending rate allows';
+      case 'spam': return de ? 'der Spamfilter fand die Nachricht verdächtig und schob sie auf' : 'the spam filter found the message suspicious and deferred it';
+      default: break;
+    }
+    const name = CHECK_WORDS[lang][refusing.check_name ?? ''] ?? refusing.check_name ?? '?';
+    const why = str((refusing.details as { reason?: unknown } | null)?.reason);
+    return de ? `${name} sagte „später erneut versuchen“${why ? ` (${why})` : ''}` : `${name} said "try again later"${why ? ` (${why})` : ''}`;
+  }
+  const failed = j.events.find((e) => e.kind === 'check.result' && e.verdict === 'error');
+  if (failed) {
+    const name = CHECK_WORDS[lang][failed.check_name ?? ''] ?? failed.check_name ?? '?';
+    const component = str((failed.details as { component?: unknown } | null)?.component);
+    return de ? `${name} konnte nicht arbeiten${component ? ` (${component} nicht erreichbar oder fehlerhaft)` : ''}; das liegt auf unserer Seite`
+      : `${name} could not run${component ? ` (${component} unreachable or failing)` : ''}; that is on our side`;
+  }
+  const downstream = j.events.find((e) => e.kind === 'message.delivery_failed' && (e.smtp_code ?? 0) >= 400 && (e.smtp_code ?? 0) < 500);
+  if (downstream) {
+    const r = str((downstream.details as { reply?: unknown } | null)?.reply) ?? downstream.reply;
+    return de ? `der Postfach-Server nahm die Nachricht vorübergehend nicht an${r ? ` (${r})` : ''}` : `the mailbox server did not take the message for now${r ? ` (${r})` : ''}`;
+  }
+  return de ? `unser Server antwortete ${j.reply ?? 'mit einem 4xx-Code'}` : `our server answered ${j.reply ?? 'with a 4xx code'}`;
+}
+
+/** "2026-11-27 12:00 UTC" from an ISO time. */
+function utcMinute(iso: string | undefined, unknown: string): string {
+  if (!iso || !Number.isFinite(Date.parse(iso))) return unknown;
+  return `${new Date(iso).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
 /** Facts of a journey for the texts; anything not known reads "unknown". */
-export function factsOf(j: Pick<Journey, 'mail_from' | 'rcpt' | 'client_ip' | 'events' | 'access' | 'reply'>, lang: Lang, similar: string[] = []): Facts {
+export function factsOf(j: Pick<Journey, 'mail_from' | 'rcpt' | 'client_ip' | 'events' | 'access' | 'reply' | 'retry_by'>, lang: Lang, similar: string[] = []): Facts {
   const unknown = UNKNOWN[lang];
   const checks = j.events.filter((e) => e.kind === 'check.result');
   const ev = (name: string): Record<string, unknown> => {
@@ -267,6 +329,8 @@ export function factsOf(j: Pick<Journey, 'mail_from' | 'rcpt' | 'client_ip' | 'e
     access_at: access?.at ?? unknown,
     similar: similar.length ? (lang === 'de' ? ` Ein ähnliches Postfach existiert: ${similar.join(', ')}.` : ` A similar mailbox exists: ${similar.join(', ')}.`) : '',
     reply: j.reply ?? '',
+    tempfail_cause: tempfailCause(j, lang),
+    retry_by: utcMinute(j.retry_by, unknown),
   };
 }
 

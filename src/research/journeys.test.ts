@@ -44,7 +44,7 @@ test('diagnosis: the refusing check first, then what other checks of the session
   assert.equal(by.get('TXREF0000001')?.outcome, 'rejected');
   assert.deepEqual(by.get('TXREF0000002')?.diagnosis, ['sender_mx_is_ip']);
   assert.deepEqual(by.get('TXREF0000003')?.diagnosis, ['virus']);
-  assert.deepEqual(by.get('TXREF0000004')?.diagnosis, ['delivered', 'delivered_not_fetched']);
+  assert.deepEqual(by.get('TXREF0000004')?.diagnosis, ['delivered_not_fetched', 'delivered']);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -76,7 +76,7 @@ test('our POP3 server: RETR and DELE carry the delivery REF; an alias journey se
   done();
   assert.equal(j.length, 1);
   assert.equal(j[0]!.outcome, 'delivered');
-  assert.deepEqual(j[0]!.diagnosis, ['delivered', 'fetched_and_deleted']);
+  assert.deepEqual(j[0]!.diagnosis, ['fetched_and_deleted', 'delivered']);
   assert.deepEqual(j[0]!.access.map((a) => [a.kind, a.client_ip]), [['pop3.retr', '192.0.2.7'], ['pop3.dele', '192.0.2.7']]);
   assert.deepEqual(j[0]!.events.map((e) => e.kind), ['rcpt.accepted', 'message.delivered', 'pop3.login', 'pop3.retr', 'pop3.dele', 'pop3.logout']);
 });
@@ -96,7 +96,7 @@ test('Dovecot behind our LMTP: its expunge joins by Message-ID and mailbox, the 
   assert.equal(j.length, 1, JSON.stringify(j.map((x) => x.ref)));
   assert.equal(j[0]!.ref, 'TXLMTP000001');
   assert.equal(j[0]!.source, 'gateway');
-  assert.deepEqual(j[0]!.diagnosis, ['delivered', 'fetched_and_deleted']);
+  assert.deepEqual(j[0]!.diagnosis, ['fetched_and_deleted', 'delivered']);
   assert.deepEqual(j[0]!.access, [{ at: new Date(T0 + 6000).toISOString(), kind: 'imap.expunge', source: 'dovecot', client_ip: '198.51.100.9' }]);
 });
 
@@ -112,9 +112,10 @@ test('a Dovecot log alone: the LMTP save is the journey; not fetched until a POP
   done();
   const by = new Map(j.map((x) => [x.message_id, x]));
   assert.equal(j.length, 2);
-  assert.deepEqual(by.get('d1@x.test')?.diagnosis, ['delivered', 'fetched_and_deleted']);
+  assert.deepEqual(by.get('d1@x.test')?.diagnosis, ['fetched_and_deleted', 'delivered']);
   assert.equal(by.get('d1@x.test')?.access[0]?.client_ip, '203.0.113.5');
-  assert.deepEqual(by.get('d2@x.test')?.diagnosis, ['delivered', 'delivered_not_fetched']);
+  // Covered: the Dovecot log shows a login to the mailbox after the delivery.
+  assert.deepEqual(by.get('d2@x.test')?.diagnosis, ['delivered_not_fetched', 'delivered']);
 });
 
 test('ingested Postfix: a NOQUEUE reject names its cause; deferred then delivered; same codes as our own events', async () => {
@@ -135,7 +136,8 @@ test('ingested Postfix: a NOQUEUE reject names its cause; deferred then delivere
   assert.equal(by.get('pf:mx1:NOQUEUE:1:1')?.outcome, 'rejected');
   assert.deepEqual(by.get('pf:mx1:NOQUEUE:1:1')?.diagnosis, ['sender_ip_blocklisted']);
   assert.equal(by.get('pf:mx1:NOQUEUE:1:1')?.client_ip, '192.0.2.50');
-  assert.deepEqual(by.get('pf:mx1:ABC123:x')?.diagnosis, ['delivered', 'tempfail_retried', 'delivered_not_fetched']);
+  // Delivered over LMTP to a mailbox whose access log is not here.
+  assert.deepEqual(by.get('pf:mx1:ABC123:x')?.diagnosis, ['delivered', 'access_not_recorded', 'tempfail_retried']);
   assert.equal(by.get('pf:mx1:ABC123:x')?.mail_from, 'y@ok.test');
   assert.deepEqual(by.get('pf:mx1:DEF456:y')?.diagnosis, ['mailbox_full']);
 });
@@ -151,11 +153,12 @@ test('a 4xx followed by a retry is tempfail_retried; one never retried is tempfa
   done();
   const by = new Map(j.map((x) => [x.ref, x.diagnosis]));
   assert.deepEqual(by.get('TXGREY000001'), ['tempfail_retried']);
-  assert.deepEqual(by.get('TXGREY000002'), ['delivered', 'delivered_not_fetched']);
+  assert.deepEqual(by.get('TXGREY000002'), ['delivered_not_fetched', 'delivered']);
   // More than two hours ago and nothing since (the later 4xx is another sender's).
   assert.deepEqual(by.get('TXGREY000003'), ['tempfail_not_retried']);
-  // Under an hour ago: the sender's queue may still retry.
-  assert.deepEqual(by.get('TXGREY000004'), []);
+  // Under an hour ago: the sender's queue may still retry; that is said, not nothing.
+  assert.deepEqual(by.get('TXGREY000004'), ['tempfail_pending']);
+  assert.equal(j.find((x) => x.ref === 'TXGREY000004')?.retry_by, new Date(T0 + 5000e3 + 7200e3).toISOString());
 });
 
 test('the attachment check: a macro or a program is the virus finding; a MIME limit is not', async () => {
@@ -212,4 +215,90 @@ test('limit: the newest N transactions, truncated set; mailbox access costs no s
   } finally {
     done();
   }
+});
+
+test('a retry is the same message: another Message-ID, another server network or another size is another message', async () => {
+  const H = 3600e3;
+  const { reader, done } = await ledger([
+    // The shop's order: 451 at the end of DATA (Message-ID known); its Postfix gave up.
+    ev('mail.from', { ts: T0, session: 'o1', ref: 'TXORDER00001', client_ip: '192.0.2.10', mail_from: 'shop@shop.test', size: 4000 }),
+    ev('data.rejected', { ts: T0 + 1, session: 'o1', ref: 'TXORDER00001', client_ip: '192.0.2.10', mail_from: 'shop@shop.test', rcpt: 'kunde@local.test', message_id: 'order-1@shop.test', smtp_code: 451 }),
+    // Three hours later another order from another server of the shop: delivered.
+    ev('message.delivered', { ts: T0 + 3 * H, session: 'o2', ref: 'TXORDER00002', client_ip: '198.51.100.20', mail_from: 'shop@shop.test', rcpt: 'kunde@local.test', message_id: 'order-2@shop.test', smtp_code: 250, details: { target: 'maildir' } }),
+    // A 4xx at RCPT (no Message-ID yet), then a message from another network within the window: not its retry.
+    ev('mail.from', { ts: T0 + 10 * H, session: 'r1', ref: 'TXRCPT000001', client_ip: '192.0.2.10', mail_from: 'news@shop.test', size: 5000 }),
+    ev('rcpt.rejected', { ts: T0 + 10 * H + 1, session: 'r1', ref: 'TXRCPT000001', client_ip: '192.0.2.10', mail_from: 'news@shop.test', rcpt: 'kunde@local.test', smtp_code: 451, check_name: 'greylist', verdict: 'tempfail' }),
+    ev('mail.from', { ts: T0 + 10 * H + 600e3, session: 'r2', ref: 'TXRCPT000002', client_ip: '203.0.113.9', mail_from: 'news@shop.test', size: 5000 }),
+    ev('message.delivered', { ts: T0 + 10 * H + 600e3 + 1, session: 'r2', ref: 'TXRCPT000002', client_ip: '203.0.113.9', mail_from: 'news@shop.test', rcpt: 'kunde@local.test', smtp_code: 250, details: { target: 'maildir' } }),
+    // The same server network, but another size: another message.
+    ev('mail.from', { ts: T0 + 20 * H, session: 's1', ref: 'TXSIZE000001', client_ip: '192.0.2.10', mail_from: 'bill@shop.test', size: 7000 }),
+    ev('rcpt.rejected', { ts: T0 + 20 * H + 1, session: 's1', ref: 'TXSIZE000001', client_ip: '192.0.2.10', mail_from: 'bill@shop.test', rcpt: 'kunde@local.test', smtp_code: 451, check_name: 'greylist', verdict: 'tempfail' }),
+    ev('mail.from', { ts: T0 + 20 * H + 600e3, session: 's2', ref: 'TXSIZE000002', client_ip: '192.0.2.10', mail_from: 'bill@shop.test', size: 9100 }),
+    ev('message.delivered', { ts: T0 + 20 * H + 600e3 + 1, session: 's2', ref: 'TXSIZE000002', client_ip: '192.0.2.10', mail_from: 'bill@shop.test', rcpt: 'kunde@local.test', smtp_code: 250, details: { target: 'maildir' } }),
+    // True retries: the same size from another address of the same /24 within the window,
+    ev('mail.from', { ts: T0 + 30 * H, session: 't1', ref: 'TXTRUE000001', client_ip: '192.0.2.10', mail_from: 'info@shop.test', size: 3000 }),
+    ev('rcpt.rejected', { ts: T0 + 30 * H + 1, session: 't1', ref: 'TXTRUE000001', client_ip: '192.0.2.10', mail_from: 'info@shop.test', rcpt: 'kunde@local.test', smtp_code: 451, check_name: 'greylist', verdict: 'tempfail' }),
+    ev('mail.from', { ts: T0 + 30 * H + 900e3, session: 't2', ref: 'TXTRUE000002', client_ip: '192.0.2.11', mail_from: 'info@shop.test', size: 3000 }),
+    ev('message.delivered', { ts: T0 + 30 * H + 900e3 + 1, session: 't2', ref: 'TXTRUE000002', client_ip: '192.0.2.11', mail_from: 'info@shop.test', rcpt: 'kunde@local.test', smtp_code: 250, details: { target: 'maildir' } }),
+    // and the same Message-ID, even from elsewhere and late.
+    ev('data.rejected', { ts: T0 + 40 * H, session: 'm1', ref: 'TXMID0000001', client_ip: '192.0.2.10', mail_from: 'shop@shop.test', rcpt: 'kunde@local.test', message_id: 'order-3@shop.test', smtp_code: 451 }),
+    ev('message.delivered', { ts: T0 + 45 * H, session: 'm2', ref: 'TXMID0000002', client_ip: '198.51.100.20', mail_from: 'shop@shop.test', rcpt: 'kunde@local.test', message_id: 'order-3@shop.test', smtp_code: 250, details: { target: 'maildir' } }),
+  ]);
+  const j = trace(reader, { rcpt: 'kunde@local.test', since: 0, now: T0 + 50 * H });
+  done();
+  const by = new Map(j.map((x) => [x.ref, x.diagnosis]));
+  assert.deepEqual(by.get('TXORDER00001'), ['tempfail_not_retried']);
+  assert.deepEqual(by.get('TXRCPT000001'), ['tempfail_not_retried']);
+  assert.deepEqual(by.get('TXSIZE000001'), ['tempfail_not_retried']);
+  assert.deepEqual(by.get('TXTRUE000001'), ['tempfail_retried']);
+  assert.deepEqual(by.get('TXMID0000001'), ['tempfail_retried']);
+});
+
+test('the retry window is an option: a short one makes an old 4xx not retried, and a pending 4xx says until when', async () => {
+  const { reader, done } = await ledger([
+    ev('mail.from', { ts: T0, session: 'w1', ref: 'TXWIN0000001', mail_from: 'a@x.test', size: 100 }),
+    ev('rcpt.rejected', { ts: T0 + 1, session: 'w1', ref: 'TXWIN0000001', mail_from: 'a@x.test', rcpt: 'd@local.test', smtp_code: 451, check_name: 'greylist', verdict: 'tempfail' }),
+    ev('mail.from', { ts: T0 + 30e3, session: 'w2', ref: 'TXWIN0000002', mail_from: 'a@x.test', size: 100 }),
+    ev('message.delivered', { ts: T0 + 30e3 + 1, session: 'w2', ref: 'TXWIN0000002', mail_from: 'a@x.test', rcpt: 'd@local.test', smtp_code: 250, details: { target: 'maildir' } }),
+  ]);
+  const short = trace(reader, { rcpt: 'd@local.test', since: 0, now: T0 + 60e3, retryWindowMs: 10e3 });
+  const pending = trace(reader, { rcpt: 'd@local.test', since: 0, until: T0 + 20e3, now: T0 + 20e3, retryWindowMs: 60e3 });
+  const long = trace(reader, { rcpt: 'd@local.test', since: 0, now: T0 + 60e3, retryWindowMs: 60e3 });
+  done();
+  assert.deepEqual(short.find((x) => x.ref === 'TXWIN0000001')?.diagnosis, ['tempfail_not_retried']);
+  assert.deepEqual(pending.find((x) => x.ref === 'TXWIN0000001')?.diagnosis, ['tempfail_pending']);
+  assert.equal(pending.find((x) => x.ref === 'TXWIN0000001')?.retry_by, new Date(T0 + 60e3).toISOString());
+  assert.deepEqual(long.find((x) => x.ref === 'TXWIN0000001')?.diagnosis, ['tempfail_retried']);
+});
+
+test('access coverage: "not fetched" only where research sees the mailbox access; elsewhere access_not_recorded', async () => {
+  const dc = (kind: LedgerEvent['kind'], o: Partial<LedgerEvent>): LedgerEvent => ({ ts: T0, node: 'imap1', source: 'dovecot', kind, ...o });
+  const { reader, done } = await ledger([
+    // LMTP to Dovecot, no Dovecot log ingested (or one this research does not understand).
+    ev('message.delivered', { ts: T0, session: 'c1', ref: 'TXCOVLMTP001', mail_from: 'a@x.test', rcpt: 'lmtp@local.test', message_id: 'c1@x.test', smtp_code: 250, details: { target: 'lmtp' } }),
+    // LMTP, and Dovecot's log shows a login before the delivery only: access after it is not known.
+    dc('imap.login', { ts: T0 - 3600e3, rcpt: 'old@local.test', client_ip: '198.51.100.1', session: 'dc:imap1:O1', verdict: 'pass' }),
+    ev('message.delivered', { ts: T0, session: 'c2', ref: 'TXCOVLMTP002', mail_from: 'a@x.test', rcpt: 'old@local.test', message_id: 'c2@x.test', smtp_code: 250, details: { target: 'lmtp' } }),
+    // LMTP, and a POP3 login to the mailbox after the delivery is in the ingested log: covered.
+    ev('message.delivered', { ts: T0, session: 'c3', ref: 'TXCOVLMTP003', mail_from: 'a@x.test', rcpt: 'seen@local.test', message_id: 'c3@x.test', smtp_code: 250, details: { target: 'lmtp' } }),
+    dc('pop3.login', { ts: T0 + 600e3, rcpt: 'seen@local.test', client_ip: '198.51.100.2', session: 'dc:imap1:P1', verdict: 'pass' }),
+    // Our own Maildir: our POP3 server is the way in.
+    ev('message.delivered', { ts: T0, session: 'c4', ref: 'TXCOVMDIR004', mail_from: 'a@x.test', rcpt: 'mdir@local.test', message_id: 'c4@x.test', smtp_code: 250, details: { target: 'maildir' } }),
+    // LMTP, and only an IMAP login after the delivery: IMAP reading is not logged, so still not recorded.
+    ev('message.delivered', { ts: T0, session: 'c6', ref: 'TXCOVIMAP006', mail_from: 'a@x.test', rcpt: 'imap@local.test', message_id: 'c6@x.test', smtp_code: 250, details: { target: 'lmtp' } }),
+    dc('imap.login', { ts: T0 + 600e3, rcpt: 'imap@local.test', client_ip: '198.51.100.3', session: 'dc:imap1:I1', verdict: 'pass' }),
+    // Handed to another MTA: neither claim.
+    ev('message.delivered', { ts: T0, session: 'c5', ref: 'TXCOVSMTP005', mail_from: 'a@x.test', rcpt: 'relay@local.test', message_id: 'c5@x.test', smtp_code: 250, details: { target: 'smtp' } }),
+  ]);
+  const all = trace(reader, { domain: 'local.test', since: 0, now: T0 + 3600e3 });
+  const noPop3 = trace(reader, { rcpt: 'mdir@local.test', since: 0, now: T0 + 3600e3, ownPop3: false });
+  done();
+  const by = new Map(all.map((x) => [x.ref, x.diagnosis]));
+  assert.deepEqual(by.get('TXCOVLMTP001'), ['delivered', 'access_not_recorded']);
+  assert.deepEqual(by.get('TXCOVLMTP002'), ['delivered', 'access_not_recorded']);
+  assert.deepEqual(by.get('TXCOVLMTP003'), ['delivered_not_fetched', 'delivered']);
+  assert.deepEqual(by.get('TXCOVMDIR004'), ['delivered_not_fetched', 'delivered']);
+  assert.deepEqual(by.get('TXCOVSMTP005'), ['delivered']);
+  assert.deepEqual(by.get('TXCOVIMAP006'), ['delivered', 'access_not_recorded']);
+  assert.deepEqual(noPop3[0]?.diagnosis, ['delivered', 'access_not_recorded']);
 });

@@ -1,3 +1,4 @@
+import { clientNetwork } from '../dns/ip.js';
 import type { EventQuery, LedgerReader, StoredEvent } from '../ledger/types.js';
 
 // The research layer's journey model: one journey per transaction and
@@ -42,6 +43,11 @@ export interface Journey {
   access: Access[];
   /** Filled by research/search.ts; empty from trace() alone. */
   near_misses: NearMiss[];
+  /**
+   * A 4xx still within the retry window (tempfail_pending): by when a retry
+   * of the same message should have come (ISO time). Absent otherwise.
+   */
+  retry_by?: string;
   events: StoredEvent[];
 }
 
@@ -57,6 +63,18 @@ export interface TraceFilter {
   /** "now" for the tempfail_not_retried rule; tests pin it. */
   now?: number;
   /**
+   * How long after a 4xx the sender's retry of the same message is expected
+   * (research.retry_window_s); an attempt later than this after the previous
+   * one, without the same Message-ID, is another message. Default 2 hours.
+   */
+  retryWindowMs?: number;
+  /**
+   * Our own POP3 server serves the embedded Maildirs (pop3.listen is not
+   * empty), so a message delivered there and never fetched by it was not
+   * fetched at all. Default true.
+   */
+  ownPop3?: boolean;
+  /**
    * Most journeys wanted; the newest are kept and `truncated` is set on the
    * result array. Bounds the work for a mailbox that gets thousands of
    * messages a week (bench/research: a busy info@ address).
@@ -64,14 +82,21 @@ export interface TraceFilter {
   limit?: number;
 }
 
+/** What the configuration tells research (research.retry_window_s, whether our POP3 server runs); the web passes it with every query. */
+export type ResearchSettings = Pick<TraceFilter, 'retryWindowMs' | 'ownPop3'>;
+
 /** Most events a search reads for its hits (before the transactions' own events). */
 const MAX_HITS = 50000;
 
 /** trace()'s answer: the journeys, oldest first, and whether older ones were left out by the limit. */
 export type Journeys = Journey[] & { truncated?: boolean };
 
-/** A 4xx counts as not retried once senders have had this long (RFC 5321 section 4.5.4.1: retry after 30 minutes at least). */
-const RETRY_GRACE_MS = 2 * 3600e3;
+/**
+ * A 4xx counts as not retried once senders have had this long; RFC 5321
+ * section 4.5.4.1 asks for a retry interval of at least 30 minutes, and common
+ * MTAs retry within an hour (Postfix: maximal_backoff_time 4000 s).
+ */
+export const DEFAULT_RETRY_WINDOW_MS = 2 * 3600e3;
 
 const ACCESS_KINDS = new Set(['pop3.retr', 'pop3.dele', 'imap.expunge', 'mailbox.copy']);
 const LOGIN_KINDS = new Set(['pop3.login', 'pop3.logout', 'imap.login', 'imap.logout']);
@@ -279,6 +304,7 @@ export function trace(reader: LedgerReader, f: TraceFilter): Journeys {
   const wantRcpt = f.rcpt?.toLowerCase();
   const wantDomain = f.domain?.toLowerCase();
   const journeys: Journey[] = [];
+  const pendingAccess: (Unfetched & { j: Journey })[] = [];
   for (const [key, own] of groups) {
     const ids = new Set(own.map((e) => e.id));
     const events = [...own];
@@ -308,10 +334,15 @@ export function trace(reader: LedgerReader, f: TraceFilter): Journeys {
       const txEvents = mine.filter((e) => !isMailboxSide(e) && !LOGIN_KINDS.has(e.kind));
       const head = txEvents.find((e) => e.ref === key && e.client_ip) ?? txEvents.find((e) => e.ref === key) ?? txEvents[0] ?? first;
       const access = accessOf(mine);
-      const diagnosis = diagnose(outcome, decisive, mine);
+      let diagnosis = diagnose(outcome, decisive, mine);
+      let unfetched: Unfetched | null = null;
       if (outcome === 'delivered') {
-        if (access.some((a) => DELETING.has(a.kind))) diagnosis.push('fetched_and_deleted');
-        else if (!access.some((a) => a.kind === 'pop3.retr') && decisive && intoMailbox(decisive)) diagnosis.push('delivered_not_fetched');
+        // The cause first (README): where the message went in the mailbox
+        // comes before the generic "delivered".
+        if (access.some((a) => DELETING.has(a.kind))) diagnosis = ['fetched_and_deleted', ...diagnosis];
+        else if (!access.some((a) => a.kind === 'pop3.retr') && decisive && intoMailbox(decisive)) {
+          unfetched = { at: decisive.ts, boxes: [...boxes], own: ownMaildir(decisive) };
+        }
       }
       journeys.push({
         ref: key,
@@ -330,10 +361,12 @@ export function trace(reader: LedgerReader, f: TraceFilter): Journeys {
         near_misses: [],
         events: mine,
       });
+      if (unfetched) pendingAccess.push({ j: journeys.at(-1)!, ...unfetched });
     }
   }
   journeys.sort((a, b) => a.started_at.localeCompare(b.started_at));
-  markRetries(journeys, f.now ?? Date.now());
+  markUnfetched(reader, pendingAccess, f);
+  markRetries(journeys, f.now ?? Date.now(), f.retryWindowMs ?? DEFAULT_RETRY_WINDOW_MS);
   const out: Journeys = f.limit !== undefined && journeys.length > f.limit ? journeys.slice(-f.limit) : journeys;
   out.truncated = truncated || journeys.length > (f.limit ?? Infinity);
   return out;
@@ -363,17 +396,91 @@ function accessOf(events: StoredEvent[]): Access[] {
   }));
 }
 
+/** A delivered message with no fetch seen: when, into which mailboxes, and whether into our own Maildir. */
+interface Unfetched { at: number; boxes: string[]; own: boolean }
+
+/** Delivered into the embedded Maildir by the gateway (or recovered there), which only our POP3 server reads. */
+function ownMaildir(e: StoredEvent): boolean {
+  if (e.source === 'pop3') return true;
+  const target = (e.details as { target?: unknown } | null)?.target;
+  return e.source === 'gateway' && (target === undefined || target === null || target === 'maildir');
+}
+
+/**
+ * Events that show a mailbox's POP3 access is logged. IMAP logins do not
+ * count: an IMAP client reads without a line in Dovecot's log (only
+ * expunge, copy and move are logged), so "not fetched" cannot follow from them.
+ */
+const SEEN_ACCESS = new Set(['pop3.login', 'pop3.logout', 'pop3.retr', 'pop3.dele']);
+/** Most events read per mailbox to find its access after a delivery. */
+const MAX_ACCESS_ROWS = 20000;
+
+/**
+ * "Not fetched" is a claim about mailbox access, true only where research
+ * sees that access: our own POP3 over our own Maildir, or a mailbox whose
+ * access log (Dovecot, ingested) shows POP3 sessions after the delivery. Anywhere
+ * else the message may have been read and deleted without a trace here, so
+ * the journey says access_not_recorded instead of delivered_not_fetched.
+ */
+function markUnfetched(reader: LedgerReader, list: (Unfetched & { j: Journey })[], f: TraceFilter): void {
+  const ownPop3 = f.ownPop3 ?? true;
+  const needed = new Map<string, number>();
+  for (const u of list) {
+    if (u.own && ownPop3) continue;
+    for (const b of u.boxes) needed.set(b, Math.min(needed.get(b) ?? Infinity, u.at));
+  }
+  const seenAt = new Map<string, number[]>();
+  for (const [box, since] of needed) {
+    const rows = reader.query({ rcpt: box, since, until: f.until ?? f.now, limit: MAX_ACCESS_ROWS });
+    seenAt.set(box, rows.filter((e) => SEEN_ACCESS.has(e.kind)).map((e) => e.ts));
+  }
+  for (const u of list) {
+    const covered = (u.own && ownPop3) || u.boxes.some((b) => (seenAt.get(b) ?? []).some((ts) => ts >= u.at));
+    if (covered) u.j.diagnosis.unshift('delivered_not_fetched');
+    else u.j.diagnosis.splice(1, 0, 'access_not_recorded');
+  }
+}
+
+/** The size a journey's message had: declared at MAIL FROM (RFC 1870) and received at DATA. */
+function sizesOf(j: Journey): { declared: number | null; received: number | null } {
+  const declared = j.events.find((e) => e.kind === 'mail.from' && typeof e.size === 'number' && e.size > 0)?.size ?? null;
+  const received = j.events.find((e) => e.kind === 'data.received' && typeof e.size === 'number' && e.size > 0)?.size ?? null;
+  return { declared, received };
+}
+
+/**
+ * Is `k` the sender's retry of the message of the 4xx `j`? The same
+ * Message-ID where both have one; else (a 4xx before DATA has none) the same
+ * client network, sender, recipient and size, within the retry window of `j`.
+ * A later message from another server, of another size, or after the window
+ * is another message.
+ */
+function isRetry(j: Journey, k: Journey, windowMs: number): boolean {
+  if (k.rcpt !== j.rcpt || k.mail_from !== j.mail_from || k.started_at <= j.started_at) return false;
+  if (j.message_id && k.message_id) return k.message_id === j.message_id;
+  if (Date.parse(k.started_at) - Date.parse(j.started_at) > windowMs) return false;
+  if (j.client_ip && k.client_ip && clientNetwork(j.client_ip) !== clientNetwork(k.client_ip)) return false;
+  const a = sizesOf(j);
+  const b = sizesOf(k);
+  if (a.declared !== null && b.declared !== null && a.declared !== b.declared) return false;
+  if (a.received !== null && b.received !== null && a.received !== b.received) return false;
+  return true;
+}
+
 /**
  * A 4xx asks the sender to try again (RFC 5321 section 4.2.5). Did it? A later
- * journey from the same sender to the same recipient is the retry; none after
- * the grace time means the sender's queue gave up or never retried.
+ * attempt of the same message (isRetry) is the retry; none within the window
+ * means the sender's queue gave up or never retried; within the window it is
+ * still pending, and the journey says until when a retry is due.
  */
-function markRetries(journeys: Journey[], now: number): void {
+function markRetries(journeys: Journey[], now: number, windowMs: number): void {
   for (const [i, j] of journeys.entries()) {
     if (j.outcome !== 'tempfailed') continue;
-    const retried = journeys.slice(i + 1).some((k) => k.rcpt === j.rcpt && k.mail_from === j.mail_from && k.started_at > j.started_at
-      && (!j.message_id || !k.message_id || k.message_id === j.message_id));
-    if (retried) j.diagnosis.push('tempfail_retried');
-    else if (now - Date.parse(j.started_at) > RETRY_GRACE_MS) j.diagnosis.push('tempfail_not_retried');
+    if (journeys.slice(i + 1).some((k) => isRetry(j, k, windowMs))) j.diagnosis.push('tempfail_retried');
+    else if (now - Date.parse(j.started_at) > windowMs) j.diagnosis.push('tempfail_not_retried');
+    else {
+      j.diagnosis.push('tempfail_pending');
+      j.retry_by = new Date(Date.parse(j.started_at) + windowMs).toISOString();
+    }
   }
 }

@@ -4,6 +4,7 @@ import http from 'node:http';
 import type { ResolvedConfig } from '../config/load.js';
 import { LocalDomains } from '../domains/index.js';
 import { configuredMailboxes } from '../cli/trace.js';
+import { researchSettings } from '../research/settings.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { checkDomain, checkIp } from '../research/diagnostics.js';
 import { buildCheckDeps } from '../runtime/services.js';
@@ -29,6 +30,7 @@ export async function startWeb(cfg: ResolvedConfig, log: Logger): Promise<Runnin
   const research = new ResearchPool({
     ledger: cfg.paths.ledger,
     mailboxes: Object.fromEntries(Object.keys(cfg.domains).map((d) => [d, mailboxesOf(d)])),
+    settings: researchSettings(cfg),
     threads: cfg.web.research_threads,
     maxQueue: cfg.web.research_queue,
     timeoutMs: cfg.web.research_timeout_s * 1000,

@@ -17,6 +17,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log/logger.js';
 import type { Lang } from '../research/explain.js';
+import type { ResearchSettings } from '../research/journeys.js';
 import type { SearchFilter, SearchResult } from '../research/search.js';
 import { ResearchUnavailable, type RenderedReport, type ReportOptions, type Research } from './research.js';
 import type { ResearchJob, ResearchWorkerData } from './research-worker.js';
@@ -27,6 +28,8 @@ export interface ResearchPoolOptions {
   ledger: string;
   /** Configured mailboxes by domain (typo hints). */
   mailboxes: Record<string, string[]>;
+  /** What the configuration tells research (cli/trace.ts researchSettings). */
+  settings?: ResearchSettings;
   threads: number;
   maxQueue: number;
   timeoutMs: number;
@@ -105,7 +108,7 @@ export class ResearchPool implements Research {
   }
 
   private spawn(): Slot {
-    const data: ResearchWorkerData = { ledger: this.opts.ledger, mailboxes: this.opts.mailboxes };
+    const data: ResearchWorkerData = { ledger: this.opts.ledger, mailboxes: this.opts.mailboxes, settings: this.opts.settings ?? {} };
     const worker = new Worker(new URL('./research-worker.js', import.meta.url), { workerData: data });
     const slot: Slot = { worker, ready: false, busy: null };
     this.slots.push(slot);

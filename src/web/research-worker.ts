@@ -3,6 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
 import type { Lang } from '../research/explain.js';
+import type { ResearchSettings } from '../research/journeys.js';
 import type { SearchFilter, SearchResult } from '../research/search.js';
 import { inlineResearch, type ReportOptions } from './research.js';
 import type { Scope } from './scope.js';
@@ -13,13 +14,13 @@ export type ResearchJob =
   | { op: 'public'; ref: string; lang: Lang }
   | { op: 'report'; result: SearchResult; opts: ReportOptions };
 
-export interface ResearchWorkerData { ledger: string; mailboxes: Record<string, string[]> }
+export interface ResearchWorkerData { ledger: string; mailboxes: Record<string, string[]>; settings?: ResearchSettings }
 
 const port = parentPort;
 if (!port) throw new Error('research-worker must run as a worker thread');
 const data = workerData as ResearchWorkerData;
 // The same research as in the calling thread, on this thread's own connection.
-const research = inlineResearch(new SqliteLedgerReader(data.ledger, { readonly: true }), (domain) => data.mailboxes[domain] ?? []);
+const research = inlineResearch(new SqliteLedgerReader(data.ledger, { readonly: true }), (domain) => data.mailboxes[domain] ?? [], data.settings ?? {});
 
 async function run(job: ResearchJob): Promise<unknown> {
   switch (job.op) {

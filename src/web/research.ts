@@ -6,6 +6,7 @@
 // wait for a query.
 import type { LedgerReader } from '../ledger/types.js';
 import type { Lang } from '../research/explain.js';
+import type { ResearchSettings } from '../research/journeys.js';
 import type { SearchFilter, SearchResult } from '../research/search.js';
 import { journeysOfRef, publicViewOf, scopedSearch, type Scope } from './scope.js';
 import type { PublicView } from './views.js';
@@ -29,12 +30,12 @@ export class ResearchUnavailable extends Error {
 /** Configured mailboxes by domain, as research's SearchOptions.mailboxes wants them. */
 export type MailboxesOf = (domain: string) => string[];
 
-/** Research in the calling thread: every call blocks it for the length of the query. */
-export function inlineResearch(reader: LedgerReader, mailboxes: MailboxesOf): Research {
+/** Research in the calling thread: every call blocks it for the length of the query. `settings`: from the configuration (cli/trace.ts researchSettings). */
+export function inlineResearch(reader: LedgerReader, mailboxes: MailboxesOf, settings: ResearchSettings = {}): Research {
   return {
-    search: async (f, scope, lang) => scopedSearch(reader, f, scope, { lang, mailboxes }),
-    journeysOfRef: async (ref, scope, lang, withMailboxes) => journeysOfRef(reader, ref, scope, withMailboxes ? { lang, mailboxes } : { lang }),
-    publicView: async (ref, lang) => publicViewOf(reader, ref, lang),
+    search: async (f, scope, lang) => scopedSearch(reader, { ...f, ...settings }, scope, { lang, mailboxes }),
+    journeysOfRef: async (ref, scope, lang, withMailboxes) => journeysOfRef(reader, ref, scope, withMailboxes ? { lang, mailboxes } : { lang }, settings),
+    publicView: async (ref, lang) => publicViewOf(reader, ref, lang, settings),
     close: async () => undefined,
   };
 }

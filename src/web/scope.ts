@@ -3,7 +3,7 @@
 // names the web's questions in its terms.
 import type { LedgerReader } from '../ledger/types.js';
 import { explainJourney, type Lang } from '../research/explain.js';
-import { trace } from '../research/journeys.js';
+import { trace, type ResearchSettings } from '../research/journeys.js';
 import { search, type SearchFilter, type SearchOptions, type SearchResult } from '../research/search.js';
 import { domainOf, inScope, visibleJourney, type Scope } from '../research/visibility.js';
 import { maskRecipients } from './mask.js';
@@ -16,8 +16,8 @@ export function scopedSearch(reader: LedgerReader, f: SearchFilter, scope: Scope
 }
 
 /** The journeys of one REF the account may see (an unknown REF and a REF of another customer look the same: none). */
-export function journeysOfRef(reader: LedgerReader, ref: string, scope: Scope, opts: SearchOptions): SearchResult {
-  const r = search(reader, { ref }, { ...opts, scope });
+export function journeysOfRef(reader: LedgerReader, ref: string, scope: Scope, opts: SearchOptions, settings: ResearchSettings = {}): SearchResult {
+  const r = search(reader, { ref, ...settings }, { ...opts, scope });
   const journeys = r.journeys.filter((j) => j.ref === ref);
   return { ...r, journeys, near_misses: [], findings: [] };
 }
@@ -31,9 +31,9 @@ const RECIPIENT: Record<Lang, string> = { en: 'the recipient address', de: 'die 
  * address); subjects, Message-IDs and typo hints (other mailboxes) are not
  * used at all.
  */
-export function publicViewOf(reader: LedgerReader, ref: string, lang: Lang): PublicView | null {
+export function publicViewOf(reader: LedgerReader, ref: string, lang: Lang, settings: ResearchSettings = {}): PublicView | null {
   // Each journey as its own recipient's customer would see it: no internals in what the sender reads.
-  const journeys = trace(reader, { ref }).filter((j) => j.ref === ref).map((j) => visibleJourney(j, [domainOf(j.rcpt)])!);
+  const journeys = trace(reader, { ref, ...settings }).filter((j) => j.ref === ref).map((j) => visibleJourney(j, [domainOf(j.rcpt)])!);
   if (journeys.length === 0) return null;
   const rcpts = [...new Set(journeys.map((j) => j.rcpt.toLowerCase()))];
   const mask = (s: string): string => maskRecipients(s, rcpts, RECIPIENT[lang]);

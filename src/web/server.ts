@@ -21,6 +21,7 @@ import { logSafe } from '../util/sanitize.js';
 import { configuredMailboxes, traceFilter } from '../cli/trace.js';
 import { CSS, href, html, page, type Html } from './html.js';
 import type { LedgerMetrics } from './metrics.js';
+import { researchSettings } from '../research/settings.js';
 import { inlineResearch, ResearchUnavailable, type RenderedReport, type ReportOptions, type Research } from './research.js';
 import type { Scope } from './scope.js';
 import { DeviceCookies, LoginThrottle } from './login-throttle.js';
@@ -133,7 +134,7 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
   const metricsAllow = blockListOf(w.metrics_allow);
   const publicPath = publicPathOf(cfg);
   const mailboxes = configuredMailboxes(cfg);
-  const research = deps.research ?? (deps.reader ? inlineResearch(deps.reader, mailboxes) : null);
+  const research = deps.research ?? (deps.reader ? inlineResearch(deps.reader, mailboxes, researchSettings(deps.cfg)) : null);
   if (!research) throw new Error('buildWebApp needs research or a ledger reader');
 
   const app = Fastify({

@@ -187,7 +187,7 @@ test('deferred then delivered: Postfix retries after our greylisting 451; its in
   const ours = (await mp.trace(['--rcpt', 'alice@demo.test'])).journeys as unknown as Journey[];
   const summary = ours.map((j) => [j.outcome, j.diagnosis]);
   const last = summary.at(-1);
-  assert.deepEqual(last, ['delivered', ['delivered', 'delivered_not_fetched']], JSON.stringify(summary));
+  assert.deepEqual(last, ['delivered', ['delivered', 'access_not_recorded']], JSON.stringify(summary));
   const before = summary.slice(0, -1);
   assert.ok(before.length >= 1, JSON.stringify(summary));
   for (const s of before) assert.deepEqual(s, ['tempfailed', ['tempfail_retried']], JSON.stringify(summary));

@@ -5,6 +5,7 @@
 // below are written here, not taken from the demo's own summary.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -72,13 +73,13 @@ test('mailproof demo plays every classic story and trace diagnoses each one', { 
 
   // fetched_and_deleted: another PC (127.0.0.200) fetched and deleted it.
   const fetched = journeyOf(journeys, 'rechnung@partner.demo');
-  assert.deepEqual(fetched.diagnosis, ['delivered', 'fetched_and_deleted']);
+  assert.deepEqual(fetched.diagnosis, ['fetched_and_deleted', 'delivered']);
   assert.deepEqual(fetched.access.map((a) => [a.kind, a.client_ip]), [['pop3.retr', '127.0.0.200'], ['pop3.dele', '127.0.0.200']]);
   assert.ok(fetched.events.some((e) => e.kind === 'message.delivered'));
 
   // delivered_not_fetched
   const waiting = journeyOf(journeys, 'termin@partner.demo');
-  assert.deepEqual(waiting.diagnosis, ['delivered', 'delivered_not_fetched']);
+  assert.deepEqual(waiting.diagnosis, ['delivered_not_fetched', 'delivered']);
   assert.deepEqual(waiting.access, []);
 
   // virus: the "harmless Word file" with a VBA project, refused at DATA by the attachment check.
@@ -106,6 +107,17 @@ test('mailproof demo plays every classic story and trace diagnoses each one', { 
   const ci = evidence(checkEvent(dsl, 'client_identity', 'reject'));
   assert.equal(ci.finding, 'dynamic_name');
   assert.deepEqual((ci.ptr as { records: string[] }).records, ['127-0-0-23.dyn.example-dsl.demo']);
+  // The German PDF of it names the PTR the check refused on the connection line too, never "kein Name".
+  const pdftotext = requireTool(t, 'pdftotext');
+  if (pdftotext) {
+    const file = path.join(root, 'dsl.pdf');
+    const r = await run(['report', '--data-dir', dir, '--ref', dsl.ref, '--lang', 'de', '--format', 'pdf', '--output', file]);
+    assert.equal(r.code, 0, r.stderr);
+    const text = execFileSync(pdftotext, ['-enc', 'UTF-8', file, '-'], { encoding: 'utf8' }).replace(/\s+/g, ' ');
+    assert.match(text, /Verbindung von 127\.0\.0\.23 \(127-0-0-23\.dyn\.example-dsl\.demo\)/);
+    assert.match(text, /heißt 127-0-0-23\.dyn\.example-dsl\.demo/);
+    assert.doesNotMatch(text, /kein Name/);
+  }
 
   // sender_mx_is_ip
   const ipMx = journeyOf(journeys, 'bestellung@baeckerei-ip-mx.demo');
@@ -163,6 +175,22 @@ test('mailproof demo plays every classic story and trace diagnoses each one', { 
   assert.deepEqual(stale.diagnosis, ['tempfail_not_retried']);
   assert.ok(Date.now() - Date.parse(stale.started_at) > 2 * 3600e3);
   assert.ok(stale.events.some((e) => e.kind === 'rcpt.rejected' && e.smtp_code === 450));
+
+  // The cause first, for every story: the first code is what the story is about
+  // (README), never the generic "delivered" before what happened in the mailbox.
+  const causeOf: Record<string, string> = {
+    delivered: 'delivered', fetched_and_deleted: 'fetched_and_deleted', delivered_not_fetched: 'delivered_not_fetched',
+    virus: 'virus', spam: 'spam', sender_ip_blocklisted: 'sender_ip_blocklisted', sender_dynamic_ip: 'sender_dynamic_ip',
+    sender_mx_is_ip: 'sender_mx_is_ip', sender_domain_unresolvable: 'sender_domain_unresolvable', spf_fail: 'spf_fail',
+    unknown_recipient: 'unknown_recipient', message_too_large: 'message_too_large', tempfail_retried: 'tempfail_retried',
+    // The retry went into info@, where nobody has fetched it yet.
+    'tempfail_retried (the retry)': 'delivered_not_fetched', tempfail_not_retried: 'tempfail_not_retried',
+  };
+  for (const s of stories.filter((x) => !x.skipped)) {
+    const j = s.ref ? journeys.find((x) => x.ref === s.ref) : journeyOf(journeys, s.mail_from);
+    assert.ok(causeOf[s.story], `no expected cause for the story ${s.story}`);
+    assert.equal(j?.diagnosis[0], causeOf[s.story], `${s.story}: ${JSON.stringify(j?.diagnosis)}`);
+  }
 
   // Nothing else in the ledger: one journey per story (the tempfail story has two).
   assert.equal(journeys.length, stories.filter((s) => !s.skipped).length);

@@ -66,6 +66,8 @@ test('report: German PDF of a refused message, English text and HTML of a delive
     assert.match(text, /Zur Weiterleitung an den Absender/);
     assert.match(text, /für dessen Mail-Administrator/);
     assert.match(text, /Verbindung von 127\.0\.0\.1/);
+    // No DNS check looked the name up: none is claimed, "no name" neither.
+    assert.doesNotMatch(text, /kein Name/);
     assert.ok(text.includes(rejectRef), 'the REF is in the PDF');
     assert.match(text, new RegExp(`Referenz: ${rejectRef}`), 'and in the text to forward');
   });
