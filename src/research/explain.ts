@@ -17,6 +17,7 @@ export const CODES = [
   'sender_ip_blocklisted', 'sender_dynamic_ip', 'sender_mx_is_ip', 'sender_domain_unresolvable',
   'spf_fail', 'dmarc_reject', 'unknown_recipient', 'message_too_large', 'mailbox_full',
   'tempfail_not_retried', 'tempfail_retried', 'no_attempt_seen',
+  'likely_too_large', 'no_transaction',
 ] as const;
 export type Code = (typeof CODES)[number];
 
@@ -49,6 +50,10 @@ export interface Facts {
   access_at: string;
   similar: string;
   reply: string;
+  /** The name the client gave in HELO/EHLO. */
+  helo: string;
+  /** When the journey began, "2026-11-20 10:02 UTC". */
+  at: string;
 }
 
 interface Text { title: string; what: string; action: string }
@@ -140,6 +145,20 @@ const CATALOGUE: Catalogue = {
     en: { title: 'The sender never tried', what: 'No connection from {sender} (its domain or its servers) reached any of our servers in the searched time.', action: 'The sender must check its own outbox and server logs: the message never left, or went to another address.' },
     de: { title: 'Der Absender hat es nie versucht', what: 'Im gesuchten Zeitraum erreichte keine Verbindung von {sender} (seiner Domain oder seinen Servern) einen unserer Server.', action: 'Der Absender muss seinen Postausgang und seine Server-Protokolle prüfen: Die Nachricht wurde nie abgeschickt oder ging an eine andere Adresse.' },
   },
+  // Sessions without a transaction (research/sessions.ts). A sending MTA
+  // that reads the SIZE limit of our EHLO reply (RFC 1870 section 4) and has
+  // a larger message does not send it: it quits and bounces the message to
+  // its own user (Postfix: "message size N exceeds size limit M of server").
+  likely_too_large: {
+    side: 'sender',
+    en: { title: "Likely too large, refused by the sender's own server", what: 'At {at} the server {helo} ({client_ip}) connected, read our greeting that announced the size limit of {limit}, and disconnected without sending a message. This is what a mail server does when its message is larger than the limit: it refuses the message itself and returns it to its sender ("message size ... exceeds size limit ... of server"), so the message never reached us.', action: 'The sender must send large files another way (a download link) or in smaller parts, each under {limit}.' },
+    de: { title: 'Vermutlich zu groß, vom eigenen Server des Absenders abgewiesen', what: 'Um {at} verband sich der Server {helo} ({client_ip}), las unsere Begrüßung mit der Größengrenze von {limit} und trennte die Verbindung, ohne eine Nachricht zu senden. So verhält sich ein Mailserver, dessen Nachricht größer als die Grenze ist: Er weist die Nachricht selbst ab und schickt sie an ihren Absender zurück („message size ... exceeds size limit ... of server“); die Nachricht hat uns nie erreicht.', action: 'Der Absender muss große Dateien anders übermitteln (als Download-Link) oder in kleineren Teilen, jeweils unter {limit}.' },
+  },
+  no_transaction: {
+    side: 'sender',
+    en: { title: 'Connection without a message', what: 'At {at} the server {helo} ({client_ip}) connected and disconnected without starting a message (no MAIL FROM).', action: "The sender's mail administrator can find the reason in the sending server's log for this time." },
+    de: { title: 'Verbindung ohne Nachricht', what: 'Um {at} verband sich der Server {helo} ({client_ip}) und trennte die Verbindung, ohne eine Nachricht zu beginnen (kein MAIL FROM).', action: 'Der Mail-Administrator des Absenders findet den Grund im Protokoll des sendenden Servers zu dieser Zeit.' },
+  },
 };
 
 const UNKNOWN: Record<Lang, string> = { de: 'unbekannt', en: 'unknown' };
@@ -195,6 +214,7 @@ export function evidenceEvents(j: Journey, code: string): StoredEvent[] {
     case 'fetched_and_deleted': return pick((e) => e.kind === 'message.delivered' || e.kind === 'message.recovered' || e.kind === 'pop3.login' || e.kind === 'imap.login' || e.kind === 'pop3.retr' || e.kind === 'pop3.dele' || e.kind === 'imap.expunge');
     case 'delivered_not_fetched': return pick((e) => e.kind === 'message.delivered' || e.kind === 'message.recovered');
     case 'mailbox_full': return pick((e) => e.kind === 'message.delivery_failed');
+    case 'likely_too_large': case 'no_transaction': return pick((e) => e.kind === 'session.connect' || e.kind === 'session.helo' || e.kind === 'session.close');
     case 'tempfail_retried': case 'tempfail_not_retried':
       return pick((e) => (REPLY_KINDS.has(e.kind) && (e.smtp_code ?? 0) >= 400 && (e.smtp_code ?? 0) < 500) || (e.kind === 'check.result' && e.verdict === 'tempfail'));
     default: return [];
@@ -250,7 +270,11 @@ export function factsOf(j: Pick<Journey, 'mail_from' | 'rcpt' | 'client_ip' | 'e
   const access = j.access.find((a) => a.kind === 'pop3.dele' || a.kind === 'imap.expunge') ?? j.access[0];
   const ptr = str(ci.verified_name) ?? str(recordsOf(ci.ptr)[0]) ?? j.events.find((e) => e.client_ptr)?.client_ptr ?? null;
   const score = str(spam.score);
-  const limit = str(size.limit);
+  // The SIZE our last EHLO reply announced (smtp/gateway.ts records it): the limit of a session that never sent MAIL.
+  const announced = [...j.events].reverse().find((e) => e.kind === 'session.helo' && str(details(e).size_limit));
+  const limit = str(size.limit) ?? (announced ? str(details(announced).size_limit) : null);
+  const helo = [...j.events].reverse().find((e) => e.helo)?.helo ?? null;
+  const first = j.events[0];
   return {
     client_ip: j.client_ip ?? unknown,
     client_ptr: ptr ?? (lang === 'de' ? '(kein Name)' : '(no name)'),
@@ -267,6 +291,8 @@ export function factsOf(j: Pick<Journey, 'mail_from' | 'rcpt' | 'client_ip' | 'e
     access_at: access?.at ?? unknown,
     similar: similar.length ? (lang === 'de' ? ` Ein ähnliches Postfach existiert: ${similar.join(', ')}.` : ` A similar mailbox exists: ${similar.join(', ')}.`) : '',
     reply: j.reply ?? '',
+    helo: helo ?? (lang === 'de' ? '(ohne Namen)' : '(no name)'),
+    at: first ? `${new Date(first.ts).toISOString().slice(0, 16).replace('T', ' ')} UTC` : unknown,
   };
 }
 

@@ -93,13 +93,16 @@ export function visibleEvent(e: StoredEvent, scope: Scope): StoredEvent {
 /** What a customer may see of a journey: null when it is not the customer's, else the journey without internals. */
 export function visibleJourney<J extends Journey>(j: J, scope: Scope): J | null {
   if (scope === null) return j;
-  if (!inScope(scope, j.rcpt)) return null;
+  // A session without a transaction names no recipient: search.ts shows it
+  // only to a search by the sender's domain or address, and its events here
+  // without the close's counts, like any session fact.
+  if (j.outcome !== 'no_transaction' && !inScope(scope, j.rcpt)) return null;
   return { ...j, events: j.events.map((e) => visibleEvent(e, scope)), near_misses: visibleNearMisses(j.near_misses, scope) };
 }
 
-/** Near misses a customer may see: similar mailboxes of its own domains; other sender addresses only from research that was scoped already. */
+/** Near misses a customer may see: similar and refused addresses of its own domains; other sender addresses only from research that was scoped already. */
 export function visibleNearMisses(list: NearMiss[], scope: Scope): NearMiss[] {
-  return scope === null ? list : list.filter((n) => n.kind !== 'similar_mailbox' || inScope(scope, n.value));
+  return scope === null ? list : list.filter((n) => n.kind === 'other_sender_address' || inScope(scope, n.value));
 }
 
 /**
