@@ -53,7 +53,7 @@ ${f.evidence?.length ? html`<p class="muted">Proved by events ${f.evidence.map((
 function nearMisses(list: NearMiss[]): Html {
   if (!list.length) return html``;
   // research/near-misses.ts says what each is; the likely typo comes first.
-  return html`<h2>Near misses</h2><ul>${list.map((n) => html`<li>${n.what ?? n.kind}: <code>${n.value}</code></li>`)}</ul>`;
+  return html`<h2>Near misses</h2><ul>${list.map((n) => html`<li>${n.what ?? n.value}${n.kind === 'refused_similar_address' ? html` (<code>${n.value}</code>${n.ref ? html`, REF ${n.ref}` : ''})` : ''}</li>`)}</ul>`;
 }
 
 /** Page sizes of the search page: the first answer is small and quick, more on request (the API's maximum last). */
