@@ -92,7 +92,8 @@ const LABELS: Record<Lang, Labels> = {
 const T = {
   en: {
     title: 'Mail delivery report',
-    found: (n: number) => (n === 1 ? 'One message matches this search.' : `${n} messages match this search.`),
+    found: (n: number) => (n === 1 ? 'One message matches this search.' : n === 0 ? 'No message matches this search.' : `${n} messages match this search.`),
+    sessions: (n: number) => (n === 1 ? 'One connection ended without sending a message.' : `${n} connections ended without sending a message.`),
     none: (since: string, until: string) => `No message matching this search was found in the log between ${since} and ${until}.`,
     anyTime: 'the beginning of the log',
     outcome: { delivered: 'delivered', rejected: 'refused', tempfailed: 'temporarily refused', incomplete: 'not completed', no_transaction: 'disconnected without sending a message' } as Record<Outcome, string>,
@@ -106,7 +107,8 @@ const T = {
   },
   de: {
     title: 'Bericht zur E-Mail-Zustellung',
-    found: (n: number) => (n === 1 ? 'Eine Nachricht passt zu dieser Suche.' : `${n} Nachrichten passen zu dieser Suche.`),
+    found: (n: number) => (n === 1 ? 'Eine Nachricht passt zu dieser Suche.' : n === 0 ? 'Keine Nachricht passt zu dieser Suche.' : `${n} Nachrichten passen zu dieser Suche.`),
+    sessions: (n: number) => (n === 1 ? 'Eine Verbindung endete, ohne eine Nachricht zu senden.' : `${n} Verbindungen endeten, ohne eine Nachricht zu senden.`),
     none: (since: string, until: string) => `Im Protokoll wurde zwischen ${since} und ${until} keine Nachricht gefunden, die zu dieser Suche passt.`,
     anyTime: 'Beginn des Protokolls',
     outcome: { delivered: 'zugestellt', rejected: 'abgelehnt', tempfailed: 'vorübergehend abgewiesen', incomplete: 'nicht abgeschlossen', no_transaction: 'getrennt, ohne eine Nachricht zu senden' } as Record<Outcome, string>,
@@ -407,6 +409,14 @@ function journeySection(j: ExplainedJourney, lang: Lang): JourneySection {
   };
 }
 
+/** How many messages matched; sessions without a message (research/sessions.ts) are counted apart. */
+function summaryOf(result: SearchResult, w: Words, since: string, until: string): string {
+  const sessions = result.journeys.filter((j) => j.outcome === 'no_transaction').length;
+  const messages = result.journeys.length - sessions;
+  if (messages === 0 && sessions === 0) return w.none(since, until);
+  return sessions ? `${w.found(messages)} ${w.sessions(sessions)}` : w.found(messages);
+}
+
 export interface ModelOptions {
   lang: Lang;
   now?: Date;
@@ -434,7 +444,7 @@ export function buildModel(result: SearchResult, opts: ModelOptions): ReportMode
     title: w.title,
     generated_at: `${utc(now.getTime())} UTC`,
     question,
-    summary: result.journeys.length ? w.found(result.journeys.length) : w.none(since, until),
+    summary: summaryOf(result, w, since, until),
     findings,
     near_misses: result.near_misses.map((n) => c(nearMissText(n, lang), 600)),
     forward: forwardOf(findings, null, null, lang),

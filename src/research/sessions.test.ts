@@ -100,6 +100,7 @@ test('a customer searching its supplier sees the session without the counts of t
     assert.deepEqual(search(reader, { domain: 'andere.test', ...WIN }, { scope: ['andere.test'] }).journeys, []);
 
     const text = (await renderReport(r, { lang: 'de', format: 'text', now: new Date(T0 + 3600e3) })).body.toString('utf8').replace(/\s+/g, ' ');
+    assert.match(text, /Keine Nachricht passt zu dieser Suche\. 2 Verbindungen endeten, ohne eine Nachricht zu senden\./);
     assert.match(text, /Vermutlich zu groß, vom eigenen Server des Absenders abgewiesen/);
     assert.match(text, /Größengrenze von 200000 bytes/);
     assert.match(text, /Verbindung von 192\.0\.2\.50 \(mx1\.lieferant\.test\), 2026-11-20 10:02:00 UTC: getrennt, ohne eine Nachricht zu senden/);
