@@ -3,7 +3,7 @@ import type { Finding, Lang, Side } from '../research/explain.js';
 import type { Outcome } from '../research/journeys.js';
 import { nearMissText } from '../research/near-misses.js';
 import type { ExplainedJourney, SearchFilter, SearchResult } from '../research/search.js';
-import { domainOf, visibleJourney } from '../research/visibility.js';
+import { domainOf, visibleJourney, visibleSession } from '../research/visibility.js';
 import { displaySafe } from './safe.js';
 
 // The customer report as data: what text.ts, html.ts and pdf.ts lay out. All
@@ -449,7 +449,7 @@ export function buildModel(result: SearchResult, opts: ModelOptions): ReportMode
     near_misses: result.near_misses.map((n) => c(nearMissText(n, lang), 600)),
     forward: forwardOf(findings, null, null, lang),
     // A document for the recipient's customer, whoever asked for it: what that customer may see of the journey (research/visibility.ts).
-    journeys: result.journeys.map((j) => journeySection(visibleJourney(j, [domainOf(j.rcpt)])!, lang)),
+    journeys: result.journeys.map((j) => journeySection(j.outcome === 'no_transaction' ? visibleSession(j) : visibleJourney(j, [domainOf(j.rcpt)])!, lang)),
     truncated: result.truncated,
     labels: LABELS[lang],
   };

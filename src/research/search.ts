@@ -61,9 +61,11 @@ export function search(reader: LedgerReader, f: SearchFilter, opts: SearchOption
   }
   // Sessions without a transaction (research/sessions.ts): only when the
   // search names a sender or a client address, so that their sender side
-  // matches; they name no recipient, and so no other customer's mail.
+  // matches, and for staff only: a session names no recipient, so it is no
+  // customer's own mail, and would tell a customer that the sender's server
+  // talked to us, perhaps for another customer (visibility.ts).
   let sessions: Journey[] = [];
-  if ((f.from || f.ip) && parts.length > 0 && !f.ref && !f.messageId && (!f.outcome || f.outcome === 'no_transaction')) {
+  if (scope === null && (f.from || f.ip) && !f.ref && !f.messageId && (!f.outcome || f.outcome === 'no_transaction')) {
     const r = sessionJourneys(reader, { ip: f.ip, from: f.from, since: f.since, until });
     sessions = r.journeys;
     truncated ||= r.truncated;

@@ -93,11 +93,19 @@ export function visibleEvent(e: StoredEvent, scope: Scope): StoredEvent {
 /** What a customer may see of a journey: null when it is not the customer's, else the journey without internals. */
 export function visibleJourney<J extends Journey>(j: J, scope: Scope): J | null {
   if (scope === null) return j;
-  // A session without a transaction names no recipient: search.ts shows it
-  // only to a search by the sender's domain or address, and its events here
-  // without the close's counts, like any session fact.
-  if (j.outcome !== 'no_transaction' && !inScope(scope, j.rcpt)) return null;
+  if (!inScope(scope, j.rcpt)) return null;
   return { ...j, events: j.events.map((e) => visibleEvent(e, scope)), near_misses: visibleNearMisses(j.near_misses, scope) };
+}
+
+/**
+ * A session without a transaction (research/sessions.ts) as a report shows
+ * it: without internals and the close's counts. It names no recipient, so it
+ * belongs to no customer: search.ts gives it to staff only (a customer could
+ * otherwise learn that a sender's server talked to us for someone else), and
+ * a report that staff make of it shows it like this.
+ */
+export function visibleSession<J extends Journey>(j: J): J {
+  return { ...j, events: j.events.map((e) => visibleEvent(e, [])), near_misses: [] };
 }
 
 /** Near misses a customer may see: similar and refused addresses of its own domains; other sender addresses only from research that was scoped already. */
