@@ -2,7 +2,7 @@ import type { LedgerReader } from '../ledger/types.js';
 import { explainCode, explainJourney, explainNoAttemptTo, factsOf, type Finding, type Lang } from './explain.js';
 import { trace, type Journey, type NearMiss, type Outcome, type TraceFilter } from './journeys.js';
 import { rankNearMisses, refusedSimilar, similarMailboxes } from './near-misses.js';
-import { sessionJourneys } from './sessions.js';
+import { sessionJourneys, sessionOfRef } from './sessions.js';
 import { domainOf, inScope, visibleJourney, visibleNearMisses, type Scope } from './visibility.js';
 
 export { similarMailboxes, typoDistance } from './near-misses.js';
@@ -70,6 +70,8 @@ export function search(reader: LedgerReader, f: SearchFilter, opts: SearchOption
     sessions = r.journeys;
     truncated ||= r.truncated;
   }
+  // The REF of such a session, as the lists show it (web: /journey/REF).
+  if (scope === null && f.ref && journeys.length === 0) sessions = sessionOfRef(reader, f.ref);
   if (parts.length > 1 || sessions.length > 0) {
     journeys.push(...sessions);
     journeys.sort((a, b) => a.started_at.localeCompare(b.started_at));

@@ -81,6 +81,11 @@ test('a session that quit after our EHLO announced SIZE is found by sender domai
     assert.deepEqual(byIp.journeys.map((y) => y.ref), ['SESS00000001', 'SESS00000002']);
     assert.match(byIp.journeys[0]!.explanations[0]!.what, /Größengrenze von 200000 bytes/);
 
+    // Its REF finds it (the web links each journey by REF); not for a customer.
+    assert.deepEqual(search(reader, { ref: 'SESS00000001' }).journeys.map((y) => [y.ref, y.outcome]), [['SESS00000001', 'no_transaction']]);
+    assert.deepEqual(search(reader, { ref: 'SESS00000001' }, { scope: ['kunde.test'] }).journeys, []);
+    assert.deepEqual(search(reader, { ref: 'SESS00000004' }).journeys, [], 'a session with a transaction is not one');
+
     // notlieferant.test is not lieferant.test; a plain recipient search shows no sessions.
     assert.deepEqual(search(reader, { from: 'lieferant.test', ...WIN }).journeys.filter((y) => y.ref === 'SESS00000003'), []);
     assert.deepEqual(search(reader, { domain: 'kunde.test', ...WIN }).journeys.map((y) => y.ref), ['TXOK00000001']);

@@ -89,3 +89,10 @@ export function quitAfterSize(events: StoredEvent[]): boolean {
   const limit = (before.details as { size_limit?: unknown } | null)?.size_limit;
   return typeof limit === 'number' && limit > 0;
 }
+
+/** The session without a transaction that has this REF (the session's own, as the journey lists show it), if any. */
+export function sessionOfRef(reader: LedgerReader, ref: string): Journey[] {
+  const close = reader.query({ ref, limit: 200 }).find((e) => e.kind === 'session.close');
+  if (!close?.client_ip) return [];
+  return sessionJourneys(reader, { ip: close.client_ip, since: close.ts, until: close.ts }).journeys.filter((j) => j.ref === ref);
+}
