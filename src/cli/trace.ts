@@ -12,11 +12,15 @@ import { configFrom, parse, parseTime, UsageError } from './common.js';
 
 export const TRACE_HELP = `mailproof trace --rcpt ADDR | --domain D [--from ADDR|DOMAIN] [--ip IP]
                 [--ref REF] [--message-id ID] [--since T] [--until T]
-                [--outcome delivered|rejected|tempfailed|incomplete] [--lang en|de]
+                [--outcome delivered|rejected|tempfailed|incomplete|no_transaction] [--lang en|de]
                 [--recheck] [--as-of T] [--limit N] [--json]
   Lists what happened to mail: one journey per transaction and recipient, each
   diagnosis explained (--lang), with near misses (a typo in the address) and,
-  when a named sender never reached us, no_attempt_seen. --recheck runs the
+  when a named sender never reached us, no_attempt_seen. With --from or --ip,
+  sessions that sent no message (outcome no_transaction, rcpt "") are shown
+  too: found by address, or by a HELO or PTR name in the sender's domain.
+  One that quit right after our EHLO announced the SIZE limit is
+  likely_too_large: the sender's own server refused the message. --recheck runs the
   DNS checks (mailproof check) on each journey's sender domain and client
   address now, shown beside what was recorded then. --as-of judges as at
   that time (events after it are left out; "never retried" counts from it).
@@ -50,7 +54,7 @@ export async function traceCommand(argv: string[]): Promise<number> {
   // control byte of theirs may start a line or an escape sequence here.
   const out = (line: string): void => { process.stdout.write(line.replace(/[\x00-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, '?') + '\n'); };
   for (const f of result.findings) out(`${f.code}: ${f.title}. ${f.what} ${f.action}`);
-  for (const n of result.near_misses) out(`near miss (${n.kind}): ${JSON.stringify(n.value)}`);
+  for (const n of result.near_misses) out(`near miss (${n.kind}): ${n.what ?? JSON.stringify(n.value)}`);
   if (result.journeys.length === 0) {
     out('no journeys found');
     return 0;
@@ -61,7 +65,7 @@ export async function traceCommand(argv: string[]): Promise<number> {
     out(`${j.started_at}  ${j.ref}  ${j.outcome.toUpperCase()}  from=${JSON.stringify(j.mail_from)} to=${JSON.stringify(j.rcpt)} ip=${j.client_ip ?? '-'}`);
     if (j.reply) out(`    reply: ${JSON.stringify(j.reply)}`);
     for (const x of j.explanations) out(`    ${x.code} [${x.side}]: ${x.what} -> ${x.action}`);
-    for (const n of j.near_misses) out(`    near miss (${n.kind}): ${JSON.stringify(n.value)}`);
+    for (const n of j.near_misses) out(`    near miss (${n.kind}): ${n.what ?? JSON.stringify(n.value)}`);
     for (const a of j.access) out(`    mailbox: ${a.kind} at ${a.at} from ${a.client_ip ?? 'unknown address'} (${a.source})`);
     const r = rechecks[i];
     if (r) {
@@ -96,7 +100,7 @@ export function researchFilter(cfg: ResolvedConfig, filter: SearchFilter): Searc
 /** Most journeys one search returns (--limit); beyond it, narrow the search. */
 export const MAX_LIMIT = 100000;
 
-const OUTCOMES: readonly Outcome[] = ['delivered', 'rejected', 'tempfailed', 'incomplete'];
+const OUTCOMES: readonly Outcome[] = ['delivered', 'rejected', 'tempfailed', 'incomplete', 'no_transaction'];
 
 export function langOf(v: string | undefined): Lang {
   if (v === undefined) return 'en';

@@ -60,7 +60,7 @@ test('events land once, in order and intact, whatever the multi-row statement bo
   });
   // finish() rebuilt the indexes dropped for the bulk load.
   const idx = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL").pluck().get();
-  assert.equal(idx, 8);
+  assert.equal(idx, 9);
   db.close();
 });
 

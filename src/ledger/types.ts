@@ -81,6 +81,14 @@ export interface EventQuery {
   newest_first?: boolean;
 }
 
+export interface QuietSessionQuery {
+  client_ip?: string;
+  host_domain?: string;
+  since?: number;
+  until?: number;
+  limit?: number;
+}
+
 /** The write side, as the gateway sees it. */
 export interface LedgerWriter {
   /**
@@ -103,6 +111,14 @@ export interface LedgerReader {
   byMessageIds(ids: string[]): StoredEvent[];
   /** Addresses of a domain that mail was accepted or delivered for in the window: the mailboxes that exist, as the ledger knows them (near misses). */
   recipients(domain: string, since: number, until?: number): string[];
+  /**
+   * The ends (session.close) of SMTP sessions that began no transaction (no
+   * MAIL FROM), newest first: by client address, or by a host domain that
+   * the HELO name or the PTR name equals or ends in (".domain").
+   */
+  quietSessions(q: QuietSessionQuery): StoredEvent[];
+  /** Addresses of a domain refused as unknown (the recipient check, or a 5.1.1) in the window: the newest refusal per address and sender domain, newest first. */
+  refusedRecipients(domain: string, since: number, until?: number): StoredEvent[];
   prune(olderThanMs: number): number;
   close(): void;
 }

@@ -1,8 +1,9 @@
 import type { StoredEvent } from '../ledger/types.js';
 import type { Finding, Lang, Side } from '../research/explain.js';
 import type { Outcome } from '../research/journeys.js';
+import { nearMissText } from '../research/near-misses.js';
 import type { ExplainedJourney, SearchFilter, SearchResult } from '../research/search.js';
-import { domainOf, visibleJourney } from '../research/visibility.js';
+import { domainOf, visibleJourney, visibleSession } from '../research/visibility.js';
 import { displaySafe } from './safe.js';
 
 // The customer report as data: what text.ts, html.ts and pdf.ts lay out. All
@@ -91,30 +92,32 @@ const LABELS: Record<Lang, Labels> = {
 const T = {
   en: {
     title: 'Mail delivery report',
-    found: (n: number) => (n === 1 ? 'One message matches this search.' : `${n} messages match this search.`),
+    found: (n: number) => (n === 1 ? 'One message matches this search.' : n === 0 ? 'No message matches this search.' : `${n} messages match this search.`),
+    sessions: (n: number) => (n === 1 ? 'One connection ended without sending a message.' : `${n} connections ended without sending a message.`),
     none: (since: string, until: string) => `No message matching this search was found in the log between ${since} and ${until}.`,
     anyTime: 'the beginning of the log',
-    outcome: { delivered: 'delivered', rejected: 'refused', tempfailed: 'temporarily refused', incomplete: 'not completed' } as Record<Outcome, string>,
+    outcome: { delivered: 'delivered', rejected: 'refused', tempfailed: 'temporarily refused', incomplete: 'not completed', no_transaction: 'disconnected without sending a message' } as Record<Outcome, string>,
     summary: (from: string, to: string, at: string, outcome: string) => `Message from ${from} to ${to}, ${at} UTC: ${outcome}.`,
+    session: (client: string, at: string, outcome: string) => `Connection from ${client}, ${at} UTC: ${outcome}.`,
     nullSender: 'the null sender (<>)', unknown: 'unknown',
     q: { rcpt: 'Recipient', domain: 'Domain', from: 'Sender', ip: 'Sending server', ref: 'Reference (REF)', messageId: 'Message-ID', outcome: 'Outcome', since: 'From', until: 'Until' },
     f: { ref: 'Reference (REF)', from: 'Sender', to: 'Recipient', client: 'Sending server', helo: 'Server name (HELO)', subject: 'Subject', messageId: 'Message-ID', outcome: 'Outcome', reply: 'Answer of our server' },
     ev: { reply: 'Reply', reason: 'Reason', list: 'Block list', signature: 'Virus signature', file: 'File', score: 'Spam score', symbols: 'Filter rules', record: 'SPF record', result: 'Result', domain: 'Domain', mx: 'MX record', ptr: 'Name of the address (PTR)', finding: 'Finding', policy: 'DMARC policy', limit: 'Limit', size: 'Size', mailboxes: 'Mailbox', client: 'Client address', subject: 'Subject', messageId: 'Message-ID', target: 'Delivered via', dns: 'DNS answer' },
-    nm: { similar_mailbox: 'A similar mailbox exists', other_sender_address: 'The same sender domain wrote from' },
     fwd: { ref: 'Reference', reply: 'Our server answered your server' },
   },
   de: {
     title: 'Bericht zur E-Mail-Zustellung',
-    found: (n: number) => (n === 1 ? 'Eine Nachricht passt zu dieser Suche.' : `${n} Nachrichten passen zu dieser Suche.`),
+    found: (n: number) => (n === 1 ? 'Eine Nachricht passt zu dieser Suche.' : n === 0 ? 'Keine Nachricht passt zu dieser Suche.' : `${n} Nachrichten passen zu dieser Suche.`),
+    sessions: (n: number) => (n === 1 ? 'Eine Verbindung endete, ohne eine Nachricht zu senden.' : `${n} Verbindungen endeten, ohne eine Nachricht zu senden.`),
     none: (since: string, until: string) => `Im Protokoll wurde zwischen ${since} und ${until} keine Nachricht gefunden, die zu dieser Suche passt.`,
     anyTime: 'Beginn des Protokolls',
-    outcome: { delivered: 'zugestellt', rejected: 'abgelehnt', tempfailed: 'vorübergehend abgewiesen', incomplete: 'nicht abgeschlossen' } as Record<Outcome, string>,
+    outcome: { delivered: 'zugestellt', rejected: 'abgelehnt', tempfailed: 'vorübergehend abgewiesen', incomplete: 'nicht abgeschlossen', no_transaction: 'getrennt, ohne eine Nachricht zu senden' } as Record<Outcome, string>,
     summary: (from: string, to: string, at: string, outcome: string) => `Nachricht von ${from} an ${to}, ${at} UTC: ${outcome}.`,
+    session: (client: string, at: string, outcome: string) => `Verbindung von ${client}, ${at} UTC: ${outcome}.`,
     nullSender: 'leerer Absender (<>)', unknown: 'unbekannt',
     q: { rcpt: 'Empfänger', domain: 'Domain', from: 'Absender', ip: 'Sendender Server', ref: 'Referenz (REF)', messageId: 'Message-ID', outcome: 'Ergebnis', since: 'Von', until: 'Bis' },
     f: { ref: 'Referenz (REF)', from: 'Absender', to: 'Empfänger', client: 'Sendender Server', helo: 'Servername (HELO)', subject: 'Betreff', messageId: 'Message-ID', outcome: 'Ergebnis', reply: 'Antwort unseres Servers' },
     ev: { reply: 'Antwort', reason: 'Grund', list: 'Sperrliste', signature: 'Virensignatur', file: 'Datei', score: 'Spam-Wert', symbols: 'Filterregeln', record: 'SPF-Eintrag', result: 'Ergebnis', domain: 'Domain', mx: 'MX-Eintrag', ptr: 'Name der Adresse (PTR)', finding: 'Befund', policy: 'DMARC-Richtlinie', limit: 'Grenze', size: 'Größe', mailboxes: 'Postfach', client: 'Client-Adresse', subject: 'Betreff', messageId: 'Message-ID', target: 'Zugestellt über', dns: 'DNS-Antwort' },
-    nm: { similar_mailbox: 'Ein ähnliches Postfach existiert', other_sender_address: 'Dieselbe Absender-Domain schrieb von' },
     fwd: { ref: 'Referenz', reply: 'Unser Server antwortete Ihrem Server' },
   },
 };
@@ -207,7 +210,12 @@ export function describeEvent(e: StoredEvent, lang: Lang, opts: { reply?: boolea
       return de ? `Verbindung von ${ip}${ptr}` : `Connection from ${ip}${ptr}`;
     }
     case 'session.refused': return withReply(de ? 'Verbindung abgewiesen' : 'Connection refused');
-    case 'session.helo': return de ? `Server stellt sich vor (HELO/EHLO) als ${c(e.helo, 255)}` : `Server introduced itself (HELO/EHLO) as ${c(e.helo, 255)}`;
+    case 'session.helo': {
+      // The SIZE limit our EHLO reply announced (smtp/gateway.ts).
+      const limit = typeof d(e).size_limit === 'number' ? d(e).size_limit as number : null;
+      if (limit !== null) return de ? `Server stellt sich vor (EHLO) als ${c(e.helo, 255)}; unsere Antwort nannte die Größengrenze ${limit} Bytes (SIZE)` : `Server introduced itself (EHLO) as ${c(e.helo, 255)}; our answer announced the size limit of ${limit} bytes (SIZE)`;
+      return de ? `Server stellt sich vor (HELO/EHLO) als ${c(e.helo, 255)}` : `Server introduced itself (HELO/EHLO) as ${c(e.helo, 255)}`;
+    }
     case 'session.tls': {
       const p = c(d(e).protocol, 30);
       return de ? `Verschlüsselung (TLS) begonnen${p ? ` (${p})` : ''}` : `Encryption (TLS) started${p ? ` (${p})` : ''}`;
@@ -394,10 +402,13 @@ function journeySection(j: ExplainedJourney, lang: Lang): JourneySection {
   const ref = c(j.ref, 80);
   const facts: Field[] = [{ label: w.f.ref, value: ref }];
   const add = (label: string, v: string | null): void => { if (v) facts.push({ label, value: v }); };
-  add(w.f.from, from);
-  add(w.f.to, c(j.rcpt));
+  // A session without a transaction (research/sessions.ts) has neither sender nor recipient.
+  const session = j.outcome === 'no_transaction';
+  if (!session) add(w.f.from, from);
+  if (!session) add(w.f.to, c(j.rcpt));
   const ptr = clientPtrOf(j.events);
-  add(w.f.client, j.client_ip ? `${c(j.client_ip, 60)}${ptr ? ` (${c(ptr, 255)})` : ''}` : null);
+  const client = j.client_ip ? `${c(j.client_ip, 60)}${ptr ? ` (${c(ptr, 255)})` : ''}` : null;
+  add(w.f.client, client);
   add(w.f.helo, j.helo ? c(j.helo, 255) : null);
   const subject = subjectOf(j);
   add(w.f.subject, subject ? c(subject, 300) : null);
@@ -412,14 +423,22 @@ function journeySection(j: ExplainedJourney, lang: Lang): JourneySection {
   return {
     ref,
     outcome: j.outcome,
-    summary: w.summary(from, c(j.rcpt), utc(j.started_at), w.outcome[j.outcome]),
+    summary: session ? w.session(client ?? w.unknown, utc(j.started_at), w.outcome[j.outcome]) : w.summary(from, c(j.rcpt), utc(j.started_at), w.outcome[j.outcome]),
     facts,
     timeline: j.events.map((e) => ({ time: utc(e.ts), node: c(e.node, 60), source: c(e.source, 20), text: describeEvent(e, lang, { ptr }) })),
     causes,
     evidence: evidenceEvents.map((e) => ({ time: utc(e.ts), title: evidenceTitle(e, lang), fields: evidenceFields(e, lang) })),
-    near_misses: j.near_misses.map((n) => `${w.nm[n.kind]}: ${c(n.value)}`),
+    near_misses: j.near_misses.map((n) => c(nearMissText(n, lang), 600)),
     forward: forwardOf(causes, ref, j.reply, lang),
   };
+}
+
+/** How many messages matched; sessions without a message (research/sessions.ts) are counted apart. */
+function summaryOf(result: SearchResult, w: Words, since: string, until: string): string {
+  const sessions = result.journeys.filter((j) => j.outcome === 'no_transaction').length;
+  const messages = result.journeys.length - sessions;
+  if (messages === 0 && sessions === 0) return w.none(since, until);
+  return sessions ? `${w.found(messages)} ${w.sessions(sessions)}` : w.found(messages);
 }
 
 export interface ModelOptions {
@@ -449,12 +468,12 @@ export function buildModel(result: SearchResult, opts: ModelOptions): ReportMode
     title: w.title,
     generated_at: `${utc(now.getTime())} UTC`,
     question,
-    summary: result.journeys.length ? w.found(result.journeys.length) : w.none(since, until),
+    summary: summaryOf(result, w, since, until),
     findings,
-    near_misses: result.near_misses.map((n) => `${w.nm[n.kind]}: ${c(n.value)}`),
+    near_misses: result.near_misses.map((n) => c(nearMissText(n, lang), 600)),
     forward: forwardOf(findings, null, null, lang),
     // A document for the recipient's customer, whoever asked for it: what that customer may see of the journey (research/visibility.ts).
-    journeys: result.journeys.map((j) => journeySection(visibleJourney(j, [domainOf(j.rcpt)])!, lang)),
+    journeys: result.journeys.map((j) => journeySection(j.outcome === 'no_transaction' ? visibleSession(j) : visibleJourney(j, [domainOf(j.rcpt)])!, lang)),
     truncated: result.truncated,
     labels: LABELS[lang],
   };

@@ -17,6 +17,7 @@ export const CODES = [
   'sender_ip_blocklisted', 'sender_dynamic_ip', 'sender_mx_is_ip', 'sender_domain_unresolvable',
   'spf_fail', 'dmarc_reject', 'unknown_recipient', 'message_too_large', 'mailbox_full',
   'tempfail_not_retried', 'tempfail_retried', 'tempfail_pending', 'access_not_recorded', 'no_attempt_seen',
+  'likely_too_large', 'no_transaction',
 ] as const;
 export type Code = (typeof CODES)[number];
 
@@ -53,6 +54,10 @@ export interface Facts {
   tempfail_cause: string;
   /** tempfail_pending: when the retry window ends ("2026-11-27 12:00 UTC"). */
   retry_by: string;
+  /** The name the client gave in HELO/EHLO. */
+  helo: string;
+  /** When the journey began, "2026-11-20 10:02 UTC". */
+  at: string;
 }
 
 interface Text { title: string; what: string; action: string }
@@ -154,6 +159,20 @@ const CATALOGUE: Catalogue = {
     en: { title: 'The sender never tried', what: 'No connection from {sender} (its domain or its servers) reached any of our servers in the searched time.', action: 'The sender must check its own outbox and server logs: the message never left, or went to another address.' },
     de: { title: 'Der Absender hat es nie versucht', what: 'Im gesuchten Zeitraum erreichte keine Verbindung von {sender} (seiner Domain oder seinen Servern) einen unserer Server.', action: 'Der Absender muss seinen Postausgang und seine Server-Protokolle prüfen: Die Nachricht wurde nie abgeschickt oder ging an eine andere Adresse.' },
   },
+  // Sessions without a transaction (research/sessions.ts). A sending MTA
+  // that reads the SIZE limit of our EHLO reply (RFC 1870 section 4) and has
+  // a larger message does not send it: it quits and bounces the message to
+  // its own user (Postfix: "message size N exceeds size limit M of server").
+  likely_too_large: {
+    side: 'sender',
+    en: { title: "Likely too large, refused by the sender's own server", what: 'At {at} the server {helo} ({client_ip}) connected, read our greeting that announced the size limit of {limit}, and disconnected without sending a message. This is what a mail server does when its message is larger than the limit: it refuses the message itself and returns it to its sender ("message size ... exceeds size limit ... of server"), so the message never reached us.', action: 'The sender must send large files another way (a download link) or in smaller parts, each under {limit}.' },
+    de: { title: 'Vermutlich zu groß, vom eigenen Server des Absenders abgewiesen', what: 'Um {at} verband sich der Server {helo} ({client_ip}), las unsere Begrüßung mit der Größengrenze von {limit} und trennte die Verbindung, ohne eine Nachricht zu senden. So verhält sich ein Mailserver, dessen Nachricht größer als die Grenze ist: Er weist die Nachricht selbst ab und schickt sie an ihren Absender zurück („message size ... exceeds size limit ... of server“); die Nachricht hat uns nie erreicht.', action: 'Der Absender muss große Dateien anders übermitteln (als Download-Link) oder in kleineren Teilen, jeweils unter {limit}.' },
+  },
+  no_transaction: {
+    side: 'sender',
+    en: { title: 'Connection without a message', what: 'At {at} the server {helo} ({client_ip}) connected and disconnected without starting a message (no MAIL FROM).', action: "The sender's mail administrator can find the reason in the sending server's log for this time." },
+    de: { title: 'Verbindung ohne Nachricht', what: 'Um {at} verband sich der Server {helo} ({client_ip}) und trennte die Verbindung, ohne eine Nachricht zu beginnen (kein MAIL FROM).', action: 'Der Mail-Administrator des Absenders findet den Grund im Protokoll des sendenden Servers zu dieser Zeit.' },
+  },
 };
 
 const UNKNOWN: Record<Lang, string> = { de: 'unbekannt', en: 'unknown' };
@@ -211,6 +230,7 @@ export function evidenceEvents(j: Journey, code: string): StoredEvent[] {
     case 'mailbox_full': return pick((e) => e.kind === 'message.delivery_failed');
     case 'tempfail_retried': case 'tempfail_not_retried': case 'tempfail_pending':
       return pick((e) => (REPLY_KINDS.has(e.kind) && (e.smtp_code ?? 0) >= 400 && (e.smtp_code ?? 0) < 500) || (e.kind === 'check.result' && (e.verdict === 'tempfail' || e.verdict === 'error')));
+    case 'likely_too_large': case 'no_transaction': return pick((e) => e.kind === 'session.connect' || e.kind === 'session.helo' || e.kind === 'session.close');
     default: return [];
   }
 }
@@ -312,7 +332,11 @@ export function factsOf(j: Pick<Journey, 'mail_from' | 'rcpt' | 'client_ip' | 'e
   const access = j.access.find((a) => a.kind === 'pop3.dele' || a.kind === 'imap.expunge') ?? j.access[0];
   const ptr = str(ci.verified_name) ?? str(recordsOf(ci.ptr)[0]) ?? j.events.find((e) => e.client_ptr)?.client_ptr ?? null;
   const score = str(spam.score);
-  const limit = str(size.limit);
+  // The SIZE our last EHLO reply announced (smtp/gateway.ts records it): the limit of a session that never sent MAIL.
+  const announced = [...j.events].reverse().find((e) => e.kind === 'session.helo' && str(details(e).size_limit));
+  const limit = str(size.limit) ?? (announced ? str(details(announced).size_limit) : null);
+  const helo = [...j.events].reverse().find((e) => e.helo)?.helo ?? null;
+  const first = j.events[0];
   return {
     client_ip: j.client_ip ?? unknown,
     client_ptr: ptr ?? (lang === 'de' ? '(kein Name)' : '(no name)'),
@@ -331,6 +355,8 @@ export function factsOf(j: Pick<Journey, 'mail_from' | 'rcpt' | 'client_ip' | 'e
     reply: j.reply ?? '',
     tempfail_cause: tempfailCause(j, lang),
     retry_by: utcMinute(j.retry_by, unknown),
+    helo: helo ?? (lang === 'de' ? '(ohne Namen)' : '(no name)'),
+    at: first ? `${new Date(first.ts).toISOString().slice(0, 16).replace('T', ' ')} UTC` : unknown,
   };
 }
 

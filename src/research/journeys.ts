@@ -11,7 +11,8 @@ import type { EventQuery, LedgerReader, StoredEvent } from '../ledger/types.js';
 //    Message-ID and mailbox: Dovecot knows nothing of our REF.
 // The JSON shape is the contract of DESIGN.md (snake_case, stable).
 
-export type Outcome = 'delivered' | 'rejected' | 'tempfailed' | 'incomplete';
+/** no_transaction: an SMTP session that sent no MAIL FROM (research/sessions.ts); its rcpt is "". */
+export type Outcome = 'delivered' | 'rejected' | 'tempfailed' | 'incomplete' | 'no_transaction';
 
 export interface Access {
   at: string;
@@ -20,10 +21,19 @@ export interface Access {
   client_ip: string | null;
 }
 
-/** Something close to what was searched: a similar existing mailbox (a typo), another address of the same sender domain. */
+/**
+ * Something close to what was searched: a similar address that was refused
+ * as unknown (the likely typo), a similar existing mailbox, another address
+ * of the same sender domain. Filled by research/search.ts.
+ */
 export interface NearMiss {
-  kind: 'similar_mailbox' | 'other_sender_address';
+  kind: 'refused_similar_address' | 'similar_mailbox' | 'other_sender_address';
   value: string;
+  /** refused_similar_address: when it was last refused (ISO time) and that transaction's REF. */
+  at?: string;
+  ref?: string;
+  /** What it is, in the search's language. */
+  what?: string;
 }
 
 export interface Journey {

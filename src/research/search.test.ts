@@ -49,7 +49,7 @@ test('unknown recipient with a near mailbox: the explanation names it, in both l
     const r = search(reader, { domain: 'kunde.test', since: T0 - 7 * 86400e3, until: T0 + 1000 }, { lang: 'de', mailboxes: () => ['schmidt@kunde.test'] });
     const j = r.journeys.find((x) => x.ref === 'TXTYPO000001')!;
     assert.deepEqual(j.diagnosis, ['unknown_recipient']);
-    assert.deepEqual(j.near_misses, [{ kind: 'similar_mailbox', value: 'mueller@kunde.test' }]);
+    assert.deepEqual(j.near_misses, [{ kind: 'similar_mailbox', value: 'mueller@kunde.test', what: 'Ein ähnliches Postfach existiert: mueller@kunde.test' }]);
     const x = j.explanations[0]!;
     assert.equal(x.side, 'sender');
     assert.match(x.what, /Adresse meuller@kunde\.test gibt es hier nicht/);
@@ -74,7 +74,7 @@ test('no_attempt_seen only when neither the sender nor its domain reached us; an
 
     const other = search(reader, { rcpt: 'info@kunde.test', from: 'boss@sender.test', ...win });
     assert.deepEqual(other.findings, [], 'the domain did reach us');
-    assert.deepEqual(other.near_misses, [{ kind: 'other_sender_address', value: 'office@sender.test' }]);
+    assert.deepEqual(other.near_misses, [{ kind: 'other_sender_address', value: 'office@sender.test', what: 'The same sender domain wrote from office@sender.test' }]);
 
     // Outside the window the same sender is "never seen".
     const late = search(reader, { rcpt: 'info@kunde.test', from: 'office@sender.test', since: T0 + 3600e3, until: T0 + 7200e3 });

@@ -1,7 +1,11 @@
 import type { LedgerReader } from '../ledger/types.js';
 import { explainCode, explainJourney, explainNoAttemptTo, factsOf, type Finding, type Lang } from './explain.js';
 import { trace, type Journey, type NearMiss, type Outcome, type TraceFilter } from './journeys.js';
+import { rankNearMisses, refusedSimilar, similarMailboxes } from './near-misses.js';
+import { sessionJourneys, sessionOfRef } from './sessions.js';
 import { domainOf, inScope, visibleJourney, visibleNearMisses, type Scope } from './visibility.js';
+
+export { similarMailboxes, typoDistance } from './near-misses.js';
 
 // Search = trace + what a support person asks next: the explanation of each
 // code, near misses (a typo in the address, another address of the same
@@ -55,7 +59,21 @@ export function search(reader: LedgerReader, f: SearchFilter, opts: SearchOption
     journeys.push(...r.journeys);
     truncated ||= r.truncated;
   }
-  if (parts.length > 1) {
+  // Sessions without a transaction (research/sessions.ts): only when the
+  // search names a sender or a client address, so that their sender side
+  // matches, and for staff only: a session names no recipient, so it is no
+  // customer's own mail, and would tell a customer that the sender's server
+  // talked to us, perhaps for another customer (visibility.ts).
+  let sessions: Journey[] = [];
+  if (scope === null && (f.from || f.ip) && !f.ref && !f.messageId && (!f.outcome || f.outcome === 'no_transaction')) {
+    const r = sessionJourneys(reader, { ip: f.ip, from: f.from, since: f.since, until });
+    sessions = r.journeys;
+    truncated ||= r.truncated;
+  }
+  // The REF of such a session, as the lists show it (web: /journey/REF).
+  if (scope === null && f.ref && journeys.length === 0) sessions = sessionOfRef(reader, f.ref);
+  if (parts.length > 1 || sessions.length > 0) {
+    journeys.push(...sessions);
     journeys.sort((a, b) => a.started_at.localeCompare(b.started_at));
     if (journeys.length > limit) { journeys = journeys.slice(-limit); truncated = true; }
   }
@@ -75,13 +93,22 @@ export function search(reader: LedgerReader, f: SearchFilter, opts: SearchOption
     if (!j.diagnosis.includes('unknown_recipient')) continue;
     const at = j.rcpt.lastIndexOf('@');
     if (at < 0) continue;
-    for (const m of similarMailboxes(j.rcpt, mailboxesOf(j.rcpt.slice(at + 1)))) j.near_misses.push({ kind: 'similar_mailbox', value: m });
+    const similar = similarMailboxes(j.rcpt, mailboxesOf(j.rcpt.slice(at + 1))).map((m): NearMiss => ({ kind: 'similar_mailbox', value: m }));
+    j.near_misses = rankNearMisses([...j.near_misses, ...similar], lang);
   }
 
+  // Near misses look at mail to the searched recipient domains only: for a
+  // customer its own, and for anyone searching a recipient or a domain that
+  // one, since the answer goes into that customer's report. Staff searching
+  // by sender alone see the whole ledger.
+  const domains = scope !== null ? parts.map((p) => (p.rcpt ? domainOf(p.rcpt) : p.domain!.toLowerCase()))
+    : f.rcpt ? [domainOf(f.rcpt)] : f.domain ? [f.domain.toLowerCase()] : null;
   const findings: Omit<Finding, 'evidence'>[] = [];
   const nearMisses: NearMiss[] = [];
+  // The intended address of a typo: the refused one is the likely story, whether or not mail to the intended one exists.
+  if (f.rcpt && parts.length > 0) nearMisses.push(...refusedSimilar(reader, f.rcpt, { since: f.since, until, from: f.from }));
   if (journeys.length === 0 && f.from && parts.length > 0) {
-    absent(reader, f, { until, lang, domains: scope === null ? null : parts.map((p) => p.rcpt ? domainOf(p.rcpt) : p.domain!.toLowerCase()) }, findings, nearMisses);
+    absent(reader, f, { until, lang, domains: scope === null ? null : domains, nearDomains: domains }, findings, nearMisses);
   }
 
   return {
@@ -89,7 +116,7 @@ export function search(reader: LedgerReader, f: SearchFilter, opts: SearchOption
     until: new Date(until).toISOString(),
     journeys: journeys.map((j) => ({ ...j, explanations: explainJourney(j, lang) })),
     findings,
-    near_misses: visibleNearMisses(nearMisses, scope),
+    near_misses: rankNearMisses(visibleNearMisses(nearMisses, scope), lang),
     truncated,
   };
 }
@@ -121,12 +148,14 @@ function collect(reader: LedgerReader, f: SearchFilter, limit: number): { journe
  * only (null: staff, the whole ledger), or the answer would tell whether the
  * sender wrote to other customers.
  */
-function absent(reader: LedgerReader, f: SearchFilter, o: { until: number; lang: Lang; domains: string[] | null }, findings: Omit<Finding, 'evidence'>[], nearMisses: NearMiss[]): void {
+function absent(reader: LedgerReader, f: SearchFilter, o: { until: number; lang: Lang; domains: string[] | null; nearDomains: string[] | null }, findings: Omit<Finding, 'evidence'>[], nearMisses: NearMiss[]): void {
   const from = f.from!.toLowerCase();
   const domain = from.includes('@') ? from.slice(from.lastIndexOf('@') + 1) : from;
   const window = { since: f.since, until: o.until };
   const to = (o.domains ?? [null]).map((d) => (d === null ? {} : { rcpt_domain: d }));
-  const fromDomain = to.flatMap((d) => reader.query({ mail_from_domain: domain, ...d, ...window, limit: 2000 }));
+  const ofDomain = (domains: string[] | null): ReturnType<LedgerReader['query']> => (domains ?? [null])
+    .flatMap((d) => reader.query({ mail_from_domain: domain, ...(d === null ? {} : { rcpt_domain: d }), ...window, limit: 2000 }));
+  const fromDomain = ofDomain(o.domains);
   const fromIp = f.ip ? to.flatMap((d) => reader.query({ client_ip: f.ip, ...d, ...window, limit: 1 })) : [];
   if (fromDomain.length === 0 && fromIp.length === 0) {
     const rcpt = f.rcpt ?? f.domain ?? o.domains?.join(', ') ?? '';
@@ -134,56 +163,17 @@ function absent(reader: LedgerReader, f: SearchFilter, o: { until: number; lang:
     findings.push(o.domains === null ? explainCode('no_attempt_seen', o.lang, facts) : explainNoAttemptTo(o.lang, facts));
     return;
   }
+  // What the sender did to the searched recipient domains only.
+  const near = o.nearDomains === o.domains ? fromDomain : ofDomain(o.nearDomains);
   if (from.includes('@')) {
-    const others = [...new Set(fromDomain.map((e) => e.mail_from?.toLowerCase()).filter((a): a is string => !!a && a !== from))];
-    for (const a of others.slice(0, 20)) nearMisses.push({ kind: 'other_sender_address', value: a });
+    const others = [...new Set(near.map((e) => e.mail_from?.toLowerCase()).filter((a): a is string => !!a && a !== from))];
+    for (const a of others.slice(0, 5)) nearMisses.push({ kind: 'other_sender_address', value: a });
   }
   if (f.rcpt) {
-    // The sender reached us, but not for this recipient: to whom did it send?
-    const sentTo = [...new Set(fromDomain.map((e) => e.rcpt?.toLowerCase()).filter((a): a is string => !!a))];
+    // The sender reached us, but not for this recipient: to whom did it
+    // send? Mailboxes that took its mail; a refused address is
+    // refused_similar_address (refusedSimilar), not "a similar mailbox exists".
+    const sentTo = [...new Set(near.filter((e) => e.kind === 'rcpt.accepted' || e.kind === 'message.delivered').map((e) => e.rcpt?.toLowerCase()).filter((a): a is string => !!a))];
     for (const m of similarMailboxes(f.rcpt.toLowerCase(), sentTo)) nearMisses.push({ kind: 'similar_mailbox', value: m });
   }
-}
-
-/** Existing mailboxes of the same domain whose local part is one or two typing slips away. */
-export function similarMailboxes(addr: string, candidates: string[]): string[] {
-  const at = addr.lastIndexOf('@');
-  const local = addr.slice(0, at).toLowerCase();
-  const domain = addr.slice(at + 1).toLowerCase();
-  // Short names are one slip away from many others; allow one edit there.
-  const max = local.length <= 4 ? 1 : 2;
-  const scored: { m: string; d: number }[] = [];
-  for (const c of candidates) {
-    const cat = c.lastIndexOf('@');
-    if (cat < 0 || c.slice(cat + 1).toLowerCase() !== domain) continue;
-    const cl = c.slice(0, cat).toLowerCase();
-    if (cl === local) continue;
-    const d = typoDistance(local, cl, max);
-    if (d <= max) scored.push({ m: c.toLowerCase(), d });
-  }
-  return scored.sort((a, b) => a.d - b.d || a.m.localeCompare(b.m)).slice(0, 5).map((s) => s.m);
-}
-
-/**
- * Optimal string alignment distance (Levenshtein plus swapped neighbours, the
- * commonest typing slip), stopping early past `max`. Hand-written: a dozen
- * lines, where the libraries on npm do plain Levenshtein without the swap.
- */
-export function typoDistance(a: string, b: string, max: number): number {
-  if (Math.abs(a.length - b.length) > max) return max + 1;
-  const rows: number[][] = [];
-  for (let i = 0; i <= a.length; i++) rows.push([i]);
-  for (let j = 1; j <= b.length; j++) rows[0]![j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    let best = Infinity;
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, rows[i - 2]![j - 2]! + 1);
-      rows[i]![j] = v;
-      best = Math.min(best, v);
-    }
-    if (best > max) return max + 1;
-  }
-  return rows[a.length]![b.length]!;
 }

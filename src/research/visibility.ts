@@ -97,9 +97,20 @@ export function visibleJourney<J extends Journey>(j: J, scope: Scope): J | null 
   return { ...j, events: j.events.map((e) => visibleEvent(e, scope)), near_misses: visibleNearMisses(j.near_misses, scope) };
 }
 
-/** Near misses a customer may see: similar mailboxes of its own domains; other sender addresses only from research that was scoped already. */
+/**
+ * A session without a transaction (research/sessions.ts) as a report shows
+ * it: without internals and the close's counts. It names no recipient, so it
+ * belongs to no customer: search.ts gives it to staff only (a customer could
+ * otherwise learn that a sender's server talked to us for someone else), and
+ * a report that staff make of it shows it like this.
+ */
+export function visibleSession<J extends Journey>(j: J): J {
+  return { ...j, events: j.events.map((e) => visibleEvent(e, [])), near_misses: [] };
+}
+
+/** Near misses a customer may see: similar and refused addresses of its own domains; other sender addresses only from research that was scoped already. */
 export function visibleNearMisses(list: NearMiss[], scope: Scope): NearMiss[] {
-  return scope === null ? list : list.filter((n) => n.kind !== 'similar_mailbox' || inScope(scope, n.value));
+  return scope === null ? list : list.filter((n) => n.kind === 'other_sender_address' || inScope(scope, n.value));
 }
 
 /**

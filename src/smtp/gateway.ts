@@ -285,7 +285,11 @@ export class Gateway {
     // Keep connect verdicts; a HELO verdict from an earlier HELO is replaced.
     st.decision = st.decision?.stage === 'connect' ? st.decision : null;
     st.pending = st.pending.filter((p) => p !== st.heloPending);
-    this.note(st, [this.base(st, 'session.helo', { ref: st.ref, details: { command } })]);
+    // The SIZE limit the EHLO reply announces (RFC 1870 section 4), as it was
+    // at that moment: a client that quits after reading it most likely had a
+    // larger message and bounced it itself (research/sessions.ts).
+    const details = command === 'EHLO' ? { command, size_limit: this.opts.maxMessageSize } : { command };
+    this.note(st, [this.base(st, 'session.helo', { ref: st.ref, details })]);
     this.startStage(st, 'helo');
     st.heloPending = st.pending[st.pending.length - 1] ?? null;
   };

@@ -164,11 +164,11 @@ test('a customer\'s findings for another customer\'s sender: the same as for a s
   // Staff see that y.test did write (no finding) and the colleague's near miss.
   const staff = JSON.parse((await get(a, '/api/trace?from=colleague@y.test&since=7d', staffToken)).body) as SearchResult;
   assert.deepEqual(staff.findings, []);
-  assert.deepEqual(staff.near_misses, [{ kind: 'other_sender_address', value: 'spam@y.test' }]);
+  assert.deepEqual(staff.near_misses, [{ kind: 'other_sender_address', value: 'spam@y.test', what: 'The same sender domain wrote from spam@y.test' }]);
   // A customer's own near misses stay: another address of a sender that wrote to a.test.
   const own = JSON.parse((await get(a, '/api/trace?from=chef@m.test&since=7d', custToken)).body) as SearchResult;
   assert.deepEqual(own.findings, []);
-  assert.deepEqual(own.near_misses, [{ kind: 'other_sender_address', value: 'boss@m.test' }]);
+  assert.deepEqual(own.near_misses, [{ kind: 'other_sender_address', value: 'boss@m.test', what: 'The same sender domain wrote from boss@m.test' }]);
   await a.close();
 });
 

@@ -34,7 +34,7 @@ export function searchForm(q: Record<string, string>, lang: string, scope: reado
 <form method="get" action="/search" class="search">
 ${SEARCH_FIELDS.map(([k, label]) => html`<label>${label}<input name="${k}" value="${q[k] ?? ''}" maxlength="320"></label>`)}
 <label>Outcome<select name="outcome">
-${['', 'delivered', 'rejected', 'tempfailed', 'incomplete'].map((o) => html`<option value="${o}"${o === outcome ? new Html(' selected') : ''}>${o || 'any'}</option>`)}
+${['', 'delivered', 'rejected', 'tempfailed', 'incomplete', 'no_transaction'].map((o) => html`<option value="${o}"${o === outcome ? new Html(' selected') : ''}>${o || 'any'}</option>`)}
 </select></label>
 ${langSelect(lang)}
 <div><button type="submit">Search</button></div></form>`;
@@ -52,7 +52,8 @@ ${f.evidence?.length ? html`<p class="muted">Proved by events ${f.evidence.map((
 
 function nearMisses(list: NearMiss[]): Html {
   if (!list.length) return html``;
-  return html`<h2>Near misses</h2><ul>${list.map((n) => html`<li>${n.kind === 'similar_mailbox' ? 'a similar existing mailbox' : 'another address of the same sender'}: <code>${n.value}</code></li>`)}</ul>`;
+  // research/near-misses.ts says what each is; the likely typo comes first.
+  return html`<h2>Near misses</h2><ul>${list.map((n) => html`<li>${n.what ?? n.value}${n.kind === 'refused_similar_address' ? html` (<code>${n.value}</code>${n.ref ? html`, REF ${n.ref}` : ''})` : ''}</li>`)}</ul>`;
 }
 
 /** Page sizes of the search page: the first answer is small and quick, more on request (the API's maximum last). */
@@ -87,7 +88,7 @@ export function eventWords(e: StoredEvent): string {
   switch (e.kind) {
     case 'session.connect': return `connection from ${e.client_ip ?? '?'}${e.client_ptr ? ` (${e.client_ptr})` : ''}`;
     case 'session.refused': return 'connection refused';
-    case 'session.helo': return `the client said HELO/EHLO ${q(e.helo)}`;
+    case 'session.helo': return `the client said HELO/EHLO ${q(e.helo)}${typeof d.size_limit === 'number' ? `; our answer announced SIZE ${d.size_limit}` : ''}`;
     case 'session.tls': return 'the connection switched to TLS';
     case 'session.limit': return `a session limit was hit${d.reason ? `: ${String(d.reason)}` : ''}`;
     case 'session.protocol_error': return 'a command was refused by the protocol rules';

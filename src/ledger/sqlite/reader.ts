@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { applySchema, openPragmas } from './schema.js';
 import { fromValues, SELECT_COLUMNS } from './row.js';
-import type { EventQuery, LedgerReader, StoredEvent } from '../types.js';
+import type { EventQuery, LedgerReader, QuietSessionQuery, StoredEvent } from '../types.js';
 import { normalizeMessageId } from '../../util/message-id.js';
 
 // The columns by name, in the order fromValues reads them (not `*`: the order of a table's columns is its creator's).
@@ -86,6 +86,31 @@ export class SqliteLedgerReader implements LedgerReader {
     const rows = this.db.prepare(`SELECT DISTINCT rcpt FROM events WHERE rcpt_domain = ? AND ts >= ? AND ts <= ?
       AND kind IN ('rcpt.accepted', 'message.delivered') AND rcpt IS NOT NULL LIMIT 100000`).all(domain.toLowerCase(), since, until) as { rcpt: string }[];
     return rows.map((r) => r.rcpt);
+  }
+
+  quietSessions(q: QuietSessionQuery): StoredEvent[] {
+    // The literal kind matches the partial index events_close_p (schema.ts).
+    const where = ["kind = 'session.close'", 'ts >= @since', 'ts <= @until'];
+    const args: Record<string, string | number> = { since: q.since ?? 0, until: q.until ?? Date.now(), limit: q.limit ?? 100 };
+    if (q.client_ip !== undefined) { where.push('client_ip = @ip'); args.ip = q.client_ip; }
+    if (q.host_domain !== undefined) {
+      const d = q.host_domain.toLowerCase().replace(/\.$/, '');
+      args.d = d;
+      args.like = `%.${d.replace(/[\\%_]/g, (x) => `\\${x}`)}`;
+      where.push("(lower(helo) = @d OR lower(helo) LIKE @like ESCAPE '\\' OR lower(client_ptr) = @d OR lower(client_ptr) LIKE @like ESCAPE '\\')");
+    }
+    // Our gateway counts the session's transactions; an ingested Postfix
+    // session lists its commands (no "mail=" when MAIL never came).
+    where.push("(json_extract(details, '$.transactions') = 0 OR (source = 'postfix' AND json_type(details, '$.commands') = 'object' AND json_extract(details, '$.commands.mail') IS NULL))");
+    const sql = `SELECT ${COLS} FROM events WHERE ${where.join(' AND ')} ORDER BY ts DESC, id DESC LIMIT @limit`;
+    return (this.stmt(sql).all(args) as unknown[][]).map(fromValues);
+  }
+
+  refusedRecipients(domain: string, since: number, until = Date.now()): StoredEvent[] {
+    // RFC 3463: X.1.1 bad destination mailbox address.
+    const sql = `SELECT ${COLS} FROM events WHERE id IN (SELECT MAX(id) FROM events WHERE rcpt_domain = @domain AND ts >= @since AND ts <= @until
+      AND kind = 'rcpt.rejected' AND rcpt IS NOT NULL AND (check_name = 'recipient' OR enhanced_code = '5.1.1') GROUP BY rcpt, mail_from_domain LIMIT 1000) ORDER BY ts DESC, id DESC`;
+    return (this.stmt(sql).all({ domain: domain.toLowerCase(), since, until }) as unknown[][]).map(fromValues);
   }
 
   prune(olderThanMs: number): number {

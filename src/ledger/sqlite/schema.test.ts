@@ -26,7 +26,8 @@ test('a ledger with the former full indexes gets the partial ones, once, with it
   for (const old of ['events_rcpt', 'events_rcpt_domain', 'events_from_domain', 'events_msgid']) assert.equal(after[old], undefined, old);
   assert.match(after.events_rcpt_p!, /WHERE rcpt IS NOT NULL/);
   assert.match(after.events_msgid_p!, /WHERE message_id IS NOT NULL/);
-  assert.equal(Object.keys(after).length, 8);
+  assert.match(after.events_close_p!, /WHERE kind = 'session.close'/);
+  assert.equal(Object.keys(after).length, 9);
   assert.equal((db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n, 3);
   // Only the two rows with a recipient are in the recipient index.
   const inIndex = db.prepare('SELECT count(*) AS n FROM events INDEXED BY events_rcpt_p WHERE rcpt IS NOT NULL').get() as { n: number };

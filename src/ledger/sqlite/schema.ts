@@ -36,6 +36,7 @@ CREATE INDEX IF NOT EXISTS events_session ON events(session);
 CREATE INDEX IF NOT EXISTS events_ip ON events(client_ip, ts);
 CREATE INDEX IF NOT EXISTS events_msgid_p ON events(message_id) WHERE message_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
+CREATE INDEX IF NOT EXISTS events_close_p ON events(ts) WHERE kind = 'session.close';
 `;
 
 // Partial indexes (the _p ones): most events have no recipient, sender

@@ -26,7 +26,7 @@ const ZONES: Record<string, string[]> = {
 
 interface Finding { code: string; side: string; title: string; what: string; action: string; evidence: number[] }
 interface J { ref: string; outcome: string; rcpt: string; diagnosis: string[]; explanations: Finding[]; near_misses: { kind: string; value: string }[]; events: { id: number; kind: string; check_name?: string }[]; recheck?: { ip: { problems: { code: string }[] } | null; domain: { domain: string } | null } }
-interface Result { journeys: J[]; findings: Finding[]; near_misses: { kind: string; value: string }[] }
+interface Result { journeys: J[]; findings: Finding[]; near_misses: { kind: string; value: string; what?: string }[] }
 
 test('trace explains, finds near misses, no_attempt_seen and rechecks, from real traffic', async (t) => {
   if (!requireTool(t, 'knotd')) return;
@@ -72,7 +72,7 @@ test('trace explains, finds near misses, no_attempt_seen and rechecks, from real
 
   const ty = byRcpt.get('meuller@kunde.test')!;
   assert.deepEqual(ty.diagnosis, ['unknown_recipient']);
-  assert.deepEqual(ty.near_misses, [{ kind: 'similar_mailbox', value: 'mueller@kunde.test' }]);
+  assert.deepEqual(ty.near_misses.map((n) => [n.kind, n.value]), [['similar_mailbox', 'mueller@kunde.test']]);
   assert.match(ty.explanations[0]!.what, /ähnliches Postfach existiert: mueller@kunde\.test/);
 
   // No POP3 server in this test (pop3.listen []): access to the Maildir is not recorded, so "not fetched" is not claimed.
@@ -88,12 +88,14 @@ test('trace explains, finds near misses, no_attempt_seen and rechecks, from real
   assert.deepEqual(never.findings.map((f) => f.code), ['no_attempt_seen']);
   const colleague = JSON.parse((await run(['trace', '--rcpt', 'mueller@kunde.test', '--from', 'boss@good.test', '--json', ...cfg])).stdout) as Result;
   assert.deepEqual(colleague.findings, []);
-  // The colleagues of good.test who did reach us, and the typo'd mailbox they sent to.
-  assert.deepEqual(colleague.near_misses, [
-    { kind: 'other_sender_address', value: 'chef@good.test' },
-    { kind: 'other_sender_address', value: 'office@good.test' },
-    { kind: 'similar_mailbox', value: 'meuller@kunde.test' },
+  // The typo'd address first, as what it is (refused, not "a similar
+  // mailbox exists"), then the colleagues of good.test who did write to kunde.test.
+  assert.deepEqual(colleague.near_misses.map((n) => [n.kind, n.value]), [
+    ['refused_similar_address', 'meuller@kunde.test'],
+    ['other_sender_address', 'chef@good.test'],
+    ['other_sender_address', 'office@good.test'],
   ]);
+  assert.match(colleague.near_misses[0]!.what!, /^Mail for the similar address meuller@ was refused at \d\d:\d\d because it does not exist/);
   const text = await run(['trace', '--rcpt', 'info@kunde.test', '--from', 'boss@silent.test', ...cfg]);
   assert.match(text.stdout, /^no_attempt_seen: The sender never tried\. No connection from boss@silent\.test/m);
 
