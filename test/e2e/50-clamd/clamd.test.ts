@@ -210,8 +210,16 @@ test('real clamd with the shipped signatures', async (t) => {
     const lax = new ClamdClient({ address: clamd.tcp, maxStreamBytes: 64 * 1024 * 1024 });
     const r = await lax.scan(Buffer.alloc(STREAM_MAX + 1024 * 1024, 0x61));
     assert.equal(r.kind, 'error', JSON.stringify(r));
-    assert.equal(r.kind === 'error' && r.code, 'too_large');
-    assert.match(String(r.raw), /INSTREAM size limit exceeded/);
+    // clamd answers and closes while we still write. Usually its answer is
+    // read first; when the reset (EPIPE/ECONNRESET) wins the race the answer
+    // is gone with the socket, and the scan is a broken connection: still an
+    // error, never clean.
+    if (r.kind === 'error' && r.code === 'protocol') {
+      assert.match(r.reason, /broke: (EPIPE|ECONNRESET)/, JSON.stringify(r));
+    } else {
+      assert.equal(r.kind === 'error' && r.code, 'too_large');
+      assert.match(String(r.raw), /INSTREAM size limit exceeded/);
+    }
     // Our own check refuses it before sending.
     const own = await tcp.scan(Buffer.alloc(STREAM_MAX + 1));
     assert.equal(own.kind === 'error' && own.code, 'too_large');
