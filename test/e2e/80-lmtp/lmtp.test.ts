@@ -80,7 +80,9 @@ test('LMTP to a real Dovecot: stored, fetched by POP3, expunged by IMAP, unknown
   if (!requireTool(t, 'dovecot') || !requireTool(t, 'python3')) return;
   // quota_full_tempfail: an over-quota recipient gets 452 4.2.2 at DATA, the
   // per-recipient temporary failure RFC 2033 section 4.2 is about.
-  const dc = await startDovecot({ extraConfig: 'quota_full_tempfail = yes\n' });
+  // A non-default mail_log_prefix with the client addresses, as providers
+  // set it: the ingest below must still read every mailbox line of it.
+  const dc = await startDovecot({ extraConfig: 'quota_full_tempfail = yes\nmail_log_prefix = "%s(%u)<%{pid}><%{session}>: rip=%{rip} lip=%{lip} "\n' });
   t.after(() => dc.destroy());
   for (const u of ['alice', 'bob']) dc.addUser({ address: `${u}@lmtp.test` });
   dc.addUser({ address: 'full@lmtp.test', quotaRule: '*:storage=1K' });
@@ -153,6 +155,12 @@ test('LMTP to a real Dovecot: stored, fetched by POP3, expunged by IMAP, unknown
   assert.ok(aj[0]!.events.some((e) => e.source === 'dovecot'));
   const bj = (await mp.trace(['--rcpt', 'bob@lmtp.test'])).journeys as unknown as J[];
   assert.deepEqual(bj.map((j) => [j.outcome, j.diagnosis, j.access.map((a) => a.kind)]), [['delivered', ['fetched_and_deleted', 'delivered'], ['imap.expunge']]]);
+  // The German report of the expunged message says what happened, and not "not fetched".
+  const rep = await run(['report', '--rcpt', 'bob@lmtp.test', '--lang', 'de', '--format', 'text', '--data-dir', mp.dataDir]);
+  assert.equal(rep.code, 0, rep.stderr);
+  assert.match(rep.stdout, /Abgerufen und aus dem Postfach gelöscht/);
+  assert.match(rep.stdout, /abgerufen und gelöscht/);
+  assert.doesNotMatch(rep.stdout, /bisher abgerufen|noch nicht abgerufen/);
   // Ingesting the same log again adds nothing (the position is kept in the ledger).
   const reIngest = await run(['ingest', 'dovecot', dc.logFile, '--data-dir', mp.dataDir, '--node', 'imap1', '--json']);
   assert.equal((JSON.parse(reIngest.stdout) as { events: number }).events, 0);
