@@ -19,6 +19,7 @@ import type { ConnectionLimiter } from './limiter.js';
 import { receivedHeader, returnPathHeader } from './received.js';
 import { newRef } from './ref.js';
 import { render, type Reply } from './reply.js';
+import { ACCEPTED, BARE_LINE_ENDS, LEDGER_DOWN, LIMIT_REPLIES, SHUTTING_DOWN, STORE_FAILED, TOO_MANY_RCPTS } from './replies.js';
 
 export interface GatewayOptions {
   node: string;
@@ -68,14 +69,6 @@ interface State {
   ledgerBroken: boolean;
 }
 
-// RFC 3463 4.3.0 / RFC 5321 451: our fault, the sender should retry.
-const LEDGER_DOWN: Reply = { code: 451, enhanced: '4.3.0', text: 'Temporary local problem; please try again later' };
-const STORE_FAILED: Reply = { code: 451, enhanced: '4.3.0', text: 'Temporary problem storing your message; please try again later' };
-const SHUTTING_DOWN: Reply = { code: 421, enhanced: '4.3.2', text: 'Service shutting down; please try again later' };
-const ACCEPTED: Reply = { code: 250, enhanced: '2.0.0', text: 'Message accepted and stored' };
-// RFC 5321 section 2.3.8 (CR and LF only as CRLF), RFC 3463 5.6.0 (the content).
-const BARE_LINE_ENDS: Reply = { code: 550, enhanced: '5.6.0', text: 'Message refused: it has a line end that is a bare CR or LF instead of CRLF (RFC 5321 section 2.3.8); please send standard CRLF line ends' };
-const TOO_MANY_RCPTS: Reply = { code: 452, enhanced: '4.5.3', text: 'Too many recipients for one message; send the rest in another message' };
 
 class SmtpReplyError extends Error {
   constructor(readonly responseCode: number, line: string) {
@@ -326,19 +319,9 @@ export class Gateway {
   // ---- limits -----------------------------------------------------------
 
   onLimit = (session: SMTPServerSession, kind: LimitKind, detail: string, peer: { ip: string; port: number }): string => {
-    const replies: Record<LimitKind, Reply> = {
-      commands: { code: 421, enhanced: '4.7.0', text: 'Too many commands in one session; closing' },
-      session_time: { code: 421, enhanced: '4.4.2', text: 'Session time limit reached; closing' },
-      idle: { code: 421, enhanced: '4.4.2', text: 'Idle timeout; closing' },
-      line_length: { code: 421, enhanced: '4.5.0', text: 'Command line too long; closing' },
-      early_talker: { code: 421, enhanced: '4.7.0', text: 'Protocol error: commands were sent before the greeting' },
-      // RFC 5321 section 4.5.3.2: timeouts are the server's to set; 4.4.2 "bad connection".
-      command_time: { code: 421, enhanced: '4.4.2', text: 'Command line took too long to arrive; closing' },
-      time_to_data: { code: 421, enhanced: '4.4.2', text: 'Too long without sending a message; closing, please reconnect when ready' },
-    };
     const st = this.states.get(session.id);
     const ref = st?.tx?.facts.ref ?? st?.ref ?? newRef();
-    const r = render(replies[kind], ref, this.opts.publicUrl);
+    const r = render(LIMIT_REPLIES[kind], ref, this.opts.publicUrl);
     const fields = {
       smtp_code: r.code, enhanced_code: r.enhanced, reply: `${r.code} ${r.line}`,
       details: { limit: kind, detail: logSafe(detail, 100) },
