@@ -7,7 +7,7 @@ have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok ins
 for p in openssl swaks libnet-ssleay-perl libio-socket-ssl-perl postfix iproute2 util-linux rspamd spamassassin spamd knot clamav-daemon zip \
          dovecot-core dovecot-lmtpd dovecot-pop3d dovecot-imapd pflogsumm python3 curl \
          chromium poppler-utils fonts-dejavu-core fonts-wqy-microhei \
-         fail2ban; do have "$p" || need+=("$p"); done
+         fail2ban postgrey postfix-policyd-spf-python postfwd; do have "$p" || need+=("$p"); done
 if ((${#need[@]})); then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

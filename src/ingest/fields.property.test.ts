@@ -244,9 +244,11 @@ const CASES_BY_FORMAT: Record<string, Case> = {
     const rcpt = g.text(12, 0.35);
     const grey = g.chance(0.6);
     const ip = `192.0.2.${g.int(255)}`;
+    // As postgrey writes it: a queue ID first once Postfix has one, no "sender=" for the null sender.
+    const qid = g.chance(0.3) ? `${g.qid()}: ` : '';
     return {
       program: 'postgrey', parser: new PostfixParser(),
-      msg: `action=${grey ? 'greylist' : 'pass'}, reason=${grey ? 'new' : 'triplet found'}${grey ? '' : ', delay=301'}, client_name=${g.pick(['unknown', 'mx.sender.test'])}, client_address=${ip}, sender=${sender}, recipient=${rcpt}`,
+      msg: `${qid}action=${grey ? 'greylist' : 'pass'}, reason=${grey ? 'new' : 'triplet found'}${grey ? '' : ', delay=301'}, client_name=${g.pick(['unknown', 'mx.sender.test'])}, client_address=${ip}${sender ? `, sender=${sender}` : ''}, recipient=${rcpt}`,
       check: (o) => {
         assert.equal(o.events.length, 1);
         const e = o.events[0]!;

@@ -11,9 +11,12 @@
 // - postgrey: "action=greylist, reason=new, client_name=N, client_address=IP,
 //   sender=S, recipient=R"; a pass adds "delay=SECONDS" after the reason.
 //   Since 1.37 the address may carry "/PREFIX" (--ipv4cidr) and "client_name="
-//   may be followed by "client_address=" only. S and R are as the client sent
-//   them (any text): the pair reads two ways when either holds ", recipient=",
-//   and such a line is refused.
+//   may be followed by "client_address=" only. It writes a field only when
+//   its value is not empty: the null sender has no "sender=" (seen from the
+//   real 1.37), and once Postfix has a queue ID for the transaction (a second
+//   recipient) the line starts with "QUEUEID: ". S and R are as the client
+//   sent them (any text): the pair reads two ways when S holds
+//   ", recipient=", and such a line is refused.
 // - policyd-spf: "prepend Received-SPF: Pass (mailfrom) identity=mailfrom;
 //   client-ip=IP; helo=H; envelope-from=S; receiver=R " (RFC 7208 section 9.1
 //   header fields), "RESULT; identity=...; ..." for results it only logs, and
@@ -77,16 +80,22 @@ const POSTGREY: readonly FieldSpec[] = [
   { key: 'delay', open: ', delay=', close: '', value: /^\d{1,10}$/, stop: ',' },
   { key: 'client_name', open: ', client_name=', close: '', value: HOSTNAME, stop: ',' },
   { key: 'client_address', open: ', client_address=', close: '', value: IP, required: true, stop: ',' },
-  // Always written, so that neither can run on into the other unnoticed.
-  { key: 'sender', open: ', sender=', close: '', required: true },
+  // Absent for the null sender. The recipient is always written (smtpd asks
+  // per RCPT), so a sender cannot run on into an absent recipient unnoticed.
+  { key: 'sender', open: ', sender=', close: '' },
   { key: 'recipient', open: ', recipient=', close: '', required: true },
 ];
 
 const POSTGREY_CHATTER = /^(?:cleaning |Process Backgrounded|\d{4}\/\d\d\/\d\d-|Setting [gu]id|Binding to |Server |Resolved |whitelisted: |cleaning up|Delaying |Couldn't unlink)/;
 
+// Postfix's queue ID (short or long form), as postgrey puts it before the fields.
+const POSTGREY_QID = /^[0-9A-Za-z]{6,20}: (?=action=)/;
+
 function postgrey(msg: string): PolicyReading {
-  if (!msg.startsWith('action=')) return POSTGREY_CHATTER.test(msg) ? 'chatter' : null;
-  const r = readFields(msg, 0, msg.length, POSTGREY);
+  const qid = POSTGREY_QID.exec(msg);
+  const from = qid ? qid[0].length : 0;
+  if (!msg.startsWith('action=', from)) return POSTGREY_CHATTER.test(msg) ? 'chatter' : null;
+  const r = readFields(msg, from, msg.length, POSTGREY);
   if (!r.ok) return { ok: false, reason: r.reason === 'ambiguous' ? 'ambiguous postgrey line' : 'no postgrey fields' };
   const f = r.fields;
   const greylisted = f.action === 'greylist';
@@ -100,8 +109,9 @@ function postgrey(msg: string): PolicyReading {
       finding: greylisted ? (reason?.startsWith('early-retry') ? 'early_retry' : 'greylisted') : 'passed',
       ip: (f.client_address ?? '').replace(/\/\d+$/, '') || null,
       ptr: f.client_name && f.client_name !== 'unknown' ? f.client_name : null,
-      from: f.sender ?? null, to: f.recipient ?? null, helo: null, reply: null,
-      evidence: { reason, ...(f.delay ? { delay_s: Number(f.delay) } : {}) },
+      // No "sender=" is the null sender, as smtpd logs it (from=<>).
+      from: f.sender ?? '', to: f.recipient ?? null, helo: null, reply: null,
+      evidence: { reason, ...(f.delay ? { delay_s: Number(f.delay) } : {}), ...(qid ? { queue_id: qid[0].slice(0, -2) } : {}) },
     },
   };
 }
