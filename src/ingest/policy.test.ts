@@ -127,6 +127,33 @@ Mar 7 11:01:00 mx1 policyd-spf[901]: None; identity=helo; client-ip=203.0.113.5;
   assert.deepEqual(j!.diagnosis, ['spf_fail']);
 });
 
+// Lines of a real policyd-spf 3.0.4 behind a real Postfix 3.7 (test/e2e/90-ingest/policy-services.test.ts),
+// only the timestamps changed: ": " before each (no queue ID yet), its refusal logged after smtpd's.
+test('policyd-spf, real line shapes: the ": " prefix, the answer after smtpd\'s refusal, the 3.x deferral', async () => {
+  const { events, unknown } = feed(`Mar  7 11:12:53 mx postfix/smtpd[30621]: connect from unknown[127.0.0.122]
+Mar  7 11:12:53 mx postfix/smtpd[30621]: NOQUEUE: reject: RCPT from unknown[127.0.0.122]: 550 5.7.23 <alice@demo.test>: Recipient address rejected: Message rejected due to: SPF fail - not authorized. Please see http://www.openspf.net/Why?s=mfrom;id=ceo@fail.test;ip=127.0.0.122;r=demo.test; from=<ceo@fail.test> to=<alice@demo.test> proto=ESMTP helo=<mail.fail.test>
+Mar  7 11:12:53 mx postfix/smtpd[30621]: disconnect from unknown[127.0.0.122] ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4
+Mar  7 11:12:53 mx policyd-spf[30620]: : 550 5.7.23 Message rejected due to: SPF fail - not authorized. Please see http://www.openspf.net/Why?s=mfrom;id=ceo@fail.test;ip=127.0.0.122;r=demo.test
+Mar  7 11:12:53 mx policyd-spf[30620]: : prepend Received-SPF: Pass (mailfrom) identity=mailfrom; client-ip=127.0.0.123; helo=mail.pass.test; envelope-from=bob@pass.test; receiver=demo.test 
+Mar  7 11:12:54 mx policyd-spf[30620]: DC5B422E89A: prepend Received-SPF: Pass (mailfrom) identity=mailfrom; client-ip=127.0.0.123; helo=mail.pass.test; envelope-from=bob@pass.test; receiver=demo.test 
+Mar  7 11:13:00 mx policyd-spf[30620]: : defer_if_permit 4.7.24 SPF Temporary Error: DNS Timeout
+Mar  7 11:13:01 mx policyd-spf[30620]: Config: {'debugLevel': 1}`);
+  assert.deepEqual(unknown, []);
+  const checks = events.filter((e) => e.kind === 'check.result');
+  const ev = (e: LedgerEvent): Record<string, unknown> => (e.details as { evidence: Record<string, unknown> }).evidence;
+  assert.deepEqual(checks.map((e) => [e.check_name, e.verdict, e.client_ip, e.mail_from, ev(e).finding, ev(e).service ?? null]), [
+    ['spf', 'reject', '127.0.0.122', 'ceo@fail.test', 'fail', null], // smtpd's, first
+    ['spf', 'reject', '127.0.0.122', 'ceo@fail.test', 'fail', 'policyd-spf'],
+    ['spf', 'pass', '127.0.0.123', 'bob@pass.test', 'pass', 'policyd-spf'],
+    ['spf', 'pass', '127.0.0.123', 'bob@pass.test', 'pass', 'policyd-spf'],
+    ['spf', 'tempfail', null, null, 'temperror', 'policyd-spf'],
+  ]);
+  assert.equal(checks[1]!.ref, checks[0]!.ref);
+  const [j] = await traced(events, 'alice@demo.test');
+  assert.equal(j!.outcome, 'rejected');
+  assert.equal(j!.diagnosis[0], 'spf_fail');
+});
+
 test('postfwd: a rule\'s REJECT is the refusing check, with the rule id; DUNNO passes', async () => {
   const { events, unknown } = feed(`Mar 7 12:00:00 mx1 postfwd2/policy[902]: [RULES] rule=3, id=BAD_HELO, queue=NOQUEUE, client=unknown[203.0.113.9], user=none, sender=<x@spam.test>, recipient=<dave@local.test>, helo=<localhost>, proto=ESMTP, state=RCPT, delay=0.01s, hits=BAD_HELO, action=REJECT helo not accepted
 Mar 7 12:00:00 mx1 postfix/smtpd[300]: NOQUEUE: reject: RCPT from unknown[203.0.113.9]: 554 5.7.1 <dave@local.test>: Recipient address rejected: helo not accepted; from=<x@spam.test> to=<dave@local.test> proto=ESMTP helo=<localhost>

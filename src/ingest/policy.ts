@@ -21,7 +21,9 @@
 //   client-ip=IP; helo=H; envelope-from=S; receiver=R " (RFC 7208 section 9.1
 //   header fields), "RESULT; identity=...; ..." for results it only logs, and
 //   "550 5.7.23 Message rejected due to: SPF fail - not authorized. Please see
-//   http://www.openspf.net/Why?s=mfrom;id=S;ip=IP;r=R" when it refuses.
+//   http://www.openspf.net/Why?s=mfrom;id=S;ip=IP;r=R" when it refuses,
+//   "defer_if_permit 4.7.24 SPF ..." when 3.x defers; each may start with
+//   "QUEUEID: ", or ": " before Postfix has a queue ID (its QueueID option).
 // - postfwd (postfwd2/postfwd3 as "postfwd2/policy"): "[RULES] rule=N, id=ID,
 //   queue=Q, client=NAME[IP], user=U, sender=<S>, recipient=<R>, helo=<H>,
 //   proto=P, state=STATE, delay=Ns, hits=IDS, action=ACTION", some fields
@@ -133,10 +135,18 @@ const SPF_WHY: readonly FieldSpec[] = [
 ];
 const SPF_CHATTER = /^(?:Starting|Config:|spfcheck:|Found the end of entry|Read line|Instance|Received-SPF header prepended|action=|Exiting|Whitelist|skip|IP address|SPF not|Hostname|Message size|Mail From|Helo)/;
 
-function policydSpf(msg: string): PolicyReading {
+// policyd-spf 2.x/3.x with its QueueID option: Postfix's queue ID and ": "
+// before the line, and ": " alone while there is none yet (at RCPT, before
+// the first accepted recipient; seen from the real 3.0.4).
+const SPF_QID = /^(?:[0-9A-Za-z]{6,20})?: /;
+
+function policydSpf(line: string): PolicyReading {
+  const q = SPF_QID.exec(line);
+  const msg = q ? line.slice(q[0].length) : line;
   // A refusal or a deferral, in the words policyd-spf answers Postfix with.
-  // ("550 5.7.23 Message rejected due to: SPF fail ...", "451 4.4.3 SPF Temporary Error: DNS Timeout").
-  const refusal = /^([45])\d\d [45]\.\d{1,3}\.\d{1,3} (?=.*\bSPF\b)/.exec(msg);
+  // ("550 5.7.23 Message rejected due to: SPF fail ...", "451 4.4.3 SPF Temporary Error: DNS Timeout",
+  // "defer_if_permit 4.7.24 SPF Temporary Error: ...": the deferral as 3.x writes it).
+  const refusal = /^(?:([45])\d\d|(defer_if_permit)) [45]\.\d{1,3}\.\d{1,3} (?=.*\bSPF\b)/.exec(msg);
   if (refusal) {
     const why = msg.indexOf('Why?s=');
     const f = why >= 0 ? readFields(msg, why + 4, msg.length, SPF_WHY) : null;
@@ -146,7 +156,7 @@ function policydSpf(msg: string): PolicyReading {
     return {
       ok: true,
       result: {
-        service: 'policyd-spf', check: 'spf', verdict: refusal[1] === '4' ? 'tempfail' : 'reject',
+        service: 'policyd-spf', check: 'spf', verdict: refusal[1] === '5' ? 'reject' : 'tempfail',
         finding: fail ? 'fail' : /temp(?:orary)? ?error/i.test(msg) ? 'temperror' : /perm(?:anent)? ?error/i.test(msg) ? 'permerror' : 'fail',
         ip: w?.ip ?? null, ptr: null, from: w && w.s === 'mfrom' ? w.id ?? null : null, to: null,
         helo: w && w.s === 'helo' ? w.id ?? null : null, reply: msg,
@@ -154,11 +164,13 @@ function policydSpf(msg: string): PolicyReading {
       },
     };
   }
-  // The header policyd-spf asks Postfix to prepend ends in one space of its own.
-  const prepend = msg.startsWith('prepend ');
-  let rest = (prepend ? msg.slice(8, msg.endsWith(' ') ? -1 : undefined) : msg).replace(/^Received-SPF: /, '');
+  // The header policyd-spf asks Postfix to prepend ends in one space of its own;
+  // 3.x logs a result it only reports as "result_only ..." and, with headers
+  // off, "Header field not prepended: ...".
+  const lead = /^(?:prepend |result_only |Header field not prepended: )/.exec(msg)?.[0] ?? '';
+  let rest = (lead ? msg.slice(lead.length, msg.endsWith(' ') ? -1 : undefined) : msg).replace(/^Received-SPF: /, '');
   const m = SPF_RESULT.exec(rest);
-  if (!m) return SPF_CHATTER.test(msg) ? 'chatter' : null;
+  if (!m) return SPF_CHATTER.test(msg) || SPF_CHATTER.test(line) ? 'chatter' : null;
   rest = rest.slice(m[0].length);
   // "Pass (mailfrom) identity=..." (the header's comment) or "Pass; identity=...".
   const cm = /^(?: \((?:mailfrom|helo|[^()]{0,200})\) |; )/.exec(rest);

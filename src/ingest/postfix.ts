@@ -368,14 +368,18 @@ export class PostfixParser implements StatefulParser {
     }
     let cls = classify(tr.text, milter);
     // The policy service that answered this request names the check and its finding.
-    const note = this.policyNote(node, ip ?? s?.ip ?? null, tr.from, tr.to, l.ts);
+    // policyd-spf's answer names no recipient: it is found by client and sender.
+    const note = this.policyNote(node, ip ?? s?.ip ?? null, tr.from, tr.to, l.ts) ?? this.policyNote(node, ip ?? s?.ip ?? null, tr.from, null, l.ts);
     if (note) cls = { check: note.check, finding: note.finding, evidence: { service: note.service, ...note.evidence } };
     const verdict: Verdict = warn ? 'flag' : code !== null && code < 500 ? 'tempfail' : 'reject';
     if (!note && !warn) {
-      const key = this.policyKey(node, ip ?? s?.ip ?? null, tr.from, tr.to);
-      this.unexplained.delete(key);
-      this.unexplained.set(key, { ref, session: s?.session ?? null, ts: l.ts });
-      if (this.unexplained.size > POLICY_NOTES) this.unexplained.delete(this.unexplained.keys().next().value!);
+      // By recipient, and without one for an answer that names none (policyd-spf).
+      for (const to of tr.to ? [tr.to, null] : [null]) {
+        const key = this.policyKey(node, ip ?? s?.ip ?? null, tr.from, to);
+        this.unexplained.delete(key);
+        this.unexplained.set(key, { ref, session: s?.session ?? null, ts: l.ts });
+      }
+      while (this.unexplained.size > POLICY_NOTES) this.unexplained.delete(this.unexplained.keys().next().value!);
     }
     const base = {
       ts: l.ts, node, source: 'postfix' as const, session: s?.session ?? null, ref,

@@ -12,6 +12,8 @@ import path from 'node:path';
 import { requireTool } from '../../helpers/env.js';
 import { pollUntil, startPostfix } from '../../helpers/postfix.js';
 import { startPostgrey } from '../../helpers/postgrey.js';
+import { preparePolicydSpf } from '../../helpers/policyd-spf.js';
+import { startDnsServer } from '../../helpers/dns-server.js';
 import { freePort, NO_DNS_CHECKS, run, startServer } from '../../helpers/server.js';
 import { sendMail } from '../../helpers/smtp-client.js';
 
@@ -95,4 +97,75 @@ test('ingest a real Postfix log with a real postgrey: the greylisting is a greyl
     assert.equal(done.mail_from, 'carol@sender.example');
     assert.equal(done.diagnosis[0], 'delivered', all);
   }
+});
+
+// policyd-spf asks DNS through the system resolver: Postfix (and so the
+// policyd-spf it spawns) runs in a mount namespace that sees a resolv.conf
+// naming a Knot on port 53 of a loopback address, serving the test zones.
+test('ingest a real Postfix log with a real policyd-spf: an SPF fail refused at RCPT gives spf_fail first; a pass is a check result and delivers', async (t) => {
+  if (!requireTool(t, 'postfix') || !requireTool(t, 'policyd-spf') || !requireTool(t, 'postlog') || !requireTool(t, 'knotd') || !requireTool(t, 'unshare')) return;
+  const dns = await startDnsServer({
+    host: '127.0.0.125', port: 53,
+    zones: {
+      'fail.test': ['fail.test. 300 IN TXT "v=spf1 -all"'],
+      'pass.test': ['pass.test. 300 IN TXT "v=spf1 ip4:127.0.0.123 -all"'],
+    },
+  });
+  t.after(() => dns.stop());
+  const mp = await startServer({ config: { checks: { ...NO_DNS_CHECKS, allowlist: { networks: [] } } } });
+  t.after(async () => { await mp.stop(); fs.rmSync(mp.dataDir, { recursive: true, force: true }); });
+  // Refuse a Mail From fail; no HELO check; loopback clients are checked too
+  // (its default skips 127.0.0.0/8).
+  const spf = preparePolicydSpf('debugLevel = 1\nTestOnly = 1\nHELO_reject = False\nMail_From_reject = Fail\nPermError_reject = False\nTempError_Defer = False\nskip_addresses = 192.0.2.255/32\n');
+  t.after(() => spf.stop());
+  const resolvConf = path.join(spf.dir, 'resolv.conf');
+  fs.writeFileSync(resolvConf, 'nameserver 127.0.0.125\noptions timeout:2 attempts:1\n', { mode: 0o644 });
+  const pf = await startPostfix({
+    relayTo: { host: mp.host, port: mp.port }, tls: 'none', hostname: 'mx.spf.test', resolvConf,
+    main: {
+      smtpd_recipient_restrictions: 'reject_unauth_destination, check_policy_service unix:private/policyd-spf',
+      'policyd-spf_time_limit': '3600s',
+    },
+    master: [spf.masterLine],
+  });
+  t.after(() => pf.stop());
+  spf.forwardTo(pf.configDir);
+
+  const failed = await sendMail(pf.port, { from: 'ceo@fail.test', to: ['alice@demo.test'], body: msg('spf-1@test'), helo: 'mail.fail.test', localAddress: '127.0.0.122' });
+  assert.ok(failed.replies.some((r) => /^550 5\.7\.23 <alice@demo\.test>: Recipient address rejected: Message rejected due to: SPF fail/.test(r ?? '')), JSON.stringify(failed.replies) + spf.lines().join('\n') + pf.log());
+  const passed = await sendMail(pf.port, { from: 'bob@pass.test', to: ['alice@demo.test'], body: msg('spf-2@test'), helo: 'mail.pass.test', localAddress: '127.0.0.123' });
+  assert.match(passed.final ?? '', /^250 /, JSON.stringify(passed.replies) + spf.lines().join('\n') + pf.log());
+  await pf.waitForQueueEmpty();
+  await pollUntil(() => (pf.log().match(/policyd-spf\[\d+\]: /g) ?? []).length >= 2 && /: removed$/m.test(pf.log()),
+    { what: 'policyd-spf\'s two lines and the removed line', describe: () => spf.lines().join('\n') + '\n---\n' + pf.log() });
+  const log = pf.log();
+  // The real line shapes (policy.ts): ": " where the queue ID would be, none being known yet at RCPT.
+  assert.match(log, /policyd-spf\[\d+\]: : 550 5\.7\.23 Message rejected due to: SPF fail - not authorized\. Please see http:\/\/www\.openspf\.net\/Why\?s=mfrom;id=ceo@fail\.test;ip=127\.0\.0\.122;r=demo\.test$/m);
+  assert.match(log, /policyd-spf\[\d+\]: : prepend Received-SPF: Pass \(mailfrom\) identity=mailfrom; client-ip=127\.0\.0\.123; helo=mail\.pass\.test; envelope-from=bob@pass\.test; receiver=demo\.test $/m);
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-ingest-spf-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const ing = await run(['ingest', 'postfix', pf.logFile, '--data-dir', dir, '--json']);
+  assert.equal(ing.code, 0, ing.stderr);
+  const summary = JSON.parse(ing.stdout) as { unknown: Record<string, number>; refused: Record<string, number>; by_kind: Record<string, number> };
+  assert.deepEqual(summary.unknown, {}, `${ing.stdout}\n${log}`);
+  assert.deepEqual(summary.refused, {}, `${ing.stdout}\n${log}`);
+  // smtpd's refusal, policyd-spf's fail and its pass.
+  assert.equal(summary.by_kind['check.result'], 3, ing.stdout);
+
+  const r = await run(['trace', '--data-dir', dir, '--rcpt', 'alice@demo.test', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const journeys = (JSON.parse(r.stdout) as { journeys: Journey[] }).journeys;
+  const all = JSON.stringify(journeys, null, 1);
+  const refused = journeys.find((j) => j.mail_from === 'ceo@fail.test');
+  assert.ok(refused, all);
+  assert.equal(refused.outcome, 'rejected');
+  assert.equal(refused.diagnosis[0], 'spf_fail', all);
+  const rejected = refused.events.find((e) => e.kind === 'rcpt.rejected')!;
+  assert.deepEqual([rejected.check_name, rejected.verdict, rejected.smtp_code], ['spf', 'reject', 550], all);
+  // policyd-spf's own answer is part of that transaction.
+  const answer = refused.events.find((e) => e.kind === 'check.result' && e.details?.evidence?.service === 'policyd-spf');
+  assert.deepEqual([answer?.check_name, answer?.verdict, answer?.details?.evidence?.finding], ['spf', 'reject', 'fail'], all);
+  const ok = journeys.find((j) => j.mail_from === 'bob@pass.test');
+  assert.equal(ok?.outcome, 'delivered', all);
 });
