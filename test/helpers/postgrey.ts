@@ -64,10 +64,14 @@ export async function startPostgrey(opts: PostgreyOptions): Promise<PostgreyInst
   pg.stderr!.on('data', onData);
   const exited = once(pg, 'exit');
 
+  // Last resort if the test process exits without stop(): do not leave postgrey running.
+  const onExit = (): void => { if (pg.exitCode === null) pg.kill('SIGTERM'); };
+  process.once('exit', onExit);
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
+    process.removeListener('exit', onExit);
     if (pg.exitCode === null && pg.signalCode === null) {
       pg.kill('SIGTERM');
       const t = setTimeout(() => pg.kill('SIGKILL'), 5000);
