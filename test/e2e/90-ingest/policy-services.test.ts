@@ -3,7 +3,10 @@
 // back after postgrey's delay and the message passes and is relayed on to a
 // mailproof instance. mailproof then ingests that Postfix log, postgrey's own
 // lines included, and trace must tell the greylisting (check "greylist",
-// tempfail, with postgrey's reason) and the retry that delivered.
+// tempfail, with postgrey's reason) and the retry that delivered. Likewise a
+// real policyd-spf, spawned by Postfix, refuses a sender whose domain's SPF
+// record fails the client: trace gives spf_fail first.
+// postfwd is covered by unit tests only (src/ingest/policy.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
