@@ -244,9 +244,11 @@ const CASES_BY_FORMAT: Record<string, Case> = {
     const rcpt = g.text(12, 0.35);
     const grey = g.chance(0.6);
     const ip = `192.0.2.${g.int(255)}`;
+    // As postgrey writes it: a queue ID first once Postfix has one, no "sender=" for the null sender.
+    const qid = g.chance(0.3) ? `${g.qid()}: ` : '';
     return {
       program: 'postgrey', parser: new PostfixParser(),
-      msg: `action=${grey ? 'greylist' : 'pass'}, reason=${grey ? 'new' : 'triplet found'}${grey ? '' : ', delay=301'}, client_name=${g.pick(['unknown', 'mx.sender.test'])}, client_address=${ip}, sender=${sender}, recipient=${rcpt}`,
+      msg: `${qid}action=${grey ? 'greylist' : 'pass'}, reason=${grey ? 'new' : 'triplet found'}${grey ? '' : ', delay=301'}, client_name=${g.pick(['unknown', 'mx.sender.test'])}, client_address=${ip}${sender ? `, sender=${sender}` : ''}, recipient=${rcpt}`,
       check: (o) => {
         assert.equal(o.events.length, 1);
         const e = o.events[0]!;
@@ -262,9 +264,11 @@ const CASES_BY_FORMAT: Record<string, Case> = {
     const rcpt = g.pick(['<UNKNOWN>', g.text(10, 0.35)]);
     const ip = `192.0.2.${g.int(255)}`;
     const head = g.pick(['prepend Received-SPF: Softfail (mailfrom) ', 'Fail; ', 'Pass; ', 'Received-SPF: Neutral (mailfrom) ']);
+    // 3.x's QueueID option: the queue ID and ": ", or ": " alone before there is one.
+    const qid = g.pick(['', ': ', `${g.qid()}: `]);
     return {
       program: 'policyd-spf', parser: new PostfixParser(),
-      msg: `${head}identity=mailfrom; client-ip=${ip}; helo=${helo}; envelope-from=${from}; receiver=${rcpt}${head.startsWith('prepend') ? ' ' : ''}`,
+      msg: `${qid}${head}identity=mailfrom; client-ip=${ip}; helo=${helo}; envelope-from=${from}; receiver=${rcpt}${head.startsWith('prepend') ? ' ' : ''}`,
       check: (o) => {
         assert.equal(o.events.length, 1);
         const e = o.events[0]!;
@@ -281,7 +285,7 @@ const CASES_BY_FORMAT: Record<string, Case> = {
     const ip = `192.0.2.${g.int(255)}`;
     return {
       program: 'policyd-spf', parser: new PostfixParser(),
-      msg: `550 5.7.23 Message rejected due to: SPF fail - not authorized. Please see http://www.openspf.net/Why?s=mfrom;id=${from};ip=${ip};r=${r}`,
+      msg: `${g.pick(['', ': ', `${g.qid()}: `])}550 5.7.23 Message rejected due to: SPF fail - not authorized. Please see http://www.openspf.net/Why?s=mfrom;id=${from};ip=${ip};r=${r}`,
       check: (o) => {
         assert.equal(o.events.length, 1);
         const e = o.events[0]!;

@@ -63,6 +63,49 @@ Mar  7 10:07:00 mx1 postgrey[900]: cleaning main database finished. before: 12, 
     && (e.details as { evidence: { service?: string; reason?: string } }).evidence.service === 'postgrey'), JSON.stringify(j, null, 1));
 });
 
+// Lines of a real postgrey 1.37 behind a real Postfix 3.7 (test/e2e/90-ingest/policy-services.test.ts),
+// only the timestamps changed: smtpd's refusal can come before postgrey's answer, the second
+// recipient's answer starts with the queue ID, and the pass after the delay is split over two shapes.
+test('postgrey, real line shapes: answer after smtpd\'s refusal, queue-ID prefix, the null sender without sender=', async () => {
+  const { events, unknown } = feed(`Mar  7 10:08:06 mx postgrey[25846]: 2026/03/07-10:08:06 postgrey (type Net::Server::Multiplex) starting! pid(25847)
+Mar  7 10:08:06 mx postgrey[25846]: Binding to TCP port 43131 on host 127.0.0.120 with IPv4
+Mar  7 10:08:06 mx postgrey[25846]: Setting gid to "65534 65534"
+Mar  7 10:08:06 mx postgrey[25846]: Setting uid to "65534"
+Mar  7 10:08:06 mx postfix/smtpd[25848]: connect from unknown[127.0.0.121]
+Mar  7 10:08:06 mx postfix/smtpd[25848]: NOQUEUE: reject: RCPT from unknown[127.0.0.121]: 450 4.2.0 <alice@demo.test>: Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/help/demo.test.html; from=<carol@sender.example> to=<alice@demo.test> proto=ESMTP helo=<mail.sender.example>
+Mar  7 10:08:06 mx postgrey[25846]: action=greylist, reason=new, client_name=unknown, client_address=127.0.0.121, sender=carol@sender.example, recipient=alice@demo.test
+Mar  7 10:08:06 mx postfix/smtpd[25848]: disconnect from unknown[127.0.0.121] ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4
+Mar  7 10:08:09 mx postfix/smtpd[25848]: connect from unknown[127.0.0.121]
+Mar  7 10:08:09 mx postgrey[25846]: action=pass, reason=triplet found, delay=3, client_name=unknown, client_address=127.0.0.121, sender=carol@sender.example, recipient=alice@demo.test
+Mar  7 10:08:09 mx postfix/smtpd[25848]: F36E222E0AF: client=unknown[127.0.0.121]
+Mar  7 10:08:10 mx postgrey[25846]: F36E222E0AF: action=pass, reason=triplet found, client_name=unknown, client_address=127.0.0.121, sender=carol@sender.example, recipient=bob@demo.test
+Mar  7 10:08:10 mx postfix/cleanup[25939]: F36E222E0AF: message-id=<grey-1@test>
+Mar  7 10:08:10 mx postfix/qmgr[25842]: F36E222E0AF: from=<carol@sender.example>, size=347, nrcpt=2 (queue active)
+Mar  7 10:08:10 mx postfix/smtpd[25848]: disconnect from unknown[127.0.0.121] ehlo=1 mail=1 rcpt=2 data=1 quit=1 commands=6
+Mar  7 10:08:10 mx postfix/smtp[25942]: F36E222E0AF: to=<alice@demo.test>, relay=127.0.0.1[127.0.0.1]:40029, delay=0.2, delays=0.04/0.03/0.03/0.1, dsn=2.0.0, status=sent (250 2.0.0 Message accepted and stored (ref W3Y5GHSGXM0C))
+Mar  7 10:08:10 mx postfix/qmgr[25842]: F36E222E0AF: removed
+Mar  7 10:09:00 mx postgrey[25846]: action=greylist, reason=new, client_name=unknown, client_address=127.0.0.1, recipient=a@b.test
+Mar  7 10:09:30 mx postgrey[25846]: 2026/03/07-10:09:30 Server closing!`);
+  assert.deepEqual(unknown, []);
+  const checks = events.filter((e) => e.kind === 'check.result');
+  const ev = (e: LedgerEvent): Record<string, unknown> => (e.details as { evidence: Record<string, unknown> }).evidence;
+  assert.deepEqual(checks.map((e) => [e.check_name, e.verdict, e.mail_from, e.rcpt, ev(e).service ?? null, ev(e).reason ?? null]), [
+    ['greylist', 'tempfail', 'carol@sender.example', 'alice@demo.test', null, null], // smtpd's, first
+    ['greylist', 'tempfail', 'carol@sender.example', 'alice@demo.test', 'postgrey', 'new'],
+    ['greylist', 'pass', 'carol@sender.example', 'alice@demo.test', 'postgrey', 'triplet found'],
+    ['greylist', 'pass', 'carol@sender.example', 'bob@demo.test', 'postgrey', 'triplet found'],
+    ['greylist', 'tempfail', '', 'a@b.test', 'postgrey', 'new'], // the null sender
+  ]);
+  // The late answer joins the refused transaction; the others have none to join.
+  assert.equal(checks[1]!.ref, checks[0]!.ref);
+  assert.equal(checks[1]!.session, checks[0]!.session);
+  assert.equal(checks[4]!.ref ?? null, null);
+  assert.equal(ev(checks[3]!).queue_id, 'F36E222E0AF');
+  const js = await traced(events, 'alice@demo.test');
+  assert.deepEqual(js.map((j) => [j.outcome, j.diagnosis]), [['tempfailed', ['tempfail_retried']], ['delivered', ['delivered']]]);
+  assert.ok(js[0]!.events.some((e) => e.kind === 'check.result' && ev(e).service === 'postgrey'), JSON.stringify(js[0], null, 1));
+});
+
 test('policyd-spf: its refusal gives the spf_fail diagnosis; logged results are check results that let mail through', async () => {
   const { events, unknown } = feed(`Mar 7 11:00:00 mx1 postfix/smtpd[200]: connect from unknown[198.51.100.7]
 Mar 7 11:00:01 mx1 policyd-spf[901]: 550 5.7.23 Message rejected due to: SPF fail - not authorized. Please see http://www.openspf.net/Why?s=mfrom;id=ceo@bank.test;ip=198.51.100.7;r=<UNKNOWN>
@@ -82,6 +125,33 @@ Mar 7 11:01:00 mx1 policyd-spf[901]: None; identity=helo; client-ip=203.0.113.5;
   const [j] = await traced(events, 'carol@local.test');
   assert.equal(j!.outcome, 'rejected');
   assert.deepEqual(j!.diagnosis, ['spf_fail']);
+});
+
+// Lines of a real policyd-spf 3.0.4 behind a real Postfix 3.7 (test/e2e/90-ingest/policy-services.test.ts),
+// only the timestamps changed: ": " before each (no queue ID yet), its refusal logged after smtpd's.
+test('policyd-spf, real line shapes: the ": " prefix, the answer after smtpd\'s refusal, the 3.x deferral', async () => {
+  const { events, unknown } = feed(`Mar  7 11:12:53 mx postfix/smtpd[30621]: connect from unknown[127.0.0.122]
+Mar  7 11:12:53 mx postfix/smtpd[30621]: NOQUEUE: reject: RCPT from unknown[127.0.0.122]: 550 5.7.23 <alice@demo.test>: Recipient address rejected: Message rejected due to: SPF fail - not authorized. Please see http://www.openspf.net/Why?s=mfrom;id=ceo@fail.test;ip=127.0.0.122;r=demo.test; from=<ceo@fail.test> to=<alice@demo.test> proto=ESMTP helo=<mail.fail.test>
+Mar  7 11:12:53 mx postfix/smtpd[30621]: disconnect from unknown[127.0.0.122] ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4
+Mar  7 11:12:53 mx policyd-spf[30620]: : 550 5.7.23 Message rejected due to: SPF fail - not authorized. Please see http://www.openspf.net/Why?s=mfrom;id=ceo@fail.test;ip=127.0.0.122;r=demo.test
+Mar  7 11:12:53 mx policyd-spf[30620]: : prepend Received-SPF: Pass (mailfrom) identity=mailfrom; client-ip=127.0.0.123; helo=mail.pass.test; envelope-from=bob@pass.test; receiver=demo.test 
+Mar  7 11:12:54 mx policyd-spf[30620]: DC5B422E89A: prepend Received-SPF: Pass (mailfrom) identity=mailfrom; client-ip=127.0.0.123; helo=mail.pass.test; envelope-from=bob@pass.test; receiver=demo.test 
+Mar  7 11:13:00 mx policyd-spf[30620]: : defer_if_permit 4.7.24 SPF Temporary Error: DNS Timeout
+Mar  7 11:13:01 mx policyd-spf[30620]: Config: {'debugLevel': 1}`);
+  assert.deepEqual(unknown, []);
+  const checks = events.filter((e) => e.kind === 'check.result');
+  const ev = (e: LedgerEvent): Record<string, unknown> => (e.details as { evidence: Record<string, unknown> }).evidence;
+  assert.deepEqual(checks.map((e) => [e.check_name, e.verdict, e.client_ip, e.mail_from, ev(e).finding, ev(e).service ?? null]), [
+    ['spf', 'reject', '127.0.0.122', 'ceo@fail.test', 'fail', null], // smtpd's, first
+    ['spf', 'reject', '127.0.0.122', 'ceo@fail.test', 'fail', 'policyd-spf'],
+    ['spf', 'pass', '127.0.0.123', 'bob@pass.test', 'pass', 'policyd-spf'],
+    ['spf', 'pass', '127.0.0.123', 'bob@pass.test', 'pass', 'policyd-spf'],
+    ['spf', 'tempfail', null, null, 'temperror', 'policyd-spf'],
+  ]);
+  assert.equal(checks[1]!.ref, checks[0]!.ref);
+  const [j] = await traced(events, 'alice@demo.test');
+  assert.equal(j!.outcome, 'rejected');
+  assert.equal(j!.diagnosis[0], 'spf_fail');
 });
 
 test('postfwd: a rule\'s REJECT is the refusing check, with the rule id; DUNNO passes', async () => {

@@ -11,14 +11,19 @@
 // - postgrey: "action=greylist, reason=new, client_name=N, client_address=IP,
 //   sender=S, recipient=R"; a pass adds "delay=SECONDS" after the reason.
 //   Since 1.37 the address may carry "/PREFIX" (--ipv4cidr) and "client_name="
-//   may be followed by "client_address=" only. S and R are as the client sent
-//   them (any text): the pair reads two ways when either holds ", recipient=",
-//   and such a line is refused.
+//   may be followed by "client_address=" only. It writes a field only when
+//   its value is not empty: the null sender has no "sender=" (seen from the
+//   real 1.37), and once Postfix has a queue ID for the transaction (a second
+//   recipient) the line starts with "QUEUEID: ". S and R are as the client
+//   sent them (any text): the pair reads two ways when S holds
+//   ", recipient=", and such a line is refused.
 // - policyd-spf: "prepend Received-SPF: Pass (mailfrom) identity=mailfrom;
 //   client-ip=IP; helo=H; envelope-from=S; receiver=R " (RFC 7208 section 9.1
 //   header fields), "RESULT; identity=...; ..." for results it only logs, and
 //   "550 5.7.23 Message rejected due to: SPF fail - not authorized. Please see
-//   http://www.openspf.net/Why?s=mfrom;id=S;ip=IP;r=R" when it refuses.
+//   http://www.openspf.net/Why?s=mfrom;id=S;ip=IP;r=R" when it refuses,
+//   "defer_if_permit 4.7.24 SPF ..." when 3.x defers; each may start with
+//   "QUEUEID: ", or ": " before Postfix has a queue ID (its QueueID option).
 // - postfwd (postfwd2/postfwd3 as "postfwd2/policy"): "[RULES] rule=N, id=ID,
 //   queue=Q, client=NAME[IP], user=U, sender=<S>, recipient=<R>, helo=<H>,
 //   proto=P, state=STATE, delay=Ns, hits=IDS, action=ACTION", some fields
@@ -77,16 +82,22 @@ const POSTGREY: readonly FieldSpec[] = [
   { key: 'delay', open: ', delay=', close: '', value: /^\d{1,10}$/, stop: ',' },
   { key: 'client_name', open: ', client_name=', close: '', value: HOSTNAME, stop: ',' },
   { key: 'client_address', open: ', client_address=', close: '', value: IP, required: true, stop: ',' },
-  // Always written, so that neither can run on into the other unnoticed.
-  { key: 'sender', open: ', sender=', close: '', required: true },
+  // Absent for the null sender. The recipient is always written (smtpd asks
+  // per RCPT), so a sender cannot run on into an absent recipient unnoticed.
+  { key: 'sender', open: ', sender=', close: '' },
   { key: 'recipient', open: ', recipient=', close: '', required: true },
 ];
 
 const POSTGREY_CHATTER = /^(?:cleaning |Process Backgrounded|\d{4}\/\d\d\/\d\d-|Setting [gu]id|Binding to |Server |Resolved |whitelisted: |cleaning up|Delaying |Couldn't unlink)/;
 
+// Postfix's queue ID (short or long form), as postgrey puts it before the fields.
+const POSTGREY_QID = /^[0-9A-Za-z]{6,20}: (?=action=)/;
+
 function postgrey(msg: string): PolicyReading {
-  if (!msg.startsWith('action=')) return POSTGREY_CHATTER.test(msg) ? 'chatter' : null;
-  const r = readFields(msg, 0, msg.length, POSTGREY);
+  const qid = POSTGREY_QID.exec(msg);
+  const from = qid ? qid[0].length : 0;
+  if (!msg.startsWith('action=', from)) return POSTGREY_CHATTER.test(msg) ? 'chatter' : null;
+  const r = readFields(msg, from, msg.length, POSTGREY);
   if (!r.ok) return { ok: false, reason: r.reason === 'ambiguous' ? 'ambiguous postgrey line' : 'no postgrey fields' };
   const f = r.fields;
   const greylisted = f.action === 'greylist';
@@ -100,8 +111,9 @@ function postgrey(msg: string): PolicyReading {
       finding: greylisted ? (reason?.startsWith('early-retry') ? 'early_retry' : 'greylisted') : 'passed',
       ip: (f.client_address ?? '').replace(/\/\d+$/, '') || null,
       ptr: f.client_name && f.client_name !== 'unknown' ? f.client_name : null,
-      from: f.sender ?? null, to: f.recipient ?? null, helo: null, reply: null,
-      evidence: { reason, ...(f.delay ? { delay_s: Number(f.delay) } : {}) },
+      // No "sender=" is the null sender, as smtpd logs it (from=<>).
+      from: f.sender ?? '', to: f.recipient ?? null, helo: null, reply: null,
+      evidence: { reason, ...(f.delay ? { delay_s: Number(f.delay) } : {}), ...(qid ? { queue_id: qid[0].slice(0, -2) } : {}) },
     },
   };
 }
@@ -123,10 +135,18 @@ const SPF_WHY: readonly FieldSpec[] = [
 ];
 const SPF_CHATTER = /^(?:Starting|Config:|spfcheck:|Found the end of entry|Read line|Instance|Received-SPF header prepended|action=|Exiting|Whitelist|skip|IP address|SPF not|Hostname|Message size|Mail From|Helo)/;
 
-function policydSpf(msg: string): PolicyReading {
+// policyd-spf 2.x/3.x with its QueueID option: Postfix's queue ID and ": "
+// before the line, and ": " alone while there is none yet (at RCPT, before
+// the first accepted recipient; seen from the real 3.0.4).
+const SPF_QID = /^(?:[0-9A-Za-z]{6,20})?: /;
+
+function policydSpf(line: string): PolicyReading {
+  const q = SPF_QID.exec(line);
+  const msg = q ? line.slice(q[0].length) : line;
   // A refusal or a deferral, in the words policyd-spf answers Postfix with.
-  // ("550 5.7.23 Message rejected due to: SPF fail ...", "451 4.4.3 SPF Temporary Error: DNS Timeout").
-  const refusal = /^([45])\d\d [45]\.\d{1,3}\.\d{1,3} (?=.*\bSPF\b)/.exec(msg);
+  // ("550 5.7.23 Message rejected due to: SPF fail ...", "451 4.4.3 SPF Temporary Error: DNS Timeout",
+  // "defer_if_permit 4.7.24 SPF Temporary Error: ...": the deferral as 3.x writes it).
+  const refusal = /^(?:([45])\d\d|(defer_if_permit)) [45]\.\d{1,3}\.\d{1,3} (?=.*\bSPF\b)/.exec(msg);
   if (refusal) {
     const why = msg.indexOf('Why?s=');
     const f = why >= 0 ? readFields(msg, why + 4, msg.length, SPF_WHY) : null;
@@ -136,7 +156,7 @@ function policydSpf(msg: string): PolicyReading {
     return {
       ok: true,
       result: {
-        service: 'policyd-spf', check: 'spf', verdict: refusal[1] === '4' ? 'tempfail' : 'reject',
+        service: 'policyd-spf', check: 'spf', verdict: refusal[1] === '5' ? 'reject' : 'tempfail',
         finding: fail ? 'fail' : /temp(?:orary)? ?error/i.test(msg) ? 'temperror' : /perm(?:anent)? ?error/i.test(msg) ? 'permerror' : 'fail',
         ip: w?.ip ?? null, ptr: null, from: w && w.s === 'mfrom' ? w.id ?? null : null, to: null,
         helo: w && w.s === 'helo' ? w.id ?? null : null, reply: msg,
@@ -144,11 +164,13 @@ function policydSpf(msg: string): PolicyReading {
       },
     };
   }
-  // The header policyd-spf asks Postfix to prepend ends in one space of its own.
-  const prepend = msg.startsWith('prepend ');
-  let rest = (prepend ? msg.slice(8, msg.endsWith(' ') ? -1 : undefined) : msg).replace(/^Received-SPF: /, '');
+  // The header policyd-spf asks Postfix to prepend ends in one space of its own;
+  // 3.x logs a result it only reports as "result_only ..." and, with headers
+  // off, "Header field not prepended: ...".
+  const lead = /^(?:prepend |result_only |Header field not prepended: )/.exec(msg)?.[0] ?? '';
+  let rest = (lead ? msg.slice(lead.length, msg.endsWith(' ') ? -1 : undefined) : msg).replace(/^Received-SPF: /, '');
   const m = SPF_RESULT.exec(rest);
-  if (!m) return SPF_CHATTER.test(msg) ? 'chatter' : null;
+  if (!m) return SPF_CHATTER.test(msg) || SPF_CHATTER.test(line) ? 'chatter' : null;
   rest = rest.slice(m[0].length);
   // "Pass (mailfrom) identity=..." (the header's comment) or "Pass; identity=...".
   const cm = /^(?: \((?:mailfrom|helo|[^()]{0,200})\) |; )/.exec(rest);

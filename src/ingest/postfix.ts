@@ -42,6 +42,13 @@ const REUSE_GAP_MS = 6 * 86400e3;
 const POLICY_MATCH_MS = 120e3;
 /** At most this many policy answers wait for their smtpd line (a busy server logs hundreds a second). */
 const POLICY_NOTES = 4096;
+/**
+ * A policy service's answer logged after smtpd's refusal (they log through
+ * different paths, so their order in the file is not guaranteed; seen with a
+ * real postgrey) still belongs to it when this soon after: the service logs
+ * as it answers, and smtpd refuses as soon as it has the answer.
+ */
+const POLICY_LATE_MS = 10e3;
 
 /** A postscreen session not closed after this long is over (see sweepPostscreen). */
 const PS_SESSION_MS = 3600e3;
@@ -180,6 +187,9 @@ export class PostfixParser implements StatefulParser {
     return `${node}|${ip ?? ''}|${(from ?? '').toLowerCase()}|${(to ?? '').toLowerCase()}`;
   }
 
+  /** smtpd refusals no policy answer was known for yet, by policyKey: a late answer joins their transaction. */
+  private unexplained = new Map<string, { ref: string; session: string | null; ts: number }>();
+
   private policy(l: SyslogLine, node: string, sink: Sink, svc: PolicyService): boolean {
     const p = readPolicy(svc, l.msg);
     if (p === null) return false;
@@ -187,15 +197,23 @@ export class PostfixParser implements StatefulParser {
     if (!p.ok) return this.refusal.refuse(p.reason);
     const r = p.result;
     const codes = r.reply ? replyCodes(r.reply) : { code: null, enhanced: null };
+    const refusing = r.verdict === 'reject' || r.verdict === 'tempfail';
+    const key = this.policyKey(node, r.ip, r.from, r.to);
+    // The refusal this answer caused, when smtpd's line came first.
+    let late = refusing ? this.unexplained.get(key) : undefined;
+    if (late) {
+      this.unexplained.delete(key);
+      if (l.ts < late.ts || l.ts - late.ts > POLICY_LATE_MS) late = undefined;
+    }
     sink.emit({
       ts: l.ts, node, source: 'postfix', kind: 'check.result', check_name: r.check, verdict: r.verdict,
+      ...(late ? { session: late.session, ref: late.ref } : {}),
       client_ip: clean(r.ip, 64), client_ptr: clean(r.ptr, MAX_HELO), helo: clean(r.helo, MAX_HELO),
       mail_from: clean(r.from, MAX_ADDR), rcpt: clean(r.to, MAX_ADDR),
       smtp_code: codes.code, enhanced_code: codes.enhanced, reply: clean(r.reply, MAX_TEXT),
       details: { stage: 'rcpt', evidence: { finding: r.finding, service: r.service, ...r.evidence } },
     });
-    if (r.verdict === 'reject' || r.verdict === 'tempfail') {
-      const key = this.policyKey(node, r.ip, r.from, r.to);
+    if (refusing && !late) {
       this.policyNotes.delete(key);
       this.policyNotes.set(key, { r, ts: l.ts });
       if (this.policyNotes.size > POLICY_NOTES) this.policyNotes.delete(this.policyNotes.keys().next().value!);
@@ -350,9 +368,19 @@ export class PostfixParser implements StatefulParser {
     }
     let cls = classify(tr.text, milter);
     // The policy service that answered this request names the check and its finding.
-    const note = this.policyNote(node, ip ?? s?.ip ?? null, tr.from, tr.to, l.ts);
+    // policyd-spf's answer names no recipient: it is found by client and sender.
+    const note = this.policyNote(node, ip ?? s?.ip ?? null, tr.from, tr.to, l.ts) ?? this.policyNote(node, ip ?? s?.ip ?? null, tr.from, null, l.ts);
     if (note) cls = { check: note.check, finding: note.finding, evidence: { service: note.service, ...note.evidence } };
     const verdict: Verdict = warn ? 'flag' : code !== null && code < 500 ? 'tempfail' : 'reject';
+    if (!note && !warn) {
+      // By recipient, and without one for an answer that names none (policyd-spf).
+      for (const to of tr.to ? [tr.to, null] : [null]) {
+        const key = this.policyKey(node, ip ?? s?.ip ?? null, tr.from, to);
+        this.unexplained.delete(key);
+        this.unexplained.set(key, { ref, session: s?.session ?? null, ts: l.ts });
+      }
+      while (this.unexplained.size > POLICY_NOTES) this.unexplained.delete(this.unexplained.keys().next().value!);
+    }
     const base = {
       ts: l.ts, node, source: 'postfix' as const, session: s?.session ?? null, ref,
       client_ip: ip ?? s?.ip ?? null, client_ptr: ptr ?? s?.ptr ?? null,

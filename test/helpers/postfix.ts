@@ -26,6 +26,8 @@ export interface PostfixOptions {
   port?: number;
   /** Extra or overriding main.cf parameters. */
   main?: Record<string, string>;
+  /** Extra master.cf lines (e.g. a spawn(8) service for a policy server). */
+  master?: string[];
   /** Path of the postfix command; default found on PATH or in /usr/sbin. */
   postfixPath?: string;
   /**
@@ -251,7 +253,7 @@ export async function startPostfix(opts: PostfixOptions): Promise<PostfixInstanc
     tls: opts.tls ?? 'may',
     extra: opts.main ?? {},
   }), { mode: 0o644 });
-  fs.writeFileSync(path.join(configDir, 'master.cf'), masterCf(port), { mode: 0o644 });
+  fs.writeFileSync(path.join(configDir, 'master.cf'), masterCf(port) + (opts.master ?? []).map((l) => l + '\n').join(''), { mode: 0o644 });
 
   const readLog = (): string => {
     try {
