@@ -7,6 +7,7 @@ import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
 import { SqliteLedgerWriter } from '../ledger/sqlite/writer.js';
 import type { LedgerEvent } from '../ledger/types.js';
 import { trace } from './journeys.js';
+import { tempLedger } from '../../test/helpers/temp-ledger.js';
 
 function ev(kind: LedgerEvent['kind'], o: Partial<LedgerEvent>): LedgerEvent {
   return { ts: Date.now(), node: 'n1', source: 'gateway', kind, session: 's1', client_ip: '192.0.2.21', ...o };
@@ -48,15 +49,8 @@ test('diagnosis: the refusing check first, then what other checks of the session
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function ledger(events: LedgerEvent[]): Promise<{ reader: SqliteLedgerReader; done: () => void }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-journeys-'));
-  const file = path.join(dir, 'ledger.sqlite');
-  const w = new SqliteLedgerWriter(file);
-  await w.ready;
-  await w.append(events);
-  await w.close();
-  const reader = new SqliteLedgerReader(file);
-  return { reader, done: () => { reader.close(); fs.rmSync(dir, { recursive: true, force: true }); } };
+function ledger(events: LedgerEvent[]): ReturnType<typeof tempLedger> {
+  return tempLedger(events, 'mp-journeys-');
 }
 
 const T0 = Date.parse('2026-11-20T10:00:00Z');

@@ -1,16 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
-import { SqliteLedgerWriter } from '../ledger/sqlite/writer.js';
 import type { LedgerEvent } from '../ledger/types.js';
 import { renderReport } from '../report/index.js';
 import { requireTool } from '../../test/helpers/env.js';
 import { rankNearMisses, refusedSimilar } from './near-misses.js';
 import { search, type SearchFilter } from './search.js';
+import { tempLedger } from '../../test/helpers/temp-ledger.js';
 
 // The typo story: mail to buchhaltumg@kunde.test was refused as unknown; the
 // intended buchhaltung@kunde.test exists. The same supplier domain also
@@ -45,15 +41,8 @@ const EVENTS: LedgerEvent[] = [
   ev('rcpt.rejected', { session: 's9', ref: 'TXTYPO000002', ts: T0 + 600e3, mail_from: 'hans@lieferant.test', rcpt: 'xyz@kunde.test', check_name: 'recipient', verdict: 'reject', smtp_code: 550, enhanced_code: '5.1.1' }),
 ];
 
-async function ledger(events: LedgerEvent[]): Promise<{ reader: SqliteLedgerReader; done: () => void }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-nearmiss-'));
-  const file = path.join(dir, 'ledger.sqlite');
-  const w = new SqliteLedgerWriter(file);
-  await w.ready;
-  await w.append(events);
-  await w.close();
-  const reader = new SqliteLedgerReader(file);
-  return { reader, done: () => { reader.close(); fs.rmSync(dir, { recursive: true, force: true }); } };
+function ledger(events: LedgerEvent[]): ReturnType<typeof tempLedger> {
+  return tempLedger(events, 'mp-nearmiss-');
 }
 
 test('searching the intended address shows the refused typo first, saying what it is, in English and German', async () => {

@@ -1,13 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
-import { SqliteLedgerWriter } from '../ledger/sqlite/writer.js';
 import type { LedgerEvent } from '../ledger/types.js';
 import { CODES, explainCode, factsOf, LANGS } from './explain.js';
 import { search, similarMailboxes, typoDistance } from './search.js';
+import { tempLedger } from '../../test/helpers/temp-ledger.js';
 
 const T0 = Date.parse('2026-11-20T10:00:00Z');
 
@@ -15,15 +11,8 @@ function ev(kind: LedgerEvent['kind'], o: Partial<LedgerEvent>): LedgerEvent {
   return { ts: T0, node: 'n1', source: 'gateway', kind, session: 's1', client_ip: '192.0.2.21', ...o };
 }
 
-async function ledger(events: LedgerEvent[]): Promise<{ reader: SqliteLedgerReader; done: () => void }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-search-'));
-  const file = path.join(dir, 'ledger.sqlite');
-  const w = new SqliteLedgerWriter(file);
-  await w.ready;
-  await w.append(events);
-  await w.close();
-  const reader = new SqliteLedgerReader(file);
-  return { reader, done: () => { reader.close(); fs.rmSync(dir, { recursive: true, force: true }); } };
+function ledger(events: LedgerEvent[]): ReturnType<typeof tempLedger> {
+  return tempLedger(events, 'mp-search-');
 }
 
 test('typo distance: a swap, a missing and an extra letter are one slip; unrelated names are far', () => {

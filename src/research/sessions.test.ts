@@ -1,13 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
-import { SqliteLedgerWriter } from '../ledger/sqlite/writer.js';
 import type { LedgerEvent } from '../ledger/types.js';
 import { renderReport } from '../report/index.js';
 import { search } from './search.js';
+import { tempLedger } from '../../test/helpers/temp-ledger.js';
 
 // Sessions without a transaction: the "too large" story of a sending MTA
 // that reads our EHLO SIZE and never sends MAIL (research/sessions.ts).
@@ -31,15 +27,8 @@ function session(id: string, o: { ip: string; ptr: string | null; helo: string; 
   return out;
 }
 
-async function ledger(events: LedgerEvent[]): Promise<{ reader: SqliteLedgerReader; done: () => void }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-sessions-'));
-  const file = path.join(dir, 'ledger.sqlite');
-  const w = new SqliteLedgerWriter(file);
-  await w.ready;
-  await w.append(events);
-  await w.close();
-  const reader = new SqliteLedgerReader(file);
-  return { reader, done: () => { reader.close(); fs.rmSync(dir, { recursive: true, force: true }); } };
+function ledger(events: LedgerEvent[]): ReturnType<typeof tempLedger> {
+  return tempLedger(events, 'mp-sessions-');
 }
 
 const EVENTS: LedgerEvent[] = [
