@@ -4,7 +4,7 @@
 // Event contract: briefs/ingest.md (shared with src/research/journeys.ts).
 import type { LedgerEvent, Verdict } from '../ledger/types.js';
 import { clean, MAX_ADDR, MAX_HELO, MAX_TEXT, RefusalNote, replyCodes, type Sink, type StatefulParser } from './common.js';
-import { checksTrailer, deliveryFields, postscreenTrailer, qmgrFrom, smtpdTrailer, type TrailerReading } from './postfix-fields.js';
+import { checksTrailer, deliveryFields, postscreenTrailer, qmgrFrom, smtpdTrailer, type Trailer, type TrailerReading } from './postfix-fields.js';
 import { policyService, readPolicy, type PolicyResult, type PolicyService } from './policy.js';
 import type { SyslogLine } from './syslog.js';
 import { normalizeMessageId } from '../util/message-id.js';
@@ -471,21 +471,10 @@ export class PostfixParser implements StatefulParser {
     const body = rest.slice(milter ? 15 : 8);
     // "END-OF-MESSAGE from host[ip]: text; fields" (milter), or
     // "header Subject: x from host[ip]; fields: 5.7.1 text" (header/body_checks).
-    const m = /^([A-Z-]+) from ([^ ]*): /.exec(body);
-    let client: string | null = null;
-    let tr;
-    if (m) {
-      const r = smtpdTrailer(body.slice(m[0].length));
-      if (!r.ok) return this.refusal.refuse(r.reason);
-      tr = r.trailer;
-      client = m[2]!;
-    } else {
-      if (!/^(?:header|body) /.test(body)) return false;
-      const r = checksTrailer(body);
-      if (!r.ok) return this.refusal.refuse(r.reason);
-      tr = r.trailer;
-      client = r.client;
-    }
+    if (!MILTER_FROM.test(body) && !/^(?:header|body) /.test(body)) return false;
+    const a = actionFields(body, false);
+    if (!a.ok) return this.refusal.refuse(a.reason);
+    const { tr, client, m } = a;
     const text = tr.text;
     const t = this.txn(node, qid, l.ts, true)!;
     const ha = hostAddr(client);
@@ -512,22 +501,9 @@ export class PostfixParser implements StatefulParser {
    * 250, so for "discard" this line is the only trace of where the message went.
    */
   private checksAction(l: SyslogLine, node: string, sink: Sink, qid: string, action: string, body: string): boolean {
-    let tr;
-    let client: string | null = null;
-    const m = /^([A-Z-]+) from ([^ ]*): /.exec(body);
-    if (m) {
-      const r = smtpdTrailer(body.slice(m[0].length));
-      if (!r.ok) return this.refusal.refuse(r.reason);
-      tr = r.trailer;
-      client = m[2]!;
-    } else {
-      // WARN/DISCARD/HOLD without an optional text end at the fields: read as an empty text.
-      let r = checksTrailer(body);
-      if (!r.ok && r.reason === 'no trailer') r = checksTrailer(body + ': ');
-      if (!r.ok) return this.refusal.refuse(r.reason);
-      tr = r.trailer;
-      client = r.client;
-    }
+    const a = actionFields(body, true);
+    if (!a.ok) return this.refusal.refuse(a.reason);
+    const { tr, client, m } = a;
     if (!QID_RE.test(qid)) return false;
     const t = this.txn(node, qid, l.ts, true)!;
     const ha = hostAddr(client);
@@ -620,4 +596,23 @@ export class PostfixParser implements StatefulParser {
     });
     return true;
   }
+}
+
+const MILTER_FROM = /^([A-Z-]+) from ([^ ]*): /;
+
+/**
+ * The client and fields of a milter or header/body_checks line:
+ * "STAGE from host[ip]: text; fields" (milter) or
+ * "header|body ... from host[ip]; fields: text" (checks). `emptyText`: an
+ * action without an optional text (WARN, DISCARD, HOLD) ends at the fields.
+ */
+function actionFields(body: string, emptyText: boolean): { ok: true; tr: Trailer; client: string; m: RegExpExecArray | null } | { ok: false; reason: string } {
+  const m = MILTER_FROM.exec(body);
+  if (m) {
+    const r = smtpdTrailer(body.slice(m[0].length));
+    return r.ok ? { ok: true, tr: r.trailer, client: m[2]!, m } : r;
+  }
+  let r = checksTrailer(body);
+  if (emptyText && !r.ok && r.reason === 'no trailer') r = checksTrailer(body + ': ');
+  return r.ok ? { ok: true, tr: r.trailer, client: r.client, m: null } : r;
 }

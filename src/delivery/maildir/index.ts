@@ -23,7 +23,17 @@ export function uniqueName(host: string, size: number, now = Date.now()): string
   return `${sec}.M${usec}P${process.pid}Q${counter}R${randomBytes(4).toString('hex')}.${safeHost},S=${size}`;
 }
 
-function alive(pid: number): boolean {
+/**
+ * Names made by uniqueName() on this host: groups are the seconds, the
+ * microseconds and the PID; a name in cur/ may carry its ":2,<flags>" info.
+ */
+export function uniqueNamePattern(host: string): RegExp {
+  const h = host.replace(/[/:]/g, '_').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`^(\\d+)\\.M(\\d+)P(\\d+)Q\\d+R[0-9a-f]{8}\\.${h},S=\\d+(?::2,.*)?$`);
+}
+
+/** Whether a process with this PID exists (EPERM: it does, under another user). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -60,8 +70,7 @@ export class MaildirTarget implements DeliveryTarget {
    */
   async sweepTmp(m: Mailbox, now = Date.now()): Promise<number> {
     const tmp = path.join(this.dirOf(m), 'tmp');
-    const host = this.host.replace(/[/:]/g, '_').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    const ours = new RegExp(`^(\\d+)\\.M\\d+P(\\d+)Q\\d+R[0-9a-f]{8}\\.${host},S=\\d+$`);
+    const ours = uniqueNamePattern(this.host);
     let names: string[];
     try {
       names = await fsp.readdir(tmp);
@@ -72,7 +81,7 @@ export class MaildirTarget implements DeliveryTarget {
     for (const name of names) {
       const mm = ours.exec(name);
       if (!mm) continue;
-      const pid = Number(mm[2]);
+      const pid = Number(mm[3]);
       const old = now / 1000 - Number(mm[1]) > 36 * 3600;
       if (!old && pid !== process.pid && alive(pid)) continue;
       if (!old && pid === process.pid) continue;

@@ -22,6 +22,7 @@ import type { LocalDomains, Mailbox } from '../../domains/index.js';
 import type { LedgerEvent, LedgerReader } from '../../ledger/types.js';
 import { normalizeMessageId } from '../../util/message-id.js';
 import type { DeliveredMemory } from '../memory.js';
+import { alive, uniqueNamePattern } from './index.js';
 
 /** Files of the crashed process this much older than its newest are not looked at: its sessions had ended. */
 const LOOK_BACK_MS = 15 * 60 * 1000;
@@ -31,16 +32,6 @@ const UNANSWERED_MS = 60 * 1000;
 const HEAD_BYTES = 64 * 1024;
 
 export interface DeadRun { pid: number; started: number; mark: string }
-
-function alive(pid: number): boolean {
-  if (pid === process.pid) return false; // our own PID, left by an earlier life (containers reuse PIDs)
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Run marks of processes that are gone, oldest first. */
 export function deadRuns(runDir: string): DeadRun[] {
@@ -55,7 +46,8 @@ export function deadRuns(runDir: string): DeadRun[] {
     const m = /^gateway-(\d+)$/.exec(n);
     if (!m) continue;
     const pid = Number(m[1]);
-    if (alive(pid)) continue;
+    // Our own PID in a mark was left by an earlier life (containers reuse PIDs).
+    if (pid !== process.pid && alive(pid)) continue;
     const mark = path.join(runDir, n);
     const started = Number(fs.readFileSync(mark, 'utf8').trim());
     out.push({ pid, started: Number.isFinite(started) ? started : 0, mark });
@@ -137,11 +129,9 @@ export interface RecoverResult { runs: number; checked: number; recovered: numbe
 export async function recoverCrashedRuns(o: RecoverOptions): Promise<RecoverResult> {
   const now = o.now ?? Date.now;
   const result: RecoverResult = { runs: 0, checked: 0, recovered: 0, remembered: 0 };
+  const ours = uniqueNamePattern(o.hostname);
   for (const run of deadRuns(o.runDir)) {
     result.runs++;
-    const host = o.hostname.replace(/[/:]/g, '_').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    // smtp/../maildir/index.ts uniqueName(): "<sec>.M<usec>P<pid>Q<n>R<hex>.<host>,S=<size>" (+ ":2,<flags>" in cur/).
-    const ours = new RegExp(`^(\\d+)\\.M(\\d{6})P${run.pid}Q\\d+R[0-9a-f]{8}\\.${host},S=\\d+(?::2,.*)?$`);
     const files: { file: string; mailbox: Mailbox; t: number }[] = [];
     for (const m of o.mailboxes) {
       for (const sub of ['new', 'cur']) {
@@ -150,7 +140,7 @@ export async function recoverCrashedRuns(o: RecoverOptions): Promise<RecoverResu
         try { names = await fsp.readdir(dir); } catch { /* no such folder yet */ }
         for (const n of names) {
           const mm = ours.exec(n);
-          if (!mm) continue;
+          if (!mm || Number(mm[3]) !== run.pid) continue;
           const t = Number(mm[1]) * 1000 + Math.floor(Number(mm[2]) / 1000);
           if (t >= run.started - 1000) files.push({ file: path.join(dir, n), mailbox: m, t });
         }
