@@ -127,7 +127,7 @@ const users = new UserStore(path.join(webDir, 'web-users.json'));
 await users.add('bench', 'staff', [], 'bench-password-not-secret');
 const token = users.newToken('bench')!;
 // As `mailproof serve` runs it: the search in a research thread (src/web/research-pool.ts), so the time includes the hand-off.
-const research = new ResearchPool({ ledger: file, mailboxes: {}, threads: cfg.web.research_threads, maxQueue: cfg.web.research_queue, timeoutMs: cfg.web.research_timeout_s * 1000 });
+const research = new ResearchPool({ ledger: { store: file, journal: path.join(webDir, 'journal') }, waitMs: 0, mailboxes: {}, threads: cfg.web.research_threads, maxQueue: cfg.web.research_queue, timeoutMs: cfg.web.research_timeout_s * 1000 });
 const app = await buildWebApp({ cfg, research, users });
 await app.listen({ host: '127.0.0.1', port: 0 });
 const addr = app.server.address();

@@ -49,7 +49,7 @@ export async function ingestCommand(argv: string[]): Promise<number> {
   let summary: IngestSummary;
   try {
     summary = await ingest({
-      kind: kind as LogKind, files, ledgerPath: cfg.paths.ledger, node: values.node, fallbackNode: cfg.node,
+      kind: kind as LogKind, files, ledgerPath: cfg.paths.store, node: values.node, fallbackNode: cfg.node,
       year, follow: values.follow, fromStart: values['from-start'],
       batchLines: int(values['batch-lines'], '--batch-lines', 1, 10_000_000), pollMs: int(values['poll-ms'], '--poll-ms', 10, 60000),
       signal: ac.signal, onNote: (s) => process.stderr.write(`mailproof ingest: ${s}\n`),

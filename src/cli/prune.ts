@@ -1,4 +1,4 @@
-import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
+import { openStoreWriter } from '../ledger/open.js';
 import { configFrom, parse, UsageError } from './common.js';
 
 export function pruneCommand(argv: string[]): number {
@@ -7,12 +7,12 @@ export function pruneCommand(argv: string[]): number {
   const cfg = configFrom(values);
   const days = values['older-than'] !== undefined ? Number(values['older-than']) : cfg.ledger.retention_days;
   if (!Number.isFinite(days) || days < 0) throw new UsageError(`--older-than ${values['older-than']}: expected a number of days`);
-  const reader = new SqliteLedgerReader(cfg.paths.ledger);
+  const store = openStoreWriter(cfg.paths);
   try {
-    const n = reader.prune(Date.now() - days * 86400e3);
+    const n = store.prune(Date.now() - days * 86400e3);
     process.stdout.write(`removed ${n} events older than ${days} days\n`);
   } finally {
-    reader.close();
+    store.close();
   }
   return 0;
 }

@@ -8,7 +8,8 @@ import { servePrimaryLimiter, WorkerLimiter } from '../smtp/cluster-limiter.js';
 import { LocalLimiter } from '../smtp/limiter.js';
 import { loadTls } from '../smtp/tls.js';
 import { startGateway } from '../runtime/gateway-process.js';
-import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
+import { prepareStore } from '../ledger/open.js';
+import { startIndexer, type RunningIndexer } from '../ledger/indexer-thread.js';
 import { startPop3, type RunningPop3 } from '../pop3/server.js';
 import { startWeb, type RunningWeb } from '../web/index.js';
 
@@ -16,13 +17,15 @@ import { startWeb, type RunningWeb } from '../web/index.js';
  * `mailproof serve`. One process, or a primary with workers that share the
  * listening sockets (Node's cluster module): one Node process uses one core,
  * and durable acceptance is bound by CPU and fsync latency, so every core
- * helps. Each worker has its own ledger writer on the same SQLite file (WAL
- * serialises the commits); the primary holds the connection counts.
+ * helps. Each worker writes its own journal stream (no shared write lock);
+ * the primary holds the connection counts and runs the indexer, which builds
+ * the store from every stream.
  */
 export async function serve(cfg: ResolvedConfig): Promise<void> {
   const log = createLogger(cfg.log.level, { node: cfg.node });
   let pop3: RunningPop3 | null = null;
   let web: RunningWeb | null = null;
+  let indexer: RunningIndexer | null = null;
   const workers = cfg.smtp.workers === 'auto' ? Math.max(1, os.availableParallelism()) : cfg.smtp.workers;
 
   if (cluster.isPrimary) {
@@ -30,8 +33,11 @@ export async function serve(cfg: ResolvedConfig): Promise<void> {
     // Created once here so workers do not race to make the key.
     const tls = loadTls(cfg.smtp.tls_cert, cfg.smtp.tls_key, cfg.paths.tlsDir, cfg.hostname);
     if (tls.selfSigned) log.info({ cert: path.join(cfg.paths.tlsDir, 'cert.pem') }, 'using a self-signed certificate for STARTTLS');
-    // The schema exists before any worker writes.
-    new SqliteLedgerReader(cfg.paths.ledger).close();
+    // The store exists (a ledger of the previous format converted into it,
+    // with progress on a terminal) before anything reads it.
+    const converted = prepareStore(cfg);
+    if (converted) log.warn({ events: converted.events, old: converted.renamedTo }, 'converted the ledger of the previous format into the store; the old file is kept under the name given');
+    indexer = startIndexer(cfg, log);
     // POP3 runs in the primary only: one process holds the mailbox locks and
     // the login-failure counts (src/pop3/server.ts).
     pop3 = await startPop3(cfg, tls, log);
@@ -45,12 +51,13 @@ export async function serve(cfg: ResolvedConfig): Promise<void> {
     // The report module (pdfkit, fonts) loads on the first download, not at start.
     web = await startWeb(cfg, log);
     if (web) announceWeb(web, log);
-    if (workers > 1) return runPrimary(cfg, workers, log, pop3, web);
+    if (workers > 1) return runPrimary(cfg, workers, log, pop3, web, indexer);
   }
 
   const tls = loadTls(cfg.smtp.tls_cert, cfg.smtp.tls_key, cfg.paths.tlsDir, cfg.hostname);
   const limiter = cluster.isWorker ? new WorkerLimiter() : new LocalLimiter(cfg.smtp.max_connections, cfg.smtp.max_connections_per_ip);
-  const gw = await startGateway(cfg, tls, limiter, log);
+  const stream = cluster.isWorker ? `smtp-${process.env.MAILPROOF_WORKER ?? cluster.worker?.id ?? 0}` : 'smtp';
+  const gw = await startGateway(cfg, tls, limiter, log, stream);
   const where = gw.addresses.map((a) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`).join(', ');
   if (cluster.isPrimary) {
     log.info({ smtp: where, data_dir: cfg.data_dir, domains: Object.keys(cfg.domains) }, 'mailproof is running');
@@ -64,7 +71,7 @@ export async function serve(cfg: ResolvedConfig): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping: new clients get 421, running sessions may finish');
-    Promise.all([gw.stop(cfg.smtp.shutdown_grace_s * 1000), pop3?.stop(), web?.stop()]).then(
+    Promise.all([gw.stop(cfg.smtp.shutdown_grace_s * 1000), pop3?.stop(), web?.stop()]).then(() => indexer?.stop()).then(
       () => { log.info('stopped'); process.exit(0); },
       (err: Error) => { log.error({ err: err.message }, 'error while stopping'); process.exit(1); },
     );
@@ -89,12 +96,14 @@ function announceWeb(web: RunningWeb, log: ReturnType<typeof createLogger>): voi
     : `mailproof: ${web.accounts} web account(s); add more with: mailproof user add NAME --role staff|customer [--domain D]\n`);
 }
 
-function runPrimary(cfg: ResolvedConfig, n: number, log: ReturnType<typeof createLogger>, pop3: RunningPop3 | null, web: RunningWeb | null): Promise<void> {
+function runPrimary(cfg: ResolvedConfig, n: number, log: ReturnType<typeof createLogger>, pop3: RunningPop3 | null, web: RunningWeb | null, indexer: RunningIndexer | null): Promise<void> {
   servePrimaryLimiter(cfg.smtp.max_connections, cfg.smtp.max_connections_per_ip);
   let stopping = false;
   let listening = 0;
-  const fork = (): void => {
-    const w = cluster.fork();
+  // Worker i writes journal stream smtp-i; a worker started in place of a dead one takes over its stream.
+  const fork = (i: number): void => {
+    const w = cluster.fork({ MAILPROOF_WORKER: String(i) });
+    slot.set(w.id, i);
     w.on('message', (m: { mp?: string; where?: string }) => {
       if (m?.mp === 'listening' && ++listening === n) {
         log.info({ smtp: m.where, workers: n, data_dir: cfg.data_dir }, 'mailproof is running');
@@ -102,14 +111,15 @@ function runPrimary(cfg: ResolvedConfig, n: number, log: ReturnType<typeof creat
       }
     });
   };
-  for (let i = 0; i < n; i++) fork();
+  const slot = new Map<number, number>();
+  for (let i = 0; i < n; i++) fork(i);
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) void pop3Stopped.then(() => process.exit(0));
+      if (Object.keys(cluster.workers ?? {}).length === 0) void pop3Stopped.then(() => indexer?.stop()).then(() => process.exit(0));
       return;
     }
     log.error({ pid: worker.process.pid, code, signal }, 'worker died, starting a new one');
-    fork();
+    fork(slot.get(worker.id) ?? 0);
   });
   let pop3Stopped: Promise<unknown> = Promise.resolve();
   const stop = (): void => {

@@ -1,4 +1,5 @@
-import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
+import { describeLag, openResearchStore } from '../ledger/open.js';
+import type { StoreLag } from '../ledger/store/types.js';
 import type { ResolvedConfig } from '../config/load.js';
 import { LocalDomains } from '../domains/index.js';
 import { createLogger } from '../log/logger.js';
@@ -82,13 +83,20 @@ export async function traceCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** One search over this node's ledger, as trace and report run it. */
-export function searchLedger(cfg: ResolvedConfig, filter: SearchFilter, lang: Lang): SearchResult {
-  const reader = new SqliteLedgerReader(cfg.paths.ledger, { readonly: true });
+/**
+ * One search over this node's ledger, as trace and report run it: first the
+ * store takes in what the journals hold (ledger.research_wait_ms at most);
+ * what it could not take in time is named in store_behind (and on stderr).
+ */
+export function searchLedger(cfg: ResolvedConfig, filter: SearchFilter, lang: Lang): SearchResult & { store_behind?: StoreLag[] } {
+  const store = openResearchStore(cfg);
   try {
-    return search(reader, researchFilter(cfg, filter), { lang, mailboxes: configuredMailboxes(cfg) });
+    const result = search(store.reader, researchFilter(cfg, filter), { lang, mailboxes: configuredMailboxes(cfg) });
+    if (store.lag.length === 0) return result;
+    for (const line of describeLag(store.lag)) process.stderr.write(`mailproof: ${line}\n`);
+    return { ...result, store_behind: store.lag };
   } finally {
-    reader.close();
+    store.close();
   }
 }
 

@@ -26,7 +26,9 @@ test('defaults work without any file: demo domain, loopback listener, derived pa
   const cfg = loadConfig({ dataDir: '/tmp/x' });
   assert.deepEqual(cfg.smtp.listen, ['127.0.0.1:2525']);
   assert.deepEqual(cfg.domains['demo.test']?.mailboxes, ['demo']);
-  assert.equal(cfg.paths.ledger, '/tmp/x/ledger.sqlite');
+  assert.equal(cfg.paths.journal, '/tmp/x/journal');
+  assert.equal(cfg.paths.store, '/tmp/x/store.sqlite');
+  assert.equal(cfg.paths.legacyLedger, '/tmp/x/ledger.sqlite');
   assert.equal(cfg.paths.maildirRoot, '/tmp/x/maildir');
   assert.equal(cfg.smtp.greeting_delay_ms, 0);
 });

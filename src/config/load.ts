@@ -24,7 +24,7 @@ export interface LoadOptions {
 
 /** Config with every derived path filled in. */
 export interface ResolvedConfig extends Config {
-  paths: { ledger: string; maildirRoot: string; tlsDir: string };
+  paths: { journal: string; store: string; legacyLedger: string; maildirRoot: string; tlsDir: string };
 }
 
 type Json = Record<string, unknown>;
@@ -115,7 +115,9 @@ export function loadConfig(opts: LoadOptions = {}): ResolvedConfig {
     ...cfg,
     data_dir: dataDir,
     paths: {
-      ledger: path.resolve(dataDir, cfg.ledger.path ?? 'ledger.sqlite'),
+      journal: path.resolve(dataDir, cfg.ledger.journal_dir ?? 'journal'),
+      store: path.resolve(dataDir, cfg.ledger.store ?? 'store.sqlite'),
+      legacyLedger: path.resolve(dataDir, cfg.ledger.path ?? 'ledger.sqlite'),
       maildirRoot: path.resolve(dataDir, cfg.delivery.maildir_root ?? 'maildir'),
       tlsDir: path.join(dataDir, 'tls'),
     },

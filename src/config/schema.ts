@@ -138,7 +138,17 @@ export const configSchema = z.strictObject({
   }).prefault({}).describe('what `mailproof trace`, reports and the web research conclude from the ledger'),
 
   ledger: z.strictObject({
-    path: z.string().nullable().default(null).describe('SQLite file; null = <data_dir>/ledger.sqlite'),
+    journal_dir: z.string().nullable().default(null)
+      .describe('the journal: every event is durable here before the reply that depends on it (one folder per node and stream); null = <data_dir>/journal'),
+    store: z.string().nullable().default(null)
+      .describe('the store research reads (SQLite), built from the journal by the indexer of `serve` and by `mailproof index`; null = <data_dir>/store.sqlite'),
+    path: z.string().nullable().default(null)
+      .describe('a ledger of the previous format (one SQLite table of events); when the file exists it is converted into the store at start, then renamed to <path>.converted; null = <data_dir>/ledger.sqlite'),
+    journal_keep_hours: z.number().min(0).max(24 * 365).default(24)
+      .describe('how long journal segments stay after the store has all of their events (a replay buffer); never longer than retention_days'),
+    segment_mb: z.number().int().min(1).max(1024).default(64).describe('a journal segment is closed and the next one begun at this size (or after an hour)'),
+    research_wait_ms: z.number().int().min(0).max(60000).default(3000)
+      .describe('how long research (trace, report, web) waits for the store to take in what the journal had when the question came; past it, the answer says how far the store is behind'),
     retention_days: z.number().int().min(1).default(90)
       .describe('events older than this are removed by `mailproof prune` (they hold personal data)'),
   }).prefault({}),

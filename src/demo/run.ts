@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { loadConfig, type ResolvedConfig } from '../config/load.js';
-import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
+import { prepareStore } from '../ledger/open.js';
 import { createLogger } from '../log/logger.js';
 import { passwordsFile, startPop3, type RunningPop3 } from '../pop3/server.js';
 import { PasswordStore } from '../pop3/passwords.js';
@@ -99,7 +99,7 @@ export async function startDemo(o: DemoOptions, out: (s: string) => void): Promi
     // As `serve` does before it starts (cli/serve.ts).
     fs.mkdirSync(cfg.paths.maildirRoot, { recursive: true, mode: 0o700 });
     const tls = loadTls(cfg.smtp.tls_cert, cfg.smtp.tls_key, cfg.paths.tlsDir, cfg.hostname);
-    new SqliteLedgerReader(cfg.paths.ledger).close();
+    prepareStore(cfg);
     const passwords = new PasswordStore(passwordsFile(cfg));
     for (const m of MAILBOXES) await passwords.set(`${m}@${CUSTOMER_DOMAIN}`, POP3_PASSWORD);
 
@@ -113,7 +113,7 @@ export async function startDemo(o: DemoOptions, out: (s: string) => void): Promi
     out('playing the stories ...\n');
 
     const results: StoryResult[] = [];
-    const ctx = { smtp, pop3: pop3Addr, zones: dns.zones, spamScanner: cfg.scanners.spam.backend !== null && cfg.scanners.spam.address !== null, maxMessageSize: cfg.smtp.max_message_size, dataDir, ledgerPath: cfg.paths.ledger };
+    const ctx = { smtp, pop3: pop3Addr, zones: dns.zones, spamScanner: cfg.scanners.spam.backend !== null && cfg.scanners.spam.address !== null, maxMessageSize: cfg.smtp.max_message_size, dataDir, ledgerPath: cfg.paths.store };
     for (const story of STORIES) results.push(...(await story(ctx)));
     return { cfg, results, smtp, pop3: pop3Addr, dns, stop: stopAll };
   } catch (err) {

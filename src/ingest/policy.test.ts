@@ -6,8 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
-import { SqliteLedgerWriter } from '../ledger/sqlite/writer.js';
+import { testJournal, testStore } from '../../test/helpers/event-table.js';
 import type { LedgerEvent } from '../ledger/types.js';
 import { trace } from '../research/journeys.js';
 import { PostfixParser } from './postfix.js';
@@ -28,11 +27,10 @@ function feed(text: string, p = new PostfixParser()): { events: LedgerEvent[]; u
 async function traced(events: LedgerEvent[], rcpt: string): Promise<ReturnType<typeof trace>> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-policy-'));
   const file = path.join(dir, 'ledger.sqlite');
-  const w = new SqliteLedgerWriter(file);
-  await w.ready;
+  const w = await testJournal(file);
   await w.append(events);
   await w.close();
-  const r = new SqliteLedgerReader(file);
+  const r = testStore(file);
   try {
     return trace(r, { rcpt, since: 0, now: Date.UTC(2026, 2, 7, 12) });
   } finally {

@@ -7,7 +7,7 @@ import tls from 'node:tls';
 import type { ResolvedConfig } from '../config/load.js';
 import { clientNetwork } from '../dns/ip.js';
 import { LocalDomains } from '../domains/index.js';
-import { SqliteLedgerWriter } from '../ledger/sqlite/writer.js';
+import { openJournal } from '../ledger/open.js';
 import type { LedgerWriter } from '../ledger/types.js';
 import type { Logger } from '../log/logger.js';
 import { LocalLimiter } from '../smtp/limiter.js';
@@ -210,11 +210,10 @@ export interface RunningPop3 {
   stop(): Promise<void>;
 }
 
-/** Starts the POP3 listeners of `mailproof serve` with their own ledger writer. */
+/** Starts the POP3 listeners of `mailproof serve` with their own journal stream. */
 export async function startPop3(cfg: ResolvedConfig, tlsMaterial: TlsMaterial, log: Logger): Promise<RunningPop3 | null> {
   if (cfg.pop3.listen.length === 0) return null;
-  const ledger: LedgerWriter & { ready?: Promise<void> } = new SqliteLedgerWriter(cfg.paths.ledger);
-  await ledger.ready;
+  const ledger: LedgerWriter = await openJournal(cfg, 'pop3');
   const server = new Pop3Server({
     settings: cfg.pop3,
     tls: tlsMaterial,

@@ -4,8 +4,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
-import { SqliteLedgerWriter } from '../ledger/sqlite/writer.js';
+import type { SqliteStoreReader } from '../ledger/store/sqlite/reader.js';
+import { testJournal, testStore } from '../../test/helpers/event-table.js';
 import type { LedgerEvent } from '../ledger/types.js';
 import type { Lang } from '../research/explain.js';
 import { search, type SearchFilter, type SearchResult } from '../research/search.js';
@@ -62,14 +62,13 @@ const EVENTS: LedgerEvent[] = [
   ev('rcpt.rejected', { session: 's5', ref: 'NOPTR0000001', client_ip: '203.0.113.88', client_ptr: null, mail_from: 'neu@neu.example', rcpt: 'chef@kunde.test', check_name: 'client_identity', verdict: 'tempfail', smtp_code: 450, enhanced_code: '4.7.25', reply: "450 4.7.25 Your server's address 203.0.113.88 has no host name in DNS (ref NOPTR0000001)" }, 4020),
 ];
 
-async function withLedger<T>(fn: (r: SqliteLedgerReader) => T): Promise<T> {
+async function withLedger<T>(fn: (r: SqliteStoreReader) => T): Promise<T> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-report-'));
   const file = path.join(dir, 'ledger.sqlite');
-  const w = new SqliteLedgerWriter(file);
-  await w.ready;
+  const w = await testJournal(file);
   await w.append(EVENTS);
   await w.close();
-  const r = new SqliteLedgerReader(file);
+  const r = testStore(file);
   try {
     return fn(r);
   } finally {

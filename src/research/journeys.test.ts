@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
-import { SqliteLedgerWriter } from '../ledger/sqlite/writer.js';
+import { testJournal, testStore } from '../../test/helpers/event-table.js';
 import type { LedgerEvent } from '../ledger/types.js';
 import { trace } from './journeys.js';
 import { tempLedger } from '../../test/helpers/temp-ledger.js';
@@ -16,8 +15,7 @@ function ev(kind: LedgerEvent['kind'], o: Partial<LedgerEvent>): LedgerEvent {
 test('diagnosis: the refusing check first, then what other checks of the session found', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-journeys-'));
   const file = path.join(dir, 'ledger.sqlite');
-  const w = new SqliteLedgerWriter(file);
-  await w.ready;
+  const w = await testJournal(file);
   await w.append([
     // Seed case: an in-house server on a dynamic DSL address, on a block list.
     ev('session.connect', { ref: 'SESSIONREF01' }),
@@ -37,7 +35,7 @@ test('diagnosis: the refusing check first, then what other checks of the session
     ev('message.delivered', { session: 's4', ref: 'TXREF0000004', mail_from: 'c@ok.test', rcpt: 'info@local.test', smtp_code: 250 }),
   ]);
   await w.close();
-  const r = new SqliteLedgerReader(file);
+  const r = testStore(file);
   const j = trace(r, { rcpt: 'info@local.test', since: 0 });
   r.close();
   const by = new Map(j.map((x) => [x.ref, x]));

@@ -6,9 +6,8 @@ import { LocalDomains } from '../domains/index.js';
 import { MaildirTarget } from '../delivery/maildir/index.js';
 import { DeliveredMemory } from '../delivery/memory.js';
 import { markRun, recoverCrashedRuns } from '../delivery/maildir/recover.js';
-import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
 import { DeliveryRouter } from '../delivery/router.js';
-import { SqliteLedgerWriter } from '../ledger/sqlite/writer.js';
+import { openJournal, openResearchStore } from '../ledger/open.js';
 import type { Logger } from '../log/logger.js';
 import { Gateway } from '../smtp/gateway.js';
 import type { ConnectionLimiter } from '../smtp/limiter.js';
@@ -24,11 +23,12 @@ export interface RunningGateway {
 }
 
 /** Assembles and starts the SMTP side of one process. */
-export async function startGateway(cfg: ResolvedConfig, tls: TlsMaterial, limiter: ConnectionLimiter, log: Logger): Promise<RunningGateway> {
+/** stream: this process's journal stream ("smtp", or "smtp-<n>" for worker n). */
+export async function startGateway(cfg: ResolvedConfig, tls: TlsMaterial, limiter: ConnectionLimiter, log: Logger, stream = 'smtp'): Promise<RunningGateway> {
   const spoolDir = path.join(cfg.data_dir, 'spool', String(process.pid));
   fs.mkdirSync(spoolDir, { recursive: true, mode: 0o700 });
-  const ledger = new SqliteLedgerWriter(cfg.paths.ledger);
-  await ledger.ready;
+  const ledger = await openJournal(cfg, stream);
+  if (ledger.recovery.truncatedBytes) log.warn({ stream, bytes: ledger.recovery.truncatedBytes }, 'cut a torn record off the end of the journal (a crash during its write; no reply depended on it)');
   const domains = new LocalDomains(cfg.domains);
   const deps = buildCheckDeps(cfg, domains);
   const pipeline = buildPipeline(cfg, log);
@@ -46,13 +46,15 @@ export async function startGateway(cfg: ResolvedConfig, tls: TlsMaterial, limite
   if (swept) log.warn({ files: swept }, 'removed files a crashed delivery left in Maildir tmp/ (none of them had been accepted)');
   // Before the first session: messages a crashed run stored but never recorded get their ledger event.
   const runDir = path.join(cfg.data_dir, 'run');
-  const reader = new SqliteLedgerReader(cfg.paths.ledger, { readonly: true });
+  // The store with everything the journals hold (the crashed run's events included).
+  const research = openResearchStore(cfg, { waitMs: 600_000 });
+  const reader = research.reader;
   const recovery = await recoverCrashedRuns({
     node: cfg.node, hostname: cfg.hostname, runDir, domains, memory, reader,
     mailboxes: domains.allMailboxes().filter((b) => cfg.domains[b.domain]?.delivery.type === 'maildir'),
     dirOf: (m) => target.dirOf(m),
     append: (events) => ledger.append(events),
-  }).finally(() => reader.close());
+  }).finally(() => research.close());
   if (recovery.runs) {
     log.warn({ ...recovery }, recovery.recovered
       ? 'a crashed run left messages in Maildirs without their delivery event: recorded now as message.recovered; the senders\' retries are not stored twice'

@@ -5,8 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type ResolvedConfig } from '../config/load.js';
-import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
-import { SqliteLedgerWriter } from '../ledger/sqlite/writer.js';
+import type { SqliteStoreReader } from '../ledger/store/sqlite/reader.js';
+import { testJournal, testStore } from '../../test/helpers/event-table.js';
 import type { LedgerEvent } from '../ledger/types.js';
 import type { DomainDiagnosis, IpDiagnosis } from '../research/diagnostics.js';
 import type { SearchResult } from '../research/search.js';
@@ -30,7 +30,7 @@ const RESOLVER = '10.9.8.53:53';
 const LMTP = '10.20.30.40:24';
 let dir: string;
 let cfg: ResolvedConfig;
-let reader: SqliteLedgerReader;
+let reader: SqliteStoreReader;
 let users: UserStore;
 let custToken: string;
 let staffToken: string;
@@ -42,8 +42,7 @@ function ev(ts: number, e: Partial<LedgerEvent> & Pick<LedgerEvent, 'kind'>): Le
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-scope-'));
   cfg = loadConfig({ dataDir: dir, overrides: ['web.internal_domains=[corp.example.net]', `dns.servers=["${RESOLVER}"]`] });
-  const w = new SqliteLedgerWriter(cfg.paths.ledger);
-  await w.ready;
+  const w = await testJournal(cfg.paths.store);
   const t = Date.now() - 3600e3;
   const b = { session: 'SB', ref: REF_B, client_ip: '198.51.100.7', mail_from: 'spam@y.test' };
   const m = { session: 'SM', ref: REF_M, client_ip: '203.0.113.77', mail_from: 'boss@m.test', message_id: 'm1@m.test' };
@@ -71,7 +70,7 @@ before(async () => {
     ev(t + 22, { kind: 'message.delivered', ...p, rcpt: 'dave@a.test', smtp_code: 250, reply: '250 2.0.0 accepted', details: { target: 'lmtp', address: LMTP } }),
   ]);
   await w.close();
-  reader = new SqliteLedgerReader(cfg.paths.ledger, { readonly: true });
+  reader = testStore(cfg.paths.store);
   users = new UserStore(path.join(dir, 'web-users.json'));
   const { hashPassword } = await import('../pop3/passwords.js');
   fs.writeFileSync(users.file, JSON.stringify({ users: [

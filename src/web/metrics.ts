@@ -19,6 +19,9 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { readHealth } from '../health/index.js';
+import { decodeChunk } from '../ledger/store/codec.js';
+
+const COUNTED = new Set(['message.delivered', 'rcpt.rejected', 'data.rejected', 'message.delivery_failed', 'check.result']);
 
 /**
  * Rows per read. The reads are synchronous on the event loop that also
@@ -72,24 +75,35 @@ export class LedgerMetrics {
 
   private async count1(): Promise<void> {
     const db = this.open();
-    const max = (db.prepare('SELECT MAX(id) AS m FROM events').get() as { m: number | null }).m ?? 0;
-    // Every row was pruned and ids started again: count from the start.
+    // The store numbers events in the order it took them, a batch at a time,
+    // and a batch's chunks all start above every id of the batches before:
+    // the chunks starting above the highest id counted are exactly the new ones.
+    const max = Number(db.prepare("SELECT value FROM meta WHERE key = 'next_id'").pluck().get() ?? 1) - 1;
+    // Every event was pruned and ids started again: count from the start.
     if (max < this.lastId) this.lastId = 0;
-    const stmt = db.prepare(`SELECT id, kind, source, check_name, verdict, smtp_code,
-      CASE WHEN kind = 'check.result' AND json_valid(details) THEN json_extract(details, '$.ms') END AS ms
-      FROM events WHERE id > ? AND kind IN ('message.delivered', 'rcpt.rejected', 'data.rejected', 'message.delivery_failed', 'check.result')
-      ORDER BY id LIMIT ?`);
+    const stmt = db.prepare('SELECT first_id, codec, body FROM chunks WHERE first_id > ? ORDER BY first_id LIMIT ?').raw(true);
     let read = 0;
+    const from = this.lastId;
+    let top = this.lastId;
+    let after = this.lastId;
     while (read < MAX_PER_SCRAPE) {
-      const rows = stmt.all(this.lastId, BATCH) as Row[];
-      if (rows.length === 0) { this.lastId = Math.max(this.lastId, max); break; }
-      for (const r of rows) this.count(r);
-      this.lastId = rows[rows.length - 1]!.id;
-      read += rows.length;
-      if (rows.length < BATCH) { this.lastId = Math.max(this.lastId, max); break; }
+      const chunks = stmt.all(after, BATCH) as [number, number, Buffer][];
+      for (const [, codec, body] of chunks) {
+        for (const e of decodeChunk(body, codec)) {
+          if (e.id <= from) continue;
+          top = Math.max(top, e.id);
+          read++;
+          if (!COUNTED.has(e.kind)) continue;
+          const ms = e.kind === 'check.result' ? (e.details as { ms?: unknown } | null | undefined)?.ms : undefined;
+          this.count({ id: e.id, kind: e.kind, source: e.source, check_name: e.check_name ?? null, verdict: e.verdict ?? null, smtp_code: e.smtp_code ?? null, ms: typeof ms === 'number' ? ms : null });
+        }
+      }
+      if (chunks.length < BATCH) break;
+      after = chunks[chunks.length - 1]![0];
       await nextTurn();
       if (this.db !== db) return; // closed meanwhile
     }
+    this.lastId = Math.max(top, read < MAX_PER_SCRAPE ? max : top);
     this.lastRow.set(this.lastId);
   }
 

@@ -6,14 +6,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
-import { applySchema, COLUMNS, openPragmas } from '../ledger/sqlite/schema.js';
-import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
+import { SqliteStoreWriter } from '../ledger/store/sqlite/writer.js';
+import type { LedgerEvent } from '../ledger/types.js';
+import { SqliteStoreReader } from '../ledger/store/sqlite/reader.js';
 import { inlineResearch, ResearchUnavailable } from './research.js';
 import { ResearchPool } from './research-pool.js';
 
 let dir: string;
-let ledger: string;
+let ledger: { store: string; journal: string };
 const NOW = Date.parse('2026-11-20T12:00:00Z');
 const SINCE = NOW - 2 * 86400e3;
 /** Transactions for big.test: enough that a search with an outcome filter, which must build every journey, takes a while. */
@@ -21,12 +21,11 @@ const BIG = 40000;
 
 before(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-research-pool-'));
-  ledger = path.join(dir, 'ledger.sqlite');
-  const db = new Database(ledger);
-  openPragmas(db);
-  applySchema(db);
-  const ins = db.prepare(`INSERT INTO events (${COLUMNS.join(',')}) VALUES (${COLUMNS.map((c) => '@' + c).join(',')})`);
-  const row = (r: Record<string, unknown>) => Object.fromEntries(COLUMNS.map((c) => [c, r[c] ?? null]));
+  ledger = { store: path.join(dir, 'store.sqlite'), journal: path.join(dir, 'journal') };
+  const db = new SqliteStoreWriter(ledger.store);
+  const batch: { event: LedgerEvent }[] = [];
+  const ins = { run: (event: LedgerEvent) => batch.push({ event }) };
+  const row = (r: Record<string, unknown>) => r as unknown as LedgerEvent;
   db.transaction(() => {
     for (let i = 0; i < BIG; i++) {
       const ts = SINCE + i * 1000;
@@ -46,19 +45,27 @@ before(() => {
     ins.run(row({ ...small, ts: NOW - 60e3, kind: 'mail.from' }));
     ins.run(row({ ...small, ts: NOW - 59e3, kind: 'rcpt.accepted', rcpt: 'bob@small.test', rcpt_domain: 'small.test' }));
     ins.run(row({ ...small, ts: NOW - 58e3, kind: 'message.delivered', rcpt: 'bob@small.test', rcpt_domain: 'small.test', smtp_code: 250, reply: '250 2.0.0 accepted (ref SMALLREF0001)' }));
-  })();
+    db.add(batch);
+  });
   db.close();
 });
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+/** A path whose parent is a file: no store can be made there. */
+function notADir(): string {
+  const f = path.join(dir, 'plain-file');
+  fs.writeFileSync(f, '');
+  return f;
+}
+
 const pool = (o: Partial<ConstructorParameters<typeof ResearchPool>[0]> = {}) =>
-  new ResearchPool({ ledger, mailboxes: { 'small.test': ['bob@small.test', 'bobby@small.test'] }, threads: 2, maxQueue: 8, timeoutMs: 60000, ...o });
+  new ResearchPool({ ledger, waitMs: 1000, mailboxes: { 'small.test': ['bob@small.test', 'bobby@small.test'] }, threads: 2, maxQueue: 8, timeoutMs: 60000, ...o });
 const slow = { domain: 'big.test', outcome: 'delivered' as const, since: SINCE, until: NOW, now: NOW };
 
 test('answers as research in the calling thread does: search, REF, public page, report', async (t) => {
   const p = pool();
   t.after(() => p.close());
-  const reader = new SqliteLedgerReader(ledger, { readonly: true });
+  const reader = new SqliteStoreReader(ledger.store);
   t.after(() => reader.close());
   const inline = inlineResearch(reader, (d) => (d === 'small.test' ? ['bob@small.test', 'bobby@small.test'] : []));
   const f = { rcpt: 'bob@small.test', since: SINCE, until: NOW, now: NOW };
@@ -95,7 +102,7 @@ test('the calling thread runs on while a slow search works in a research thread'
   assert.ok(r.journeys.every((j) => j.outcome === 'delivered'));
   assert.deepEqual(order, ['three ticks', 'search'], `the search (${BIG} journeys) answered before this thread's timers ran: ${ticks} ticks`);
   // Inline, the same search holds the thread: no timer runs until it is done.
-  const reader = new SqliteLedgerReader(ledger, { readonly: true });
+  const reader = new SqliteStoreReader(ledger.store);
   t.after(() => reader.close());
   let inlineTicks = 0;
   const t2 = setInterval(() => { inlineTicks++; }, 1);
@@ -127,10 +134,10 @@ test('bounds: a full queue is refused at once, a query over its time is stopped,
 });
 
 test('a ledger that cannot be opened is an error for the waiting request, not a hang; close refuses what waits', async (t) => {
-  const p = new ResearchPool({ ledger: path.join(dir, 'missing', 'ledger.sqlite'), mailboxes: {}, threads: 2, maxQueue: 8, timeoutMs: 60000 });
+  const p = new ResearchPool({ ledger: { store: path.join(notADir(), 'store.sqlite'), journal: path.join(dir, 'journal') }, waitMs: 1000, mailboxes: {}, threads: 2, maxQueue: 8, timeoutMs: 60000 });
   t.after(() => p.close());
-  await assert.rejects(p.search({ ref: 'SMALLREF0001' }, null, 'en'), /unable to open|directory does not exist|no such file/i);
-  await assert.rejects(p.search({ ref: 'SMALLREF0001' }, null, 'en'), /unable to open|directory does not exist|no such file/i);
+  await assert.rejects(p.search({ ref: 'SMALLREF0001' }, null, 'en'), /unable to open|directory does not exist|no such file|not a directory/i);
+  await assert.rejects(p.search({ ref: 'SMALLREF0001' }, null, 'en'), /unable to open|directory does not exist|no such file|not a directory/i);
 
   const q = pool({ threads: 1, maxQueue: 4 });
   const running = q.search(slow, null, 'en');

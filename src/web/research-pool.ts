@@ -15,6 +15,7 @@
 // libraries on npm (piscina, workerpool) bring no per-job kill of a thread
 // that is still working without restarting the whole pool.
 import { Worker } from 'node:worker_threads';
+import type { LedgerPaths } from '../ledger/open.js';
 import type { Logger } from '../log/logger.js';
 import type { Lang } from '../research/explain.js';
 import type { ResearchSettings } from '../research/journeys.js';
@@ -25,7 +26,8 @@ import type { Scope } from './scope.js';
 import type { PublicView } from './views.js';
 
 export interface ResearchPoolOptions {
-  ledger: string;
+  ledger: LedgerPaths;
+  waitMs: number;
   /** Configured mailboxes by domain (typo hints). */
   mailboxes: Record<string, string[]>;
   /** What the configuration tells research (cli/trace.ts researchSettings). */
@@ -108,7 +110,7 @@ export class ResearchPool implements Research {
   }
 
   private spawn(): Slot {
-    const data: ResearchWorkerData = { ledger: this.opts.ledger, mailboxes: this.opts.mailboxes, settings: this.opts.settings ?? {} };
+    const data: ResearchWorkerData = { ledger: this.opts.ledger, waitMs: this.opts.waitMs, mailboxes: this.opts.mailboxes, settings: this.opts.settings ?? {} };
     const worker = new Worker(new URL('./research-worker.js', import.meta.url), { workerData: data });
     const slot: Slot = { worker, ready: false, busy: null };
     this.slots.push(slot);

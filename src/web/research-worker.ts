@@ -1,7 +1,9 @@
 // A research thread of the web server (research-pool.ts says why threads).
 // One job at a time: the pool sends the next only after this one answered.
 import { parentPort, workerData } from 'node:worker_threads';
-import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
+import { catchUpStore, type LedgerPaths } from '../ledger/open.js';
+import { SqliteStoreReader } from '../ledger/store/sqlite/reader.js';
+import type { StoreLag } from '../ledger/store/types.js';
 import type { Lang } from '../research/explain.js';
 import type { ResearchSettings } from '../research/journeys.js';
 import type { SearchFilter, SearchResult } from '../research/search.js';
@@ -14,19 +16,32 @@ export type ResearchJob =
   | { op: 'public'; ref: string; lang: Lang }
   | { op: 'report'; result: SearchResult; opts: ReportOptions };
 
-export interface ResearchWorkerData { ledger: string; mailboxes: Record<string, string[]>; settings?: ResearchSettings }
+export interface ResearchWorkerData {
+  ledger: LedgerPaths;
+  /** How long a question waits for the store to take in what the journals hold (ledger.research_wait_ms). */
+  waitMs: number;
+  mailboxes: Record<string, string[]>;
+  settings?: ResearchSettings;
+}
 
 const port = parentPort;
 if (!port) throw new Error('research-worker must run as a worker thread');
 const data = workerData as ResearchWorkerData;
 // The same research as in the calling thread, on this thread's own connection.
-const research = inlineResearch(new SqliteLedgerReader(data.ledger, { readonly: true }), (domain) => data.mailboxes[domain] ?? [], data.settings ?? {});
+const research = inlineResearch(new SqliteStoreReader(data.ledger.store), (domain) => data.mailboxes[domain] ?? [], data.settings ?? {});
+
+/** Read-your-writes: the store takes in what the journals hold before a question is answered; what it could not is named in the answer. */
+function fresh(): StoreLag[] {
+  return catchUpStore(data.ledger, data.waitMs);
+}
+
+const withLag = <T extends object>(r: T, lag: StoreLag[]): T => (lag.length ? { ...r, store_behind: lag } : r);
 
 async function run(job: ResearchJob): Promise<unknown> {
   switch (job.op) {
-    case 'search': return research.search(job.filter, job.scope, job.lang);
-    case 'ref': return research.journeysOfRef(job.ref, job.scope, job.lang, job.withMailboxes);
-    case 'public': return research.publicView(job.ref, job.lang);
+    case 'search': { const lag = fresh(); return withLag(await research.search(job.filter, job.scope, job.lang), lag); }
+    case 'ref': { const lag = fresh(); return withLag(await research.journeysOfRef(job.ref, job.scope, job.lang, job.withMailboxes), lag); }
+    case 'public': fresh(); return research.publicView(job.ref, job.lang);
     case 'report': {
       // Loaded on first use: PDF fonts and pdfkit are not needed for searching.
       const { renderReport } = await import('../report/index.js');

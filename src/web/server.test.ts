@@ -5,8 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { loadConfig, type ResolvedConfig } from '../config/load.js';
-import { SqliteLedgerReader } from '../ledger/sqlite/reader.js';
-import { SqliteLedgerWriter } from '../ledger/sqlite/writer.js';
+import type { SqliteStoreReader } from '../ledger/store/sqlite/reader.js';
+import { testJournal, testStore } from '../../test/helpers/event-table.js';
 import type { LedgerEvent } from '../ledger/types.js';
 import type { Logger } from '../log/logger.js';
 import type { SearchResult } from '../research/search.js';
@@ -25,7 +25,7 @@ const SUBJECT = '<script>alert(1)</script>';
 const HELO = '<img src=x onerror=alert(2)>';
 let dir: string;
 let cfg: ResolvedConfig;
-let reader: SqliteLedgerReader;
+let reader: SqliteStoreReader;
 let users: UserStore;
 let metrics: LedgerMetrics;
 
@@ -36,8 +36,7 @@ function ev(ts: number, e: Partial<LedgerEvent> & Pick<LedgerEvent, 'kind'>): Le
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-web-'));
   cfg = loadConfig({ dataDir: dir, overrides: ['web.login_max_failures=3', 'web.login_address_max_failures=6', 'web.login_account_max_failures=6', 'web.public_requests_per_min=5'] });
-  const w = new SqliteLedgerWriter(cfg.paths.ledger);
-  await w.ready;
+  const w = await testJournal(cfg.paths.store);
   const t = Date.now() - 3600e3;
   const a = { session: 'S1', ref: REF_A, client_ip: '192.0.2.10', mail_from: 'sender@x.test', message_id: 'secret-mid@x.test' };
   const b = { session: 'S2', ref: REF_B, client_ip: '198.51.100.7', mail_from: 'spam@y.test', message_id: 'other-mid@y.test' };
@@ -66,7 +65,7 @@ before(async () => {
   }
   await w.append(many);
   await w.close();
-  reader = new SqliteLedgerReader(cfg.paths.ledger, { readonly: true });
+  reader = testStore(cfg.paths.store);
   users = new UserStore(path.join(dir, 'web-users.json'));
   // Accounts with cheap scrypt parameters: the hashing itself is pop3/passwords.ts's and tested there.
   const { hashPassword } = await import('../pop3/passwords.js');
@@ -74,7 +73,7 @@ before(async () => {
     { name: 'staff1', role: 'staff', domains: [], hash: await hashPassword('staff-pw', FAST) },
     { name: 'custa', role: 'customer', domains: ['a.test'], hash: await hashPassword('cust-pw', FAST) },
   ] }), { mode: 0o600 });
-  metrics = new LedgerMetrics(cfg.paths.ledger, dir);
+  metrics = new LedgerMetrics(cfg.paths.store, dir);
 });
 
 after(() => {

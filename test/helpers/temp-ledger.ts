@@ -1,18 +1,24 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SqliteLedgerReader } from '../../src/ledger/sqlite/reader.js';
-import { SqliteLedgerWriter } from '../../src/ledger/sqlite/writer.js';
+import { JournalWriter } from '../../src/ledger/journal/index.js';
+import { SqliteStoreReader } from '../../src/ledger/store/sqlite/reader.js';
 import type { LedgerEvent } from '../../src/ledger/types.js';
+import { caughtUp } from './event-table.js';
 
-/** A ledger in a temporary directory holding `events`, written through the real writer; `done` removes it. */
-export async function tempLedger(events: LedgerEvent[], prefix = 'mp-ledger-'): Promise<{ reader: SqliteLedgerReader; file: string; done: () => void }> {
+/**
+ * A ledger in a temporary directory holding `events`, the way the gateway
+ * writes them: into a journal, then through the indexer into the store.
+ * `file` is the store; `done` removes it all.
+ */
+export async function tempLedger(events: LedgerEvent[], prefix = 'mp-ledger-'): Promise<{ reader: SqliteStoreReader; file: string; journal: string; done: () => void }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  const file = path.join(dir, 'ledger.sqlite');
-  const w = new SqliteLedgerWriter(file);
-  await w.ready;
+  const file = path.join(dir, 'store.sqlite');
+  const journal = path.join(dir, 'journal');
+  const w = await JournalWriter.open(journal, 'test', 'smtp', { sync: false });
   await w.append(events);
   await w.close();
-  const reader = new SqliteLedgerReader(file);
-  return { reader, file, done: () => { reader.close(); fs.rmSync(dir, { recursive: true, force: true }); } };
+  caughtUp(file, journal);
+  const reader = new SqliteStoreReader(file);
+  return { reader, file, journal, done: () => { reader.close(); fs.rmSync(dir, { recursive: true, force: true }); } };
 }

@@ -30,6 +30,8 @@ CREATE TABLE IF NOT EXISTS chunks (
   body BLOB NOT NULL,
   PRIMARY KEY (sid, first_id)
 ) WITHOUT ROWID;
+-- Chunks in the order the store took them (metrics count what is new).
+CREATE INDEX IF NOT EXISTS chunks_first ON chunks(first_id);
 -- term -> session, with the time of the chunk's first event carrying it.
 CREATE TABLE IF NOT EXISTS terms (
   term TEXT NOT NULL,

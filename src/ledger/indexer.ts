@@ -1,0 +1,101 @@
+// The indexer: journals in, store out. Each batch reads the positions, the
+// records after them and writes both in one store transaction, so a crash at
+// any point repeats nothing and loses nothing (the journal reader skips what
+// a position says was taken). Run by `serve` in a thread of its own
+// (indexer-thread.ts), and by research before it answers (catchUp: a trace
+// right after a 250 finds the message even when no `serve` is running).
+import { listStreams, readStream, removeSegments, START, streamLag, type Damage, type Position } from './journal/index.js';
+import type { SqliteStoreWriter } from './store/sqlite/writer.js';
+import type { StoreLag, StorePosition } from './store/types.js';
+
+/** Records per store transaction: large enough that a commit's cost spreads thin, small enough to keep the write lock short. */
+export const BATCH_RECORDS = 20_000;
+
+export interface BatchResult {
+  events: number;
+  damage: Damage[];
+  /** More records were waiting than one batch takes. */
+  more: boolean;
+}
+
+const keyOf = (node: string, stream: string): string => `${node}\u0000${stream}`;
+
+function positionsByStream(store: Pick<SqliteStoreWriter, 'positions'>): Map<string, StorePosition> {
+  return new Map(store.positions().map((p) => [keyOf(p.node, p.stream), p]));
+}
+
+const toPosition = (p: StorePosition | undefined): Position => (p ? { seq: p.seq, segment: p.segment, offset: p.offset } : START);
+
+/** One batch over every stream of the journal directory, in one transaction. */
+export function indexBatch(store: SqliteStoreWriter, journalDir: string, maxRecords = BATCH_RECORDS): BatchResult {
+  return store.transaction(() => {
+    const have = positionsByStream(store);
+    const streams = listStreams(journalDir);
+    const damage: Damage[] = [];
+    let events = 0;
+    let more = false;
+    // Every stream gets its share of the batch: a busy one cannot starve the others.
+    const share = Math.max(1000, Math.ceil(maxRecords / Math.max(1, streams.length)));
+    for (const { node, stream } of streams) {
+      const from = toPosition(have.get(keyOf(node, stream)));
+      const r = readStream(journalDir, node, stream, from, { maxRecords: share });
+      damage.push(...r.damage);
+      if (r.records.length === 0 && r.end.seq === from.seq && r.end.segment === from.segment && r.end.offset === from.offset) continue;
+      let lastTs: number | null = null;
+      store.add(r.records.map((rec) => {
+        if (lastTs === null || rec.event.ts > lastTs) lastTs = rec.event.ts;
+        return { event: rec.event, stream, seq: rec.seq };
+      }));
+      store.setPosition({ node, stream, seq: r.end.seq, segment: r.end.segment, offset: r.end.offset, last_ts: lastTs, updated: Date.now() });
+      events += r.records.length;
+      if (r.records.length >= share) more = true;
+    }
+    return { events, damage, more };
+  });
+}
+
+/** How far the store is behind the journals: the streams with records it does not have yet. */
+export function lagOf(store: Pick<SqliteStoreWriter, 'positions'>, journalDir: string, now = Date.now()): StoreLag[] {
+  const have = positionsByStream(store);
+  const out: StoreLag[] = [];
+  for (const { node, stream } of listStreams(journalDir)) {
+    const p = have.get(keyOf(node, stream));
+    const { records } = streamLag(journalDir, node, stream, toPosition(p));
+    if (records > 0) out.push({ node, stream, events: records, behind_ms: p ? Math.max(0, now - p.updated) : 0 });
+  }
+  return out;
+}
+
+export interface CatchUpResult { events: number; damage: Damage[]; lag: StoreLag[] }
+
+/**
+ * Indexes until the store has every record that was in the journals when it
+ * was called, or the deadline passed; then says what is still missing.
+ */
+export function catchUp(store: SqliteStoreWriter, journalDir: string, deadline: number): CatchUpResult {
+  let events = 0;
+  const damage: Damage[] = [];
+  if (lagOf(store, journalDir).length === 0) return { events, damage, lag: [] };
+  for (;;) {
+    const r = indexBatch(store, journalDir);
+    events += r.events;
+    damage.push(...r.damage);
+    if (!r.more || Date.now() >= deadline) break;
+  }
+  return { events, damage, lag: lagOf(store, journalDir) };
+}
+
+/**
+ * Removes journal segments the store has and that are older than keepMs.
+ * The store commits without fsync (store/sqlite/schema.ts): a checkpoint
+ * first makes the positions durable, so that no segment goes whose records a
+ * power failure could take from the store again.
+ */
+export function removeIndexedSegments(store: SqliteStoreWriter, journalDir: string, keepMs: number): number {
+  store.db.pragma('wal_checkpoint(PASSIVE)');
+  let removed = 0;
+  for (const p of store.positions()) {
+    removed += removeSegments(journalDir, p.node, p.stream, { consumedSeq: p.seq, olderThanMs: keepMs }).length;
+  }
+  return removed;
+}
