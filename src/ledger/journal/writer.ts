@@ -173,8 +173,8 @@ export class JournalWriter implements LedgerWriter {
     }
   }
 
-  private async syncNow(): Promise<void> {
-    await this.io.fdatasync(this.fd);
+  private async syncNow(fd = this.fd): Promise<void> {
+    await this.io.fdatasync(fd);
     this.stats.syncs++;
     this.unsynced = false;
   }
@@ -266,7 +266,7 @@ export class JournalWriter implements LedgerWriter {
           const fd = this.fd;
           this.fd = -1;
           try {
-            if (this.unsynced && this.sync) await this.syncNow();
+            if (this.unsynced && this.sync) await this.syncNow(fd);
           } finally {
             await this.io.close(fd);
           }
