@@ -244,7 +244,8 @@ export class JournalWriter implements LedgerWriter {
       this.pending.firstSeq = this.nextSeq;
       for (const rec of this.pending.recs) setSeq(rec, this.nextSeq++);
     }
-    const e = new Error(`journal ${this.name}: could not write ${batch.recs.length} event(s) to segment ${this.segment}: ${err.code ?? 'error'}: ${err.message}`, { cause: err });
+    const why = err.code && !err.message.startsWith(err.code) ? `${err.code}: ${err.message}` : err.message;
+    const e = new Error(`journal ${this.name}: could not write ${batch.recs.length} event(s) to segment ${this.segment}: ${why}`, { cause: err });
     for (const w of batch.waiters) w.reject(e);
   }
 
