@@ -5,9 +5,8 @@
 //  12  seq              u64 LE
 //  20  payload          UTF-8 JSON of the LedgerEvent
 // The seq sits right after the CRC so that the checksummed bytes are one
-// contiguous range: one CRC call per record, and a record copied to another
-// place in the stream (a stale one, a misdirected write) fails its check
-// only if its seq was altered, which the reader's seq order catches.
+// contiguous range (one CRC call per record), and a damaged seq is caught
+// like a damaged payload: the reader trusts seqs to find missing records.
 import CRC32 from 'crc-32';
 import type { LedgerEvent } from '../types.js';
 

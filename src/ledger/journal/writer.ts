@@ -173,8 +173,8 @@ export class JournalWriter implements LedgerWriter {
     }
   }
 
-  private async syncNow(): Promise<void> {
-    await this.io.fdatasync(this.fd);
+  private async syncNow(fd = this.fd): Promise<void> {
+    await this.io.fdatasync(fd);
     this.stats.syncs++;
     this.unsynced = false;
   }
@@ -244,7 +244,8 @@ export class JournalWriter implements LedgerWriter {
       this.pending.firstSeq = this.nextSeq;
       for (const rec of this.pending.recs) setSeq(rec, this.nextSeq++);
     }
-    const e = new Error(`journal ${this.name}: could not write ${batch.recs.length} event(s) to segment ${this.segment}: ${err.code ?? 'error'}: ${err.message}`, { cause: err });
+    const why = err.code && !err.message.startsWith(err.code) ? `${err.code}: ${err.message}` : err.message;
+    const e = new Error(`journal ${this.name}: could not write ${batch.recs.length} event(s) to segment ${this.segment}: ${why}`, { cause: err });
     for (const w of batch.waiters) w.reject(e);
   }
 
@@ -266,7 +267,7 @@ export class JournalWriter implements LedgerWriter {
           const fd = this.fd;
           this.fd = -1;
           try {
-            if (this.unsynced && this.sync) await this.syncNow();
+            if (this.unsynced && this.sync) await this.syncNow(fd);
           } finally {
             await this.io.close(fd);
           }
