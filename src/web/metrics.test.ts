@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
-import { applySchema, openPragmas } from '../ledger/sqlite/schema.js';
+import { SqliteStoreWriter } from '../ledger/store/sqlite/writer.js';
+import type { LedgerEvent } from '../ledger/types.js';
 import { LedgerMetrics } from './metrics.js';
 
 const ROWS = 23456;
@@ -14,14 +14,18 @@ const ROWS = 23456;
 test('a large first count yields to the event loop between batches, and concurrent scrapes count each row once', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-metrics-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const file = path.join(dir, 'ledger.sqlite');
-  const db = new Database(file);
-  openPragmas(db);
-  applySchema(db);
-  const ins = db.prepare("INSERT INTO events (ts, node, source, kind, smtp_code) VALUES (?, 'n1', 'gateway', ?, ?)");
-  db.transaction(() => {
-    for (let i = 0; i < ROWS; i++) ins.run(1e12 + i, i % 4 === 0 ? 'rcpt.rejected' : 'message.delivered', i % 4 === 0 ? 550 : 250);
-  })();
+  const file = path.join(dir, 'store.sqlite');
+  const db = new SqliteStoreWriter(file);
+  const ev = (ts: number, kind: LedgerEvent['kind'], smtp_code: number, i: number): { event: LedgerEvent } =>
+    ({ event: { ts, node: 'n1', source: 'gateway', kind, smtp_code, session: `S${i % 5000}` } });
+  const ins = { run: (ts: number, kind: LedgerEvent['kind'], code: number) => db.transaction(() => db.add([ev(ts, kind, code, 0)])) };
+  // Sessions of several events in several batches: chunks interleave by session, ids by batch.
+  for (let b = 0; b < ROWS; b += 5000) {
+    db.transaction(() => db.add(Array.from({ length: Math.min(5000, ROWS - b) }, (_, k) => {
+      const i = b + k;
+      return ev(1e12 + i, i % 4 === 0 ? 'rcpt.rejected' : 'message.delivered', i % 4 === 0 ? 550 : 250, i);
+    })));
+  }
   const m = new LedgerMetrics(file, dir);
   t.after(() => m.close());
   let ticks = 0;

@@ -66,7 +66,16 @@ CREATE TABLE IF NOT EXISTS ingest_state (key TEXT PRIMARY KEY, value TEXT NOT NU
 export const CHUNK_SPAN_MS = 3600_000;
 
 export function openStoreDb(path: string, opts: { readonly?: boolean } = {}): Database.Database {
-  if (opts.readonly) {
+  try {
+    return open(path, opts.readonly === true);
+  } catch (err) {
+    if ((err as Error).message.includes('is not a mailproof store')) throw err;
+    throw new Error(`cannot open the store ${path}: ${(err as Error).message} (check ledger.store and the rights on its folder)`);
+  }
+}
+
+function open(path: string, readonly: boolean): Database.Database {
+  if (readonly) {
     if (!fs.existsSync(path)) createStore(path);
     const db = new Database(path, { readonly: true, fileMustExist: true });
     db.pragma('busy_timeout = 10000');
