@@ -6,7 +6,8 @@ import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 
 import type { Pipeline, StageOutcome } from '../checks/pipeline.js';
 import type { CheckContext, CheckDeps, CheckRecord, Decision, SessionFacts, Stage, TransactionFacts, Verdict } from '../checks/types.js';
 import { tooBig } from '../checks/size/index.js';
-import type { LocalDomains, Mailbox } from '../domains/index.js';
+import type { LocalDomains } from '../domains/index.js';
+import type { Mailbox } from '../mail/address.js';
 import type { DeliveryRouter, RoutedReport } from '../delivery/router.js';
 import type { FailedCopy } from '../delivery/types.js';
 import type { LedgerEvent, LedgerWriter } from '../ledger/types.js';
@@ -15,11 +16,11 @@ import { clientNetwork } from '../dns/ip.js';
 import { logSafe } from '../util/sanitize.js';
 import { collect, discard, type BareLineEndPolicy, type Collected } from './collect.js';
 import type { LimitKind } from './connection.js';
-import type { ConnectionLimiter } from './limiter.js';
+import type { ConnectionLimiter } from '../net/limiter.js';
 import { receivedHeader, returnPathHeader } from './received.js';
-import { newRef } from './ref.js';
-import { render, type Reply } from './reply.js';
-import { ACCEPTED, BARE_LINE_ENDS, LEDGER_DOWN, LIMIT_REPLIES, SHUTTING_DOWN, STORE_FAILED, TOO_MANY_RCPTS } from './replies.js';
+import { newRef } from '../mail/ref.js';
+import { render, STORE_FAILED, type Reply } from '../mail/reply.js';
+import { ACCEPTED, BARE_LINE_ENDS, LEDGER_DOWN, LIMIT_REPLIES, SHUTTING_DOWN, TOO_MANY_RCPTS } from './replies.js';
 
 export interface GatewayOptions {
   node: string;

@@ -8,7 +8,7 @@ import { researchSettings } from '../research/settings.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { checkDomain, checkIp } from '../research/diagnostics.js';
 import { buildCheckDeps } from '../runtime/services.js';
-import { splitHostPort } from '../smtp/server.js';
+import { splitHostPort } from '../net/listen.js';
 import { LedgerMetrics } from './metrics.js';
 import { ResearchPool } from './research-pool.js';
 import { buildWebApp, publicPathOf } from './server.js';

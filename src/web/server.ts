@@ -15,7 +15,7 @@ import type { Lang } from '../research/explain.js';
 import type { SearchFilter, SearchResult } from '../research/search.js';
 import { nonPublicAddress, nonPublicName } from '../dns/public-name.js';
 import { visibleDomainDiagnosis, visibleIpDiagnosis } from '../research/visibility.js';
-import { REF_PATTERN } from '../smtp/ref.js';
+import { REF_PATTERN } from '../mail/ref.js';
 import { blockListOf, inList } from '../util/cidr.js';
 import { logSafe } from '../util/sanitize.js';
 import { configuredMailboxes, traceFilter } from '../cli/trace.js';
