@@ -6,7 +6,7 @@ import { LocalDomains } from '../domains/index.js';
 import { configuredMailboxes } from '../cli/trace.js';
 import { researchSettings } from '../research/settings.js';
 import { createLogger, type Logger } from '../log/logger.js';
-import { checkDomain, checkIp } from '../research/diagnostics.js';
+import { checkDomain, checkIp } from '../dnscheck/diagnostics.js';
 import { buildCheckDeps } from '../runtime/services.js';
 import { splitHostPort } from '../net/listen.js';
 import { LedgerMetrics } from './metrics.js';

@@ -10,7 +10,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { ResolvedConfig } from '../config/load.js';
 import type { LedgerReader } from '../ledger/types.js';
 import type { Logger } from '../log/logger.js';
-import type { DomainDiagnosis, IpDiagnosis } from '../research/diagnostics.js';
+import type { DomainDiagnosis, IpDiagnosis } from '../dnscheck/diagnostics.js';
 import type { Lang } from '../research/explain.js';
 import type { SearchFilter, SearchResult } from '../research/search.js';
 import { nonPublicAddress, nonPublicName } from '../dns/public-name.js';

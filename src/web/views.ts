@@ -2,7 +2,7 @@
 // addresses, subjects, file names, reply texts): it reaches HTML only through
 // html`` interpolation, which escapes.
 import type { StoredEvent } from '../ledger/types.js';
-import type { DomainDiagnosis, IpDiagnosis } from '../research/diagnostics.js';
+import type { DomainDiagnosis, IpDiagnosis } from '../dnscheck/diagnostics.js';
 import type { Finding } from '../research/explain.js';
 import type { NearMiss } from '../research/journeys.js';
 import type { ExplainedJourney, SearchResult } from '../research/search.js';
