@@ -1,4 +1,5 @@
 import type { StoredEvent } from '../ledger/types.js';
+import { checksOf } from './diagnosis.js';
 import type { Journey } from './journeys.js';
 
 // The explanations of the diagnosis codes of DESIGN.md, in German and English:
@@ -196,25 +197,13 @@ function str(v: unknown): string | null {
   return typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : null;
 }
 
-const CHECKS_OF: Partial<Record<Code, string[]>> = {
-  virus: ['virus', 'attachments'],
-  spam: ['spam'],
-  sender_ip_blocklisted: ['dnsbl'],
-  sender_dynamic_ip: ['client_identity'],
-  sender_mx_is_ip: ['sender_domain'],
-  sender_domain_unresolvable: ['sender_domain'],
-  spf_fail: ['spf'],
-  dmarc_reject: ['dmarc'],
-  unknown_recipient: ['recipient'],
-  message_too_large: ['size'],
-};
-
 const REFUSING = new Set(['reject', 'tempfail', 'flag']);
 const REPLY_KINDS = new Set(['rcpt.rejected', 'data.rejected', 'message.delivery_failed', 'session.limit']);
 
 /** The events that prove a code on this journey. */
 export function evidenceEvents(j: Journey, code: string): StoredEvent[] {
-  const checks = isCode(code) ? CHECKS_OF[code] : undefined;
+  // The checks whose findings give this code (research/diagnosis.ts).
+  const checks = checksOf(code);
   const ev = j.events;
   const pick = (f: (e: StoredEvent) => boolean): StoredEvent[] => ev.filter(f);
   if (checks) {
