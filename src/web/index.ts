@@ -3,8 +3,7 @@
 import http from 'node:http';
 import type { ResolvedConfig } from '../config/load.js';
 import { LocalDomains } from '../domains/index.js';
-import { configuredMailboxes } from '../cli/trace.js';
-import { researchSettings } from '../research/settings.js';
+import { configuredMailboxes, researchSettings } from '../research/settings.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { checkDomain, checkIp } from '../dnscheck/diagnostics.js';
 import { buildCheckDeps } from '../runtime/services.js';

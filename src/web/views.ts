@@ -6,6 +6,7 @@ import type { DomainDiagnosis, IpDiagnosis } from '../dnscheck/diagnostics.js';
 import type { Finding } from '../research/explain.js';
 import type { NearMiss } from '../research/journeys.js';
 import type { ExplainedJourney, SearchResult } from '../research/search.js';
+import type { PublicView } from '../research/service.js';
 import { Html, href, html } from './html.js';
 
 export const SEARCH_FIELDS = [
@@ -179,16 +180,6 @@ export function diagnosticsForm(q: { domain?: string; ip?: string }): Html {
 <label>Sender domain<input name="domain" value="${q.domain ?? ''}" maxlength="253"></label>
 <label>IP address<input name="ip" value="${q.ip ?? ''}" maxlength="64"></label>
 <div><button type="submit">Check now</button></div></form>`;
-}
-
-/** What the public reference page shows: no recipients, subjects, Message-IDs or customer names. */
-export interface PublicView {
-  ref: string;
-  at: string;
-  client_ip: string | null;
-  outcome: string;
-  replies: string[];
-  explanations: { title: string; what: string; action: string }[];
 }
 
 export function publicPage(v: PublicView, lang: string): Html {
