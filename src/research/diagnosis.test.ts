@@ -2,8 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FINDINGS } from '../checks/findings.js';
 import type { StoredEvent } from '../ledger/types.js';
-import { checksOf, DIAGNOSIS, findingCode } from './diagnosis.js';
-import { CODES } from './explain.js';
+import { checksOf, CODES, DIAGNOSIS, findingCode } from './diagnosis.js';
 
 test('every finding of every check has an entry in the diagnosis table, and nothing else does', () => {
   assert.deepEqual(Object.keys(DIAGNOSIS).sort(), Object.keys(FINDINGS).sort());

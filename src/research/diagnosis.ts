@@ -1,12 +1,21 @@
 import { FINDINGS, type CheckWithFindings, type FindingOf } from '../checks/findings.js';
 import type { StoredEvent } from '../ledger/types.js';
-import type { Code } from './explain.js';
 
 // Check findings -> diagnosis codes (docs/design.md "Diagnosis codes"), once,
 // for the gateway's own check events and ingested Postfix refusals alike
 // (ingest names the gateway's checks and findings, checks/findings.ts).
 // The table is typed against each check's findings: a finding added, renamed
 // or removed there fails to compile here until it has its code (or null).
+
+/** The diagnosis codes (docs/design.md "Diagnosis codes"); explain.ts has their texts. */
+export const CODES = [
+  'delivered', 'fetched_and_deleted', 'delivered_not_fetched', 'virus', 'spam',
+  'sender_ip_blocklisted', 'sender_dynamic_ip', 'sender_mx_is_ip', 'sender_domain_unresolvable',
+  'spf_fail', 'dmarc_reject', 'unknown_recipient', 'message_too_large', 'mailbox_full',
+  'tempfail_not_retried', 'tempfail_retried', 'tempfail_pending', 'access_not_recorded', 'no_attempt_seen',
+  'likely_too_large', 'no_transaction',
+] as const;
+export type Code = (typeof CODES)[number];
 
 interface Rule<F extends string> {
   /** Each finding's code; null: a refusal for this finding is no diagnosis of its own. */

@@ -1,5 +1,5 @@
 import type { StoredEvent } from '../ledger/types.js';
-import { checksOf } from './diagnosis.js';
+import { checksOf, CODES, type Code } from './diagnosis.js';
 import type { Journey } from './journeys.js';
 
 // The explanations of the diagnosis codes of DESIGN.md, in German and English:
@@ -13,14 +13,8 @@ export const LANGS: readonly Lang[] = ['de', 'en'];
 /** Whose move it is: the sender's side, the recipient's (our customer's) side, or nobody's. */
 export type Side = 'sender' | 'recipient' | 'none';
 
-export const CODES = [
-  'delivered', 'fetched_and_deleted', 'delivered_not_fetched', 'virus', 'spam',
-  'sender_ip_blocklisted', 'sender_dynamic_ip', 'sender_mx_is_ip', 'sender_domain_unresolvable',
-  'spf_fail', 'dmarc_reject', 'unknown_recipient', 'message_too_large', 'mailbox_full',
-  'tempfail_not_retried', 'tempfail_retried', 'tempfail_pending', 'access_not_recorded', 'no_attempt_seen',
-  'likely_too_large', 'no_transaction',
-] as const;
-export type Code = (typeof CODES)[number];
+// The codes themselves are diagnosis.ts's, with the findings that give them.
+export { CODES, type Code };
 
 export interface Finding {
   code: string;
