@@ -2,8 +2,9 @@
 // declares its stage and returns a verdict; it never writes a reply or a
 // ledger event itself: the runner does both, so dry-run mode, failure modes,
 // delayed rejection and the audit trail are the same for every check.
-import type { Reply } from '../smtp/reply.js';
-import type { LocalDomains, Mailbox } from '../domains/index.js';
+import type { Reply } from '../mail/reply.js';
+import type { LocalDomains } from '../domains/index.js';
+import type { Mailbox } from '../mail/address.js';
 import type { VerifyResult } from '../delivery/smtp/verify.js';
 import type { Resolver } from '../dns/types.js';
 import type { ClamdClient } from '../scan/clamd.js';

@@ -1,6 +1,6 @@
 import { LocalDomains } from '../domains/index.js';
 import { createLogger } from '../log/logger.js';
-import { checkDomain, checkIp, type DomainDiagnosis, type IpDiagnosis, type Problem } from '../research/diagnostics.js';
+import { checkDomain, checkIp, type DomainDiagnosis, type IpDiagnosis, type Problem } from '../dnscheck/diagnostics.js';
 import { buildCheckDeps } from '../runtime/services.js';
 import { configFrom, parse, UsageError } from './common.js';
 

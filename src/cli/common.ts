@@ -28,16 +28,4 @@ export function configFrom(values: Record<string, unknown>, extra: { smtpListen?
   });
 }
 
-/** "2026-11-27", "2026-11-27T10:00:00Z", or relative to now: "90m", "24h", "7d". */
-export function parseTime(s: string, flag: string): number {
-  const rel = /^(\d+)([smhd])$/.exec(s);
-  if (rel) {
-    const mult = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[rel[2] as 's' | 'm' | 'h' | 'd'];
-    return Date.now() - Number(rel[1]) * mult;
-  }
-  const t = Date.parse(s);
-  if (Number.isNaN(t)) throw new UsageError(`${flag} ${s}: expected a date (2026-11-27, 2026-11-27T10:00:00Z) or an age (90m, 24h, 7d)`);
-  return t;
-}
-
 export { ConfigError };

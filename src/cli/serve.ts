@@ -5,8 +5,9 @@ import path from 'node:path';
 import type { ResolvedConfig } from '../config/load.js';
 import { createLogger } from '../log/logger.js';
 import { servePrimaryLimiter, WorkerLimiter } from '../smtp/cluster-limiter.js';
-import { LocalLimiter } from '../smtp/limiter.js';
-import { loadTls } from '../smtp/tls.js';
+import { serveRatePrimary } from '../checks/rate/cluster.js';
+import { LocalLimiter } from '../net/limiter.js';
+import { loadTls } from '../net/tls.js';
 import { startGateway } from '../runtime/gateway-process.js';
 import { prepareStore } from '../ledger/open.js';
 import { startIndexer, type RunningIndexer } from '../ledger/indexer-thread.js';
@@ -98,6 +99,7 @@ function announceWeb(web: RunningWeb, log: ReturnType<typeof createLogger>): voi
 
 function runPrimary(cfg: ResolvedConfig, n: number, log: ReturnType<typeof createLogger>, pop3: RunningPop3 | null, web: RunningWeb | null, indexer: RunningIndexer | null): Promise<void> {
   servePrimaryLimiter(cfg.smtp.max_connections, cfg.smtp.max_connections_per_ip);
+  serveRatePrimary();
   let stopping = false;
   let listening = 0;
   // Worker i writes journal stream smtp-i; a worker started in place of a dead one takes over its stream.

@@ -6,10 +6,11 @@ import { createLogger } from '../log/logger.js';
 import { recheckJourneys, type Recheck } from '../research/recheck.js';
 import { buildCheckDeps } from '../runtime/services.js';
 import type { Lang } from '../research/explain.js';
-import type { Outcome } from '../research/journeys.js';
-import { researchSettings } from '../research/settings.js';
-import { search, type SearchFilter, type SearchResult } from '../research/search.js';
-import { configFrom, parse, parseTime, UsageError } from './common.js';
+import { FilterError, MAX_LIMIT, parseFilter, parseLang } from '../research/filters.js';
+import { configuredMailboxes, researchSettings } from '../research/settings.js';
+import type { SearchFilter, SearchResult } from '../research/search.js';
+import { runSearch } from '../research/service.js';
+import { configFrom, parse, UsageError } from './common.js';
 
 export const TRACE_HELP = `mailproof trace --rcpt ADDR | --domain D [--from ADDR|DOMAIN] [--ip IP]
                 [--ref REF] [--message-id ID] [--since T] [--until T]
@@ -91,61 +92,33 @@ export async function traceCommand(argv: string[]): Promise<number> {
 export function searchLedger(cfg: ResolvedConfig, filter: SearchFilter, lang: Lang): SearchResult & { store_behind?: StoreLag[] } {
   const store = openResearchStore(cfg);
   try {
-    const result = search(store.reader, researchFilter(cfg, filter), { lang, mailboxes: configuredMailboxes(cfg) });
+    const result = runSearch(store.reader, filter, { lang, settings: researchSettings(cfg), mailboxes: configuredMailboxes(cfg) });
     if (store.lag.length === 0) return result;
-    for (const line of describeLag(store.lag)) process.stderr.write(`mailproof: ${line}\n`);
+    for (const line of describeLag(store.lag)) process.stderr.write(`mailproof: ${line}
+`);
     return { ...result, store_behind: store.lag };
   } finally {
     store.close();
   }
 }
 
-/** The filter with researchSettings(). */
-export function researchFilter(cfg: ResolvedConfig, filter: SearchFilter): SearchFilter {
-  return { ...filter, ...researchSettings(cfg) };
+export { MAX_LIMIT };
+
+/** research/filters.ts names fields; on the command line they are options. */
+function asUsage<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof FilterError) throw new UsageError(err.format((field) => `--${field}`));
+    throw err;
+  }
 }
 
-/** Most journeys one search returns (--limit); beyond it, narrow the search. */
-export const MAX_LIMIT = 100000;
-
-const OUTCOMES: readonly Outcome[] = ['delivered', 'rejected', 'tempfailed', 'incomplete', 'no_transaction'];
-
 export function langOf(v: string | undefined): Lang {
-  if (v === undefined) return 'en';
-  if (v !== 'en' && v !== 'de') throw new UsageError(`--lang must be en or de, not ${JSON.stringify(v)}`);
-  return v;
+  return asUsage(() => parseLang(v));
 }
 
 /** The trace filter options shared by trace and report. */
 export function traceFilter(values: Record<string, string | boolean | undefined | string[]>): SearchFilter {
-  const s = (k: string): string | undefined => (typeof values[k] === 'string' ? values[k] as string : undefined);
-  if (!s('rcpt') && !s('domain') && !s('ref') && !s('message-id') && !s('ip') && !s('from')) {
-    throw new UsageError('needs at least one of --rcpt, --domain, --from, --ip, --ref, --message-id');
-  }
-  const outcome = s('outcome');
-  const asOf = s('as-of') ? parseTime(s('as-of')!, '--as-of') : undefined;
-  const until = s('until') ? parseTime(s('until')!, '--until') : asOf;
-  if (asOf !== undefined && until !== undefined && until > asOf) throw new UsageError('--until must not be after --as-of');
-  if (outcome !== undefined && !OUTCOMES.includes(outcome as Outcome)) throw new UsageError(`--outcome must be one of ${OUTCOMES.join(', ')}`);
-  const limitText = s('limit');
-  const limit = limitText === undefined ? undefined : Number(limitText);
-  if (limit !== undefined && !(/^[0-9]{1,6}$/.test(limitText!) && limit >= 1 && limit <= MAX_LIMIT)) {
-    throw new UsageError(`--limit must be a whole number from 1 to ${MAX_LIMIT}, not ${JSON.stringify(limitText)}`);
-  }
-  return {
-    rcpt: s('rcpt'), domain: s('domain'), from: s('from'), ip: s('ip'), ref: s('ref'), messageId: s('message-id'),
-    since: s('since') ? parseTime(s('since')!, '--since') : s('ref') ? undefined : (asOf ?? Date.now()) - 7 * 86400e3,
-    until,
-    now: asOf,
-    outcome: outcome as Outcome | undefined,
-    ...(limit !== undefined ? { limit } : {}),
-  };
-}
-
-/** The mailboxes of a domain as configured (typo hints). */
-export function configuredMailboxes(cfg: ResolvedConfig): (domain: string) => string[] {
-  return (domain) => {
-    const d = (cfg.domains as Record<string, { mailboxes?: unknown }>)[domain];
-    return Array.isArray(d?.mailboxes) ? d.mailboxes.filter((m): m is string => typeof m === 'string').map((m) => (m.includes('@') ? m : `${m}@${domain}`)) : [];
-  };
+  return asUsage(() => parseFilter(values));
 }

@@ -7,8 +7,9 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import type { Config } from '../config/schema.js';
-import type { Mailbox } from '../domains/index.js';
+import type { Mailbox } from '../mail/address.js';
 import type { Health } from '../health/index.js';
+import { STORE_FAILED } from '../mail/reply.js';
 import { lmtpTarget } from './lmtp/index.js';
 import { bodyHashFrom } from './maildir/recover.js';
 import type { MaildirTarget } from './maildir/index.js';
@@ -16,8 +17,6 @@ import type { DeliveredMemory } from './memory.js';
 import { DownstreamTarget } from './smtp/index.js';
 import { RecipientVerifier, type VerifyResult } from './smtp/verify.js';
 import type { DeliveredCopy, DeliveryReport, Envelope, OutgoingMessage } from './types.js';
-
-const STORE_FAILED_TEXT = 'Temporary problem storing your message; please try again later';
 
 export interface RoutedReport extends DeliveryReport {
   /** sha256 of the body as received; null when only Maildir was involved (not needed there). */
@@ -123,7 +122,7 @@ export class DeliveryRouter {
           for (const m of local) {
             report.failed.push({
               mailbox: m, target: 'maildir', temporary: true,
-              reply: { code: 451, enhanced: '4.3.0', text: STORE_FAILED_TEXT },
+              reply: STORE_FAILED,
               details: { reason: (err as Error).message },
             });
           }

@@ -1,5 +1,5 @@
-import type { Mailbox } from '../domains/index.js';
-import type { Reply } from '../smtp/reply.js';
+import type { Mailbox } from '../mail/address.js';
+import type { Reply } from '../mail/reply.js';
 
 /** An accepted message on its way to the mailboxes. */
 export interface OutgoingMessage {

@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.js';
+import { splitAddress, type Mailbox } from '../mail/address.js';
 
 export type Lookup =
   | { kind: 'mailbox'; mailboxes: Mailbox[] }
@@ -11,10 +12,7 @@ export type Lookup =
   | { kind: 'verify'; mailbox: Mailbox }
   | { kind: 'not_local' };
 
-export interface Mailbox {
-  domain: string;
-  local: string;
-}
+export type { Mailbox };
 
 /**
  * The local domains with their mailboxes and aliases. Addresses are compared
@@ -31,8 +29,7 @@ export class LocalDomains {
       const aliases = new Map<string, Mailbox[]>();
       for (const [alias, target] of Object.entries(d.aliases)) {
         aliases.set(alias, (Array.isArray(target) ? target : [target]).map((t) => {
-          const at = t.lastIndexOf('@');
-          return at >= 0 ? { local: t.slice(0, at).toLowerCase(), domain: t.slice(at + 1).toLowerCase() } : { local: t.toLowerCase(), domain: name };
+          return splitAddress(t) ?? { local: t.toLowerCase(), domain: name };
         }));
       }
       const verify = (d.delivery?.type ?? 'maildir') !== 'maildir' && d.mailboxes.length === 0;
@@ -57,10 +54,10 @@ export class LocalDomains {
 
   /** `address` must already be checked by the relay rules (see checks/relay). */
   lookup(address: string): Lookup {
-    const at = address.lastIndexOf('@');
-    if (at <= 0) return { kind: 'not_local' };
-    const local = address.slice(0, at).toLowerCase();
-    const domain = address.slice(at + 1).toLowerCase();
+    // An empty local part ("@domain") is nobody's mailbox.
+    const parts = address.lastIndexOf('@') > 0 ? splitAddress(address) : null;
+    if (!parts) return { kind: 'not_local' };
+    const { local, domain } = parts;
     const d = this.domains.get(domain);
     if (!d) return { kind: 'not_local' };
     if (d.boxes.has(local)) return { kind: 'mailbox', mailboxes: [{ domain, local }] };

@@ -28,17 +28,24 @@
 //   queue=Q, client=NAME[IP], user=U, sender=<S>, recipient=<R>, helo=<H>,
 //   proto=P, state=STATE, delay=Ns, hits=IDS, action=ACTION", some fields
 //   only in some versions. ACTION is the operator's rule text.
+import type { GreylistFinding, SpfFinding } from '../checks/findings.js';
 import type { Verdict } from '../ledger/types.js';
 import { readFields, type FieldSpec } from './fields.js';
 
 export type PolicyService = 'postgrey' | 'policyd-spf' | 'postfwd';
 
-export interface PolicyResult {
+/**
+ * The gateway's check of the same kind and its finding (checks/findings.ts;
+ * research maps them to a diagnosis); postfwd's rules are the site's own.
+ */
+export type PolicyFinding =
+  | { check: 'greylist'; finding: GreylistFinding }
+  | { check: 'spf'; finding: SpfFinding }
+  | { check: 'postfwd'; finding: string };
+
+export type PolicyResult = PolicyFinding & {
   service: PolicyService;
-  /** The gateway's check of the same kind (research maps it to a diagnosis). */
-  check: 'greylist' | 'spf' | 'postfwd';
   verdict: Verdict;
-  finding: string;
   ip: string | null;
   ptr: string | null;
   from: string | null;
@@ -47,7 +54,7 @@ export interface PolicyResult {
   /** The reply the service gave Postfix, when it logs one. */
   reply: string | null;
   evidence: Record<string, unknown>;
-}
+};
 
 /** A result, a line of the service's own chatter (understood, no event), a refusal, or null (not known). */
 export type PolicyReading = { ok: true; result: PolicyResult } | { ok: false; reason: string } | 'chatter' | null;
@@ -179,7 +186,8 @@ function policydSpf(line: string): PolicyReading {
   const r = readFields(rest, 0, rest.length, SPF_FIELDS);
   if (!r.ok) return { ok: false, reason: r.reason === 'ambiguous' ? 'ambiguous policyd-spf line' : 'no policyd-spf fields' };
   const f = r.fields;
-  const result = m[1]!.toLowerCase();
+  // SPF_RESULT admits the seven results of RFC 7208 section 2.6 only.
+  const result = m[1]!.toLowerCase() as SpfFinding;
   return {
     ok: true,
     result: {

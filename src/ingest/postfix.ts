@@ -5,9 +5,10 @@
 import type { LedgerEvent, Verdict } from '../ledger/types.js';
 import { clean, MAX_ADDR, MAX_HELO, MAX_TEXT, RefusalNote, replyCodes, type Sink, type StatefulParser } from './common.js';
 import { checksTrailer, deliveryFields, postscreenTrailer, qmgrFrom, smtpdTrailer, type Trailer, type TrailerReading } from './postfix-fields.js';
-import { policyService, readPolicy, type PolicyResult, type PolicyService } from './policy.js';
+import { policyService, readPolicy, type PolicyFinding, type PolicyResult, type PolicyService } from './policy.js';
 import type { SyslogLine } from './syslog.js';
 import { normalizeMessageId } from '../util/message-id.js';
+import type { CheckFinding } from '../checks/findings.js';
 
 interface SessionState { session: string; ip: string | null; ptr: string | null; ts: number; ended?: string }
 interface TxnState {
@@ -73,7 +74,10 @@ function hostAddr(s: string): { ptr: string | null; ip: string | null } {
 }
 
 /** The check our own gateway would name for a Postfix rejection text. */
-export function classify(text: string, milter: boolean): { check: string; finding: string; evidence: Record<string, unknown> } {
+/** A refusal as one of the gateway's checks and its findings (checks/findings.ts), or Postfix's own. */
+export type Classified = (CheckFinding | { check: 'postfix'; finding: 'other' }) & { evidence: Record<string, unknown> };
+
+export function classify(text: string, milter: boolean): Classified {
   let m = /blocked using ([^\s;,]+)/.exec(text);
   if (m) return { check: 'dnsbl', finding: 'listed', evidence: { zone: m[1]!.slice(0, 253) } };
   if (/User unknown|\b5\.1\.1\b|Recipient address rejected: (?:undeliverable|unverified|User unknown)/i.test(text)) {
@@ -366,11 +370,11 @@ export class PostfixParser implements StatefulParser {
       if (!QID_RE.test(qid)) return false;
       ref = this.txn(node, qid, l.ts, true)!.ref;
     }
-    let cls = classify(tr.text, milter);
+    let cls: Classified | (PolicyFinding & { evidence: Record<string, unknown> }) = classify(tr.text, milter);
     // The policy service that answered this request names the check and its finding.
     // policyd-spf's answer names no recipient: it is found by client and sender.
     const note = this.policyNote(node, ip ?? s?.ip ?? null, tr.from, tr.to, l.ts) ?? this.policyNote(node, ip ?? s?.ip ?? null, tr.from, null, l.ts);
-    if (note) cls = { check: note.check, finding: note.finding, evidence: { service: note.service, ...note.evidence } };
+    if (note) cls = { ...({ check: note.check, finding: note.finding } as PolicyFinding), evidence: { service: note.service, ...note.evidence } };
     const verdict: Verdict = warn ? 'flag' : code !== null && code < 500 ? 'tempfail' : 'reject';
     if (!note && !warn) {
       // By recipient, and without one for an answer that names none (policyd-spf).

@@ -1,4 +1,5 @@
 import type { StoredEvent } from '../ledger/types.js';
+import { checksOf, CODES, type Code } from './diagnosis.js';
 import type { Journey } from './journeys.js';
 
 // The explanations of the diagnosis codes of DESIGN.md, in German and English:
@@ -12,14 +13,8 @@ export const LANGS: readonly Lang[] = ['de', 'en'];
 /** Whose move it is: the sender's side, the recipient's (our customer's) side, or nobody's. */
 export type Side = 'sender' | 'recipient' | 'none';
 
-export const CODES = [
-  'delivered', 'fetched_and_deleted', 'delivered_not_fetched', 'virus', 'spam',
-  'sender_ip_blocklisted', 'sender_dynamic_ip', 'sender_mx_is_ip', 'sender_domain_unresolvable',
-  'spf_fail', 'dmarc_reject', 'unknown_recipient', 'message_too_large', 'mailbox_full',
-  'tempfail_not_retried', 'tempfail_retried', 'tempfail_pending', 'access_not_recorded', 'no_attempt_seen',
-  'likely_too_large', 'no_transaction',
-] as const;
-export type Code = (typeof CODES)[number];
+// The codes themselves are diagnosis.ts's, with the findings that give them.
+export { CODES, type Code };
 
 export interface Finding {
   code: string;
@@ -196,25 +191,13 @@ function str(v: unknown): string | null {
   return typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : null;
 }
 
-const CHECKS_OF: Partial<Record<Code, string[]>> = {
-  virus: ['virus', 'attachments'],
-  spam: ['spam'],
-  sender_ip_blocklisted: ['dnsbl'],
-  sender_dynamic_ip: ['client_identity'],
-  sender_mx_is_ip: ['sender_domain'],
-  sender_domain_unresolvable: ['sender_domain'],
-  spf_fail: ['spf'],
-  dmarc_reject: ['dmarc'],
-  unknown_recipient: ['recipient'],
-  message_too_large: ['size'],
-};
-
 const REFUSING = new Set(['reject', 'tempfail', 'flag']);
 const REPLY_KINDS = new Set(['rcpt.rejected', 'data.rejected', 'message.delivery_failed', 'session.limit']);
 
 /** The events that prove a code on this journey. */
 export function evidenceEvents(j: Journey, code: string): StoredEvent[] {
-  const checks = isCode(code) ? CHECKS_OF[code] : undefined;
+  // The checks whose findings give this code (research/diagnosis.ts).
+  const checks = checksOf(code);
   const ev = j.events;
   const pick = (f: (e: StoredEvent) => boolean): StoredEvent[] => ev.filter(f);
   if (checks) {

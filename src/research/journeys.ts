@@ -1,5 +1,6 @@
 import { clientNetwork } from '../dns/ip.js';
 import type { EventQuery, LedgerReader, StoredEvent } from '../ledger/types.js';
+import { findingCode } from './diagnosis.js';
 
 // The research layer's journey model: one journey per transaction and
 // recipient, whatever wrote the events (the gateway, the POP3 server, or
@@ -119,41 +120,6 @@ function isMailboxSide(e: StoredEvent): boolean {
   return isAccess(e) || (e.source === 'dovecot' && e.kind === 'message.delivered');
 }
 function stageOf(e: StoredEvent): string { return String((e.details as { stage?: unknown } | null)?.stage ?? ''); }
-function findingOf(e: StoredEvent): unknown { return (e.details as { evidence?: { finding?: unknown } } | null)?.evidence?.finding; }
-
-/**
- * What a check's event says, as a DESIGN.md diagnosis code: the check's name,
- * and for some checks the finding in its evidence. Only refusals and flags
- * count (a pass says nothing is wrong). Ingested Postfix rejections arrive as
- * check events with the same names (see ingest/postfix), so one rule set
- * serves both.
- */
-function findingCode(e: StoredEvent): string | null {
-  if (e.kind !== 'check.result' || !e.check_name) return null;
-  if (e.verdict !== 'reject' && e.verdict !== 'tempfail' && e.verdict !== 'flag') return null;
-  const finding = findingOf(e);
-  switch (e.check_name) {
-    case 'recipient': return 'unknown_recipient';
-    case 'size': return 'message_too_large';
-    case 'dnsbl': return 'sender_ip_blocklisted';
-    case 'client_identity': return finding === 'dynamic_name' ? 'sender_dynamic_ip' : null;
-    case 'sender_domain':
-      if (finding === 'mx_is_ip' || finding === 'some_mx_is_ip') return 'sender_mx_is_ip';
-      if (finding === 'nxdomain' || finding === 'no_mail_host' || finding === 'null_mx') return 'sender_domain_unresolvable';
-      return null;
-    case 'spf': return e.verdict === 'flag' ? null : 'spf_fail';
-    case 'dmarc': return e.verdict === 'flag' ? null : 'dmarc_reject';
-    case 'virus': return 'virus';
-    // "I only sent a Word file" (DESIGN.md): a macro or a program found at
-    // DATA is the same finding as a signature hit; MIME and archive limits are not.
-    case 'attachments': {
-      const rule = (e.details as { evidence?: { rule?: unknown } } | null)?.evidence?.rule;
-      return rule === 'macro' || rule === 'content' || rule === 'extension' || rule === 'double_extension' ? 'virus' : null;
-    }
-    case 'spam': return e.verdict === 'flag' ? null : 'spam';
-    default: return null;
-  }
-}
 
 /** A failed hand-over to the mailbox (our LMTP/SMTP target, or an ingested Postfix delivery agent). */
 function deliveryFailureCode(e: StoredEvent): string | null {

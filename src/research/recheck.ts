@@ -1,7 +1,7 @@
 import type { ResolvedConfig } from '../config/load.js';
 import type { CheckDeps } from '../checks/types.js';
 import type { Logger } from '../log/logger.js';
-import { checkDomain, checkIp, type DomainDiagnosis, type IpDiagnosis } from './diagnostics.js';
+import { checkDomain, checkIp, type DomainDiagnosis, type IpDiagnosis } from '../dnscheck/diagnostics.js';
 import type { Journey } from './journeys.js';
 
 // "Is it still so?" A journey's evidence is what the gateway saw then; a

@@ -5,3 +5,11 @@ import type { ResearchSettings } from './journeys.js';
 export function researchSettings(cfg: Pick<Config, 'research' | 'pop3'>): ResearchSettings {
   return { retryWindowMs: cfg.research.retry_window_s * 1000, ownPop3: cfg.pop3.listen.length > 0 };
 }
+
+/** The mailboxes of a domain as configured (domains.<d>.mailboxes), for typo hints (search.ts SearchOptions.mailboxes). */
+export function configuredMailboxes(cfg: Pick<Config, 'domains'>): (domain: string) => string[] {
+  return (domain) => {
+    const d = (cfg.domains as Record<string, { mailboxes?: unknown }>)[domain];
+    return Array.isArray(d?.mailboxes) ? d.mailboxes.filter((m): m is string => typeof m === 'string').map((m) => (m.includes('@') ? m : `${m}@${domain}`)) : [];
+  };
+}

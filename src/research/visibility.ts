@@ -10,7 +10,7 @@
 // (scope null) see everything.
 import { nonPublicAddress, nonPublicName } from '../dns/public-name.js';
 import type { StoredEvent } from '../ledger/types.js';
-import type { DomainDiagnosis, IpDiagnosis } from './diagnostics.js';
+import type { DomainDiagnosis, IpDiagnosis } from '../dnscheck/diagnostics.js';
 import type { Journey, NearMiss } from './journeys.js';
 
 /** null = staff (no restriction); otherwise the recipient domains, lower case. */

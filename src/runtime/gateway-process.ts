@@ -10,9 +10,10 @@ import { DeliveryRouter } from '../delivery/router.js';
 import { openJournal, openResearchStore } from '../ledger/open.js';
 import type { Logger } from '../log/logger.js';
 import { Gateway } from '../smtp/gateway.js';
-import type { ConnectionLimiter } from '../smtp/limiter.js';
-import { createSmtpServers, splitHostPort } from '../smtp/server.js';
-import type { TlsMaterial } from '../smtp/tls.js';
+import type { ConnectionLimiter } from '../net/limiter.js';
+import { createSmtpServers } from '../smtp/server.js';
+import { splitHostPort } from '../net/listen.js';
+import type { TlsMaterial } from '../net/tls.js';
 import { persistHealth } from '../health/index.js';
 import { buildCheckDeps } from './services.js';
 

@@ -1,40 +1,14 @@
 import cluster, { type Worker } from 'node:cluster';
-import { MemoryRateStore, type RateResult } from '../checks/rate/store.js';
-import { LocalLimiter, type ConnectionLimiter } from './limiter.js';
+import { LocalLimiter, type ConnectionLimiter } from '../net/limiter.js';
 
 // With several worker processes the per-IP and total limits must hold for the
 // node, not per process: the primary keeps the counts, workers ask it over
-// the cluster IPC channel (a round trip of well under a millisecond).
+// the cluster IPC channel (a round trip of well under a millisecond). The
+// rate check's counters travel the same channel (checks/rate/cluster.ts).
 
 interface AcqMsg { mp: 'acq'; id: number; ip: string }
 interface RelMsg { mp: 'rel'; ip: string }
 interface AnsMsg { mp: 'ans'; id: number; result: 'ok' | 'total' | 'per_ip' }
-/** The rate check's counters (checks/rate) live in the primary too. */
-interface RateMsg { mp: 'rate'; id: number; kind: string; client: string; now: number; windowMs: number; limit: number }
-interface RateAnsMsg { mp: 'rateans'; id: number; result: RateResult }
-
-/** Worker side of the node's rate counters. */
-export class WorkerRateClient {
-  private next = 1;
-  private waiting = new Map<number, (r: RateResult) => void>();
-
-  constructor() {
-    process.on('message', (m: RateAnsMsg) => {
-      if (m && m.mp === 'rateans') {
-        this.waiting.get(m.id)?.(m.result);
-        this.waiting.delete(m.id);
-      }
-    });
-  }
-
-  hit(kind: string, client: string, now: number, windowMs: number, limit: number): Promise<RateResult> {
-    const id = this.next++;
-    return new Promise((resolve) => {
-      this.waiting.set(id, resolve);
-      process.send!({ mp: 'rate', id, kind, client, now, windowMs, limit } satisfies RateMsg);
-    });
-  }
-}
 
 export class WorkerLimiter implements ConnectionLimiter {
   private next = 1;
@@ -65,14 +39,11 @@ export class WorkerLimiter implements ConnectionLimiter {
 /** Primary side: one LocalLimiter for the node; a dead worker's slots are freed. */
 export function servePrimaryLimiter(maxTotal: number, maxPerIp: number): void {
   const limiter = new LocalLimiter(maxTotal, maxPerIp);
-  const rates = new MemoryRateStore();
   const held = new Map<Worker, Map<string, number>>();
-  cluster.on('message', (worker: Worker, m: AcqMsg | RelMsg | RateMsg) => {
-    if (!m || typeof m !== 'object') return;
-    if (m.mp === 'rate') {
-      worker.send({ mp: 'rateans', id: m.id, result: rates.hit(m.kind, m.client, m.now, m.windowMs, m.limit) } satisfies RateAnsMsg);
-      return;
-    }
+  cluster.on('message', (worker: Worker, msg: { mp?: unknown } | null) => {
+    // The rate check's messages share the channel (checks/rate/cluster.ts).
+    if (!msg || typeof msg !== 'object' || (msg.mp !== 'acq' && msg.mp !== 'rel')) return;
+    const m = msg as AcqMsg | RelMsg;
     const mine = held.get(worker) ?? new Map<string, number>();
     held.set(worker, mine);
     if (m.mp === 'acq') {

@@ -23,9 +23,12 @@ export type LimitKind = 'commands' | 'session_time' | 'idle' | 'line_length' | '
 
 export interface ConnectionHooks {
   onHelo(session: SMTPServerSession, helo: string, command: 'HELO' | 'EHLO'): void;
-  /** A limit was hit; the returned text goes out with 421 and the connection closes. */
-  /** `peer` is the connecting address: before the greeting the session does not know it yet. */
-  onLimit(session: SMTPServerSession, kind: LimitKind, detail: string, peer: { ip: string; port: number }): string;
+  /**
+   * A limit was hit: records it, then gives the text that goes out with 421
+   * (the connection closes). `peer` is the connecting address: before the
+   * greeting the session does not know it yet.
+   */
+  onLimit(session: SMTPServerSession, kind: LimitKind, detail: string, peer: { ip: string; port: number }): Promise<string>;
   /** XCLIENT from a trusted proxy replaced the client's identity (address, name). */
   onXclient(session: SMTPServerSession, original: string): void;
   /**
@@ -67,6 +70,8 @@ class GatewayConnection extends SMTPConnection {
   private commandTimer: NodeJS.Timeout | null = null;
   /** Between DATA and the end of that message: the time-to-DATA clock is stopped. */
   private inMessage = false;
+  /** A limit was hit: its 421 is on the way (limit), the connection answers nothing else. */
+  private limited = false;
 
   private get extra(): ExtraOptions {
     return (this._server as GatewaySmtpServer).extra;
@@ -77,7 +82,7 @@ class GatewayConnection extends SMTPConnection {
     // connections in all and per IP) and with the configured delay.
     (this as unknown as { _setListeners(cb: () => void): void })._setListeners(() => {
       const delay = this.extra.greetingDelayMs;
-      if (delay > 0) setTimeout(() => this.connectionReady(), delay).unref();
+      if (delay > 0) setTimeout(() => { if (!this.limited) this.connectionReady(); }, delay).unref();
       else this.connectionReady();
     });
     this.sessionTimer = setTimeout(() => this.limit('session_time', `${this.extra.sessionTimeoutMs} ms`), this.extra.sessionTimeoutMs);
@@ -136,9 +141,12 @@ class GatewayConnection extends SMTPConnection {
   }
 
   private limit(kind: LimitKind, detail: string): void {
-    if (this._closing || this._closed) return;
-    const text = this.extra.hooks.onLimit(this.session, kind, detail, { ip: this.remoteAddress, port: this.remotePort });
-    this.send(421, text);
+    if (this._closing || this._closed || this.limited) return;
+    // The 421 carries a REF: it goes out once its event is in the ledger.
+    // Meanwhile nothing else is answered (_onCommand) and no greeting is sent.
+    this.limited = true;
+    void this.extra.hooks.onLimit(this.session, kind, detail, { ip: this.remoteAddress, port: this.remotePort })
+      .then((text) => { if (!this._closed) this.send(421, text); });
   }
 
   override send(code: number, data: string | string[], context?: string | false): void {
@@ -159,6 +167,7 @@ class GatewayConnection extends SMTPConnection {
   }
 
   override _onCommand(command: Buffer, callback: () => void): void {
+    if (this.limited) return;
     if (!this._ready && !this._upgrading) {
       // RFC 5321 section 4.3.1: the client waits for the greeting. One that
       // talks first is a bot that does not read replies (postscreen PREGREET).

@@ -6,7 +6,8 @@ import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 
 import type { Pipeline, StageOutcome } from '../checks/pipeline.js';
 import type { CheckContext, CheckDeps, CheckRecord, Decision, SessionFacts, Stage, TransactionFacts, Verdict } from '../checks/types.js';
 import { tooBig } from '../checks/size/index.js';
-import type { LocalDomains, Mailbox } from '../domains/index.js';
+import type { LocalDomains } from '../domains/index.js';
+import type { Mailbox } from '../mail/address.js';
 import type { DeliveryRouter, RoutedReport } from '../delivery/router.js';
 import type { FailedCopy } from '../delivery/types.js';
 import type { LedgerEvent, LedgerWriter } from '../ledger/types.js';
@@ -15,11 +16,11 @@ import { clientNetwork } from '../dns/ip.js';
 import { logSafe } from '../util/sanitize.js';
 import { collect, discard, type BareLineEndPolicy, type Collected } from './collect.js';
 import type { LimitKind } from './connection.js';
-import type { ConnectionLimiter } from './limiter.js';
+import type { ConnectionLimiter } from '../net/limiter.js';
 import { receivedHeader, returnPathHeader } from './received.js';
-import { newRef } from './ref.js';
-import { render, type Reply } from './reply.js';
-import { ACCEPTED, BARE_LINE_ENDS, LEDGER_DOWN, LIMIT_REPLIES, SHUTTING_DOWN, STORE_FAILED, TOO_MANY_RCPTS } from './replies.js';
+import { newRef } from '../mail/ref.js';
+import { render, STORE_FAILED, type RenderedReply, type Reply } from '../mail/reply.js';
+import { ACCEPTED, BARE_LINE_ENDS, LEDGER_DOWN, LIMIT_REPLIES, SHUTTING_DOWN, TOO_MANY_RCPTS } from './replies.js';
 
 export interface GatewayOptions {
   node: string;
@@ -181,6 +182,30 @@ export class Gateway {
     }
   }
 
+  /**
+   * The one way a refusal with a REF goes out: its events are in the ledger
+   * (durable) first, then the reply (docs/design.md "Ledger events": every
+   * REF a sender can quote is found). `events` gets the rendered reply to
+   * record it. With `ledgerDown`, a failed write turns the refusal into
+   * LEDGER_DOWN, as for any reply whose record failed; without, the refusal
+   * goes out anyway (the sender is refused either way). `after` runs between
+   * the two (log lines, the end of the transaction).
+   */
+  private async refuse(st: State, reply: Reply, ref: string, events: (r: RenderedReply) => LedgerEvent[], opts: { ledgerDown?: boolean; after?: (recorded: boolean) => void } = {}): Promise<never> {
+    const r = render(reply, ref, this.opts.publicUrl);
+    const recorded = await this.record(st, events(r));
+    if (!recorded && opts.ledgerDown) throw this.fail(LEDGER_DOWN, ref);
+    opts.after?.(recorded);
+    throw new SmtpReplyError(r.code, r.line);
+  }
+
+  /** A refusal outside the checks' verdicts (sequence, ledger down): a session.refused event, then the reply. */
+  private refuseCommand(st: State, reply: Reply, ref: string, why: string, fields: Partial<LedgerEvent> = {}): Promise<never> {
+    return this.refuse(st, reply, ref, (r) => [this.base(st, 'session.refused', {
+      ref, ...fields, smtp_code: r.code, enhanced_code: r.enhanced, reply: `${r.code} ${r.line}`, details: { reason: why },
+    })]);
+  }
+
   private fail(reply: Reply, ref: string): SmtpReplyError {
     const r = render(reply, ref, this.opts.publicUrl);
     return new SmtpReplyError(r.code, r.line);
@@ -220,14 +245,9 @@ export class Gateway {
       ledgerBroken: false,
     };
     this.states.set(session.id, st);
-    const refuse = async (reply: Reply, why: string): Promise<never> => {
-      const r = render(reply, st.ref, this.opts.publicUrl);
-      await this.record(st, [this.base(st, 'session.refused', {
-        ref: st.ref, smtp_code: r.code, enhanced_code: r.enhanced, reply: `${r.code} ${r.line}`, details: { reason: why },
-      })]);
-      this.log.info({ session: st.facts.id, ip: st.facts.clientIp, ref: st.ref, reason: why }, 'connection refused');
-      throw new SmtpReplyError(r.code, r.line);
-    };
+    const refuse = (reply: Reply, why: string): Promise<never> => this.refuse(st, reply, st.ref, (r) => [this.base(st, 'session.refused', {
+      ref: st.ref, smtp_code: r.code, enhanced_code: r.enhanced, reply: `${r.code} ${r.line}`, details: { reason: why },
+    })], { after: () => this.log.info({ session: st.facts.id, ip: st.facts.clientIp, ref: st.ref, reason: why }, 'connection refused') });
     if (this.draining) await refuse(SHUTTING_DOWN, 'shutting down');
     // Per network, not per address: an IPv6 client can use every address of its /64.
     const key = clientNetwork(st.facts.clientIp, 32, this.opts.ipv6Prefix);
@@ -318,7 +338,8 @@ export class Gateway {
 
   // ---- limits -----------------------------------------------------------
 
-  onLimit = (session: SMTPServerSession, kind: LimitKind, detail: string, peer: { ip: string; port: number }): string => {
+  /** Records the limit's event (durable), then gives the 421's text: the connection sends it only after (connection.ts limit). */
+  onLimit = async (session: SMTPServerSession, kind: LimitKind, detail: string, peer: { ip: string; port: number }): Promise<string> => {
     const st = this.states.get(session.id);
     const ref = st?.tx?.facts.ref ?? st?.ref ?? newRef();
     const r = render(LIMIT_REPLIES[kind], ref, this.opts.publicUrl);
@@ -327,11 +348,11 @@ export class Gateway {
       details: { limit: kind, detail: logSafe(detail, 100) },
     };
     if (st) {
-      this.note(st, [this.base(st, 'session.limit', { ...(st.tx ? this.txFields(st.tx) : { ref }), ...fields })]);
+      await this.record(st, [this.base(st, 'session.limit', { ...(st.tx ? this.txFields(st.tx) : { ref }), ...fields })]);
     } else {
       // Before the greeting (early talker, a flood of bytes): no session state
       // yet, but the refusal is still a fact with a client address.
-      this.ledger.append([{
+      await this.ledger.append([{
         ts: Date.now(), node: this.opts.node, source: 'gateway', kind: 'session.limit', session: session.id, ref,
         client_ip: peer.ip, ...fields,
       }]).catch((err: Error) => this.log.error({ err: err.message }, 'ledger write failed'));
@@ -362,15 +383,8 @@ export class Gateway {
 
   private async mail(address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
     const st = this.mustState(session);
-    if (this.draining) {
-      // Every reply with a REF has its event: recorded first, then refused.
-      const r = render(SHUTTING_DOWN, st.ref, this.opts.publicUrl);
-      await this.record(st, [this.base(st, 'session.refused', {
-        ref: st.ref, mail_from: address.address, smtp_code: r.code, enhanced_code: r.enhanced, reply: `${r.code} ${r.line}`, details: { reason: 'shutting down' },
-      })]);
-      throw new SmtpReplyError(r.code, r.line);
-    }
-    if (st.ledgerBroken) throw this.fail(LEDGER_DOWN, st.ref);
+    if (this.draining) await this.refuseCommand(st, SHUTTING_DOWN, st.ref, 'shutting down', { mail_from: address.address });
+    if (st.ledgerBroken) await this.refuseCommand(st, LEDGER_DOWN, st.ref, 'ledger unavailable', { mail_from: address.address });
     if (st.tx) this.endTx(st, st.tx.facts.rcpts.length === 0 && st.tx.rejected > 0 ? 'rejected' : 'abandoned');
     const args = address.args || {};
     const size = typeof args.SIZE === 'string' ? Number(args.SIZE) : null;
@@ -408,7 +422,7 @@ export class Gateway {
   private async rcpt(address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
     const st = this.mustState(session);
     const tx = st.tx;
-    if (!tx) throw this.fail({ code: 503, enhanced: '5.5.1', text: 'Send MAIL FROM first' }, st.ref);
+    if (!tx) return this.refuseCommand(st, { code: 503, enhanced: '5.5.1', text: 'Send MAIL FROM first' }, st.ref, 'RCPT without a transaction', { rcpt: address.address });
     const rcpt = address.address;
     let decision: Decision | null = st.decision ?? tx.decision;
     let records: CheckRecord[] = [];
@@ -423,23 +437,24 @@ export class Gateway {
       this.take(st, records, tx);
     }
     const events = this.checkEvents(st, records, tx, rcpt);
-    if (decision) {
-      const r = render(decision.reply, tx.facts.ref, this.opts.publicUrl);
-      events.push(this.base(st, 'rcpt.rejected', {
-        ...this.txFields(tx), rcpt, check_name: decision.check, verdict: decision.kind,
-        smtp_code: r.code, enhanced_code: r.enhanced, reply: `${r.code} ${r.line}`,
-        details: { reason: decision.reason, stage: decision.stage, delayed: decision.stage !== 'rcpt' },
-      }));
+    const rejected = (reply: Reply, fields: Partial<LedgerEvent>, details: Record<string, unknown>): Promise<never> => {
       tx.rejected++;
-      if (!(await this.record(st, events))) throw this.fail(LEDGER_DOWN, tx.facts.ref);
-      this.log.info({ session: st.facts.id, ref: tx.facts.ref, ip: st.facts.clientIp, from: logSafe(tx.facts.mailFrom, 200), rcpt: logSafe(rcpt, 200), code: r.code, check: decision.check }, 'recipient rejected');
-      throw new SmtpReplyError(r.code, r.line);
+      return this.refuse(st, reply, tx.facts.ref, (r) => [...events, this.base(st, 'rcpt.rejected', {
+        ...this.txFields(tx), rcpt, ...fields, smtp_code: r.code, enhanced_code: r.enhanced, reply: `${r.code} ${r.line}`, details,
+      })], {
+        ledgerDown: true,
+        after: () => this.log.info({ session: st.facts.id, ref: tx.facts.ref, ip: st.facts.clientIp, from: logSafe(tx.facts.mailFrom, 200), rcpt: logSafe(rcpt, 200), code: reply.code, check: fields.check_name }, 'recipient rejected'),
+      });
+    };
+    if (decision) {
+      return rejected(decision.reply, { check_name: decision.check, verdict: decision.kind },
+        { reason: decision.reason, stage: decision.stage, delayed: decision.stage !== 'rcpt' });
     }
-    if (st.ledgerBroken) throw this.fail(LEDGER_DOWN, tx.facts.ref);
+    if (st.ledgerBroken) return this.refuseCommand(st, LEDGER_DOWN, tx.facts.ref, 'ledger unavailable', { ...this.txFields(tx), rcpt });
     const found = this.domains.lookup(rcpt.startsWith('@') ? rcpt.slice(rcpt.indexOf(':') + 1) : rcpt);
     if (found.kind !== 'mailbox' && found.kind !== 'verify') {
       // Only reachable with the relay and recipient checks switched off.
-      throw this.fail({ code: 550, enhanced: '5.1.1', text: 'No such mailbox here' }, tx.facts.ref);
+      return rejected({ code: 550, enhanced: '5.1.1', text: 'No such mailbox here' }, {}, { reason: 'no such mailbox', stage: 'rcpt', delayed: false });
     }
     if (!tx.facts.rcpts.includes(rcpt)) tx.facts.rcpts.push(rcpt);
     // 'verify': the recipient check asked the domain's target and it said yes.
@@ -459,7 +474,7 @@ export class Gateway {
     const tx = st.tx;
     if (!tx) {
       stream.resume();
-      throw this.fail({ code: 503, enhanced: '5.5.1', text: 'Send MAIL FROM first' }, st.ref);
+      return this.refuseCommand(st, { code: 503, enhanced: '5.5.1', text: 'Send MAIL FROM first' }, st.ref, 'DATA without a transaction');
     }
     let msg: Collected;
     try {
@@ -564,19 +579,16 @@ export class Gateway {
   }
 
   private async txFail(st: State, tx: Tx, reply: Reply, kind: LedgerEvent['kind'], reason: string, fields: Partial<LedgerEvent> | null, extra: LedgerEvent[] = []): Promise<never> {
-    const r = render(reply, tx.facts.ref, this.opts.publicUrl);
-    const events = [...extra];
     // One event per recipient, so a search by recipient finds the refusal.
-    for (const rcpt of tx.facts.rcpts) {
-      events.push(this.base(st, kind, {
-        ...this.txFields(tx), ...(fields ?? {}), rcpt,
-        smtp_code: r.code, enhanced_code: r.enhanced, reply: `${r.code} ${r.line}`, details: { reason },
-      }));
-    }
-    await this.record(st, events);
-    this.log.info({ session: st.facts.id, ref: tx.facts.ref, code: r.code, reason }, 'message refused');
-    this.endTx(st, `refused ${r.code}`);
-    throw new SmtpReplyError(r.code, r.line);
+    return this.refuse(st, reply, tx.facts.ref, (r) => [...extra, ...tx.facts.rcpts.map((rcpt) => this.base(st, kind, {
+      ...this.txFields(tx), ...(fields ?? {}), rcpt,
+      smtp_code: r.code, enhanced_code: r.enhanced, reply: `${r.code} ${r.line}`, details: { reason },
+    }))], {
+      after: () => {
+        this.log.info({ session: st.facts.id, ref: tx.facts.ref, code: reply.code, reason }, 'message refused');
+        this.endTx(st, `refused ${reply.code}`);
+      },
+    });
   }
 
   private endTx(st: State, outcome: string): void {

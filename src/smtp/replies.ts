@@ -2,11 +2,10 @@
 // Checks carry theirs in their verdicts; these are the session's and the
 // delivery's.
 import type { LimitKind } from './connection.js';
-import type { Reply } from './reply.js';
+import type { Reply } from '../mail/reply.js';
 
 // RFC 3463 4.3.0 / RFC 5321 451: our fault, the sender should retry.
 export const LEDGER_DOWN: Reply = { code: 451, enhanced: '4.3.0', text: 'Temporary local problem; please try again later' };
-export const STORE_FAILED: Reply = { code: 451, enhanced: '4.3.0', text: 'Temporary problem storing your message; please try again later' };
 export const SHUTTING_DOWN: Reply = { code: 421, enhanced: '4.3.2', text: 'Service shutting down; please try again later' };
 export const ACCEPTED: Reply = { code: 250, enhanced: '2.0.0', text: 'Message accepted and stored' };
 // RFC 5321 section 2.3.8 (CR and LF only as CRLF), RFC 3463 5.6.0 (the content).

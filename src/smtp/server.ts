@@ -1,13 +1,7 @@
 import type { ResolvedConfig } from '../config/load.js';
 import { blockListOf, GatewaySmtpServer } from './connection.js';
 import type { Gateway } from './gateway.js';
-import type { TlsMaterial } from './tls.js';
-
-export function splitHostPort(hp: string): { host: string; port: number } {
-  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(hp);
-  if (!m) throw new Error(`bad listen address ${hp}`);
-  return { host: m[1]!, port: Number(m[2]) };
-}
+import type { TlsMaterial } from '../net/tls.js';
 
 /** One smtp-server per listen address, all wired to the same gateway. */
 export function createSmtpServers(cfg: ResolvedConfig, gateway: Gateway, tls: TlsMaterial): GatewaySmtpServer[] {

@@ -8,7 +8,7 @@ import { loadConfig, type ResolvedConfig } from '../config/load.js';
 import type { SqliteStoreReader } from '../ledger/store/sqlite/reader.js';
 import { testJournal, testStore } from '../../test/helpers/event-table.js';
 import type { LedgerEvent } from '../ledger/types.js';
-import type { DomainDiagnosis, IpDiagnosis } from '../research/diagnostics.js';
+import type { DomainDiagnosis, IpDiagnosis } from '../dnscheck/diagnostics.js';
 import type { SearchResult } from '../research/search.js';
 import { renderReport } from '../report/index.js';
 import { buildWebApp } from './server.js';

@@ -3,12 +3,11 @@
 import http from 'node:http';
 import type { ResolvedConfig } from '../config/load.js';
 import { LocalDomains } from '../domains/index.js';
-import { configuredMailboxes } from '../cli/trace.js';
-import { researchSettings } from '../research/settings.js';
+import { configuredMailboxes, researchSettings } from '../research/settings.js';
 import { createLogger, type Logger } from '../log/logger.js';
-import { checkDomain, checkIp } from '../research/diagnostics.js';
+import { checkDomain, checkIp } from '../dnscheck/diagnostics.js';
 import { buildCheckDeps } from '../runtime/services.js';
-import { splitHostPort } from '../smtp/server.js';
+import { splitHostPort } from '../net/listen.js';
 import { LedgerMetrics } from './metrics.js';
 import { ResearchPool } from './research-pool.js';
 import { buildWebApp, publicPathOf } from './server.js';

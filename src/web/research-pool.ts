@@ -22,8 +22,8 @@ import type { ResearchSettings } from '../research/journeys.js';
 import type { SearchFilter, SearchResult } from '../research/search.js';
 import { ResearchUnavailable, type RenderedReport, type ReportOptions, type Research } from './research.js';
 import type { ResearchJob, ResearchWorkerData } from './research-worker.js';
-import type { Scope } from './scope.js';
-import type { PublicView } from './views.js';
+import type { Scope } from '../research/service.js';
+import type { PublicView } from '../research/service.js';
 
 export interface ResearchPoolOptions {
   ledger: LedgerPaths;

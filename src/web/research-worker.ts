@@ -8,7 +8,7 @@ import type { Lang } from '../research/explain.js';
 import type { ResearchSettings } from '../research/journeys.js';
 import type { SearchFilter, SearchResult } from '../research/search.js';
 import { inlineResearch, type ReportOptions } from './research.js';
-import type { Scope } from './scope.js';
+import type { Scope } from '../research/service.js';
 
 export type ResearchJob =
   | { op: 'search'; filter: SearchFilter; scope: Scope; lang: Lang }

@@ -8,8 +8,7 @@ import type { LedgerReader } from '../ledger/types.js';
 import type { Lang } from '../research/explain.js';
 import type { ResearchSettings } from '../research/journeys.js';
 import type { SearchFilter, SearchResult } from '../research/search.js';
-import { journeysOfRef, publicViewOf, scopedSearch, type Scope } from './scope.js';
-import type { PublicView } from './views.js';
+import { journeysOfRef, publicViewOf, runSearch, type PublicView, type Scope } from '../research/service.js';
 
 export interface ReportOptions { lang: Lang; format: 'text' | 'html' | 'pdf'; now?: Date }
 export interface RenderedReport { body: Buffer; contentType: string; filename: string }
@@ -30,10 +29,10 @@ export class ResearchUnavailable extends Error {
 /** Configured mailboxes by domain, as research's SearchOptions.mailboxes wants them. */
 export type MailboxesOf = (domain: string) => string[];
 
-/** Research in the calling thread: every call blocks it for the length of the query. `settings`: from the configuration (cli/trace.ts researchSettings). */
+/** Research in the calling thread: every call blocks it for the length of the query. `settings`: from the configuration (research/settings.ts researchSettings). */
 export function inlineResearch(reader: LedgerReader, mailboxes: MailboxesOf, settings: ResearchSettings = {}): Research {
   return {
-    search: async (f, scope, lang) => scopedSearch(reader, { ...f, ...settings }, scope, { lang, mailboxes }),
+    search: async (f, scope, lang) => runSearch(reader, f, { lang, mailboxes, settings, scope }),
     journeysOfRef: async (ref, scope, lang, withMailboxes) => journeysOfRef(reader, ref, scope, withMailboxes ? { lang, mailboxes } : { lang }, settings),
     publicView: async (ref, lang) => publicViewOf(reader, ref, lang, settings),
     close: async () => undefined,

@@ -10,20 +10,20 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { ResolvedConfig } from '../config/load.js';
 import type { LedgerReader } from '../ledger/types.js';
 import type { Logger } from '../log/logger.js';
-import type { DomainDiagnosis, IpDiagnosis } from '../research/diagnostics.js';
+import type { DomainDiagnosis, IpDiagnosis } from '../dnscheck/diagnostics.js';
 import type { Lang } from '../research/explain.js';
 import type { SearchFilter, SearchResult } from '../research/search.js';
 import { nonPublicAddress, nonPublicName } from '../dns/public-name.js';
 import { visibleDomainDiagnosis, visibleIpDiagnosis } from '../research/visibility.js';
-import { REF_PATTERN } from '../smtp/ref.js';
+import { REF_PATTERN } from '../mail/ref.js';
 import { blockListOf, inList } from '../util/cidr.js';
 import { logSafe } from '../util/sanitize.js';
-import { configuredMailboxes, traceFilter } from '../cli/trace.js';
+import { FilterError, parseFilter } from '../research/filters.js';
 import { CSS, href, html, page, type Html } from './html.js';
 import type { LedgerMetrics } from './metrics.js';
-import { researchSettings } from '../research/settings.js';
+import { configuredMailboxes, researchSettings } from '../research/settings.js';
 import { inlineResearch, ResearchUnavailable, type RenderedReport, type ReportOptions, type Research } from './research.js';
-import type { Scope } from './scope.js';
+import type { Scope } from '../research/service.js';
 import { DeviceCookies, LoginThrottle } from './login-throttle.js';
 import { clientKey, FailureCounter, SessionStore } from './sessions.js';
 import type { User, UserStore } from './users.js';
@@ -110,15 +110,17 @@ function filterOf(q: Record<string, string>): SearchFilter {
   for (const [k] of SEARCH_FIELDS) values[k] = q[k] || undefined;
   values.outcome = q.outcome || undefined;
   values.limit = q.limit || undefined;
+  let f: SearchFilter;
   try {
-    const f = traceFilter(values);
-    // A page of the UI or one API answer: 1000 journeys at most (the default).
-    if (f.limit !== undefined && f.limit > WEB_MAX_LIMIT) throw new Error(`limit must be at most ${WEB_MAX_LIMIT}`);
-    return f;
+    f = parseFilter(values);
   } catch (err) {
-    // The CLI's words name flags ("--rcpt"); the form names fields.
-    throw new HttpError(400, (err as Error).message.replace(/--/g, ''));
+    // Research's words name the fields, as the form and the API do.
+    if (err instanceof FilterError) throw new HttpError(400, err.message);
+    throw err;
   }
+  // A page of the UI or one API answer: 1000 journeys at most (the default).
+  if (f.limit !== undefined && f.limit > WEB_MAX_LIMIT) throw new HttpError(400, `limit must be at most ${WEB_MAX_LIMIT}`);
+  return f;
 }
 
 export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {

@@ -1,11 +1,12 @@
 // The pages. Every value from the ledger is attacker-controlled (HELO names,
 // addresses, subjects, file names, reply texts): it reaches HTML only through
 // html`` interpolation, which escapes.
-import type { StoredEvent } from '../ledger/types.js';
-import type { DomainDiagnosis, IpDiagnosis } from '../research/diagnostics.js';
+import type { DomainDiagnosis, IpDiagnosis } from '../dnscheck/diagnostics.js';
 import type { Finding } from '../research/explain.js';
 import type { NearMiss } from '../research/journeys.js';
+import { clientPtrOf, describeEvent } from '../research/event-words.js';
 import type { ExplainedJourney, SearchResult } from '../research/search.js';
+import type { PublicView } from '../research/service.js';
 import { Html, href, html } from './html.js';
 
 export const SEARCH_FIELDS = [
@@ -81,40 +82,6 @@ ${[...r.journeys].reverse().map((j) => html`<tr><td>${j.started_at}</td><td><a h
 </tbody></table>` : html`<p>No journeys found.</p>`}`;
 }
 
-/** An event in words, for the timeline. */
-export function eventWords(e: StoredEvent): string {
-  const d = (e.details ?? {}) as Record<string, unknown>;
-  const q = (v: unknown): string => JSON.stringify(v ?? null);
-  switch (e.kind) {
-    case 'session.connect': return `connection from ${e.client_ip ?? '?'}${e.client_ptr ? ` (${e.client_ptr})` : ''}`;
-    case 'session.refused': return 'connection refused';
-    case 'session.helo': return `the client said HELO/EHLO ${q(e.helo)}${typeof d.size_limit === 'number' ? `; our answer announced SIZE ${d.size_limit}` : ''}`;
-    case 'session.tls': return 'the connection switched to TLS';
-    case 'session.limit': return `a session limit was hit${d.reason ? `: ${String(d.reason)}` : ''}`;
-    case 'session.protocol_error': return 'a command was refused by the protocol rules';
-    case 'session.close': return 'connection closed';
-    case 'mail.from': return `sender (MAIL FROM) ${q(e.mail_from)}`;
-    case 'rcpt.accepted': return `recipient ${q(e.rcpt)} accepted`;
-    case 'rcpt.rejected': return `recipient ${q(e.rcpt)} refused`;
-    case 'data.received': return `message received: ${e.size ?? '?'} bytes, subject ${q(d.subject)}`;
-    case 'data.rejected': return 'message refused after DATA';
-    case 'check.result': return `check ${e.check_name ?? '?'}${d.stage ? ` at ${String(d.stage)}` : ''}${d.reason ? `: ${String(d.reason)}` : ''}${d.dry_run ? ' (dry run)' : ''}`;
-    case 'message.delivered': return `delivered${e.rcpt ? ` to ${q(e.rcpt)}` : ''}`;
-    case 'message.recovered': return `found in the mailbox after a crash${e.rcpt ? ` (${q(e.rcpt)})` : ''}: stored, but not confirmed to the sender`;
-    case 'message.delivery_failed': return `delivery failed${e.rcpt ? ` for ${q(e.rcpt)}` : ''}`;
-    case 'message.queued': return 'taken into the queue of the MTA';
-    case 'pop3.login': return `POP3 login${e.client_ip ? ` from ${e.client_ip}` : ''}`;
-    case 'pop3.retr': return 'fetched by POP3 (RETR)';
-    case 'pop3.dele': return 'deleted by POP3 (DELE)';
-    case 'pop3.logout': return 'POP3 logout';
-    case 'imap.login': return `IMAP login${e.client_ip ? ` from ${e.client_ip}` : ''}`;
-    case 'imap.logout': return 'IMAP logout';
-    case 'imap.expunge': return 'deleted by IMAP (expunge)';
-    case 'mailbox.copy': return 'copied or moved to another folder';
-    default: return e.kind;
-  }
-}
-
 export interface RecheckView {
   domain: { name: string; result: DomainDiagnosis | null; error: string | null } | null;
   ip: { addr: string; result: IpDiagnosis | null; error: string | null } | null;
@@ -123,12 +90,16 @@ export interface RecheckView {
 export function journeyView(j: ExplainedJourney, o: { lang: string; csrf: string; recheck: RecheckView | null; reportFormats: boolean }): Html {
   const evidence = new Set(j.explanations.flatMap((f) => f.evidence));
   const self = `/journey/${encodeURIComponent(j.ref)}`;
+  // The timeline in research's words (as in the report), in the page's language; reply and verdict have columns of their own.
+  const lang = o.lang === 'de' ? 'de' : 'en';
+  const ptr = clientPtrOf(j.events);
+  const subject = j.events.find((e) => e.kind === 'data.received' && typeof e.details?.subject === 'string')?.details?.subject as string | undefined;
   return html`<table class="facts"><tbody>
 <tr><th>REF</th><td>${j.ref}</td></tr><tr><th>Outcome</th><td>${outcomeCell(j.outcome)}</td></tr>
 <tr><th>Started</th><td>${j.started_at}</td></tr><tr><th>Node</th><td>${j.node} (${j.source})</td></tr>
 <tr><th>Client</th><td>${j.client_ip ?? 'unknown'}${j.helo !== null ? html`, HELO <code>${j.helo}</code>` : ''}</td></tr>
 <tr><th>From</th><td class="text">${j.mail_from === '' ? '<>' : j.mail_from ?? ''}</td></tr><tr><th>To</th><td class="text">${j.rcpt}</td></tr>
-<tr><th>Message-ID</th><td class="text">${j.message_id ?? ''}</td></tr><tr><th>Reply</th><td class="text">${j.reply ?? ''}</td></tr>
+<tr><th>Message-ID</th><td class="text">${j.message_id ?? ''}</td></tr>${subject !== undefined ? html`<tr><th>Subject</th><td class="text">${subject}</td></tr>` : ''}<tr><th>Reply</th><td class="text">${j.reply ?? ''}</td></tr>
 </tbody></table>
 <form method="get" action="${self}" class="inline"><input type="hidden" name="rcpt" value="${j.rcpt}">${langSelect(o.lang)} <button type="submit">Switch</button></form>
 <h2>Explanation</h2>
@@ -141,7 +112,7 @@ ${o.reportFormats ? '' : html`<span class="muted">(reports are not available on 
 <h2>Timeline</h2>
 <table class="timeline"><thead><tr><th>#</th><th>Time</th><th>Node</th><th>Source</th><th>Event</th><th>Verdict</th><th>Reply</th></tr></thead><tbody>
 ${j.events.map((e) => html`<tr id="e${e.id}"${evidence.has(e.id) ? new Html(' class="evidence"') : ''}><td>${e.id}</td><td>${new Date(e.ts).toISOString()}</td><td>${e.node}</td><td>${e.source}</td>
-<td class="text">${eventWords(e)}${e.details && Object.keys(e.details).length ? html`<details><summary>details</summary><pre>${JSON.stringify(e.details, null, 2)}</pre></details>` : ''}</td>
+<td class="text">${describeEvent(e, lang, { reply: false, ptr })}${e.details && Object.keys(e.details).length ? html`<details><summary>details</summary><pre>${JSON.stringify(e.details, null, 2)}</pre></details>` : ''}</td>
 <td>${e.verdict ?? ''}</td><td class="text">${e.smtp_code ? `${e.smtp_code} ` : ''}${e.reply ?? ''}</td></tr>`)}
 </tbody></table>
 <h2>Recheck now</h2>
@@ -179,16 +150,6 @@ export function diagnosticsForm(q: { domain?: string; ip?: string }): Html {
 <label>Sender domain<input name="domain" value="${q.domain ?? ''}" maxlength="253"></label>
 <label>IP address<input name="ip" value="${q.ip ?? ''}" maxlength="64"></label>
 <div><button type="submit">Check now</button></div></form>`;
-}
-
-/** What the public reference page shows: no recipients, subjects, Message-IDs or customer names. */
-export interface PublicView {
-  ref: string;
-  at: string;
-  client_ip: string | null;
-  outcome: string;
-  replies: string[];
-  explanations: { title: string; what: string; action: string }[];
 }
 
 export function publicPage(v: PublicView, lang: string): Html {

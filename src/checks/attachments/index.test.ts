@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { render } from '../../smtp/reply.js';
+import { render } from '../../mail/reply.js';
 import { testContext } from '../testing.js';
 import type { Verdict } from '../types.js';
 import { settings } from './config.js';

@@ -14,10 +14,12 @@ import { openBody, runOn, type ByteSource } from './bytes.js';
 import { describeExtension, executableWhat, isMacroExtension, nameParts, sniff, type Magic } from './detect.js';
 import { hasVbaProject, isInstaller, oleDirectory } from './ole.js';
 import { copyEntry, entryHead, entryLocal, zipListing, type ZipEntry, type ZipListing } from './zip.js';
+import type { AttachmentRule } from '../findings.js';
 
 export type Settings = ResolvedConfig['checks']['attachments'];
 
-export type Rule = 'extension' | 'double_extension' | 'content' | 'macro' | 'encrypted_archive';
+/** What decided, recorded as the evidence's `rule` (checks/findings.ts). */
+export type Rule = AttachmentRule;
 
 export interface Finding {
   rule: Rule;

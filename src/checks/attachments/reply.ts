@@ -2,7 +2,7 @@
 // naming the attachment and saying what the sender can do. File names come
 // from the sender: cleaned and bounded before they go into a reply.
 import type { MimeLimit } from '../../scan/parts.js';
-import type { Reply } from '../../smtp/reply.js';
+import type { Reply } from '../../mail/reply.js';
 import { asciiSafe } from '../../util/sanitize.js';
 import type { ArchiveLimit, Finding } from './inspect.js';
 

@@ -5,6 +5,7 @@ import { asciiSafe } from '../../util/sanitize.js';
 import { answerEvidence, lookupBudgetMs, type AnswerEvidence } from '../dns-evidence.js';
 import { ComponentError, type Check, type Verdict } from '../types.js';
 import { genericName } from './generic.js';
+import type { ClientIdentityFinding } from '../findings.js';
 
 type Settings = ResolvedConfig['checks']['client_identity'];
 
@@ -65,7 +66,7 @@ export function clientIdentityChecks(settings: Settings, cfg: Pick<ResolvedConfi
       const safeIp = asciiSafe(ip, 45);
 
       if (names.length === 0) {
-        evidence.finding = 'no_ptr';
+        evidence.finding = 'no_ptr' satisfies ClientIdentityFinding;
         const reason = `client address has no PTR record (${ptr.rcode})`;
         if (settings.no_ptr === 'flag') return { kind: 'flag', tag: 'no_ptr', reason, evidence, ptr: null };
         const temp = settings.no_ptr === 'tempfail';
@@ -81,7 +82,7 @@ export function clientIdentityChecks(settings: Settings, cfg: Pick<ResolvedConfi
       const shown = verified ?? names[0]!;
       const generic = genericName(shown, ip, extra);
       if (generic) {
-        evidence.finding = 'dynamic_name';
+        evidence.finding = 'dynamic_name' satisfies ClientIdentityFinding;
         evidence.generic = generic.why;
         const reason = `client host name ${shown} looks generic/dynamic: ${generic.why.join(', ')}`;
         if (settings.dynamic === 'flag') return { kind: 'flag', tag: 'dynamic_ptr', reason, evidence, ptr: verified };
@@ -93,7 +94,7 @@ export function clientIdentityChecks(settings: Settings, cfg: Pick<ResolvedConfi
       }
 
       if (!verified) {
-        evidence.finding = 'no_fcrdns';
+        evidence.finding = 'no_fcrdns' satisfies ClientIdentityFinding;
         const reason = `PTR name ${shown} does not resolve back to the client address`;
         if (settings.no_fcrdns === 'flag') return { kind: 'flag', tag: 'no_fcrdns', reason, evidence, ptr: null };
         const temp = settings.no_fcrdns === 'tempfail';

@@ -1,9 +1,9 @@
 import type { ResolvedConfig } from '../../config/load.js';
-import type { Reply } from '../../smtp/reply.js';
+import type { Reply } from '../../mail/reply.js';
 import { clientNetwork } from '../../dns/ip.js';
 import type { Check, CheckContext, Stage, Verdict } from '../types.js';
 import cluster from 'node:cluster';
-import { WorkerRateClient } from '../../smtp/cluster-limiter.js';
+import { WorkerRateClient } from './cluster.js';
 import { MemoryRateStore, type RateResult } from './store.js';
 
 type Settings = ResolvedConfig['checks']['rate'];

@@ -1,7 +1,7 @@
 // Rate counters: exact sliding windows, in memory. One store per node: a
 // single process keeps its own; with several worker processes (smtp.workers)
 // the primary keeps it and the workers ask over the cluster IPC channel
-// (cluster-limiter.ts carries the messages), so the limits hold for the node.
+// (cluster.ts carries the messages), so the limits hold for the node.
 //
 // Why not a SQLite file shared by the workers: better-sqlite3 is synchronous,
 // and a worker that waits for another process's write lock (busy_timeout)

@@ -4,6 +4,7 @@ import { isTemporaryFailure, isValidDnsName, type DnsAnswer } from '../../dns/ty
 import { asciiSafe } from '../../util/sanitize.js';
 import { answerEvidence, lookupBudgetMs } from '../dns-evidence.js';
 import { ComponentError, type Check, type Verdict } from '../types.js';
+import type { SenderDomainFinding } from '../findings.js';
 
 type Settings = ResolvedConfig['checks']['sender_domain'];
 
@@ -53,7 +54,7 @@ export function senderDomainChecks(settings: Settings, cfg: Pick<ResolvedConfig,
       if (isTemporaryFailure(mx)) throw failed(mx);
       const evidence: Record<string, unknown> = { domain, mx: answerEvidence(mx) };
       if (mx.rcode === 'NXDOMAIN') {
-        evidence.finding = 'nxdomain';
+        evidence.finding = 'nxdomain' satisfies SenderDomainFinding;
         return {
           kind: 'reject',
           reply: { code: 550, enhanced: '5.1.8', text: `The sender domain ${shown} does not exist in DNS; use a valid sender address` },
@@ -63,7 +64,7 @@ export function senderDomainChecks(settings: Settings, cfg: Pick<ResolvedConfig,
       if (mx.records.length > 0) {
         // RFC 7505 section 3: a null MX is "MX 0 ." (exchange ''); the domain sends, but takes no mail.
         if (mx.records.some((r) => r.exchange === '')) {
-          evidence.finding = 'null_mx';
+          evidence.finding = 'null_mx' satisfies SenderDomainFinding;
           return {
             kind: 'reject',
             // RFC 7505 section 4.3 / RFC 7372 section 3.5: 550 5.7.27 sender address has null MX.
@@ -73,7 +74,7 @@ export function senderDomainChecks(settings: Settings, cfg: Pick<ResolvedConfig,
         }
         const ips = mx.records.map((r) => mxAddress(r.exchange));
         if (ips.every((a) => a !== null)) {
-          evidence.finding = 'mx_is_ip';
+          evidence.finding = 'mx_is_ip' satisfies SenderDomainFinding;
           const first = asciiSafe(ips[0]!, 45);
           const reason = `the MX of the sender domain is an IP address (${ips.join(', ')}) instead of a host name`;
           if (settings.mx_is_ip === 'flag') return { kind: 'flag', tag: 'sender_mx_is_ip', reason, evidence };
@@ -88,7 +89,7 @@ export function senderDomainChecks(settings: Settings, cfg: Pick<ResolvedConfig,
           };
         }
         if (ips.some((a) => a !== null)) {
-          evidence.finding = 'some_mx_is_ip';
+          evidence.finding = 'some_mx_is_ip' satisfies SenderDomainFinding;
           return { kind: 'flag', tag: 'sender_mx_is_ip', reason: `an MX of the sender domain is an IP address (${ips.filter(Boolean).join(', ')}); others are host names`, evidence };
         }
         return { kind: 'pass', evidence };
@@ -98,12 +99,12 @@ export function senderDomainChecks(settings: Settings, cfg: Pick<ResolvedConfig,
       evidence.a = answerEvidence(a);
       evidence.aaaa = answerEvidence(aaaa);
       if (a.records.length > 0 || aaaa.records.length > 0) {
-        evidence.finding = 'implicit_mx';
+        evidence.finding = 'implicit_mx' satisfies SenderDomainFinding;
         return { kind: 'pass', evidence };
       }
       if (isTemporaryFailure(a)) throw failed(a);
       if (isTemporaryFailure(aaaa)) throw failed(aaaa);
-      evidence.finding = 'no_mail_host';
+      evidence.finding = 'no_mail_host' satisfies SenderDomainFinding;
       return {
         kind: 'reject',
         reply: { code: 550, enhanced: '5.1.8', text: `The sender domain ${shown} has no mail server in DNS (no MX, A or AAAA record), so it cannot get replies; use a valid sender address` },

@@ -1,5 +1,5 @@
 import type { Check, Verdict } from '../types.js';
-import type { Reply } from '../../smtp/reply.js';
+import type { Reply } from '../../mail/reply.js';
 
 /** RFC 1870 section 6 / RFC 3463 5.3.4: message too big for system. */
 export function tooBig(limit: number): Reply {

@@ -1,6 +1,6 @@
 import type { ResolvedConfig } from '../../config/load.js';
 import type { Logger } from '../../log/logger.js';
-import type { Reply } from '../../smtp/reply.js';
+import type { Reply } from '../../mail/reply.js';
 import type { SpamResult, SpamScanner } from '../../scan/spam-types.js';
 import { ComponentError, type Check, type CheckContext, type Evidence, type Verdict } from '../types.js';
 

@@ -2,7 +2,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import type { Mailbox } from '../../domains/index.js';
+import type { Mailbox } from '../../mail/address.js';
 import { DeliveryError, type DeliveryTarget, type OutgoingMessage, type StoredCopy } from '../types.js';
 import type { StoreJob, StorePlace, StoreReply } from './store-protocol.js';
 

@@ -6,7 +6,7 @@ import net from 'node:net';
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
-import type { Mailbox } from '../../domains/index.js';
+import type { Mailbox } from '../../mail/address.js';
 import { LoneCrToLf } from '../line-ends.js';
 import type { Health } from '../../health/index.js';
 import { logSafe } from '../../util/sanitize.js';

@@ -3,7 +3,7 @@
 // name internals (paths, user ids) and has its own format. The sender gets
 // our text with our REF; the ledger keeps the downstream line, cleaned.
 import { logSafe } from '../../util/sanitize.js';
-import type { EnhancedCode, Reply } from '../../smtp/reply.js';
+import type { EnhancedCode, Reply } from '../../mail/reply.js';
 import { asciiSafe } from '../../util/sanitize.js';
 import type { DownstreamReply } from '../types.js';
 

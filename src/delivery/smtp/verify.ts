@@ -6,9 +6,9 @@
 // send() goes on to DATA as soon as one recipient is accepted), and a probe
 // must never send a message. The dialog is five commands, one at a time.
 import net from 'node:net';
-import type { Mailbox } from '../../domains/index.js';
+import type { Mailbox } from '../../mail/address.js';
 import type { Health } from '../../health/index.js';
-import type { Reply } from '../../smtp/reply.js';
+import type { Reply } from '../../mail/reply.js';
 import { logSafe } from '../../util/sanitize.js';
 import type { DownstreamReply } from '../types.js';
 import { ledgerLine, mapRefusal, parseReply, unreachable } from './map.js';

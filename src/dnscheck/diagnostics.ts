@@ -1,4 +1,5 @@
 import type { ResolvedConfig } from '../config/load.js';
+import type { ClientIdentityFinding, SenderDomainFinding } from '../checks/findings.js';
 import { checksOf } from '../checks/registry.js';
 import { mxAddress } from '../checks/sender-domain/index.js';
 import type { Check, CheckContext, CheckDeps, Verdict } from '../checks/types.js';
@@ -92,7 +93,8 @@ async function runAll(checks: Check[], ctx: CheckContext): Promise<CheckOutcome[
   return out;
 }
 
-function findingOf(o: CheckOutcome | undefined): unknown { return o?.evidence?.finding; }
+/** The finding a check recorded, typed by the check's findings (checks/findings.ts): a renamed one fails to compile below. */
+function findingOf<F extends string>(o: CheckOutcome | undefined): F | undefined { return o?.evidence?.finding as F | undefined; }
 
 /** Organizational domain without the Public Suffix List (none is installed): the last two labels; good enough to find a parent's DMARC record for most names. */
 function orgDomain(domain: string): string {
@@ -134,7 +136,7 @@ export async function checkDomain(cfg: ResolvedConfig, deps: CheckDeps, log: Log
   const problems: Problem[] = [];
   const checks = await runAll(checksOf('sender_domain', cfg, log), context(deps, 'mail', '127.0.0.1', `postmaster@${domain}`));
   const sd = checks.find((c) => c.check === 'sender_domain');
-  const finding = findingOf(sd);
+  const finding = findingOf<SenderDomainFinding>(sd);
   if (sd?.verdict === 'error') problems.push({ code: 'dns_failure', severity: 'error', text: sd.reason ?? 'DNS failure' });
   if (finding === 'nxdomain') problems.push({ code: 'sender_domain_unresolvable', severity: 'error', text: `${domain} does not exist in DNS` });
   if (finding === 'no_mail_host') problems.push({ code: 'sender_domain_unresolvable', severity: 'error', text: `${domain} has no MX, A or AAAA record: nobody can send replies or bounces to it` });
@@ -182,7 +184,7 @@ export async function checkIp(cfg: ResolvedConfig, deps: CheckDeps, log: Logger,
     if (c.verdict === 'error') problems.push({ code: 'dns_failure', severity: 'error', text: `${c.check}: ${c.reason ?? 'failed'}` });
     if (c.check === 'dnsbl' && (c.verdict === 'reject' || c.verdict === 'flag')) problems.push({ code: 'sender_ip_blocklisted', severity: 'error', text: c.reason ?? 'listed' });
     if (c.check === 'client_identity') {
-      const f = findingOf(c);
+      const f = findingOf<ClientIdentityFinding>(c);
       if (f === 'dynamic_name') problems.push({ code: 'sender_dynamic_ip', severity: 'error', text: c.reason ?? 'dynamic host name' });
       if (f === 'no_ptr') problems.push({ code: 'no_ptr', severity: 'error', text: c.reason ?? 'no PTR record' });
       if (f === 'no_fcrdns') problems.push({ code: 'no_fcrdns', severity: 'error', text: c.reason ?? 'PTR does not resolve back' });

@@ -36,6 +36,13 @@ export function render(reply: Reply, ref: string, publicUrl: string | null): Ren
   return { code: reply.code, enhanced: reply.enhanced, line: `${reply.enhanced} ${text}${tail}` };
 }
 
+/**
+ * The message could not be stored (spooling at DATA, or a Maildir write):
+ * RFC 3463 4.3.0 / RFC 5321 451, our fault, the sender should retry. One
+ * definition for the gateway and the delivery router, which both say it.
+ */
+export const STORE_FAILED: Reply = { code: 451, enhanced: '4.3.0', text: 'Temporary problem storing your message; please try again later' };
+
 /** Checks that the class of code and enhanced code agree (RFC 3463 section 2). */
 export function consistent(r: Reply): boolean {
   return String(r.code)[0] === r.enhanced[0];

@@ -1,18 +1,35 @@
-// What an account may see: the rule is research's (research/visibility.ts),
-// applied where the query runs, in the research thread; this module only
-// names the web's questions in its terms.
+// The research service: the questions the CLI, the web and reports ask,
+// over any LedgerReader. What an account may see is the rule of
+// visibility.ts, applied here where the query runs (in the web's research
+// threads), so pages, API, reports and the command line agree.
 import type { LedgerReader } from '../ledger/types.js';
-import { explainJourney, type Lang } from '../research/explain.js';
-import { trace, type ResearchSettings } from '../research/journeys.js';
-import { search, type SearchFilter, type SearchOptions, type SearchResult } from '../research/search.js';
-import { domainOf, inScope, visibleJourney, type Scope } from '../research/visibility.js';
+import { explainJourney, type Lang } from './explain.js';
+import { trace, type ResearchSettings } from './journeys.js';
 import { maskRecipients } from './mask.js';
-import type { PublicView } from './views.js';
+import { search, type SearchFilter, type SearchOptions, type SearchResult } from './search.js';
+import { domainOf, inScope, visibleJourney, type Scope } from './visibility.js';
 
 export { domainOf, inScope, type Scope };
 
-export function scopedSearch(reader: LedgerReader, f: SearchFilter, scope: Scope, opts: SearchOptions): SearchResult {
-  return search(reader, f, { ...opts, scope });
+export interface RunOptions extends SearchOptions {
+  /** From the configuration (settings.ts researchSettings). */
+  settings?: ResearchSettings;
+}
+
+/** One search: the filter with the configuration's settings, the account's scope (absent: staff), typo hints from the configured mailboxes. */
+export function runSearch(reader: LedgerReader, f: SearchFilter, opts: RunOptions): SearchResult {
+  const { settings, ...rest } = opts;
+  return search(reader, { ...f, ...settings }, rest);
+}
+
+/** What the public reference page shows: no recipients, subjects, Message-IDs or customer names. */
+export interface PublicView {
+  ref: string;
+  at: string;
+  client_ip: string | null;
+  outcome: string;
+  replies: string[];
+  explanations: { title: string; what: string; action: string }[];
 }
 
 /** The journeys of one REF the account may see (an unknown REF and a REF of another customer look the same: none). */
