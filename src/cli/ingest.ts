@@ -1,3 +1,4 @@
+import { progress } from '../util/progress.js';
 import { ingest, type IngestSummary, type LogKind } from '../ingest/run.js';
 import { configFrom, parse, UsageError } from './common.js';
 
@@ -47,18 +48,20 @@ export async function ingestCommand(argv: string[]): Promise<number> {
   const stop = (): void => ac.abort();
   if (values.follow) { process.once('SIGINT', stop); process.once('SIGTERM', stop); }
   let summary: IngestSummary;
+  const shown = progress(`ingesting ${files.length === 1 ? files[0] : `${files.length} files`}`, 'lines', { quiet: values.json === true || values.follow === true });
   try {
     summary = await ingest({
       kind: kind as LogKind, files, ledgerPath: cfg.paths.store, node: values.node, fallbackNode: cfg.node,
       year, follow: values.follow, fromStart: values['from-start'],
       batchLines: int(values['batch-lines'], '--batch-lines', 1, 10_000_000), pollMs: int(values['poll-ms'], '--poll-ms', 10, 60000),
-      signal: ac.signal, onNote: (s) => process.stderr.write(`mailproof ingest: ${s}\n`),
+      signal: ac.signal, progress: shown, onNote: (s) => process.stderr.write(`mailproof ingest: ${s}\n`),
     });
   } catch (err) {
     const msg = (err as Error).message;
     if (/^cannot read |is not a regular file/.test(msg)) throw new UsageError(msg);
     throw err;
   } finally {
+    shown.done();
     process.removeListener('SIGINT', stop); process.removeListener('SIGTERM', stop);
   }
   printSummary(summary, !!values.json);

@@ -17,6 +17,7 @@ commands:
   trace    what happened to mail for an address or domain
   report   the customer report of a search (text, HTML or PDF; German or English)
   prune    remove ledger events older than the retention time
+  index    bring the store up to the journal now (and convert a ledger of the previous format) [--json]
   config   print or check the effective configuration
   status   state of DNS, clamd and the spam scanner as the gateway sees them
            [--probe] [--json]
@@ -57,6 +58,7 @@ async function main(argv: string[]): Promise<number> {
     case 'trace': return (await import('./trace.js')).traceCommand(rest);
     case 'report': return (await import('./report.js')).reportCommand(rest);
     case 'prune': return (await import('./prune.js')).pruneCommand(rest);
+    case 'index': return (await import('./index-cmd.js')).indexCommand(rest);
     case 'config': return (await import('./config.js')).configCommand(rest);
     case 'status': return (await import('./status.js')).statusCommand(rest);
     case 'check': return (await import('./check.js')).checkCommand(rest);

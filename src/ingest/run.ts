@@ -7,6 +7,7 @@ import type { LedgerEvent } from '../ledger/types.js';
 import { clean, type StatefulParser } from './common.js';
 import { DovecotParser } from './dovecot.js';
 import { IngestLedger } from './ledger.js';
+import type { Progress } from '../util/progress.js';
 import { PostfixParser } from './postfix.js';
 import { LogFile, type FilePosition } from './reader/follow.js';
 import { parseSyslog, YearInference } from './syslog.js';
@@ -14,6 +15,8 @@ import { parseSyslog, YearInference } from './syslog.js';
 export type LogKind = 'postfix' | 'dovecot';
 
 export interface IngestOptions {
+  /** Lines read, for a progress display on a terminal (util/progress.ts). */
+  progress?: Progress;
   kind: LogKind;
   files: string[];
   ledgerPath: string;
@@ -133,6 +136,7 @@ export async function ingest(o: IngestOptions): Promise<IngestSummary> {
         ledger.flush();
       }
       pendingLines += chunk.lines.length + chunk.oversized;
+      o.progress?.add(chunk.lines.length + chunk.oversized);
       if (pendingLines >= batchLines) commit();
       return true;
     };

@@ -5,7 +5,7 @@
 // take turns safely, since each reads the positions inside its transaction.
 import type Database from 'better-sqlite3';
 import type { LedgerEvent } from '../../types.js';
-import { encodeChunk, normalizeEvent, CODEC_VERSION, type ChunkEvent } from '../codec.js';
+import { encodeChunk, normalizeEvent, type ChunkEvent } from '../codec.js';
 import { domainOf, termsOf } from '../terms.js';
 import { CHUNK_SPAN_MS, openStoreDb } from './schema.js';
 import type { StorePosition } from '../types.js';
@@ -88,9 +88,15 @@ export class SqliteStoreWriter {
   add(inputs: StoreInput[]): number {
     if (!this.inTx) throw new Error('SqliteStoreWriter.add outside a transaction');
     const groups = new Map<string, ChunkEvent[]>();
+    // A transaction's events without a session (an ingested delivery, a
+    // queue line) go with the session that began it when it is in the same
+    // batch: one chunk instead of two. They keep their own fields (no
+    // session), so research sees them exactly as before.
+    const sessionOfRef = new Map<string, string>();
+    for (const inp of inputs) if (inp.event.session && inp.event.ref && !sessionOfRef.has(inp.event.ref)) sessionOfRef.set(inp.event.ref, inp.event.session);
     for (const inp of inputs) {
       const ce = normalizeEvent(inp.event, this.nextId++, inp.stream !== undefined && inp.seq !== undefined ? { stream: inp.stream, seq: inp.seq } : undefined);
-      const key = sessionKey(inp.event);
+      const key = (!inp.event.session && inp.event.ref && sessionOfRef.get(inp.event.ref)) || sessionKey(inp.event);
       let g = groups.get(key);
       if (!g) groups.set(key, (g = []));
       g.push(ce);
@@ -117,7 +123,8 @@ export class SqliteStoreWriter {
 
   private writeChunk(key: string, events: ChunkEvent[], lo: number, hi: number): void {
     const sid = Number(this.st.session.get(key, lo, hi));
-    this.st.chunk.run(sid, events[0]!.id, events.length, CODEC_VERSION, encodeChunk(events));
+    const { body, codec } = encodeChunk(events);
+    this.st.chunk.run(sid, events[0]!.id, events.length, codec, body);
     const first = new Map<string, number>();
     const terms = new Set<string>();
     for (const e of events) {
