@@ -1,3 +1,4 @@
+import type { StoreLag } from '../ledger/store/types.js';
 import type { LedgerReader } from '../ledger/types.js';
 import { explainCode, explainJourney, explainNoAttemptTo, factsOf, type Finding, type Lang } from './explain.js';
 import { trace, type Journey, type NearMiss, type Outcome, type TraceFilter } from './journeys.js';
@@ -38,6 +39,8 @@ export interface SearchResult {
   findings: Omit<Finding, 'evidence'>[];
   near_misses: NearMiss[];
   truncated: boolean;
+  /** Set when the store had not taken in all of the journals in time (ledger/open.ts): the answer may miss those events. */
+  store_behind?: StoreLag[];
 }
 
 /** How far back deliveries count as "this mailbox exists" for typo hints. */

@@ -82,6 +82,7 @@ tr.evidence { background: #fff3c4; }
 .outcome-delivered { color: #060; font-weight: bold; }
 .outcome-rejected { color: #a00; font-weight: bold; }
 .outcome-tempfailed { color: #a60; font-weight: bold; }
+.notice { border-left: 4px solid #a60; background: #fff8e6; padding: .5em 1em; margin: .5em 0; }
 .finding { border-left: 4px solid #357; background: #fff; padding: .5em 1em; margin: .5em 0; }
 .finding.side-sender { border-color: #a00; }
 .finding.side-recipient { border-color: #a60; }

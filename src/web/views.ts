@@ -1,6 +1,7 @@
 // The pages. Every value from the ledger is attacker-controlled (HELO names,
 // addresses, subjects, file names, reply texts): it reaches HTML only through
 // html`` interpolation, which escapes.
+import type { StoreLag } from '../ledger/store/types.js';
 import type { DomainDiagnosis, IpDiagnosis } from '../dnscheck/diagnostics.js';
 import type { Finding } from '../research/explain.js';
 import type { NearMiss } from '../research/journeys.js';
@@ -66,6 +67,15 @@ export const PAGE_SIZES = [100, 250, 1000] as const;
  * and a transaction's journeys and hits spread over time, so a time cursor
  * could skip a journey at the boundary.
  */
+/** Said plainly when the store had not taken in everything the journals held when the question came. */
+export function lagNotice(lag: StoreLag[], lang: string): Html {
+  if (lag.length === 0) return html``;
+  const de = lang === 'de';
+  return html`<p class="notice">${lag.map((l) => de
+    ? `Der Datenbestand ist noch nicht vollständig: ${l.events} Ereignis(se) vom Server ${l.node} (${l.stream}) fehlen in dieser Antwort noch. Bitte in einigen Sekunden erneut suchen.`
+    : `The store is not complete yet: ${l.events} event(s) from server ${l.node} (${l.stream}) are missing from this answer. Please search again in a few seconds.`).join(' ')}</p>`;
+}
+
 export function results(r: SearchResult, lang: string, query?: { q: Record<string, string>; limit: number }): Html {
   const bigger = query && r.truncated ? PAGE_SIZES.filter((n) => n > query.limit) : [];
   const more = r.truncated
@@ -73,7 +83,7 @@ export function results(r: SearchResult, lang: string, query?: { q: Record<strin
       ? html` (the newest; show up to ${bigger.map((n, i) => html`${i ? ' or ' : ''}<a href="${href('/search', { ...query!.q, limit: String(n) })}">${String(n)}</a>`)}, or narrow the search)`
       : ' (more than shown: narrow the search, e.g. the time window)'
     : '';
-  return html`${r.findings.map((f) => findingBlock(f))}
+  return html`${lagNotice(r.store_behind ?? [], lang)}${r.findings.map((f) => findingBlock(f))}
 ${nearMisses(r.near_misses)}
 <p class="count">${r.journeys.length} journeys${more}, ${r.since ?? 'any time'} to ${r.until ?? 'now'}.</p>
 ${r.journeys.length ? html`<table class="journeys"><thead><tr><th>Time</th><th>REF</th><th>Outcome</th><th>From</th><th>To</th><th>Client IP</th><th>Diagnosis</th></tr></thead><tbody>
