@@ -3,19 +3,9 @@
 // file in the Maildir, created with O_EXCL, holding the owner's pid.
 import fs from 'node:fs';
 import path from 'node:path';
+import { alive } from '../util/process.js';
 
 export const LOCK_NAME = 'mailproof-pop3.lock';
-
-function alive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists, under another user.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export class MailboxLock {
   private constructor(readonly file: string, private released = false) {}

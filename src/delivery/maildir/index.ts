@@ -1,3 +1,4 @@
+import { alive } from '../../util/process.js';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -30,17 +31,6 @@ export function uniqueName(host: string, size: number, now = Date.now()): string
 export function uniqueNamePattern(host: string): RegExp {
   const h = host.replace(/[/:]/g, '_').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   return new RegExp(`^(\\d+)\\.M(\\d+)P(\\d+)Q\\d+R[0-9a-f]{8}\\.${h},S=\\d+(?::2,.*)?$`);
-}
-
-/** Whether a process with this PID exists (EPERM: it does, under another user). */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists, under another user.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

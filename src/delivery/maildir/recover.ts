@@ -23,7 +23,8 @@ import type { Mailbox } from '../../mail/address.js';
 import type { LedgerEvent, LedgerReader } from '../../ledger/types.js';
 import { normalizeMessageId } from '../../util/message-id.js';
 import type { DeliveredMemory } from '../memory.js';
-import { alive, uniqueNamePattern } from './index.js';
+import { alive } from '../../util/process.js';
+import { uniqueNamePattern } from './index.js';
 
 /** Files of the crashed process this much older than its newest are not looked at: its sessions had ended. */
 const LOOK_BACK_MS = 15 * 60 * 1000;

@@ -3,7 +3,7 @@
 // and write over each other's records.
 import fs from 'node:fs';
 import path from 'node:path';
-import { alive } from '../../delivery/maildir/index.js';
+import { alive } from '../../util/process.js';
 
 // A lock file still empty after this long was left by a creator that died
 // between creating and writing it.
