@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { spawn } from 'node:child_process';
 import { args, median, processTree, sleep } from './lib/proc.js';
-import { startBare, startMailproof, startPostfix, startSink, type Env, type Target } from './lib/targets.js';
+import { startBare, startMailproof, startPostfix, startSink, type Env, type SettleInfo, type Target } from './lib/targets.js';
 import { CLIENT, mailproofCheckSettings, postfixCheckParams, startCheckServices, type CheckServices } from './lib/check-services.js';
 
 const a = args(process.argv.slice(2));
@@ -57,6 +57,13 @@ interface RunResult {
   calibration?: boolean;
   loadBefore: number;
   cpuPressure: number | null;
+  /**
+   * mailproof: the store's lag behind the journal when smtp-source exited and
+   * the time until it had caught up (cpuMsPerMsg includes that catch-up; rate
+   * does not, rateCaughtUp does).
+   */
+  store?: SettleInfo;
+  rateCaughtUp?: number;
 }
 
 /**
@@ -186,8 +193,9 @@ async function measureOne(t: Target, c: number, n: number, round: number, calibr
   const r = await smtpSourceRun(t, c, n);
   let problem: string | undefined;
   if (r.code !== 0) problem = `smtp-source exited with ${r.code}: ${r.out.trim().split('\n').slice(-3).join(' | ')}`;
+  let store: SettleInfo | undefined;
   try {
-    await t.settle(before + n);
+    store = (await t.settle(before + n)) ?? undefined;
   } catch (err) {
     problem ??= (err as Error).message;
   }
@@ -200,11 +208,13 @@ async function measureOne(t: Target, c: number, n: number, round: number, calibr
     target: t.name, c, round, messages: n, seconds: r.seconds, rate: n / r.seconds,
     cpuMsPerMsg: cpu1 >= cpu0 ? ((cpu1 - cpu0) * 1000) / n : null,
     ok: !problem, ...(problem ? { problem } : {}), ...(calibration ? { calibration } : {}), loadBefore, cpuPressure: pressure,
+    ...(store ? { store, rateCaughtUp: n / (r.seconds + store.catch_up_ms / 1000) } : {}),
   };
   results.push(res);
   save();
   process.stderr.write(`c=${String(c).padStart(3)} ${calibration ? 'calibrate' : `round ${round}  `} ${t.name.padEnd(13)} ${String(n).padStart(5)} msgs ${r.seconds.toFixed(2).padStart(7)} s ${res.rate.toFixed(1).padStart(8)} msg/s` +
-    ` cpu ${res.cpuMsPerMsg?.toFixed(2) ?? '?'} ms/msg load ${loadBefore.toFixed(1)}${problem ? `  FAILED: ${problem}` : ''}\n`);
+    ` cpu ${res.cpuMsPerMsg?.toFixed(2) ?? '?'} ms/msg load ${loadBefore.toFixed(1)}` +
+    `${store ? ` store lag ${store.lag_events} ev / ${store.lag_ms} ms, caught up in ${store.catch_up_ms} ms` : ''}${problem ? `  FAILED: ${problem}` : ''}\n`);
   await sleep(300);
   return res;
 }
