@@ -11,6 +11,7 @@ import { args, median } from './lib/proc.js';
 interface RunResult {
   target: string; c: number; round: number; messages: number; seconds: number; rate: number;
   cpuMsPerMsg: number | null; ok: boolean; problem?: string; calibration?: boolean; loadBefore: number; cpuPressure: number | null;
+  store?: { lag_events: number; lag_ms: number; catch_up_ms: number }; rateCaughtUp?: number;
 }
 interface Throughput {
   date: string; size: number; runs: number; conc: number[]; seconds: number;
@@ -85,10 +86,29 @@ if (tp) {
   push();
   for (const [k, v] of Object.entries(tp.startProblems)) push(`- could not start **${k}**: \`${v.split('\n')[0]}\``);
 
+  // The store's lag: mailproof's runs count as done once its indexer (in the
+  // same serve) has put every journal record of the run into the store.
+  const withStore = names.filter((n) => tp.results.some((r) => r.target === n && r.store));
+  if (withStore.length) {
+    push('Store lag at the end of each mailproof run (median over the runs; the indexer runs in the same `serve`): journal records not yet in the store when smtp-source exited, the age of the oldest of them, and the time until the store had them all. msg/s caught up = messages / (client time + catch-up time); CPU ms/msg above includes the catch-up.');
+    push();
+    push(`| target | ${tp.conc.map((c) => `c=${c} lag events | c=${c} lag ms | c=${c} catch-up ms (max) | c=${c} msg/s caught up`).join(' | ')} |`);
+    push(`|---|${tp.conc.map(() => '---:|---:|---:|---:').join('|')}|`);
+    for (const n of withStore) {
+      push(`| **${n}** | ${tp.conc.map((c) => {
+        const rs = tp.results.filter((r) => r.target === n && r.c === c && !r.calibration && r.ok && r.store);
+        if (!rs.length) return 'n/a | n/a | n/a | n/a';
+        const up = rs.map((r) => r.store!.catch_up_ms);
+        return `${f1(median(rs.map((r) => r.store!.lag_events)))} | ${f1(median(rs.map((r) => r.store!.lag_ms)))} | ${f1(median(up))} (${f1(Math.max(...up))}) | ${f1(median(rs.map((r) => r.rateCaughtUp ?? NaN)))}`;
+      }).join(' | ')} |`);
+    }
+    push();
+  }
+
   const ratio = (x: string, y: string, c: number): number => stat(x, c).med / stat(y, c).med;
   const ratios: [string, string, string, string?][] = [
-    ['mailproof', 'postfix', 'mailproof / Postfix', '>= 2 at c=20 and c=100'],
-    ['mailproof', 'bare', 'mailproof / bare smtp-server (fsync, no delay)', '>= 0.8'],
+    ['mailproof', 'postfix', 'mailproof / Postfix', '>= 1 at c=1'],
+    ['mailproof', 'bare', 'mailproof / bare smtp-server (fsync, no delay)', '>= 0.8 at c=20 and c=100'],
     ['mailproof-w1', 'bare', 'mailproof (workers=1) / bare smtp-server (both one process)', ''],
     ['mailproof', 'smtp-sink', 'mailproof / smtp-sink', ''],
     ['mailproof', 'mailproof-w1', 'mailproof workers=auto / workers=1', ''],
@@ -104,8 +124,9 @@ if (tp) {
     const cells = tp.conc.map((c) => {
       const r = ratio(x, y, c);
       let mark = '';
-      if (x === 'mailproof' && y === 'postfix' && c >= 20) mark = r >= 2 ? ' ✅' : ' ❌';
-      if (x === 'mailproof' && y === 'bare') mark = r >= 0.8 ? ' ✅' : ' ❌';
+      // The goals of the journal-first ledger (RESULTS.md "Journal-first ledger").
+      if (x === 'mailproof' && y === 'postfix' && c === 1) mark = r >= 1 ? ' ✅' : ' ❌';
+      if (x === 'mailproof' && y === 'bare' && c >= 20) mark = r >= 0.8 ? ' ✅' : ' ❌';
       return `${f2(r)}${mark}`;
     });
     push(`| ${label} | ${cells.join(' | ')} | ${goal ?? ''} |`);
