@@ -182,6 +182,25 @@ if (abl) {
   push();
 }
 
+interface Sustained {
+  date: string; label: string; conc: number; seconds: number; messages: number; rate: number; cpu_ms_per_msg: number;
+  lag_events_max: number; lag_events_p95: number; lag_ms_max: number; lag_ms_p95: number;
+  lag_ms_max_first_third: number; lag_ms_max_last_third: number;
+  lag_at_end: { events: number; ms: number; catch_up_ms: number }; ok: boolean; problem?: string; load_before: number;
+}
+const sus = readJson<Sustained>(path.join(dir, 'sustained.json'));
+if (sus?.date) {
+  push(`### Sustained load: the store's lag over ${Math.round(sus.seconds)} s (bench/sustained.ts, run of ${sus.date.slice(0, 16).replace('T', ' ')} UTC)`);
+  push();
+  push(`${sus.label}, smtp-source at c=${sus.conc} back to back for ${sus.seconds} s; every second the store's lag behind the journal: records not yet in the store, and the age of the oldest of them. ${sus.ok ? 'Checked: every batch exited 0; Maildir new/ and message.delivered events in the store both equal the messages sent.' : `**FAILED**: ${sus.problem}`}`);
+  push();
+  push('| msg/s | CPU ms/msg | lag events max / p95 | lag ms max / p95 | lag ms max, first third / last third | at the end: events / ms / catch-up ms |');
+  push('|---:|---:|---:|---:|---:|---:|');
+  push(`| ${f1(sus.rate)} | ${f2(sus.cpu_ms_per_msg)} | ${sus.lag_events_max} / ${sus.lag_events_p95} | ${sus.lag_ms_max} / ${sus.lag_ms_p95} | ${sus.lag_ms_max_first_third} / ${sus.lag_ms_max_last_third} | ${sus.lag_at_end.events} / ${sus.lag_at_end.ms} / ${sus.lag_at_end.catch_up_ms} |`);
+  push();
+  summary.push(`sustained c=${sus.conc}, ${Math.round(sus.seconds)} s: ${f1(sus.rate)} msg/s, CPU ${f2(sus.cpu_ms_per_msg)} ms/msg, store lag max ${sus.lag_ms_max} ms (p95 ${sus.lag_ms_p95} ms), caught up ${sus.lag_at_end.catch_up_ms} ms after the end${sus.ok ? '' : ' (FAILED)'}`);
+}
+
 const ck = readJson<Throughput>(path.join(dir, 'checks.json'));
 if (ck) {
   const st = (t: string, c: number): { med: number; min: number; max: number; cpu: number; ok: number; n: number } => {
