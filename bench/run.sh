@@ -12,7 +12,8 @@
 #    lag behind the journal sampled every second (bench/sustained.ts);
 # 4. report: bench/RESULTS.md (generated part) and a summary table here.
 #
-# Loopback only. About 10-15 minutes on 2 cores. Knobs (environment):
+# Loopback only. About 35-45 minutes on 2 cores the first time (the research
+# step generates its 10M-event store once and caches it), 30-40 after. Knobs (environment):
 #   BENCH_RUNS=3 BENCH_CONC=1,20,100 BENCH_SECONDS=5 (length of one run)
 #   BENCH_TARGETS=mailproof,mailproof-w1,postfix,bare,bare-delay,smtp-sink
 #   BENCH_IDLE=19000 (0 skips the idle test)   BENCH_SKIP_THROUGHPUT=1

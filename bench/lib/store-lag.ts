@@ -1,10 +1,12 @@
 // How far a mailproof instance's store is behind its journal, read from
-// outside the server: the store's positions through a read-only
+// outside the server: lagOf over the store's positions through a read-only
 // SqliteStoreReader (a writer would take the write lock the server's indexer
-// needs) and the journal's segments as they are on disk. The benchmark
+// needs; lagOf needs positions only) and the journal's segments as they are
+// on disk. The benchmark
 // measures the indexer, so it must not do the indexer's work for it.
 import Database from 'better-sqlite3';
-import { listStreams, readStream, START, streamLag, type Position } from '../../src/ledger/journal/index.js';
+import { lagOf } from '../../src/ledger/indexer.js';
+import { readStream, START, type Position } from '../../src/ledger/journal/index.js';
 import { decodeChunk } from '../../src/ledger/store/codec.js';
 import { SqliteStoreReader } from '../../src/ledger/store/sqlite/reader.js';
 import type { StoredEvent } from '../../src/ledger/types.js';
@@ -32,19 +34,19 @@ export class StoreWatch {
     return this.reader;
   }
 
-  /** The lag now. */
+  /** The lag now: lagOf (what serve's indexer and research go by), plus the age of the oldest record missing. */
   lag(now = Date.now()): LagSample {
-    const have = new Map(this.open().positions().map((p) => [`${p.node}\u0000${p.stream}`, p]));
-    const out: LagSample = { events: 0, ms: 0, streams: 0 };
-    for (const { node, stream } of listStreams(this.journal)) {
-      const p = have.get(`${node}\u0000${stream}`);
+    const reader = this.open();
+    const behind = lagOf(reader, this.journal, now);
+    const out: LagSample = { events: 0, ms: 0, streams: behind.length };
+    if (behind.length === 0) return out;
+    const have = new Map(reader.positions().map((p) => [`${p.node}\u0000${p.stream}`, p]));
+    for (const l of behind) {
+      out.events += l.events;
+      const p = have.get(`${l.node}\u0000${l.stream}`);
       const from: Position = p ? { seq: p.seq, segment: p.segment, offset: p.offset } : START;
-      const { records } = streamLag(this.journal, node, stream, from);
-      if (records === 0) continue;
-      out.events += records;
-      out.streams++;
       // The first record the store lacks: its event time says how old the lag is.
-      const first = readStream(this.journal, node, stream, from, { maxRecords: 1 }).records[0];
+      const first = readStream(this.journal, l.node, l.stream, from, { maxRecords: 1 }).records[0];
       if (first) out.ms = Math.max(out.ms, now - first.event.ts);
     }
     return out;
