@@ -117,7 +117,7 @@ echo "dir $SHM" >>"$BENCH_PIDFILE"
 P4=$(free_port); P5=$(free_port)
 start "$WORK/mp-md.log" node "$BUILD/src/cli/main.js" serve --data-dir "$WORK/mp-md" --smtp-listen "127.0.0.1:$P4" -o smtp.workers=1 -o log.level=warn -o "delivery.maildir_root=$SHM/maildir" -o 'pop3.listen=[]' -o 'web.listen=[]'
 MPMD=$LAST
-start "$WORK/mp-lg.log" node "$BUILD/src/cli/main.js" serve --data-dir "$WORK/mp-lg" --smtp-listen "127.0.0.1:$P5" -o smtp.workers=1 -o log.level=warn -o "ledger.path=$SHM/ledger.sqlite" -o 'pop3.listen=[]' -o 'web.listen=[]'
+start "$WORK/mp-lg.log" node "$BUILD/src/cli/main.js" serve --data-dir "$WORK/mp-lg" --smtp-listen "127.0.0.1:$P5" -o smtp.workers=1 -o log.level=warn -o "ledger.journal_dir=$SHM/journal" -o "ledger.store=$SHM/store.sqlite" -o 'pop3.listen=[]' -o 'web.listen=[]'
 MPLG=$LAST
 wait_for "$WORK/mp-md.log" 'SMTP on'
 wait_for "$WORK/mp-lg.log" 'SMTP on'
@@ -130,12 +130,15 @@ done
 stop_group "$MPMD"; stop_group "$MPLG"
 rm -rf "$SHM"; echo "done $SHM" >>"$BENCH_PIDFILE"
 
-say "== mailproof ledger: events per accepted message"
-node -e "
-const D=require('$ROOT/node_modules/better-sqlite3');const db=new D('$WORK/mp/ledger.sqlite',{readonly:true});
-const n=db.prepare(\"select count(*) n from events where kind='message.delivered'\").get().n;
-for (const r of db.prepare('select kind,count(*) n from events group by kind order by n desc').all()) console.log('  '+r.kind.padEnd(18)+(r.n/n).toFixed(2));
-console.log('  indexes on events: '+db.prepare(\"select count(*) n from sqlite_master where type='index' and tbl_name='events'\").get().n);
+say "== mailproof ledger: events per accepted message (from the store)"
+node --input-type=module -e "
+const { SqliteStoreReader } = await import('$BUILD/src/ledger/store/sqlite/reader.js');
+const r = new SqliteStoreReader('$WORK/mp/store.sqlite');
+const by = new Map();
+for (const e of r.all()) by.set(e.kind, (by.get(e.kind) ?? 0) + 1);
+const n = by.get('message.delivered') || 1;
+for (const [k, v] of [...by].sort((a, b) => b[1] - a[1])) console.log('  ' + k.padEnd(18) + (v / n).toFixed(2));
+r.close();
 " | tee -a "$P/summary.txt"
 
 # --- 2. CPU profile ------------------------------------------------------

@@ -8,17 +8,21 @@
 #    without smtp-server's stock 100 ms greeting delay);
 # 2. idle connections: up to 19,000 greeted, idle sessions held open against
 #    mailproof (smtp.workers=1) and the bare smtp-server; RSS per connection;
-# 3. report: bench/RESULTS.md (generated part) and a summary table here.
+# 3. sustained: smtp-source at c=20 against mailproof for 60 s, the store's
+#    lag behind the journal sampled every second (bench/sustained.ts);
+# 4. report: bench/RESULTS.md (generated part) and a summary table here.
 #
-# Loopback only. About 10-15 minutes on 2 cores. Knobs (environment):
+# Loopback only. About 35-45 minutes on 2 cores the first time (the research
+# step generates its 10M-event store once and caches it), 30-40 after. Knobs (environment):
 #   BENCH_RUNS=3 BENCH_CONC=1,20,100 BENCH_SECONDS=5 (length of one run)
 #   BENCH_TARGETS=mailproof,mailproof-w1,postfix,bare,bare-delay,smtp-sink
 #   BENCH_IDLE=19000 (0 skips the idle test)   BENCH_SKIP_THROUGHPUT=1
+#   BENCH_SUSTAINED_SECONDS=60 (0 skips the sustained run) BENCH_SUSTAINED_CONC=20 BENCH_SUSTAINED_WORKERS=auto
 #   BENCH_SKIP_CHECKS=1  BENCH_CHECK_CONC=20,100
 #   BENCH_CHECK_TARGETS=mp-nochecks,mp-dnschecks,mp-allchecks,postfix-checks
 #   BENCH_SKIP_INGEST=1 BENCH_INGEST_LINES=1000000 BENCH_INGEST_RUNS=3 (ingest vs. pflogsumm)
 #   BENCH_SKIP_RESEARCH=1 BENCH_RESEARCH_EVENTS=10000000 BENCH_RESEARCH_N=300 BENCH_RESEARCH_RUNS=2
-#     (trace over a generated ledger vs. grep over the same traffic as mail.log; the ledger is
+#     (trace over a generated store vs. grep over the same traffic as mail.log; the store is
 #     generated once, which takes long, and cached in /var/tmp/mailproof-bench)
 #   BENCH_SKIP_MIME_MEMORY=1 BENCH_MIME_COUNT=100 (RSS with that many messages at the size limit at
 #     once, attachment policy and clamd on: bench/mime-memory.ts, a few minutes)
@@ -66,6 +70,15 @@ if [ "${BENCH_SKIP_THROUGHPUT:-0}" != 1 ]; then
   step node "$BUILD/bench/throughput.js" --build "$BUILD" --work "$WORK" --out "$OUT/throughput.json" \
     --runs "${BENCH_RUNS:-3}" --conc "${BENCH_CONC:-1,20,100}" --seconds "${BENCH_SECONDS:-5}" \
     ${BENCH_TARGETS:+--targets "$BENCH_TARGETS"} || { echo "run.sh: throughput step failed" >&2; status=1; }
+fi
+
+SUSTAINED=${BENCH_SUSTAINED_SECONDS:-60}
+if [ "$SUSTAINED" -gt 0 ]; then
+  rm -f "$OUT/sustained.json"
+  echo "== sustained: mailproof at c=${BENCH_SUSTAINED_CONC:-20} for $SUSTAINED s, the store's lag sampled every second"
+  step node "$BUILD/bench/sustained.js" --build "$BUILD" --work "$WORK" --out "$OUT/sustained.json" \
+    --seconds "$SUSTAINED" --conc "${BENCH_SUSTAINED_CONC:-20}" --workers "${BENCH_SUSTAINED_WORKERS:-auto}" \
+    || { echo "run.sh: sustained step failed" >&2; status=1; }
 fi
 
 if [ "${BENCH_SKIP_CHECKS:-0}" != 1 ]; then

@@ -10,11 +10,18 @@
 // runs are interleaved: round r of concurrency c runs every target once, in
 // an order rotated per round. Noise from other work on the machine then hits
 // all targets alike, and the ratios of the medians stay meaningful.
+//
+// mailproof writes each message's events to its journal before the 250; its
+// indexer (a thread of the same serve) builds the store from the journal
+// behind. A mailproof run ends when the store has caught up: the time that
+// took and the lag when the client finished are recorded per run, the CPU
+// of the catch-up is in CPU ms/msg, and the check compares the Maildir with
+// the store, not with the journal.
 import fs from 'node:fs';
 import os from 'node:os';
-import { spawn } from 'node:child_process';
-import { args, median, processTree, sleep } from './lib/proc.js';
-import { startBare, startMailproof, startPostfix, startSink, type Env, type Target } from './lib/targets.js';
+import { args, median, sleep } from './lib/proc.js';
+import { cpuPressure, cpuSeconds, SIZE, smtpSourceRun as sourceRun } from './lib/load.js';
+import { startBare, startMailproof, startPostfix, startSink, type Env, type SettleInfo, type Target } from './lib/targets.js';
 import { CLIENT, mailproofCheckSettings, postfixCheckParams, startCheckServices, type CheckServices } from './lib/check-services.js';
 
 const a = args(process.argv.slice(2));
@@ -25,11 +32,11 @@ const env: Env = {
   postfix: a.postfix ?? '/usr/sbin/postfix',
 };
 const smtpSource = a['smtp-source'] ?? '/usr/sbin/smtp-source';
+const smtpSourceRun = (t: Target, c: number, n: number): ReturnType<typeof sourceRun> => sourceRun(smtpSource, t, c, n);
 const runs = Number(a.runs ?? 3);
 const conc = (a.conc ?? '1,20,100').split(',').map(Number);
 const wanted = (a.targets ?? 'mailproof,mailproof-w1,postfix,bare,bare-delay,smtp-sink').split(',');
 const out = a.out ?? 'bench/out/throughput.json';
-const SIZE = 4096;
 
 /**
  * Messages per run: what the target did in a short calibration run at the
@@ -57,52 +64,13 @@ interface RunResult {
   calibration?: boolean;
   loadBefore: number;
   cpuPressure: number | null;
-}
-
-/**
- * CPU time of the server's processes, seconds: every thread's run time from
- * /proc/PID/task/TID/schedstat (exact, unlike tick-sampled utime), plus what
- * reaped children left in cutime/cstime (Postfix recycles its smtpd).
- */
-function cpuSeconds(root: number): number {
-  let ns = 0;
-  let ticks = 0;
-  for (const p of processTree(root)) {
-    try {
-      for (const tid of fs.readdirSync(`/proc/${p}/task`)) {
-        ns += Number(fs.readFileSync(`/proc/${p}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-      }
-      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[13]) + Number(f[14]); // cutime, cstime
-    } catch { /* gone */ }
-  }
-  return ns / 1e9 + ticks / 100;
-}
-
-function cpuPressure(): number | null {
-  try {
-    const m = /some avg10=([\d.]+)/.exec(fs.readFileSync('/proc/pressure/cpu', 'utf8'));
-    return m ? Number(m[1]) : null;
-  } catch {
-    return null;
-  }
-}
-
-function smtpSourceRun(t: Target, c: number, n: number): Promise<{ code: number | null; out: string; seconds: number }> {
-  return new Promise((resolve) => {
-    const t0 = process.hrtime.bigint();
-    const who = t.client ? ['-f', t.client.from, '-M', t.client.helo] : ['-f', 'sender@example.org'];
-    const p = spawn(smtpSource, ['-s', String(c), '-m', String(n), '-l', String(SIZE), ...who, '-t', 'demo@demo.test', `${t.host}:${t.port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let o = '';
-    p.stdout.on('data', (d: Buffer) => { o = (o + d.toString()).slice(-4000); });
-    p.stderr.on('data', (d: Buffer) => { o = (o + d.toString()).slice(-4000); });
-    const timer = setTimeout(() => { o += '\n(killed: took longer than 300 s)'; p.kill('SIGKILL'); }, 300_000);
-    p.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out: o, seconds: Number(process.hrtime.bigint() - t0) / 1e9 });
-    });
-  });
+  /**
+   * mailproof: the store's lag behind the journal when smtp-source exited and
+   * the time until it had caught up (cpuMsPerMsg includes that catch-up; rate
+   * does not, rateCaughtUp does).
+   */
+  store?: SettleInfo;
+  rateCaughtUp?: number;
 }
 
 const CHECKS_OFF = ['relay', 'recipient', 'size', 'helo_syntax'].map((c) => `checks.${c}.mode=off`);
@@ -186,8 +154,9 @@ async function measureOne(t: Target, c: number, n: number, round: number, calibr
   const r = await smtpSourceRun(t, c, n);
   let problem: string | undefined;
   if (r.code !== 0) problem = `smtp-source exited with ${r.code}: ${r.out.trim().split('\n').slice(-3).join(' | ')}`;
+  let store: SettleInfo | undefined;
   try {
-    await t.settle(before + n);
+    store = (await t.settle(before + n)) ?? undefined;
   } catch (err) {
     problem ??= (err as Error).message;
   }
@@ -200,11 +169,13 @@ async function measureOne(t: Target, c: number, n: number, round: number, calibr
     target: t.name, c, round, messages: n, seconds: r.seconds, rate: n / r.seconds,
     cpuMsPerMsg: cpu1 >= cpu0 ? ((cpu1 - cpu0) * 1000) / n : null,
     ok: !problem, ...(problem ? { problem } : {}), ...(calibration ? { calibration } : {}), loadBefore, cpuPressure: pressure,
+    ...(store ? { store, rateCaughtUp: n / (r.seconds + store.catch_up_ms / 1000) } : {}),
   };
   results.push(res);
   save();
   process.stderr.write(`c=${String(c).padStart(3)} ${calibration ? 'calibrate' : `round ${round}  `} ${t.name.padEnd(13)} ${String(n).padStart(5)} msgs ${r.seconds.toFixed(2).padStart(7)} s ${res.rate.toFixed(1).padStart(8)} msg/s` +
-    ` cpu ${res.cpuMsPerMsg?.toFixed(2) ?? '?'} ms/msg load ${loadBefore.toFixed(1)}${problem ? `  FAILED: ${problem}` : ''}\n`);
+    ` cpu ${res.cpuMsPerMsg?.toFixed(2) ?? '?'} ms/msg load ${loadBefore.toFixed(1)}` +
+    `${store ? ` store lag ${store.lag_events} ev / ${store.lag_ms} ms, caught up in ${store.catch_up_ms} ms` : ''}${problem ? `  FAILED: ${problem}` : ''}\n`);
   await sleep(300);
   return res;
 }

@@ -1,62 +1,117 @@
-// Where the ledger part of an ingest goes: the rows of an existing ledger
-// (one that `mailproof ingest` wrote) are written again into a fresh ledger
-// the way IngestLedger writes them (indexes dropped, 64-row INSERT
-// statements, two transactions, index build at the end), with each phase
-// timed. Parsing is not part of it: this is the floor that the ledger alone
-// sets, whatever the parser costs.
+// Where an ingest's time goes, phase by phase, in one process on one log:
+//  1. parse: framing, syslog header, the Postfix parser and its correlation
+//     (the code `mailproof ingest` runs), events collected per batch of
+//     100,000 lines as the CLI commits them;
+//  2. store: the same batches written into a fresh store through
+//     SqliteStoreWriter, one transaction each, as IngestLedger does;
+//  3. of the store, the chunk encoding (normalize, JSON, deflate) and the
+//     terms of the same session groups, measured apart without SQLite; the
+//     rest of (2) is SQLite (sessions, chunks, terms, mailboxes, commit).
+// The CLI's own wall time also has process start and file reading.
 //
-//   node dist/bench/ingest/phases.js --ledger DATA/ledger.sqlite [--work DIR] [--runs 2]
+//   node dist/bench/ingest/phases.js --log FILE [--work DIR] [--runs 2]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import Database from 'better-sqlite3';
-import { applySchema, COLUMNS, openPragmas } from '../../src/ledger/sqlite/schema.js';
+import { PostfixParser } from '../../src/ingest/postfix.js';
+import { parseSyslog, YearInference } from '../../src/ingest/syslog.js';
+import { encodeChunk, normalizeEvent } from '../../src/ledger/store/codec.js';
+import { SqliteStoreWriter, sessionKey } from '../../src/ledger/store/sqlite/writer.js';
+import { termsOf } from '../../src/ledger/store/terms.js';
+import type { LedgerEvent } from '../../src/ledger/types.js';
 
-const { values } = parseArgs({ options: { ledger: { type: 'string' }, work: { type: 'string' }, runs: { type: 'string' } } });
-if (!values.ledger || !fs.existsSync(values.ledger)) {
-  process.stderr.write('usage: phases.js --ledger LEDGER.sqlite [--work DIR] [--runs N] (a ledger written by mailproof ingest)\n');
-  process.exit(2);
-}
-const runs = Number(values.runs ?? 2);
-const work = fs.mkdtempSync(path.join(values.work ?? os.tmpdir(), 'mp-phases-'));
-const ROWS = 64;
+/** Lines per commit of `mailproof ingest` (src/ingest/run.ts, batchLines). */
+const BATCH_LINES = 100_000;
 
-const src = new Database(values.ledger, { readonly: true });
-const rows = src.prepare(`SELECT ${COLUMNS.join(',')} FROM events ORDER BY id`).raw().all() as unknown[][];
-src.close();
-process.stdout.write(`${rows.length} rows from ${values.ledger}\n`);
+export interface Phases { lines: number; events: number; parse_ms: number; store_ms: number; encode_ms: number; sqlite_ms: number; store_bytes: number }
 
-const ms = (t0: number): string => (performance.now() - t0).toFixed(0);
-for (let r = 1; r <= runs; r++) {
-  const file = path.join(work, `run${r}.sqlite`);
-  const db = new Database(file);
-  openPragmas(db);
-  applySchema(db);
-  db.pragma('cache_size = -262144'); // as IngestLedger
-  const names = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL").pluck().all() as string[];
-  for (const n of names) db.exec(`DROP INDEX ${n}`);
-  const one = `(${COLUMNS.map(() => '?').join(',')})`;
-  const head = `INSERT INTO events (${COLUMNS.join(',')}) VALUES `;
-  const many = db.prepare(head + Array(ROWS).fill(one).join(','));
-  const single = db.prepare(head + one);
-  const half = rows.length >> 1;
-  const parts: string[] = [];
-  for (const [a, b] of [[0, half], [half, rows.length]] as const) {
-    let t0 = performance.now();
-    db.exec('BEGIN IMMEDIATE');
-    let i = a;
-    for (; i + ROWS <= b; i += ROWS) many.run(rows.slice(i, i + ROWS).flat());
-    for (; i < b; i++) single.run(rows[i]);
-    parts.push(`insert ${ms(t0)} ms`);
-    t0 = performance.now();
-    db.exec('COMMIT');
-    parts.push(`commit ${ms(t0)} ms`);
-  }
+function parse(log: string, year: number): { ms: number; lines: number; batches: LedgerEvent[][] } {
   const t0 = performance.now();
-  applySchema(db);
-  parts.push(`${names.length} indexes ${ms(t0)} ms`);
-  db.close();
-  process.stdout.write(`run ${r}: ${parts.join(', ')}\n`);
+  const p = new PostfixParser();
+  const years = new YearInference(fs.statSync(log).mtimeMs, year);
+  const batches: LedgerEvent[][] = [];
+  let batch: LedgerEvent[] = [];
+  let lines = 0;
+  let inBatch = 0;
+  const sink = { emit: (e: LedgerEvent): void => { batch.push(e); } };
+  const fd = fs.openSync(log, 'r');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  let carry = '';
+  for (;;) {
+    const got = fs.readSync(fd, buf, 0, buf.length, null);
+    if (got === 0) break;
+    const text = carry + buf.toString('utf8', 0, got);
+    const nl = text.lastIndexOf('\n');
+    carry = text.slice(nl + 1);
+    for (const line of text.slice(0, nl).split('\n')) {
+      if (!line) continue;
+      lines++;
+      inBatch++;
+      const l = parseSyslog(line, years);
+      if (l) p.handle(l, l.host ?? 'x', sink);
+    }
+    if (inBatch >= BATCH_LINES) { batches.push(batch); batch = []; inBatch = 0; }
+  }
+  fs.closeSync(fd);
+  if (batch.length) batches.push(batch);
+  return { ms: performance.now() - t0, lines, batches };
 }
-fs.rmSync(work, { recursive: true, force: true });
+
+/** What the store writer computes besides SQLite: per batch, the session groups' chunks and terms. */
+function encodeOnly(batches: LedgerEvent[][]): number {
+  const t0 = performance.now();
+  let id = 1;
+  const terms = new Set<string>();
+  for (const b of batches) {
+    const groups = new Map<string, ReturnType<typeof normalizeEvent>[]>();
+    for (const e of b) {
+      const k = sessionKey(e);
+      let g = groups.get(k);
+      if (!g) groups.set(k, (g = []));
+      g.push(normalizeEvent(e, id++));
+    }
+    for (const g of groups.values()) {
+      encodeChunk(g);
+      for (const e of g) { terms.clear(); termsOf(e, terms); }
+    }
+  }
+  return performance.now() - t0;
+}
+
+export function measurePhases(log: string, work: string, year = 2026): Phases {
+  const dir = fs.mkdtempSync(path.join(work, 'mp-phases-'));
+  try {
+    const p = parse(log, year);
+    const file = path.join(dir, 'store.sqlite');
+    const store = new SqliteStoreWriter(file);
+    const t0 = performance.now();
+    for (const b of p.batches) store.transaction(() => { store.add(b.map((event) => ({ event }))); });
+    const storeMs = performance.now() - t0;
+    store.close();
+    let bytes = 0;
+    for (const f of fs.readdirSync(dir)) bytes += fs.statSync(path.join(dir, f)).size;
+    const encodeMs = encodeOnly(p.batches);
+    return {
+      lines: p.lines, events: p.batches.reduce((a, b) => a + b.length, 0),
+      parse_ms: Math.round(p.ms), store_ms: Math.round(storeMs), encode_ms: Math.round(encodeMs),
+      sqlite_ms: Math.max(0, Math.round(storeMs - encodeMs)), store_bytes: bytes,
+    };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/.*\//, '/'))) {
+  const { values } = parseArgs({ options: { log: { type: 'string' }, work: { type: 'string' }, runs: { type: 'string' } } });
+  if (!values.log || !fs.existsSync(values.log)) {
+    process.stderr.write('usage: phases.js --log POSTFIX.log [--work DIR] [--runs N]\n');
+    process.exit(2);
+  }
+  for (let r = 1; r <= Number(values.runs ?? 2); r++) {
+    const x = measurePhases(values.log, values.work ?? os.tmpdir());
+    const total = x.parse_ms + x.store_ms;
+    process.stdout.write(`run ${r}: ${x.lines} lines, ${x.events} events; parse ${x.parse_ms} ms (${Math.round((100 * x.parse_ms) / total)}%), store ${x.store_ms} ms (${Math.round((100 * x.store_ms) / total)}%:` +
+      ` encoding ${x.encode_ms} ms, SQLite ${x.sqlite_ms} ms); ${Math.round(x.lines / (total / 1000))} lines/s in process; store ${(x.store_bytes / 1048576).toFixed(1)} MiB\n`);
+  }
+}

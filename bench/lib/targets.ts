@@ -4,8 +4,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { canConnect, freePort, register, run, sleep, startServer } from './proc.js';
+import { StoreWatch } from './store-lag.js';
 
 export interface Target {
   name: string;
@@ -16,15 +16,32 @@ export interface Target {
   pid: number;
   /** Messages accepted for good so far (what the check compares). */
   accepted(): Promise<number>;
-  /** Waits until background work for accepted messages is done (Postfix: queue drained). */
-  settle(expected: number, timeoutMs?: number): Promise<void>;
+  /**
+   * Waits until background work for accepted messages is done (Postfix: queue
+   * drained; mailproof: the store has caught up with the journal) and may say
+   * what that took, for the report.
+   */
+  settle(expected: number, timeoutMs?: number): Promise<SettleInfo | void>;
   /** What accepted() counts, for the report. */
   checks: string;
   /** Envelope sender and HELO name smtp-source uses (default sender@example.org and smtp-source's own). */
   client?: { from: string; helo: string };
+  /** mailproof: its journal directory and store file (the sustained run samples the lag). */
+  journal?: string;
+  store?: string;
   /** Figures the target can give about the run before it stops (mailproof: check latencies from its ledger). */
   report?(): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
+}
+
+/** mailproof: how far the store was behind the journal when the client finished, and how long it took to catch up. */
+export interface SettleInfo {
+  /** Journal records not yet in the store when smtp-source exited. */
+  lag_events: number;
+  /** Age of the oldest of them then, ms. */
+  lag_ms: number;
+  /** From smtp-source's exit until the store had every record, ms. */
+  catch_up_ms: number;
 }
 
 export interface Env {
@@ -56,7 +73,7 @@ async function pollUntil(what: string, fn: () => Promise<boolean> | boolean, tim
 }
 
 export interface MailproofVariant {
-  /** Ledger file on tmpfs: its fsyncs cost nothing, its CPU work stays. */
+  /** Journal and store on tmpfs: their fsyncs cost nothing, their CPU work stays. */
   ledgerOnTmpfs?: boolean;
   /** Maildir root on tmpfs. */
   maildirOnTmpfs?: boolean;
@@ -76,10 +93,13 @@ export async function startMailproof(env: Env, workers: number | 'auto', name: s
   const dataDir = fs.mkdtempSync(path.join(env.work, `${name}-`));
   const shm = v.ledgerOnTmpfs || v.maildirOnTmpfs ? tmpfsDir(name) : null;
   if (shm) register(`dir ${shm}`);
-  const ledgerPath = v.ledgerOnTmpfs ? path.join(shm!, 'ledger.sqlite') : path.join(dataDir, 'ledger.sqlite');
+  // The ledger's two parts where serve puts them by default (config/load.ts),
+  // or both on tmpfs for the ablation.
+  const journalDir = v.ledgerOnTmpfs ? path.join(shm!, 'journal') : path.join(dataDir, 'journal');
+  const storePath = v.ledgerOnTmpfs ? path.join(shm!, 'store.sqlite') : path.join(dataDir, 'store.sqlite');
   const maildirRoot = v.maildirOnTmpfs ? path.join(shm!, 'maildir') : path.join(dataDir, 'maildir');
   const extra = [
-    ...(v.ledgerOnTmpfs ? ['-o', `ledger.path=${ledgerPath}`] : []),
+    ...(v.ledgerOnTmpfs ? ['-o', `ledger.journal_dir=${journalDir}`, '-o', `ledger.store=${storePath}`] : []),
     ...(v.maildirOnTmpfs ? ['-o', `delivery.maildir_root=${maildirRoot}`] : []),
     ...(v.settings ?? []).flatMap((kv) => ['-o', kv]),
   ];
@@ -91,33 +111,33 @@ export async function startMailproof(env: Env, workers: number | 'auto', name: s
     '-o', 'pop3.listen=[]', '-o', 'web.listen=[]', ...extra,
   ], /mailproof: SMTP on/, { timeoutMs: 60000 });
   const newDir = path.join(maildirRoot, 'demo.test', 'demo', 'new');
-  let db: Database.Database | null = null;
-  const delivered = (): number => {
-    db ??= new Database(ledgerPath, { readonly: true, fileMustExist: true });
-    db.pragma('busy_timeout = 10000');
-    const row = db.prepare(`SELECT count(*) AS n FROM events WHERE kind = 'message.delivered'`).get() as { n: number };
-    return row.n;
-  };
+  const watch = new StoreWatch(storePath, journalDir);
   return {
     name, host: HOST, port, pid: s.pid,
     label: `mailproof, smtp.workers=${workers}${workers === 'auto' ? ` (${os.availableParallelism()})` : ''}${v.note ? `, ${v.note}` : ''}`,
-    checks: 'files in Maildir new/ and message.delivered events in the ledger',
+    checks: 'files in Maildir new/ and message.delivered events in the store, after the store caught up with the journal',
+    journal: journalDir, store: storePath,
     ...(v.client ? { client: v.client } : {}),
     async report() {
-      db ??= new Database(ledgerPath, { readonly: true, fileMustExist: true });
-      return checkLatency(db);
+      return checkLatency(watch.events());
     },
     async accepted() {
       const files = countFiles(newDir);
-      const events = delivered();
-      // Both must agree: a message in new/ without its ledger event (or the
-      // other way round) would be a bug, not a benchmark figure.
+      const events = watch.count('message.delivered');
+      // Both must agree: a message in new/ without its event in the store (or
+      // the other way round) would be a bug, not a benchmark figure.
       return files === events ? files : -Math.abs(files - events) - 1e9;
     },
-    async settle() { /* the 250 came after both fsyncs and the commit */ },
+    async settle(_expected: number, timeoutMs = 120000) {
+      // The 250 came after both fsyncs and the journal commit; what may still
+      // be running is the indexer, which the figures must include: the run
+      // counts as done when the store has every record of it.
+      const at = watch.lag();
+      const catchUp = await watch.caughtUp(timeoutMs);
+      return { lag_events: at.events, lag_ms: at.ms, catch_up_ms: catchUp };
+    },
     async stop() {
-      db?.close();
-      db = null;
+      watch.close();
       await s.stop(20000);
       if (shm) {
         fs.rmSync(shm, { recursive: true, force: true });
@@ -305,22 +325,25 @@ export async function startPostfix(env: Env, v: PostfixVariant = {}): Promise<Ta
 }
 
 /**
- * What the checks add to a message's time in the session, from the ledger of
- * a run: per transaction, for each stage, the slowest of the checks that ran
+ * What the checks add to a message's time in the session, from the events of
+ * a run (the store's, once it caught up): per transaction, for each stage, the slowest of the checks that ran
  * at it (they run side by side), summed over the stages. The scanners' own
  * time (the virus and spam checks) is left out and given separately: it is
  * clamd's and rspamd's work, not the gateway's.
  */
-export function checkLatency(db: Database.Database): Record<string, unknown> {
-  const rows = db.prepare(`SELECT session, ref, check_name, details FROM events WHERE kind = 'check.result'`).all() as
-    { session: string; ref: string | null; check_name: string; details: string | null }[];
+export function checkLatency(events: Iterable<{ kind: string; session?: string | null; ref?: string | null; check_name?: string | null; details?: Record<string, unknown> | null }>): Record<string, unknown> {
+  const rows: { session: string; ref: string | null; check_name: string; details: { stage?: string; ms?: number } | null }[] = [];
+  for (const e of events) {
+    if (e.kind !== 'check.result') continue;
+    rows.push({ session: e.session ?? '', ref: e.ref ?? null, check_name: e.check_name ?? '', details: (e.details ?? null) as { stage?: string; ms?: number } | null });
+  }
   const SCANNERS = new Set(['virus', 'spam']);
   // Connect and HELO checks belong to the session; count them once per session's first transaction.
   const perTx = new Map<string, Map<string, number>>();
   const scan = new Map<string, number>();
   const sessionTx = new Map<string, string>();
   for (const r of rows) {
-    const d = r.details ? JSON.parse(r.details) as { stage?: string; ms?: number } : {};
+    const d = r.details ?? {};
     const ms = d.ms ?? 0;
     const stage = d.stage ?? '?';
     const key = stage === 'connect' || stage === 'helo' ? `s:${r.session}` : `t:${r.ref}`;

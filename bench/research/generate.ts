@@ -1,8 +1,8 @@
 // A generated ledger for the research benchmark (issue 5, "Speed"): N events
-// (default 10 million) over 30 days to 50,000 mailboxes on 500 domains, in the
-// project's real schema and written through the real row layout (toRow, the
-// writer's INSERT), plus the same traffic as a Postfix/Dovecot-style mail.log
-// for the grep peer. Deterministic (seeded PRNG): the same parameters give the
+// (default 10 million) over 30 days to 50,000 mailboxes on 500 domains,
+// written into the journal-first ledger's store (store/sqlite) through its
+// own writer (SqliteStoreWriter, as the indexer writes it), plus the same
+// traffic as a Postfix/Dovecot-style mail.log for the grep peer. Deterministic (seeded PRNG): the same parameters give the
 // same files.
 //
 // The mix, per SMTP session of the gateway (source 'gateway'):
@@ -28,13 +28,13 @@
 // the mail, a median one a few messages a month). Arrivals are uniform over
 // the 30 days (no day/night curve: it would not change the index work).
 //
-// node generate.js --out FILE.sqlite [--events N] [--mailboxes N] [--domains N] [--days N] [--seed N] [--log FILE]
+// node generate.js [--dir /var/tmp/mailproof-bench] [--events N] [--mailboxes N] [--domains N] [--days N] [--seed N] [--batch 50000]
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
-import { applySchema, COLUMNS } from '../../src/ledger/sqlite/schema.js';
-import { toRow } from '../../src/ledger/sqlite/row.js';
+import { STORE_FORMAT } from '../../src/ledger/store/sqlite/schema.js';
+import { SqliteStoreWriter, type StoreInput } from '../../src/ledger/store/sqlite/writer.js';
 import type { LedgerEvent } from '../../src/ledger/types.js';
 import { rng } from '../../test/helpers/rng.js';
 
@@ -54,7 +54,10 @@ export interface GenMeta extends GenParams {
   messages: number;
   log_lines: number;
   generation_ms: number;
-  index_ms: number;
+  /** Time spent in the store writer (encoding chunks, terms, SQLite), ms. */
+  store_ms: number;
+  /** Events per store transaction. */
+  batch: number;
   /** Mailboxes by rank (0 = busiest), for the benchmark's choice of recipients. */
   heavy: string[];
   light_sample: string[];
@@ -64,8 +67,9 @@ export const DEFAULTS: GenParams = {
   events: 10_000_000, mailboxes: 50_000, domains: 500, days: 30, seed: 1, end: Date.UTC(2026, 10, 27, 0, 0, 0),
 };
 
-export function cacheName(p: GenParams): string {
-  return `research-e${p.events}-m${p.mailboxes}-d${p.domains}-t${p.days}-s${p.seed}`;
+/** Named after the store's format: a cache of another layout (the one-table ledger before) is never taken for this one. */
+export function cacheName(p: GenParams, batch = STORE_BATCH): string {
+  return `research-store${STORE_FORMAT}-e${p.events}-m${p.mailboxes}-d${p.domains}-t${p.days}-s${p.seed}${batch === STORE_BATCH ? '' : `-b${batch}`}`;
 }
 
 
@@ -407,17 +411,6 @@ function eventsPerSession(p: GenParams): number {
   return n / probe;
 }
 
-/** toRow(e) as positional values in COLUMNS order (checked against toRow in generate()). */
-function rowValues(e: LedgerEvent): Array<string | number | null> {
-  const at = e.mail_from ? e.mail_from.lastIndexOf('@') : -1;
-  const rat = e.rcpt ? e.rcpt.lastIndexOf('@') : -1;
-  return [e.ts, e.node, e.source, e.kind, e.session ?? null, e.ref ?? null, e.client_ip ?? null, e.client_ptr ?? null,
-    e.helo ?? null, e.mail_from ?? null, at >= 0 ? e.mail_from!.slice(at + 1).toLowerCase() : null,
-    e.rcpt ? e.rcpt.toLowerCase() : null, rat >= 0 ? e.rcpt!.slice(rat + 1).toLowerCase() : null,
-    e.message_id ?? null, e.size ?? null, e.check_name ?? null, e.verdict ?? null, e.smtp_code ?? null,
-    e.enhanced_code ?? null, e.reply ?? null, e.details ? JSON.stringify(e.details) : null];
-}
-
 function sizeOnDisk(file: string): number {
   let total = 0;
   for (const f of [file, `${file}-wal`, `${file}-shm`]) if (fs.existsSync(f)) total += fs.statSync(f).size;
@@ -428,71 +421,68 @@ function sizeOnDisk(file: string): number {
  * How many copies of the modelled traffic make up the ledger. On the 2-core
  * machine of this project, shared with other work, the JavaScript model made
  * 700-2,500 events/s: 10 million events would have taken hours. So the model
- * writes 1/COPIES of the traffic (a template, every mix and ratio as
- * described above), and SQLite replicates it in C (INSERT ... SELECT), each
- * copy with its own session ids, REFs and Message-IDs, shifted in time and
- * with its recipients moved to other mailboxes of the same Zipf band (ranks
- * 2^m .. 2^(m+1)-1 rotated), so per-mailbox volumes follow the distribution
- * and the rows are written in time order as the gateway writes them.
+ * makes 1/COPIES of the traffic (a template, every mix and ratio as
+ * described above), and the copies are derived from it, each with its own
+ * session ids, REFs and Message-IDs, shifted in time and with its recipients
+ * moved to other mailboxes of the same Zipf band (ranks 2^m .. 2^(m+1)-1
+ * rotated), so per-mailbox volumes follow the distribution.
  */
 export const COPIES = 40;
 
-/** Writes `file` (the ledger) and `log` (the same traffic as mail.log text); `file`.json holds GenMeta. */
-export function generate(file: string, log: string, p: GenParams, progress: (s: string) => void): GenMeta {
+/**
+ * Events per store transaction. The indexer of `serve` takes up to
+ * BATCH_RECORDS per transaction when it is behind and far fewer when it keeps
+ * up; a large batch keeps a session's events together in one chunk, as a
+ * caught-up store of finished sessions has them (see RESULTS.md on what
+ * smaller batches cost).
+ */
+export const STORE_BATCH = 50_000;
+
+interface TplEvent { e: LedgerEvent; details: string | null; rk: number; base: number; span: number }
+
+/** Copy c of a template event: what the replication of the one-row-per-event generator did in SQL, here in JavaScript. */
+function copyOf(t: TplEvent, c: number, gap: number, mailboxes: string[]): LedgerEvent {
+  const e = t.e;
+  const ref = e.ref ?? null;
+  const ref2 = ref === null ? null : ref.length === 12 ? ref.slice(0, 10) + B32[Math.floor(c / 32)]! + B32[c % 32]! : `${ref}.${c}`;
+  const sub = (v: string): string => (ref === null ? v : v.replaceAll(ref, ref2!));
+  const rcpt = t.rk >= 0 ? mailboxes[t.base + ((t.rk - t.base + c * 7919) % t.span)]! : e.rcpt;
+  let details = t.details === null ? null : sub(t.details);
+  if (details !== null && t.rk >= 0 && e.rcpt) details = details.replaceAll(e.rcpt, rcpt!);
+  const out: LedgerEvent = { ...e, ts: e.ts + c * gap };
+  if (e.session) out.session = `${e.session}.${c}`;
+  if (ref2 !== null) out.ref = ref2;
+  if (rcpt) out.rcpt = rcpt;
+  if (e.message_id) out.message_id = `c${c}.${e.message_id}`;
+  if (e.reply) out.reply = sub(e.reply);
+  if (details !== null) out.details = JSON.parse(details) as Record<string, unknown>;
+  return out;
+}
+
+/** Writes `file` (the store) and `log` (the same traffic as mail.log text); `file`.json holds GenMeta. */
+export function generate(file: string, log: string, p: GenParams, progress: (s: string) => void, batch = STORE_BATCH): GenMeta {
   const t0 = Date.now();
   const perSession = eventsPerSession(p);
   // A little over the target: the session count is a Poisson draw, and POP3 polls near the end fall outside the period.
   const sessionsWanted = Math.ceil((p.events * 1.02) / perSession / COPIES);
   progress(`model: ${perSession.toFixed(2)} events per session -> ${sessionsWanted.toLocaleString('en')} sessions x ${COPIES} copies`);
   const tmp = `${file}.tmp`;
-  const tplFile = `${file}.template.tmp`;
-  for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`, tplFile, `${tplFile}-journal`]) fs.rmSync(f, { force: true });
-  const db = new Database(tmp);
-  db.pragma('journal_mode = WAL');
-  // Generation only: nothing here must survive a crash (the file is renamed into place at the end).
-  db.pragma('synchronous = OFF');
-  db.pragma('cache_size = -262144');
-  db.pragma('temp_store = MEMORY');
-  // The real schema, then its indexes dropped while the table is empty: one
-  // bulk build at the end (as ingest's bulk mode does) instead of 8 B-trees
-  // updated on random keys for every row. applySchema recreates them.
-  applySchema(db);
-  const indexes = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL").all() as Array<{ name: string }>;
-  for (const ix of indexes) db.exec(`DROP INDEX ${ix.name}`);
-  // The template lives in a file of its own, deleted at the end: no free pages left in the ledger.
-  db.prepare('ATTACH DATABASE ? AS tpl').run(tplFile);
-  db.exec(`CREATE TABLE tpl.t (${COLUMNS.map((c) => `${c} ${c === 'ts' || c === 'size' || c === 'smtp_code' ? 'INTEGER' : 'TEXT'}`).join(', ')}, rk INTEGER, base INTEGER, span INTEGER);
-    CREATE TABLE tpl.mb (rank INTEGER PRIMARY KEY, addr TEXT, dom TEXT);`);
+  for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`]) fs.rmSync(f, { force: true });
   const mailboxes = mailboxList(p);
   const rankOf = new Map(mailboxes.map((m, k) => [m, k]));
-  const insMb = db.prepare('INSERT INTO tpl.mb VALUES (?, ?, ?)');
-  db.transaction(() => { mailboxes.forEach((m, k) => insMb.run(k, m, m.slice(m.lastIndexOf('@') + 1))); })();
-  // The writer's column layout (COLUMNS, toRow's values), bound by position, plus the recipient's rank and band.
-  const insert = db.prepare(`INSERT INTO tpl.t VALUES (${[...COLUMNS, 'rk', 'base', 'span'].map(() => '?').join(',')})`);
-  let batch: Array<Array<string | number | null>> = [];
-  const flushRows = db.transaction((rows: Array<Array<string | number | null>>) => { for (const r of rows) insert.run(r); });
   const band = (k: number): [number, number] => {
     if (k < 1) return [0, 1];
     const base = 2 ** Math.floor(Math.log2(k));
     return [base, Math.min(base, p.mailboxes - base)];
   };
-  let tplEvents = 0;
+  const tpl: TplEvent[] = [];
   const tplLines: string[] = [];
-  let checked = 0;
   const mbRe = /[^\s<>(),=]+@[^\s<>(),=;:]+/g;
   const sink: Sink = {
     event(e) {
-      if (checked < 2000) {
-        checked++;
-        const want = toRow(e);
-        const got = rowValues(e);
-        COLUMNS.forEach((c, i) => { if (want[c] !== got[i]) throw new Error(`rowValues differs from toRow in ${c}: ${String(got[i])} != ${String(want[c])}`); });
-      }
       const k = e.rcpt ? rankOf.get(e.rcpt) ?? -1 : -1;
       const [base, span] = band(k);
-      batch.push([...rowValues(e), k, base, span]);
-      tplEvents++;
-      if (batch.length >= 20_000) { flushRows(batch); batch = []; }
+      tpl.push({ e, details: e.details ? JSON.stringify(e.details) : null, rk: k, base, span });
     },
     line(ts, text) {
       // Mailbox addresses become rank tokens, replaced per copy below.
@@ -500,44 +490,65 @@ export function generate(file: string, log: string, p: GenParams, progress: (s: 
     },
   };
   const r = model(p, sink, sessionsWanted);
-  if (batch.length) { flushRows(batch); batch = []; }
+  // Time order, as the gateway appends them (a session's events interleave with other sessions').
+  tpl.sort((x, y) => x.e.ts - y.e.ts);
   const tTpl = Date.now();
-  progress(`template: ${tplEvents.toLocaleString('en')} events, ${tplLines.length.toLocaleString('en')} log lines in ${((tTpl - t0) / 1000).toFixed(0)} s; replicating x${COPIES}`);
+  progress(`template: ${tpl.length.toLocaleString('en')} events, ${tplLines.length.toLocaleString('en')} log lines in ${((tTpl - t0) / 1000).toFixed(0)} s; writing x${COPIES} into the store`);
 
-  // Copy c: its rows shifted by c/COPIES of the template's mean gap between
-  // sessions, so that the copies interleave; ids suffixed (REFs keep their 12
-  // symbols: the last two name the copy).
+  // Copy c: its events shifted by c/COPIES of the template's mean gap between
+  // sessions, so that the copies interleave; merged into one time-ordered
+  // stream (a heap over the copies' cursors) and written in transactions of
+  // `batch` events through the store's own writer.
   const gap = Math.floor((p.days * 86400e3) / sessionsWanted / COPIES);
-  const cc = `substr('${B32}', c / 32 + 1, 1) || substr('${B32}', c % 32 + 1, 1)`;
-  const ref2 = `CASE WHEN t.ref IS NULL THEN NULL WHEN length(t.ref) = 12 THEN substr(t.ref, 1, 10) || ${cc} ELSE t.ref || '.' || c END`;
-  const sub = (col: string): string => `CASE WHEN ${col} IS NULL THEN NULL ELSE (CASE WHEN t.ref IS NULL THEN ${col} ELSE replace(${col}, t.ref, ${ref2}) END) END`;
-  const exprs: Record<string, string> = {
-    ts: `t.ts + c * ${gap}`,
-    session: `CASE WHEN t.session IS NULL THEN NULL ELSE t.session || '.' || c END`,
-    ref: ref2,
-    rcpt: 'coalesce(mb.addr, t.rcpt)',
-    rcpt_domain: 'CASE WHEN mb.addr IS NULL THEN t.rcpt_domain ELSE mb.dom END',
-    message_id: `CASE WHEN t.message_id IS NULL THEN NULL ELSE 'c' || c || '.' || t.message_id END`,
-    reply: sub('t.reply'),
-    details: `CASE WHEN mb.addr IS NULL THEN ${sub('t.details')} ELSE replace(${sub('t.details')}, t.rcpt, mb.addr) END`,
-  };
-  const replicate = db.prepare(`WITH RECURSIVE cp(c) AS (SELECT 0 UNION ALL SELECT c + 1 FROM cp WHERE c < ${COPIES - 1})
-    INSERT INTO main.events (${COLUMNS.join(',')})
-    SELECT ${COLUMNS.map((c) => exprs[c] ?? `t.${c}`).join(', ')}
-    FROM tpl.t AS t CROSS JOIN cp LEFT JOIN tpl.mb AS mb ON t.rk >= 0 AND mb.rank = t.base + ((t.rk - t.base + c * 7919) % t.span)
-    WHERE t.ts >= ? AND t.ts < ? ORDER BY 1, t.rowid, c`);
-  const start = p.end - p.days * 86400e3;
-  let written = 0;
-  const slice = 86400e3 / 2;
-  for (let w = start; w < p.end + 86400e3; w += slice) {
-    written += replicate.run(w, w + slice).changes;
-    if (((w - start) / slice) % 6 === 0) {
-      const s = (Date.now() - tTpl) / 1000;
-      progress(`${written.toLocaleString('en')} events, ${Math.round(written / s).toLocaleString('en')} events/s, ${(sizeOnDisk(tmp) / 1048576).toFixed(0)} MiB`);
+  const end = p.end + 86400e3;
+  const store = new SqliteStoreWriter(tmp);
+  // Generation only: nothing here must survive a crash (the file is renamed into place at the end).
+  store.db.pragma('synchronous = OFF');
+  store.db.pragma('cache_size = -1048576');
+  const cursor = new Int32Array(COPIES);
+  const heap: number[] = Array.from({ length: COPIES }, (_, c) => c);
+  const tsOf = (c: number): number => (cursor[c]! < tpl.length ? tpl[cursor[c]!]!.e.ts + c * gap : Infinity);
+  const less = (x: number, y: number): boolean => tsOf(x) < tsOf(y) || (tsOf(x) === tsOf(y) && x < y);
+  const down = (i: number): void => {
+    for (;;) {
+      const l = 2 * i + 1;
+      const rr = l + 1;
+      let m = i;
+      if (l < heap.length && less(heap[l]!, heap[m]!)) m = l;
+      if (rr < heap.length && less(heap[rr]!, heap[m]!)) m = rr;
+      if (m === i) return;
+      [heap[m], heap[i]] = [heap[i]!, heap[m]!];
+      i = m;
     }
+  };
+  for (let i = (heap.length >> 1) - 1; i >= 0; i--) down(i);
+  let written = 0;
+  let pending: StoreInput[] = [];
+  let writeMs = 0;
+  let lastShown = Date.now();
+  const flush = (): void => {
+    const w0 = Date.now();
+    const inputs = pending;
+    store.transaction(() => { store.add(inputs); });
+    writeMs += Date.now() - w0;
+    written += inputs.length;
+    pending = [];
+    if (Date.now() - lastShown > 10_000) {
+      lastShown = Date.now();
+      const sec = (Date.now() - tTpl) / 1000;
+      progress(`${written.toLocaleString('en')} events, ${Math.round(written / sec).toLocaleString('en')} events/s, ${(sizeOnDisk(tmp) / 1048576).toFixed(0)} MiB`);
+    }
+  };
+  for (;;) {
+    const c = heap[0]!;
+    const ts = tsOf(c);
+    if (!(ts < end)) break;
+    pending.push({ event: copyOf(tpl[cursor[c]!]!, c, gap, mailboxes) });
+    cursor[c]!++;
+    down(0);
+    if (pending.length >= batch) flush();
   }
-  db.exec('DETACH DATABASE tpl');
-  for (const f of [tplFile, `${tplFile}-journal`]) fs.rmSync(f, { force: true });
+  if (pending.length) flush();
 
   // The log: the template's lines once per copy, each copy with its own recipients.
   const fd = fs.openSync(`${log}.tmp`, 'w');
@@ -557,20 +568,16 @@ export function generate(file: string, log: string, p: GenParams, progress: (s: 
   }
   fs.closeSync(fd);
 
-  const tIndex = Date.now();
-  progress(`${written.toLocaleString('en')} events inserted in ${((tIndex - t0) / 1000).toFixed(0)} s; building the indexes`);
-  applySchema(db);
-  const indexMs = Date.now() - tIndex;
-  db.exec('ANALYZE');
-  db.pragma('wal_checkpoint(TRUNCATE)');
-  db.close();
+  store.db.exec('ANALYZE');
+  store.db.pragma('wal_checkpoint(TRUNCATE)');
+  store.close();
   fs.renameSync(tmp, file);
   for (const f of [`${tmp}-wal`, `${tmp}-shm`]) fs.rmSync(f, { force: true });
   fs.renameSync(`${log}.tmp`, log);
   // Busiest mailboxes: the ranks that stay busiest after the band rotation are the low ranks.
   const meta: GenMeta = {
     ...p, written, sessions: r.sessions * COPIES, messages: r.messages * COPIES, log_lines: logLines,
-    generation_ms: Date.now() - t0, index_ms: indexMs, heavy: r.heavy, light_sample: r.light,
+    generation_ms: Date.now() - t0, store_ms: writeMs, batch, heavy: r.heavy, light_sample: r.light,
   };
   fs.writeFileSync(`${file}.json`, JSON.stringify(meta, null, 1));
   return meta;
@@ -583,25 +590,43 @@ function stampOf(ts: number): string {
   return `${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, ' ')} ${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())}`;
 }
 
-/** The cached ledger for these parameters, generated when missing. */
-export function ensureLedger(dir: string, p: GenParams, progress: (s: string) => void): { file: string; log: string; meta: GenMeta; cached: boolean } {
+/** The cached store for these parameters, generated when missing. */
+export function ensureLedger(dir: string, p: GenParams, progress: (s: string) => void, batch = STORE_BATCH): { file: string; log: string; meta: GenMeta; cached: boolean } {
   fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `${cacheName(p)}.sqlite`);
-  const log = path.join(dir, `${cacheName(p)}.mail.log`);
+  const file = path.join(dir, `${cacheName(p, batch)}.sqlite`);
+  const log = path.join(dir, `${cacheName(p, batch)}.mail.log`);
   if (fs.existsSync(file) && fs.existsSync(`${file}.json`) && fs.existsSync(log)) {
     return { file, log, meta: JSON.parse(fs.readFileSync(`${file}.json`, 'utf8')) as GenMeta, cached: true };
   }
-  const meta = generate(file, log, p, progress);
+  const meta = generate(file, log, p, progress, batch);
   return { file, log, meta, cached: false };
 }
 
 export function ledgerBytes(file: string): number { return sizeOnDisk(file); }
 
+/**
+ * Bytes on disk per table and index (SQLite's dbstat virtual table: pages
+ * in use per b-tree), with the file's free pages as their own line; sums to
+ * the file's size.
+ */
+export function storeBreakdown(file: string): Array<{ name: string; bytes: number }> {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const rows = db.prepare('SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC').all() as Array<{ name: string; bytes: number }>;
+    const pageSize = Number(db.pragma('page_size', { simple: true }));
+    const free = Number(db.pragma('freelist_count', { simple: true })) * pageSize;
+    if (free) rows.push({ name: '(free pages)', bytes: free });
+    return rows;
+  } finally {
+    db.close();
+  }
+}
+
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/.*\//, '/'))) {
   const { values } = parseArgs({
     options: {
       dir: { type: 'string' }, events: { type: 'string' }, mailboxes: { type: 'string' }, domains: { type: 'string' },
-      days: { type: 'string' }, seed: { type: 'string' },
+      days: { type: 'string' }, seed: { type: 'string' }, batch: { type: 'string' },
     },
   });
   const p: GenParams = {
@@ -612,8 +637,10 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/.*\//, 
     ...(values.days ? { days: Number(values.days) } : {}),
     ...(values.seed ? { seed: Number(values.seed) } : {}),
   };
-  const r = ensureLedger(values.dir ?? '/var/tmp/mailproof-bench', p, (s) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`));
-  process.stdout.write(`${r.cached ? 'cached' : 'generated'}: ${r.file} (${r.meta.written.toLocaleString('en')} events, ${(ledgerBytes(r.file) / 1048576).toFixed(0)} MiB on disk)` +
+  const r = ensureLedger(values.dir ?? '/var/tmp/mailproof-bench', p, (s) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`), Number(values.batch ?? STORE_BATCH));
+  const bytes = ledgerBytes(r.file);
+  process.stdout.write(`${r.cached ? 'cached' : 'generated'}: ${r.file} (${r.meta.written.toLocaleString('en')} events, ${(bytes / 1048576).toFixed(0)} MiB on disk, ${(bytes / r.meta.written).toFixed(1)} bytes/event)` +
     `, ${r.log} (${r.meta.log_lines.toLocaleString('en')} lines, ${(fs.statSync(r.log).size / 1048576).toFixed(0)} MiB)` +
-    `${r.cached ? '' : `, ${(r.meta.generation_ms / 1000).toFixed(0)} s (indexes ${(r.meta.index_ms / 1000).toFixed(0)} s)`}\n`);
+    `${r.cached ? '' : `, ${(r.meta.generation_ms / 1000).toFixed(0)} s (store writer ${(r.meta.store_ms / 1000).toFixed(0)} s)`}\n`);
+  for (const t of storeBreakdown(r.file)) process.stdout.write(`  ${t.name.padEnd(28)} ${(t.bytes / 1048576).toFixed(1).padStart(9)} MiB ${(t.bytes / r.meta.written).toFixed(1).padStart(7)} bytes/event\n`);
 }
