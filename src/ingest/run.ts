@@ -7,6 +7,7 @@ import type { LedgerEvent } from '../ledger/types.js';
 import { clean, type StatefulParser } from './common.js';
 import { DovecotParser } from './dovecot.js';
 import { IngestLedger } from './ledger.js';
+import { ThreadedIngestLedger } from './threaded-ledger.js';
 import type { Progress } from '../util/progress.js';
 import { PostfixParser } from './postfix.js';
 import { LogFile, type FilePosition } from './reader/follow.js';
@@ -54,7 +55,9 @@ const MAX_UNKNOWN_KEYS = 100;
 const EXPIRE_MS = 7 * 86400e3;
 
 export async function ingest(o: IngestOptions): Promise<IngestSummary> {
-  const ledger = new IngestLedger(o.ledgerPath, { bulk: !o.follow });
+  // A one-shot ingest parses here and stores in a thread of its own (threaded-ledger.ts);
+  // follow mode commits small batches as lines come and keeps it simple.
+  const ledger: IngestLedger | ThreadedIngestLedger = o.follow ? new IngestLedger(o.ledgerPath) : new ThreadedIngestLedger(o.ledgerPath);
   const parser: StatefulParser = o.kind === 'postfix' ? new PostfixParser() : new DovecotParser();
   const parserKey = `parser:${o.kind}`;
   if (!o.fromStart) parser.load(ledger.state(parserKey));
@@ -99,7 +102,8 @@ export async function ingest(o: IngestOptions): Promise<IngestSummary> {
       if (maxTs > 0) parser.expire(maxTs - EXPIRE_MS);
       const state: Array<[string, unknown]> = open.map((x) => [x.key, x.file.position(x.years.lastTs)]);
       state.push([parserKey, parser.save()]);
-      ledger.commit(state);
+      // Threaded: the batch is on its way; its errors surface at the next drain().
+      void Promise.resolve(ledger.commit(state)).catch(() => undefined);
       pendingLines = 0;
     };
     let lastHost: string | null = null;
@@ -141,9 +145,11 @@ export async function ingest(o: IngestOptions): Promise<IngestSummary> {
       return true;
     };
 
-    for (const x of open) while (consume(x)) { /* to the end */ }
+    const drain = async (max?: number): Promise<void> => { if (ledger instanceof ThreadedIngestLedger) await ledger.drain(max); };
+    for (const x of open) while (consume(x)) await drain();
     commit();
     if (!o.follow) {
+      await drain(0);
       ledger.finish();
       return summary;
     }
@@ -169,6 +175,6 @@ export async function ingest(o: IngestOptions): Promise<IngestSummary> {
     return summary;
   } finally {
     for (const x of open) x.file.close();
-    ledger.close();
+    await ledger.close();
   }
 }

@@ -1,0 +1,31 @@
+// The store side of a one-shot ingest, in a thread of its own (threaded-ledger.ts
+// says why): batches of events with the positions they lead to, one
+// transaction each, in the order they come.
+import { parentPort, workerData } from 'node:worker_threads';
+import { SqliteStoreWriter } from '../ledger/store/sqlite/writer.js';
+import type { LedgerEvent } from '../ledger/types.js';
+
+export type StoreJob = { id: number; events: LedgerEvent[]; state: Array<[string, unknown]> } | { close: true };
+export type StoreReply = { id: number; error?: string } | { closed: true };
+
+const port = parentPort;
+if (!port) throw new Error('store-thread must run as a worker thread');
+const store = new SqliteStoreWriter((workerData as { path: string }).path);
+
+port.on('message', (job: StoreJob) => {
+  if ('close' in job) {
+    store.close();
+    port.postMessage({ closed: true } satisfies StoreReply);
+    port.close(); // nothing left to wait for: the thread ends
+    return;
+  }
+  try {
+    store.transaction(() => {
+      store.add(job.events.map((event) => ({ event })));
+      for (const [k, v] of job.state) store.putState(k, v);
+    });
+    port.postMessage({ id: job.id } satisfies StoreReply);
+  } catch (err) {
+    port.postMessage({ id: job.id, error: (err as Error).message } satisfies StoreReply);
+  }
+});
