@@ -4,7 +4,8 @@
 // does not need. The read positions and the parsers' open state live in the
 // store and are committed in the same transaction as the events they led
 // to, so a crash between batches repeats nothing and loses nothing.
-import { SqliteStoreWriter, type StoreInput } from '../ledger/store/sqlite/writer.js';
+import { openStoreWriter } from '../ledger/open.js';
+import type { SqliteStoreWriter, StoreInput } from '../ledger/store/sqlite/writer.js';
 import type { LedgerEvent } from '../ledger/types.js';
 
 export class IngestLedger {
@@ -13,7 +14,7 @@ export class IngestLedger {
 
   /** bulk: a one-shot ingest (kept for the callers; the store needs no bulk mode: it keeps one index entry per session and term). */
   constructor(path: string, _opts: { bulk?: boolean } = {}) {
-    this.store = new SqliteStoreWriter(path);
+    this.store = openStoreWriter({ store: path });
   }
 
   state<T>(key: string): T | null {

@@ -2,7 +2,7 @@
 // says why): batches of events with the positions they lead to, one
 // transaction each, in the order they come.
 import { parentPort, workerData } from 'node:worker_threads';
-import { SqliteStoreWriter } from '../ledger/store/sqlite/writer.js';
+import { openStoreWriter } from '../ledger/open.js';
 import type { LedgerEvent } from '../ledger/types.js';
 
 export type StoreJob = { id: number; events: LedgerEvent[]; state: Array<[string, unknown]> } | { close: true };
@@ -10,7 +10,7 @@ export type StoreReply = { id: number; error?: string } | { closed: true };
 
 const port = parentPort;
 if (!port) throw new Error('store-thread must run as a worker thread');
-const store = new SqliteStoreWriter((workerData as { path: string }).path);
+const store = openStoreWriter({ store: (workerData as { path: string }).path });
 
 port.on('message', (job: StoreJob) => {
   if ('close' in job) {

@@ -7,7 +7,8 @@
 // committed with its positions, in order: a crash loses only batches not
 // yet committed, and their lines are read again next time.
 import { Worker } from 'node:worker_threads';
-import { SqliteStoreWriter } from '../ledger/store/sqlite/writer.js';
+import { openStoreWriter } from '../ledger/open.js';
+import type { SqliteStoreWriter } from '../ledger/store/sqlite/writer.js';
 import type { LedgerEvent } from '../ledger/types.js';
 import type { StoreJob, StoreReply } from './store-thread.js';
 
@@ -24,7 +25,7 @@ export class ThreadedIngestLedger {
 
   constructor(path: string) {
     // The saved positions are read here, before the thread writes anything.
-    this.initial = new SqliteStoreWriter(path);
+    this.initial = openStoreWriter({ store: path });
     this.worker = new Worker(new URL('./store-thread.js', import.meta.url), { workerData: { path } });
     this.worker.on('message', (m: StoreReply) => {
       if ('closed' in m) return;

@@ -2,7 +2,7 @@
 // SQLite and file reads, off the event loop that carries the SMTP sessions.
 import { parentPort, workerData } from 'node:worker_threads';
 import { indexBatch, lagOf, removeIndexedSegments } from './indexer.js';
-import { SqliteStoreWriter } from './store/sqlite/writer.js';
+import { openStoreWriter } from './open.js';
 
 export interface IndexerWorkerData { store: string; journal: string; keepMs: number; pollMs: number; cleanEveryMs: number }
 export type IndexerMessage =
@@ -15,7 +15,7 @@ export type IndexerMessage =
 const port = parentPort;
 if (!port) throw new Error('indexer-worker must run as a worker thread');
 const data = workerData as IndexerWorkerData;
-const store = new SqliteStoreWriter(data.store);
+const store = openStoreWriter(data);
 let stopping = false;
 let lastClean = 0;
 let timer: NodeJS.Timeout | null = null;

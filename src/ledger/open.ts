@@ -18,8 +18,14 @@ export function openJournal(cfg: ResolvedConfig, stream: string): Promise<Journa
   return JournalWriter.open(cfg.paths.journal, cfg.node, stream, { segmentBytes: cfg.ledger.segment_mb * 1024 * 1024 });
 }
 
-export function openStoreWriter(paths: LedgerPaths): SqliteStoreWriter {
+/** The store's write side: the indexer, log ingest, prune, the conversion. */
+export function openStoreWriter(paths: Pick<LedgerPaths, 'store'>): SqliteStoreWriter {
   return new SqliteStoreWriter(paths.store);
+}
+
+/** The store's read side, without catching up (research threads catch up per question: catchUpStore). */
+export function openStoreReader(paths: Pick<LedgerPaths, 'store'>): SqliteStoreReader {
+  return new SqliteStoreReader(paths.store);
 }
 
 /**
@@ -58,7 +64,7 @@ export function catchUpStore(paths: LedgerPaths, waitMs: number): StoreLag[] {
 
 export function openResearchStore(cfg: Pick<ResolvedConfig, 'paths' | 'ledger'>, opts: { waitMs?: number } = {}): ResearchStore {
   const lag = catchUpStore(cfg.paths, opts.waitMs ?? cfg.ledger.research_wait_ms);
-  const reader = new SqliteStoreReader(cfg.paths.store);
+  const reader = openStoreReader(cfg.paths);
   return { reader, lag, close: () => reader.close() };
 }
 

@@ -16,10 +16,10 @@
 // first row again: Prometheus sees that as a counter reset, which rate()
 // handles.
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import Database from 'better-sqlite3';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { readHealth } from '../health/index.js';
-import { decodeChunk } from '../ledger/store/codec.js';
+import { openStoreReader } from '../ledger/open.js';
+import type { SqliteStoreReader } from '../ledger/store/sqlite/reader.js';
 
 const COUNTED = new Set(['message.delivered', 'rcpt.rejected', 'data.rejected', 'message.delivery_failed', 'check.result']);
 
@@ -38,7 +38,7 @@ interface Row { id: number; kind: string; source: string; check_name: string | n
 export class LedgerMetrics {
   readonly registry = new Registry();
   private lastId = 0;
-  private db: Database.Database | null = null;
+  private db: SqliteStoreReader | null = null;
   private readonly messages: Counter<'outcome' | 'source'>;
   private readonly checks: Counter<'check' | 'verdict'>;
   private readonly latency: Histogram<'check'>;
@@ -49,7 +49,7 @@ export class LedgerMetrics {
   /** The count in progress: a second scrape meanwhile waits for it instead of counting the same rows again. */
   private counting: Promise<void> | null = null;
 
-  constructor(private readonly ledgerPath: string, private readonly dataDir: string, extra?: (r: Registry) => void) {
+  constructor(private readonly storePath: string, private readonly dataDir: string, extra?: (r: Registry) => void) {
     const registers = [this.registry];
     this.messages = new Counter({ name: 'mailproof_messages_total', help: 'Final outcome per message and recipient as recorded in the ledger (delivered, rejected = 5xx, tempfailed = 4xx)', labelNames: ['outcome', 'source'], registers });
     this.checks = new Counter({ name: 'mailproof_checks_total', help: 'Check runs by check and verdict (ledger check.result events)', labelNames: ['check', 'verdict'], registers });
@@ -61,13 +61,12 @@ export class LedgerMetrics {
     extra?.(this.registry);
   }
 
-  private open(): Database.Database {
-    this.db ??= new Database(this.ledgerPath, { readonly: true, fileMustExist: true });
-    this.db.pragma('busy_timeout = 5000');
+  private open(): SqliteStoreReader {
+    this.db ??= openStoreReader({ store: this.storePath });
     return this.db;
   }
 
-  /** Counts the ledger rows added since the last call; one count at a time. */
+  /** Counts the events the store took in since the last call; one count at a time. */
   catchUp(): Promise<void> {
     this.counting ??= this.count1().finally(() => { this.counting = null; });
     return this.counting;
@@ -75,35 +74,23 @@ export class LedgerMetrics {
 
   private async count1(): Promise<void> {
     const db = this.open();
-    // The store numbers events in the order it took them, a batch at a time,
-    // and a batch's chunks all start above every id of the batches before:
-    // the chunks starting above the highest id counted are exactly the new ones.
-    const max = Number(db.prepare("SELECT value FROM meta WHERE key = 'next_id'").pluck().get() ?? 1) - 1;
+    const max = db.lastId();
     // Every event was pruned and ids started again: count from the start.
     if (max < this.lastId) this.lastId = 0;
-    const stmt = db.prepare('SELECT first_id, codec, body FROM chunks WHERE first_id > ? ORDER BY first_id LIMIT ?').raw(true);
     let read = 0;
-    const from = this.lastId;
-    let top = this.lastId;
-    let after = this.lastId;
     while (read < MAX_PER_SCRAPE) {
-      const chunks = stmt.all(after, BATCH) as [number, number, Buffer][];
-      for (const [, codec, body] of chunks) {
-        for (const e of decodeChunk(body, codec)) {
-          if (e.id <= from) continue;
-          top = Math.max(top, e.id);
-          read++;
-          if (!COUNTED.has(e.kind)) continue;
-          const ms = e.kind === 'check.result' ? (e.details as { ms?: unknown } | null | undefined)?.ms : undefined;
-          this.count({ id: e.id, kind: e.kind, source: e.source, check_name: e.check_name ?? null, verdict: e.verdict ?? null, smtp_code: e.smtp_code ?? null, ms: typeof ms === 'number' ? ms : null });
-        }
+      const got = db.eventsAfter(this.lastId, BATCH);
+      for (const e of got.events) {
+        if (!COUNTED.has(e.kind)) continue;
+        const ms = e.kind === 'check.result' ? (e.details as { ms?: unknown } | null | undefined)?.ms : undefined;
+        this.count({ id: e.id, kind: e.kind, source: e.source, check_name: e.check_name ?? null, verdict: e.verdict ?? null, smtp_code: e.smtp_code ?? null, ms: typeof ms === 'number' ? ms : null });
       }
-      if (chunks.length < BATCH) break;
-      after = chunks[chunks.length - 1]![0];
+      read += got.events.length;
+      this.lastId = got.next;
+      if (!got.more) break;
       await nextTurn();
       if (this.db !== db) return; // closed meanwhile
     }
-    this.lastId = Math.max(top, read < MAX_PER_SCRAPE ? max : top);
     this.lastRow.set(this.lastId);
   }
 

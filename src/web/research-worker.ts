@@ -1,8 +1,7 @@
 // A research thread of the web server (research-pool.ts says why threads).
 // One job at a time: the pool sends the next only after this one answered.
 import { parentPort, workerData } from 'node:worker_threads';
-import { catchUpStore, type LedgerPaths } from '../ledger/open.js';
-import { SqliteStoreReader } from '../ledger/store/sqlite/reader.js';
+import { catchUpStore, openStoreReader, type LedgerPaths } from '../ledger/open.js';
 import type { StoreLag } from '../ledger/store/types.js';
 import type { Lang } from '../research/explain.js';
 import type { ResearchSettings } from '../research/journeys.js';
@@ -28,7 +27,7 @@ const port = parentPort;
 if (!port) throw new Error('research-worker must run as a worker thread');
 const data = workerData as ResearchWorkerData;
 // The same research as in the calling thread, on this thread's own connection.
-const research = inlineResearch(new SqliteStoreReader(data.ledger.store), (domain) => data.mailboxes[domain] ?? [], data.settings ?? {});
+const research = inlineResearch(openStoreReader(data.ledger), (domain) => data.mailboxes[domain] ?? [], data.settings ?? {});
 
 /** Read-your-writes: the store takes in what the journals hold before a question is answered; what it could not is named in the answer. */
 function fresh(): StoreLag[] {

@@ -208,6 +208,32 @@ export class SqliteStoreReader implements EventStore {
     return this.stmt('SELECT node, stream, seq, segment, offset, last_ts, updated FROM positions').all() as StorePosition[];
   }
 
+  /**
+   * Events numbered above `afterId`, from at most `maxChunks` chunks, and the
+   * id to ask from next (metrics count what is new). The store numbers
+   * events a batch at a time, and a batch's chunks all start above every id
+   * of the batches before: the chunks starting above the highest id seen are
+   * exactly the new ones.
+   */
+  eventsAfter(afterId: number, maxChunks: number): { events: StoredEvent[]; next: number; more: boolean } {
+    const rows = this.stmt('SELECT first_id, codec, body FROM chunks WHERE first_id > ? ORDER BY first_id LIMIT ?').raw(true).all(afterId, maxChunks) as [number, number, Buffer][];
+    const events: StoredEvent[] = [];
+    let next = afterId;
+    for (const [, codec, body] of rows) {
+      for (const e of decodeChunk(body, codec)) {
+        if (e.id <= afterId) continue;
+        if (e.id > next) next = e.id;
+        events.push(e);
+      }
+    }
+    return { events, next, more: rows.length === maxChunks };
+  }
+
+  /** The highest event id the store has handed out (0: none). */
+  lastId(): number {
+    return Number(this.stmt("SELECT value FROM meta WHERE key = 'next_id'").pluck().get() ?? 1) - 1;
+  }
+
   /** Events in the store; for tests, checks and the conversion's report. */
   count(): number {
     return Number(this.stmt('SELECT coalesce(sum(n), 0) FROM chunks').pluck().get());
