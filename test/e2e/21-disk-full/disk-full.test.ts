@@ -223,7 +223,7 @@ test('ledger file system full after RCPT: no 250 and no copy in new/ (nothing ac
   try {
     mounted = mountTmpfs(t, mnt, 'size=2m,mode=0700');
     if (!mounted) return;
-    srv = await startServer({ dataDir: path.join(base, 'data'), config: { ledger: { path: path.join(mnt, 'ledger.sqlite') } } });
+    srv = await startServer({ dataDir: path.join(base, 'data'), config: { ledger: { journal_dir: path.join(mnt, 'journal') } } });
     const newDir = srv.newDir('demo@demo.test');
     const tmpDir = path.join(path.dirname(newDir), 'tmp');
     const token = `ledger-${randomBytes(4).toString('hex')}`;
@@ -269,7 +269,7 @@ test('a broken ledger does not flood the log: each error a few times per window,
   try {
     mounted = mountTmpfs(t, mnt, 'size=2m,mode=0700');
     if (!mounted) return;
-    srv = await startServer({ dataDir: path.join(base, 'data'), config: { ledger: { path: path.join(mnt, 'ledger.sqlite') } } });
+    srv = await startServer({ dataDir: path.join(base, 'data'), config: { ledger: { journal_dir: path.join(mnt, 'journal') } } });
     fillSpace(path.join(mnt, 'filler'));
     // Sessions with long senders until the ledger can no longer grow (the
     // WAL may still have room at first), then 60 more that fail.
