@@ -5,19 +5,32 @@ import { caughtUp, eventTable, storeEvents } from './event-table.js';
 /** A ledger row as the tests read it (details as stored JSON text). */
 export interface EventRow { kind: string; client_ip: string; smtp_code: number; enhanced_code: string; reply: string; details: string }
 
+/** Where a data dir keeps its ledger by default (journal folder and store file). */
+export function ledgerOf(dataDir: string): { store: string; journal: string } {
+  return { store: path.join(dataDir, 'store.sqlite'), journal: path.join(dataDir, 'journal') };
+}
+
+/**
+ * `SELECT * FROM events WHERE <where> ORDER BY id` over every event the
+ * journals hold (the store brought up to them first). For a ledger whose
+ * parts the configuration moved (ledger.journal_dir, ledger.store).
+ */
+export function eventsIn<T = EventRow>(at: { store: string; journal: string }, where: string, ...args: unknown[]): T[] {
+  caughtUp(at.store, at.journal);
+  const db = eventTable(storeEvents(at.store));
+  try {
+    return db.prepare(`SELECT * FROM events WHERE ${where} ORDER BY id`).all(...args) as T[];
+  } finally {
+    db.close();
+  }
+}
+
 /**
  * Rows of a running instance's ledger: `SELECT * FROM events WHERE <where> ORDER BY id`
  * over every event its journals hold (the store brought up to them first).
  */
-export function eventsOf(inst: Instance, where: string, ...args: unknown[]): EventRow[] {
-  const store = path.join(inst.dataDir, 'store.sqlite');
-  caughtUp(store, path.join(inst.dataDir, 'journal'));
-  const db = eventTable(storeEvents(store));
-  try {
-    return db.prepare(`SELECT * FROM events WHERE ${where} ORDER BY id`).all(...args) as EventRow[];
-  } finally {
-    db.close();
-  }
+export function eventsOf<T = EventRow>(inst: Pick<Instance, 'dataDir'>, where: string, ...args: unknown[]): T[] {
+  return eventsIn<T>(ledgerOf(inst.dataDir), where, ...args);
 }
 
 /** Events written as a reply goes out (notes), not before it: poll briefly until `min` are there. */

@@ -1,8 +1,7 @@
 // SIGTERM: new clients get 421, a running transaction finishes, clean exit.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import Database from 'better-sqlite3';
+import { eventsOf, eventsIn } from '../../helpers/ledger.js';
 import { listNew, startServer } from '../../helpers/server.js';
 import { RawSmtp } from '../../helpers/smtp-client.js';
 
@@ -31,9 +30,8 @@ test('graceful stop: the running transaction completes, new clients get 421, exi
     assert.equal(listNew(mp.newDir('demo@demo.test')).length, 1);
     // The REF of that 421 is in the ledger: recorded first, then refused.
     const ref = /\(ref (\w{12})\)/.exec(refused)![1]!;
-    const db = new Database(path.join(mp.dataDir, 'ledger.sqlite'), { readonly: true });
-    const rows = db.prepare('SELECT kind, mail_from, smtp_code FROM events WHERE ref = ? AND smtp_code = 421').all(ref);
-    db.close();
+    const rows = eventsOf<{ kind: string; mail_from: string; smtp_code: number }>(mp, 'ref = ? AND smtp_code = 421', ref)
+      .map(({ kind, mail_from, smtp_code }) => ({ kind, mail_from, smtp_code }));
     assert.deepEqual(rows, [{ kind: 'session.refused', mail_from: 's@example.org', smtp_code: 421 }]);
   } finally {
     await c.close();
@@ -53,7 +51,9 @@ test('a ledger that cannot be written means 4xx, never an accept without a recor
     if (process.env.CI === 'true') throw err;
     return; // not root: cannot make a small file system
   }
-  const mp = await startServer({ config: { ledger: { path: path.join(dir, 'ledger.sqlite') } } });
+  // The journal is where every event is made durable before its reply: it goes on the small file system.
+  const journal = path.join(dir, 'journal');
+  const mp = await startServer({ config: { ledger: { journal_dir: journal } } });
   try {
     // Fill the file system around the ledger.
     try { fs.writeFileSync(path.join(dir, 'fill'), Buffer.alloc(1024 * 1024)); } catch { /* full */ }
@@ -74,12 +74,13 @@ test('a ledger that cannot be written means 4xx, never an accept without a recor
         else assert.match(d ?? '', /^250 /);
       } finally { await c.close(); }
     }
-    assert.ok(sawTempfail, 'a full ledger must turn into 451 4.3.0');
+    assert.ok(sawTempfail, 'a full journal must turn into 451 4.3.0');
     // Whatever got a 250 is in the ledger; whatever is in new/ got a 250.
     const stored = listNew(mp.newDir('demo@demo.test')).length;
     fs.rmSync(path.join(dir, 'fill'), { force: true });
     const { journeys } = await mp.trace(['--rcpt', 'demo@demo.test']);
     assert.equal(journeys.filter((j) => j.outcome === 'delivered').length, stored);
+    assert.equal(eventsIn({ store: path.join(mp.dataDir, 'store.sqlite'), journal }, "kind = 'message.delivered'").length, stored);
   } finally {
     await mp.stop();
     execFileSync('umount', ['-l', dir]);

@@ -1,14 +1,17 @@
 // The crash window between the rename into new/ and the ledger commit. The
-// test holds the ledger's write lock, so the delivery waits for its commit
-// after the message is already in new/; then the server is killed with
-// SIGKILL. After a restart the file has its record (message.recovered, no
-// "incomplete" journey), and the sender's retry of the same message is
-// answered 250 without a second copy; another message is stored as usual.
+// test holds up every write into the gateway's journal segment (strace delays
+// those system calls before they enter the kernel), so the delivery waits for
+// its journal commit after the message is already in new/; then the server is
+// killed with SIGKILL, and the held write never happens. After a restart the
+// file has its record (message.recovered, no "incomplete" journey), and the
+// sender's retry of the same message is answered 250 without a second copy;
+// another message is stored as usual.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { spawn } from 'node:child_process';
+import { requireTool } from '../../helpers/env.js';
 import { listNew, startServer } from '../../helpers/server.js';
 import { RawSmtp } from '../../helpers/smtp-client.js';
 
@@ -30,16 +33,38 @@ async function dialog(port: number, data: string): Promise<{ c: RawSmtp; final: 
   return { c, final: c.reply(30000).catch(() => null) };
 }
 
+/**
+ * Attaches strace to every thread of `pid` and holds each write into `file`
+ * for a minute before it enters the kernel (a SIGKILL in that time means the
+ * write never happened). Resolves once strace is attached.
+ */
+async function holdWrites(pid: number, file: string): Promise<{ release: () => Promise<void> }> {
+  const st = spawn('strace', ['-f', '-p', String(pid), '-P', file, '-e', 'trace=write,writev,pwrite64,pwritev,pwritev2',
+    '-e', 'inject=write,writev,pwrite64,pwritev,pwritev2:delay_enter=60000000', '-o', '/dev/null'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  const exited = new Promise<void>((r) => st.once('exit', () => r()));
+  await new Promise<void>((resolve, reject) => {
+    st.stderr.on('data', (d: Buffer) => { err += d.toString(); if (/attached/.test(err)) resolve(); });
+    st.once('exit', (code) => reject(new Error(`strace exited with ${code}: ${err}`)));
+  });
+  // strace sits out a held call's delay even when its process is gone: end it ourselves.
+  return { release: async () => { st.kill('SIGKILL'); await exited; } };
+}
+
 test('kill -9 between the rename into new/ and the ledger commit: recorded at restart, the retry is not stored twice', { timeout: 180_000 }, async (t) => {
+  if (!requireTool(t, 'strace')) return;
   const first = await startServer();
   const dataDir = first.dataDir;
   const newDir = first.newDir(RCPT);
   t.after(async () => { await first.kill9(); });
+  let held: { release: () => Promise<void> } | null = null;
+  t.after(async () => { await held?.release(); });
 
-  // Hold the ledger's write lock: the delivery's commit has to wait.
-  const lock = new Database(path.join(dataDir, 'ledger.sqlite'));
-  lock.pragma('busy_timeout = 5000');
-  lock.exec('BEGIN IMMEDIATE');
+  // Hold the journal's writes: the delivery's commit has to wait.
+  const streamDir = path.join(dataDir, 'journal', 'test-node', 'smtp');
+  const segments = fs.readdirSync(streamDir).filter((f) => f.endsWith('.seg')).sort();
+  assert.ok(segments.length > 0, `a journal segment in ${streamDir}`);
+  held = await holdWrites(first.proc.pid!, path.join(streamDir, segments.at(-1)!));
   const body = message('order-4711', 'Your order 4711 has shipped.');
   const { c, final } = await dialog(first.port, body);
   let files: string[] = [];
@@ -48,11 +73,14 @@ test('kill -9 between the rename into new/ and the ledger commit: recorded at re
     if (!files.length) await sleep(10);
   }
   assert.equal(files.length, 1, 'the message reached new/ while its commit waited');
+  // SIGKILL first: the held write is skipped (a traced call with a fatal
+  // signal pending never runs); then strace, which would otherwise hold the
+  // exit until its delay is over.
+  first.proc.kill('SIGKILL');
+  await held.release();
   await first.kill9();
   assert.equal(await final, null, 'the client never got a reply');
   await c.close();
-  lock.exec('ROLLBACK');
-  lock.close();
   const stored = path.join(newDir, files[0]!);
   const ref = /id ([A-Z0-9]{12})/.exec(fs.readFileSync(stored, 'utf8'))![1]!;
 

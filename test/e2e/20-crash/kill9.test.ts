@@ -8,6 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes, randomInt } from 'node:crypto';
+import { eventsOf } from '../../helpers/ledger.js';
+import { difference, journalDigest, storeDigest } from '../../helpers/ledger-digest.js';
 import { listNew, startServer, type Instance } from '../../helpers/server.js';
 import { RawSmtp, sendMail } from '../../helpers/smtp-client.js';
 
@@ -207,6 +209,25 @@ test('kill -9 at a random moment under 20 concurrent clients: every 250 is store
     const phantom = [...delivered.keys()].filter((tok) => !seen.has(tok));
     assert.deepEqual(phantom, [], 'no delivered journey for a message that is not in new/');
     assert.deepEqual([...delivered].filter(([, n]) => n > 1), [], 'no message delivered twice in the ledger');
+
+    // The store itself: the message.delivered event of every 250, and no
+    // event twice (per REF, each kind of a one-recipient transaction once).
+    const rows = eventsOf<{ ref: string | null; kind: string; message_id: string | null; check_name: string | null }>(again, 'ref IS NOT NULL');
+    const deliveredIds = new Set(rows.filter((r) => r.kind === 'message.delivered').map((r) => /^<?([^@>]+)@crash\.test>?$/.exec(r.message_id ?? '')?.[1]));
+    assert.deepEqual([...acked].filter((tok) => !deliveredIds.has(tok)), [], 'a message.delivered event in the store for every 250');
+    const perRefKind = new Map<string, number>();
+    for (const r of rows) {
+      const k = `${r.ref} ${r.kind} ${r.check_name ?? ''}`;
+      perRefKind.set(k, (perRefKind.get(k) ?? 0) + 1);
+    }
+    const twice = [...perRefKind].filter(([k, n]) => n > 1 && !k.includes(' check.result '));
+    assert.deepEqual(twice, [], 'no event twice per REF and kind');
+    // And the store holds exactly what the journals hold, row for row.
+    const fromJournal = journalDigest(path.join(dataDir, 'journal'));
+    const inStore = storeDigest(path.join(dataDir, 'store.sqlite'));
+    assert.equal(inStore.count, fromJournal.count, difference(inStore, fromJournal));
+    assert.equal(inStore.sha256, fromJournal.sha256, difference(inStore, fromJournal));
+    t.diagnostic(`events in the journals and the store: ${fromJournal.count}`);
 
     // And the server keeps working after the crash.
     const after = await sendMail(again.port, { from: 'sender@example.org', to: [RCPT], body: message(tokenOf(9999, run), 3) });

@@ -223,7 +223,7 @@ test('ledger file system full after RCPT: no 250 and no copy in new/ (nothing ac
   try {
     mounted = mountTmpfs(t, mnt, 'size=2m,mode=0700');
     if (!mounted) return;
-    srv = await startServer({ dataDir: path.join(base, 'data'), config: { ledger: { path: path.join(mnt, 'ledger.sqlite') } } });
+    srv = await startServer({ dataDir: path.join(base, 'data'), config: { ledger: { journal_dir: path.join(mnt, 'journal') } } });
     const newDir = srv.newDir('demo@demo.test');
     const tmpDir = path.join(path.dirname(newDir), 'tmp');
     const token = `ledger-${randomBytes(4).toString('hex')}`;
@@ -240,7 +240,9 @@ test('ledger file system full after RCPT: no 250 and no copy in new/ (nothing ac
     assert.match((await client.cmd('DATA')) ?? '', /^354 /);
     const body = message(token, '<demo@demo.test>').replace(/^\./gm, '..');
     const final = await client.cmd(body + '.');
-    assert.match(final ?? '', /^4\d\d /, 'a message that cannot be recorded is not accepted');
+    assert.match(final ?? '', /^4\d\d 4\.3\.0 /, 'a message that cannot be recorded is not accepted');
+    // It is the journal that refused: its write failed for want of space.
+    assert.match(srv.output(), /"err":"journal [^"]*ENOSPC[^"]*","session":"[^"]+","msg":"ledger write failed"/);
     assert.deepEqual(listNew(newDir), [], 'no copy in new/');
     assert.deepEqual(listNew(tmpDir), [], 'no copy in tmp/');
     await client.cmd('QUIT');
@@ -269,10 +271,10 @@ test('a broken ledger does not flood the log: each error a few times per window,
   try {
     mounted = mountTmpfs(t, mnt, 'size=2m,mode=0700');
     if (!mounted) return;
-    srv = await startServer({ dataDir: path.join(base, 'data'), config: { ledger: { path: path.join(mnt, 'ledger.sqlite') } } });
+    srv = await startServer({ dataDir: path.join(base, 'data'), config: { ledger: { journal_dir: path.join(mnt, 'journal') } } });
     fillSpace(path.join(mnt, 'filler'));
-    // Sessions with long senders until the ledger can no longer grow (the
-    // WAL may still have room at first), then 60 more that fail.
+    // Sessions with long senders until the journal can no longer grow (its
+    // open segment may still have room at first), then 60 more that fail.
     const replies: string[] = [];
     let failing = 0;
     const t0 = Date.now();

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import Database from 'better-sqlite3';
+import { eventsOf } from '../../helpers/ledger.js';
 import { listNew, startServer, type Instance } from '../../helpers/server.js';
 import { RawSmtp, sendMail } from '../../helpers/smtp-client.js';
 
@@ -72,12 +72,8 @@ interface EventRow {
 }
 
 function events(dataDir: string, where = '1=1', params: unknown[] = []): EventRow[] {
-  const db = new Database(path.join(dataDir, 'ledger.sqlite'), { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare(`SELECT kind, client_ip, rcpt, mail_from, helo, reply, details FROM events WHERE ${where} ORDER BY id`).all(...params) as EventRow[];
-  } finally {
-    db.close();
-  }
+  return eventsOf<EventRow>({ dataDir }, where, ...params)
+    .map(({ kind, client_ip, rcpt, mail_from, helo, reply, details }) => ({ kind, client_ip, rcpt, mail_from, helo, reply, details }));
 }
 
 /** Polls the ledger (its writes are asynchronous) until `min` events match, for a bounded time. */

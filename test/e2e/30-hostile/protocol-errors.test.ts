@@ -3,8 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
-import Database from 'better-sqlite3';
+import { eventsOf } from '../../helpers/ledger.js';
 import { startServer } from '../../helpers/server.js';
 import { RawSmtp } from '../../helpers/smtp-client.js';
 
@@ -29,14 +28,11 @@ test('syntax, sequence and unknown-command errors carry a REF and are in the led
     await c.close();
     // These events are notes (no reply waits for their commit): poll, on a
     // loaded machine a fixed pause was once too short.
-    const db = new Database(path.join(mp.dataDir, 'ledger.sqlite'), { readonly: true });
-    const q = db.prepare(`SELECT ref, smtp_code, reply FROM events WHERE kind = 'session.protocol_error' AND client_ip = '127.0.0.61' ORDER BY id`);
     let rows: { ref: string; smtp_code: number; reply: string }[] = [];
     for (let i = 0; i < 100 && rows.length < 3; i++) {
       if (i) await new Promise((r) => setTimeout(r, 100));
-      rows = q.all() as typeof rows;
+      rows = eventsOf(mp, `kind = 'session.protocol_error' AND client_ip = '127.0.0.61'`);
     }
-    db.close();
     assert.deepEqual(rows.map((r) => r.smtp_code), [503, 501, Number(unknown.slice(0, 3))]);
     assert.equal(rows[0]!.ref, REF.exec(seq)![1]);
     assert.equal(rows[1]!.ref, REF.exec(syntax)![1]);
@@ -65,14 +61,11 @@ test('unknown MAIL FROM and RCPT TO parameters get 555 5.5.4 with a REF (RFC 532
     assert.match((await c.cmd('RCPT TO:<demo@demo.test>')) ?? '', /^250 /);
     await c.cmd('QUIT');
     await c.close();
-    const db = new Database(path.join(mp.dataDir, 'ledger.sqlite'), { readonly: true });
-    const q = db.prepare(`SELECT smtp_code FROM events WHERE kind = 'session.protocol_error' AND client_ip = '127.0.0.62' ORDER BY id`);
     let rows: { smtp_code: number }[] = [];
     for (let i = 0; i < 100 && rows.length < 3; i++) {
       if (i) await new Promise((r) => setTimeout(r, 100));
-      rows = q.all() as typeof rows;
+      rows = eventsOf(mp, `kind = 'session.protocol_error' AND client_ip = '127.0.0.62'`);
     }
-    db.close();
     assert.deepEqual(rows.map((r) => r.smtp_code), [555, 555, 555]);
   } finally {
     await mp.stop();

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { eventsOf } from '../../helpers/ledger.js';
 import { listNew, startServer, type Instance, NO_DNS_CHECKS } from '../../helpers/server.js';
 import { sendMail } from '../../helpers/smtp-client.js';
 
@@ -21,12 +21,7 @@ async function events(mp: Instance, rcpt: string): Promise<Event[]> {
 }
 
 function ledger(dataDir: string, where: string): Event[] {
-  const db = new Database(path.join(dataDir, 'ledger.sqlite'), { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare(`SELECT * FROM events WHERE ${where} ORDER BY id`).all() as Event[];
-  } finally {
-    db.close();
-  }
+  return eventsOf<Event>({ dataDir }, where);
 }
 
 function details(e: Event): Record<string, unknown> {

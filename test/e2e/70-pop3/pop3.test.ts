@@ -11,7 +11,7 @@ import path from 'node:path';
 import { requireTool } from '../../helpers/env.js';
 import { freePort, listNew, run, startServer, BIN, type Instance } from '../../helpers/server.js';
 import { sendMail } from '../../helpers/smtp-client.js';
-import { SqliteLedgerReader } from '../../../src/ledger/sqlite/reader.js';
+import { testStore } from '../../helpers/event-table.js';
 import type { StoredEvent } from '../../../src/ledger/types.js';
 
 const REF = /\(ref ([0-9A-HJKMNP-TV-Z]{12})\)$/;
@@ -121,7 +121,7 @@ class RawPop {
 }
 
 function pop3Events(mp: Instance): StoredEvent[] {
-  const r = new SqliteLedgerReader(path.join(mp.dataDir, 'ledger.sqlite'), { readonly: true });
+  const r = testStore(path.join(mp.dataDir, 'store.sqlite'));
   try {
     return r.query({ since: 0, limit: 100000 }).filter((e) => e.source === 'pop3');
   } finally {

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { storeEvents } from '../../helpers/event-table.js';
 import { BIN, run } from '../../helpers/server.js';
 import { pollUntil } from '../../helpers/postfix.js';
 
@@ -15,16 +15,10 @@ import { pollUntil } from '../../helpers/postfix.js';
 const line = (n: number): string => `Nov 27 10:${String(Math.floor(n / 60) % 60).padStart(2, '0')}:${String(n % 60).padStart(2, '0')} mx1 postfix/smtpd[${1000 + n}]: connect from host${n}.example[192.0.2.${n % 250}]\n`;
 
 function connects(dataDir: string): number[] {
-  const file = path.join(dataDir, 'ledger.sqlite');
+  // Ingest writes straight into the store (no journal): read it as it is.
+  const file = path.join(dataDir, 'store.sqlite');
   if (!fs.existsSync(file)) return [];
-  const db = new Database(file, { readonly: true });
-  db.pragma('busy_timeout = 5000');
-  try {
-    const rows = db.prepare("SELECT client_ptr FROM events WHERE kind = 'session.connect' ORDER BY id").all() as Array<{ client_ptr: string }>;
-    return rows.map((r) => Number(/^host(\d+)\./.exec(r.client_ptr)![1]));
-  } finally {
-    db.close();
-  }
+  return storeEvents(file).filter((e) => e.kind === 'session.connect').map((e) => Number(/^host(\d+)\./.exec(e.client_ptr!)![1]));
 }
 
 function startFollow(dataDir: string, log: string): { proc: ChildProcess; out: () => string; exited: Promise<number | null> } {

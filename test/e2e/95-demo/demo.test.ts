@@ -206,11 +206,16 @@ test('mailproof demo plays every classic story and trace diagnoses each one', { 
 test('mailproof demo refuses a data directory it did not make, and leaves it alone', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-demo-foreign-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  fs.writeFileSync(path.join(dir, 'ledger.sqlite'), 'production data');
+  // A gateway's ledger: its store and a journal segment.
+  fs.writeFileSync(path.join(dir, 'store.sqlite'), 'production data');
+  const seg = path.join(dir, 'journal', 'mx1', 'smtp', '00000001.seg');
+  fs.mkdirSync(path.dirname(seg), { recursive: true });
+  fs.writeFileSync(seg, 'journal data');
   const r = await run(['demo', '--once', '--data-dir', dir]);
   assert.equal(r.code, 64, r.stdout + r.stderr);
   assert.match(r.stderr, /not empty and was not made by mailproof demo/);
-  assert.equal(fs.readFileSync(path.join(dir, 'ledger.sqlite'), 'utf8'), 'production data');
+  assert.equal(fs.readFileSync(path.join(dir, 'store.sqlite'), 'utf8'), 'production data');
+  assert.equal(fs.readFileSync(seg, 'utf8'), 'journal data');
 });
 
 test('the spam story with a real spamd', { timeout: 10 * 60 * 1000 }, async (t) => {

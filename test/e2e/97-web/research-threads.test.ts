@@ -9,11 +9,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { JournalWriter } from '../../../src/ledger/journal/index.js';
+import type { LedgerEvent } from '../../../src/ledger/types.js';
+import { caughtUp } from '../../helpers/event-table.js';
 import { freePort, NO_DNS_CHECKS, run, startServer, type Instance } from '../../helpers/server.js';
 import { sendMail } from '../../helpers/smtp-client.js';
 
-const COLUMNS = ['ts', 'node', 'source', 'kind', 'session', 'ref', 'client_ip', 'mail_from', 'mail_from_domain', 'rcpt', 'rcpt_domain', 'smtp_code', 'reply'];
 const BIG = 40000;
 
 function get(port: number, p: string, token: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
@@ -41,23 +42,25 @@ test('a slow web search runs beside the SMTP sessions of the same process, and a
       checks: { allowlist: { networks: [] }, ...NO_DNS_CHECKS, helo: { mode: 'off' } },
     },
   });
-  // A busy domain's history, written beside the running gateway (WAL: it waits for the lock, then goes on).
-  const db = new Database(path.join(mp.dataDir, 'ledger.sqlite'));
-  db.pragma('busy_timeout = 10000');
-  const ins = db.prepare(`INSERT INTO events (${COLUMNS.join(',')}) VALUES (${COLUMNS.map(() => '?').join(',')})`);
+  // A busy domain's history, written beside the running gateway: a journal
+  // stream of another node in the instance's journal directory, as a second
+  // gateway sharing the ledger would write it.
+  const journal = await JournalWriter.open(path.join(mp.dataDir, 'journal'), 'old-node', 'smtp', { sync: false });
   const since = Date.now() - 3 * 86400e3;
-  db.transaction(() => {
-    for (let i = 0; i < BIG; i++) {
-      const ref = `B${String(i).padStart(11, '0')}`;
-      const common = ['old-node', 'gateway'] as const;
-      const rcpt = `user${i % 300}@big.test`;
-      const ts = since + i * 1000;
-      ins.run(ts, ...common, 'mail.from', `S${i}`, ref, '192.0.2.1', 'a@x.test', 'x.test', null, null, null, null);
-      ins.run(ts + 1, ...common, 'rcpt.accepted', `S${i}`, ref, '192.0.2.1', 'a@x.test', 'x.test', rcpt, 'big.test', null, null);
-      ins.run(ts + 2, ...common, 'message.delivered', `S${i}`, ref, '192.0.2.1', 'a@x.test', 'x.test', rcpt, 'big.test', 250, `250 2.0.0 accepted (ref ${ref})`);
-    }
-  })();
-  db.close();
+  const events: LedgerEvent[] = [];
+  for (let i = 0; i < BIG; i++) {
+    const ref = `B${String(i).padStart(11, '0')}`;
+    const rcpt = `user${i % 300}@big.test`;
+    const ts = since + i * 1000;
+    const common = { node: 'old-node', source: 'gateway', session: `S${i}`, ref, client_ip: '192.0.2.1', mail_from: 'a@x.test' } as const;
+    events.push({ ...common, ts, kind: 'mail.from' });
+    events.push({ ...common, ts: ts + 1, kind: 'rcpt.accepted', rcpt });
+    events.push({ ...common, ts: ts + 2, kind: 'message.delivered', rcpt, smtp_code: 250, reply: `250 2.0.0 accepted (ref ${ref})` });
+  }
+  await journal.append(events);
+  await journal.close();
+  // Indexed before the searches: what is measured is the search, not its catch-up.
+  caughtUp(path.join(mp.dataDir, 'store.sqlite'), path.join(mp.dataDir, 'journal'));
 
   const cfgFile = path.join(mp.dataDir, 'test-config.yaml');
   const pw = path.join(mp.dataDir, 'pw');
