@@ -7,7 +7,7 @@ have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok ins
 for p in openssl swaks libnet-ssleay-perl libio-socket-ssl-perl postfix iproute2 util-linux rspamd spamassassin spamd knot clamav-daemon zip \
          dovecot-core dovecot-lmtpd dovecot-pop3d dovecot-imapd pflogsumm python3 curl \
          chromium poppler-utils fonts-dejavu-core fonts-wqy-microhei \
-         fail2ban postgrey postfix-policyd-spf-python; do have "$p" || need+=("$p"); done
+         fail2ban postgrey postfix-policyd-spf-python strace; do have "$p" || need+=("$p"); done
 if ((${#need[@]})); then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -16,6 +16,7 @@ if ((${#need[@]})); then
   # Postfix runs as throwaway instances in temp dirs in the tests; the
   # machine's own Postfix stays unconfigured. postgrey and policyd-spf too:
   # the tests start their own (test/helpers/postgrey.ts, policyd-spf.ts).
+  # strace: the crash-window test holds the journal's writes with it.
   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
