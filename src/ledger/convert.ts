@@ -6,7 +6,7 @@
 // remove it once satisfied.
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
-import { fromValues, SELECT_COLUMNS } from './sqlite/row.js';
+import { fromValues, SELECT_COLUMNS } from './legacy/row.js';
 import type { SqliteStoreWriter } from './store/sqlite/writer.js';
 import { progress } from '../util/progress.js';
 

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { JournalWriter } from '../../src/ledger/journal/index.js';
 import Database from 'better-sqlite3';
-import { applySchema, COLUMNS } from '../../src/ledger/sqlite/schema.js';
-import { toRow } from '../../src/ledger/sqlite/row.js';
+import { applySchema, COLUMNS } from '../../src/ledger/legacy/schema.js';
+import { toRow } from '../../src/ledger/legacy/row.js';
 import { catchUp } from '../../src/ledger/indexer.js';
 import { SqliteStoreReader } from '../../src/ledger/store/sqlite/reader.js';
 import { SqliteStoreWriter } from '../../src/ledger/store/sqlite/writer.js';

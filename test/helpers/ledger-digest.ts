@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { listStreams, readStream, START } from '../../src/ledger/journal/index.js';
-import { fromRow, SELECT_COLUMNS } from '../../src/ledger/sqlite/row.js';
+import { fromRow, SELECT_COLUMNS } from '../../src/ledger/legacy/row.js';
 import { normalizeEvent, type ChunkEvent } from '../../src/ledger/store/codec.js';
 import { SqliteStoreReader } from '../../src/ledger/store/sqlite/reader.js';
 import type { LedgerEvent } from '../../src/ledger/types.js';

@@ -1,5 +1,7 @@
 import type Database from 'better-sqlite3';
 
+// The previous ledger format, kept to read it: convert.ts turns such a
+// ledger into the store, and tests hold the store's answers against it.
 // One table, one row per event. Columns carry what research filters on; the
 // evidence goes into `details` as JSON. Domain columns are stored separately
 // (lower-cased) so "--domain" and "--from DOMAIN" use an index, not LIKE.
