@@ -74,6 +74,8 @@ export interface EventQuery {
   client_ip?: string;
   ref?: string;
   message_id?: string;
+  /** Only events of these kinds. */
+  kinds?: EventKind[];
   since?: number;
   until?: number;
   limit?: number;

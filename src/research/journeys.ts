@@ -1,5 +1,5 @@
 import { clientNetwork } from '../dns/ip.js';
-import type { EventQuery, LedgerReader, StoredEvent } from '../ledger/types.js';
+import type { EventKind, EventQuery, LedgerReader, StoredEvent } from '../ledger/types.js';
 import { findingCode } from './diagnosis.js';
 
 // The research layer's journey model: one journey per transaction and
@@ -206,14 +206,17 @@ export function trace(reader: LedgerReader, f: TraceFilter): Journeys {
   // transactions (or mailbox-only groups), whose events are fetched below.
   if (f.limit !== undefined) {
     q.newest_first = true;
-    // A few rows per transaction name the newest `limit` of them; only when
-    // that many rows do not, read up to the full row limit. Each row is a
-    // random page of the ledger: a busy mailbox has 10^4 hits a week.
+    // A few rows per transaction name the newest `limit` of them; when that
+    // many rows do not, read as many more as the rows per transaction seen so
+    // far say are needed (a client address's transactions carry it on every
+    // event), up to the full row limit: not all of a busy address's week.
     q.limit = Math.min(MAX_HITS, f.limit * 4);
   }
   let hits = reader.query(q);
-  if (f.limit !== undefined && hits.length === q.limit && q.limit < MAX_HITS && new Set(hits.map((e) => e.ref)).size <= f.limit) {
-    q.limit = MAX_HITS;
+  for (let round = 0; round < 3 && f.limit !== undefined && hits.length === q.limit && q.limit < MAX_HITS; round++) {
+    const refs = new Set(hits.map((e) => e.ref)).size;
+    if (refs > f.limit) break;
+    q.limit = Math.min(MAX_HITS, Math.ceil((q.limit / Math.max(1, refs)) * (f.limit + 1) * 1.25), q.limit * 16);
     hits = reader.query(q);
   }
   let truncated = false;
@@ -387,9 +390,7 @@ function ownMaildir(e: StoredEvent): boolean {
  * count: an IMAP client reads without a line in Dovecot's log (only
  * expunge, copy and move are logged), so "not fetched" cannot follow from them.
  */
-const SEEN_ACCESS = new Set(['pop3.login', 'pop3.logout', 'pop3.retr', 'pop3.dele']);
-/** Most events read per mailbox to find its access after a delivery. */
-const MAX_ACCESS_ROWS = 20000;
+const SEEN_ACCESS: EventKind[] = ['pop3.login', 'pop3.logout', 'pop3.retr', 'pop3.dele'];
 
 /**
  * "Not fetched" is a claim about mailbox access, true only where research
@@ -405,13 +406,15 @@ function markUnfetched(reader: LedgerReader, list: (Unfetched & { j: Journey })[
     if (u.own && ownPop3) continue;
     for (const b of u.boxes) needed.set(b, Math.min(needed.get(b) ?? Infinity, u.at));
   }
-  const seenAt = new Map<string, number[]>();
+  // The newest access of each mailbox in the window says it all: a delivery
+  // is covered when the mailbox was accessed at or after it.
+  const lastSeen = new Map<string, number>();
   for (const [box, since] of needed) {
-    const rows = reader.query({ rcpt: box, since, until: f.until ?? f.now, limit: MAX_ACCESS_ROWS });
-    seenAt.set(box, rows.filter((e) => SEEN_ACCESS.has(e.kind)).map((e) => e.ts));
+    const newest = reader.query({ rcpt: box, kinds: SEEN_ACCESS, since, until: f.until ?? f.now, newest_first: true, limit: 1 })[0];
+    if (newest) lastSeen.set(box, newest.ts);
   }
   for (const u of list) {
-    const covered = (u.own && ownPop3) || u.boxes.some((b) => (seenAt.get(b) ?? []).some((ts) => ts >= u.at));
+    const covered = (u.own && ownPop3) || u.boxes.some((b) => (lastSeen.get(b) ?? -Infinity) >= u.at);
     if (covered) u.j.diagnosis.unshift('delivered_not_fetched');
     else u.j.diagnosis.splice(1, 0, 'access_not_recorded');
   }

@@ -53,6 +53,10 @@ export class SqliteLedgerReader implements LedgerReader {
     eq('client_ip', q.client_ip);
     eq('ref', q.ref);
     eq('message_id', normalizeMessageId(q.message_id) ?? undefined);
+    if (q.kinds !== undefined) {
+      where.push(`kind IN (${q.kinds.map((_, i) => `@k${i}`).join(',') || 'NULL'})`);
+      q.kinds.forEach((k, i) => { args[`k${i}`] = k; });
+    }
     if (q.since !== undefined) { where.push('ts >= @since'); args.since = q.since; }
     if (q.until !== undefined) { where.push('ts <= @until'); args.until = q.until; }
     const sql = `SELECT ${COLS} FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${q.newest_first ? 'ts DESC, id DESC' : 'ts, id'} LIMIT @limit`;

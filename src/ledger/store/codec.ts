@@ -68,24 +68,47 @@ const PLAIN_BELOW = 320;
 // a few KiB (they fit the window, dictionary included), a third less time.
 const DEFLATE = { dictionary: DICTIONARY_V1, level: 1, windowBits: 13, memLevel: 4 };
 
-/** The chunk's body and its codec (PLAIN or CODEC_VERSION). */
+type JournalKey = [stream: string, seq: number] | null;
+
+/**
+ * The chunk's body and its codec (PLAIN or CODEC_VERSION). The body is the
+ * JSON of [events, journal keys]: the events as research reads them, and
+ * beside them where each came from (or null when none did), so that
+ * decoding for research yields finished events without a copy.
+ */
 export function encodeChunk(events: ChunkEvent[]): { body: Buffer; codec: number } {
-  const json = Buffer.from(JSON.stringify(events));
+  let keys: JournalKey[] | null = null;
+  const clean = events.map((e, i) => {
+    if (e.jstream === undefined) return e;
+    (keys ??= new Array<JournalKey>(events.length).fill(null))[i] = [e.jstream, e.jseq!];
+    const { jstream: _s, jseq: _q, ...rest } = e;
+    return rest;
+  });
+  const json = Buffer.from(JSON.stringify([clean, keys]));
   if (json.length < PLAIN_BELOW) return { body: json, codec: PLAIN };
   return { body: zlib.deflateRawSync(json, DEFLATE), codec: CODEC_VERSION };
 }
 
-export function decodeChunk(body: Buffer, version: number): ChunkEvent[] {
-  if (version === PLAIN) return JSON.parse(body.toString('utf8')) as ChunkEvent[];
+function parse(body: Buffer, version: number): [StoredEvent[], JournalKey[] | null] {
+  if (version === PLAIN) return JSON.parse(body.toString('utf8')) as [StoredEvent[], JournalKey[] | null];
   const dictionary = DICTIONARIES[version];
   if (!dictionary) throw new Error(`store chunk of codec version ${version}, which this mailproof does not know: written by a newer version?`);
-  return JSON.parse(zlib.inflateRawSync(body, { dictionary, windowBits: 15 }).toString('utf8')) as ChunkEvent[];
+  return JSON.parse(zlib.inflateRawSync(body, { dictionary, windowBits: 15 }).toString('utf8')) as [StoredEvent[], JournalKey[] | null];
 }
 
-/** The event research sees: without where it came from. */
+/** The events of a chunk, as research reads them. */
+export function decodeChunk(body: Buffer, version: number): StoredEvent[] {
+  return parse(body, version)[0];
+}
+
+/** The events of a chunk with where each came from (checks of a store against its journals). */
+export function decodeChunkWithKeys(body: Buffer, version: number): ChunkEvent[] {
+  const [events, keys] = parse(body, version);
+  return events.map((e, i) => { const k = keys?.[i]; return k ? { ...e, jstream: k[0], jseq: k[1] } : e; });
+}
+
+/** The event without where it came from. */
 export function toStored(c: ChunkEvent): StoredEvent {
-  // A copy also when there is nothing to strip: decoded chunks are cached,
-  // and what research does with an event must not reach the cache.
   const { jstream: _s, jseq: _q, ...e } = c;
   return e;
 }

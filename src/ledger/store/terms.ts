@@ -15,6 +15,8 @@ export const term = {
   ip: (v: string): string => cut('i:' + v),
   ref: (v: string): string => cut('x:' + v),
   messageId: (v: string): string => cut('m:' + v),
+  /** Mailbox access (POP3, IMAP, folder moves) by mailbox: "was it fetched?" without reading the mailbox's deliveries. */
+  access: (v: string): string => cut('a:' + v.toLowerCase()),
   /** Recipients refused as unknown, by domain (near misses). */
   unknown: (domain: string): string => cut('u:' + domain.toLowerCase()),
   /** Sessions that began no transaction: all, by client IP, by a host domain of their HELO or PTR name. */
@@ -53,9 +55,13 @@ function suffixes(host: string): string[] {
 }
 
 /** The terms one event adds to its session's entries. */
+/** The kinds indexed by mailbox (term.access). */
+export const ACCESS_KINDS: ReadonlySet<string> = new Set(['pop3.login', 'pop3.logout', 'pop3.retr', 'pop3.dele', 'imap.login', 'imap.logout', 'imap.expunge', 'mailbox.copy']);
+
 export function termsOf(e: LedgerEvent, out: Set<string>): void {
   if (e.rcpt) {
     out.add(term.rcpt(e.rcpt));
+    if (ACCESS_KINDS.has(e.kind)) out.add(term.access(e.rcpt));
     const d = domainOf(e.rcpt);
     if (d) out.add(term.rcptDomain(d));
     // RFC 3463: X.1.1 bad destination mailbox address.

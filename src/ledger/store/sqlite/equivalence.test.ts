@@ -82,7 +82,10 @@ test('the store answers query, byRefs, bySessions, byMessageIds, recipients, qui
       { mail_from: 'A@Sender.TEST' }, { mail_from_domain: 'sender.test', rcpt_domain: 'example.test', limit: 50 },
       { client_ip: '2001:db8::1', limit: 1 }, { client_ip: '192.0.2.1', since: t0, until: t0 + 5e6, newest_first: true, limit: 40 },
       { ref: 'R3' }, { ref: 'R3', limit: 2 }, { message_id: '<m1@x>', limit: 20, newest_first: true }, { message_id: 'm2@x' },
-      { since: t0 + 1e6, until: t0 + 2e6 }, { limit: 25, newest_first: true });
+      { since: t0 + 1e6, until: t0 + 2e6 }, { limit: 25, newest_first: true },
+      // Mailbox access by mailbox (its own index entry) and kinds in general.
+      { rcpt: 'user@example.test', kinds: ['pop3.retr'], newest_first: true, limit: 1 }, { rcpt: 'x@example.test', kinds: ['pop3.retr', 'pop3.login'] },
+      { rcpt_domain: 'example.test', kinds: ['rcpt.rejected', 'session.close'], limit: 20 }, { client_ip: '192.0.2.1', kinds: [] });
     let nonEmpty = 0;
     for (const q of queries) {
       // Equal (ts, id) order; for the limited questions also the same choice of events.
@@ -90,7 +93,7 @@ test('the store answers query, byRefs, bySessions, byMessageIds, recipients, qui
       if (want.length) nonEmpty++;
       same(JSON.stringify(q), want, b.query(q));
     }
-    assert.ok(nonEmpty >= queries.length - 4, 'the questions find events');
+    assert.ok(nonEmpty >= queries.length - 5, 'the questions find events');
     const refs = Array.from({ length: 900 }, (_, i) => `R${i}`);
     same('byRefs', a.byRefs(refs), b.byRefs(refs));
     same('bySessions', a.bySessions(['s1', 's2', 's77', 'nope']), b.bySessions(['s1', 's2', 's77', 'nope']));

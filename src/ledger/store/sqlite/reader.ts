@@ -1,4 +1,7 @@
-// The read side of the embedded store (the LedgerReader research uses). Every
+// The read side of the embedded store (the LedgerReader research uses).
+// Events are handed out as decoded and cached, not copied: research reads
+// them and never changes them (a copy of every event cost a tenth of a busy
+// search's time). Every
 // question starts at the term index (schema.ts): the sessions that carry the
 // term in the window, newest or oldest first, page by page, and stops as soon
 // as the answer is complete. A session's events are read as its chunks,
@@ -6,22 +9,34 @@
 import type Database from 'better-sqlite3';
 import type { EventQuery, QuietSessionQuery, StoredEvent } from '../../types.js';
 import { normalizeMessageId } from '../../../util/message-id.js';
-import { decodeChunk, toStored, type ChunkEvent } from '../codec.js';
-import { domainOf, isQuietClose, term } from '../terms.js';
+import { decodeChunk, decodeChunkWithKeys, type ChunkEvent } from '../codec.js';
+import { ACCESS_KINDS, domainOf, isQuietClose, term } from '../terms.js';
 import type { EventStore, StorePosition } from '../types.js';
 import { CHUNK_SPAN_MS, openStoreDb } from './schema.js';
 import { SqliteStoreWriter } from './writer.js';
 
 const PAGE = 256;
 const IN_CHUNK = 500;
-const CACHE_CHUNKS = 4096;
+/** Decoded events kept (about 100 MB at most): a busy address's week, read again by the steps of one search. */
+const CACHE_EVENTS = 200_000;
+/** IN lists are padded to one of these lengths, so that a few prepared statements serve every list. */
+const LIST_LENGTHS = [1, 4, 16, 64, 256, IN_CHUNK];
+
+/** `values` padded to the next list length (repeating its last value, which IN ignores), with the placeholders. */
+function padded<T>(values: T[]): { args: T[]; marks: string } {
+  const n = LIST_LENGTHS.find((l) => l >= values.length) ?? values.length;
+  const args = values.slice();
+  while (args.length < n) args.push(values[values.length - 1]!);
+  return { args, marks: args.map(() => '?').join(',') };
+}
 const byTime = (a: StoredEvent, b: StoredEvent): number => a.ts - b.ts || a.id - b.id;
 
 export class SqliteStoreReader implements EventStore {
   private db: Database.Database;
   private stmts = new Map<string, Database.Statement>();
-  /** Decoded chunks by "sid:first_id", oldest evicted first. */
-  private cache = new Map<string, ChunkEvent[]>();
+  /** Decoded chunks by "sid:first_id", least recently used first. */
+  private cache = new Map<string, StoredEvent[]>();
+  private cached = 0;
 
   /** page: sessions per step of a walk (small in tests, to walk many pages). */
   constructor(private readonly path: string, private readonly page = PAGE) {
@@ -35,20 +50,27 @@ export class SqliteStoreReader implements EventStore {
   }
 
   /** The events of these sessions (by store id), in chunk order. */
-  private eventsOf(sids: number[]): ChunkEvent[] {
-    const out: ChunkEvent[] = [];
+  private eventsOf(sids: number[]): StoredEvent[] {
+    const out: StoredEvent[] = [];
     for (let i = 0; i < sids.length; i += IN_CHUNK) {
-      const part = sids.slice(i, i + IN_CHUNK);
-      const rows = this.stmt(`SELECT sid, first_id, codec, body FROM chunks WHERE sid IN (${part.map(() => '?').join(',')})`)
-        .raw(true).all(...part) as [number, number, number, Buffer][];
+      const { args, marks } = padded(sids.slice(i, i + IN_CHUNK));
+      const rows = this.stmt(`SELECT sid, first_id, codec, body FROM chunks WHERE sid IN (${marks})`)
+        .raw(true).all(...args) as [number, number, number, Buffer][];
       for (const [sid, first, codec, body] of rows) {
         const k = `${sid}:${first}`;
         let evs = this.cache.get(k);
-        if (!evs) {
+        if (evs) {
+          this.cache.delete(k); // to the end: most recently used
+        } else {
           evs = decodeChunk(body, codec);
-          this.cache.set(k, evs);
-          if (this.cache.size > CACHE_CHUNKS) this.cache.delete(this.cache.keys().next().value!);
+          this.cached += evs.length;
+          while (this.cached > CACHE_EVENTS && this.cache.size > 0) {
+            const [oldest, list] = this.cache.entries().next().value!;
+            this.cache.delete(oldest);
+            this.cached -= list.length;
+          }
         }
+        this.cache.set(k, evs);
         for (const e of evs) out.push(e);
       }
     }
@@ -58,8 +80,8 @@ export class SqliteStoreReader implements EventStore {
   private sidsOfTerms(terms: string[]): number[] {
     const sids = new Set<number>();
     for (let i = 0; i < terms.length; i += IN_CHUNK) {
-      const part = terms.slice(i, i + IN_CHUNK);
-      for (const s of this.stmt(`SELECT sid FROM terms WHERE term IN (${part.map(() => '?').join(',')})`).pluck().all(...part) as number[]) sids.add(s);
+      const { args, marks } = padded(terms.slice(i, i + IN_CHUNK));
+      for (const s of this.stmt(`SELECT sid FROM terms WHERE term IN (${marks})`).pluck().all(...args) as number[]) sids.add(s);
     }
     return [...sids];
   }
@@ -70,7 +92,7 @@ export class SqliteStoreReader implements EventStore {
    * whether the answer is complete, given that every event not yet seen lies
    * beyond `boundary` (later than it when ascending, earlier when not).
    */
-  private walk(t: string | null, since: number, until: number, desc: boolean, onEvents: (evs: ChunkEvent[]) => void, enough: (boundary: number) => boolean): void {
+  private walk(t: string | null, since: number, until: number, desc: boolean, onEvents: (evs: StoredEvent[]) => void, enough: (boundary: number) => boolean): void {
     const seen = new Set<number>();
     let cursor: [number, number] | null = null;
     const lo = since - CHUNK_SPAN_MS;
@@ -109,14 +131,17 @@ export class SqliteStoreReader implements EventStore {
     const until = q.until ?? Number.MAX_SAFE_INTEGER;
     const limit = q.limit ?? 10000;
     const desc = q.newest_first === true;
+    const kinds = q.kinds ? new Set<string>(q.kinds) : null;
+    if (kinds && kinds.size === 0) return [];
+    const accessOnly = kinds !== null && [...kinds].every((k) => ACCESS_KINDS.has(k));
     // The most selective term the question has.
     const t = q.ref !== undefined ? term.ref(q.ref)
       : mid !== undefined ? term.messageId(mid)
-        : rcpt !== undefined ? term.rcpt(rcpt)
+        : rcpt !== undefined ? (accessOnly ? term.access(rcpt) : term.rcpt(rcpt))
           : q.client_ip !== undefined ? term.ip(q.client_ip)
             : fromDomain !== undefined ? term.fromDomain(fromDomain)
               : rcptDomain !== undefined ? term.rcptDomain(rcptDomain) : null;
-    const match = (e: ChunkEvent): boolean =>
+    const match = (e: StoredEvent): boolean =>
       e.ts >= since && e.ts <= until
       && (rcpt === undefined || e.rcpt === rcpt)
       && (rcptDomain === undefined || domainOf(e.rcpt) === rcptDomain)
@@ -124,8 +149,9 @@ export class SqliteStoreReader implements EventStore {
       && (fromDomain === undefined || domainOf(e.mail_from) === fromDomain)
       && (q.client_ip === undefined || e.client_ip === q.client_ip)
       && (q.ref === undefined || e.ref === q.ref)
-      && (mid === undefined || e.message_id === mid);
-    const found: ChunkEvent[] = [];
+      && (mid === undefined || e.message_id === mid)
+      && (kinds === null || kinds.has(e.kind));
+    const found: StoredEvent[] = [];
     this.walk(t, Number.isFinite(since) ? since : -Number.MAX_SAFE_INTEGER, until, desc, (evs) => {
       for (const e of evs) if (match(e)) found.push(e);
     }, (boundary) => {
@@ -134,30 +160,30 @@ export class SqliteStoreReader implements EventStore {
       const inside = found.filter((e) => (desc ? e.ts > boundary : e.ts < boundary)).length;
       return inside >= limit;
     });
-    const out = found.map(toStored).sort(byTime);
+    const out = found.sort(byTime);
     if (desc) out.reverse();
     return out.slice(0, limit);
   }
 
   byRefs(refs: string[]): StoredEvent[] {
     const want = new Set(refs);
-    return this.eventsOf(this.sidsOfTerms([...want].map(term.ref))).filter((e) => e.ref != null && want.has(e.ref)).map(toStored).sort(byTime);
+    return this.eventsOf(this.sidsOfTerms([...want].map(term.ref))).filter((e) => e.ref != null && want.has(e.ref)).sort(byTime);
   }
 
   bySessions(sessions: string[]): StoredEvent[] {
     const want = [...new Set(sessions)];
     const sids: number[] = [];
     for (let i = 0; i < want.length; i += IN_CHUNK) {
-      const part = want.slice(i, i + IN_CHUNK);
-      sids.push(...(this.stmt(`SELECT id FROM sessions WHERE key IN (${part.map(() => '?').join(',')})`).pluck().all(...part) as number[]));
+      const { args, marks } = padded(want.slice(i, i + IN_CHUNK));
+      sids.push(...(this.stmt(`SELECT id FROM sessions WHERE key IN (${marks})`).pluck().all(...args) as number[]));
     }
     const set = new Set(want);
-    return this.eventsOf(sids).filter((e) => e.session != null && set.has(e.session)).map(toStored).sort(byTime);
+    return this.eventsOf(sids).filter((e) => e.session != null && set.has(e.session)).sort(byTime);
   }
 
   byMessageIds(ids: string[]): StoredEvent[] {
     const want = new Set(ids);
-    return this.eventsOf(this.sidsOfTerms([...want].map(term.messageId))).filter((e) => e.message_id != null && want.has(e.message_id)).map(toStored).sort(byTime);
+    return this.eventsOf(this.sidsOfTerms([...want].map(term.messageId))).filter((e) => e.message_id != null && want.has(e.message_id)).sort(byTime);
   }
 
   recipients(domain: string, since: number, until = Date.now()): string[] {
@@ -176,7 +202,7 @@ export class SqliteStoreReader implements EventStore {
       const l = h.toLowerCase();
       return l === d || l.endsWith('.' + d);
     };
-    const found: ChunkEvent[] = [];
+    const found: StoredEvent[] = [];
     this.walk(t, since, until, true, (evs) => {
       for (const e of evs) {
         if (e.ts < since || e.ts > until || !isQuietClose(e)) continue;
@@ -185,12 +211,12 @@ export class SqliteStoreReader implements EventStore {
         found.push(e);
       }
     }, (boundary) => found.filter((e) => e.ts > boundary).length >= limit);
-    return found.map(toStored).sort(byTime).reverse().slice(0, limit);
+    return found.sort(byTime).reverse().slice(0, limit);
   }
 
   refusedRecipients(domain: string, since: number, until = Date.now()): StoredEvent[] {
     const d = domain.toLowerCase();
-    const newest = new Map<string, ChunkEvent>();
+    const newest = new Map<string, StoredEvent>();
     this.walk(term.unknown(d), since, until, true, (evs) => {
       for (const e of evs) {
         // RFC 3463: X.1.1 bad destination mailbox address.
@@ -201,7 +227,7 @@ export class SqliteStoreReader implements EventStore {
         if (!had || had.id < e.id) newest.set(k, e);
       }
     }, () => newest.size >= 1000);
-    return [...newest.values()].slice(0, 1000).map(toStored).sort(byTime).reverse();
+    return [...newest.values()].slice(0, 1000).sort(byTime).reverse();
   }
 
   positions(): StorePosition[] {
@@ -245,7 +271,7 @@ export class SqliteStoreReader implements EventStore {
     for (;;) {
       const rows = this.stmt('SELECT sid, first_id, codec, body FROM chunks WHERE (sid, first_id) > (?, ?) ORDER BY sid, first_id LIMIT 1000').raw(true).all(...after) as [number, number, number, Buffer][];
       if (rows.length === 0) return;
-      for (const [, , codec, body] of rows) yield* decodeChunk(body, codec);
+      for (const [, , codec, body] of rows) yield* decodeChunkWithKeys(body, codec);
       const last = rows[rows.length - 1]!;
       after = [last[0], last[1]];
     }
