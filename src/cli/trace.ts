@@ -26,8 +26,8 @@ export const TRACE_HELP = `mailproof trace --rcpt ADDR | --domain D [--from ADDR
   DNS checks (mailproof check) on each journey's sender domain and client
   address now, shown beside what was recorded then. --as-of judges as at
   that time (events after it are left out; "never retried" counts from it).
-  --limit keeps the newest N journeys (default 1000; the output says when
-  there were more).
+  --limit keeps the newest N journeys (default 100, the first page, as the
+  web UI shows it; at most 1000; the output says when there were more).
   T is a date (2026-11-27, 2026-11-27T10:00Z) or an age (90m, 24h, 7d); --since defaults to 7d.`;
 
 export async function traceCommand(argv: string[]): Promise<number> {
@@ -40,7 +40,9 @@ export async function traceCommand(argv: string[]): Promise<number> {
   if (values.help) { process.stdout.write(TRACE_HELP + '\n'); return 0; }
   const cfg = configFrom(values);
   const lang = langOf(values.lang);
-  const filter = traceFilter(values);
+  // The first page, as the web UI's: a busy domain or address answers in
+  // milliseconds, and the output says how to see more (bench/RESULTS.md).
+  const filter = { limit: TRACE_FIRST_PAGE, ...traceFilter(values) };
   const result = searchLedger(cfg, filter, lang);
   let rechecks: Recheck[] = [];
   if (values.recheck && result.journeys.length) {
@@ -80,7 +82,7 @@ export async function traceCommand(argv: string[]): Promise<number> {
       for (const e of r.errors) out(`    now: ${e}`);
     }
   }
-  if (result.truncated) out('(more journeys than shown: narrow the search)');
+  if (result.truncated) out(`(more journeys than shown: narrow the search, or --limit up to ${MAX_LIMIT})`);
   return 0;
 }
 
@@ -119,6 +121,9 @@ export function langOf(v: string | undefined): Lang {
 }
 
 /** The trace filter options shared by trace and report. */
+/** Journeys `trace` shows unless --limit says otherwise. */
+export const TRACE_FIRST_PAGE = 100;
+
 export function traceFilter(values: Record<string, string | boolean | undefined | string[]>): SearchFilter {
   return asUsage(() => parseFilter(values));
 }

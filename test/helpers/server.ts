@@ -109,7 +109,8 @@ export async function startServer(opts: StartOptions = {}): Promise<Instance> {
       return path.join(dataDir, 'maildir', domain, local, 'new');
     },
     async trace(args) {
-      const r = await run(['trace', '--config', cfgFile, '--json', ...args]);
+      // Every journey (the CLI's first page is 100); a test's own --limit comes later and wins.
+      const r = await run(['trace', '--config', cfgFile, '--json', '--limit', '1000', ...args]);
       if (r.code !== 0) throw new Error(`trace failed (${r.code}): ${r.stderr}`);
       return JSON.parse(r.stdout) as Awaited<ReturnType<Instance['trace']>>;
     },
