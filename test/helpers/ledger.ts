@@ -1,4 +1,6 @@
 import path from 'node:path';
+import { listStreams, readStream, START } from '../../src/ledger/journal/index.js';
+import type { LedgerEvent } from '../../src/ledger/types.js';
 import type { Instance } from './server.js';
 import { caughtUp, eventTable, storeEvents } from './event-table.js';
 
@@ -41,4 +43,24 @@ export async function eventually<T>(f: () => T[], min = 1): Promise<T[]> {
     await new Promise((res) => setTimeout(res, 100));
   }
   return f();
+}
+
+/**
+ * Every event in a data directory's journals, read straight from the
+ * segment files: what was durable when this ran, with no indexer between
+ * (tests of "recorded before the reply").
+ */
+export function journalEvents(dataDir: string): LedgerEvent[] {
+  const dir = path.join(dataDir, 'journal');
+  const out: LedgerEvent[] = [];
+  for (const { node, stream } of listStreams(dir)) {
+    let from = START;
+    for (;;) {
+      const r = readStream(dir, node, stream, from, { maxRecords: 50_000 });
+      for (const rec of r.records) out.push(rec.event);
+      if (r.records.length === 0) break;
+      from = r.end;
+    }
+  }
+  return out;
 }

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { startServer, type Instance } from '../../helpers/server.js';
 import { RawSmtp } from '../../helpers/smtp-client.js';
+import { journalEvents } from '../../helpers/ledger.js';
 
 function refOf(reply: string | null): string {
   const m = /\(ref ([0-9A-Z]{12})\b/.exec(reply ?? '');
@@ -17,14 +17,9 @@ function refOf(reply: string | null): string {
   return m[1]!;
 }
 
-/** The events of this REF that carry a reply, read at once (no waiting: recorded before the reply). */
+/** The events of this REF that carry a reply, read from the journal at once (no waiting: recorded before the reply). */
 function withRef(dataDir: string, ref: string): { kind: string; reply: string }[] {
-  const db = new Database(path.join(dataDir, 'ledger.sqlite'), { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare('SELECT kind, reply FROM events WHERE ref = ? AND reply IS NOT NULL ORDER BY id').all(ref) as { kind: string; reply: string }[];
-  } finally {
-    db.close();
-  }
+  return journalEvents(dataDir).filter((e) => e.ref === ref && e.reply != null).map((e) => ({ kind: e.kind, reply: e.reply! }));
 }
 
 test('each refusal with a REF is in the ledger when the client reads it', { timeout: 120_000 }, async (t) => {
