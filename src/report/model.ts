@@ -4,8 +4,7 @@ import type { Outcome } from '../research/journeys.js';
 import { nearMissText } from '../research/near-misses.js';
 import type { ExplainedJourney, SearchFilter, SearchResult } from '../research/search.js';
 import { domainOf, visibleJourney, visibleSession } from '../research/visibility.js';
-import { checkName, clientPtrOf, describeEvent, replyOf, VERDICT } from '../research/event-words.js';
-import { displaySafe } from './safe.js';
+import { c, checkName, clientPtrOf, d, describeEvent, ev, replyOf, s, VERDICT } from '../research/event-words.js';
 
 // The customer report as data: what text.ts, html.ts and pdf.ts lay out. All
 // wording and every decision about what to show is made here, once, so the
@@ -127,18 +126,6 @@ const T = {
 
 type Words = (typeof T)['en'];
 
-function d(e: StoredEvent): Record<string, unknown> {
-  return (e.details ?? {}) as Record<string, unknown>;
-}
-function ev(e: StoredEvent): Record<string, unknown> {
-  const x = d(e).evidence;
-  return x && typeof x === 'object' ? x as Record<string, unknown> : {};
-}
-function s(v: unknown): string | null {
-  return typeof v === 'string' && v !== '' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : null;
-}
-/** Client-sent or logged value for display. */
-const c = (v: unknown, max = 300): string => displaySafe(s(v) ?? '', max);
 
 export function utc(ts: number | string): string {
   const t = typeof ts === 'number' ? ts : Date.parse(ts);

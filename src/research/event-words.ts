@@ -29,18 +29,21 @@ const CHECK_NAMES: Record<Lang, Record<string, string>> = {
   },
 };
 
-function d(e: StoredEvent): Record<string, unknown> {
+/** An event's details (an empty object when it has none). */
+export function d(e: StoredEvent): Record<string, unknown> {
   return (e.details ?? {}) as Record<string, unknown>;
 }
-function ev(e: StoredEvent): Record<string, unknown> {
+/** A check's evidence, from its details. */
+export function ev(e: StoredEvent): Record<string, unknown> {
   const x = d(e).evidence;
   return x && typeof x === 'object' ? x as Record<string, unknown> : {};
 }
-function s(v: unknown): string | null {
+/** A value as text: strings (not empty), numbers and booleans; null otherwise. */
+export function s(v: unknown): string | null {
   return typeof v === 'string' && v !== '' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : null;
 }
 /** Client-sent or logged value for display. */
-const c = (v: unknown, max = 300): string => displaySafe(s(v) ?? '', max);
+export const c = (v: unknown, max = 300): string => displaySafe(s(v) ?? '', max);
 
 const NULL_SENDER: Record<Lang, string> = { en: 'the null sender (<>)', de: 'leerer Absender (<>)' };
 
