@@ -5,11 +5,11 @@
 // store and are committed in the same transaction as the events they led
 // to, so a crash between batches repeats nothing and loses nothing.
 import { openStoreWriter } from '../ledger/open.js';
-import type { SqliteStoreWriter, StoreInput } from '../ledger/store/sqlite/writer.js';
+import type { StoreInput, StoreWriter } from '../ledger/store/types.js';
 import type { LedgerEvent } from '../ledger/types.js';
 
 export class IngestLedger {
-  private store: SqliteStoreWriter;
+  private store: StoreWriter;
   private pending: StoreInput[] = [];
 
   /** bulk: a one-shot ingest (kept for the callers; the store needs no bulk mode: it keeps one index entry per session and term). */

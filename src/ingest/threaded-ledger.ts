@@ -8,7 +8,7 @@
 // yet committed, and their lines are read again next time.
 import { Worker } from 'node:worker_threads';
 import { openStoreWriter } from '../ledger/open.js';
-import type { SqliteStoreWriter } from '../ledger/store/sqlite/writer.js';
+import type { StoreWriter } from '../ledger/store/types.js';
 import type { LedgerEvent } from '../ledger/types.js';
 import type { StoreJob, StoreReply } from './store-thread.js';
 
@@ -21,7 +21,7 @@ export class ThreadedIngestLedger {
   private inFlight: Promise<void>[] = [];
   private nextId = 1;
   private failed: Error | null = null;
-  private readonly initial: SqliteStoreWriter;
+  private readonly initial: StoreWriter;
 
   constructor(path: string) {
     // The saved positions are read here, before the thread writes anything.

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { fromValues, SELECT_COLUMNS } from './legacy/row.js';
-import type { SqliteStoreWriter } from './store/sqlite/writer.js';
+import type { StoreWriter } from './store/types.js';
 import { progress } from '../util/progress.js';
 
 const BATCH = 20_000;
@@ -15,7 +15,7 @@ const BATCH = 20_000;
 export interface Conversion { events: number; renamedTo: string }
 
 /** Converts `legacyPath` if it exists; null when there is nothing to convert. */
-export function convertLegacyLedger(legacyPath: string, store: SqliteStoreWriter, opts: { quiet?: boolean; batch?: number; afterBatch?: () => void } = {}): Conversion | null {
+export function convertLegacyLedger(legacyPath: string, store: StoreWriter, opts: { quiet?: boolean; batch?: number; afterBatch?: () => void } = {}): Conversion | null {
   if (!fs.existsSync(legacyPath)) return null;
   const old = new Database(legacyPath, { readonly: true, fileMustExist: true });
   const stateKey = `convert:${legacyPath}`;

@@ -5,8 +5,7 @@
 // (indexer-thread.ts), and by research before it answers (catchUp: a trace
 // right after a 250 finds the message even when no `serve` is running).
 import { listStreams, readStream, removeSegments, START, streamLag, type Damage, type Position } from './journal/index.js';
-import type { SqliteStoreWriter } from './store/sqlite/writer.js';
-import type { StoreLag, StorePosition } from './store/types.js';
+import type { StoreLag, StorePosition, StoreWriter } from './store/types.js';
 
 /** Records per store transaction: large enough that a commit's cost spreads thin, small enough to keep the write lock short. */
 export const BATCH_RECORDS = 20_000;
@@ -20,14 +19,14 @@ export interface BatchResult {
 
 const keyOf = (node: string, stream: string): string => `${node}\u0000${stream}`;
 
-function positionsByStream(store: Pick<SqliteStoreWriter, 'positions'>): Map<string, StorePosition> {
+function positionsByStream(store: Pick<StoreWriter, 'positions'>): Map<string, StorePosition> {
   return new Map(store.positions().map((p) => [keyOf(p.node, p.stream), p]));
 }
 
 const toPosition = (p: StorePosition | undefined): Position => (p ? { seq: p.seq, segment: p.segment, offset: p.offset } : START);
 
 /** One batch over every stream of the journal directory, in one transaction. */
-export function indexBatch(store: SqliteStoreWriter, journalDir: string, maxRecords = BATCH_RECORDS): BatchResult {
+export function indexBatch(store: StoreWriter, journalDir: string, maxRecords = BATCH_RECORDS): BatchResult {
   return store.transaction(() => {
     const have = positionsByStream(store);
     const streams = listStreams(journalDir);
@@ -55,7 +54,7 @@ export function indexBatch(store: SqliteStoreWriter, journalDir: string, maxReco
 }
 
 /** How far the store is behind the journals: the streams with records it does not have yet. */
-export function lagOf(store: Pick<SqliteStoreWriter, 'positions'>, journalDir: string, now = Date.now()): StoreLag[] {
+export function lagOf(store: Pick<StoreWriter, 'positions'>, journalDir: string, now = Date.now()): StoreLag[] {
   const have = positionsByStream(store);
   const out: StoreLag[] = [];
   for (const { node, stream } of listStreams(journalDir)) {
@@ -72,7 +71,7 @@ export interface CatchUpResult { events: number; damage: Damage[]; lag: StoreLag
  * Indexes until the store has every record that was in the journals when it
  * was called, or the deadline passed; then says what is still missing.
  */
-export function catchUp(store: SqliteStoreWriter, journalDir: string, deadline: number): CatchUpResult {
+export function catchUp(store: StoreWriter, journalDir: string, deadline: number): CatchUpResult {
   let events = 0;
   const damage: Damage[] = [];
   if (lagOf(store, journalDir).length === 0) return { events, damage, lag: [] };
@@ -87,12 +86,12 @@ export function catchUp(store: SqliteStoreWriter, journalDir: string, deadline: 
 
 /**
  * Removes journal segments the store has and that are older than keepMs.
- * The store commits without fsync (store/sqlite/schema.ts): a checkpoint
- * first makes the positions durable, so that no segment goes whose records a
- * power failure could take from the store again.
+ * The store may commit without fsync: its positions are made durable first,
+ * so that no segment goes whose records a power failure could take from the
+ * store again.
  */
-export function removeIndexedSegments(store: SqliteStoreWriter, journalDir: string, keepMs: number): number {
-  store.db.pragma('wal_checkpoint(PASSIVE)');
+export function removeIndexedSegments(store: StoreWriter, journalDir: string, keepMs: number): number {
+  store.makeDurable();
   let removed = 0;
   for (const p of store.positions()) {
     removed += removeSegments(journalDir, p.node, p.stream, { consumedSeq: p.seq, olderThanMs: keepMs }).length;

@@ -9,7 +9,7 @@ import { catchUp } from './indexer.js';
 import { JournalWriter } from './journal/index.js';
 import { SqliteStoreReader } from './store/sqlite/reader.js';
 import { SqliteStoreWriter } from './store/sqlite/writer.js';
-import type { StoreLag } from './store/types.js';
+import type { StoreLag, StoreWriter } from './store/types.js';
 
 export type LedgerPaths = Pick<ResolvedConfig['paths'], 'journal' | 'store'>;
 
@@ -19,7 +19,7 @@ export function openJournal(cfg: ResolvedConfig, stream: string): Promise<Journa
 }
 
 /** The store's write side: the indexer, log ingest, prune, the conversion. */
-export function openStoreWriter(paths: Pick<LedgerPaths, 'store'>): SqliteStoreWriter {
+export function openStoreWriter(paths: Pick<LedgerPaths, 'store'>): StoreWriter {
   return new SqliteStoreWriter(paths.store);
 }
 

@@ -19,7 +19,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { readHealth } from '../health/index.js';
 import { openStoreReader } from '../ledger/open.js';
-import type { SqliteStoreReader } from '../ledger/store/sqlite/reader.js';
+import type { EventStore } from '../ledger/store/types.js';
 
 const COUNTED = new Set(['message.delivered', 'rcpt.rejected', 'data.rejected', 'message.delivery_failed', 'check.result']);
 
@@ -38,7 +38,7 @@ interface Row { id: number; kind: string; source: string; check_name: string | n
 export class LedgerMetrics {
   readonly registry = new Registry();
   private lastId = 0;
-  private db: SqliteStoreReader | null = null;
+  private db: EventStore | null = null;
   private readonly messages: Counter<'outcome' | 'source'>;
   private readonly checks: Counter<'check' | 'verdict'>;
   private readonly latency: Histogram<'check'>;
@@ -61,7 +61,7 @@ export class LedgerMetrics {
     extra?.(this.registry);
   }
 
-  private open(): SqliteStoreReader {
+  private open(): EventStore {
     this.db ??= openStoreReader({ store: this.storePath });
     return this.db;
   }

@@ -1,4 +1,11 @@
-import type { LedgerReader } from '../types.js';
+import type { LedgerEvent, LedgerReader, StoredEvent } from '../types.js';
+
+/** One event for a store, with the journal record it came from (absent for ingested and converted events). */
+export interface StoreInput {
+  event: LedgerEvent;
+  stream?: string;
+  seq?: number;
+}
 
 /** How far one journal stream is in a store. */
 export interface StorePosition {
@@ -28,4 +35,30 @@ export interface StoreLag {
 /** What research reads: the events, and how far they are. */
 export interface EventStore extends LedgerReader {
   positions(): StorePosition[];
+  /** Events numbered above `afterId` (at most `maxChunks` chunks of them) and the id to ask from next: metrics count what is new. */
+  eventsAfter(afterId: number, maxChunks: number): { events: StoredEvent[]; next: number; more: boolean };
+  /** The highest event id handed out (0: none). */
+  lastId(): number;
+}
+
+/**
+ * The write side every store has (the embedded SQLite one, a cluster's
+ * PostgreSQL one): what the indexer, log ingest and the conversion use.
+ * Everything inside one transaction() lands together or not at all, and
+ * positions read inside it are the ones the rows commit with: that is what
+ * makes indexing exactly-once with several writers taking turns.
+ */
+export interface StoreWriter {
+  transaction<T>(fn: () => T): T;
+  /** Adds events; inside transaction() only. */
+  add(inputs: StoreInput[]): number;
+  positions(): StorePosition[];
+  setPosition(p: StorePosition): void;
+  /** Log ingest's and the conversion's own positions and state. */
+  state<T>(key: string): T | null;
+  putState(key: string, value: unknown): void;
+  /** Makes what was committed so far durable (the store may commit without syncing; journal segments are removed only after this). */
+  makeDurable(): void;
+  prune(olderThanMs: number): number;
+  close(): void;
 }

@@ -8,14 +8,9 @@ import type { LedgerEvent } from '../../types.js';
 import { encodeChunk, normalizeEvent, type ChunkEvent } from '../codec.js';
 import { domainOf, termsOf } from '../terms.js';
 import { CHUNK_SPAN_MS, openStoreDb } from './schema.js';
-import type { StorePosition } from '../types.js';
+import type { StoreInput, StorePosition, StoreWriter } from '../types.js';
 
-export interface StoreInput {
-  event: LedgerEvent;
-  /** The journal record it came from (absent for ingested and converted events). */
-  stream?: string;
-  seq?: number;
-}
+export type { StoreInput };
 
 const HOUR = 3600_000;
 
@@ -26,7 +21,7 @@ export function sessionKey(e: LedgerEvent): string {
   return `~${e.node}:${e.source}:${Math.floor(e.ts / HOUR)}`;
 }
 
-export class SqliteStoreWriter {
+export class SqliteStoreWriter implements StoreWriter {
   readonly db: Database.Database;
   private readonly st: Record<'session' | 'chunk' | 'term' | 'mailbox' | 'position' | 'getMeta' | 'putMeta' | 'getState' | 'putState', Database.Statement>;
   private nextId = 0;
@@ -140,6 +135,15 @@ export class SqliteStoreWriter {
       }
     }
     for (const [t, ts] of first) this.st.term.run(t, ts, sid);
+  }
+
+  /**
+   * Commits run with synchronous=NORMAL (schema.ts); a checkpoint syncs the
+   * WAL first (sqlite.org/pragma.html#pragma_synchronous), so everything
+   * committed before it is durable after it.
+   */
+  makeDurable(): void {
+    this.db.pragma('wal_checkpoint(PASSIVE)');
   }
 
   /** Removes sessions whose newest event is older than the cutoff; returns the number of events removed. */
