@@ -59,14 +59,6 @@ export async function serve(cfg: ResolvedConfig): Promise<void> {
   const limiter = cluster.isWorker ? new WorkerLimiter() : new LocalLimiter(cfg.smtp.max_connections, cfg.smtp.max_connections_per_ip);
   const stream = cluster.isWorker ? `smtp-${process.env.MAILPROOF_WORKER ?? cluster.worker?.id ?? 0}` : 'smtp';
   const gw = await startGateway(cfg, tls, limiter, log, stream);
-  const where = gw.addresses.map((a) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`).join(', ');
-  if (cluster.isPrimary) {
-    log.info({ smtp: where, data_dir: cfg.data_dir, domains: Object.keys(cfg.domains) }, 'mailproof is running');
-    process.stdout.write(`mailproof: SMTP on ${where}; data in ${cfg.data_dir}; local domains: ${Object.keys(cfg.domains).join(', ')}\n`);
-  } else {
-    process.send?.({ mp: 'listening', where });
-  }
-
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -77,8 +69,18 @@ export async function serve(cfg: ResolvedConfig): Promise<void> {
       (err: Error) => { log.error({ err: err.message }, 'error while stopping'); process.exit(1); },
     );
   };
+  // Before "listening" is announced: whoever waits for that line may stop
+  // us at once, and a SIGTERM without a handler would kill the process
+  // instead of stopping it (no 421s, no last events, no indexer flush).
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  const where = gw.addresses.map((a) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`).join(', ');
+  if (cluster.isPrimary) {
+    log.info({ smtp: where, data_dir: cfg.data_dir, domains: Object.keys(cfg.domains) }, 'mailproof is running');
+    process.stdout.write(`mailproof: SMTP on ${where}; data in ${cfg.data_dir}; local domains: ${Object.keys(cfg.domains).join(', ')}\n`);
+  } else {
+    process.send?.({ mp: 'listening', where });
+  }
 }
 
 function prepareDataDir(cfg: ResolvedConfig): void {
