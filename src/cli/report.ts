@@ -1,4 +1,4 @@
-import { REPORT_FORMATS, renderReport, type ReportFormat } from '../report/index.js';
+import { REPORT_FORMATS, renderReport, reportRefusal, type ReportFormat } from '../report/index.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { configFrom, parse, UsageError } from './common.js';
 import { langOf, searchLedger, traceFilter } from './trace.js';
@@ -35,6 +35,11 @@ export async function reportCommand(argv: string[]): Promise<number> {
 
   const cfg = configFrom({ ...values, o: overrides });
   const result = searchLedger(cfg, filter, lang);
+  const refusal = reportRefusal(result, lang);
+  if (refusal) {
+    process.stderr.write(`mailproof: ${refusal}\n`);
+    return 75; // EX_TEMPFAIL: try again
+  }
   const report = await renderReport(result, { lang, format, filter });
   if (out) {
     writeFileAtomic(out, report.body, { mode: 0o644, makeDir: false });

@@ -1,3 +1,4 @@
+import { reportRefusal } from './refusal.js';
 import type { Lang } from '../research/explain.js';
 import type { SearchFilter, SearchResult } from '../research/search.js';
 import { renderHtml } from './html.js';
@@ -42,6 +43,8 @@ export function reportFilename(result: SearchResult, format: ReportFormat, now: 
 }
 
 export async function renderReport(result: SearchResult, opts: RenderOptions): Promise<RenderedReport> {
+  const refusal = reportRefusal(result, opts.lang);
+  if (refusal) throw new Error(refusal);
   const now = opts.now ?? new Date();
   const model = buildModel(result, { lang: opts.lang, now, filter: opts.filter });
   let body: Buffer;
@@ -55,4 +58,5 @@ export async function renderReport(result: SearchResult, opts: RenderOptions): P
 }
 
 export { buildModel } from './model.js';
+export { reportRefusal } from './refusal.js';
 export type { ReportModel } from './model.js';

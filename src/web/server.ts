@@ -2,6 +2,8 @@
 // (scoped to the customer's domains), the public reference pages that the
 // reply texts link to, a JSON API and /metrics. Server-rendered HTML without
 // scripts, so a strict Content-Security-Policy holds.
+// Not report/index.js: that loads pdfkit, which waits for the first download.
+import { reportRefusal } from '../report/refusal.js';
 import fastifyCookie from '@fastify/cookie';
 import fastifyCsrf from '@fastify/csrf-protection';
 import fastifyFormbody from '@fastify/formbody';
@@ -354,6 +356,11 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
     if (!found) return notFound(reply);
     const format = q.format === 'html' || q.format === 'text' ? q.format : 'pdf';
     if (!deps.renderReport) return sendPage(reply, 501, page({ title: 'Not available' }, html`<p>Reports are not available on this server.</p>`));
+    const refusal = reportRefusal(found.result, lang);
+    if (refusal) {
+      reply.header('retry-after', '5');
+      return sendPage(reply, 503, page({ title: lang === 'de' ? 'Bitte gleich noch einmal' : 'Please try again', lang }, html`<p class="notice">${refusal}</p>`));
+    }
     const out = await deps.renderReport(found.result, { lang, format, now: new Date(deps.now?.() ?? Date.now()) });
     // The file name comes from the report module; keep it to safe characters for the header.
     const filename = out.filename.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100) || `report.${format}`;
