@@ -11,15 +11,24 @@ import YAML from 'yaml';
 export const ROOT = process.env.MAILPROOF_ROOT ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const BIN = path.join(ROOT, 'bin/mailproof.js');
 
+/** Ports this process handed out: two calls in a row may get the same free port from the kernel (seen in CI: SMTP and web on one port). */
+const given = new Set<number>();
+
 export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const a = s.address() as net.AddressInfo;
-      s.close(() => resolve(a.port));
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = net.createServer();
+      s.once('error', reject);
+      s.listen(0, host, () => {
+        const a = s.address() as net.AddressInfo;
+        s.close(() => resolve(a.port));
+      });
     });
-  });
+    if (!given.has(port)) {
+      given.add(port);
+      return port;
+    }
+  }
 }
 
 export interface Instance {
