@@ -88,3 +88,15 @@ test('an unreadable or malformed file is a config error, not a crash', () => {
   assert.match(problems(() => loadConfig({ file: tmpFile('smtp: [unclosed\n') }))[0]!, /not valid YAML/);
   assert.match(problems(() => loadConfig({ file: tmpFile('- a\n- b\n') }))[0]!, /mapping of keys/);
 });
+
+test('a PostgreSQL store: the URL is kept, the password file resolved, a password in the URL refused', () => {
+  const cfg = loadConfig({ dataDir: '/tmp/x', overrides: ['ledger.store=postgres://mp@127.0.0.1:5432/mailproof', 'ledger.store_password_file=pg.pw'] });
+  assert.equal(cfg.paths.store, 'postgres://mp@127.0.0.1:5432/mailproof');
+  assert.equal(cfg.paths.storePasswordFile, '/tmp/x/pg.pw');
+  assert.match(problems(() => loadConfig({ overrides: ['ledger.store=postgres://mp:secret@127.0.0.1/mailproof'] }))[0]!, /^ledger\.store: the URL must not hold the password; .*store_password_file.*PGPASSWORD/);
+  assert.match(problems(() => loadConfig({ overrides: ['ledger.store=postgresql://127.0.0.1/mailproof'] }))[0]!, /^ledger\.store: the URL names no user/);
+  assert.match(problems(() => loadConfig({ overrides: ['ledger.store=postgres://mp@127.0.0.1'] }))[0]!, /^ledger\.store: the URL names no database/);
+  assert.match(problems(() => loadConfig({ overrides: ['ledger.store_password_file=pg.pw'] }))[0]!, /^ledger\.store_password_file: only a PostgreSQL store/);
+  // A SQLite store stays a path below data_dir.
+  assert.equal(loadConfig({ dataDir: '/tmp/x' }).paths.store, '/tmp/x/store.sqlite');
+});

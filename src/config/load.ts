@@ -24,7 +24,16 @@ export interface LoadOptions {
 
 /** Config with every derived path filled in. */
 export interface ResolvedConfig extends Config {
-  paths: { journal: string; store: string; legacyLedger: string; maildirRoot: string; tlsDir: string };
+  paths: {
+    journal: string;
+    /** A SQLite file, or a PostgreSQL URL (postgres://USER@HOST:PORT/DATABASE, no password in it). */
+    store: string;
+    /** With a PostgreSQL store: the file holding its password (null: PGPASSWORD or none). */
+    storePasswordFile: string | null;
+    legacyLedger: string;
+    maildirRoot: string;
+    tlsDir: string;
+  };
 }
 
 type Json = Record<string, unknown>;
@@ -116,7 +125,8 @@ export function loadConfig(opts: LoadOptions = {}): ResolvedConfig {
     data_dir: dataDir,
     paths: {
       journal: path.resolve(dataDir, cfg.ledger.journal_dir ?? 'journal'),
-      store: path.resolve(dataDir, cfg.ledger.store ?? 'store.sqlite'),
+      store: isPostgresUrl(cfg.ledger.store) ? cfg.ledger.store! : path.resolve(dataDir, cfg.ledger.store ?? 'store.sqlite'),
+      storePasswordFile: cfg.ledger.store_password_file === null ? null : path.resolve(dataDir, cfg.ledger.store_password_file),
       legacyLedger: path.resolve(dataDir, cfg.ledger.path ?? 'ledger.sqlite'),
       maildirRoot: path.resolve(dataDir, cfg.delivery.maildir_root ?? 'maildir'),
       tlsDir: path.join(dataDir, 'tls'),
@@ -124,9 +134,36 @@ export function loadConfig(opts: LoadOptions = {}): ResolvedConfig {
   };
 }
 
+/** A PostgreSQL connection string (the cluster store) rather than a file path. */
+export function isPostgresUrl(s: string | null | undefined): boolean {
+  return typeof s === 'string' && /^postgres(ql)?:\/\//i.test(s);
+}
+
+/** What is wrong with a PostgreSQL store URL, for people (null: nothing). */
+function postgresUrlProblem(url: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return 'ledger.store: not a valid URL; write postgres://USER@HOST:PORT/DATABASE';
+  }
+  // A password in the URL ends up in process lists, shell histories and logs.
+  if (u.password) return 'ledger.store: the URL must not hold the password; put it in the file named by ledger.store_password_file, or in the environment variable PGPASSWORD';
+  if (!u.hostname) return 'ledger.store: the URL names no host; write postgres://USER@HOST:PORT/DATABASE';
+  if (!u.username) return 'ledger.store: the URL names no user; write postgres://USER@HOST:PORT/DATABASE';
+  if (u.pathname.length <= 1) return 'ledger.store: the URL names no database; write postgres://USER@HOST:PORT/DATABASE';
+  return null;
+}
+
 /** Rules that span keys, which the schema cannot say. */
 function crossCheck(cfg: Config): string[] {
   const out: string[] = [];
+  if (isPostgresUrl(cfg.ledger.store)) {
+    const p = postgresUrlProblem(cfg.ledger.store!);
+    if (p) out.push(p);
+  } else if (cfg.ledger.store_password_file !== null) {
+    out.push('ledger.store_password_file: only a PostgreSQL store (ledger.store = postgres://...) has a password; remove the key');
+  }
   for (const [domain, d] of Object.entries(cfg.domains)) {
     const boxes = new Set(d.mailboxes);
     for (const [alias, target] of Object.entries(d.aliases)) {

@@ -141,7 +141,9 @@ export const configSchema = z.strictObject({
     journal_dir: z.string().nullable().default(null)
       .describe('the journal: every event is durable here before the reply that depends on it (one folder per node and stream); null = <data_dir>/journal'),
     store: z.string().nullable().default(null)
-      .describe('the store research reads (SQLite), built from the journal by the indexer of `serve` and by `mailproof index`; null = <data_dir>/store.sqlite'),
+      .describe('the store research reads, built from the journal by the indexer of `serve` and by `mailproof index`: a SQLite file (null = <data_dir>/store.sqlite), or a cluster\'s PostgreSQL as postgres://USER@HOST:PORT/DATABASE (every node the same; the password never in the URL: store_password_file or the environment variable PGPASSWORD)'),
+    store_password_file: z.string().nullable().default(null)
+      .describe('with a PostgreSQL store: a file holding the password of its user (one line, readable by mailproof only); null = the environment variable PGPASSWORD, or none'),
     path: z.string().nullable().default(null)
       .describe('a ledger of the previous format (one SQLite table of events); when the file exists it is converted into the store at start, then renamed to <path>.converted; null = <data_dir>/ledger.sqlite'),
     journal_keep_hours: z.number().min(0).max(24 * 365).default(24)
