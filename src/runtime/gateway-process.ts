@@ -99,6 +99,8 @@ export async function startGateway(cfg: ResolvedConfig, tls: TlsMaterial, limite
       await ledger.close();
       memory.close();
       unmark();
+      // After the sessions: their last checks may still have asked PostgreSQL.
+      await deps.cluster?.close();
       health.stop();
       fs.rmSync(spoolDir, { recursive: true, force: true });
     },
