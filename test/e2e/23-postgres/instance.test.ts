@@ -8,9 +8,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { missingTool } from '../../helpers/env.js';
 import { alive } from '../../helpers/postfix.js';
-import { postgresBinDir, startPostgres, type PostgresInstance } from '../../helpers/postgres.js';
+import { requirePostgres, startPostgres, type PostgresInstance } from '../../helpers/postgres.js';
 
 /** A client over TCP as the instance's role (or another), connected. */
 async function connect(db: PostgresInstance, login: { user?: string; password?: string } = {}): Promise<pg.Client> {
@@ -125,10 +124,7 @@ test('a throwaway PostgreSQL', async (t) => {
 });
 
 test('a start that fails says why, with the tail of the server log, and leaves nothing behind', async (t) => {
-  if (!postgresBinDir()) {
-    missingTool(t, 'PostgreSQL');
-    return;
-  }
+  if (!requirePostgres(t)) return;
   const err = await startPostgres(undefined, { settings: { shared_buffers: 'lots' } }).then(
     async (db) => { await db.close(); return null; },
     (e: unknown) => e as Error,
