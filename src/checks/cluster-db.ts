@@ -95,9 +95,12 @@ export class ClusterDb {
         // CLI commands that build check services must not wait for idle connections.
         allowExitOnIdle: true,
       });
-      // An idle connection dies when PostgreSQL restarts: the next decision
-      // gets a new one (or falls back); nothing to throw here.
+      // A connection dies when PostgreSQL restarts: an idle one is dropped
+      // by the pool, one in use fails its next query and the decision falls
+      // back. Neither may throw out of an event (pg emits 'error' on a
+      // checked-out client that is between two queries, with no listener).
       this.pool.on('error', () => undefined);
+      this.pool.on('connect', (client) => client.on('error', () => undefined));
     }
     return this.pool;
   }
