@@ -30,6 +30,12 @@ export interface StoreLag {
   events: number;
   /** Age of the oldest of them, in ms (0 when unknown). */
   behind_ms: number;
+  /**
+   * A cluster node that has not reported its journals for this long (ms)
+   * while it was not stopped: it may hold events the store does not know of
+   * (`events` counts only those it reported).
+   */
+  silent_ms?: number;
 }
 
 /** What research reads: the events, and how far they are. */

@@ -71,6 +71,8 @@ CREATE TABLE journal_heads (
   seq bigint NOT NULL,
   ts bigint,
   reported bigint NOT NULL,
+  -- The node stopped after shipping all of it: its silence since is no gap.
+  stopped boolean NOT NULL DEFAULT false,
   PRIMARY KEY (node, stream)
 );
 -- Log ingest: read positions and the parsers' open state, committed with the events they led to.
