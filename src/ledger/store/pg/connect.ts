@@ -60,16 +60,23 @@ export function openPool(t: PgTarget, opts: { max?: number; application?: string
   return pool;
 }
 
+/** The store cannot be reached or refuses us: an operator's matter, said in one line (no stack). */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+}
+
 /** The error of a failed connection or query, naming the store and the key to check. */
 export function storeError(url: string, err: unknown): Error {
   const e = err as NodeJS.ErrnoException & { code?: string };
   const what = describeTarget(url);
   if (e?.code === 'ECONNREFUSED' || e?.code === 'ENOTFOUND' || e?.code === 'ETIMEDOUT' || e?.code === 'EHOSTUNREACH') {
-    return new Error(`cannot reach the PostgreSQL store ${what}: ${e.code} (check ledger.store and that PostgreSQL runs)`, { cause: err });
+    return new StoreUnavailableError(`cannot reach the PostgreSQL store ${what}: ${e.code} (check ledger.store and that PostgreSQL runs)`, { cause: err });
   }
   if (e?.code === '28P01' || e?.code === '28000') {
-    return new Error(`the PostgreSQL store ${what} refused the login: ${e.message} (check the user in ledger.store and the password in ledger.store_password_file or PGPASSWORD)`, { cause: err });
+    return new StoreUnavailableError(`the PostgreSQL store ${what} refused the login: ${e.message} (check the user in ledger.store and the password in ledger.store_password_file or PGPASSWORD)`, { cause: err });
   }
-  if (e?.code === '3D000') return new Error(`the PostgreSQL store ${what}: ${e.message} (create it: see README "Running a cluster")`, { cause: err });
+  if (e?.code === '3D000') return new StoreUnavailableError(`the PostgreSQL store ${what}: ${e.message} (create it: see README "Running a cluster")`, { cause: err });
+  if (err instanceof StoreUnavailableError) return err;
+  if (err instanceof Error && /^ledger\.store_password_file:/.test(err.message)) return new StoreUnavailableError(err.message, { cause: err });
   return err instanceof Error ? err : new Error(String(err));
 }
