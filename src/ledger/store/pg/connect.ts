@@ -39,9 +39,26 @@ export function describeTarget(url: string): string {
   }
 }
 
+/**
+ * The URL's parts as the client's own fields: given a connectionString, the
+ * pg client lets the URL's (absent) password override the password option.
+ */
+function urlFields(url: string): pg.PoolConfig {
+  const u = new URL(url);
+  const mode = u.searchParams.get('sslmode');
+  return {
+    host: u.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: u.port ? Number(u.port) : 5432,
+    user: decodeURIComponent(u.username),
+    database: decodeURIComponent(u.pathname.slice(1)),
+    // libpq's sslmode: require encrypts without checking the certificate; verify-ca/verify-full check it.
+    ...(mode === 'require' ? { ssl: { rejectUnauthorized: false } } : mode === 'verify-ca' || mode === 'verify-full' ? { ssl: true } : {}),
+  };
+}
+
 export function poolConfig(t: PgTarget, opts: { max?: number; application?: string } = {}): pg.PoolConfig {
   return {
-    connectionString: t.url,
+    ...urlFields(t.url),
     ...(t.passwordFile ? { password: () => readPassword(t.passwordFile!) } : {}),
     max: opts.max ?? 4,
     application_name: opts.application ?? 'mailproof',
