@@ -105,7 +105,7 @@ test('ranking: the refused address one slip away comes first, before farther sli
     // buchhalutgn@ is newer but two slips away.
     assert.deepEqual(refused.map((n) => n.value), ['buchhaltumg@kunde.test', 'buchhalutgn@kunde.test']);
     // Only the sender's own refusals when one is given.
-    assert.deepEqual(refusedSimilar(reader, 'buchhaltung@kunde.test', { ...WIN, from: 'bank.test' }), []);
+    assert.deepEqual(await refusedSimilar(reader, 'buchhaltung@kunde.test', { ...WIN, from: 'bank.test' }), []);
     const ranked = rankNearMisses([
       { kind: 'other_sender_address', value: 'a@lieferant.test' },
       { kind: 'similar_mailbox', value: 'buchhaltun@kunde.test' },
