@@ -40,11 +40,11 @@ export interface StoreLag {
 
 /** What research reads: the events, and how far they are. */
 export interface EventStore extends LedgerReader {
-  positions(): StorePosition[];
+  positions(): Promise<StorePosition[]>;
   /** Events numbered above `afterId` (at most `maxChunks` chunks of them) and the id to ask from next: metrics count what is new. */
-  eventsAfter(afterId: number, maxChunks: number): { events: StoredEvent[]; next: number; more: boolean };
+  eventsAfter(afterId: number, maxChunks: number): Promise<{ events: StoredEvent[]; next: number; more: boolean }>;
   /** The highest event id handed out (0: none). */
-  lastId(): number;
+  lastId(): Promise<number>;
 }
 
 /**
