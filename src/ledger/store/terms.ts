@@ -23,6 +23,12 @@ export const term = {
   quiet: 'q:',
   quietIp: (v: string): string => cut('qi:' + v),
   quietHost: (v: string): string => cut('qh:' + v.toLowerCase().replace(/\.$/, '')),
+  /**
+   * A chunk's session (by sessionKey). Only a store without a table of
+   * sessions indexes it (the PostgreSQL one: a chunk is found by its
+   * session's id and a time, and this term gives the time).
+   */
+  session: (key: string): string => cut('s:' + key),
 };
 
 export function domainOf(addr: string | null | undefined): string | null {
