@@ -40,25 +40,6 @@ const DEFAULT_RETRY_AFTER_MS = 5000;
 const MAINTENANCE_TIMEOUT_MS = 60_000;
 const UNDEFINED_TABLE = '42P01';
 
-/**
- * The pool's settings with the URL taken apart: pg lets a connection
- * string's password (none: '') override the password option, so with a
- * connectionString the password file's function is never called and the
- * login fails. Without one there is nothing to take apart.
- */
-function withPasswordFunction(c: pg.PoolConfig): pg.PoolConfig {
-  if (typeof c.password !== 'function' || !c.connectionString) return c;
-  const { connectionString, ...rest } = c;
-  const u = new URL(connectionString);
-  return {
-    ...rest,
-    host: decodeURIComponent(u.hostname.replace(/^\[(.*)\]$/, '$1')),
-    port: u.port ? Number(u.port) : 5432,
-    user: decodeURIComponent(u.username),
-    database: decodeURIComponent(u.pathname.slice(1)),
-  };
-}
-
 export class ClusterDb {
   private pool: pg.Pool | null = null;
   private readonly timeoutMs: number;
@@ -86,7 +67,7 @@ export class ClusterDb {
   private getPool(): pg.Pool {
     if (!this.pool) {
       this.pool = new pg.Pool({
-        ...withPasswordFunction(poolConfig(this.target, { max: 2, application: 'mailproof checks' })),
+        ...poolConfig(this.target, { max: 2, application: 'mailproof checks' }),
         connectionTimeoutMillis: this.timeoutMs,
         statement_timeout: this.timeoutMs,
         // A node that stalls inside a transaction (a frozen VM) must not hold

@@ -3,8 +3,7 @@
 // node() plays one MX node's process.
 import type { TestContext } from 'node:test';
 import { ClusterDb, type ClusterDbOptions } from '../../src/checks/cluster-db.js';
-import pg from 'pg';
-import type { PgTarget } from '../../src/ledger/store/pg/connect.js';
+import { openPool, type PgTarget } from '../../src/ledger/store/pg/connect.js';
 import { migrate } from '../../src/ledger/store/pg/migrations.js';
 import { startPostgres, type PostgresInstance } from './postgres.js';
 
@@ -20,7 +19,7 @@ export async function checksPostgres(t: TestContext): Promise<ChecksPostgres | n
   const db = await startPostgres(t);
   if (!db) return null;
   const target = { url: db.url, passwordFile: db.passwordFile };
-  const pool = new pg.Pool({ host: db.host, port: db.port, user: db.user, database: db.database, password: db.password, ssl: false, max: 1 });
+  const pool = openPool(target, { max: 1 });
   try {
     await migrate(pool);
   } finally {
