@@ -53,7 +53,7 @@ const say = (s: string): void => { process.stdout.write(`${new Date().toISOStrin
 const rand = rng(4242);
 const pick = <T>(a: readonly T[]): T => a[Math.floor(rand() * a.length)]!;
 
-const { file, log, meta, cached } = ensureLedger(values.dir ?? '/var/tmp/mailproof-bench', params, say, Number(values.batch ?? STORE_BATCH));
+const { file, log, meta, cached } = await ensureLedger(values.dir ?? '/var/tmp/mailproof-bench', params, say, Number(values.batch ?? STORE_BATCH));
 // The generator checkpointed and truncated the WAL; a store that was read
 // since may have a WAL again (SQLite makes it on open): it counts.
 const bytes = ledgerBytes(file);

@@ -460,7 +460,7 @@ function copyOf(t: TplEvent, c: number, gap: number, mailboxes: string[]): Ledge
 }
 
 /** Writes `file` (the store) and `log` (the same traffic as mail.log text); `file`.json holds GenMeta. */
-export function generate(file: string, log: string, p: GenParams, progress: (s: string) => void, batch = STORE_BATCH): GenMeta {
+export async function generate(file: string, log: string, p: GenParams, progress: (s: string) => void, batch = STORE_BATCH): Promise<GenMeta> {
   const t0 = Date.now();
   const perSession = eventsPerSession(p);
   // A little over the target: the session count is a Poisson draw, and POP3 polls near the end fall outside the period.
@@ -526,10 +526,10 @@ export function generate(file: string, log: string, p: GenParams, progress: (s: 
   let pending: StoreInput[] = [];
   let writeMs = 0;
   let lastShown = Date.now();
-  const flush = (): void => {
+  const flush = async (): Promise<void> => {
     const w0 = Date.now();
     const inputs = pending;
-    store.transaction(() => { store.add(inputs); });
+    await store.transaction((tx) => tx.add(inputs));
     writeMs += Date.now() - w0;
     written += inputs.length;
     pending = [];
@@ -546,9 +546,9 @@ export function generate(file: string, log: string, p: GenParams, progress: (s: 
     pending.push({ event: copyOf(tpl[cursor[c]!]!, c, gap, mailboxes) });
     cursor[c]!++;
     down(0);
-    if (pending.length >= batch) flush();
+    if (pending.length >= batch) await flush();
   }
-  if (pending.length) flush();
+  if (pending.length) await flush();
 
   // The log: the template's lines once per copy, each copy with its own recipients.
   const fd = fs.openSync(`${log}.tmp`, 'w');
@@ -570,7 +570,7 @@ export function generate(file: string, log: string, p: GenParams, progress: (s: 
 
   store.db.exec('ANALYZE');
   store.db.pragma('wal_checkpoint(TRUNCATE)');
-  store.close();
+  await store.close();
   fs.renameSync(tmp, file);
   for (const f of [`${tmp}-wal`, `${tmp}-shm`]) fs.rmSync(f, { force: true });
   fs.renameSync(`${log}.tmp`, log);
@@ -591,14 +591,14 @@ function stampOf(ts: number): string {
 }
 
 /** The cached store for these parameters, generated when missing. */
-export function ensureLedger(dir: string, p: GenParams, progress: (s: string) => void, batch = STORE_BATCH): { file: string; log: string; meta: GenMeta; cached: boolean } {
+export async function ensureLedger(dir: string, p: GenParams, progress: (s: string) => void, batch = STORE_BATCH): Promise<{ file: string; log: string; meta: GenMeta; cached: boolean }> {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${cacheName(p, batch)}.sqlite`);
   const log = path.join(dir, `${cacheName(p, batch)}.mail.log`);
   if (fs.existsSync(file) && fs.existsSync(`${file}.json`) && fs.existsSync(log)) {
     return { file, log, meta: JSON.parse(fs.readFileSync(`${file}.json`, 'utf8')) as GenMeta, cached: true };
   }
-  const meta = generate(file, log, p, progress, batch);
+  const meta = await generate(file, log, p, progress, batch);
   return { file, log, meta, cached: false };
 }
 
@@ -637,7 +637,7 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/.*\//, 
     ...(values.days ? { days: Number(values.days) } : {}),
     ...(values.seed ? { seed: Number(values.seed) } : {}),
   };
-  const r = ensureLedger(values.dir ?? '/var/tmp/mailproof-bench', p, (s) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`), Number(values.batch ?? STORE_BATCH));
+  const r = await ensureLedger(values.dir ?? '/var/tmp/mailproof-bench', p, (s) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`), Number(values.batch ?? STORE_BATCH));
   const bytes = ledgerBytes(r.file);
   process.stdout.write(`${r.cached ? 'cached' : 'generated'}: ${r.file} (${r.meta.written.toLocaleString('en')} events, ${(bytes / 1048576).toFixed(0)} MiB on disk, ${(bytes / r.meta.written).toFixed(1)} bytes/event)` +
     `, ${r.log} (${r.meta.log_lines.toLocaleString('en')} lines, ${(fs.statSync(r.log).size / 1048576).toFixed(0)} MiB)` +

@@ -36,7 +36,7 @@ export async function serve(cfg: ResolvedConfig): Promise<void> {
     if (tls.selfSigned) log.info({ cert: path.join(cfg.paths.tlsDir, 'cert.pem') }, 'using a self-signed certificate for STARTTLS');
     // The store exists (a ledger of the previous format converted into it,
     // with progress on a terminal) before anything reads it.
-    const converted = prepareStore(cfg);
+    const converted = await prepareStore(cfg);
     if (converted) log.warn({ events: converted.events, old: converted.renamedTo }, 'converted the ledger of the previous format into the store; the old file is kept under the name given');
     indexer = startIndexer(cfg, log);
     // POP3 runs in the primary only: one process holds the mailbox locks and

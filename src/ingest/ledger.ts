@@ -17,8 +17,9 @@ export class IngestLedger {
     this.store = openStoreWriter({ store: path });
   }
 
-  state<T>(key: string): T | null {
-    return this.store.state<T>(key);
+  /** A saved position or parser state (null: none), as committed. */
+  state<T>(key: string): Promise<T | null> {
+    return this.store.transaction((tx) => tx.state<T>(key));
   }
 
   /**
@@ -37,12 +38,12 @@ export class IngestLedger {
    * Writes the batch and the positions/parser state in one transaction:
    * events and the state they lead to land together or not at all.
    */
-  commit(state: Array<[string, unknown]>): void {
+  async commit(state: Array<[string, unknown]>): Promise<void> {
     const batch = this.pending;
     this.pending = [];
-    this.store.transaction(() => {
-      this.store.add(batch);
-      for (const [k, v] of state) this.store.putState(k, v);
+    await this.store.transaction(async (tx) => {
+      await tx.add(batch);
+      for (const [k, v] of state) await tx.putState(k, v);
     });
   }
 
@@ -53,8 +54,8 @@ export class IngestLedger {
 
   finish(): void {}
 
-  close(): void {
+  async close(): Promise<void> {
     this.rollback();
-    this.store.close();
+    await this.store.close();
   }
 }

@@ -12,20 +12,26 @@ const port = parentPort;
 if (!port) throw new Error('store-thread must run as a worker thread');
 const store = openStoreWriter({ store: (workerData as { path: string }).path });
 
+// Each answer goes out once its transaction has ended; the writer runs the
+// transactions in the order the jobs came, and a close after all of them.
 port.on('message', (job: StoreJob) => {
+  void handle(job);
+});
+
+async function handle(job: StoreJob): Promise<void> {
   if ('close' in job) {
-    store.close();
-    port.postMessage({ closed: true } satisfies StoreReply);
-    port.close(); // nothing left to wait for: the thread ends
+    await store.close();
+    port!.postMessage({ closed: true } satisfies StoreReply);
+    port!.close(); // nothing left to wait for: the thread ends
     return;
   }
   try {
-    store.transaction(() => {
-      store.add(job.events.map((event) => ({ event })));
-      for (const [k, v] of job.state) store.putState(k, v);
+    await store.transaction(async (tx) => {
+      await tx.add(job.events.map((event) => ({ event })));
+      for (const [k, v] of job.state) await tx.putState(k, v);
     });
-    port.postMessage({ id: job.id } satisfies StoreReply);
+    port!.postMessage({ id: job.id } satisfies StoreReply);
   } catch (err) {
-    port.postMessage({ id: job.id, error: (err as Error).message } satisfies StoreReply);
+    port!.postMessage({ id: job.id, error: (err as Error).message } satisfies StoreReply);
   }
-});
+}

@@ -45,8 +45,9 @@ export class ThreadedIngestLedger {
     });
   }
 
-  state<T>(key: string): T | null {
-    return this.initial.state<T>(key);
+  /** A saved position or parser state (null: none), as committed. */
+  state<T>(key: string): Promise<T | null> {
+    return this.initial.transaction((tx) => tx.state<T>(key));
   }
 
   add(e: LedgerEvent): void {
@@ -82,7 +83,7 @@ export class ThreadedIngestLedger {
   async close(): Promise<void> {
     this.pending = [];
     await Promise.allSettled(this.inFlight);
-    this.initial.close();
+    await this.initial.close();
     await new Promise<void>((resolve) => {
       this.worker.once('exit', () => resolve());
       this.worker.postMessage({ close: true } satisfies StoreJob);

@@ -1,5 +1,6 @@
-// The indexer's thread in `serve` (indexer-thread.ts starts it). Synchronous
-// SQLite and file reads, off the event loop that carries the SMTP sessions.
+// The indexer's thread in `serve` (indexer-thread.ts starts it). Store
+// writes and file reads, off the event loop that carries the SMTP sessions.
+// One round at a time: each schedules the next when it has ended.
 import { parentPort, workerData } from 'node:worker_threads';
 import { indexBatch, lagOf, removeIndexedSegments } from './indexer.js';
 import { openStoreWriter } from './open.js';
@@ -19,41 +20,61 @@ const store = openStoreWriter(data);
 let stopping = false;
 let lastClean = 0;
 let timer: NodeJS.Timeout | null = null;
+/** The round under way (or the last one): a stop waits for it before the last batches. */
+let running: Promise<void> = Promise.resolve();
 
-function round(): void {
-  timer = null;
-  if (stopping) return;
+const post = (m: IndexerMessage): void => port.postMessage(m);
+const errorOf = (err: unknown): IndexerMessage => ({ type: 'error', error: (err as Error).message });
+
+function schedule(ms: number): void {
+  timer = setTimeout(() => {
+    timer = null;
+    running = round();
+  }, ms);
+}
+
+async function round(): Promise<void> {
   let more = false;
   try {
-    if (lagOf(store, data.journal).length > 0) {
+    if ((await lagOf(store, data.journal)).length > 0) {
       const t0 = Date.now();
-      const r = indexBatch(store, data.journal);
-      for (const d of r.damage) port!.postMessage({ type: 'damage', damage: d } satisfies IndexerMessage);
-      if (r.events) port!.postMessage({ type: 'indexed', events: r.events, ms: Date.now() - t0 } satisfies IndexerMessage);
+      const r = await indexBatch(store, data.journal);
+      for (const d of r.damage) post({ type: 'damage', damage: d });
+      if (r.events) post({ type: 'indexed', events: r.events, ms: Date.now() - t0 });
       more = r.more;
     }
     if (Date.now() - lastClean >= data.cleanEveryMs) {
       lastClean = Date.now();
-      const segments = removeIndexedSegments(store, data.journal, data.keepMs);
-      if (segments) port!.postMessage({ type: 'removed', segments } satisfies IndexerMessage);
+      const segments = await removeIndexedSegments(store, data.journal, data.keepMs);
+      if (segments) post({ type: 'removed', segments });
     }
   } catch (err) {
-    port!.postMessage({ type: 'error', error: (err as Error).message } satisfies IndexerMessage);
+    post(errorOf(err));
   }
-  timer = setTimeout(round, more ? 0 : data.pollMs);
+  // A stop that came during the round takes over from here.
+  if (!stopping) schedule(more ? 0 : data.pollMs);
+}
+
+async function stop(): Promise<void> {
+  stopping = true;
+  if (timer) clearTimeout(timer);
+  await running;
+  try {
+    // What came in up to the stop goes into the store before the thread ends.
+    for (let i = 0; i < 100 && (await indexBatch(store, data.journal)).more; i++);
+  } catch (err) {
+    post(errorOf(err));
+  }
+  try {
+    await store.close();
+  } catch (err) {
+    post(errorOf(err));
+  }
+  post({ type: 'stopped' });
 }
 
 port.on('message', (msg: { stop?: true }) => {
-  if (!msg.stop) return;
-  stopping = true;
-  if (timer) clearTimeout(timer);
-  try {
-    // What came in up to the stop goes into the store before the thread ends.
-    for (let i = 0; i < 100 && indexBatch(store, data.journal).more; i++);
-  } catch (err) {
-    port.postMessage({ type: 'error', error: (err as Error).message } satisfies IndexerMessage);
-  }
-  store.close();
-  port.postMessage({ type: 'stopped' } satisfies IndexerMessage);
+  if (!msg.stop || stopping) return;
+  void stop();
 });
-round();
+running = round();

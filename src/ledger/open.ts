@@ -32,12 +32,12 @@ export function openStoreReader(paths: Pick<LedgerPaths, 'store'>): SqliteStoreR
  * At start of `serve` (and of the commands that read the store): the store
  * exists, and a ledger of the previous format is converted into it.
  */
-export function prepareStore(cfg: ResolvedConfig, opts: { quiet?: boolean } = {}): Conversion | null {
+export async function prepareStore(cfg: ResolvedConfig, opts: { quiet?: boolean } = {}): Promise<Conversion | null> {
   const w = openStoreWriter(cfg.paths);
   try {
-    return convertLegacyLedger(cfg.paths.legacyLedger, w, opts);
+    return await convertLegacyLedger(cfg.paths.legacyLedger, w, opts);
   } finally {
-    w.close();
+    await w.close();
   }
 }
 
@@ -53,17 +53,17 @@ export interface ResearchStore {
  * indexer of a running `serve` may be doing it at the same time; the store's
  * write lock and positions keep that exact), and opens it for reading.
  */
-export function catchUpStore(paths: LedgerPaths, waitMs: number): StoreLag[] {
+export async function catchUpStore(paths: LedgerPaths, waitMs: number): Promise<StoreLag[]> {
   const w = openStoreWriter(paths);
   try {
-    return catchUp(w, paths.journal, Date.now() + waitMs).lag;
+    return (await catchUp(w, paths.journal, Date.now() + waitMs)).lag;
   } finally {
-    w.close();
+    await w.close();
   }
 }
 
-export function openResearchStore(cfg: Pick<ResolvedConfig, 'paths' | 'ledger'>, opts: { waitMs?: number } = {}): ResearchStore {
-  const lag = catchUpStore(cfg.paths, opts.waitMs ?? cfg.ledger.research_wait_ms);
+export async function openResearchStore(cfg: Pick<ResolvedConfig, 'paths' | 'ledger'>, opts: { waitMs?: number } = {}): Promise<ResearchStore> {
+  const lag = await catchUpStore(cfg.paths, opts.waitMs ?? cfg.ledger.research_wait_ms);
   const reader = openStoreReader(cfg.paths);
   return { reader, lag, close: () => reader.close() };
 }

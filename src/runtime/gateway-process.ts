@@ -48,7 +48,7 @@ export async function startGateway(cfg: ResolvedConfig, tls: TlsMaterial, limite
   // Before the first session: messages a crashed run stored but never recorded get their ledger event.
   const runDir = path.join(cfg.data_dir, 'run');
   // The store with everything the journals hold (the crashed run's events included).
-  const research = openResearchStore(cfg, { waitMs: 600_000 });
+  const research = await openResearchStore(cfg, { waitMs: 600_000 });
   const reader = research.reader;
   const recovery = await recoverCrashedRuns({
     node: cfg.node, hostname: cfg.hostname, runDir, domains, memory, reader,

@@ -23,12 +23,12 @@ export function storeEvents(store: string): StoredEvent[] {
 }
 
 /** The store after it took in everything in the journal directory (as research does before it answers). */
-export function caughtUp(store: string, journal: string): void {
+export async function caughtUp(store: string, journal: string): Promise<void> {
   const w = new SqliteStoreWriter(store);
   try {
-    catchUp(w, journal, Date.now() + 30_000);
+    await catchUp(w, journal, Date.now() + 30_000);
   } finally {
-    w.close();
+    await w.close();
   }
 }
 
@@ -50,7 +50,7 @@ export function testJournal(store: string): Promise<JournalWriter> {
 }
 
 /** The store of a test, caught up with the journal beside it, for reading. */
-export function testStore(store: string): SqliteStoreReader {
-  caughtUp(store, path.join(path.dirname(store), 'journal'));
+export async function testStore(store: string): Promise<SqliteStoreReader> {
+  await caughtUp(store, path.join(path.dirname(store), 'journal'));
   return new SqliteStoreReader(store);
 }

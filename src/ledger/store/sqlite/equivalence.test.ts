@@ -63,10 +63,10 @@ test('the store answers query, byRefs, bySessions, byMessageIds, recipients, qui
     const r = rng(11);
     for (let i = 0; i < events.length;) {
       const n = 1 + Math.floor(r() * 700);
-      w.transaction(() => w.add(events.slice(i, i + n).map((event) => ({ event }))));
+      await w.transaction((tx) => tx.add(events.slice(i, i + n).map((event) => ({ event }))));
       i += n;
     }
-    w.close();
+    await w.close();
 
     const a = new SqliteLedgerReader(old, { readonly: true });
     const b = new SqliteStoreReader(file, 5);
