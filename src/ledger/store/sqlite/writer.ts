@@ -101,6 +101,9 @@ export class SqliteStoreWriter implements StoreWriter {
   /**
    * One transaction by hand: better-sqlite3's db.transaction() cannot span an
    * await. serial() keeps every other use of the connection out until it ends.
+   * The write lock is held until then, and another connection's BEGIN
+   * IMMEDIATE waits for it blocking its thread (busy_timeout): fn should wait
+   * for nothing but the store, as the indexer, ingest and conversion do.
    */
   private async run<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     this.db.exec('BEGIN IMMEDIATE');
