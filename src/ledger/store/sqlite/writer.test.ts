@@ -109,3 +109,14 @@ test('a transaction object kept past its end refuses; close() waits for the tran
   await pending;
   assert.deepEqual([...idsBySession(file).keys()].sort(), ['before-close', 'in']);
 });
+
+test('prune removes the sessions that ended before the cutoff, with their events, and says how many events went', async (t) => {
+  const file = tmpStore(t);
+  const w = new SqliteStoreWriter(file);
+  const at = (session: string, ts: number): StoreInput => ({ event: { ts, node: 'mx1', source: 'gateway', kind: 'rcpt.accepted', session, rcpt: `${session}@example.test` } });
+  await w.transaction((tx) => tx.add([at('old', 1000), at('old', 2000), at('spans', 1500), at('spans', 9000), at('new', 8000)]));
+  assert.equal(await w.prune(5000), 2);
+  assert.equal(await w.prune(5000), 0, 'nothing left to remove');
+  await w.close();
+  assert.deepEqual([...idsBySession(file).keys()].sort(), ['new', 'spans'], 'a session with a newer event stays whole');
+});
