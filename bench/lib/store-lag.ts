@@ -85,7 +85,7 @@ export class StoreWatch {
   }
 
   /** Every event in the store (for figures taken once, at the end). */
-  *events(): Generator<StoredEvent> {
+  async *events(): AsyncGenerator<StoredEvent> {
     yield* this.open().all();
   }
 

@@ -44,7 +44,7 @@ test('events land once, in order and intact, whatever the multi-row statement bo
   assert.equal((await l.state<{ offset: number }>('file:/x'))?.offset, 43);
   await l.close();
 
-  const db = eventTable(storeEvents(file));
+  const db = eventTable(await storeEvents(file));
   const rows = db.prepare('SELECT ts, kind, session, mail_from, mail_from_domain, rcpt, rcpt_domain, size, details FROM events ORDER BY id').all() as Array<Record<string, unknown>>;
   assert.equal(rows.length, n);
   rows.forEach((r, i) => {
@@ -69,17 +69,17 @@ test('rows of a batch are invisible to readers until the commit, and gone when i
   await l.commit([['file:/x', { offset: 1 }]]);
   // 200 rows in bulk mode: three full statements already ran inside the open transaction.
   for (let i = 10; i < 210; i++) { l.add(ev(i)); l.flush(); }
-  assert.equal(storeEvents(file).length, 10);
+  assert.equal((await storeEvents(file)).length, 10);
   // The process "dies" here: closed without commit.
   await l.close();
-  assert.equal(storeEvents(file).length, 10);
+  assert.equal((await storeEvents(file)).length, 10);
 
   const again = new IngestLedger(file);
   assert.equal((await again.state<{ offset: number }>('file:/x'))?.offset, 1, 'the position still points before the lost batch');
   for (let i = 10; i < 12; i++) again.add(ev(i));
   await again.commit([['file:/x', { offset: 2 }]]);
   await again.close();
-  const db = eventTable(storeEvents(file));
+  const db = eventTable(await storeEvents(file));
   assert.deepEqual(db.prepare('SELECT session FROM events ORDER BY id').pluck().all(), Array.from({ length: 12 }, (_, i) => `s${i}`));
   db.close();
 });
@@ -92,7 +92,7 @@ test('rollback() drops the queued rows and the open transaction', async () => {
   l.add(ev(500));
   await l.commit([]);
   await l.close();
-  const db = eventTable(storeEvents(file));
+  const db = eventTable(await storeEvents(file));
   assert.deepEqual(db.prepare('SELECT session FROM events').pluck().all(), ['s500']);
   db.close();
 });
@@ -125,7 +125,7 @@ test('no write lock is held while a batch is parsed, in follow and in bulk mode'
   await bulk.commit([]);
   assert.equal(tryLock(), true);
   await bulk.close();
-  const db = eventTable(storeEvents(file));
+  const db = eventTable(await storeEvents(file));
   assert.equal(db.prepare('SELECT count(*) FROM events').pluck().get(), 400);
   db.close();
 });

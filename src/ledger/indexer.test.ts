@@ -48,7 +48,8 @@ test('small batches, repeated runs and several streams: every record once, posit
   await store.close();
   const r = new SqliteStoreReader(path.join(dir, 'store.sqlite'));
   t.after(() => r.close());
-  const all = [...r.all()];
+  const all = [];
+  for await (const e of r.all()) all.push(e);
   assert.equal(all.length, 3500);
   const keys = new Set(all.map((e) => `${e.jstream}:${e.jseq}`));
   assert.equal(keys.size, 3500, 'no record twice');
@@ -71,5 +72,5 @@ test('research waits for the store up to its bound, and says how far it is behin
   const research = await openResearchStore({ paths: { ...paths, legacyLedger: '', maildirRoot: '', tlsDir: '' }, ledger: { research_wait_ms: 30_000 } } as never);
   t.after(() => research.close());
   assert.deepEqual(research.lag, []);
-  assert.equal(research.reader.count(), 45_000);
+  assert.equal(await research.reader.count(), 45_000);
 });

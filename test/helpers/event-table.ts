@@ -9,16 +9,15 @@ import { SqliteStoreWriter } from '../../src/ledger/store/sqlite/writer.js';
 import { toStored } from '../../src/ledger/store/codec.js';
 import type { StoredEvent } from '../../src/ledger/types.js';
 
-/**
- * Every event of a store, in the order the store numbered them. Synchronous,
- * as the embedded store's all() is: its close() is done when it returns.
- */
-export function storeEvents(store: string): StoredEvent[] {
+/** Every event of a store, in the order the store numbered them. */
+export async function storeEvents(store: string): Promise<StoredEvent[]> {
   const r = new SqliteStoreReader(store);
   try {
-    return [...r.all()].map(toStored).sort((a, b) => a.id - b.id);
+    const out: StoredEvent[] = [];
+    for await (const e of r.all()) out.push(toStored(e));
+    return out.sort((a, b) => a.id - b.id);
   } finally {
-    void r.close();
+    await r.close();
   }
 }
 

@@ -19,7 +19,7 @@ export function ledgerOf(dataDir: string): { store: string; journal: string } {
  */
 export async function eventsIn<T = EventRow>(at: { store: string; journal: string }, where: string, ...args: unknown[]): Promise<T[]> {
   await caughtUp(at.store, at.journal);
-  const db = eventTable(storeEvents(at.store));
+  const db = eventTable(await storeEvents(at.store));
   try {
     return db.prepare(`SELECT * FROM events WHERE ${where} ORDER BY id`).all(...args) as T[];
   } finally {

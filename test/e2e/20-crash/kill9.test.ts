@@ -224,7 +224,7 @@ test('kill -9 at a random moment under 20 concurrent clients: every 250 is store
     assert.deepEqual(twice, [], 'no event twice per REF and kind');
     // And the store holds exactly what the journals hold, row for row.
     const fromJournal = journalDigest(path.join(dataDir, 'journal'));
-    const inStore = storeDigest(path.join(dataDir, 'store.sqlite'));
+    const inStore = await storeDigest(path.join(dataDir, 'store.sqlite'));
     assert.equal(inStore.count, fromJournal.count, difference(inStore, fromJournal));
     assert.equal(inStore.sha256, fromJournal.sha256, difference(inStore, fromJournal));
     t.diagnostic(`events in the journals and the store: ${fromJournal.count}`);

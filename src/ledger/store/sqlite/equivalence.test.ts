@@ -103,7 +103,7 @@ test('the store answers query, byRefs, bySessions, byMessageIds, recipients, qui
       same(`quiet ${JSON.stringify(q)}`, await a.quietSessions(q), await b.quietSessions(q));
     }
     same('refused', await a.refusedRecipients('example.test', t0, t0 + 1e9), await b.refusedRecipients('example.test', t0, t0 + 1e9));
-    assert.equal(b.count(), events.length);
+    assert.equal(await b.count(), events.length);
     await a.close();
     await b.close();
   } finally {

@@ -27,7 +27,7 @@ async function idsBySession(file: string): Promise<Map<string, number[]>> {
   const r = new SqliteStoreReader(file);
   try {
     const out = new Map<string, number[]>();
-    for (const e of r.all()) {
+    for await (const e of r.all()) {
       const ids = out.get(e.session!) ?? [];
       ids.push(e.id);
       out.set(e.session!, ids);

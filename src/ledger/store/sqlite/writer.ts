@@ -7,22 +7,12 @@
 // is not, so each call does its work at once, and one writer object queues
 // its transactions so that two never interleave across an await.
 import type Database from 'better-sqlite3';
-import type { LedgerEvent } from '../../types.js';
-import { encodeChunk, normalizeEvent, type ChunkEvent } from '../codec.js';
-import { domainOf, termsOf } from '../terms.js';
-import { CHUNK_SPAN_MS, openStoreDb } from './schema.js';
+import { chunksOf } from '../chunker.js';
+import { openStoreDb } from './schema.js';
 import type { StoreInput, StorePosition, StoreTx, StoreWriter } from '../types.js';
 
 export type { StoreInput };
-
-const HOUR = 3600_000;
-
-/** The group an event is kept in: its session, else its transaction, else an hour of its node and source. */
-export function sessionKey(e: LedgerEvent): string {
-  if (e.session) return e.session;
-  if (e.ref) return `~ref:${e.ref}`;
-  return `~${e.node}:${e.source}:${Math.floor(e.ts / HOUR)}`;
-}
+export { sessionKey } from '../chunker.js';
 
 export class SqliteStoreWriter implements StoreWriter {
   readonly db: Database.Database;
@@ -138,60 +128,17 @@ export class SqliteStoreWriter implements StoreWriter {
     }
   }
 
-  /** The events into chunks, terms and mailboxes, in the open transaction. Returns how many. */
+  /** The events into chunks, terms and mailboxes (../chunker.ts), in the open transaction. Returns how many. */
   private insert(inputs: StoreInput[]): number {
-    const groups = new Map<string, ChunkEvent[]>();
-    // A transaction's events without a session (an ingested delivery, a
-    // queue line) go with the session that began it when it is in the same
-    // batch: one chunk instead of two. They keep their own fields (no
-    // session), so research sees them exactly as before.
-    const sessionOfRef = new Map<string, string>();
-    for (const inp of inputs) if (inp.event.session && inp.event.ref && !sessionOfRef.has(inp.event.ref)) sessionOfRef.set(inp.event.ref, inp.event.session);
-    for (const inp of inputs) {
-      const ce = normalizeEvent(inp.event, this.nextId++, inp.stream !== undefined && inp.seq !== undefined ? { stream: inp.stream, seq: inp.seq } : undefined);
-      const key = (!inp.event.session && inp.event.ref && sessionOfRef.get(inp.event.ref)) || sessionKey(inp.event);
-      let g = groups.get(key);
-      if (!g) groups.set(key, (g = []));
-      g.push(ce);
+    const base = this.nextId;
+    this.nextId += inputs.length;
+    const { chunks, mailboxes } = chunksOf(inputs, (i) => base + i);
+    for (const ch of chunks) {
+      const sid = Number(this.st.session.get(ch.key, ch.lo, ch.hi));
+      this.st.chunk.run(sid, ch.events[0]!.id, ch.events.length, ch.codec, ch.body);
+      for (const [t, ts] of ch.terms) this.st.term.run(t, ts, sid);
     }
-    for (const [key, events] of groups) {
-      // Chunks of at most CHUNK_SPAN_MS (by ts, in the order the events came).
-      let start = 0;
-      let lo = events[0]!.ts;
-      let hi = lo;
-      for (let i = 0; i <= events.length; i++) {
-        const ts = i < events.length ? events[i]!.ts : NaN;
-        if (i === events.length || Math.max(hi, ts) - Math.min(lo, ts) > CHUNK_SPAN_MS) {
-          this.writeChunk(key, events.slice(start, i), lo, hi);
-          start = i;
-          lo = hi = ts;
-        } else {
-          lo = Math.min(lo, ts);
-          hi = Math.max(hi, ts);
-        }
-      }
-    }
+    for (const m of mailboxes) this.st.mailbox.run(m.domain, m.rcpt, m.first, m.last);
     return inputs.length;
-  }
-
-  private writeChunk(key: string, events: ChunkEvent[], lo: number, hi: number): void {
-    const sid = Number(this.st.session.get(key, lo, hi));
-    const { body, codec } = encodeChunk(events);
-    this.st.chunk.run(sid, events[0]!.id, events.length, codec, body);
-    const first = new Map<string, number>();
-    const terms = new Set<string>();
-    for (const e of events) {
-      terms.clear();
-      termsOf(e, terms);
-      for (const t of terms) {
-        const had = first.get(t);
-        if (had === undefined || e.ts < had) first.set(t, e.ts);
-      }
-      if (e.rcpt && (e.kind === 'rcpt.accepted' || e.kind === 'message.delivered')) {
-        const d = domainOf(e.rcpt);
-        if (d) this.st.mailbox.run(d, e.rcpt, e.ts, e.ts);
-      }
-    }
-    for (const [t, ts] of first) this.st.term.run(t, ts, sid);
   }
 }
