@@ -1,7 +1,7 @@
 import { convertLegacyLedger } from '../ledger/convert.js';
 import { indexBatch, lagOf } from '../ledger/indexer.js';
 import type { Damage } from '../ledger/journal/index.js';
-import { openStoreWriter } from '../ledger/open.js';
+import { openStoreWriter, storeSpecOf } from '../ledger/open.js';
 import { progress } from '../util/progress.js';
 import { configFrom, parse } from './common.js';
 
@@ -18,7 +18,7 @@ export async function indexCommand(argv: string[]): Promise<number> {
   if (values.help) { process.stdout.write(INDEX_HELP + '\n'); return 0; }
   const cfg = configFrom(values);
   const quiet = values.json === true;
-  const store = openStoreWriter(cfg.paths);
+  const store = openStoreWriter(storeSpecOf(cfg), { migrate: true });
   try {
     const converted = await convertLegacyLedger(cfg.paths.legacyLedger, store, { quiet });
     const waiting = (await lagOf(store, cfg.paths.journal)).reduce((n, l) => n + l.events, 0);

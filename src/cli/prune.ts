@@ -1,4 +1,4 @@
-import { openStoreWriter } from '../ledger/open.js';
+import { openStoreWriter, storeSpecOf } from '../ledger/open.js';
 import { configFrom, parse, UsageError } from './common.js';
 
 export async function pruneCommand(argv: string[]): Promise<number> {
@@ -7,7 +7,7 @@ export async function pruneCommand(argv: string[]): Promise<number> {
   const cfg = configFrom(values);
   const days = values['older-than'] !== undefined ? Number(values['older-than']) : cfg.ledger.retention_days;
   if (!Number.isFinite(days) || days < 0) throw new UsageError(`--older-than ${values['older-than']}: expected a number of days`);
-  const store = openStoreWriter(cfg.paths);
+  const store = openStoreWriter(storeSpecOf(cfg));
   try {
     const n = await store.prune(Date.now() - days * 86400e3);
     process.stdout.write(`removed ${n} events older than ${days} days\n`);

@@ -4,17 +4,22 @@
 // does not need. The read positions and the parsers' open state live in the
 // store and are committed in the same transaction as the events they led
 // to, so a crash between batches repeats nothing and loses nothing.
-import { openStoreWriter } from '../ledger/open.js';
+import { openStoreWriter, type StoreSpec } from '../ledger/open.js';
 import type { StoreInput, StoreWriter } from '../ledger/store/types.js';
 import type { LedgerEvent } from '../ledger/types.js';
+
+/** Ingest's writer: a store file, or a store spec (a cluster's PostgreSQL); ingests take turns in a cluster store. */
+export function openIngestWriter(store: string | StoreSpec): StoreWriter {
+  return openStoreWriter(typeof store === 'string' ? { store } : store, { writer: 'ingest', migrate: true });
+}
 
 export class IngestLedger {
   private store: StoreWriter;
   private pending: StoreInput[] = [];
 
   /** bulk: a one-shot ingest (kept for the callers; the store needs no bulk mode: it keeps one index entry per session and term). */
-  constructor(path: string, _opts: { bulk?: boolean } = {}) {
-    this.store = openStoreWriter({ store: path });
+  constructor(store: string | StoreSpec, _opts: { bulk?: boolean } = {}) {
+    this.store = openIngestWriter(store);
   }
 
   /** A saved position or parser state (null: none), as committed. */

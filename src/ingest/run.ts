@@ -4,6 +4,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import type { LedgerEvent } from '../ledger/types.js';
+import type { StoreSpec } from '../ledger/open.js';
 import { clean, type StatefulParser } from './common.js';
 import { DovecotParser } from './dovecot.js';
 import { IngestLedger } from './ledger.js';
@@ -20,7 +21,8 @@ export interface IngestOptions {
   progress?: Progress;
   kind: LogKind;
   files: string[];
-  ledgerPath: string;
+  /** The store: a SQLite file, or a store spec (a cluster's PostgreSQL). */
+  ledgerPath: string | StoreSpec;
   /** Node name for every event; default the line's host field, else fallbackNode. */
   node?: string;
   fallbackNode: string;

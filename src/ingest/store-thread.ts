@@ -2,7 +2,8 @@
 // says why): batches of events with the positions they lead to, one
 // transaction each, in the order they come.
 import { parentPort, workerData } from 'node:worker_threads';
-import { openStoreWriter } from '../ledger/open.js';
+import type { StoreSpec } from '../ledger/open.js';
+import { openIngestWriter } from './ledger.js';
 import type { LedgerEvent } from '../ledger/types.js';
 
 export type StoreJob = { id: number; events: LedgerEvent[]; state: Array<[string, unknown]> } | { close: true };
@@ -10,7 +11,7 @@ export type StoreReply = { id: number; error?: string } | { closed: true };
 
 const port = parentPort;
 if (!port) throw new Error('store-thread must run as a worker thread');
-const store = openStoreWriter({ store: (workerData as { path: string }).path });
+const store = openIngestWriter((workerData as { store: string | StoreSpec }).store);
 
 // Each answer goes out once its transaction has ended; the writer runs the
 // transactions in the order the jobs came, and a close after all of them.

@@ -65,6 +65,15 @@ export async function lagOf(store: Pick<StoreWriter, 'positions'>, journalDir: s
   return out;
 }
 
+/** What the journals hold, per stream: the newest record (seq) beside what the store has (have). */
+export function journalHeads(positions: StorePosition[], journalDir: string): { node: string; stream: string; seq: number; have: number }[] {
+  const have = new Map(positions.map((p) => [keyOf(p.node, p.stream), p]));
+  return listStreams(journalDir).map(({ node, stream }) => {
+    const p = have.get(keyOf(node, stream));
+    return { node, stream, seq: (p?.seq ?? 0) + streamLag(journalDir, node, stream, toPosition(p)).records, have: p?.seq ?? 0 };
+  });
+}
+
 export interface CatchUpResult { events: number; damage: Damage[]; lag: StoreLag[] }
 
 /**

@@ -26,7 +26,7 @@ test('a large first count yields to the event loop between batches, and concurre
       return ev(1e12 + i, i % 4 === 0 ? 'rcpt.rejected' : 'message.delivered', i % 4 === 0 ? 550 : 250, i);
     })));
   }
-  const m = new LedgerMetrics(file, dir);
+  const m = new LedgerMetrics({ store: file }, dir);
   t.after(() => m.close());
   let ticks = 0;
   const timer = setInterval(() => { ticks++; }, 0);

@@ -73,7 +73,7 @@ before(async () => {
     { name: 'staff1', role: 'staff', domains: [], hash: await hashPassword('staff-pw', FAST) },
     { name: 'custa', role: 'customer', domains: ['a.test'], hash: await hashPassword('cust-pw', FAST) },
   ] }), { mode: 0o600 });
-  metrics = new LedgerMetrics(cfg.paths.store, dir);
+  metrics = new LedgerMetrics({ store: cfg.paths.store }, dir);
 });
 
 after(async () => {
