@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { openPool, type PgTarget } from '../../../src/ledger/store/pg/connect.js';
-import { clusterLag, SILENT_AFTER_MS } from '../../../src/ledger/store/pg/lag.js';
+import { clusterLag, retireNode, SILENT_AFTER_MS } from '../../../src/ledger/store/pg/lag.js';
 import { migrate } from '../../../src/ledger/store/pg/migrations.js';
 import { DAY_MS, existingDays } from '../../../src/ledger/store/pg/partitions.js';
 import { openPgReader } from '../../../src/ledger/store/pg/reader.js';
@@ -176,6 +176,9 @@ test('lag: a node behind, a node silent, a stopped node not named', async (t) =>
     const lag = await clusterLag(pool, now);
     assert.deepEqual(lag.map((l) => [l.node, l.events, l.silent_ms !== undefined]), [['mx1', 10, false], ['mx2', 0, true]]);
     assert.ok(lag[0]!.behind_ms >= 5000);
+    // mx2 is gone for good: retired, its silence is no gap any more.
+    assert.equal(await retireNode(pool, 'mx2'), 1);
+    assert.deepEqual((await clusterLag(pool, now)).map((l) => l.node), ['mx1']);
   } finally {
     await pool.end();
   }

@@ -28,3 +28,8 @@ export async function clusterLag(pool: pg.Pool, now = Date.now()): Promise<Store
   }
   return out;
 }
+
+/** A node out of service for good: marked stopped, so its silence is no gap any more. Returns its streams. */
+export async function retireNode(pool: pg.Pool, node: string): Promise<number> {
+  return (await pool.query('UPDATE journal_heads SET stopped = true WHERE node = $1', [node])).rowCount ?? 0;
+}
