@@ -4,7 +4,7 @@
 // that carries the SMTP sessions. One round at a time: each schedules the
 // next when it has ended. While the store cannot be written (PostgreSQL
 // down) the journal keeps everything; the thread tries again with a growing
-// pause, and keeps telling what it knows (run/store-state.json: status and
+// pause, and keeps telling what it knows (indexer/state.json: status and
 // /metrics) from the positions it last saw.
 import { parentPort, workerData } from 'node:worker_threads';
 import { indexBatch, journalHeads, lagOf, removeIndexedSegments } from './indexer.js';
