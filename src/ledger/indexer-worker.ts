@@ -81,7 +81,8 @@ async function report(stopped = false): Promise<void> {
   const heads = journalHeads(known, data.journal).filter((h) => h.node === data.node);
   const key = JSON.stringify(heads.map((h) => [h.stream, h.seq]));
   if (!stopped && key === lastReported && Date.now() - lastReport < REPORT_EVERY_MS) return;
-  await cluster.reportHeads(heads.map((h) => ({ node: h.node, stream: h.stream, seq: h.seq, ts: null })), { stopped });
+  const oldest = new Map(state.backlog.map((b) => [b.stream, Date.now() - b.behind_ms]));
+  await cluster.reportHeads(heads.map((h) => ({ node: h.node, stream: h.stream, seq: h.seq, ts: h.seq > h.have ? oldest.get(h.stream) ?? null : null })), { stopped });
   lastReported = key;
   lastReport = Date.now();
 }
