@@ -26,6 +26,8 @@ export interface PgSourceOptions {
 
 export class PgChunkSource implements ChunkSource {
   readonly timeMeans = 'chunk_first' as const;
+  /** chunks() reads a session's chunks near each entry's time only (see there). */
+  readonly wholeSessions = false;
   readonly pool: pg.Pool;
   private readonly ownPool: boolean;
   private checked: Promise<void> | null = null;
