@@ -66,7 +66,9 @@ export async function traceCommand(argv: string[]): Promise<number> {
   for (const [i, j] of result.journeys.entries()) {
     // JSON.stringify quotes client-sent values, so a hostile address cannot
     // forge a line of this output.
-    out(`${j.started_at}  ${j.ref}  ${j.outcome.toUpperCase()}  from=${JSON.stringify(j.mail_from)} to=${JSON.stringify(j.rcpt)} ip=${j.client_ip ?? '-'}`);
+    // The nodes that saw the journey, in the order they did (a cluster: the first attempt on one, the retry on another).
+    const nodes = [...new Set(j.events.map((e) => e.node))].map((n) => (/^[A-Za-z0-9._-]+$/.test(n) ? n : JSON.stringify(n))).join(',');
+    out(`${j.started_at}  ${j.ref}  ${j.outcome.toUpperCase()}  from=${JSON.stringify(j.mail_from)} to=${JSON.stringify(j.rcpt)} ip=${j.client_ip ?? '-'} nodes=${nodes}`);
     if (j.reply) out(`    reply: ${JSON.stringify(j.reply)}`);
     for (const x of j.explanations) out(`    ${x.code} [${x.side}]: ${x.what} -> ${x.action}`);
     for (const n of j.near_misses) out(`    near miss (${n.kind}): ${n.what ?? JSON.stringify(n.value)}`);
