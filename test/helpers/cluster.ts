@@ -7,9 +7,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { listStreams, readStream, START } from '../../src/ledger/journal/index.js';
+import { readShipState, type ShipState } from '../../src/ledger/ship-state.js';
 import { journalDigest, storeDigest, type Digest } from './ledger-digest.js';
 import type { PostgresInstance } from './postgres.js';
-import { pollUntil } from './postfix.js';
+import { alive, pollUntil } from './postfix.js';
 import { freePort, run, startServer, NO_DNS_CHECKS, type Instance } from './server.js';
 
 export const MX1 = '127.0.0.21';
@@ -127,13 +128,9 @@ export async function waitCaughtUp(pg: PostgresInstance, dataDirs: string[], tim
   return Date.now() - t0;
 }
 
-/** run/store-state.json of a node (src/ledger/ship-state.ts), or null. */
-export function shipState(n: Pick<Instance, 'dataDir'>): Record<string, unknown> & { up: boolean; backlog: { stream: string; events: number }[] } | null {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(n.dataDir, 'run', 'store-state.json'), 'utf8')) as ReturnType<typeof shipState>;
-  } catch {
-    return null;
-  }
+/** What a node's indexer last wrote about shipping (src/ledger/ship-state.ts), or null while there is none. */
+export function shipState(n: Pick<Instance, 'dataDir'>): ShipState | null {
+  return readShipState(n.dataDir, alive);
 }
 
 /** A mailproof command against a node's configuration. */

@@ -7,7 +7,8 @@
 // compared, event for event).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MX1, MX2, cli, journalHeads, journalsDigest, pgDigest, shipState, startNode, storePositions, waitCaughtUp, type Node } from '../../helpers/cluster.js';
+import type { StoreStatus } from '../../../src/ledger/store-status.js';
+import { MX1, MX2, cli, journalHeads, journalsDigest, pgDigest, startNode, storePositions, waitCaughtUp, type Node } from '../../helpers/cluster.js';
 import { difference } from '../../helpers/ledger-digest.js';
 import { pollUntil } from '../../helpers/postfix.js';
 import { startPostgres } from '../../helpers/postgres.js';
@@ -22,26 +23,11 @@ const RCPTS = ['alice@demo.test', 'bob@demo.test', 'demo@demo.test'];
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-type Backlog = { up: boolean; backlog: { stream: string; events: number }[] };
-
-/** The store's state as `status --json` tells it, else as the indexer's state file has it (and which one it was). */
-async function storeView(n: Node): Promise<{ via: string; state: Backlog | null }> {
+/** `mailproof status --json` of a node: its exit code and the store's part. */
+async function storeStatus(n: Node): Promise<{ code: number | null; store: StoreStatus }> {
   const r = await cli(n, ['status', '--json']);
-  const find = (v: unknown): Backlog | null => {
-    if (!v || typeof v !== 'object') return null;
-    if ('backlog' in v && 'up' in v) return v as Backlog;
-    for (const x of Object.values(v)) {
-      const f = find(x);
-      if (f) return f;
-    }
-    return null;
-  };
-  let found: Backlog | null = null;
-  try {
-    found = find(JSON.parse(r.stdout));
-  } catch { /* not JSON: below */ }
-  if (found) return { via: 'status --json', state: found };
-  return { via: 'run/store-state.json', state: shipState(n) };
+  assert.ok(r.stdout.startsWith('{'), `status --json on ${n.name}: ${r.code} ${r.stdout}${r.stderr}`);
+  return { code: r.code, store: (JSON.parse(r.stdout) as { store: StoreStatus }).store };
 }
 
 test('PostgreSQL down for a minute: every message gets its 250, the journals keep it, the store catches up and holds each event once', { timeout: 300_000 }, async (t) => {
@@ -86,14 +72,22 @@ test('PostgreSQL down for a minute: every message gets its 250, the journals kee
     assert.ok((headsDuring.get(k) ?? 0) > before + DURING / 2, `${k}: ${before} -> ${headsDuring.get(k)}`);
   }
 
-  // Each node says the store is down, with a backlog of its stream (the indexer retries every few seconds).
+  // Each node says the store is down, with a backlog of its stream (the
+  // indexer retries every few seconds): `status` exits 1.
   for (const n of nodes) {
-    let view: Awaited<ReturnType<typeof storeView>> = { via: '', state: null };
+    let st: Awaited<ReturnType<typeof storeStatus>> | null = null;
     await pollUntil(async () => {
-      view = await storeView(n);
-      return view.state !== null && !view.state.up && (view.state.backlog.find((b) => b.stream === 'smtp')?.events ?? 0) > 0;
-    }, { timeoutMs: 15_000, what: `${n.name} to say the store is down with a backlog`, describe: () => JSON.stringify(view) });
-    t.diagnostic(`${n.name}: store ${view.state!.up ? 'up' : 'down'}, backlog ${JSON.stringify(view.state!.backlog)} (read from ${view.via})`);
+      st = await storeStatus(n);
+      return st.store.local?.up === false && (st.store.local.backlog.find((b) => b.stream === 'smtp')?.events ?? 0) > 0;
+    }, { timeoutMs: 15_000, what: `${n.name}'s status to say the store is down with a backlog`, describe: () => JSON.stringify(st) });
+    const { code, store } = st!;
+    assert.equal(code, 1, 'status: something is down');
+    assert.equal(store.kind, 'postgres');
+    assert.equal(store.cluster, null);
+    assert.match(store.error ?? '', new RegExp(`${pg.host}:${pg.port}`));
+    assert.match(store.local!.last_error?.reason ?? '', /ECONNREFUSED|cannot reach/);
+    assert.ok(store.local!.since >= down - 1000, 'down since the outage began');
+    t.diagnostic(`${n.name}: status ${code}, store down (${store.error}), backlog ${JSON.stringify(store.local!.backlog)}`);
   }
   // Research cannot read the store now, and says so rather than answering from part of it.
   const during = await cli(mx1, ['trace', '--rcpt', 'alice@demo.test', '--json']);
@@ -114,14 +108,25 @@ test('PostgreSQL down for a minute: every message gets its 250, the journals kee
     const silent = (r.store_behind ?? []).find((l) => l.node === 'mx2' && l.stream === 'smtp');
     assert.ok(silent && (silent.silent_ms ?? 0) >= 60_000, `mx2 silent in store_behind: ${JSON.stringify(r.store_behind)}`);
     assert.ok(!(r.store_behind ?? []).some((l) => l.node === 'mx1'), JSON.stringify(r.store_behind));
+    // status on mx1 says the same from the cluster's side: mx2 silent.
+    const { store } = await storeStatus(mx1);
+    const streams = store.cluster?.streams.map((x) => [x.node, x.stream, x.silent, x.behind]);
+    assert.deepEqual(streams, [['mx1', 'smtp', false, 0], ['mx2', 'smtp', true, 0]], JSON.stringify(store));
   } finally {
     mx2.proc.kill('SIGCONT');
   }
   const took2 = await waitCaughtUp(pg, [mx2.dataDir], CATCH_UP_BOUND_MS);
   t.diagnostic(`mx2 caught up ${took2} ms after it was let go on`);
 
+  // And status says so: up, nothing behind, anywhere.
   for (const n of nodes) {
-    await pollUntil(() => { const s = shipState(n); return s?.up === true && s.backlog.length === 0; }, { timeoutMs: 15_000, what: `${n.name}'s state file to say the store is up, nothing behind`, describe: () => JSON.stringify(shipState(n)) });
+    let st: Awaited<ReturnType<typeof storeStatus>> | null = null;
+    await pollUntil(async () => {
+      st = await storeStatus(n);
+      return st.code === 0 && st.store.local?.up === true && st.store.local.backlog.length === 0;
+    }, { timeoutMs: 15_000, what: `${n.name}'s status to say the store is up, nothing behind`, describe: () => JSON.stringify(st) });
+    assert.equal(st!.store.error, null);
+    assert.deepEqual(st!.store.cluster!.streams.map((x) => [x.node, x.stream, x.behind, x.silent]), [['mx1', 'smtp', 0, false], ['mx2', 'smtp', 0, false]]);
   }
 
   // Every event of both journals, once: counts and digests.
