@@ -39,8 +39,10 @@ export class PgChunkSource implements ChunkSource {
     // Research asks the same few questions over and over: each is prepared
     // once per connection and planned once (a generic plan; the day
     // partitions are pruned when it runs). Planning a question over 30 day
-    // partitions anew took longer than answering it.
-    this.pool = opts.pool ?? openPool(target, { max: 2, application: 'mailproof research', options: '-c plan_cache_mode=force_generic_plan' });
+    // partitions anew took longer than answering it. No JIT: a lookup of a
+    // few hundred sessions over every day partition looks costly to the
+    // planner, and compiling it took longer (50 ms) than running it.
+    this.pool = opts.pool ?? openPool(target, { max: 2, application: 'mailproof research', options: '-c plan_cache_mode=force_generic_plan -c jit=off' });
   }
 
   private async q<R extends pg.QueryResultRow>(sql: string, args: unknown[]): Promise<R[]> {
