@@ -128,14 +128,10 @@ test('a message delivered on mx1 is fetched and deleted over POP3 on mx2: one jo
   assert.ok(streams(mx2).includes('mx2/pop3'), streams(mx2).join(' '));
 
   // A second message, delivered after that POP3 session and not fetched:
-  // the mailbox's POP3 access is recorded (on mx2), so "not fetched" is
-  // known, whichever node is asked. mx1 has no POP3 listener of its own and
-  // says access_not_recorded instead: research takes "our own POP3 reads
-  // this Maildir" from the asking node's configuration (pop3.listen), not
-  // from the cluster's.
-  await t.test('a message not fetched: both nodes say delivered_not_fetched', {
-    todo: 'research/settings.ts: ownPop3 comes from the asking node\'s pop3.listen; mx1 says access_not_recorded',
-  }, async () => {
+  // our POP3 reads this Maildir (on mx2), so "not fetched" is known,
+  // whichever node is asked: mx1 has no POP3 listener of its own, and
+  // research learns from the store that a node of the cluster has one.
+  await t.test('a message not fetched: both nodes say delivered_not_fetched', async () => {
     const sent2 = await sendMail(mx1.port, {
       host: MX1, from: 'billing@vendor.test', to: [BOX],
       body: 'From: billing@vendor.test\r\nTo: alice@demo.test\r\nSubject: invoice 2212\r\nMessage-ID: <invoice-2212@vendor.test>\r\n\r\nYour next invoice.\r\n',
