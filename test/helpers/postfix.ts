@@ -235,6 +235,7 @@ export async function startPostfix(opts: PostfixOptions): Promise<PostfixInstanc
   if (!/^127\.\d+\.\d+\.\d+$/.test(opts.relayTo.host)) throw new Error(`relayTo.host must be an IPv4 loopback address, not ${opts.relayTo.host}`);
   const bin = path.dirname(postfix);
   const postqueue = path.join(bin, 'postqueue');
+  const postkick = path.join(bin, 'postkick');
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailproof-postfix-'));
   // Postfix daemons run as the postfix user and open some files by absolute path.
@@ -348,8 +349,19 @@ export async function startPostfix(opts: PostfixOptions): Promise<PostfixInstanc
 
     async waitForQueueEmpty(timeoutMs = 60000) {
       let last: QueueEntry[] = [];
+      let kicked = Date.now();
       await pollUntil(async () => {
         last = await inst.queue();
+        // On a loaded machine qmgr can meet a deferred message in the
+        // incoming queue while its delivery is still ending ("skipped,
+        // still being delivered") and not look there again until something
+        // triggers it: a message then sits in incoming for good. A wake-up
+        // of qmgr for the incoming queue (postkick ... I) changes no retry
+        // times; it only makes qmgr look again.
+        if (last.some((q) => q.queue_name === 'incoming') && Date.now() - kicked > 3000) {
+          kicked = Date.now();
+          await exec(postkick, ['-c', configDir, 'public', 'qmgr', 'I'], 15000).catch(() => undefined);
+        }
         return last.length === 0;
       }, {
         timeoutMs, intervalMs: 250, what: 'the Postfix queue to empty',
