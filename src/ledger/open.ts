@@ -98,8 +98,10 @@ export interface ResearchStore {
  * indexer of a running `serve` may be doing it at the same time; the store's
  * write lock and positions keep that exact), and opens it for reading.
  */
-export async function catchUpStore(paths: LedgerPaths, waitMs: number): Promise<StoreLag[]> {
-  const w = openStoreWriter(paths);
+export async function catchUpStore(paths: LedgerPaths, waitMs: number, opts: { writer?: StoreWriter } = {}): Promise<StoreLag[]> {
+  // A research thread keeps its writer: a new one per question cost a new
+  // connection to a cluster's PostgreSQL (and a schema check) each time.
+  const w = opts.writer ?? openStoreWriter(paths);
   try {
     const local = (await catchUp(w, paths.journal, Date.now() + waitMs)).lag;
     if (!(w instanceof PgStoreWriter)) return local;
@@ -110,7 +112,7 @@ export async function catchUpStore(paths: LedgerPaths, waitMs: number): Promise<
       .filter((l) => !mine.has(`${l.node}\u0000${l.stream}`));
     return [...local, ...others];
   } finally {
-    await w.close();
+    if (!opts.writer) await w.close();
   }
 }
 

@@ -1,7 +1,7 @@
 // A research thread of the web server (research-pool.ts says why threads).
 // One job at a time: the pool sends the next only after this one answered.
 import { parentPort, workerData } from 'node:worker_threads';
-import { catchUpStore, isClusterStore, openStoreReader, type LedgerPaths } from '../ledger/open.js';
+import { catchUpStore, isClusterStore, openStoreReader, openStoreWriter, type LedgerPaths } from '../ledger/open.js';
 import { withClusterPop3 } from '../research/settings.js';
 import type { StoreLag } from '../ledger/store/types.js';
 import type { Lang } from '../research/explain.js';
@@ -32,8 +32,9 @@ const reader = openStoreReader(data.ledger);
 const research = inlineResearch(reader, (domain) => data.mailboxes[domain] ?? [], () => withClusterPop3(data.settings ?? {}, reader, isClusterStore(data.ledger)));
 
 /** Read-your-writes: the store takes in what the journals hold before a question is answered; what it could not is named in the answer. */
+const writer = openStoreWriter(data.ledger);
 function fresh(): Promise<StoreLag[]> {
-  return catchUpStore(data.ledger, data.waitMs);
+  return catchUpStore(data.ledger, data.waitMs, { writer });
 }
 
 const withLag = <T extends object>(r: T, lag: StoreLag[]): T => (lag.length ? { ...r, store_behind: lag } : r);
