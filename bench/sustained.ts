@@ -76,14 +76,14 @@ try {
   const pressure0 = cpuPressure();
   const t0 = Date.now();
   let sent = 0;
-  const sample = (): void => {
+  const sample = async (): Promise<void> => {
     try {
-      samples.push({ t: Date.now() - t0, sent, cpu: cpuSeconds(t.pid) - cpu0, ...watch.lag() });
+      samples.push({ t: Date.now() - t0, sent, cpu: cpuSeconds(t.pid) - cpu0, ...await watch.lag() });
     } catch (err) {
       say(`lag sample failed: ${(err as Error).message}`);
     }
   };
-  const timer = setInterval(sample, sampleMs);
+  const timer = setInterval(() => void sample(), sampleMs);
   const batches: Array<{ n: number; seconds: number; code: number | null }> = [];
   let problem: string | undefined;
   while (!stopping) {
@@ -101,7 +101,7 @@ try {
   }
   const loadS = (Date.now() - t0) / 1000;
   clearInterval(timer);
-  const end = watch.lag();
+  const end = await watch.lag();
   let catchUpMs = NaN;
   try {
     catchUpMs = await watch.caughtUp(300_000);

@@ -35,12 +35,13 @@ export class StoreWatch {
   }
 
   /** The lag now: lagOf (what serve's indexer and research go by), plus the age of the oldest record missing. */
-  lag(now = Date.now()): LagSample {
-    const reader = this.open();
-    const behind = lagOf(reader, this.journal, now);
+  async lag(now = Date.now()): Promise<LagSample> {
+    // One read of the positions serves lagOf and the ages below.
+    const positions = await this.open().positions();
+    const behind = lagOf({ positions: () => positions }, this.journal, now);
     const out: LagSample = { events: 0, ms: 0, streams: behind.length };
     if (behind.length === 0) return out;
-    const have = new Map(reader.positions().map((p) => [`${p.node}\u0000${p.stream}`, p]));
+    const have = new Map(positions.map((p) => [`${p.node}\u0000${p.stream}`, p]));
     for (const l of behind) {
       out.events += l.events;
       const p = have.get(`${l.node}\u0000${l.stream}`);
@@ -59,8 +60,8 @@ export class StoreWatch {
   async caughtUp(timeoutMs: number, pollMs = 10): Promise<number> {
     const t0 = Date.now();
     for (;;) {
-      if (this.lag().events === 0) return Date.now() - t0;
-      if (Date.now() - t0 > timeoutMs) throw new Error(`the store did not catch up with the journal in ${timeoutMs} ms (${JSON.stringify(this.lag())})`);
+      if ((await this.lag()).events === 0) return Date.now() - t0;
+      if (Date.now() - t0 > timeoutMs) throw new Error(`the store did not catch up with the journal in ${timeoutMs} ms (${JSON.stringify(await this.lag())})`);
       await new Promise((r) => setTimeout(r, pollMs));
     }
   }
@@ -88,10 +89,11 @@ export class StoreWatch {
     yield* this.open().all();
   }
 
-  close(): void {
-    this.reader?.close();
-    this.raw?.close();
+  async close(): Promise<void> {
+    const reader = this.reader;
     this.reader = null;
+    this.raw?.close();
     this.raw = null;
+    await reader?.close();
   }
 }

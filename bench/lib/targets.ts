@@ -132,12 +132,12 @@ export async function startMailproof(env: Env, workers: number | 'auto', name: s
       // The 250 came after both fsyncs and the journal commit; what may still
       // be running is the indexer, which the figures must include: the run
       // counts as done when the store has every record of it.
-      const at = watch.lag();
+      const at = await watch.lag();
       const catchUp = await watch.caughtUp(timeoutMs);
       return { lag_events: at.events, lag_ms: at.ms, catch_up_ms: catchUp };
     },
     async stop() {
-      watch.close();
+      await watch.close();
       await s.stop(20000);
       if (shm) {
         fs.rmSync(shm, { recursive: true, force: true });

@@ -18,6 +18,7 @@ commands:
   report   the customer report of a search (text, HTML or PDF; German or English)
   prune    remove ledger events older than the retention time
   index    bring the store up to the journal now (and convert a ledger of the previous format) [--json]
+  migrate  bring a cluster's PostgreSQL store to this version's schema (serve does it at start)
   config   print or check the effective configuration
   status   state of DNS, clamd and the spam scanner as the gateway sees them
            [--probe] [--json]
@@ -59,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
     case 'report': return (await import('./report.js')).reportCommand(rest);
     case 'prune': return (await import('./prune.js')).pruneCommand(rest);
     case 'index': return (await import('./index-cmd.js')).indexCommand(rest);
+    case 'migrate': return (await import('./migrate.js')).migrateCommand(rest);
     case 'config': return (await import('./config.js')).configCommand(rest);
     case 'status': return (await import('./status.js')).statusCommand(rest);
     case 'check': return (await import('./check.js')).checkCommand(rest);
@@ -80,6 +82,10 @@ main(process.argv.slice(2)).then(
     if (err instanceof ConfigError) {
       process.stderr.write(`mailproof: ${err.message}\n`);
       process.exitCode = 78; // EX_CONFIG
+    } else if (err instanceof Error && err.name === 'StoreUnavailableError') {
+      // Not loaded from connect.ts here: that would load pg for every command.
+      process.stderr.write(`mailproof: ${err.message}\n`);
+      process.exitCode = 69; // EX_UNAVAILABLE
     } else if (err instanceof UsageError) {
       process.stderr.write(`mailproof: ${err.message}\n`);
       process.exitCode = 64; // EX_USAGE

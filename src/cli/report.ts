@@ -34,7 +34,7 @@ export async function reportCommand(argv: string[]): Promise<number> {
   if (!out && format === 'pdf' && process.stdout.isTTY) throw new UsageError('refusing to write a PDF to the terminal; name a file with -o FILE');
 
   const cfg = configFrom({ ...values, o: overrides });
-  const result = searchLedger(cfg, filter, lang);
+  const result = await searchLedger(cfg, filter, lang);
   const refusal = reportRefusal(result, lang);
   if (refusal) {
     process.stderr.write(`mailproof: ${refusal}\n`);

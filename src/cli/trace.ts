@@ -43,7 +43,7 @@ export async function traceCommand(argv: string[]): Promise<number> {
   // The first page, as the web UI's: a busy domain or address answers in
   // milliseconds, and the output says how to see more (bench/RESULTS.md).
   const filter = { limit: TRACE_FIRST_PAGE, ...traceFilter(values) };
-  const result = searchLedger(cfg, filter, lang);
+  const result = await searchLedger(cfg, filter, lang);
   let rechecks: Recheck[] = [];
   if (values.recheck && result.journeys.length) {
     const deps = buildCheckDeps(cfg, new LocalDomains(cfg.domains));
@@ -91,16 +91,16 @@ export async function traceCommand(argv: string[]): Promise<number> {
  * store takes in what the journals hold (ledger.research_wait_ms at most);
  * what it could not take in time is named in store_behind (and on stderr).
  */
-export function searchLedger(cfg: ResolvedConfig, filter: SearchFilter, lang: Lang): SearchResult & { store_behind?: StoreLag[] } {
+export async function searchLedger(cfg: ResolvedConfig, filter: SearchFilter, lang: Lang): Promise<SearchResult & { store_behind?: StoreLag[] }> {
   const store = openResearchStore(cfg);
   try {
-    const result = runSearch(store.reader, filter, { lang, settings: researchSettings(cfg), mailboxes: configuredMailboxes(cfg) });
+    const result = await runSearch(store.reader, filter, { lang, settings: researchSettings(cfg), mailboxes: configuredMailboxes(cfg) });
     if (store.lag.length === 0) return result;
     for (const line of describeLag(store.lag)) process.stderr.write(`mailproof: ${line}
 `);
     return { ...result, store_behind: store.lag };
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { testJournal, testStore } from '../../test/helpers/event-table.js';
 import type { LedgerEvent } from '../ledger/types.js';
-import { trace } from '../research/journeys.js';
+import { trace, type Journeys } from '../research/journeys.js';
 import { PostfixParser } from './postfix.js';
 import { parseSyslog, YearInference } from './syslog.js';
 
@@ -24,7 +24,7 @@ function feed(text: string, p = new PostfixParser()): { events: LedgerEvent[]; u
   return { events, unknown };
 }
 
-async function traced(events: LedgerEvent[], rcpt: string): Promise<ReturnType<typeof trace>> {
+async function traced(events: LedgerEvent[], rcpt: string): Promise<Journeys> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-policy-'));
   const file = path.join(dir, 'ledger.sqlite');
   const w = await testJournal(file);
@@ -32,9 +32,9 @@ async function traced(events: LedgerEvent[], rcpt: string): Promise<ReturnType<t
   await w.close();
   const r = testStore(file);
   try {
-    return trace(r, { rcpt, since: 0, now: Date.UTC(2026, 2, 7, 12) });
+    return await trace(r, { rcpt, since: 0, now: Date.UTC(2026, 2, 7, 12) });
   } finally {
-    r.close();
+    await r.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -53,7 +53,7 @@ test('small batches, repeated runs and several streams: every record once, posit
   const keys = new Set(all.map((e) => `${e.jstream}:${e.jseq}`));
   assert.equal(keys.size, 3500, 'no record twice');
   for (let s = 1; s <= 2800; s++) assert.ok(keys.has(`smtp:${s}`));
-  assert.equal(r.query({ rcpt: 'u3@example.test', limit: 100000 }).length, 500);
+  assert.equal((await r.query({ rcpt: 'u3@example.test', limit: 100000 })).length, 500);
 });
 
 test('research waits for the store up to its bound, and says how far it is behind when that is not enough', async (t) => {

@@ -104,23 +104,22 @@ export interface LedgerWriter {
 }
 
 export interface LedgerReader {
-  query(q: EventQuery): StoredEvent[];
+  query(q: EventQuery): Promise<StoredEvent[]>;
   /** Events of the given transactions (refs), ordered by time. */
-  byRefs(refs: string[]): StoredEvent[];
+  byRefs(refs: string[]): Promise<StoredEvent[]>;
   /** Events of the given sessions, ordered by time. */
-  bySessions(sessions: string[]): StoredEvent[];
+  bySessions(sessions: string[]): Promise<StoredEvent[]>;
   /** Events carrying one of these Message-IDs (mailbox access is joined to deliveries this way), ordered by time. */
-  byMessageIds(ids: string[]): StoredEvent[];
+  byMessageIds(ids: string[]): Promise<StoredEvent[]>;
   /** Addresses of a domain that mail was accepted or delivered for in the window: the mailboxes that exist, as the ledger knows them (near misses). */
-  recipients(domain: string, since: number, until?: number): string[];
+  recipients(domain: string, since: number, until?: number): Promise<string[]>;
   /**
    * The ends (session.close) of SMTP sessions that began no transaction (no
    * MAIL FROM), newest first: by client address, or by a host domain that
    * the HELO name or the PTR name equals or ends in (".domain").
    */
-  quietSessions(q: QuietSessionQuery): StoredEvent[];
+  quietSessions(q: QuietSessionQuery): Promise<StoredEvent[]>;
   /** Addresses of a domain refused as unknown (the recipient check, or a 5.1.1) in the window: the newest refusal per address and sender domain, newest first. */
-  refusedRecipients(domain: string, since: number, until?: number): StoredEvent[];
-  prune(olderThanMs: number): number;
-  close(): void;
+  refusedRecipients(domain: string, since: number, until?: number): Promise<StoredEvent[]>;
+  close(): Promise<void>;
 }

@@ -36,8 +36,8 @@ test('diagnosis: the refusing check first, then what other checks of the session
   ]);
   await w.close();
   const r = testStore(file);
-  const j = trace(r, { rcpt: 'info@local.test', since: 0 });
-  r.close();
+  const j = await trace(r, { rcpt: 'info@local.test', since: 0 });
+  await r.close();
   const by = new Map(j.map((x) => [x.ref, x]));
   assert.deepEqual(by.get('TXREF0000001')?.diagnosis, ['sender_ip_blocklisted', 'sender_dynamic_ip']);
   assert.equal(by.get('TXREF0000001')?.outcome, 'rejected');
@@ -64,8 +64,8 @@ test('our POP3 server: RETR and DELE carry the delivery REF; an alias journey se
     // Another mailbox's session must not leak in.
     { ts: T0 + 64e3, node: 'n1', source: 'pop3', kind: 'pop3.login', session: 'p2', client_ip: '192.0.2.8', rcpt: 'other@local.test', verdict: 'pass' },
   ]);
-  const j = trace(reader, { rcpt: 'postmaster@local.test', since: 0 });
-  done();
+  const j = await trace(reader, { rcpt: 'postmaster@local.test', since: 0 });
+  await done();
   assert.equal(j.length, 1);
   assert.equal(j[0]!.outcome, 'delivered');
   assert.deepEqual(j[0]!.diagnosis, ['fetched_and_deleted', 'delivered']);
@@ -83,8 +83,8 @@ test('Dovecot behind our LMTP: its expunge joins by Message-ID and mailbox, the 
     // The same Message-ID in someone else's mailbox is their business.
     dc('imap.expunge', { ts: T0 + 7000, rcpt: 'bob@local.test', message_id: 'm2@x.test', session: 'dc:imap1:S2' }),
   ]);
-  const j = trace(reader, { rcpt: 'info@local.test', since: 0 });
-  done();
+  const j = await trace(reader, { rcpt: 'info@local.test', since: 0 });
+  await done();
   assert.equal(j.length, 1, JSON.stringify(j.map((x) => x.ref)));
   assert.equal(j[0]!.ref, 'TXLMTP000001');
   assert.equal(j[0]!.source, 'gateway');
@@ -100,8 +100,8 @@ test('a Dovecot log alone: the LMTP save is the journey; not fetched until a POP
     dc('pop3.login', { ts: T0 + 5000, rcpt: 'a@local.test', client_ip: '203.0.113.5', session: 'dc:imap1:P1', verdict: 'pass' }),
     dc('pop3.dele', { ts: T0 + 6000, rcpt: 'a@local.test', message_id: 'd1@x.test', session: 'dc:imap1:P1' }),
   ]);
-  const j = trace(reader, { rcpt: 'a@local.test', since: 0 });
-  done();
+  const j = await trace(reader, { rcpt: 'a@local.test', since: 0 });
+  await done();
   const by = new Map(j.map((x) => [x.message_id, x]));
   assert.equal(j.length, 2);
   assert.deepEqual(by.get('d1@x.test')?.diagnosis, ['fetched_and_deleted', 'delivered']);
@@ -122,8 +122,8 @@ test('ingested Postfix: a NOQUEUE reject names its cause; deferred then delivere
     pf('message.delivered', { ts: T0 + 600e3, ref: 'pf:mx1:ABC123:x', mail_from: 'y@ok.test', rcpt: 'c@local.test', message_id: '<p1@ok.test>', details: { status: 'sent', service: 'lmtp' } }),
     pf('message.delivery_failed', { ts: T0 + 700e3, ref: 'pf:mx1:DEF456:y', mail_from: 'z@ok.test', rcpt: 'c@local.test', smtp_code: 552, enhanced_code: '5.2.2', reply: '552 5.2.2 Mailbox full', details: { status: 'bounced', service: 'lmtp' } }),
   ]);
-  const j = trace(reader, { rcpt: 'c@local.test', since: 0 });
-  done();
+  const j = await trace(reader, { rcpt: 'c@local.test', since: 0 });
+  await done();
   const by = new Map(j.map((x) => [x.ref, x]));
   assert.equal(by.get('pf:mx1:NOQUEUE:1:1')?.outcome, 'rejected');
   assert.deepEqual(by.get('pf:mx1:NOQUEUE:1:1')?.diagnosis, ['sender_ip_blocklisted']);
@@ -141,8 +141,8 @@ test('a 4xx followed by a retry is tempfail_retried; one never retried is tempfa
     ev('rcpt.rejected', { ts: T0 + 1000e3, session: 'g3', ref: 'TXGREY000003', mail_from: 'b@y.test', rcpt: 'd@local.test', smtp_code: 451, check_name: 'greylist', verdict: 'tempfail' }),
     ev('rcpt.rejected', { ts: T0 + 5000e3, session: 'g4', ref: 'TXGREY000004', mail_from: 'c@z.test', rcpt: 'd@local.test', smtp_code: 451, check_name: 'greylist', verdict: 'tempfail' }),
   ]);
-  const j = trace(reader, { rcpt: 'd@local.test', since: 0, now: T0 + 8300e3 });
-  done();
+  const j = await trace(reader, { rcpt: 'd@local.test', since: 0, now: T0 + 8300e3 });
+  await done();
   const by = new Map(j.map((x) => [x.ref, x.diagnosis]));
   assert.deepEqual(by.get('TXGREY000001'), ['tempfail_retried']);
   assert.deepEqual(by.get('TXGREY000002'), ['delivered_not_fetched', 'delivered']);
@@ -165,8 +165,8 @@ test('the attachment check: a macro or a program is the virus finding; a MIME li
     ...refused('DOUBLEEXT001', 'double_extension', 554),
     ...refused('MIMEBOMB0001', 'mime_limit', 552),
   ]);
-  const by = new Map(trace(reader, { rcpt: 'info@local.test', since: 0 }).map((x) => [x.ref, x.diagnosis]));
-  done();
+  const by = new Map((await trace(reader, { rcpt: 'info@local.test', since: 0 })).map((x) => [x.ref, x.diagnosis]));
+  await done();
   assert.deepEqual(by.get('MACRO0000001'), ['virus']);
   assert.deepEqual(by.get('PROGRAM00001'), ['virus']);
   assert.deepEqual(by.get('DOUBLEEXT001'), ['virus']);
@@ -191,21 +191,21 @@ test('limit: the newest N transactions, truncated set; mailbox access costs no s
   }
   const { reader, done } = await ledger(events);
   try {
-    const all = trace(reader, { rcpt: 'box@local.test', since: 0, now: t0 + 10 * 3600e3 });
+    const all = await trace(reader, { rcpt: 'box@local.test', since: 0, now: t0 + 10 * 3600e3 });
     assert.equal(all.length, 6);
     assert.notEqual(all.truncated, true);
-    const three = trace(reader, { rcpt: 'box@local.test', since: 0, now: t0 + 10 * 3600e3, limit: 3 });
+    const three = await trace(reader, { rcpt: 'box@local.test', since: 0, now: t0 + 10 * 3600e3, limit: 3 });
     assert.deepEqual(three.map((j) => j.ref), ['LIMITREF0003', 'LIMITREF0004', 'LIMITREF0005']);
     assert.equal(three.truncated, true);
     // POP3 fetches still join their deliveries inside the limit.
     assert.deepEqual(three.slice(1).map((j) => j.access.map((a) => a.client_ip)), [['198.51.100.9'], ['198.51.100.9']]);
     // The 4xx at 11:00 has its retry (12:00) inside the kept window.
     assert.ok(three[0]!.diagnosis.includes('tempfail_retried'), JSON.stringify(three[0]!.diagnosis));
-    const exact = trace(reader, { rcpt: 'box@local.test', since: 0, now: t0 + 10 * 3600e3, limit: 6 });
+    const exact = await trace(reader, { rcpt: 'box@local.test', since: 0, now: t0 + 10 * 3600e3, limit: 6 });
     assert.equal(exact.length, 6);
     assert.equal(exact.truncated, false);
   } finally {
-    done();
+    await done();
   }
 });
 
@@ -236,8 +236,8 @@ test('a retry is the same message: another Message-ID, another server network or
     ev('data.rejected', { ts: T0 + 40 * H, session: 'm1', ref: 'TXMID0000001', client_ip: '192.0.2.10', mail_from: 'shop@shop.test', rcpt: 'kunde@local.test', message_id: 'order-3@shop.test', smtp_code: 451 }),
     ev('message.delivered', { ts: T0 + 45 * H, session: 'm2', ref: 'TXMID0000002', client_ip: '198.51.100.20', mail_from: 'shop@shop.test', rcpt: 'kunde@local.test', message_id: 'order-3@shop.test', smtp_code: 250, details: { target: 'maildir' } }),
   ]);
-  const j = trace(reader, { rcpt: 'kunde@local.test', since: 0, now: T0 + 50 * H });
-  done();
+  const j = await trace(reader, { rcpt: 'kunde@local.test', since: 0, now: T0 + 50 * H });
+  await done();
   const by = new Map(j.map((x) => [x.ref, x.diagnosis]));
   assert.deepEqual(by.get('TXORDER00001'), ['tempfail_not_retried']);
   assert.deepEqual(by.get('TXRCPT000001'), ['tempfail_not_retried']);
@@ -253,10 +253,10 @@ test('the retry window is an option: a short one makes an old 4xx not retried, a
     ev('mail.from', { ts: T0 + 30e3, session: 'w2', ref: 'TXWIN0000002', mail_from: 'a@x.test', size: 100 }),
     ev('message.delivered', { ts: T0 + 30e3 + 1, session: 'w2', ref: 'TXWIN0000002', mail_from: 'a@x.test', rcpt: 'd@local.test', smtp_code: 250, details: { target: 'maildir' } }),
   ]);
-  const short = trace(reader, { rcpt: 'd@local.test', since: 0, now: T0 + 60e3, retryWindowMs: 10e3 });
-  const pending = trace(reader, { rcpt: 'd@local.test', since: 0, until: T0 + 20e3, now: T0 + 20e3, retryWindowMs: 60e3 });
-  const long = trace(reader, { rcpt: 'd@local.test', since: 0, now: T0 + 60e3, retryWindowMs: 60e3 });
-  done();
+  const short = await trace(reader, { rcpt: 'd@local.test', since: 0, now: T0 + 60e3, retryWindowMs: 10e3 });
+  const pending = await trace(reader, { rcpt: 'd@local.test', since: 0, until: T0 + 20e3, now: T0 + 20e3, retryWindowMs: 60e3 });
+  const long = await trace(reader, { rcpt: 'd@local.test', since: 0, now: T0 + 60e3, retryWindowMs: 60e3 });
+  await done();
   assert.deepEqual(short.find((x) => x.ref === 'TXWIN0000001')?.diagnosis, ['tempfail_not_retried']);
   assert.deepEqual(pending.find((x) => x.ref === 'TXWIN0000001')?.diagnosis, ['tempfail_pending']);
   assert.equal(pending.find((x) => x.ref === 'TXWIN0000001')?.retry_by, new Date(T0 + 60e3).toISOString());
@@ -282,9 +282,9 @@ test('access coverage: "not fetched" only where research sees the mailbox access
     // Handed to another MTA: neither claim.
     ev('message.delivered', { ts: T0, session: 'c5', ref: 'TXCOVSMTP005', mail_from: 'a@x.test', rcpt: 'relay@local.test', message_id: 'c5@x.test', smtp_code: 250, details: { target: 'smtp' } }),
   ]);
-  const all = trace(reader, { domain: 'local.test', since: 0, now: T0 + 3600e3 });
-  const noPop3 = trace(reader, { rcpt: 'mdir@local.test', since: 0, now: T0 + 3600e3, ownPop3: false });
-  done();
+  const all = await trace(reader, { domain: 'local.test', since: 0, now: T0 + 3600e3 });
+  const noPop3 = await trace(reader, { rcpt: 'mdir@local.test', since: 0, now: T0 + 3600e3, ownPop3: false });
+  await done();
   const by = new Map(all.map((x) => [x.ref, x.diagnosis]));
   assert.deepEqual(by.get('TXCOVLMTP001'), ['delivered', 'access_not_recorded']);
   assert.deepEqual(by.get('TXCOVLMTP002'), ['delivered', 'access_not_recorded']);

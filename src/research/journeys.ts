@@ -191,7 +191,7 @@ function mailboxesOf(events: StoredEvent[], rcpt: string): Set<string> {
   return out;
 }
 
-export function trace(reader: LedgerReader, f: TraceFilter): Journeys {
+export async function trace(reader: LedgerReader, f: TraceFilter): Promise<Journeys> {
   const q: EventQuery = { since: f.since, until: f.until, limit: MAX_HITS };
   if (f.rcpt) q.rcpt = f.rcpt;
   else if (f.domain) q.rcpt_domain = f.domain;
@@ -212,12 +212,12 @@ export function trace(reader: LedgerReader, f: TraceFilter): Journeys {
     // event), up to the full row limit: not all of a busy address's week.
     q.limit = Math.min(MAX_HITS, f.limit * 4);
   }
-  let hits = reader.query(q);
+  let hits = await reader.query(q);
   for (let round = 0; round < 3 && f.limit !== undefined && hits.length === q.limit && q.limit < MAX_HITS; round++) {
     const refs = new Set(hits.map((e) => e.ref)).size;
     if (refs > f.limit) break;
     q.limit = Math.min(MAX_HITS, Math.ceil((q.limit / Math.max(1, refs)) * (f.limit + 1) * 1.25), q.limit * 16);
-    hits = reader.query(q);
+    hits = await reader.query(q);
   }
   let truncated = false;
   if (f.limit !== undefined) {
@@ -247,7 +247,7 @@ export function trace(reader: LedgerReader, f: TraceFilter): Journeys {
     push(groups, key, e);
   };
   const refs = [...new Set(hits.map((e) => e.ref).filter((r): r is string => !!r))];
-  for (const e of reader.byRefs(refs)) add(e.ref!, e);
+  for (const e of await reader.byRefs(refs)) add(e.ref!, e);
 
   // 2. Mailbox access by Message-ID: to the transactions that delivered that
   //    message, or a group of its own (a log of Dovecot alone).
@@ -258,7 +258,7 @@ export function trace(reader: LedgerReader, f: TraceFilter): Journeys {
   const mids = new Set<string>(byMid.keys());
   for (const e of hits) if (!e.ref && e.message_id && isMailboxSide(e)) mids.add(e.message_id);
   const orphans: StoredEvent[] = [];
-  for (const e of reader.byMessageIds([...mids])) {
+  for (const e of await reader.byMessageIds([...mids])) {
     if (seen.has(e.id) || !isMailboxSide(e)) continue;
     if (e.ref && groups.has(e.ref)) continue;
     const keys = byMid.get(e.message_id!);
@@ -274,7 +274,7 @@ export function trace(reader: LedgerReader, f: TraceFilter): Journeys {
   const sessions = new Set<string>();
   for (const list of groups.values()) for (const e of list) if (e.session) sessions.add(e.session);
   const sessionEvents = new Map<string, StoredEvent[]>();
-  for (const e of reader.bySessions([...sessions])) {
+  for (const e of await reader.bySessions([...sessions])) {
     const smtpFact = e.kind.startsWith('session.') || (e.kind === 'check.result' && ['connect', 'helo'].includes(stageOf(e)));
     if (!(smtpFact || LOGIN_KINDS.has(e.kind)) || !e.session) continue;
     push(sessionEvents, e.session, e);
@@ -344,7 +344,7 @@ export function trace(reader: LedgerReader, f: TraceFilter): Journeys {
     }
   }
   journeys.sort((a, b) => a.started_at.localeCompare(b.started_at));
-  markUnfetched(reader, pendingAccess, f);
+  await markUnfetched(reader, pendingAccess, f);
   markRetries(journeys, f.now ?? Date.now(), f.retryWindowMs ?? DEFAULT_RETRY_WINDOW_MS);
   const out: Journeys = f.limit !== undefined && journeys.length > f.limit ? journeys.slice(-f.limit) : journeys;
   out.truncated = truncated || journeys.length > (f.limit ?? Infinity);
@@ -399,7 +399,7 @@ const SEEN_ACCESS: EventKind[] = ['pop3.login', 'pop3.logout', 'pop3.retr', 'pop
  * else the message may have been read and deleted without a trace here, so
  * the journey says access_not_recorded instead of delivered_not_fetched.
  */
-function markUnfetched(reader: LedgerReader, list: (Unfetched & { j: Journey })[], f: TraceFilter): void {
+async function markUnfetched(reader: LedgerReader, list: (Unfetched & { j: Journey })[], f: TraceFilter): Promise<void> {
   const ownPop3 = f.ownPop3 ?? true;
   const needed = new Map<string, number>();
   for (const u of list) {
@@ -410,7 +410,7 @@ function markUnfetched(reader: LedgerReader, list: (Unfetched & { j: Journey })[
   // is covered when the mailbox was accessed at or after it.
   const lastSeen = new Map<string, number>();
   for (const [box, since] of needed) {
-    const newest = reader.query({ rcpt: box, kinds: SEEN_ACCESS, since, until: f.until ?? f.now, newest_first: true, limit: 1 })[0];
+    const newest = (await reader.query({ rcpt: box, kinds: SEEN_ACCESS, since, until: f.until ?? f.now, newest_first: true, limit: 1 }))[0];
     if (newest) lastSeen.set(box, newest.ts);
   }
   for (const u of list) {

@@ -48,7 +48,7 @@ function ledger(events: LedgerEvent[]): ReturnType<typeof tempLedger> {
 test('searching the intended address shows the refused typo first, saying what it is, in English and German', async () => {
   const { reader, done } = await ledger(EVENTS);
   try {
-    const en = search(reader, { rcpt: 'buchhaltung@kunde.test', ...WIN });
+    const en = await search(reader, { rcpt: 'buchhaltung@kunde.test', ...WIN });
     assert.deepEqual(en.journeys.map((j) => j.ref), ['TXOK00000001']);
     const first = en.near_misses[0]!;
     assert.equal(first.kind, 'refused_similar_address');
@@ -57,9 +57,9 @@ test('searching the intended address shows the refused typo first, saying what i
     assert.match(first.what!, /^Mail for the similar address buchhaltumg@ was refused at 10:02 because it does not exist/);
     assert.deepEqual(en.near_misses.map((n) => n.value), ['buchhaltumg@kunde.test', 'buchhalutgn@kunde.test'], 'xyz@ is no slip of buchhaltung@');
 
-    const de = search(reader, { rcpt: 'buchhaltung@kunde.test', ...WIN }, { lang: 'de' });
+    const de = await search(reader, { rcpt: 'buchhaltung@kunde.test', ...WIN }, { lang: 'de' });
     assert.match(de.near_misses[0]!.what!, /^Mail an die ähnliche Adresse buchhaltumg@ wurde um 10:02 abgelehnt, weil es sie nicht gibt/);
-  } finally { done(); }
+  } finally { await done(); }
 });
 
 test('with a sender given: the typo first, and nothing of another customer, for staff and for a customer scope', async () => {
@@ -67,7 +67,7 @@ test('with a sender given: the typo first, and nothing of another customer, for 
   try {
     const f: SearchFilter = { rcpt: 'buchhaltung@kunde.test', from: 'vertrieb9@lieferant.test', ...WIN };
     for (const scope of [null, ['kunde.test']]) {
-      const r = search(reader, f, { scope });
+      const r = await search(reader, f, { scope });
       assert.deepEqual(r.journeys, []);
       assert.deepEqual(r.findings, [], 'the supplier did write to kunde.test');
       assert.equal(r.near_misses[0]!.kind, 'refused_similar_address', JSON.stringify(r.near_misses));
@@ -76,13 +76,13 @@ test('with a sender given: the typo first, and nothing of another customer, for 
       // The colleague who wrote to kunde.test is a fair hint, after the typo.
       assert.deepEqual(r.near_misses.filter((n) => n.kind === 'other_sender_address').map((n) => n.value), ['petra@lieferant.test', 'hans@lieferant.test']);
       for (const lang of ['en', 'de'] as const) {
-        const text = (await renderReport(search(reader, f, { scope, lang }), { lang, format: 'text', filter: f, now: new Date(T0 + 7200e3) })).body.toString('utf8');
+        const text = (await renderReport(await search(reader, f, { scope, lang }), { lang, format: 'text', filter: f, now: new Date(T0 + 7200e3) })).body.toString('utf8');
         assert.doesNotMatch(text, /andere-kunde|vertrieb[1-6]/, `${lang} report, scope ${JSON.stringify(scope)}`);
         assert.doesNotMatch(text, /similar mailbox exists: buchhaltumg|ähnliches Postfach existiert: buchhaltumg/);
         assert.match(text.replace(/\s+/g, ' '), lang === 'en' ? /Mail for the similar address buchhaltumg@ was refused at 10:02 because it does not exist/ : /Mail an die ähnliche Adresse buchhaltumg@ wurde um 10:02 abgelehnt, weil es sie nicht gibt/);
       }
     }
-  } finally { done(); }
+  } finally { await done(); }
 });
 
 test('the PDF report for the customer names no other customer domain and states the typo', async (t) => {
@@ -91,21 +91,21 @@ test('the PDF report for the customer names no other customer domain and states 
   const { reader, done } = await ledger(EVENTS);
   try {
     const f: SearchFilter = { rcpt: 'buchhaltung@kunde.test', from: 'hans@lieferant.test', ...WIN };
-    const pdf = await renderReport(search(reader, f, { lang: 'de' }), { lang: 'de', format: 'pdf', filter: f, now: new Date(T0 + 7200e3) });
+    const pdf = await renderReport(await search(reader, f, { lang: 'de' }), { lang: 'de', format: 'pdf', filter: f, now: new Date(T0 + 7200e3) });
     const text = execFileSync(pdftotext, ['-enc', 'UTF-8', '-', '-'], { input: pdf.body, encoding: 'utf8' }).replace(/\s+/g, ' ');
     assert.doesNotMatch(text, /andere-kunde|vertrieb[1-6]/);
     assert.match(text, /Mail an die ähnliche Adresse buchhaltumg@ wurde um 10:02 abgelehnt, weil es sie nicht gibt/);
-  } finally { done(); }
+  } finally { await done(); }
 });
 
 test('ranking: the refused address one slip away comes first, before farther slips, existing mailboxes and other senders', async () => {
   const { reader, done } = await ledger(EVENTS);
   try {
-    const refused = refusedSimilar(reader, 'buchhaltung@kunde.test', { since: WIN.since, until: WIN.until });
+    const refused = await refusedSimilar(reader, 'buchhaltung@kunde.test', { since: WIN.since, until: WIN.until });
     // buchhalutgn@ is newer but two slips away.
     assert.deepEqual(refused.map((n) => n.value), ['buchhaltumg@kunde.test', 'buchhalutgn@kunde.test']);
     // Only the sender's own refusals when one is given.
-    assert.deepEqual(refusedSimilar(reader, 'buchhaltung@kunde.test', { ...WIN, from: 'bank.test' }), []);
+    assert.deepEqual(await refusedSimilar(reader, 'buchhaltung@kunde.test', { ...WIN, from: 'bank.test' }), []);
     const ranked = rankNearMisses([
       { kind: 'other_sender_address', value: 'a@lieferant.test' },
       { kind: 'similar_mailbox', value: 'buchhaltun@kunde.test' },
@@ -114,5 +114,5 @@ test('ranking: the refused address one slip away comes first, before farther sli
     assert.deepEqual(ranked.map((n) => n.kind), ['refused_similar_address', 'refused_similar_address', 'similar_mailbox', 'other_sender_address']);
     assert.equal(ranked[0]!.value, 'buchhaltumg@kunde.test');
     assert.equal(ranked[2]!.what, 'A similar mailbox exists: buchhaltun@kunde.test');
-  } finally { done(); }
+  } finally { await done(); }
 });

@@ -56,7 +56,7 @@ export function rankNearMisses(list: NearMiss[], lang: Lang): NearMiss[] {
  * `from`: only refusals of mail from that sender's domain. Closest first,
  * then newest.
  */
-export function refusedSimilar(reader: LedgerReader, rcpt: string, o: { since?: number; until: number; from?: string }): NearMiss[] {
+export async function refusedSimilar(reader: LedgerReader, rcpt: string, o: { since?: number; until: number; from?: string }): Promise<NearMiss[]> {
   const at = rcpt.lastIndexOf('@');
   if (at < 0) return [];
   const local = rcpt.slice(0, at).toLowerCase();
@@ -64,7 +64,7 @@ export function refusedSimilar(reader: LedgerReader, rcpt: string, o: { since?: 
   const fromDomain = o.from ? senderDomainOf(o.from) : null;
   const max = maxEdits(local);
   const scored: { n: NearMiss; d: number; ts: number }[] = [];
-  for (const e of reader.refusedRecipients(domain, o.since ?? 0, o.until)) {
+  for (const e of await reader.refusedRecipients(domain, o.since ?? 0, o.until)) {
     const addr = e.rcpt!.toLowerCase();
     const cl = addr.slice(0, addr.lastIndexOf('@'));
     if (cl === local || addr.slice(addr.lastIndexOf('@') + 1) !== domain) continue;

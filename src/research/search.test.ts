@@ -35,7 +35,7 @@ test('unknown recipient with a near mailbox: the explanation names it, in both l
     ev('rcpt.rejected', { ref: 'TXTYPO000001', mail_from: 'chef@sender.test', rcpt: 'meuller@kunde.test', check_name: 'recipient', verdict: 'reject', smtp_code: 550, reply: '550 5.1.1 No such mailbox (ref TXTYPO000001)' }),
   ]);
   try {
-    const r = search(reader, { domain: 'kunde.test', since: T0 - 7 * 86400e3, until: T0 + 1000 }, { lang: 'de', mailboxes: () => ['schmidt@kunde.test'] });
+    const r = await search(reader, { domain: 'kunde.test', since: T0 - 7 * 86400e3, until: T0 + 1000 }, { lang: 'de', mailboxes: () => ['schmidt@kunde.test'] });
     const j = r.journeys.find((x) => x.ref === 'TXTYPO000001')!;
     assert.deepEqual(j.diagnosis, ['unknown_recipient']);
     assert.deepEqual(j.near_misses, [{ kind: 'similar_mailbox', value: 'mueller@kunde.test', what: 'Ein ähnliches Postfach existiert: mueller@kunde.test' }]);
@@ -46,8 +46,8 @@ test('unknown recipient with a near mailbox: the explanation names it, in both l
     const proof = j.events.filter((e) => x.evidence.includes(e.id)).map((e) => e.kind);
     assert.deepEqual(proof, ['check.result', 'rcpt.rejected']);
     // --outcome narrows.
-    assert.deepEqual(search(reader, { domain: 'kunde.test', since: 0, until: T0 + 1000, outcome: 'delivered' }).journeys.map((y) => y.ref), ['TXOLD0000001']);
-  } finally { done(); }
+    assert.deepEqual((await search(reader, { domain: 'kunde.test', since: 0, until: T0 + 1000, outcome: 'delivered' })).journeys.map((y) => y.ref), ['TXOLD0000001']);
+  } finally { await done(); }
 });
 
 test('no_attempt_seen only when neither the sender nor its domain reached us; another address of the domain is a near miss', async () => {
@@ -56,19 +56,19 @@ test('no_attempt_seen only when neither the sender nor its domain reached us; an
   ]);
   try {
     const win = { since: T0 - 86400e3, until: T0 + 86400e3 };
-    const never = search(reader, { rcpt: 'info@kunde.test', from: 'boss@silent.test', ...win });
+    const never = await search(reader, { rcpt: 'info@kunde.test', from: 'boss@silent.test', ...win });
     assert.deepEqual(never.journeys, []);
     assert.deepEqual(never.findings.map((f) => f.code), ['no_attempt_seen']);
     assert.match(never.findings[0]!.what, /boss@silent\.test/);
 
-    const other = search(reader, { rcpt: 'info@kunde.test', from: 'boss@sender.test', ...win });
+    const other = await search(reader, { rcpt: 'info@kunde.test', from: 'boss@sender.test', ...win });
     assert.deepEqual(other.findings, [], 'the domain did reach us');
     assert.deepEqual(other.near_misses, [{ kind: 'other_sender_address', value: 'office@sender.test', what: 'The same sender domain wrote from office@sender.test' }]);
 
     // Outside the window the same sender is "never seen".
-    const late = search(reader, { rcpt: 'info@kunde.test', from: 'office@sender.test', since: T0 + 3600e3, until: T0 + 7200e3 });
+    const late = await search(reader, { rcpt: 'info@kunde.test', from: 'office@sender.test', since: T0 + 3600e3, until: T0 + 7200e3 });
     assert.deepEqual(late.findings.map((f) => f.code), ['no_attempt_seen']);
-  } finally { done(); }
+  } finally { await done(); }
 });
 
 test('every code has a title, an explanation and an action in German and English, with no unfilled placeholder', () => {

@@ -1,5 +1,5 @@
 import type { StoreLag } from '../ledger/store/types.js';
-import type { LedgerReader } from '../ledger/types.js';
+import type { EventQuery, LedgerReader, StoredEvent } from '../ledger/types.js';
 import { explainCode, explainJourney, explainNoAttemptTo, factsOf, type Finding, type Lang } from './explain.js';
 import { trace, type Journey, type NearMiss, type Outcome, type TraceFilter } from './journeys.js';
 import { rankNearMisses, refusedSimilar, similarMailboxes } from './near-misses.js';
@@ -46,7 +46,7 @@ export interface SearchResult {
 /** How far back deliveries count as "this mailbox exists" for typo hints. */
 const KNOWN_MAILBOX_WINDOW_MS = 30 * 86400e3;
 
-export function search(reader: LedgerReader, f: SearchFilter, opts: SearchOptions = {}): SearchResult {
+export async function search(reader: LedgerReader, f: SearchFilter, opts: SearchOptions = {}): Promise<SearchResult> {
   const lang = opts.lang ?? 'en';
   const scope = opts.scope ?? null;
   const until = f.until ?? Date.now();
@@ -58,7 +58,7 @@ export function search(reader: LedgerReader, f: SearchFilter, opts: SearchOption
   let journeys: Journey[] = [];
   let truncated = false;
   for (const p of parts) {
-    const r = collect(reader, p, limit);
+    const r = await collect(reader, p, limit);
     journeys.push(...r.journeys);
     truncated ||= r.truncated;
   }
@@ -69,12 +69,12 @@ export function search(reader: LedgerReader, f: SearchFilter, opts: SearchOption
   // talked to us, perhaps for another customer (visibility.ts).
   let sessions: Journey[] = [];
   if (scope === null && (f.from || f.ip) && !f.ref && !f.messageId && (!f.outcome || f.outcome === 'no_transaction')) {
-    const r = sessionJourneys(reader, { ip: f.ip, from: f.from, since: f.since, until });
+    const r = await sessionJourneys(reader, { ip: f.ip, from: f.from, since: f.since, until });
     sessions = r.journeys;
     truncated ||= r.truncated;
   }
   // The REF of such a session, as the lists show it (web: /journey/REF).
-  if (scope === null && f.ref && journeys.length === 0) sessions = sessionOfRef(reader, f.ref);
+  if (scope === null && f.ref && journeys.length === 0) sessions = await sessionOfRef(reader, f.ref);
   if (parts.length > 1 || sessions.length > 0) {
     journeys.push(...sessions);
     journeys.sort((a, b) => a.started_at.localeCompare(b.started_at));
@@ -84,10 +84,10 @@ export function search(reader: LedgerReader, f: SearchFilter, opts: SearchOption
   journeys = journeys.map((j) => visibleJourney(j, scope)).filter((j): j is Journey => j !== null);
 
   const known = new Map<string, string[]>();
-  const mailboxesOf = (domain: string): string[] => {
+  const mailboxesOf = async (domain: string): Promise<string[]> => {
     let list = known.get(domain);
     if (!list) {
-      list = [...new Set([...(opts.mailboxes?.(domain) ?? []), ...reader.recipients(domain, until - KNOWN_MAILBOX_WINDOW_MS, until)].map((m) => m.toLowerCase()))];
+      list = [...new Set([...(opts.mailboxes?.(domain) ?? []), ...await reader.recipients(domain, until - KNOWN_MAILBOX_WINDOW_MS, until)].map((m) => m.toLowerCase()))];
       known.set(domain, list);
     }
     return list;
@@ -96,7 +96,7 @@ export function search(reader: LedgerReader, f: SearchFilter, opts: SearchOption
     if (!j.diagnosis.includes('unknown_recipient')) continue;
     const at = j.rcpt.lastIndexOf('@');
     if (at < 0) continue;
-    const similar = similarMailboxes(j.rcpt, mailboxesOf(j.rcpt.slice(at + 1))).map((m): NearMiss => ({ kind: 'similar_mailbox', value: m }));
+    const similar = similarMailboxes(j.rcpt, await mailboxesOf(j.rcpt.slice(at + 1))).map((m): NearMiss => ({ kind: 'similar_mailbox', value: m }));
     j.near_misses = rankNearMisses([...j.near_misses, ...similar], lang);
   }
 
@@ -109,9 +109,9 @@ export function search(reader: LedgerReader, f: SearchFilter, opts: SearchOption
   const findings: Omit<Finding, 'evidence'>[] = [];
   const nearMisses: NearMiss[] = [];
   // The intended address of a typo: the refused one is the likely story, whether or not mail to the intended one exists.
-  if (f.rcpt && parts.length > 0) nearMisses.push(...refusedSimilar(reader, f.rcpt, { since: f.since, until, from: f.from }));
+  if (f.rcpt && parts.length > 0) nearMisses.push(...await refusedSimilar(reader, f.rcpt, { since: f.since, until, from: f.from }));
   if (journeys.length === 0 && f.from && parts.length > 0) {
-    absent(reader, f, { until, lang, domains: scope === null ? null : domains, nearDomains: domains }, findings, nearMisses);
+    await absent(reader, f, { until, lang, domains: scope === null ? null : domains, nearDomains: domains }, findings, nearMisses);
   }
 
   return {
@@ -133,10 +133,10 @@ function partsOf(f: SearchFilter, scope: Scope): SearchFilter[] {
 }
 
 /** The journeys of one filter, the newest `limit` of them. */
-function collect(reader: LedgerReader, f: SearchFilter, limit: number): { journeys: Journey[]; truncated: boolean } {
+async function collect(reader: LedgerReader, f: SearchFilter, limit: number): Promise<{ journeys: Journey[]; truncated: boolean }> {
   // The limit goes into the trace (bounded work for a busy mailbox) unless an
   // outcome filter follows, which needs every journey of the window to filter.
-  const traced = trace(reader, f.outcome ? f : { ...f, limit });
+  const traced = await trace(reader, f.outcome ? f : { ...f, limit });
   let journeys: Journey[] = f.outcome ? traced.filter((j) => j.outcome === f.outcome) : traced;
   const truncated = journeys.length > limit || traced.truncated === true;
   if (journeys.length > limit) journeys = journeys.slice(-limit);
@@ -151,15 +151,19 @@ function collect(reader: LedgerReader, f: SearchFilter, limit: number): { journe
  * only (null: staff, the whole ledger), or the answer would tell whether the
  * sender wrote to other customers.
  */
-function absent(reader: LedgerReader, f: SearchFilter, o: { until: number; lang: Lang; domains: string[] | null; nearDomains: string[] | null }, findings: Omit<Finding, 'evidence'>[], nearMisses: NearMiss[]): void {
+async function absent(reader: LedgerReader, f: SearchFilter, o: { until: number; lang: Lang; domains: string[] | null; nearDomains: string[] | null }, findings: Omit<Finding, 'evidence'>[], nearMisses: NearMiss[]): Promise<void> {
   const from = f.from!.toLowerCase();
   const domain = from.includes('@') ? from.slice(from.lastIndexOf('@') + 1) : from;
   const window = { since: f.since, until: o.until };
-  const to = (o.domains ?? [null]).map((d) => (d === null ? {} : { rcpt_domain: d }));
-  const ofDomain = (domains: string[] | null): ReturnType<LedgerReader['query']> => (domains ?? [null])
-    .flatMap((d) => reader.query({ mail_from_domain: domain, ...(d === null ? {} : { rcpt_domain: d }), ...window, limit: 2000 }));
-  const fromDomain = ofDomain(o.domains);
-  const fromIp = f.ip ? to.flatMap((d) => reader.query({ client_ip: f.ip, ...d, ...window, limit: 1 })) : [];
+  // One query per recipient domain (or one for the whole ledger), their answers in that order.
+  const perDomain = async (domains: string[] | null, q: EventQuery): Promise<StoredEvent[]> => {
+    const out: StoredEvent[] = [];
+    for (const d of domains ?? [null]) out.push(...await reader.query({ ...q, ...(d === null ? {} : { rcpt_domain: d }), ...window }));
+    return out;
+  };
+  const ofDomain = (domains: string[] | null): Promise<StoredEvent[]> => perDomain(domains, { mail_from_domain: domain, limit: 2000 });
+  const fromDomain = await ofDomain(o.domains);
+  const fromIp = f.ip ? await perDomain(o.domains, { client_ip: f.ip, limit: 1 }) : [];
   if (fromDomain.length === 0 && fromIp.length === 0) {
     const rcpt = f.rcpt ?? f.domain ?? o.domains?.join(', ') ?? '';
     const facts = factsOf({ mail_from: from, rcpt, client_ip: f.ip ?? null, events: [], access: [], reply: null }, o.lang);
@@ -167,7 +171,7 @@ function absent(reader: LedgerReader, f: SearchFilter, o: { until: number; lang:
     return;
   }
   // What the sender did to the searched recipient domains only.
-  const near = o.nearDomains === o.domains ? fromDomain : ofDomain(o.nearDomains);
+  const near = o.nearDomains === o.domains ? fromDomain : await ofDomain(o.nearDomains);
   if (from.includes('@')) {
     const others = [...new Set(near.map((e) => e.mail_from?.toLowerCase()).filter((a): a is string => !!a && a !== from))];
     for (const a of others.slice(0, 5)) nearMisses.push({ kind: 'other_sender_address', value: a });

@@ -17,7 +17,7 @@ export interface RunOptions extends SearchOptions {
 }
 
 /** One search: the filter with the configuration's settings, the account's scope (absent: staff), typo hints from the configured mailboxes. */
-export function runSearch(reader: LedgerReader, f: SearchFilter, opts: RunOptions): SearchResult {
+export function runSearch(reader: LedgerReader, f: SearchFilter, opts: RunOptions): Promise<SearchResult> {
   const { settings, ...rest } = opts;
   return search(reader, { ...f, ...settings }, rest);
 }
@@ -33,8 +33,8 @@ export interface PublicView {
 }
 
 /** The journeys of one REF the account may see (an unknown REF and a REF of another customer look the same: none). */
-export function journeysOfRef(reader: LedgerReader, ref: string, scope: Scope, opts: SearchOptions, settings: ResearchSettings = {}): SearchResult {
-  const r = search(reader, { ref, ...settings }, { ...opts, scope });
+export async function journeysOfRef(reader: LedgerReader, ref: string, scope: Scope, opts: SearchOptions, settings: ResearchSettings = {}): Promise<SearchResult> {
+  const r = await search(reader, { ref, ...settings }, { ...opts, scope });
   const journeys = r.journeys.filter((j) => j.ref === ref);
   return { ...r, journeys, near_misses: [], findings: [] };
 }
@@ -48,9 +48,9 @@ const RECIPIENT: Record<Lang, string> = { en: 'the recipient address', de: 'die 
  * address); subjects, Message-IDs and typo hints (other mailboxes) are not
  * used at all.
  */
-export function publicViewOf(reader: LedgerReader, ref: string, lang: Lang, settings: ResearchSettings = {}): PublicView | null {
+export async function publicViewOf(reader: LedgerReader, ref: string, lang: Lang, settings: ResearchSettings = {}): Promise<PublicView | null> {
   // Each journey as its own recipient's customer would see it: no internals in what the sender reads.
-  const journeys = trace(reader, { ref, ...settings }).filter((j) => j.ref === ref).map((j) => visibleJourney(j, [domainOf(j.rcpt)])!);
+  const journeys = (await trace(reader, { ref, ...settings })).filter((j) => j.ref === ref).map((j) => visibleJourney(j, [domainOf(j.rcpt)])!);
   if (journeys.length === 0) return null;
   const rcpts = [...new Set(journeys.map((j) => j.rcpt.toLowerCase()))];
   const mask = (s: string): string => maskRecipients(s, rcpts, RECIPIENT[lang]);

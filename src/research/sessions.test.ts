@@ -47,7 +47,7 @@ const EVENTS: LedgerEvent[] = [
 test('a session that quit after our EHLO announced SIZE is found by sender domain and by address, and explained as likely too large', async () => {
   const { reader, done } = await ledger(EVENTS);
   try {
-    const r = search(reader, { from: 'lieferant.test', ...WIN });
+    const r = await search(reader, { from: 'lieferant.test', ...WIN });
     const quiet = r.journeys.filter((j) => j.outcome === 'no_transaction');
     assert.deepEqual(quiet.map((j) => [j.ref, j.diagnosis]), [['SESS00000001', ['likely_too_large']], ['SESS00000002', ['no_transaction']]]);
     const j = quiet[0]!;
@@ -64,33 +64,33 @@ test('a session that quit after our EHLO announced SIZE is found by sender domai
     assert.deepEqual(j.events.filter((e) => x.evidence.includes(e.id)).map((e) => e.kind), ['session.connect', 'session.helo', 'session.close']);
 
     // A sender address finds the sessions of its domain too; so does the PTR name alone, and the address.
-    assert.ok(search(reader, { from: 'hans@lieferant.test', rcpt: 'buchhaltung@kunde.test', ...WIN }).journeys.some((y) => y.ref === 'SESS00000001'));
-    assert.deepEqual(search(reader, { from: 'mx1.lieferant.test', ...WIN }).journeys.filter((y) => y.outcome === 'no_transaction').length, 2);
-    const byIp = search(reader, { ip: '192.0.2.50', ...WIN, outcome: 'no_transaction' }, { lang: 'de' });
+    assert.ok((await search(reader, { from: 'hans@lieferant.test', rcpt: 'buchhaltung@kunde.test', ...WIN })).journeys.some((y) => y.ref === 'SESS00000001'));
+    assert.deepEqual((await search(reader, { from: 'mx1.lieferant.test', ...WIN })).journeys.filter((y) => y.outcome === 'no_transaction').length, 2);
+    const byIp = await search(reader, { ip: '192.0.2.50', ...WIN, outcome: 'no_transaction' }, { lang: 'de' });
     assert.deepEqual(byIp.journeys.map((y) => y.ref), ['SESS00000001', 'SESS00000002']);
     assert.match(byIp.journeys[0]!.explanations[0]!.what, /Größengrenze von 200000 bytes/);
 
     // Its REF finds it (the web links each journey by REF); not for a customer.
-    assert.deepEqual(search(reader, { ref: 'SESS00000001' }).journeys.map((y) => [y.ref, y.outcome]), [['SESS00000001', 'no_transaction']]);
-    assert.deepEqual(search(reader, { ref: 'SESS00000001' }, { scope: ['kunde.test'] }).journeys, []);
-    assert.deepEqual(search(reader, { ref: 'SESS00000004' }).journeys, [], 'a session with a transaction is not one');
+    assert.deepEqual((await search(reader, { ref: 'SESS00000001' })).journeys.map((y) => [y.ref, y.outcome]), [['SESS00000001', 'no_transaction']]);
+    assert.deepEqual((await search(reader, { ref: 'SESS00000001' }, { scope: ['kunde.test'] })).journeys, []);
+    assert.deepEqual((await search(reader, { ref: 'SESS00000004' })).journeys, [], 'a session with a transaction is not one');
 
     // notlieferant.test is not lieferant.test; a plain recipient search shows no sessions.
-    assert.deepEqual(search(reader, { from: 'lieferant.test', ...WIN }).journeys.filter((y) => y.ref === 'SESS00000003'), []);
-    assert.deepEqual(search(reader, { domain: 'kunde.test', ...WIN }).journeys.map((y) => y.ref), ['TXOK00000001']);
+    assert.deepEqual((await search(reader, { from: 'lieferant.test', ...WIN })).journeys.filter((y) => y.ref === 'SESS00000003'), []);
+    assert.deepEqual((await search(reader, { domain: 'kunde.test', ...WIN })).journeys.map((y) => y.ref), ['TXOK00000001']);
     // The sender's server connected: no "never tried".
-    assert.deepEqual(search(reader, { from: 'hans@lieferant.test', rcpt: 'buchhaltung@kunde.test', ...WIN }).findings, []);
-  } finally { done(); }
+    assert.deepEqual((await search(reader, { from: 'hans@lieferant.test', rcpt: 'buchhaltung@kunde.test', ...WIN })).findings, []);
+  } finally { await done(); }
 });
 
 test('the German report names the limit; a customer is not shown sessions, which belong to no customer', async () => {
   const { reader, done } = await ledger(EVENTS);
   try {
-    const r = search(reader, { from: 'hans@lieferant.test', rcpt: 'buchhaltung@kunde.test', ...WIN }, { lang: 'de' });
+    const r = await search(reader, { from: 'hans@lieferant.test', rcpt: 'buchhaltung@kunde.test', ...WIN }, { lang: 'de' });
     assert.deepEqual(r.journeys.find((y) => y.ref === 'SESS00000001')!.diagnosis, ['likely_too_large']);
     // A customer could learn from a session that the sender's server talked to us for someone else.
     for (const f of [{ from: 'hans@lieferant.test', rcpt: 'buchhaltung@kunde.test' }, { from: 'lieferant.test' }, { ip: '192.0.2.50' }]) {
-      const c = search(reader, { ...f, ...WIN }, { lang: 'de', scope: ['kunde.test'] });
+      const c = await search(reader, { ...f, ...WIN }, { lang: 'de', scope: ['kunde.test'] });
       assert.deepEqual(c.journeys.filter((y) => y.outcome === 'no_transaction'), [], JSON.stringify(f));
     }
 
@@ -101,5 +101,5 @@ test('the German report names the limit; a customer is not shown sessions, which
     assert.match(text, /Größengrenze von 200000 bytes/);
     assert.match(text, /Verbindung von 192\.0\.2\.50 \(mx1\.lieferant\.test\), 2026-11-20 10:02:00 UTC: getrennt, ohne eine Nachricht zu senden/);
     assert.match(text, /unsere Antwort nannte die Größengrenze 200000 Bytes \(SIZE\)/);
-  } finally { done(); }
+  } finally { await done(); }
 });

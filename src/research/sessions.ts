@@ -32,9 +32,9 @@ export function senderDomainOf(from: string): string {
 }
 
 /** Sessions without a transaction matching the filter (it must name an address or a sender), newest `limit`, oldest first. */
-export function sessionJourneys(reader: LedgerReader, f: SessionFilter, limit = MAX_SESSIONS): { journeys: Journey[]; truncated: boolean } {
+export async function sessionJourneys(reader: LedgerReader, f: SessionFilter, limit = MAX_SESSIONS): Promise<{ journeys: Journey[]; truncated: boolean }> {
   if (!f.ip && !f.from) return { journeys: [], truncated: false };
-  const closes = reader.quietSessions({
+  const closes = await reader.quietSessions({
     ...(f.ip ? { client_ip: f.ip } : {}),
     ...(f.from ? { host_domain: senderDomainOf(f.from) } : {}),
     since: f.since, until: f.until, limit: limit + 1,
@@ -42,7 +42,7 @@ export function sessionJourneys(reader: LedgerReader, f: SessionFilter, limit = 
   const truncated = closes.length > limit;
   const kept = closes.slice(0, limit).filter((e) => !!e.session);
   const bySession = new Map<string, StoredEvent[]>();
-  for (const e of reader.bySessions(kept.map((c) => c.session!))) {
+  for (const e of await reader.bySessions(kept.map((c) => c.session!))) {
     if (!SESSION_KINDS.has(e.kind)) continue;
     const list = bySession.get(e.session!) ?? [];
     list.push(e);
@@ -91,8 +91,8 @@ export function quitAfterSize(events: StoredEvent[]): boolean {
 }
 
 /** The session without a transaction that has this REF (the session's own, as the journey lists show it), if any. */
-export function sessionOfRef(reader: LedgerReader, ref: string): Journey[] {
-  const close = reader.query({ ref, limit: 200 }).find((e) => e.kind === 'session.close');
+export async function sessionOfRef(reader: LedgerReader, ref: string): Promise<Journey[]> {
+  const close = (await reader.query({ ref, limit: 200 })).find((e) => e.kind === 'session.close');
   if (!close?.client_ip) return [];
-  return sessionJourneys(reader, { ip: close.client_ip, since: close.ts, until: close.ts }).journeys.filter((j) => j.ref === ref);
+  return (await sessionJourneys(reader, { ip: close.client_ip, since: close.ts, until: close.ts })).journeys.filter((j) => j.ref === ref);
 }

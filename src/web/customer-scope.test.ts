@@ -81,8 +81,8 @@ before(async () => {
   staffToken = users.newToken('staff1')!;
 });
 
-after(() => {
-  reader.close();
+after(async () => {
+  await reader.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

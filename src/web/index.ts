@@ -72,7 +72,7 @@ export async function startWeb(cfg: ResolvedConfig, log: Logger): Promise<Runnin
     for (const s of extraServers) s.close();
     await app.close();
     await research.close();
-    metrics.close();
+    await metrics.close();
     throw err;
   }
   const first = addresses[0]!;
@@ -86,7 +86,7 @@ export async function startWeb(cfg: ResolvedConfig, log: Logger): Promise<Runnin
       await Promise.all(extraServers.map((s) => new Promise((r) => { s.close(r); s.closeAllConnections(); })));
       await app.close();
       await research.close();
-      metrics.close();
+      await metrics.close();
     },
   };
 }

@@ -24,9 +24,9 @@ import type { EventStore } from '../ledger/store/types.js';
 const COUNTED = new Set(['message.delivered', 'rcpt.rejected', 'data.rejected', 'message.delivery_failed', 'check.result']);
 
 /**
- * Rows per read. The reads are synchronous on the event loop that also
- * carries the SMTP sessions (smtp.workers=1) and the web pages; between two
- * batches the loop runs on, so a first scrape of a large ledger delays a
+ * Rows per read. The embedded store reads synchronously on the event loop
+ * that also carries the SMTP sessions (smtp.workers=1) and the web pages;
+ * between two batches the loop runs on, so a first scrape of a large ledger delays a
  * session by one batch (a few milliseconds), not by the whole count.
  */
 const BATCH = 5000;
@@ -74,12 +74,14 @@ export class LedgerMetrics {
 
   private async count1(): Promise<void> {
     const db = this.open();
-    const max = db.lastId();
+    const max = await db.lastId();
+    if (this.db !== db) return; // closed meanwhile
     // Every event was pruned and ids started again: count from the start.
     if (max < this.lastId) this.lastId = 0;
     let read = 0;
     while (read < MAX_PER_SCRAPE) {
-      const got = db.eventsAfter(this.lastId, BATCH);
+      const got = await db.eventsAfter(this.lastId, BATCH);
+      if (this.db !== db) return;
       for (const e of got.events) {
         if (!COUNTED.has(e.kind)) continue;
         const ms = e.kind === 'check.result' ? (e.details as { ms?: unknown } | null | undefined)?.ms : undefined;
@@ -139,8 +141,11 @@ export class LedgerMetrics {
     return this.registry.contentType;
   }
 
-  close(): void {
-    this.db?.close();
+  /** Stops counting (a count in progress ends at its next read) and closes the store. */
+  async close(): Promise<void> {
+    const db = this.db;
     this.db = null;
+    await this.counting?.catch(() => undefined);
+    await db?.close();
   }
 }

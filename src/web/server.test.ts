@@ -76,9 +76,9 @@ before(async () => {
   metrics = new LedgerMetrics(cfg.paths.store, dir);
 });
 
-after(() => {
-  reader.close();
-  metrics.close();
+after(async () => {
+  await reader.close();
+  await metrics.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

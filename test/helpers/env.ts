@@ -23,8 +23,14 @@ export function which(tool: string): string | null {
  * fails: .ci/run installs every tool, so a missing one is a broken setup.
  */
 export function requireTool(t: TestContext, tool: string): string | null {
-  const p = which(tool);
-  if (p) return p;
+  return which(tool) ?? missingTool(t, tool);
+}
+
+/**
+ * What requireTool does about a tool it did not find, for helpers that look
+ * for their tool elsewhere than on PATH: throws under CI, skips otherwise.
+ */
+export function missingTool(t: TestContext, tool: string): null {
   if (IN_CI) throw new Error(`${tool} is not installed; scripts/install-test-deps.sh should have installed it`);
   t.skip(`${tool} not installed (run scripts/install-test-deps.sh)`);
   return null;

@@ -9,13 +9,16 @@ import { SqliteStoreWriter } from '../../src/ledger/store/sqlite/writer.js';
 import { toStored } from '../../src/ledger/store/codec.js';
 import type { StoredEvent } from '../../src/ledger/types.js';
 
-/** Every event of a store, in the order the store numbered them. */
+/**
+ * Every event of a store, in the order the store numbered them. Synchronous,
+ * as the embedded store's all() is: its close() is done when it returns.
+ */
 export function storeEvents(store: string): StoredEvent[] {
   const r = new SqliteStoreReader(store);
   try {
     return [...r.all()].map(toStored).sort((a, b) => a.id - b.id);
   } finally {
-    r.close();
+    void r.close();
   }
 }
 

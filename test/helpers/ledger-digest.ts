@@ -36,14 +36,18 @@ export function journalDigest(journalDir: string): Digest {
   return digestOf(lines);
 }
 
-/** Every event of a store: journal events as "node/stream seq JSON", others (ingested, converted) as "- JSON". */
+/**
+ * Every event of a store: journal events as "node/stream seq JSON", others
+ * (ingested, converted) as "- JSON". Synchronous, as the embedded store's
+ * all() is: its close() is done when it returns.
+ */
 export function storeDigest(store: string): Digest {
   const r = new SqliteStoreReader(store);
   const lines: string[] = [];
   try {
     for (const e of r.all()) lines.push(e.jstream !== undefined ? `${e.node}/${e.jstream} ${e.jseq} ${body(e)}` : `- ${body(e)}`);
   } finally {
-    r.close();
+    void r.close();
   }
   return digestOf(lines);
 }

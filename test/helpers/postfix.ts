@@ -124,8 +124,11 @@ export async function pollUntil<T>(
   }
 }
 
-/** True while the process exists and is not a zombie (the master is reparented to init). */
-function alive(pid: number): boolean {
+/**
+ * True while the process exists and is not a zombie (a killed daemon's
+ * processes are reparented to init, which may be slow to reap them).
+ */
+export function alive(pid: number): boolean {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';

@@ -11,7 +11,7 @@ import { caughtUp } from './event-table.js';
  * writes them: into a journal, then through the indexer into the store.
  * `file` is the store; `done` removes it all.
  */
-export async function tempLedger(events: LedgerEvent[], prefix = 'mp-ledger-'): Promise<{ reader: SqliteStoreReader; file: string; journal: string; done: () => void }> {
+export async function tempLedger(events: LedgerEvent[], prefix = 'mp-ledger-'): Promise<{ reader: SqliteStoreReader; file: string; journal: string; done: () => Promise<void> }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   const file = path.join(dir, 'store.sqlite');
   const journal = path.join(dir, 'journal');
@@ -20,5 +20,5 @@ export async function tempLedger(events: LedgerEvent[], prefix = 'mp-ledger-'): 
   await w.close();
   caughtUp(file, journal);
   const reader = new SqliteStoreReader(file);
-  return { reader, file, journal, done: () => { reader.close(); fs.rmSync(dir, { recursive: true, force: true }); } };
+  return { reader, file, journal, done: async () => { await reader.close(); fs.rmSync(dir, { recursive: true, force: true }); } };
 }

@@ -170,7 +170,7 @@ export async function recoverCrashedRuns(o: RecoverOptions): Promise<RecoverResu
       const facts = storedFacts(head.toString('latin1'), o.hostname);
       const box = `${f.mailbox.local}@${f.mailbox.domain}`;
       const base = path.basename(f.file).replace(/:2,.*$/, '');
-      const txEvents = facts.ref ? o.reader.byRefs([facts.ref]) : [];
+      const txEvents = facts.ref ? await o.reader.byRefs([facts.ref]) : [];
       const recorded = txEvents.some((e) => e.kind === 'message.delivered' &&
         ((e.details?.files as string[] | undefined) ?? []).some((p) => path.basename(p) === base));
       if (recorded && f.t < newest - UNANSWERED_MS) continue;

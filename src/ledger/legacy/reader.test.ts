@@ -34,7 +34,7 @@ function reference(file: string, where: string, args: unknown[]): string[] {
   }
 }
 
-test('query, byRefs, bySessions and byMessageIds return what fromRow makes of SELECT *, in (ts, id) order, each row once', () => {
+test('query, byRefs, bySessions and byMessageIds return what fromRow makes of SELECT *, in (ts, id) order, each row once', async () => {
   const events: LedgerEvent[] = [];
   // 1,300 transactions: IN lists of 500 + 500 + 300 (padded to 500), timestamps not in id order.
   for (let i = 0; i < 1300; i++) {
@@ -55,35 +55,35 @@ test('query, byRefs, bySessions and byMessageIds return what fromRow makes of SE
   try {
     const r = new SqliteLedgerReader(file, { readonly: true });
     const refs = Array.from({ length: 1300 }, (_, i) => `R${i}`);
-    const got = r.byRefs([...refs, 'nope']).map((e) => JSON.stringify(e));
+    const got = (await r.byRefs([...refs, 'nope'])).map((e) => JSON.stringify(e));
     assert.equal(got.length, 2600);
     assert.deepEqual(got, reference(file, `WHERE ref IN (${refs.map(() => '?').join(',')})`, refs));
 
     const sessions = ['s1', 's2', 's399', 'p3'];
-    assert.deepEqual(r.bySessions(sessions).map((e) => JSON.stringify(e)), reference(file, 'WHERE session IN (?,?,?,?)', sessions));
+    assert.deepEqual((await r.bySessions(sessions)).map((e) => JSON.stringify(e)), reference(file, 'WHERE session IN (?,?,?,?)', sessions));
     const mids = Array.from({ length: 650 }, (_, i) => `m${i * 2}@x`);
-    const byMid = r.byMessageIds(mids);
+    const byMid = await r.byMessageIds(mids);
     assert.equal(byMid.length, 1300);
     assert.deepEqual(byMid.map((e) => JSON.stringify(e)), reference(file, `WHERE message_id IN (${mids.map(() => '?').join(',')})`, mids));
 
     // The same statement shape again (prepared once): still right.
-    assert.deepEqual(r.byRefs(['R3', 'R1']).map((e) => JSON.stringify(e)), reference(file, 'WHERE ref IN (?, ?)', ['R3', 'R1']));
+    assert.deepEqual((await r.byRefs(['R3', 'R1'])).map((e) => JSON.stringify(e)), reference(file, 'WHERE ref IN (?, ?)', ['R3', 'R1']));
 
-    const q = r.query({ rcpt: 'USER@example.test', since: 1_700_000_000_000, limit: 50 });
+    const q = await r.query({ rcpt: 'USER@example.test', since: 1_700_000_000_000, limit: 50 });
     assert.deepEqual(q.map((e) => JSON.stringify(e)), reference(file, 'WHERE rcpt = ? AND ts >= ?', ['user@example.test', 1_700_000_000_000]).slice(0, 50));
     // A sender address alone goes through the domain's index (no table scan), with the same answer.
-    const byFrom = r.query({ mail_from: 'A@Sender.TEST', limit: 100000 });
+    const byFrom = await r.query({ mail_from: 'A@Sender.TEST', limit: 100000 });
     assert.equal(byFrom.length, 1300);
     assert.deepEqual(byFrom.map((e) => JSON.stringify(e)), reference(file, 'WHERE mail_from = ?', ['A@Sender.TEST']));
-    assert.deepEqual(r.query({ mail_from: 'a@other.test' }), []);
+    assert.deepEqual(await r.query({ mail_from: 'a@other.test' }), []);
     const raw = new Database(file, { readonly: true });
     const plan = raw.prepare("EXPLAIN QUERY PLAN SELECT * FROM events WHERE mail_from = 'a@b' AND mail_from_domain = 'b' ORDER BY ts, id").all() as { detail: string }[];
     raw.close();
     assert.match(plan.map((p) => p.detail).join(' | '), /USING INDEX events_from_domain/);
-    const broken = r.byRefs(['R1']).find((e) => e.id === 5)!;
+    const broken = (await r.byRefs(['R1'])).find((e) => e.id === 5)!;
     assert.deepEqual(broken.details, { unparsable: '{broken' });
-    assert.deepEqual(r.byRefs([]), []);
-    r.close();
+    assert.deepEqual(await r.byRefs([]), []);
+    await r.close();
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

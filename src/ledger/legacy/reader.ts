@@ -9,7 +9,7 @@ const COLS = SELECT_COLUMNS.join(', ');
 const CHUNK = 500;
 const LIST_LENGTHS = [1, 2, 4, 8, 16, 32, 64, 128, 256, CHUNK];
 
-/** Read side for research and pruning. Synchronous: it runs in CLI and web, not in SMTP sessions. */
+/** Read side of the previous ledger format. Synchronous inside; the LedgerReader interface is asynchronous (a cluster store's client is). */
 export class SqliteLedgerReader implements LedgerReader {
   private db: Database.Database;
   /** Prepared statements by SQL text: query() builds a handful of shapes, byColumn three. */
@@ -35,7 +35,7 @@ export class SqliteLedgerReader implements LedgerReader {
     return s;
   }
 
-  query(q: EventQuery): StoredEvent[] {
+  async query(q: EventQuery): Promise<StoredEvent[]> {
     const where: string[] = [];
     const args: Record<string, string | number> = {};
     const eq = (col: string, v: string | undefined, lower = false): void => {
@@ -82,17 +82,17 @@ export class SqliteLedgerReader implements LedgerReader {
     return out.sort((a, b) => a.ts - b.ts || a.id - b.id);
   }
 
-  byRefs(refs: string[]): StoredEvent[] { return this.byColumn('ref', refs); }
-  bySessions(sessions: string[]): StoredEvent[] { return this.byColumn('session', sessions); }
-  byMessageIds(ids: string[]): StoredEvent[] { return this.byColumn('message_id', ids); }
+  async byRefs(refs: string[]): Promise<StoredEvent[]> { return this.byColumn('ref', refs); }
+  async bySessions(sessions: string[]): Promise<StoredEvent[]> { return this.byColumn('session', sessions); }
+  async byMessageIds(ids: string[]): Promise<StoredEvent[]> { return this.byColumn('message_id', ids); }
 
-  recipients(domain: string, since: number, until = Date.now()): string[] {
+  async recipients(domain: string, since: number, until = Date.now()): Promise<string[]> {
     const rows = this.db.prepare(`SELECT DISTINCT rcpt FROM events WHERE rcpt_domain = ? AND ts >= ? AND ts <= ?
       AND kind IN ('rcpt.accepted', 'message.delivered') AND rcpt IS NOT NULL LIMIT 100000`).all(domain.toLowerCase(), since, until) as { rcpt: string }[];
     return rows.map((r) => r.rcpt);
   }
 
-  quietSessions(q: QuietSessionQuery): StoredEvent[] {
+  async quietSessions(q: QuietSessionQuery): Promise<StoredEvent[]> {
     // The literal kind matches the partial index events_close_p (schema.ts).
     const where = ["kind = 'session.close'", 'ts >= @since', 'ts <= @until'];
     const args: Record<string, string | number> = { since: q.since ?? 0, until: q.until ?? Date.now(), limit: q.limit ?? 100 };
@@ -110,16 +110,12 @@ export class SqliteLedgerReader implements LedgerReader {
     return (this.stmt(sql).all(args) as unknown[][]).map(fromValues);
   }
 
-  refusedRecipients(domain: string, since: number, until = Date.now()): StoredEvent[] {
+  async refusedRecipients(domain: string, since: number, until = Date.now()): Promise<StoredEvent[]> {
     // RFC 3463: X.1.1 bad destination mailbox address.
     const sql = `SELECT ${COLS} FROM events WHERE id IN (SELECT MAX(id) FROM events WHERE rcpt_domain = @domain AND ts >= @since AND ts <= @until
       AND kind = 'rcpt.rejected' AND rcpt IS NOT NULL AND (check_name = 'recipient' OR enhanced_code = '5.1.1') GROUP BY rcpt, mail_from_domain LIMIT 1000) ORDER BY ts DESC, id DESC`;
     return (this.stmt(sql).all({ domain: domain.toLowerCase(), since, until }) as unknown[][]).map(fromValues);
   }
 
-  prune(olderThanMs: number): number {
-    return this.db.prepare('DELETE FROM events WHERE ts < ?').run(olderThanMs).changes;
-  }
-
-  close(): void { this.db.close(); }
+  async close(): Promise<void> { this.db.close(); }
 }

@@ -30,15 +30,21 @@ export interface StoreLag {
   events: number;
   /** Age of the oldest of them, in ms (0 when unknown). */
   behind_ms: number;
+  /**
+   * A cluster node that has not reported its journals for this long (ms)
+   * while it was not stopped: it may hold events the store does not know of
+   * (`events` counts only those it reported).
+   */
+  silent_ms?: number;
 }
 
 /** What research reads: the events, and how far they are. */
 export interface EventStore extends LedgerReader {
-  positions(): StorePosition[];
+  positions(): Promise<StorePosition[]>;
   /** Events numbered above `afterId` (at most `maxChunks` chunks of them) and the id to ask from next: metrics count what is new. */
-  eventsAfter(afterId: number, maxChunks: number): { events: StoredEvent[]; next: number; more: boolean };
+  eventsAfter(afterId: number, maxChunks: number): Promise<{ events: StoredEvent[]; next: number; more: boolean }>;
   /** The highest event id handed out (0: none). */
-  lastId(): number;
+  lastId(): Promise<number>;
 }
 
 /**

@@ -33,14 +33,14 @@ async function send(mp: Instance, n: number): Promise<string> {
 }
 
 /** Whether the store has the ref's delivery yet, without letting it catch up (a plain reader). */
-function storeHas(dataDir: string, ref: string): boolean {
+async function storeHas(dataDir: string, ref: string): Promise<boolean> {
   const file = path.join(dataDir, 'store.sqlite');
   if (!fs.existsSync(file)) return false;
   const r = new SqliteStoreReader(file);
   try {
-    return r.byRefs([ref]).some((e) => e.kind === 'message.delivered');
+    return (await r.byRefs([ref])).some((e) => e.kind === 'message.delivered');
   } finally {
-    r.close();
+    await r.close();
   }
 }
 
@@ -87,7 +87,7 @@ test('kill -9 right after the 250, before the indexer of serve may have run: tra
     const ref = await send(mp, round);
     await mp.kill9();
     refs.push(ref);
-    if (!storeHas(dataDir, ref)) notYetIndexed++;
+    if (!(await storeHas(dataDir, ref))) notYetIndexed++;
     // No serve runs now: only the trace's own catch-up can bring the journal's events in.
     const { journeys } = await mp.trace(['--ref', ref]);
     const j = journeys.find((x) => x.ref === ref);
@@ -114,7 +114,7 @@ test('events only in the journal (no serve running, no indexer ever ran over the
     { ...base, ts: ts + 2, kind: 'message.delivered', rcpt: RCPT, smtp_code: 250, reply: `250 2.0.0 Message accepted and stored (ref ${ref})` },
   ]);
   await w.close();
-  assert.ok(!storeHas(mp.dataDir, ref), 'not in the store before the trace');
+  assert.ok(!(await storeHas(mp.dataDir, ref)), 'not in the store before the trace');
   const { journeys } = await mp.trace(['--rcpt', RCPT]);
   const j = journeys.find((x) => x.ref === ref);
   assert.ok(j, 'trace took the journal in before it answered');

@@ -120,18 +120,18 @@ class RawPop {
   destroy(): void { this.socket.destroy(); }
 }
 
-function pop3Events(mp: Instance): StoredEvent[] {
+async function pop3Events(mp: Instance): Promise<StoredEvent[]> {
   const r = testStore(path.join(mp.dataDir, 'store.sqlite'));
   try {
-    return r.query({ since: 0, limit: 100000 }).filter((e) => e.source === 'pop3');
+    return (await r.query({ since: 0, limit: 100000 })).filter((e) => e.source === 'pop3');
   } finally {
-    r.close();
+    await r.close();
   }
 }
 
-async function waitFor<T>(what: string, f: () => T | undefined | null | false): Promise<T> {
+async function waitFor<T>(what: string, f: () => Promise<T | undefined | null | false>): Promise<T> {
   for (let i = 0; i < 200; i++) {
-    const v = f();
+    const v = await f();
     if (v) return v;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -196,7 +196,7 @@ test('POP3 with poplib and curl: content, DELE at QUIT only, locks, wrong passwo
     // poplib removes the dot-stuffing (RFC 1939 section 3) and the line ends.
     assert.equal((r[6]!.ok as { lines: string[] }).lines.join('\r\n') + '\r\n', crlf(c1!));
     assert.equal((r[7]!.ok as { lines: string[] }).lines.join('\r\n') + '\r\n', crlf(c2!));
-    const retr = pop3Events(mp).filter((e) => e.kind === 'pop3.retr');
+    const retr = (await pop3Events(mp)).filter((e) => e.kind === 'pop3.retr');
     assert.deepEqual(retr.map((e) => [e.ref, e.message_id, e.rcpt, e.client_ip, e.size]).sort(),
       [[ref1, 'e2e-1@example.org', DEMO, '127.0.0.1', size1], [ref2, 'e2e-2@example.org', DEMO, '127.0.0.1', size2]].sort());
   });
@@ -222,7 +222,7 @@ test('POP3 with poplib and curl: content, DELE at QUIT only, locks, wrong passwo
   });
 
   await t.test('DELE then a dropped connection deletes nothing and writes no pop3.dele', async () => {
-    const before = pop3Events(mp).length;
+    const before = (await pop3Events(mp)).length;
     const c = await RawPop.connect(popPort);
     await c.reply();
     await c.cmd(`USER ${DEMO}`);
@@ -230,10 +230,10 @@ test('POP3 with poplib and curl: content, DELE at QUIT only, locks, wrong passwo
     assert.match(await c.cmd(`DELE ${n1}`), /^\+OK/);
     assert.match(await c.cmd(`DELE ${n2}`), /^\+OK/);
     c.destroy();
-    const logout = await waitFor('the logout of the dropped session', () => pop3Events(mp).slice(before).find((e) => e.kind === 'pop3.logout'));
+    const logout = await waitFor('the logout of the dropped session', async () => (await pop3Events(mp)).slice(before).find((e) => e.kind === 'pop3.logout'));
     assert.deepEqual(logout.details, { retr: 0, dele: 0, dropped: true, method: 'user' });
     assert.deepEqual(listNew(newDir), files);
-    assert.equal(pop3Events(mp).filter((e) => e.kind === 'pop3.dele').length, 0);
+    assert.equal((await pop3Events(mp)).filter((e) => e.kind === 'pop3.dele').length, 0);
   });
 
   await t.test('a second session on a locked mailbox gets [IN-USE]', async () => {
@@ -253,11 +253,11 @@ test('POP3 with poplib and curl: content, DELE at QUIT only, locks, wrong passwo
     const r = await poplib(popPort, [['user', DEMO], ['pass', PW], ['dele', n1], ['quit']]);
     assert.ok(r.every((x) => x.ok !== undefined), JSON.stringify(r));
     // poplib's quit() returned: the +OK is out, so the event must already be there.
-    const dele = pop3Events(mp).filter((e) => e.kind === 'pop3.dele');
+    const dele = (await pop3Events(mp)).filter((e) => e.kind === 'pop3.dele');
     assert.deepEqual(dele.map((e) => [e.ref, e.message_id, e.rcpt, e.client_ip, (e.details as { uidl: string }).uidl]),
       [[ref1, 'e2e-1@example.org', DEMO, '127.0.0.1', f1]]);
     assert.deepEqual(listNew(newDir), [f2]);
-    const logout = pop3Events(mp).filter((e) => e.kind === 'pop3.logout').at(-1)!;
+    const logout = (await pop3Events(mp)).filter((e) => e.kind === 'pop3.logout').at(-1)!;
     assert.deepEqual(logout.details, { retr: 0, dele: 1, dropped: false, method: 'user' });
   });
 
@@ -269,8 +269,8 @@ test('POP3 with poplib and curl: content, DELE at QUIT only, locks, wrong passwo
     await c.cmd('USER nobody@demo.test');
     assert.equal(await c.cmd('PASS whatever'), '-ERR [AUTH] invalid user name or password\r\n');
     c.destroy();
-    const rejects = await waitFor('two rejects', () => {
-      const l = pop3Events(mp).filter((e) => e.kind === 'pop3.login' && e.verdict === 'reject' && (e.client_ip === '127.0.0.5' || e.client_ip === '127.0.0.6'));
+    const rejects = await waitFor('two rejects', async () => {
+      const l = (await pop3Events(mp)).filter((e) => e.kind === 'pop3.login' && e.verdict === 'reject' && (e.client_ip === '127.0.0.5' || e.client_ip === '127.0.0.6'));
       return l.length >= 2 && l;
     });
     assert.deepEqual(rejects.map((e) => [e.client_ip, e.rcpt]).sort(), [['127.0.0.5', DEMO], ['127.0.0.6', 'nobody@demo.test']]);
@@ -290,7 +290,7 @@ test('POP3 with poplib and curl: content, DELE at QUIT only, locks, wrong passwo
     assert.match(await c.cmd(`PASS ${PW}`), /^\+OK 1 messages/);
     assert.match(await c.cmd('QUIT'), /^\+OK/);
     c.destroy();
-    const mine = pop3Events(mp).filter((e) => e.client_ip === '127.0.0.7');
+    const mine = (await pop3Events(mp)).filter((e) => e.client_ip === '127.0.0.7');
     assert.ok(mine.some((e) => e.verdict === 'reject' && e.rcpt === 'ev\\x00il\\x0dname\\x1b[2j'), JSON.stringify(mine.map((e) => e.rcpt)));
     for (const e of mine) assert.doesNotMatch(JSON.stringify(e.rcpt), /[\x00-\x1f]/);
     assert.ok(mine.some((e) => e.kind === 'pop3.login' && e.verdict === 'pass'));
@@ -324,7 +324,7 @@ test('POP3 without plaintext auth: USER refused before STLS; poplib STLS then lo
   assert.ok((r[3]!.ok as string[]).includes('USER') && !(r[3]!.ok as string[]).includes('STLS'), JSON.stringify(r[3]));
   assert.match(String(r[5]!.ok), /^\+OK 0 messages/);
   assert.deepEqual(r[6]!.ok, [0, 0]);
-  const login = pop3Events(mp).find((e) => e.kind === 'pop3.login')!;
+  const login = (await pop3Events(mp)).find((e) => e.kind === 'pop3.login')!;
   assert.deepEqual([login.verdict, login.details], ['pass', { method: 'user', tls: true }]);
-  assert.equal(pop3Events(mp).filter((e) => e.kind === 'pop3.login').length, 1, 'the refused USER sent no password and is no login attempt');
+  assert.equal((await pop3Events(mp)).filter((e) => e.kind === 'pop3.login').length, 1, 'the refused USER sent no password and is no login attempt');
 });

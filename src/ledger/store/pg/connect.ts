@@ -39,9 +39,26 @@ export function describeTarget(url: string): string {
   }
 }
 
+/**
+ * The URL's parts as the client's own fields: given a connectionString, the
+ * pg client lets the URL's (absent) password override the password option.
+ */
+function urlFields(url: string): pg.PoolConfig {
+  const u = new URL(url);
+  const mode = u.searchParams.get('sslmode');
+  return {
+    host: u.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: u.port ? Number(u.port) : 5432,
+    user: decodeURIComponent(u.username),
+    database: decodeURIComponent(u.pathname.slice(1)),
+    // libpq's sslmode: require encrypts without checking the certificate; verify-ca/verify-full check it.
+    ...(mode === 'require' ? { ssl: { rejectUnauthorized: false } } : mode === 'verify-ca' || mode === 'verify-full' ? { ssl: true } : {}),
+  };
+}
+
 export function poolConfig(t: PgTarget, opts: { max?: number; application?: string } = {}): pg.PoolConfig {
   return {
-    connectionString: t.url,
+    ...urlFields(t.url),
     ...(t.passwordFile ? { password: () => readPassword(t.passwordFile!) } : {}),
     max: opts.max ?? 4,
     application_name: opts.application ?? 'mailproof',
@@ -60,16 +77,23 @@ export function openPool(t: PgTarget, opts: { max?: number; application?: string
   return pool;
 }
 
+/** The store cannot be reached or refuses us: an operator's matter, said in one line (no stack). */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+}
+
 /** The error of a failed connection or query, naming the store and the key to check. */
 export function storeError(url: string, err: unknown): Error {
   const e = err as NodeJS.ErrnoException & { code?: string };
   const what = describeTarget(url);
   if (e?.code === 'ECONNREFUSED' || e?.code === 'ENOTFOUND' || e?.code === 'ETIMEDOUT' || e?.code === 'EHOSTUNREACH') {
-    return new Error(`cannot reach the PostgreSQL store ${what}: ${e.code} (check ledger.store and that PostgreSQL runs)`, { cause: err });
+    return new StoreUnavailableError(`cannot reach the PostgreSQL store ${what}: ${e.code} (check ledger.store and that PostgreSQL runs)`, { cause: err });
   }
   if (e?.code === '28P01' || e?.code === '28000') {
-    return new Error(`the PostgreSQL store ${what} refused the login: ${e.message} (check the user in ledger.store and the password in ledger.store_password_file or PGPASSWORD)`, { cause: err });
+    return new StoreUnavailableError(`the PostgreSQL store ${what} refused the login: ${e.message} (check the user in ledger.store and the password in ledger.store_password_file or PGPASSWORD)`, { cause: err });
   }
-  if (e?.code === '3D000') return new Error(`the PostgreSQL store ${what}: ${e.message} (create it: see README "Running a cluster")`, { cause: err });
+  if (e?.code === '3D000') return new StoreUnavailableError(`the PostgreSQL store ${what}: ${e.message} (create it: see README "Running a cluster")`, { cause: err });
+  if (err instanceof StoreUnavailableError) return err;
+  if (err instanceof Error && /^ledger\.store_password_file:/.test(err.message)) return new StoreUnavailableError(err.message, { cause: err });
   return err instanceof Error ? err : new Error(String(err));
 }

@@ -14,6 +14,7 @@
 // term; a chunk by its session id), BRIN (a few pages per partition) for
 // time and id order.
 import type pg from 'pg';
+import { StoreUnavailableError } from './connect.js';
 
 export interface Migration { version: number; name: string; sql: string }
 
@@ -71,6 +72,8 @@ CREATE TABLE journal_heads (
   seq bigint NOT NULL,
   ts bigint,
   reported bigint NOT NULL,
+  -- The node stopped after shipping all of it: its silence since is no gap.
+  stopped boolean NOT NULL DEFAULT false,
   PRIMARY KEY (node, stream)
 );
 -- Log ingest: read positions and the parsers' open state, committed with the events they led to.
@@ -96,7 +99,7 @@ async function versions(c: pg.PoolClient | pg.Client): Promise<number[]> {
 }
 
 function tooNew(have: number): Error {
-  return new Error(`the PostgreSQL store has schema version ${have}, newer than this mailproof knows (${LATEST}): upgrade mailproof on this node`);
+  return new StoreUnavailableError(`the PostgreSQL store has schema version ${have}, newer than this mailproof knows (${LATEST}): upgrade mailproof on this node`);
 }
 
 /** Applies the missing migrations, one node at a time. */
@@ -136,5 +139,5 @@ export async function checkSchema(pool: pg.Pool): Promise<void> {
   const r = await pool.query<{ v: number | null }>("SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN NULL ELSE (SELECT max(version) FROM schema_migrations) END AS v");
   const have = r.rows[0]?.v ?? 0;
   if (have > LATEST) throw tooNew(have);
-  if (have < LATEST) throw new Error(`the PostgreSQL store has schema version ${have}, this mailproof needs ${LATEST}: start \`mailproof serve\` on one node, or run \`mailproof migrate\``);
+  if (have < LATEST) throw new StoreUnavailableError(`the PostgreSQL store has schema version ${have}, this mailproof needs ${LATEST}: start \`mailproof serve\` on one node, or run \`mailproof migrate\``);
 }

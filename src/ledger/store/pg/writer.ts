@@ -188,13 +188,15 @@ export class PgStoreWriter {
   }
 
   /** What this node's journals hold now: research on every node compares it with the positions. */
-  async reportHeads(heads: JournalHead[], now = Date.now()): Promise<void> {
+  async reportHeads(heads: JournalHead[], opts: { stopped?: boolean; now?: number } = {}): Promise<void> {
     if (heads.length === 0) return;
+    const now = opts.now ?? Date.now();
     try {
-      await this.pool.query(`INSERT INTO journal_heads (node, stream, seq, ts, reported)
-        SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[])
-        ON CONFLICT (node, stream) DO UPDATE SET seq = excluded.seq, ts = coalesce(excluded.ts, journal_heads.ts), reported = excluded.reported`,
-      [heads.map((h) => pgText(h.node)), heads.map((h) => pgText(h.stream)), heads.map((h) => h.seq), heads.map((h) => h.ts), heads.map(() => now)]);
+      await this.pool.query(`INSERT INTO journal_heads (node, stream, seq, ts, reported, stopped)
+        SELECT h.*, $6::boolean FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) AS h
+        ON CONFLICT (node, stream) DO UPDATE SET seq = excluded.seq, ts = coalesce(excluded.ts, journal_heads.ts),
+          reported = excluded.reported, stopped = excluded.stopped`,
+      [heads.map((h) => pgText(h.node)), heads.map((h) => pgText(h.stream)), heads.map((h) => h.seq), heads.map((h) => h.ts), heads.map(() => now), opts.stopped === true]);
     } catch (err) {
       throw storeError(this.target.url, err);
     }

@@ -47,7 +47,7 @@ function traffic(seed: number, n: number): LedgerEvent[] {
   return events;
 }
 
-test('the store answers query, byRefs, bySessions, byMessageIds, recipients, quietSessions and refusedRecipients as the previous ledger did', () => {
+test('the store answers query, byRefs, bySessions, byMessageIds, recipients, quietSessions and refusedRecipients as the previous ledger did', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-store-eq-'));
   try {
     const events = traffic(7, 6000);
@@ -89,23 +89,23 @@ test('the store answers query, byRefs, bySessions, byMessageIds, recipients, qui
     let nonEmpty = 0;
     for (const q of queries) {
       // Equal (ts, id) order; for the limited questions also the same choice of events.
-      const want = a.query(q);
+      const want = await a.query(q);
       if (want.length) nonEmpty++;
-      same(JSON.stringify(q), want, b.query(q));
+      same(JSON.stringify(q), want, await b.query(q));
     }
     assert.ok(nonEmpty >= queries.length - 5, 'the questions find events');
     const refs = Array.from({ length: 900 }, (_, i) => `R${i}`);
-    same('byRefs', a.byRefs(refs), b.byRefs(refs));
-    same('bySessions', a.bySessions(['s1', 's2', 's77', 'nope']), b.bySessions(['s1', 's2', 's77', 'nope']));
-    same('byMessageIds', a.byMessageIds(['<m1@x>', '<m3@y>']), b.byMessageIds(['<m1@x>', '<m3@y>']));
-    assert.deepEqual(b.recipients('example.test', t0, t0 + 1e9).sort(), a.recipients('example.test', t0, t0 + 1e9).sort());
+    same('byRefs', await a.byRefs(refs), await b.byRefs(refs));
+    same('bySessions', await a.bySessions(['s1', 's2', 's77', 'nope']), await b.bySessions(['s1', 's2', 's77', 'nope']));
+    same('byMessageIds', await a.byMessageIds(['<m1@x>', '<m3@y>']), await b.byMessageIds(['<m1@x>', '<m3@y>']));
+    assert.deepEqual((await b.recipients('example.test', t0, t0 + 1e9)).sort(), (await a.recipients('example.test', t0, t0 + 1e9)).sort());
     for (const q of [{ client_ip: '192.0.2.2', since: t0, until: t0 + 1e9 }, { host_domain: 'example.org', since: t0, until: t0 + 1e9, limit: 5 }, { since: t0, until: t0 + 1e9 }]) {
-      same(`quiet ${JSON.stringify(q)}`, a.quietSessions(q), b.quietSessions(q));
+      same(`quiet ${JSON.stringify(q)}`, await a.quietSessions(q), await b.quietSessions(q));
     }
-    same('refused', a.refusedRecipients('example.test', t0, t0 + 1e9), b.refusedRecipients('example.test', t0, t0 + 1e9));
+    same('refused', await a.refusedRecipients('example.test', t0, t0 + 1e9), await b.refusedRecipients('example.test', t0, t0 + 1e9));
     assert.equal(b.count(), events.length);
-    a.close();
-    b.close();
+    await a.close();
+    await b.close();
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

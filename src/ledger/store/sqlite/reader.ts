@@ -13,7 +13,6 @@ import { decodeChunk, decodeChunkWithKeys, type ChunkEvent } from '../codec.js';
 import { ACCESS_KINDS, domainOf, isQuietClose, term } from '../terms.js';
 import type { EventStore, StorePosition } from '../types.js';
 import { CHUNK_SPAN_MS, openStoreDb } from './schema.js';
-import { SqliteStoreWriter } from './writer.js';
 
 const PAGE = 256;
 const IN_CHUNK = 500;
@@ -39,7 +38,7 @@ export class SqliteStoreReader implements EventStore {
   private cached = 0;
 
   /** page: sessions per step of a walk (small in tests, to walk many pages). */
-  constructor(private readonly path: string, private readonly page = PAGE) {
+  constructor(path: string, private readonly page = PAGE) {
     this.db = openStoreDb(path, { readonly: true });
   }
 
@@ -120,7 +119,7 @@ export class SqliteStoreReader implements EventStore {
     }
   }
 
-  query(q: EventQuery): StoredEvent[] {
+  async query(q: EventQuery): Promise<StoredEvent[]> {
     const rcpt = q.rcpt?.toLowerCase();
     const rcptDomain = q.rcpt_domain?.toLowerCase();
     const at = q.mail_from?.lastIndexOf('@') ?? -1;
@@ -165,12 +164,12 @@ export class SqliteStoreReader implements EventStore {
     return out.slice(0, limit);
   }
 
-  byRefs(refs: string[]): StoredEvent[] {
+  async byRefs(refs: string[]): Promise<StoredEvent[]> {
     const want = new Set(refs);
     return this.eventsOf(this.sidsOfTerms([...want].map(term.ref))).filter((e) => e.ref != null && want.has(e.ref)).sort(byTime);
   }
 
-  bySessions(sessions: string[]): StoredEvent[] {
+  async bySessions(sessions: string[]): Promise<StoredEvent[]> {
     const want = [...new Set(sessions)];
     const sids: number[] = [];
     for (let i = 0; i < want.length; i += IN_CHUNK) {
@@ -181,17 +180,17 @@ export class SqliteStoreReader implements EventStore {
     return this.eventsOf(sids).filter((e) => e.session != null && set.has(e.session)).sort(byTime);
   }
 
-  byMessageIds(ids: string[]): StoredEvent[] {
+  async byMessageIds(ids: string[]): Promise<StoredEvent[]> {
     const want = new Set(ids);
     return this.eventsOf(this.sidsOfTerms([...want].map(term.messageId))).filter((e) => e.message_id != null && want.has(e.message_id)).sort(byTime);
   }
 
-  recipients(domain: string, since: number, until = Date.now()): string[] {
+  async recipients(domain: string, since: number, until = Date.now()): Promise<string[]> {
     return this.stmt('SELECT rcpt FROM mailboxes WHERE domain = ? AND last_ts >= ? AND first_ts <= ? LIMIT 100000').pluck()
       .all(domain.toLowerCase(), since, until) as string[];
   }
 
-  quietSessions(q: QuietSessionQuery): StoredEvent[] {
+  async quietSessions(q: QuietSessionQuery): Promise<StoredEvent[]> {
     const since = q.since ?? 0;
     const until = q.until ?? Date.now();
     const limit = q.limit ?? 100;
@@ -214,7 +213,7 @@ export class SqliteStoreReader implements EventStore {
     return found.sort(byTime).reverse().slice(0, limit);
   }
 
-  refusedRecipients(domain: string, since: number, until = Date.now()): StoredEvent[] {
+  async refusedRecipients(domain: string, since: number, until = Date.now()): Promise<StoredEvent[]> {
     const d = domain.toLowerCase();
     const newest = new Map<string, StoredEvent>();
     this.walk(term.unknown(d), since, until, true, (evs) => {
@@ -230,7 +229,7 @@ export class SqliteStoreReader implements EventStore {
     return [...newest.values()].slice(0, 1000).sort(byTime).reverse();
   }
 
-  positions(): StorePosition[] {
+  async positions(): Promise<StorePosition[]> {
     return this.stmt('SELECT node, stream, seq, segment, offset, last_ts, updated FROM positions').all() as StorePosition[];
   }
 
@@ -241,7 +240,7 @@ export class SqliteStoreReader implements EventStore {
    * of the batches before: the chunks starting above the highest id seen are
    * exactly the new ones.
    */
-  eventsAfter(afterId: number, maxChunks: number): { events: StoredEvent[]; next: number; more: boolean } {
+  async eventsAfter(afterId: number, maxChunks: number): Promise<{ events: StoredEvent[]; next: number; more: boolean }> {
     const rows = this.stmt('SELECT first_id, codec, body FROM chunks WHERE first_id > ? ORDER BY first_id LIMIT ?').raw(true).all(afterId, maxChunks) as [number, number, Buffer][];
     const events: StoredEvent[] = [];
     let next = afterId;
@@ -256,7 +255,7 @@ export class SqliteStoreReader implements EventStore {
   }
 
   /** The highest event id the store has handed out (0: none). */
-  lastId(): number {
+  async lastId(): Promise<number> {
     return Number(this.stmt("SELECT value FROM meta WHERE key = 'next_id'").pluck().get() ?? 1) - 1;
   }
 
@@ -277,10 +276,5 @@ export class SqliteStoreReader implements EventStore {
     }
   }
 
-  prune(olderThanMs: number): number {
-    const w = new SqliteStoreWriter(this.path);
-    try { return w.prune(olderThanMs); } finally { w.close(); }
-  }
-
-  close(): void { this.db.close(); }
+  async close(): Promise<void> { this.db.close(); }
 }
