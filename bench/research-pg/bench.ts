@@ -33,15 +33,15 @@ import type { LedgerReader } from '../../src/ledger/types.js';
 import { search, type SearchFilter, type SearchResult } from '../../src/research/search.js';
 import { cpuSeconds } from '../lib/load.js';
 import { DEFAULTS, ensureLedger, ledgerBytes, type GenParams } from '../research/generate.js';
-import { questions } from '../research/questions.js';
+import { questions, sqliteSampler, WEEK } from '../research/questions.js';
 import { pct, stats, type Stats } from '../research/stats.js';
-import { ensurePgStore, PG_BATCH, postmasterPid, tableBytes, type PgLoadMeta } from './load.js';
+import { ensurePgStore, PG_BATCH, pgSampler, postmasterPid, tableBytes, type PgLoadMeta } from './load.js';
 
 const { values } = parseArgs({
   options: {
     url: { type: 'string' }, 'password-file': { type: 'string' }, dir: { type: 'string' }, events: { type: 'string' },
     n: { type: 'string' }, heavy: { type: 'string' }, runs: { type: 'string' }, batch: { type: 'string' },
-    out: { type: 'string' }, results: { type: 'string' }, 'pg-info': { type: 'string' },
+    out: { type: 'string' }, results: { type: 'string' }, 'pg-info': { type: 'string' }, sqlite: { type: 'string' },
   },
 });
 if (!values.url) throw new Error('bench: --url postgres://USER@127.0.0.1:PORT/DB is required');
@@ -55,13 +55,17 @@ const GOAL = { rcpt: 20, domain_ip: 100 };
 const say = (s: string): void => { process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`); };
 const pgInfo = values['pg-info'] ? JSON.parse(fs.readFileSync(values['pg-info'], 'utf8')) as Record<string, unknown> : null;
 
-// The SQLite store of the same traffic (the research benchmark's cache; generated when missing, which takes long).
-const sqlite = ensureLedger(values.dir ?? '/var/tmp/mailproof-bench', params, say);
-say(`${sqlite.cached ? 'cached' : 'generated'} SQLite store ${sqlite.file}: ${sqlite.meta.written.toLocaleString('en')} events`);
+// The SQLite store of the same traffic (the research benchmark's cache;
+// generated when missing, which takes long). Above 20M events it is left
+// out unless asked for (--sqlite 1): its generation and the log beside it
+// take hours and tens of GB.
+const withSqlite = values.sqlite === '1' || (values.sqlite !== '0' && params.events <= 20_000_000);
+const sqlite = withSqlite ? ensureLedger(values.dir ?? '/var/tmp/mailproof-bench', params, say) : null;
+if (sqlite) say(`${sqlite.cached ? 'cached' : 'generated'} SQLite store ${sqlite.file}: ${sqlite.meta.written.toLocaleString('en')} events`);
 
 // The PostgreSQL store: loaded once per database, the load's figures kept in it.
 const { meta: load, cached: loadCached } = await ensurePgStore(target, params, say, { batch: BATCH });
-if (load.written !== sqlite.meta.written) throw new Error(`the stores differ: SQLite ${sqlite.meta.written} events, PostgreSQL ${load.written}`);
+if (sqlite && load.written !== sqlite.meta.written) throw new Error(`the stores differ: SQLite ${sqlite.meta.written} events, PostgreSQL ${load.written}`);
 const lr = (load.load_s - load.generate_s);
 say(`${loadCached ? 'cached' : 'loaded'} PostgreSQL store: ${load.written.toLocaleString('en')} events over ${load.nodes} nodes in ${load.transactions} transactions;` +
   ` ${load.events_per_s_writer.toLocaleString('en')} events/s (writers' time ${lr.toFixed(0)} s); CPU per event: node ${(1e6 * load.writer_cpu_s / load.written).toFixed(1)} µs, PostgreSQL ${(1e6 * load.pg_cpu_s / load.written).toFixed(1)} µs`);
@@ -85,20 +89,24 @@ const pool = openPool(target, { max: 2, application: 'mailproof bench research' 
 const pm = await postmasterPid(pool);
 const sizes = Object.fromEntries(await Promise.all(['chunks', 'terms', 'mailboxes'].map(async (t) => [t, await tableBytes(pool, t)] as const)));
 const pgBytes = Object.values(sizes).reduce((a, b) => a + b.total, 0);
-const sqliteBytes = ledgerBytes(sqlite.file);
+const sqliteBytes = sqlite ? ledgerBytes(sqlite.file) : NaN;
 say(`PostgreSQL store: ${(pgBytes / 1048576).toFixed(0)} MiB = ${(pgBytes / load.written).toFixed(1)} bytes/event (` +
-  `${Object.entries(sizes).map(([t, b]) => `${t} ${(b.total / load.written).toFixed(1)}`).join(', ')}); SQLite ${(sqliteBytes / load.written).toFixed(1)} bytes/event`);
+  `${Object.entries(sizes).map(([t, b]) => `${t} ${(b.total / load.written).toFixed(1)}`).join(', ')})${sqlite ? `; SQLite ${(sqliteBytes / load.written).toFixed(1)} bytes/event` : ''}`);
 
-const q = questions(sqlite.file, sqlite.meta, params, N, HEAVY_N);
+// The questions of bench/research, from the SQLite store when there is one (the very same questions), else from this store.
+const sampler = sqlite ? sqliteSampler(sqlite.file, params.end - WEEK) : { sample: pgSampler(pool, params.end - WEEK, params.end), close: () => undefined };
+const q = await questions(sampler.sample, { end: params.end, heavy: load.heavy, light_sample: load.light_sample }, params, N, HEAVY_N);
+sampler.close();
 const since = q.since;
-const readers: Record<'sqlite' | 'pg', LedgerReader> = { sqlite: new SqliteStoreReader(sqlite.file), pg: openPgReader(target, { pool }) };
+type Store = 'sqlite' | 'pg';
+const readers: Partial<Record<Store, LedgerReader>> = { ...(sqlite ? { sqlite: new SqliteStoreReader(sqlite.file) } : {}), pg: openPgReader(target, { pool }) };
 
 interface Sample { ms: number; cpu: number; journeys: number; sql_ms?: number; sql_calls?: number }
-const timeSearch = async (store: 'sqlite' | 'pg', f: SearchFilter): Promise<{ s: Sample; r: SearchResult }> => {
+const timeSearch = async (store: Store, f: SearchFilter): Promise<{ s: Sample; r: SearchResult }> => {
   const before = calls.length;
   const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
-  const r = await search(readers[store], { limit: TRACE_FIRST_PAGE, ...f, now: q.end }, { lang: 'en' });
+  const r = await search(readers[store]!, { limit: TRACE_FIRST_PAGE, ...f, now: q.end }, { lang: 'en' });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   const c = process.cpuUsage(c0);
   const s: Sample = { ms, cpu: (c.user + c.system) / 1000, journeys: r.journeys.length };
@@ -129,15 +137,16 @@ say(`warm-up and answer check (${kinds.reduce((a, k) => a + k.filters.length, 0)
 const mismatches: Array<{ kind: string; filter: SearchFilter; sqlite: number; pg: number }> = [];
 for (const k of kinds) {
   for (const f of k.filters) {
-    const a = await timeSearch('sqlite', f);
     const b = await timeSearch('pg', f);
+    if (!sqlite) continue;
+    const a = await timeSearch('sqlite', f);
     if (digest(a.r) !== digest(b.r)) mismatches.push({ kind: k.name, filter: f, sqlite: a.r.journeys.length, pg: b.r.journeys.length });
   }
 }
-say(mismatches.length ? `ANSWERS DIFFER for ${mismatches.length} questions, e.g. ${JSON.stringify(mismatches.slice(0, 3))}` : 'both stores gave the same journeys for every question');
+if (sqlite) say(mismatches.length ? `ANSWERS DIFFER for ${mismatches.length} questions, e.g. ${JSON.stringify(mismatches.slice(0, 3))}` : 'both stores gave the same journeys for every question');
 
 interface KindResult {
-  sqlite: Stats; pg: Stats;
+  sqlite: Stats | null; pg: Stats;
   /** PostgreSQL: SQL round trips per search and their share of its time. */
   pg_sql_ms_p50: number; pg_sql_ms_mean: number; pg_calls_mean: number; pg_sql_share: number;
   /** CPU of the PostgreSQL server per search (all its processes, over the block), ms. */
@@ -154,21 +163,22 @@ for (let r = 0; r < RUNS; r++) {
     const pg0 = pm ? cpuSeconds(pm) : NaN;
     for (const [i, f] of k.filters.entries()) {
       // Which store goes first alternates: neither gets the other's leftovers (CPU caches, a core freed) every time.
-      if (i % 2 === 0) { ss.push((await timeSearch('sqlite', f)).s); sp.push((await timeSearch('pg', f)).s); }
+      if (!sqlite) sp.push((await timeSearch('pg', f)).s);
+      else if (i % 2 === 0) { ss.push((await timeSearch('sqlite', f)).s); sp.push((await timeSearch('pg', f)).s); }
       else { sp.push((await timeSearch('pg', f)).s); ss.push((await timeSearch('sqlite', f)).s); }
     }
     const pgCpu = pm ? cpuSeconds(pm) - pg0 : NaN;
     const sqlMs = sp.map((s) => s.sql_ms!);
     const totalMs = sp.reduce((a, s) => a + s.ms, 0);
     out[k.name] = {
-      sqlite: stats(ss), pg: stats(sp),
+      sqlite: sqlite ? stats(ss) : null, pg: stats(sp),
       pg_sql_ms_p50: +pct(sqlMs, 50).toFixed(2), pg_sql_ms_mean: +(sqlMs.reduce((a, b) => a + b, 0) / sp.length).toFixed(2),
       pg_calls_mean: +(sp.reduce((a, s) => a + s.sql_calls!, 0) / sp.length).toFixed(1),
       pg_sql_share: +(sqlMs.reduce((a, b) => a + b, 0) / totalMs).toFixed(2),
       pg_server_cpu_ms: Number.isFinite(pgCpu) ? +((pgCpu * 1000) / sp.length).toFixed(2) : null,
     };
     const x = out[k.name]!;
-    say(`run ${r + 1}: ${k.name.padEnd(16)} p50/p95 ms: SQLite ${x.sqlite.p50} / ${x.sqlite.p95}, PostgreSQL ${x.pg.p50} / ${x.pg.p95}` +
+    say(`run ${r + 1}: ${k.name.padEnd(16)} p50/p95 ms: ${x.sqlite ? `SQLite ${x.sqlite.p50} / ${x.sqlite.p95}, ` : ''}PostgreSQL ${x.pg.p50} / ${x.pg.p95}` +
       ` (SQL ${Math.round(100 * x.pg_sql_share)}% of it, ${x.pg_calls_mean} statements; server CPU ${x.pg_server_cpu_ms} ms/search)${k.goal ? ` goal < ${k.goal}: ${x.pg.p95 < k.goal ? 'met' : 'NOT met'}` : ''}`);
   }
   runs.push({ kinds: out, load: os.loadavg().map((v) => +v.toFixed(2)) });
@@ -198,7 +208,7 @@ for (const s of shapeRows.slice(0, 2)) {
 const settings = (await pool.query<{ name: string; setting: string; unit: string | null }>(
   "SELECT name, setting, unit FROM pg_settings WHERE name IN ('shared_buffers', 'effective_cache_size', 'work_mem', 'fsync', 'synchronous_commit', 'max_wal_size', 'random_page_cost', 'jit')")).rows;
 const version = (await pool.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v;
-for (const r of Object.values(readers)) await r.close();
+for (const r of Object.values(readers)) await r!.close();
 await pool.end();
 
 const shown = (v: unknown): string => (Array.isArray(v) && v.length > 6 ? `[${v.slice(0, 6).map((x) => JSON.stringify(x)).join(', ')}, ... ${v.length} in all]` : JSON.stringify(v));
@@ -211,7 +221,7 @@ const result = {
   postgres: { version, settings: Object.fromEntries(settings.map((s) => [s.name, `${s.setting}${s.unit ? ` ${s.unit}` : ''}`])), ...(pgInfo ?? {}) },
   params, window_days: 7, goal_ms: GOAL, samples: Object.fromEntries(kinds.map((k) => [k.name, k.filters.length])),
   load: { ...loadShown, cached: loadCached } as Omit<PgLoadMeta, 'heavy' | 'light_sample'> & { cached: boolean },
-  size: { pg_bytes: pgBytes, pg_bytes_per_event: +(pgBytes / load.written).toFixed(1), tables: sizes, sqlite_bytes: sqliteBytes, sqlite_bytes_per_event: +(sqliteBytes / load.written).toFixed(1) },
+  size: { pg_bytes: pgBytes, pg_bytes_per_event: +(pgBytes / load.written).toFixed(1), tables: sizes, ...(sqlite ? { sqlite_bytes: sqliteBytes, sqlite_bytes_per_event: +(sqliteBytes / load.written).toFixed(1) } : {}) },
   mismatches, runs, shapes: shapeRows.map(({ slowest: _s, ...x }) => x), plans,
 };
 process.stdout.write(`${JSON.stringify({ ...result, plans: undefined })}\n`);
@@ -220,8 +230,16 @@ if (values.out) fs.writeFileSync(values.out, JSON.stringify(result, null, 2));
 if (values.results) {
   const f1 = (x: number): string => x.toFixed(1);
   const perEv = (s: number): string => f1((1e6 * s) / load.written);
-  const row = (k: Kind, r: KindResult): string => `| ${k.label}${k.goal ? ` (goal < ${k.goal} ms)` : ''} | ${r.pg.n} | ${r.sqlite.p50} / ${r.sqlite.p95} | ${r.pg.p50} / **${r.pg.p95}** | ` +
-    `${(r.pg.p95 / r.sqlite.p95).toFixed(1)}x | ${r.pg_calls_mean} | ${r.pg_sql_ms_p50} (${Math.round(100 * r.pg_sql_share)}%) | ${r.sqlite.cpu_p50} / ${r.pg.cpu_p50} | ${r.pg_server_cpu_ms ?? '-'} | ${r.pg.journeys_total.toLocaleString('en')} |`;
+  const row = (k: Kind, r: KindResult): string => `| ${k.label}${k.goal ? ` (goal < ${k.goal} ms)` : ''} | ${r.pg.n} | ${r.sqlite ? `${r.sqlite.p50} / ${r.sqlite.p95}` : '-'} | ${r.pg.p50} / **${r.pg.p95}** | ` +
+    `${r.sqlite ? `${(r.pg.p95 / r.sqlite.p95).toFixed(1)}x` : '-'} | ${r.pg_calls_mean} | ${r.pg_sql_ms_p50} (${Math.round(100 * r.pg_sql_share)}%) | ${r.sqlite?.cpu_p50 ?? '-'} / ${r.pg.cpu_p50} | ${r.pg_server_cpu_ms ?? '-'} | ${r.pg.journeys_total.toLocaleString('en')} |`;
+  // A plan over every day partition repeats the same scan for each: the first ones and the totals are what tell.
+  const condensed = (plan: string): string => {
+    const lines = plan.split('\n').map((l) => (l.length > 200 ? `${l.slice(0, 200)}...` : l));
+    if (lines.length <= 30) return lines.join('\n');
+    const tail = lines.findIndex((l) => /^(Planning|Execution|JIT)/.test(l));
+    const end = tail < 0 ? lines.length - 3 : tail;
+    return [...lines.slice(0, 14), `  ... (${end - 14} more lines: the same on the other partitions)`, ...lines.slice(end)].join('\n');
+  };
   const runTables = runs.map((run, i) => `Run ${i + 1} of ${runs.length} (load average after it: ${run.load.join(' ')}):
 
 | question (window 7 days; --ref unbounded; first page of 100 journeys unless a page of 1000 is named) | searches | SQLite p50 / p95 ms | PostgreSQL p50 / p95 ms | PG / SQLite p95 | PG statements per search | PG SQL ms p50 (share of the time) | client CPU ms p50, SQLite / PG | PG server CPU ms per search | journeys found |
@@ -230,7 +248,9 @@ ${kinds.map((k) => row(k, run.kinds[k.name]!)).join('\n')}`).join('\n\n');
   const last = runs[runs.length - 1]!.kinds;
   const goalLine = ['rcpt', 'domain', 'ip'].map((n) => { const k = kinds.find((x) => x.name === n)!; const p = last[n]!.pg.p95; return `${k.label.replace(/\*/g, '')} p95 ${p} ms (< ${k.goal}: ${p < k.goal! ? 'met' : 'NOT met'})`; }).join('; ');
   const m = result.machine;
-  const section = `<!-- BEGIN GENERATED by bench/research-pg/bench.ts -->
+  // The default size and a large variant each have their section.
+  const marker = `bench/research-pg/bench.ts${params.events === DEFAULTS.events ? '' : ` --events ${params.events}`}`;
+  const section = `<!-- BEGIN GENERATED by ${marker} -->
 Run of ${result.date.slice(0, 16).replace('T', ' ')} UTC on ${m.nproc} cores (${m.cpu}), ${m.memory_gib} GiB RAM, node ${m.node}, PostgreSQL ${version}
 (${settings.map((s) => `${s.name} ${s.setting}${s.unit ? ` ${s.unit}` : ''}`).join(', ')}); load average at the end ${m.load.join(' ')}.
 Goals (last run): ${goalLine}.
@@ -245,12 +265,12 @@ terms, COPY text; without the generator's ${perEv(load.node_cpu_s - load.writer_
 backends, WAL writer, checkpointer, autovacuum). VACUUM ANALYZE afterwards (what autovacuum does to a live store): ${f1(load.vacuum_s)} s,
 ${perEv(load.pg_cpu_vacuum_s)} µs of server CPU per event.
 
-**Size**: ${(pgBytes / 1048576).toFixed(0)} MiB = **${(pgBytes / load.written).toFixed(1)} bytes/event** (pg_total_relation_size summed over the day partitions;
-SQLite store of the same events: ${(sqliteBytes / load.written).toFixed(1)}). By table, bytes/event (heap / TOAST / indexes):
+**Size**: ${(pgBytes / 1048576).toFixed(0)} MiB = **${(pgBytes / load.written).toFixed(1)} bytes/event** (pg_total_relation_size summed over the day partitions${sqlite ? `;
+SQLite store of the same events: ${(sqliteBytes / load.written).toFixed(1)}` : ''}). By table, bytes/event (heap / TOAST / indexes):
 ${Object.entries(sizes).map(([t, b]) => `${t} ${f1(b.total / load.written)} (${f1(b.heap / load.written)} / ${f1(b.toast / load.written)} / ${f1(b.indexes / load.written)}${b.partitions ? `, ${b.partitions} partitions` : ''})`).join(', ')}.
 The PostgreSQL store's chunks carry each event's journal stream and sequence number (the shipper's, for checks against the journals); the generated SQLite store's have none.
 
-**Answers**: ${mismatches.length === 0 ? 'both stores gave the same journeys for every question' : `**${mismatches.length} questions got different answers** (bench/out/research-pg.json: mismatches)`}.
+**Answers**: ${!sqlite ? 'not compared (no SQLite store in this run; its questions came from this store)' : mismatches.length === 0 ? 'both stores gave the same journeys for every question' : `**${mismatches.length} questions got different answers** (bench/out/research-pg.json: mismatches)`}.
 
 ${runTables}
 
@@ -264,12 +284,14 @@ ${shapeRows.slice(0, 6).map((s) => `| \`${s.text.length > 160 ? `${s.text.slice(
 ${plans.map((p) => `EXPLAIN (ANALYZE, BUFFERS) of the slowest call of \`${p.text.length > 120 ? `${p.text.slice(0, 120)}...` : p.text}\` (${p.ms} ms in the run; values ${p.values.map(shown).join(', ')}), run again warm:
 
 \`\`\`
-${p.plan.split('\n').map((l) => (l.length > 240 ? `${l.slice(0, 240)}...` : l)).join('\n')}
+${condensed(p.plan)}
 \`\`\``).join('\n\n')}
-<!-- END GENERATED by bench/research-pg/bench.ts -->`;
+<!-- END GENERATED by ${marker} -->`;
   let text = fs.readFileSync(values.results, 'utf8');
-  const re = /<!-- BEGIN GENERATED by bench\/research-pg\/bench\.ts -->[\s\S]*<!-- END GENERATED by bench\/research-pg\/bench\.ts -->/;
-  if (re.test(text)) text = text.replace(re, section);
+  const m0 = marker.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+  const re = new RegExp(`<!-- BEGIN GENERATED by ${m0} -->[\\s\\S]*?<!-- END GENERATED by ${m0} -->`);
+  if (re.test(text)) text = text.replace(re, () => section);
+  else if (text.includes('\n## Cluster store (PostgreSQL)\n')) text += `\n${section}\n`;
   else text += `\n## Cluster store (PostgreSQL)\n\n\`bash bench/research-pg/run.sh\` (also a step of bench/run.sh; BENCH_SKIP_RESEARCH_PG=1 skips it).\n\n${section}\n`;
   fs.writeFileSync(values.results, text);
 }

@@ -25,7 +25,9 @@ import { PgStoreWriter } from '../../src/ledger/store/pg/writer.js';
 import type { StoreInput } from '../../src/ledger/store/types.js';
 import type { LedgerEvent } from '../../src/ledger/types.js';
 import { cpuSeconds } from '../lib/load.js';
+import { decodeChunk } from '../../src/ledger/store/codec.js';
 import { cacheName, DEFAULTS, eventStream, traffic, type GenParams } from '../research/generate.js';
+import type { SessionSampler } from '../research/questions.js';
 
 export const NODES = ['mx1', 'mx2', 'mx3'] as const;
 /** Events per shipping transaction of one node (the SQLite store's generation uses the same). */
@@ -227,6 +229,20 @@ export async function ensurePgStore(target: PgTarget, p: GenParams, progress: (s
   } finally {
     await admin.end();
   }
+}
+
+/**
+ * Sessions of the PostgreSQL store for the questions when there is no
+ * SQLite store to take them from: the first chunk that began within ten
+ * minutes after a point of the window (the BRIN index on ts finds it).
+ */
+export function pgSampler(pool: pg.Pool, since: number, end: number): SessionSampler {
+  return async (x) => {
+    const t = Math.floor(since + x * (end - since));
+    const r = await pool.query<{ codec: number; body: Buffer }>('SELECT codec, body FROM chunks WHERE ts >= $1 AND ts < $2 ORDER BY ts, sid LIMIT 1', [t, t + 600_000]);
+    const row = r.rows[0];
+    return row ? decodeChunk(row.body, row.codec) : undefined;
+  };
 }
 
 /** Bytes of a (partitioned) table: heap, TOAST and indexes, summed over its partitions. */

@@ -8,8 +8,9 @@
 # times search() over it beside the SQLite store of the same traffic
 # (bench/research's cache; generated when missing, which takes long), writes
 # the figures into bench/RESULTS.md, and stops the server by its PID.
-# Knobs: BENCH_RESEARCH_PG_EVENTS=10000000 (100000000: the large variant; it
-# needs its SQLite store too, see RESULTS.md) BENCH_RESEARCH_N=300
+# Knobs: BENCH_RESEARCH_PG_EVENTS=10000000 (100000000: the large variant,
+# without a SQLite store beside it: its questions come from the PostgreSQL
+# store; BENCH_RESEARCH_PG_SQLITE=1 makes and compares one anyway) BENCH_RESEARCH_N=300
 # BENCH_RESEARCH_RUNS=2 BENCH_RESEARCH_PG_PORT (default: a free one)
 # BENCH_RESEARCH_PG_MIN_FREE_GB=20 (space to leave free on the cache's disk).
 # When run from bench/run.sh, BUILD and WORK come from there.
@@ -49,11 +50,15 @@ PGPID=$(head -n 1 "$PGDIR/data/postmaster.pid")
 PGVER=$(cat "$PGDIR/data/PG_VERSION")
 printf '{"data_dir": "%s", "port": %s, "pid": %s, "major": "%s"}\n' "$PGDIR/data" "$PORT" "$PGPID" "$PGVER" >"$WORK/pg-info.json"
 
+# The generator keeps 1/40 of the traffic in memory as its template: a few GB for 100M events.
+HEAP=()
+[ "$EVENTS" -le 20000000 ] || HEAP=(--max-old-space-size=12288)
 rc=0
-node --max-semi-space-size=64 "$BUILD/bench/research-pg/bench.js" \
+node --max-semi-space-size=64 "${HEAP[@]}" "$BUILD/bench/research-pg/bench.js" \
   --url "postgres://mailproof@127.0.0.1:$PORT/mailproof" --password-file "$PGDIR/password" --pg-info "$WORK/pg-info.json" \
   --dir "$CACHE" --events "$EVENTS" --n "${BENCH_RESEARCH_N:-300}" --runs "${BENCH_RESEARCH_RUNS:-2}" \
-  --out bench/out/research-pg.json --results bench/RESULTS.md || rc=$?
+  ${BENCH_RESEARCH_PG_SQLITE:+--sqlite "$BENCH_RESEARCH_PG_SQLITE"} \
+  --out "bench/out/research-pg$([ "$EVENTS" = 10000000 ] || echo "-e$EVENTS").json" --results bench/RESULTS.md || rc=$?
 
 bash scripts/postgres-local.sh stop "$PGDIR"
 echo "done $PGDIR" >>"$BENCH_PIDFILE"

@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULTS, ensureLedger, ledgerBytes, STORE_BATCH, storeBreakdown, type GenParams } from './generate.js';
-import { questions } from './questions.js';
+import { questions, sqliteSampler, WEEK } from './questions.js';
 import { pct, stats, type Stats } from './stats.js';
 import { SqliteStoreReader } from '../../src/ledger/store/sqlite/reader.js';
 import { search, type SearchFilter } from '../../src/research/search.js';
@@ -59,7 +59,9 @@ const logBytes = fs.statSync(log).size;
 say(`${cached ? 'cached' : 'generated'} store ${file}: ${meta.written.toLocaleString('en')} events, ${(bytes / 1048576).toFixed(0)} MiB on disk = ${perEvent.toFixed(1)} bytes/event (goal <= 200); log ${(logBytes / 1048576).toFixed(0)} MiB`);
 say(`  by table: ${breakdown.filter((t) => t.per_event >= 0.1).map((t) => `${t.name} ${t.per_event}`).join(', ')} (bytes/event)`);
 
-const { since, end, randomRcpts, heavyRcpts, heavyShare, refs, ips, domains } = questions(file, meta, params, N, HEAVY_N);
+const sampler = sqliteSampler(file, meta.end - WEEK);
+const { since, end, randomRcpts, heavyRcpts, heavyShare, refs, ips, domains } = await questions(sampler.sample, meta, params, N, HEAVY_N);
+sampler.close();
 
 const reader = new SqliteStoreReader(file);
 // Timed: search() of src/research/search.ts, what `mailproof trace` runs

@@ -4,6 +4,7 @@
 // ask the same ones, so that their figures compare.
 import Database from 'better-sqlite3';
 import { decodeChunk } from '../../src/ledger/store/codec.js';
+import type { StoredEvent } from '../../src/ledger/types.js';
 import { rng } from '../../test/helpers/rng.js';
 import type { GenMeta, GenParams } from './generate.js';
 
@@ -23,11 +24,34 @@ export interface Questions {
 }
 
 /**
- * n random recipients and heavyN of the busiest; REFs, client addresses and
- * recipient domains sampled from the SQLite store `file` of that traffic.
- * Seeded: the same store gives the same questions.
+ * The events of a session picked at random among those that began in
+ * [since, end): `x` in [0, 1) says where (the store's order), undefined
+ * when there is none there.
  */
-export function questions(file: string, meta: Pick<GenMeta, 'end' | 'heavy' | 'light_sample'>, params: GenParams, n: number, heavyN: number): Questions {
+export type SessionSampler = (x: number) => Promise<StoredEvent[] | undefined>;
+
+/** Sessions of the research benchmark's SQLite store by their id (store ids follow time order there). */
+export function sqliteSampler(file: string, since: number): { sample: SessionSampler; close: () => void } {
+  const raw = new Database(file, { readonly: true, fileMustExist: true });
+  const range = raw.prepare('SELECT min(id) AS lo, max(id) AS hi FROM sessions WHERE first_ts >= ?').get(since) as { lo: number; hi: number };
+  const sessionAt = raw.prepare('SELECT id FROM sessions WHERE id >= ? AND first_ts >= ? ORDER BY id LIMIT 1').pluck();
+  const chunksOf = raw.prepare('SELECT codec, body FROM chunks WHERE sid = ?').raw(true);
+  return {
+    sample: (x) => {
+      const sid = sessionAt.get(range.lo + Math.floor(x * (range.hi - range.lo)), since) as number | undefined;
+      if (sid === undefined) return Promise.resolve(undefined);
+      return Promise.resolve((chunksOf.all(sid) as Array<[number, Buffer]>).flatMap(([codec, body]) => decodeChunk(body, codec)));
+    },
+    close: () => raw.close(),
+  };
+}
+
+/**
+ * n random recipients and heavyN of the busiest; REFs, client addresses and
+ * recipient domains from sessions picked by `sample`. Seeded: the same store
+ * gives the same questions.
+ */
+export async function questions(sample: SessionSampler, meta: Pick<GenMeta, 'end' | 'heavy' | 'light_sample'>, params: GenParams, n: number, heavyN: number): Promise<Questions> {
   const rand = rng(4242);
   const pick = <T>(a: readonly T[]): T => a[Math.floor(rand() * a.length)]!;
   const end = meta.end;
@@ -50,28 +74,18 @@ export function questions(file: string, meta: Pick<GenMeta, 'end' | 'heavy' | 'l
   // Refs and client addresses as a user would have them: from gateway
   // rcpt.accepted events of the last 7 days, in sessions picked at random
   // (so an address is picked about as often as it sends: busy senders included).
-  // Store ids of sessions follow the order the store took them, which is time order here.
-  const raw = new Database(file, { readonly: true, fileMustExist: true });
-  try {
-    const range = raw.prepare('SELECT min(id) AS lo, max(id) AS hi FROM sessions WHERE first_ts >= ?').get(since) as { lo: number; hi: number };
-    const sessionAt = raw.prepare('SELECT id FROM sessions WHERE id >= ? AND first_ts >= ? ORDER BY id LIMIT 1').pluck();
-    const chunksOf = raw.prepare('SELECT codec, body FROM chunks WHERE sid = ?').raw(true);
-    const sampleRows = (k: number): Array<{ ref: string; client_ip: string; rcpt_domain: string }> => {
-      const out: Array<{ ref: string; client_ip: string; rcpt_domain: string }> = [];
-      for (let tries = 0; out.length < k && tries < 100 * k; tries++) {
-        const sid = sessionAt.get(range.lo + Math.floor(rand() * (range.hi - range.lo)), since) as number | undefined;
-        if (sid === undefined) continue;
-        const evs = (chunksOf.all(sid) as Array<[number, Buffer]>).flatMap(([codec, body]) => decodeChunk(body, codec));
-        const e = evs.find((x) => x.kind === 'rcpt.accepted' && x.source === 'gateway' && x.ref && x.client_ip && x.rcpt);
-        if (e) out.push({ ref: e.ref!, client_ip: e.client_ip!, rcpt_domain: e.rcpt!.slice(e.rcpt!.lastIndexOf('@') + 1) });
-      }
-      return out;
-    };
-    const refs = sampleRows(100).map((r) => r.ref);
-    const ips = sampleRows(20).map((r) => r.client_ip);
-    const domains = sampleRows(20).map((r) => r.rcpt_domain);
-    return { since, end, randomRcpts, heavyRcpts, heavyShare, refs, ips, domains };
-  } finally {
-    raw.close();
-  }
+  const sampleRows = async (k: number): Promise<Array<{ ref: string; client_ip: string; rcpt_domain: string }>> => {
+    const out: Array<{ ref: string; client_ip: string; rcpt_domain: string }> = [];
+    for (let tries = 0; out.length < k && tries < 100 * k; tries++) {
+      const evs = await sample(rand());
+      if (evs === undefined) continue;
+      const e = evs.find((x) => x.kind === 'rcpt.accepted' && x.source === 'gateway' && x.ref && x.client_ip && x.rcpt);
+      if (e) out.push({ ref: e.ref!, client_ip: e.client_ip!, rcpt_domain: e.rcpt!.slice(e.rcpt!.lastIndexOf('@') + 1) });
+    }
+    return out;
+  };
+  const refs = (await sampleRows(100)).map((r) => r.ref);
+  const ips = (await sampleRows(20)).map((r) => r.client_ip);
+  const domains = (await sampleRows(20)).map((r) => r.rcpt_domain);
+  return { since, end, randomRcpts, heavyRcpts, heavyShare, refs, ips, domains };
 }
