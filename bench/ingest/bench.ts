@@ -68,7 +68,7 @@ for (let r = 0; r < runs; r++) {
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
   }
-  const x = measurePhases(log, work);
+  const x = await measurePhases(log, work);
   ph.push(x);
   process.stdout.write(`run ${r + 1}/${runs}: pflogsumm ${pf.at(-1)!.toFixed(0)} ms, mailproof ingest ${mp.at(-1)!.toFixed(0)} ms;` +
     ` in process: parse ${x.parse_ms} ms, store ${x.store_ms} ms (encoding ${x.encode_ms}, SQLite ${x.sqlite_ms})\n`);

@@ -79,16 +79,16 @@ function encodeOnly(batches: LedgerEvent[][]): number {
   return performance.now() - t0;
 }
 
-export function measurePhases(log: string, work: string, year = 2026): Phases {
+export async function measurePhases(log: string, work: string, year = 2026): Promise<Phases> {
   const dir = fs.mkdtempSync(path.join(work, 'mp-phases-'));
   try {
     const p = parse(log, year);
     const file = path.join(dir, 'store.sqlite');
     const store = new SqliteStoreWriter(file);
     const t0 = performance.now();
-    for (const b of p.batches) store.transaction(() => { store.add(b.map((event) => ({ event }))); });
+    for (const b of p.batches) await store.transaction((tx) => tx.add(b.map((event) => ({ event }))));
     const storeMs = performance.now() - t0;
-    store.close();
+    await store.close();
     let bytes = 0;
     for (const f of fs.readdirSync(dir)) bytes += fs.statSync(path.join(dir, f)).size;
     const encodeMs = encodeOnly(p.batches);
@@ -109,7 +109,7 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/.*\//, 
     process.exit(2);
   }
   for (let r = 1; r <= Number(values.runs ?? 2); r++) {
-    const x = measurePhases(values.log, values.work ?? os.tmpdir());
+    const x = await measurePhases(values.log, values.work ?? os.tmpdir());
     const total = x.parse_ms + x.store_ms;
     process.stdout.write(`run ${r}: ${x.lines} lines, ${x.events} events; parse ${x.parse_ms} ms (${Math.round((100 * x.parse_ms) / total)}%), store ${x.store_ms} ms (${Math.round((100 * x.store_ms) / total)}%:` +
       ` encoding ${x.encode_ms} ms, SQLite ${x.sqlite_ms} ms); ${Math.round(x.lines / (total / 1000))} lines/s in process; store ${(x.store_bytes / 1048576).toFixed(1)} MiB\n`);

@@ -38,7 +38,7 @@ export class StoreWatch {
   async lag(now = Date.now()): Promise<LagSample> {
     // One read of the positions serves lagOf and the ages below.
     const positions = await this.open().positions();
-    const behind = lagOf({ positions: () => positions }, this.journal, now);
+    const behind = await lagOf({ positions: async () => positions }, this.journal, now);
     const out: LagSample = { events: 0, ms: 0, streams: behind.length };
     if (behind.length === 0) return out;
     const have = new Map(positions.map((p) => [`${p.node}\u0000${p.stream}`, p]));
@@ -85,7 +85,7 @@ export class StoreWatch {
   }
 
   /** Every event in the store (for figures taken once, at the end). */
-  *events(): Generator<StoredEvent> {
+  async *events(): AsyncGenerator<StoredEvent> {
     yield* this.open().all();
   }
 

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { canConnect, freePort, register, run, sleep, startServer } from './proc.js';
 import { StoreWatch } from './store-lag.js';
+import type { StoredEvent } from '../../src/ledger/types.js';
 
 export interface Target {
   name: string;
@@ -119,7 +120,9 @@ export async function startMailproof(env: Env, workers: number | 'auto', name: s
     journal: journalDir, store: storePath,
     ...(v.client ? { client: v.client } : {}),
     async report() {
-      return checkLatency(watch.events());
+      const events: StoredEvent[] = [];
+      for await (const e of watch.events()) events.push(e);
+      return checkLatency(events);
     },
     async accepted() {
       const files = countFiles(newDir);

@@ -60,7 +60,7 @@ const pgInfo = values['pg-info'] ? JSON.parse(fs.readFileSync(values['pg-info'],
 // out unless asked for (--sqlite 1): its generation and the log beside it
 // take hours and tens of GB.
 const withSqlite = values.sqlite === '1' || (values.sqlite !== '0' && params.events <= 20_000_000);
-const sqlite = withSqlite ? ensureLedger(values.dir ?? '/var/tmp/mailproof-bench', params, say) : null;
+const sqlite = withSqlite ? await ensureLedger(values.dir ?? '/var/tmp/mailproof-bench', params, say) : null;
 if (sqlite) say(`${sqlite.cached ? 'cached' : 'generated'} SQLite store ${sqlite.file}: ${sqlite.meta.written.toLocaleString('en')} events`);
 
 // The PostgreSQL store: loaded once per database, the load's figures kept in it.

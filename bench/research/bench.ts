@@ -49,7 +49,7 @@ const GREP_N = Number(values.grep ?? 5);
 const HEAVY_N = Number(values.heavy ?? 20);
 const say = (s: string): void => { process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`); };
 
-const { file, log, meta, cached } = ensureLedger(values.dir ?? '/var/tmp/mailproof-bench', params, say, Number(values.batch ?? STORE_BATCH));
+const { file, log, meta, cached } = await ensureLedger(values.dir ?? '/var/tmp/mailproof-bench', params, say, Number(values.batch ?? STORE_BATCH));
 // The generator checkpointed and truncated the WAL; a store that was read
 // since may have a WAL again (SQLite makes it on open): it counts.
 const bytes = ledgerBytes(file);

@@ -582,7 +582,7 @@ export function writeLog(t: Traffic, log: string): number {
 }
 
 /** Writes `file` (the store) and `log` (the same traffic as mail.log text); `file`.json holds GenMeta. */
-export function generate(file: string, log: string, p: GenParams, progress: (s: string) => void, batch = STORE_BATCH): GenMeta {
+export async function generate(file: string, log: string, p: GenParams, progress: (s: string) => void, batch = STORE_BATCH): Promise<GenMeta> {
   const t = traffic(p, progress);
   progress(`writing x${COPIES} into the store`);
   const tmp = `${file}.tmp`;
@@ -596,10 +596,10 @@ export function generate(file: string, log: string, p: GenParams, progress: (s: 
   let pending: StoreInput[] = [];
   let writeMs = 0;
   let lastShown = Date.now();
-  const flush = (): void => {
+  const flush = async (): Promise<void> => {
     const w0 = Date.now();
     const inputs = pending;
-    store.transaction(() => { store.add(inputs); });
+    await store.transaction((tx) => tx.add(inputs));
     writeMs += Date.now() - w0;
     written += inputs.length;
     pending = [];
@@ -611,15 +611,15 @@ export function generate(file: string, log: string, p: GenParams, progress: (s: 
   };
   for (const event of eventStream(t)) {
     pending.push({ event });
-    if (pending.length >= batch) flush();
+    if (pending.length >= batch) await flush();
   }
-  if (pending.length) flush();
+  if (pending.length) await flush();
 
   const logLines = writeLog(t, `${log}.tmp`);
 
   store.db.exec('ANALYZE');
   store.db.pragma('wal_checkpoint(TRUNCATE)');
-  store.close();
+  await store.close();
   fs.renameSync(tmp, file);
   for (const f of [`${tmp}-wal`, `${tmp}-shm`]) fs.rmSync(f, { force: true });
   fs.renameSync(`${log}.tmp`, log);
@@ -640,14 +640,14 @@ function stampOf(ts: number): string {
 }
 
 /** The cached store for these parameters, generated when missing. */
-export function ensureLedger(dir: string, p: GenParams, progress: (s: string) => void, batch = STORE_BATCH): { file: string; log: string; meta: GenMeta; cached: boolean } {
+export async function ensureLedger(dir: string, p: GenParams, progress: (s: string) => void, batch = STORE_BATCH): Promise<{ file: string; log: string; meta: GenMeta; cached: boolean }> {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${cacheName(p, batch)}.sqlite`);
   const log = path.join(dir, `${cacheName(p, batch)}.mail.log`);
   if (fs.existsSync(file) && fs.existsSync(`${file}.json`) && fs.existsSync(log)) {
     return { file, log, meta: JSON.parse(fs.readFileSync(`${file}.json`, 'utf8')) as GenMeta, cached: true };
   }
-  const meta = generate(file, log, p, progress, batch);
+  const meta = await generate(file, log, p, progress, batch);
   return { file, log, meta, cached: false };
 }
 
@@ -686,7 +686,7 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/.*\//, 
     ...(values.days ? { days: Number(values.days) } : {}),
     ...(values.seed ? { seed: Number(values.seed) } : {}),
   };
-  const r = ensureLedger(values.dir ?? '/var/tmp/mailproof-bench', p, (s) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`), Number(values.batch ?? STORE_BATCH));
+  const r = await ensureLedger(values.dir ?? '/var/tmp/mailproof-bench', p, (s) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`), Number(values.batch ?? STORE_BATCH));
   const bytes = ledgerBytes(r.file);
   process.stdout.write(`${r.cached ? 'cached' : 'generated'}: ${r.file} (${r.meta.written.toLocaleString('en')} events, ${(bytes / 1048576).toFixed(0)} MiB on disk, ${(bytes / r.meta.written).toFixed(1)} bytes/event)` +
     `, ${r.log} (${r.meta.log_lines.toLocaleString('en')} lines, ${(fs.statSync(r.log).size / 1048576).toFixed(0)} MiB)` +

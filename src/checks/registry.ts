@@ -45,7 +45,7 @@ const fixed = (c: Check) => (): Check[] => [c];
 const ALL: Entry[] = [
   entry('allowlist', (s) => allowlistChecks(s)),
   entry('dnsbl', (s, cfg) => dnsblChecks(s, cfg)),
-  entry('rate', (s) => rateChecks(s)),
+  entry('rate', (s, _cfg, log) => rateChecks(s, log)),
   entry('client_identity', (s, cfg) => clientIdentityChecks(s, cfg)),
   entry('helo_syntax', fixed(heloSyntaxCheck)),
   entry('helo', (s) => heloChecks(s)),
@@ -54,7 +54,7 @@ const ALL: Entry[] = [
   entry('size', fixed(sizeCheck)),
   entry('relay', fixed(relayCheck)),
   entry('recipient', fixed(recipientCheck)),
-  entry('greylist', (s) => greylistChecks(s)),
+  entry('greylist', (s, _cfg, log) => greylistChecks(s, log)),
   entry('virus', (s, cfg, log) => virusChecks(s, cfg, log)),
   entry('attachments', (s) => attachmentsChecks(s)),
   entry('dmarc', (s, cfg) => dmarcChecks(s, cfg)),

@@ -12,6 +12,7 @@ export function testDeps(o: Partial<CheckDeps> = {}): CheckDeps {
     maxMessageSize: 1000,
     hostname: 'mx.local.test',
     dataDir: '/nonexistent',
+    cluster: null,
     resolver: new FakeResolver(),
     clamd: null,
     spam: null,

@@ -10,6 +10,7 @@ import type { Resolver } from '../dns/types.js';
 import type { ClamdClient } from '../scan/clamd.js';
 import type { SpamScanner } from '../scan/spam-types.js';
 import type { Health } from '../health/index.js';
+import type { ClusterDb } from './cluster-db.js';
 
 export type Stage = 'connect' | 'helo' | 'mail' | 'rcpt' | 'data';
 export const STAGES: readonly Stage[] = ['connect', 'helo', 'mail', 'rcpt', 'data'];
@@ -97,6 +98,12 @@ export interface CheckDeps {
   hostname: string;
   /** Where checks keep state that must survive a restart (greylisting). */
   dataDir: string;
+  /**
+   * The cluster's PostgreSQL (ledger.store = postgres://...), for state the
+   * nodes share: greylisting, rate counts with checks.rate.scope = cluster.
+   * null with a SQLite store: every node keeps its own.
+   */
+  cluster: ClusterDb | null;
   /** Caching DNS resolver (config dns.*). */
   resolver: Resolver;
   /** null when no clamd is configured (scanners.clamd.address). */

@@ -1,7 +1,7 @@
 import { convertLegacyLedger } from '../ledger/convert.js';
 import { indexBatch, lagOf } from '../ledger/indexer.js';
 import type { Damage } from '../ledger/journal/index.js';
-import { openStoreWriter } from '../ledger/open.js';
+import { openStoreWriter, storeSpecOf } from '../ledger/open.js';
 import { progress } from '../util/progress.js';
 import { configFrom, parse } from './common.js';
 
@@ -13,28 +13,28 @@ export const INDEX_HELP = `mailproof index [--json]
   Shows its progress on a terminal. Damaged journal records are reported
   with their segment and byte offset; the rest is indexed.`;
 
-export function indexCommand(argv: string[]): number {
+export async function indexCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, { json: { type: 'boolean' } });
   if (values.help) { process.stdout.write(INDEX_HELP + '\n'); return 0; }
   const cfg = configFrom(values);
   const quiet = values.json === true;
-  const store = openStoreWriter(cfg.paths);
+  const store = openStoreWriter(storeSpecOf(cfg), { migrate: true });
   try {
-    const converted = convertLegacyLedger(cfg.paths.legacyLedger, store, { quiet });
-    const waiting = lagOf(store, cfg.paths.journal).reduce((n, l) => n + l.events, 0);
+    const converted = await convertLegacyLedger(cfg.paths.legacyLedger, store, { quiet });
+    const waiting = (await lagOf(store, cfg.paths.journal)).reduce((n, l) => n + l.events, 0);
     const shown = progress('indexing the journal into the store', 'events', { total: waiting, quiet });
     const damage: Damage[] = [];
     let events = 0;
     const t0 = Date.now();
     for (;;) {
-      const r = indexBatch(store, cfg.paths.journal);
+      const r = await indexBatch(store, cfg.paths.journal);
       events += r.events;
       damage.push(...r.damage);
       shown.add(r.events);
       if (!r.more) break;
     }
     shown.done();
-    const lag = lagOf(store, cfg.paths.journal);
+    const lag = await lagOf(store, cfg.paths.journal);
     const summary = { converted: converted?.events ?? 0, converted_file: converted?.renamedTo ?? null, indexed: events, seconds: (Date.now() - t0) / 1000, damage, behind: lag };
     if (values.json) {
       process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
@@ -48,6 +48,6 @@ export function indexCommand(argv: string[]): number {
     }
     return damage.length ? 1 : 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }

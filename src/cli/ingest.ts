@@ -1,5 +1,6 @@
 import { progress } from '../util/progress.js';
 import { ingest, type IngestSummary, type LogKind } from '../ingest/run.js';
+import { storeSpecOf } from '../ledger/open.js';
 import { configFrom, parse, UsageError } from './common.js';
 
 export const INGEST_HELP = `mailproof ingest postfix|dovecot FILE... [--follow] [--node NAME] [--year YYYY]
@@ -51,7 +52,7 @@ export async function ingestCommand(argv: string[]): Promise<number> {
   const shown = progress(`ingesting ${files.length === 1 ? files[0] : `${files.length} files`}`, 'lines', { quiet: values.json === true || values.follow === true });
   try {
     summary = await ingest({
-      kind: kind as LogKind, files, ledgerPath: cfg.paths.store, node: values.node, fallbackNode: cfg.node,
+      kind: kind as LogKind, files, ledgerPath: storeSpecOf(cfg), node: values.node, fallbackNode: cfg.node,
       year, follow: values.follow, fromStart: values['from-start'],
       batchLines: int(values['batch-lines'], '--batch-lines', 1, 10_000_000), pollMs: int(values['poll-ms'], '--poll-ms', 10, 60000),
       signal: ac.signal, progress: shown, onNote: (s) => process.stderr.write(`mailproof ingest: ${s}\n`),

@@ -9,7 +9,7 @@ import { serveRatePrimary } from '../checks/rate/cluster.js';
 import { LocalLimiter } from '../net/limiter.js';
 import { loadTls } from '../net/tls.js';
 import { startGateway } from '../runtime/gateway-process.js';
-import { prepareStore } from '../ledger/open.js';
+import { isClusterStore, prepareStore } from '../ledger/open.js';
 import { startIndexer, type RunningIndexer } from '../ledger/indexer-thread.js';
 import { startPop3, type RunningPop3 } from '../pop3/server.js';
 import { startWeb, type RunningWeb } from '../web/index.js';
@@ -36,7 +36,12 @@ export async function serve(cfg: ResolvedConfig): Promise<void> {
     if (tls.selfSigned) log.info({ cert: path.join(cfg.paths.tlsDir, 'cert.pem') }, 'using a self-signed certificate for STARTTLS');
     // The store exists (a ledger of the previous format converted into it,
     // with progress on a terminal) before anything reads it.
-    const converted = prepareStore(cfg);
+    const converted = await prepareStore(cfg).catch((err: Error) => {
+      // A cluster node takes mail while PostgreSQL is down: the journal keeps it, the indexer ships it later.
+      if (err.name !== 'StoreUnavailableError' || !isClusterStore(cfg.paths)) throw err;
+      log.error({ err: err.message }, 'the cluster store cannot be reached: mail is taken into the journal and shipped when it is back (research misses it until then)');
+      return null;
+    });
     if (converted) log.warn({ events: converted.events, old: converted.renamedTo }, 'converted the ledger of the previous format into the store; the old file is kept under the name given');
     indexer = startIndexer(cfg, log);
     // POP3 runs in the primary only: one process holds the mailbox locks and

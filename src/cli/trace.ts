@@ -92,7 +92,7 @@ export async function traceCommand(argv: string[]): Promise<number> {
  * what it could not take in time is named in store_behind (and on stderr).
  */
 export async function searchLedger(cfg: ResolvedConfig, filter: SearchFilter, lang: Lang): Promise<SearchResult & { store_behind?: StoreLag[] }> {
-  const store = openResearchStore(cfg);
+  const store = await openResearchStore(cfg);
   try {
     const result = await runSearch(store.reader, filter, { lang, settings: researchSettings(cfg), mailboxes: configuredMailboxes(cfg) });
     if (store.lag.length === 0) return result;

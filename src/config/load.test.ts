@@ -100,3 +100,13 @@ test('a PostgreSQL store: the URL is kept, the password file resolved, a passwor
   // A SQLite store stays a path below data_dir.
   assert.equal(loadConfig({ dataDir: '/tmp/x' }).paths.store, '/tmp/x/store.sqlite');
 });
+
+test('checks.rate.scope: node by default; cluster only with a PostgreSQL store', () => {
+  assert.equal(loadConfig({ dataDir: '/tmp/x' }).checks.rate.scope, 'node');
+  const cfg = loadConfig({ dataDir: '/tmp/x', overrides: ['ledger.store=postgres://mp@127.0.0.1:5432/mailproof', 'checks.rate.scope=cluster'] });
+  assert.equal(cfg.checks.rate.scope, 'cluster');
+  assert.deepEqual(problems(() => loadConfig({ dataDir: '/tmp/x', overrides: ['checks.rate.scope=cluster'] })), [
+    'checks.rate.scope: cluster counts in the cluster\'s PostgreSQL, and ledger.store is not one; set ledger.store to postgres://USER@HOST:PORT/DATABASE, or checks.rate.scope to node',
+  ]);
+  assert.match(problems(() => loadConfig({ overrides: ['checks.rate.scope=region'] }))[0]!, /^checks\.rate\.scope: /);
+});

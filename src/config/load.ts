@@ -164,6 +164,9 @@ function crossCheck(cfg: Config): string[] {
   } else if (cfg.ledger.store_password_file !== null) {
     out.push('ledger.store_password_file: only a PostgreSQL store (ledger.store = postgres://...) has a password; remove the key');
   }
+  if (cfg.checks.rate.scope === 'cluster' && !isPostgresUrl(cfg.ledger.store)) {
+    out.push('checks.rate.scope: cluster counts in the cluster\'s PostgreSQL, and ledger.store is not one; set ledger.store to postgres://USER@HOST:PORT/DATABASE, or checks.rate.scope to node');
+  }
   for (const [domain, d] of Object.entries(cfg.domains)) {
     const boxes = new Set(d.mailboxes);
     for (const [alias, target] of Object.entries(d.aliases)) {

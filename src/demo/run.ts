@@ -99,7 +99,7 @@ export async function startDemo(o: DemoOptions, out: (s: string) => void): Promi
     // As `serve` does before it starts (cli/serve.ts).
     fs.mkdirSync(cfg.paths.maildirRoot, { recursive: true, mode: 0o700 });
     const tls = loadTls(cfg.smtp.tls_cert, cfg.smtp.tls_key, cfg.paths.tlsDir, cfg.hostname);
-    prepareStore(cfg);
+    await prepareStore(cfg);
     const passwords = new PasswordStore(passwordsFile(cfg));
     for (const m of MAILBOXES) await passwords.set(`${m}@${CUSTOMER_DOMAIN}`, POP3_PASSWORD);
 

@@ -27,7 +27,7 @@ function ev(i: number): LedgerEvent {
   };
 }
 
-test('events land once, in order and intact, whatever the multi-row statement boundaries', () => {
+test('events land once, in order and intact, whatever the multi-row statement boundaries', async () => {
   const file = tmpLedger();
   const l = new IngestLedger(file, { bulk: true });
   // Lines emit 1 to 4 events, so the queue passes the 64-row statement size
@@ -37,14 +37,14 @@ test('events land once, in order and intact, whatever the multi-row statement bo
     for (let k = 0; k < (line % 4) + 1; k++) l.add(ev(n++));
     l.flush();
   }
-  l.commit([['file:/x', { offset: 42 }]]);
+  await l.commit([['file:/x', { offset: 42 }]]);
   l.add(ev(n++)); // a second batch of one event
-  l.commit([['file:/x', { offset: 43 }]]);
+  await l.commit([['file:/x', { offset: 43 }]]);
   l.finish();
-  assert.equal(l.state<{ offset: number }>('file:/x')?.offset, 43);
-  l.close();
+  assert.equal((await l.state<{ offset: number }>('file:/x'))?.offset, 43);
+  await l.close();
 
-  const db = eventTable(storeEvents(file));
+  const db = eventTable(await storeEvents(file));
   const rows = db.prepare('SELECT ts, kind, session, mail_from, mail_from_domain, rcpt, rcpt_domain, size, details FROM events ORDER BY id').all() as Array<Record<string, unknown>>;
   assert.equal(rows.length, n);
   rows.forEach((r, i) => {
@@ -62,42 +62,42 @@ test('events land once, in order and intact, whatever the multi-row statement bo
   db.close();
 });
 
-test('rows of a batch are invisible to readers until the commit, and gone when it never comes', () => {
+test('rows of a batch are invisible to readers until the commit, and gone when it never comes', async () => {
   const file = tmpLedger();
   const l = new IngestLedger(file, { bulk: true });
   for (let i = 0; i < 10; i++) l.add(ev(i));
-  l.commit([['file:/x', { offset: 1 }]]);
+  await l.commit([['file:/x', { offset: 1 }]]);
   // 200 rows in bulk mode: three full statements already ran inside the open transaction.
   for (let i = 10; i < 210; i++) { l.add(ev(i)); l.flush(); }
-  assert.equal(storeEvents(file).length, 10);
+  assert.equal((await storeEvents(file)).length, 10);
   // The process "dies" here: closed without commit.
-  l.close();
-  assert.equal(storeEvents(file).length, 10);
+  await l.close();
+  assert.equal((await storeEvents(file)).length, 10);
 
   const again = new IngestLedger(file);
-  assert.equal(again.state<{ offset: number }>('file:/x')?.offset, 1, 'the position still points before the lost batch');
+  assert.equal((await again.state<{ offset: number }>('file:/x'))?.offset, 1, 'the position still points before the lost batch');
   for (let i = 10; i < 12; i++) again.add(ev(i));
-  again.commit([['file:/x', { offset: 2 }]]);
-  again.close();
-  const db = eventTable(storeEvents(file));
+  await again.commit([['file:/x', { offset: 2 }]]);
+  await again.close();
+  const db = eventTable(await storeEvents(file));
   assert.deepEqual(db.prepare('SELECT session FROM events ORDER BY id').pluck().all(), Array.from({ length: 12 }, (_, i) => `s${i}`));
   db.close();
 });
 
-test('rollback() drops the queued rows and the open transaction', () => {
+test('rollback() drops the queued rows and the open transaction', async () => {
   const file = tmpLedger();
   const l = new IngestLedger(file);
   for (let i = 0; i < 100; i++) { l.add(ev(i)); l.flush(); }
   l.rollback();
   l.add(ev(500));
-  l.commit([]);
-  l.close();
-  const db = eventTable(storeEvents(file));
+  await l.commit([]);
+  await l.close();
+  const db = eventTable(await storeEvents(file));
   assert.deepEqual(db.prepare('SELECT session FROM events').pluck().all(), ['s500']);
   db.close();
 });
 
-test('no write lock is held while a batch is parsed, in follow and in bulk mode', () => {
+test('no write lock is held while a batch is parsed, in follow and in bulk mode', async () => {
   const file = tmpLedger();
   const tryLock = (): boolean => {
     const other = new Database(file);
@@ -116,16 +116,16 @@ test('no write lock is held while a batch is parsed, in follow and in bulk mode'
   const follow = new IngestLedger(file);
   for (let i = 0; i < 200; i++) { follow.add(ev(i)); follow.flush(); }
   assert.equal(tryLock(), true, 'a gateway writer can commit while follow mode parses');
-  follow.commit([]);
-  follow.close();
+  await follow.commit([]);
+  await follow.close();
 
   const bulk = new IngestLedger(file, { bulk: true });
   for (let i = 200; i < 400; i++) { bulk.add(ev(i)); bulk.flush(); }
   assert.equal(tryLock(), true, 'the batch waits for its commit: the indexer of a running serve can write meanwhile');
-  bulk.commit([]);
+  await bulk.commit([]);
   assert.equal(tryLock(), true);
-  bulk.close();
-  const db = eventTable(storeEvents(file));
+  await bulk.close();
+  const db = eventTable(await storeEvents(file));
   assert.equal(db.prepare('SELECT count(*) FROM events').pluck().get(), 400);
   db.close();
 });

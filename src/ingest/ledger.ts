@@ -4,21 +4,27 @@
 // does not need. The read positions and the parsers' open state live in the
 // store and are committed in the same transaction as the events they led
 // to, so a crash between batches repeats nothing and loses nothing.
-import { openStoreWriter } from '../ledger/open.js';
+import { openStoreWriter, type StoreSpec } from '../ledger/open.js';
 import type { StoreInput, StoreWriter } from '../ledger/store/types.js';
 import type { LedgerEvent } from '../ledger/types.js';
+
+/** Ingest's writer: a store file, or a store spec (a cluster's PostgreSQL); ingests take turns in a cluster store. */
+export function openIngestWriter(store: string | StoreSpec): StoreWriter {
+  return openStoreWriter(typeof store === 'string' ? { store } : store, { writer: 'ingest', migrate: true });
+}
 
 export class IngestLedger {
   private store: StoreWriter;
   private pending: StoreInput[] = [];
 
   /** bulk: a one-shot ingest (kept for the callers; the store needs no bulk mode: it keeps one index entry per session and term). */
-  constructor(path: string, _opts: { bulk?: boolean } = {}) {
-    this.store = openStoreWriter({ store: path });
+  constructor(store: string | StoreSpec, _opts: { bulk?: boolean } = {}) {
+    this.store = openIngestWriter(store);
   }
 
-  state<T>(key: string): T | null {
-    return this.store.state<T>(key);
+  /** A saved position or parser state (null: none), as committed. */
+  state<T>(key: string): Promise<T | null> {
+    return this.store.transaction((tx) => tx.state<T>(key));
   }
 
   /**
@@ -37,12 +43,12 @@ export class IngestLedger {
    * Writes the batch and the positions/parser state in one transaction:
    * events and the state they lead to land together or not at all.
    */
-  commit(state: Array<[string, unknown]>): void {
+  async commit(state: Array<[string, unknown]>): Promise<void> {
     const batch = this.pending;
     this.pending = [];
-    this.store.transaction(() => {
-      this.store.add(batch);
-      for (const [k, v] of state) this.store.putState(k, v);
+    await this.store.transaction(async (tx) => {
+      await tx.add(batch);
+      for (const [k, v] of state) await tx.putState(k, v);
     });
   }
 
@@ -53,8 +59,8 @@ export class IngestLedger {
 
   finish(): void {}
 
-  close(): void {
+  async close(): Promise<void> {
     this.rollback();
-    this.store.close();
+    await this.store.close();
   }
 }

@@ -30,7 +30,7 @@ async function traced(events: LedgerEvent[], rcpt: string): Promise<Journeys> {
   const w = await testJournal(file);
   await w.append(events);
   await w.close();
-  const r = testStore(file);
+  const r = await testStore(file);
   try {
     return await trace(r, { rcpt, since: 0, now: Date.UTC(2026, 2, 7, 12) });
   } finally {

@@ -4,6 +4,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import type { LedgerEvent } from '../ledger/types.js';
+import type { StoreSpec } from '../ledger/open.js';
 import { clean, type StatefulParser } from './common.js';
 import { DovecotParser } from './dovecot.js';
 import { IngestLedger } from './ledger.js';
@@ -20,7 +21,8 @@ export interface IngestOptions {
   progress?: Progress;
   kind: LogKind;
   files: string[];
-  ledgerPath: string;
+  /** The store: a SQLite file, or a store spec (a cluster's PostgreSQL). */
+  ledgerPath: string | StoreSpec;
   /** Node name for every event; default the line's host field, else fallbackNode. */
   node?: string;
   fallbackNode: string;
@@ -60,7 +62,6 @@ export async function ingest(o: IngestOptions): Promise<IngestSummary> {
   const ledger: IngestLedger | ThreadedIngestLedger = o.follow ? new IngestLedger(o.ledgerPath) : new ThreadedIngestLedger(o.ledgerPath);
   const parser: StatefulParser = o.kind === 'postfix' ? new PostfixParser() : new DovecotParser();
   const parserKey = `parser:${o.kind}`;
-  if (!o.fromStart) parser.load(ledger.state(parserKey));
   const summary: IngestSummary = { files: o.files.length, lines: 0, events: 0, unknown: {}, unknown_total: 0, refused: {}, oversized: 0, by_kind: {} };
   const batchLines = o.batchLines ?? 100000;
   const note = o.onNote ?? (() => undefined);
@@ -68,10 +69,11 @@ export async function ingest(o: IngestOptions): Promise<IngestSummary> {
   interface Open { file: LogFile; key: string; years: YearInference }
   const open: Open[] = [];
   try {
+    if (!o.fromStart) parser.load(await ledger.state(parserKey));
     for (const f of o.files) {
       const abs = path.resolve(f);
       const key = `file:${abs}`;
-      const saved = o.fromStart ? null : ledger.state<FilePosition>(key);
+      const saved = o.fromStart ? null : await ledger.state<FilePosition>(key);
       const file = new LogFile(abs, o.follow ? 5000 : 0);
       file.open(saved);
       for (const n of file.notes.splice(0)) note(n);
@@ -98,17 +100,20 @@ export async function ingest(o: IngestOptions): Promise<IngestSummary> {
       const k = prog in summary.unknown || Object.keys(summary.unknown).length < MAX_UNKNOWN_KEYS ? prog : '(other)';
       summary.unknown[k] = (summary.unknown[k] ?? 0) + 1;
     };
-    const commit = (): void => {
+    const commit = async (): Promise<void> => {
       if (maxTs > 0) parser.expire(maxTs - EXPIRE_MS);
       const state: Array<[string, unknown]> = open.map((x) => [x.key, x.file.position(x.years.lastTs)]);
       state.push([parserKey, parser.save()]);
-      // Threaded: the batch is on its way; its errors surface at the next drain().
-      void Promise.resolve(ledger.commit(state)).catch(() => undefined);
+      const committed = ledger.commit(state);
       pendingLines = 0;
+      // Threaded: the batch is on its way; its errors surface at the next drain().
+      // Follow mode: written here; an error (disk full) stops the ingest with its message.
+      if (ledger instanceof ThreadedIngestLedger) void committed.catch(() => undefined);
+      else await committed;
     };
     let lastHost: string | null = null;
     let lastNode = o.fallbackNode;
-    const consume = (x: Open): boolean => {
+    const consume = async (x: Open): Promise<boolean> => {
       const chunk = x.file.read();
       if (!chunk) return false;
       summary.oversized += chunk.oversized;
@@ -141,13 +146,13 @@ export async function ingest(o: IngestOptions): Promise<IngestSummary> {
       }
       pendingLines += chunk.lines.length + chunk.oversized;
       o.progress?.add(chunk.lines.length + chunk.oversized);
-      if (pendingLines >= batchLines) commit();
+      if (pendingLines >= batchLines) await commit();
       return true;
     };
 
     const drain = async (max?: number): Promise<void> => { if (ledger instanceof ThreadedIngestLedger) await ledger.drain(max); };
-    for (const x of open) while (consume(x)) await drain();
-    commit();
+    for (const x of open) while (await consume(x)) await drain();
+    await commit();
     if (!o.follow) {
       await drain(0);
       ledger.finish();
@@ -158,20 +163,20 @@ export async function ingest(o: IngestOptions): Promise<IngestSummary> {
     while (!o.signal?.aborted) {
       let any = false;
       for (const x of open) {
-        while (consume(x)) any = true;
+        while (await consume(x)) any = true;
         if (x.file.checkRotation()) {
           for (const n of x.file.notes.splice(0)) note(n);
-          while (consume(x)) any = true;
+          while (await consume(x)) any = true;
         }
       }
-      if (any || pendingLines > 0) { commit(); o.onCommit?.(summary); }
+      if (any || pendingLines > 0) { await commit(); o.onCommit?.(summary); }
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, poll);
         o.signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
       });
     }
-    for (const x of open) while (consume(x)) { /* last lines */ }
-    commit();
+    for (const x of open) while (await consume(x)) { /* last lines */ }
+    await commit();
     return summary;
   } finally {
     for (const x of open) x.file.close();

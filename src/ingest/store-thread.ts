@@ -2,7 +2,8 @@
 // says why): batches of events with the positions they lead to, one
 // transaction each, in the order they come.
 import { parentPort, workerData } from 'node:worker_threads';
-import { openStoreWriter } from '../ledger/open.js';
+import type { StoreSpec } from '../ledger/open.js';
+import { openIngestWriter } from './ledger.js';
 import type { LedgerEvent } from '../ledger/types.js';
 
 export type StoreJob = { id: number; events: LedgerEvent[]; state: Array<[string, unknown]> } | { close: true };
@@ -10,22 +11,28 @@ export type StoreReply = { id: number; error?: string } | { closed: true };
 
 const port = parentPort;
 if (!port) throw new Error('store-thread must run as a worker thread');
-const store = openStoreWriter({ store: (workerData as { path: string }).path });
+const store = openIngestWriter((workerData as { store: string | StoreSpec }).store);
 
+// Each answer goes out once its transaction has ended; the writer runs the
+// transactions in the order the jobs came, and a close after all of them.
 port.on('message', (job: StoreJob) => {
+  void handle(job);
+});
+
+async function handle(job: StoreJob): Promise<void> {
   if ('close' in job) {
-    store.close();
-    port.postMessage({ closed: true } satisfies StoreReply);
-    port.close(); // nothing left to wait for: the thread ends
+    await store.close();
+    port!.postMessage({ closed: true } satisfies StoreReply);
+    port!.close(); // nothing left to wait for: the thread ends
     return;
   }
   try {
-    store.transaction(() => {
-      store.add(job.events.map((event) => ({ event })));
-      for (const [k, v] of job.state) store.putState(k, v);
+    await store.transaction(async (tx) => {
+      await tx.add(job.events.map((event) => ({ event })));
+      for (const [k, v] of job.state) await tx.putState(k, v);
     });
-    port.postMessage({ id: job.id } satisfies StoreReply);
+    port!.postMessage({ id: job.id } satisfies StoreReply);
   } catch (err) {
-    port.postMessage({ id: job.id, error: (err as Error).message } satisfies StoreReply);
+    port!.postMessage({ id: job.id, error: (err as Error).message } satisfies StoreReply);
   }
-});
+}

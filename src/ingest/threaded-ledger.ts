@@ -7,7 +7,8 @@
 // committed with its positions, in order: a crash loses only batches not
 // yet committed, and their lines are read again next time.
 import { Worker } from 'node:worker_threads';
-import { openStoreWriter } from '../ledger/open.js';
+import type { StoreSpec } from '../ledger/open.js';
+import { openIngestWriter } from './ledger.js';
 import type { StoreWriter } from '../ledger/store/types.js';
 import type { LedgerEvent } from '../ledger/types.js';
 import type { StoreJob, StoreReply } from './store-thread.js';
@@ -23,10 +24,10 @@ export class ThreadedIngestLedger {
   private failed: Error | null = null;
   private readonly initial: StoreWriter;
 
-  constructor(path: string) {
+  constructor(store: string | StoreSpec) {
     // The saved positions are read here, before the thread writes anything.
-    this.initial = openStoreWriter({ store: path });
-    this.worker = new Worker(new URL('./store-thread.js', import.meta.url), { workerData: { path } });
+    this.initial = openIngestWriter(store);
+    this.worker = new Worker(new URL('./store-thread.js', import.meta.url), { workerData: { store } });
     this.worker.on('message', (m: StoreReply) => {
       if ('closed' in m) return;
       const w = this.waiting.get(m.id);
@@ -45,8 +46,9 @@ export class ThreadedIngestLedger {
     });
   }
 
-  state<T>(key: string): T | null {
-    return this.initial.state<T>(key);
+  /** A saved position or parser state (null: none), as committed. */
+  state<T>(key: string): Promise<T | null> {
+    return this.initial.transaction((tx) => tx.state<T>(key));
   }
 
   add(e: LedgerEvent): void {
@@ -82,7 +84,7 @@ export class ThreadedIngestLedger {
   async close(): Promise<void> {
     this.pending = [];
     await Promise.allSettled(this.inFlight);
-    this.initial.close();
+    await this.initial.close();
     await new Promise<void>((resolve) => {
       this.worker.once('exit', () => resolve());
       this.worker.postMessage({ close: true } satisfies StoreJob);

@@ -15,7 +15,7 @@ const BATCH = 20_000;
 export interface Conversion { events: number; renamedTo: string }
 
 /** Converts `legacyPath` if it exists; null when there is nothing to convert. */
-export function convertLegacyLedger(legacyPath: string, store: StoreWriter, opts: { quiet?: boolean; batch?: number; afterBatch?: () => void } = {}): Conversion | null {
+export async function convertLegacyLedger(legacyPath: string, store: StoreWriter, opts: { quiet?: boolean; batch?: number; afterBatch?: () => void } = {}): Promise<Conversion | null> {
   if (!fs.existsSync(legacyPath)) return null;
   const old = new Database(legacyPath, { readonly: true, fileMustExist: true });
   const stateKey = `convert:${legacyPath}`;
@@ -27,12 +27,12 @@ export function convertLegacyLedger(legacyPath: string, store: StoreWriter, opts
       const next = old.prepare(`SELECT ${SELECT_COLUMNS.join(', ')} FROM events WHERE id > ? ORDER BY id LIMIT ?`).raw(true);
       const shown = progress(`converting ${legacyPath} into the store`, 'events', { total, quiet: opts.quiet });
       for (;;) {
-        const n = store.transaction(() => {
-          const after = store.state<number>(stateKey) ?? 0;
+        const n = await store.transaction(async (tx) => {
+          const after = (await tx.state<number>(stateKey)) ?? 0;
           const rows = next.all(after, opts.batch ?? BATCH) as unknown[][];
           if (rows.length === 0) return 0;
-          store.add(rows.map((r) => ({ event: fromValues(r) })));
-          store.putState(stateKey, Number(rows[rows.length - 1]![0]));
+          await tx.add(rows.map((r) => ({ event: fromValues(r) })));
+          await tx.putState(stateKey, Number(rows[rows.length - 1]![0]));
           return rows.length;
         });
         if (n === 0) break;

@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type { ResolvedConfig } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
 import type { IndexerMessage, IndexerWorkerData } from './indexer-worker.js';
+import { storeSpecOf } from './open.js';
 
 export interface RunningIndexer { stop(): Promise<void> }
 
@@ -17,7 +18,7 @@ const POLL_MS = 500;
 
 export function startIndexer(cfg: ResolvedConfig, log: Logger, opts: { pollMs?: number } = {}): RunningIndexer {
   const keepMs = Math.min(cfg.ledger.journal_keep_hours * 3600_000, cfg.ledger.retention_days * 86400_000);
-  const data: IndexerWorkerData = { store: cfg.paths.store, journal: cfg.paths.journal, keepMs, pollMs: opts.pollMs ?? POLL_MS, cleanEveryMs: 300_000 };
+  const data: IndexerWorkerData = { ...storeSpecOf(cfg), node: cfg.node, dataDir: cfg.data_dir, keepMs, pollMs: opts.pollMs ?? POLL_MS, cleanEveryMs: 300_000 };
   const worker = new Worker(new URL('./indexer-worker.js', import.meta.url), { workerData: data });
   let stopped: () => void = () => undefined;
   const done = new Promise<void>((res) => { stopped = res; });
@@ -28,7 +29,8 @@ export function startIndexer(cfg: ResolvedConfig, log: Logger, opts: { pollMs?: 
       case 'indexed': errors = 0; log.debug({ events: m.events, ms: m.ms }, 'indexed'); break;
       case 'removed': log.info({ segments: m.segments }, 'removed journal segments the store has'); break;
       // Logged once per run of failures, not every poll.
-      case 'error': if (errors++ === 0) log.error({ err: m.error }, 'the indexer cannot write the store: research misses the newest events until it can (mail is not affected: the journal has them)'); break;
+      case 'error': if (errors++ === 0) log.error({ err: m.error }, 'the indexer cannot write the store: research misses the newest events until it can (mail is not affected: the journal keeps them, and they follow when the store is back)'); break;
+      case 'recovered': log.warn({ down_s: Math.round(m.downMs / 1000), failures: errors }, 'the store takes the journal again: the backlog follows'); errors = 0; break;
       case 'stopped': stopped(); break;
     }
   });

@@ -34,21 +34,22 @@ test('small batches, repeated runs and several streams: every record once, posit
   const j = path.join(dir, 'journal');
   await journal(j, { smtp: 2500, pop3: 700 });
   const store = new SqliteStoreWriter(path.join(dir, 'store.sqlite'));
-  assert.deepEqual(lagOf(store, j).map((l) => [l.stream, l.events]).sort(), [['pop3', 700], ['smtp', 2500]]);
+  assert.deepEqual((await lagOf(store, j)).map((l) => [l.stream, l.events]).sort(), [['pop3', 700], ['smtp', 2500]]);
   let rounds = 0;
-  while (indexBatch(store, j, 1000).more) rounds++;
+  while ((await indexBatch(store, j, 1000)).more) rounds++;
   assert.ok(rounds >= 2, 'several batches');
   // Nothing new: another batch adds nothing.
-  assert.equal(indexBatch(store, j).events, 0);
+  assert.equal((await indexBatch(store, j)).events, 0);
   await journal(j, { smtp: 300 }); // the stream goes on (seq 2501...)
-  assert.equal(catchUp(store, j, Date.now() + 10_000).events, 300);
-  assert.deepEqual(lagOf(store, j), []);
-  const pos = Object.fromEntries(store.positions().map((p) => [p.stream, p.seq]));
+  assert.equal((await catchUp(store, j, Date.now() + 10_000)).events, 300);
+  assert.deepEqual(await lagOf(store, j), []);
+  const pos = Object.fromEntries((await store.positions()).map((p) => [p.stream, p.seq]));
   assert.deepEqual(pos, { smtp: 2800, pop3: 700 });
-  store.close();
+  await store.close();
   const r = new SqliteStoreReader(path.join(dir, 'store.sqlite'));
   t.after(() => r.close());
-  const all = [...r.all()];
+  const all = [];
+  for await (const e of r.all()) all.push(e);
   assert.equal(all.length, 3500);
   const keys = new Set(all.map((e) => `${e.jstream}:${e.jseq}`));
   assert.equal(keys.size, 3500, 'no record twice');
@@ -62,14 +63,14 @@ test('research waits for the store up to its bound, and says how far it is behin
   const paths = { journal: path.join(dir, 'journal'), store: path.join(dir, 'store.sqlite') };
   await journal(paths.journal, { smtp: 45_000 });
   // No time at all: one batch (20,000 records) goes in, the rest is named.
-  const lag = catchUpStore(paths, 0);
+  const lag = await catchUpStore(paths, 0);
   assert.equal(lag.length, 1);
   assert.equal(lag[0]!.stream, 'smtp');
   assert.equal(lag[0]!.node, 'mx1');
   assert.equal(lag[0]!.events, 25_000);
   // With time: everything, and nothing is said to be missing.
-  const research = openResearchStore({ paths: { ...paths, legacyLedger: '', maildirRoot: '', tlsDir: '' }, ledger: { research_wait_ms: 30_000 } } as never);
+  const research = await openResearchStore({ paths: { ...paths, legacyLedger: '', maildirRoot: '', tlsDir: '' }, ledger: { research_wait_ms: 30_000 } } as never);
   t.after(() => research.close());
   assert.deepEqual(research.lag, []);
-  assert.equal(research.reader.count(), 45_000);
+  assert.equal(await research.reader.count(), 45_000);
 });

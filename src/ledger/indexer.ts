@@ -19,16 +19,16 @@ export interface BatchResult {
 
 const keyOf = (node: string, stream: string): string => `${node}\u0000${stream}`;
 
-function positionsByStream(store: Pick<StoreWriter, 'positions'>): Map<string, StorePosition> {
-  return new Map(store.positions().map((p) => [keyOf(p.node, p.stream), p]));
+async function positionsByStream(store: Pick<StoreWriter, 'positions'>): Promise<Map<string, StorePosition>> {
+  return new Map((await store.positions()).map((p) => [keyOf(p.node, p.stream), p]));
 }
 
 const toPosition = (p: StorePosition | undefined): Position => (p ? { seq: p.seq, segment: p.segment, offset: p.offset } : START);
 
 /** One batch over every stream of the journal directory, in one transaction. */
-export function indexBatch(store: StoreWriter, journalDir: string, maxRecords = BATCH_RECORDS): BatchResult {
-  return store.transaction(() => {
-    const have = positionsByStream(store);
+export function indexBatch(store: StoreWriter, journalDir: string, maxRecords = BATCH_RECORDS): Promise<BatchResult> {
+  return store.transaction(async (tx) => {
+    const have = await positionsByStream(tx);
     const streams = listStreams(journalDir);
     const damage: Damage[] = [];
     let events = 0;
@@ -41,11 +41,11 @@ export function indexBatch(store: StoreWriter, journalDir: string, maxRecords = 
       damage.push(...r.damage);
       if (r.records.length === 0 && r.end.seq === from.seq && r.end.segment === from.segment && r.end.offset === from.offset) continue;
       let lastTs: number | null = null;
-      store.add(r.records.map((rec) => {
+      await tx.add(r.records.map((rec) => {
         if (lastTs === null || rec.event.ts > lastTs) lastTs = rec.event.ts;
         return { event: rec.event, stream, seq: rec.seq };
       }));
-      store.setPosition({ node, stream, seq: r.end.seq, segment: r.end.segment, offset: r.end.offset, last_ts: lastTs, updated: Date.now() });
+      await tx.setPosition({ node, stream, seq: r.end.seq, segment: r.end.segment, offset: r.end.offset, last_ts: lastTs, updated: Date.now() });
       events += r.records.length;
       if (r.records.length >= share) more = true;
     }
@@ -54,8 +54,8 @@ export function indexBatch(store: StoreWriter, journalDir: string, maxRecords = 
 }
 
 /** How far the store is behind the journals: the streams with records it does not have yet. */
-export function lagOf(store: Pick<StoreWriter, 'positions'>, journalDir: string, now = Date.now()): StoreLag[] {
-  const have = positionsByStream(store);
+export async function lagOf(store: Pick<StoreWriter, 'positions'>, journalDir: string, now = Date.now()): Promise<StoreLag[]> {
+  const have = await positionsByStream(store);
   const out: StoreLag[] = [];
   for (const { node, stream } of listStreams(journalDir)) {
     const p = have.get(keyOf(node, stream));
@@ -65,23 +65,32 @@ export function lagOf(store: Pick<StoreWriter, 'positions'>, journalDir: string,
   return out;
 }
 
+/** What the journals hold, per stream: the newest record (seq) beside what the store has (have). */
+export function journalHeads(positions: StorePosition[], journalDir: string): { node: string; stream: string; seq: number; have: number }[] {
+  const have = new Map(positions.map((p) => [keyOf(p.node, p.stream), p]));
+  return listStreams(journalDir).map(({ node, stream }) => {
+    const p = have.get(keyOf(node, stream));
+    return { node, stream, seq: (p?.seq ?? 0) + streamLag(journalDir, node, stream, toPosition(p)).records, have: p?.seq ?? 0 };
+  });
+}
+
 export interface CatchUpResult { events: number; damage: Damage[]; lag: StoreLag[] }
 
 /**
  * Indexes until the store has every record that was in the journals when it
  * was called, or the deadline passed; then says what is still missing.
  */
-export function catchUp(store: StoreWriter, journalDir: string, deadline: number): CatchUpResult {
+export async function catchUp(store: StoreWriter, journalDir: string, deadline: number): Promise<CatchUpResult> {
   let events = 0;
   const damage: Damage[] = [];
-  if (lagOf(store, journalDir).length === 0) return { events, damage, lag: [] };
+  if ((await lagOf(store, journalDir)).length === 0) return { events, damage, lag: [] };
   for (;;) {
-    const r = indexBatch(store, journalDir);
+    const r = await indexBatch(store, journalDir);
     events += r.events;
     damage.push(...r.damage);
     if (!r.more || Date.now() >= deadline) break;
   }
-  return { events, damage, lag: lagOf(store, journalDir) };
+  return { events, damage, lag: await lagOf(store, journalDir) };
 }
 
 /**
@@ -90,10 +99,10 @@ export function catchUp(store: StoreWriter, journalDir: string, deadline: number
  * so that no segment goes whose records a power failure could take from the
  * store again.
  */
-export function removeIndexedSegments(store: StoreWriter, journalDir: string, keepMs: number): number {
-  store.makeDurable();
+export async function removeIndexedSegments(store: StoreWriter, journalDir: string, keepMs: number): Promise<number> {
+  await store.makeDurable();
   let removed = 0;
-  for (const p of store.positions()) {
+  for (const p of await store.positions()) {
     removed += removeSegments(journalDir, p.node, p.stream, { consumedSeq: p.seq, olderThanMs: keepMs }).length;
   }
   return removed;

@@ -68,7 +68,7 @@ async function withLedger<T>(fn: (r: SqliteStoreReader) => Promise<T>): Promise<
   const w = await testJournal(file);
   await w.append(EVENTS);
   await w.close();
-  const r = testStore(file);
+  const r = await testStore(file);
   try {
     return await fn(r);
   } finally {

@@ -35,7 +35,7 @@ test('diagnosis: the refusing check first, then what other checks of the session
     ev('message.delivered', { session: 's4', ref: 'TXREF0000004', mail_from: 'c@ok.test', rcpt: 'info@local.test', smtp_code: 250 }),
   ]);
   await w.close();
-  const r = testStore(file);
+  const r = await testStore(file);
   const j = await trace(r, { rcpt: 'info@local.test', since: 0 });
   await r.close();
   const by = new Map(j.map((x) => [x.ref, x]));

@@ -5,9 +5,11 @@ import { buildPipeline } from '../checks/registry.js';
 import { LocalDomains } from '../domains/index.js';
 import { MaildirTarget } from '../delivery/maildir/index.js';
 import { DeliveredMemory } from '../delivery/memory.js';
-import { markRun, recoverCrashedRuns } from '../delivery/maildir/recover.js';
+import { deadRuns, markRun, recoverCrashedRuns } from '../delivery/maildir/recover.js';
 import { DeliveryRouter } from '../delivery/router.js';
-import { openJournal, openResearchStore } from '../ledger/open.js';
+import { isClusterStore, openJournal, openResearchStore, storeSpecOf, type ResearchStore } from '../ledger/open.js';
+import { journalRefReader } from '../ledger/journal-refs.js';
+import type { LedgerReader } from '../ledger/types.js';
 import type { Logger } from '../log/logger.js';
 import { Gateway } from '../smtp/gateway.js';
 import type { ConnectionLimiter } from '../net/limiter.js';
@@ -47,15 +49,12 @@ export async function startGateway(cfg: ResolvedConfig, tls: TlsMaterial, limite
   if (swept) log.warn({ files: swept }, 'removed files a crashed delivery left in Maildir tmp/ (none of them had been accepted)');
   // Before the first session: messages a crashed run stored but never recorded get their ledger event.
   const runDir = path.join(cfg.data_dir, 'run');
-  // The store with everything the journals hold (the crashed run's events included).
-  const research = openResearchStore(cfg, { waitMs: 600_000 });
-  const reader = research.reader;
-  const recovery = await recoverCrashedRuns({
+  const recovery = await withRecoveryReader(cfg, runDir, log, (reader) => recoverCrashedRuns({
     node: cfg.node, hostname: cfg.hostname, runDir, domains, memory, reader,
     mailboxes: domains.allMailboxes().filter((b) => cfg.domains[b.domain]?.delivery.type === 'maildir'),
     dirOf: (m) => target.dirOf(m),
     append: (events) => ledger.append(events),
-  }).finally(() => research.close());
+  }));
   if (recovery.runs) {
     log.warn({ ...recovery }, recovery.recovered
       ? 'a crashed run left messages in Maildirs without their delivery event: recorded now as message.recovered; the senders\' retries are not stored twice'
@@ -99,8 +98,37 @@ export async function startGateway(cfg: ResolvedConfig, tls: TlsMaterial, limite
       await ledger.close();
       memory.close();
       unmark();
+      // After the sessions: their last checks may still have asked PostgreSQL.
+      await deps.cluster?.close();
       health.stop();
       fs.rmSync(spoolDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The crash recovery's view of the ledger, opened only when a file of a dead
+ * run is checked: the store with everything the journals hold. A cluster
+ * store that cannot be reached does not keep the node from starting: the
+ * recovery then reads this node's journal since the oldest dead run began.
+ */
+async function withRecoveryReader<T>(cfg: ResolvedConfig, runDir: string, log: Logger, fn: (r: Pick<LedgerReader, 'byRefs'>) => Promise<T>): Promise<T> {
+  let store: ResearchStore | null = null;
+  let reader: Pick<LedgerReader, 'byRefs'> | null = null;
+  const open = async (): Promise<Pick<LedgerReader, 'byRefs'>> => {
+    try {
+      store = await openResearchStore(cfg, { waitMs: 600_000 });
+      return store.reader;
+    } catch (err) {
+      if (!isClusterStore(storeSpecOf(cfg)) || (err as Error).name !== 'StoreUnavailableError') throw err;
+      const since = Math.min(...deadRuns(runDir).map((r) => r.started)) - 60_000;
+      log.warn({ err: (err as Error).message }, 'crash recovery: the cluster store cannot be reached; reading this node\'s journal instead');
+      return journalRefReader(cfg.paths.journal, cfg.node, since);
+    }
+  };
+  try {
+    return await fn({ byRefs: async (refs) => (reader ??= await open()).byRefs(refs) });
+  } finally {
+    await (store as ResearchStore | null)?.close();
+  }
 }

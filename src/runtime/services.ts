@@ -1,9 +1,10 @@
 // The outside services the checks use, built once per process from the
 // configuration: the caching DNS resolver, the clamd client, the spam
-// scanner, and the Health they report to.
+// scanner, the cluster's PostgreSQL, and the Health they report to.
 import fs from 'node:fs';
 import type { ResolvedConfig } from '../config/load.js';
-import { ConfigError } from '../config/load.js';
+import { ConfigError, isPostgresUrl } from '../config/load.js';
+import { ClusterDb } from '../checks/cluster-db.js';
 import type { CheckDeps } from '../checks/types.js';
 import { CachingResolver } from '../dns/cache.js';
 import { parseResolvConf, StubResolver } from '../dns/stub-resolver.js';
@@ -80,6 +81,8 @@ export function buildCheckDeps(cfg: ResolvedConfig, domains: LocalDomains, healt
     maxMessageSize: cfg.smtp.max_message_size,
     hostname: cfg.hostname,
     dataDir: cfg.data_dir,
+    // No connection until a check needs one (ClusterDb makes its pool on first use).
+    cluster: isPostgresUrl(cfg.paths.store) ? new ClusterDb({ url: cfg.paths.store, passwordFile: cfg.paths.storePasswordFile }) : null,
     resolver: buildResolver(cfg),
     clamd: buildClamd(cfg),
     spam: buildSpam(cfg),

@@ -70,7 +70,7 @@ before(async () => {
     ev(t + 22, { kind: 'message.delivered', ...p, rcpt: 'dave@a.test', smtp_code: 250, reply: '250 2.0.0 accepted', details: { target: 'lmtp', address: LMTP } }),
   ]);
   await w.close();
-  reader = testStore(cfg.paths.store);
+  reader = await testStore(cfg.paths.store);
   users = new UserStore(path.join(dir, 'web-users.json'));
   const { hashPassword } = await import('../pop3/passwords.js');
   fs.writeFileSync(users.file, JSON.stringify({ users: [

@@ -2,6 +2,7 @@
 // POP3: one process holds the sessions and the login-failure counts).
 import http from 'node:http';
 import type { ResolvedConfig } from '../config/load.js';
+import { storeSpecOf } from '../ledger/open.js';
 import { LocalDomains } from '../domains/index.js';
 import { configuredMailboxes, researchSettings } from '../research/settings.js';
 import { createLogger, type Logger } from '../log/logger.js';
@@ -27,7 +28,7 @@ export async function startWeb(cfg: ResolvedConfig, log: Logger): Promise<Runnin
   const mailboxesOf = configuredMailboxes(cfg);
   // Searches and reports off the main thread (research-pool.ts says why).
   const research = new ResearchPool({
-    ledger: cfg.paths,
+    ledger: storeSpecOf(cfg),
     waitMs: cfg.ledger.research_wait_ms,
     mailboxes: Object.fromEntries(Object.keys(cfg.domains).map((d) => [d, mailboxesOf(d)])),
     settings: researchSettings(cfg),
@@ -40,7 +41,7 @@ export async function startWeb(cfg: ResolvedConfig, log: Logger): Promise<Runnin
   const users = new UserStore(usersFile(cfg));
   const checkDeps = buildCheckDeps(cfg, new LocalDomains(cfg.domains));
   const quiet = createLogger('silent');
-  const metrics = new LedgerMetrics(cfg.paths.store, cfg.data_dir);
+  const metrics = new LedgerMetrics(storeSpecOf(cfg), cfg.data_dir);
   const app = await buildWebApp({
     cfg, research, users, log, metrics,
     checks: { domain: (n) => checkDomain(cfg, checkDeps, quiet, n), ip: (a) => checkIp(cfg, checkDeps, quiet, a) },

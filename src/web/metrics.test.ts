@@ -18,15 +18,15 @@ test('a large first count yields to the event loop between batches, and concurre
   const db = new SqliteStoreWriter(file);
   const ev = (ts: number, kind: LedgerEvent['kind'], smtp_code: number, i: number): { event: LedgerEvent } =>
     ({ event: { ts, node: 'n1', source: 'gateway', kind, smtp_code, session: `S${i % 5000}` } });
-  const ins = { run: (ts: number, kind: LedgerEvent['kind'], code: number) => db.transaction(() => db.add([ev(ts, kind, code, 0)])) };
+  const ins = { run: (ts: number, kind: LedgerEvent['kind'], code: number) => db.transaction((tx) => tx.add([ev(ts, kind, code, 0)])) };
   // Sessions of several events in several batches: chunks interleave by session, ids by batch.
   for (let b = 0; b < ROWS; b += 5000) {
-    db.transaction(() => db.add(Array.from({ length: Math.min(5000, ROWS - b) }, (_, k) => {
+    await db.transaction((tx) => tx.add(Array.from({ length: Math.min(5000, ROWS - b) }, (_, k) => {
       const i = b + k;
       return ev(1e12 + i, i % 4 === 0 ? 'rcpt.rejected' : 'message.delivered', i % 4 === 0 ? 550 : 250, i);
     })));
   }
-  const m = new LedgerMetrics(file, dir);
+  const m = new LedgerMetrics({ store: file }, dir);
   t.after(() => m.close());
   let ticks = 0;
   const timer = setInterval(() => { ticks++; }, 0);
@@ -39,7 +39,7 @@ test('a large first count yields to the event loop between batches, and concurre
     assert.match(text, new RegExp(`mailproof_messages_total\\{outcome="rejected",source="gateway"\\} ${Math.ceil(ROWS / 4)}\\n`));
   }
   // New rows only on the next scrape.
-  ins.run(2e12, 'message.delivered', 250);
-  db.close();
+  await ins.run(2e12, 'message.delivered', 250);
+  await db.close();
   assert.match(await m.text(), new RegExp(`mailproof_messages_total\\{outcome="delivered",source="gateway"\\} ${delivered + 1}\\n`));
 });

@@ -18,7 +18,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { readHealth } from '../health/index.js';
-import { openStoreReader } from '../ledger/open.js';
+import { isClusterStore, openStoreReader, type StoreSpec } from '../ledger/open.js';
 import type { EventStore } from '../ledger/store/types.js';
 
 const COUNTED = new Set(['message.delivered', 'rcpt.rejected', 'data.rejected', 'message.delivery_failed', 'check.result']);
@@ -49,7 +49,7 @@ export class LedgerMetrics {
   /** The count in progress: a second scrape meanwhile waits for it instead of counting the same rows again. */
   private counting: Promise<void> | null = null;
 
-  constructor(private readonly storePath: string, private readonly dataDir: string, extra?: (r: Registry) => void) {
+  constructor(private readonly spec: StoreSpec, private readonly dataDir: string, extra?: (r: Registry) => void) {
     const registers = [this.registry];
     this.messages = new Counter({ name: 'mailproof_messages_total', help: 'Final outcome per message and recipient as recorded in the ledger (delivered, rejected = 5xx, tempfailed = 4xx)', labelNames: ['outcome', 'source'], registers });
     this.checks = new Counter({ name: 'mailproof_checks_total', help: 'Check runs by check and verdict (ledger check.result events)', labelNames: ['check', 'verdict'], registers });
@@ -62,7 +62,8 @@ export class LedgerMetrics {
   }
 
   private open(): EventStore {
-    this.db ??= openStoreReader({ store: this.storePath });
+    // A cluster store holds every node's events; each node's /metrics counts its own (Prometheus adds the nodes up).
+    this.db ??= openStoreReader(this.spec, isClusterStore(this.spec) && this.spec.node !== undefined ? { countNode: this.spec.node } : {});
     return this.db;
   }
 

@@ -19,14 +19,14 @@ const SINCE = NOW - 2 * 86400e3;
 /** Transactions for big.test: enough that a search with an outcome filter, which must build every journey, takes a while. */
 const BIG = 40000;
 
-before(() => {
+before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-research-pool-'));
   ledger = { store: path.join(dir, 'store.sqlite'), journal: path.join(dir, 'journal') };
   const db = new SqliteStoreWriter(ledger.store);
   const batch: { event: LedgerEvent }[] = [];
   const ins = { run: (event: LedgerEvent) => batch.push({ event }) };
   const row = (r: Record<string, unknown>) => r as unknown as LedgerEvent;
-  db.transaction(() => {
+  await db.transaction(async (tx) => {
     for (let i = 0; i < BIG; i++) {
       const ts = SINCE + i * 1000;
       const ref = `R${String(i).padStart(11, '0')}`;
@@ -45,9 +45,9 @@ before(() => {
     ins.run(row({ ...small, ts: NOW - 60e3, kind: 'mail.from' }));
     ins.run(row({ ...small, ts: NOW - 59e3, kind: 'rcpt.accepted', rcpt: 'bob@small.test', rcpt_domain: 'small.test' }));
     ins.run(row({ ...small, ts: NOW - 58e3, kind: 'message.delivered', rcpt: 'bob@small.test', rcpt_domain: 'small.test', smtp_code: 250, reply: '250 2.0.0 accepted (ref SMALLREF0001)' }));
-    db.add(batch);
+    await tx.add(batch);
   });
-  db.close();
+  await db.close();
 });
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 

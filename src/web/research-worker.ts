@@ -30,7 +30,7 @@ const data = workerData as ResearchWorkerData;
 const research = inlineResearch(openStoreReader(data.ledger), (domain) => data.mailboxes[domain] ?? [], data.settings ?? {});
 
 /** Read-your-writes: the store takes in what the journals hold before a question is answered; what it could not is named in the answer. */
-function fresh(): StoreLag[] {
+function fresh(): Promise<StoreLag[]> {
   return catchUpStore(data.ledger, data.waitMs);
 }
 
@@ -38,9 +38,9 @@ const withLag = <T extends object>(r: T, lag: StoreLag[]): T => (lag.length ? { 
 
 async function run(job: ResearchJob): Promise<unknown> {
   switch (job.op) {
-    case 'search': { const lag = fresh(); return withLag(await research.search(job.filter, job.scope, job.lang), lag); }
-    case 'ref': { const lag = fresh(); return withLag(await research.journeysOfRef(job.ref, job.scope, job.lang, job.withMailboxes), lag); }
-    case 'public': fresh(); return research.publicView(job.ref, job.lang);
+    case 'search': { const lag = await fresh(); return withLag(await research.search(job.filter, job.scope, job.lang), lag); }
+    case 'ref': { const lag = await fresh(); return withLag(await research.journeysOfRef(job.ref, job.scope, job.lang, job.withMailboxes), lag); }
+    case 'public': await fresh(); return research.publicView(job.ref, job.lang);
     case 'report': {
       // Loaded on first use: PDF fonts and pdfkit are not needed for searching.
       const { renderReport } = await import('../report/index.js');

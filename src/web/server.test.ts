@@ -65,7 +65,7 @@ before(async () => {
   }
   await w.append(many);
   await w.close();
-  reader = testStore(cfg.paths.store);
+  reader = await testStore(cfg.paths.store);
   users = new UserStore(path.join(dir, 'web-users.json'));
   // Accounts with cheap scrypt parameters: the hashing itself is pop3/passwords.ts's and tested there.
   const { hashPassword } = await import('../pop3/passwords.js');
@@ -73,7 +73,7 @@ before(async () => {
     { name: 'staff1', role: 'staff', domains: [], hash: await hashPassword('staff-pw', FAST) },
     { name: 'custa', role: 'customer', domains: ['a.test'], hash: await hashPassword('cust-pw', FAST) },
   ] }), { mode: 0o600 });
-  metrics = new LedgerMetrics(cfg.paths.store, dir);
+  metrics = new LedgerMetrics({ store: cfg.paths.store }, dir);
 });
 
 after(async () => {

@@ -9,6 +9,6 @@ import { SqliteStoreWriter } from '../../src/ledger/store/sqlite/writer.js';
 const [legacy, store, batch] = process.argv.slice(2);
 if (!legacy || !store) throw new Error('usage: convert-child.js LEGACY STORE [BATCH]');
 const w = new SqliteStoreWriter(store);
-const r = convertLegacyLedger(legacy, w, { quiet: true, batch: Number(batch ?? 2000), afterBatch: () => fs.writeSync(1, 'batch\n') });
-w.close();
+const r = await convertLegacyLedger(legacy, w, { quiet: true, batch: Number(batch ?? 2000), afterBatch: () => fs.writeSync(1, 'batch\n') });
+await w.close();
 fs.writeSync(1, r ? `done ${r.events}\n` : 'nothing\n');

@@ -9,26 +9,25 @@ import { SqliteStoreWriter } from '../../src/ledger/store/sqlite/writer.js';
 import { toStored } from '../../src/ledger/store/codec.js';
 import type { StoredEvent } from '../../src/ledger/types.js';
 
-/**
- * Every event of a store, in the order the store numbered them. Synchronous,
- * as the embedded store's all() is: its close() is done when it returns.
- */
-export function storeEvents(store: string): StoredEvent[] {
+/** Every event of a store, in the order the store numbered them. */
+export async function storeEvents(store: string): Promise<StoredEvent[]> {
   const r = new SqliteStoreReader(store);
   try {
-    return [...r.all()].map(toStored).sort((a, b) => a.id - b.id);
+    const out: StoredEvent[] = [];
+    for await (const e of r.all()) out.push(toStored(e));
+    return out.sort((a, b) => a.id - b.id);
   } finally {
-    void r.close();
+    await r.close();
   }
 }
 
 /** The store after it took in everything in the journal directory (as research does before it answers). */
-export function caughtUp(store: string, journal: string): void {
+export async function caughtUp(store: string, journal: string): Promise<void> {
   const w = new SqliteStoreWriter(store);
   try {
-    catchUp(w, journal, Date.now() + 30_000);
+    await catchUp(w, journal, Date.now() + 30_000);
   } finally {
-    w.close();
+    await w.close();
   }
 }
 
@@ -50,7 +49,7 @@ export function testJournal(store: string): Promise<JournalWriter> {
 }
 
 /** The store of a test, caught up with the journal beside it, for reading. */
-export function testStore(store: string): SqliteStoreReader {
-  caughtUp(store, path.join(path.dirname(store), 'journal'));
+export async function testStore(store: string): Promise<SqliteStoreReader> {
+  await caughtUp(store, path.join(path.dirname(store), 'journal'));
   return new SqliteStoreReader(store);
 }

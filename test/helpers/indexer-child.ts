@@ -13,12 +13,12 @@ if (!store || !journal) throw new Error('usage: indexer-child.js STORE JOURNAL [
 const w = new SqliteStoreWriter(store);
 let total = 0;
 for (;;) {
-  const r = indexBatch(w, journal, Number(per ?? 5000));
+  const r = await indexBatch(w, journal, Number(per ?? 5000));
   if (r.damage.length) throw new Error(`damage: ${JSON.stringify(r.damage)}`);
   total += r.events;
   // Synchronous: on the pipe before a kill can come.
   fs.writeSync(1, `batch ${r.events}\n`);
   if (!r.more) break;
 }
-w.close();
+await w.close();
 fs.writeSync(1, `done ${total}\n`);

@@ -38,16 +38,15 @@ export function journalDigest(journalDir: string): Digest {
 
 /**
  * Every event of a store: journal events as "node/stream seq JSON", others
- * (ingested, converted) as "- JSON". Synchronous, as the embedded store's
- * all() is: its close() is done when it returns.
+ * (ingested, converted) as "- JSON".
  */
-export function storeDigest(store: string): Digest {
+export async function storeDigest(store: string): Promise<Digest> {
   const r = new SqliteStoreReader(store);
   const lines: string[] = [];
   try {
-    for (const e of r.all()) lines.push(e.jstream !== undefined ? `${e.node}/${e.jstream} ${e.jseq} ${body(e)}` : `- ${body(e)}`);
+    for await (const e of r.all()) lines.push(e.jstream !== undefined ? `${e.node}/${e.jstream} ${e.jseq} ${body(e)}` : `- ${body(e)}`);
   } finally {
-    void r.close();
+    await r.close();
   }
   return digestOf(lines);
 }

@@ -17,9 +17,9 @@ export function ledgerOf(dataDir: string): { store: string; journal: string } {
  * journals hold (the store brought up to them first). For a ledger whose
  * parts the configuration moved (ledger.journal_dir, ledger.store).
  */
-export function eventsIn<T = EventRow>(at: { store: string; journal: string }, where: string, ...args: unknown[]): T[] {
-  caughtUp(at.store, at.journal);
-  const db = eventTable(storeEvents(at.store));
+export async function eventsIn<T = EventRow>(at: { store: string; journal: string }, where: string, ...args: unknown[]): Promise<T[]> {
+  await caughtUp(at.store, at.journal);
+  const db = eventTable(await storeEvents(at.store));
   try {
     return db.prepare(`SELECT * FROM events WHERE ${where} ORDER BY id`).all(...args) as T[];
   } finally {
@@ -31,14 +31,14 @@ export function eventsIn<T = EventRow>(at: { store: string; journal: string }, w
  * Rows of a running instance's ledger: `SELECT * FROM events WHERE <where> ORDER BY id`
  * over every event its journals hold (the store brought up to them first).
  */
-export function eventsOf<T = EventRow>(inst: Pick<Instance, 'dataDir'>, where: string, ...args: unknown[]): T[] {
+export function eventsOf<T = EventRow>(inst: Pick<Instance, 'dataDir'>, where: string, ...args: unknown[]): Promise<T[]> {
   return eventsIn<T>(ledgerOf(inst.dataDir), where, ...args);
 }
 
 /** Events written as a reply goes out (notes), not before it: poll briefly until `min` are there. */
-export async function eventually<T>(f: () => T[], min = 1): Promise<T[]> {
+export async function eventually<T>(f: () => T[] | Promise<T[]>, min = 1): Promise<T[]> {
   for (let i = 0; i < 50; i++) {
-    const r = f();
+    const r = await f();
     if (r.length >= min) return r;
     await new Promise((res) => setTimeout(res, 100));
   }

@@ -18,7 +18,7 @@ export async function tempLedger(events: LedgerEvent[], prefix = 'mp-ledger-'): 
   const w = await JournalWriter.open(journal, 'test', 'smtp', { sync: false });
   await w.append(events);
   await w.close();
-  caughtUp(file, journal);
+  await caughtUp(file, journal);
   const reader = new SqliteStoreReader(file);
   return { reader, file, journal, done: async () => { await reader.close(); fs.rmSync(dir, { recursive: true, force: true }); } };
 }

@@ -14,4 +14,4 @@ export const settings = checkSettings({
     .describe('client network of an IPv4 client (a sender pool retries from another address of the same network)'),
   ipv6_prefix: z.number().int().min(16).max(128).default(64)
     .describe('client network of an IPv6 client'),
-}, { mode: 'off' }).describe('greylisting of (client network, sender, recipient) triplets; state in <data_dir>/greylist.sqlite, shared by the worker processes');
+}, { mode: 'off' }).describe('greylisting of (client network, sender, recipient) triplets; state in <data_dir>/greylist.sqlite, shared by the worker processes, or with a PostgreSQL store (ledger.store = postgres://...) in PostgreSQL, shared by the nodes of the cluster, so a retry that lands on another node passes; while PostgreSQL cannot be reached within 2 s, each node decides with its own greylist.sqlite');

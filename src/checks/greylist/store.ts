@@ -1,9 +1,14 @@
-// Greylisting state (greylist.sqlite in data_dir): the triplets seen and the
-// client networks that earned automatic allowance. All times are ms since
-// the epoch from the injected clock. Every decision is one IMMEDIATE
-// transaction, so worker processes sharing the file never both count one retry.
+// Greylisting state of one node (greylist.sqlite in data_dir): the triplets
+// seen and the client networks that earned automatic allowance. decide.ts
+// decides; this store loads and saves the rows. Every decision is one
+// IMMEDIATE transaction, so worker processes sharing the file never both
+// count one retry. With a cluster's PostgreSQL store it is the fallback
+// while PostgreSQL cannot be reached (pg-store.ts).
 import type Database from 'better-sqlite3';
 import { openStateDb } from '../state.js';
+import { decide, pruneCutoffs, PRUNE_EVERY_MS, type ClientRow, type GreylistPolicy, type GreylistResult, type Triplet, type TripletRow } from './decide.js';
+
+export type { GreylistPolicy, GreylistResult, GreylistState, Triplet } from './decide.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS triplet (
@@ -23,50 +28,6 @@ CREATE TABLE IF NOT EXISTS client (
 ) WITHOUT ROWID;
 `;
 
-export interface GreylistPolicy {
-  delayMs: number;
-  retryWindowMs: number;
-  expiryMs: number;
-  /** 0: never. */
-  autoAllowAfter: number;
-}
-
-export interface Triplet { network: string; sender: string; rcpt: string }
-
-export type GreylistState =
-  /** First attempt (or one after the retry window or expiry): deferred. */
-  | 'new'
-  /** A retry before the delay ran out: deferred again. */
-  | 'too_early'
-  /** The first retry after the delay, within the window: passes, remembered. */
-  | 'retried'
-  /** A triplet that passed before and has not expired. */
-  | 'known'
-  /** The client network passed often enough: every triplet passes. */
-  | 'auto_allowed';
-
-export interface GreylistResult {
-  state: GreylistState;
-  pass: boolean;
-  /** First attempt of this triplet (ms), as now stored. */
-  firstSeen: number;
-  /** now - firstSeen (ms). */
-  ageMs: number;
-  /** Messages that passed for this triplet (after this one). */
-  passes: number;
-  /** Attempts of this triplet in its current round, this one included. */
-  attempts: number;
-  /** Messages that passed for the client network (after this one). */
-  clientPasses: number;
-  /** For a deferral: ms until a retry passes. */
-  waitMs: number;
-}
-
-interface TripletRow { first_seen: number; last_seen: number; attempts: number; passes: number }
-
-/** How often old rows are deleted (by the injected clock). */
-const PRUNE_EVERY_MS = 60 * 60 * 1000;
-
 export class GreylistStore {
   private readonly db: Database.Database;
   private lastPrune = -Infinity;
@@ -74,12 +35,11 @@ export class GreylistStore {
 
   constructor(dataDir: string, private readonly p: GreylistPolicy) {
     this.db = openStateDb(dataDir, 'greylist.sqlite', SCHEMA);
-    const getClient = this.db.prepare<[string], { passes: number; last_seen: number }>('SELECT passes, last_seen FROM client WHERE network = ?');
-    const bumpClient = this.db.prepare<[string, number]>(
-      'INSERT INTO client (network, passes, last_seen) VALUES (?, 1, ?) ON CONFLICT (network) DO UPDATE SET passes = passes + 1, last_seen = excluded.last_seen',
+    const getClient = this.db.prepare<[string], ClientRow>('SELECT passes, last_seen FROM client WHERE network = ?');
+    const putClient = this.db.prepare<[string, number, number]>(
+      'INSERT INTO client (network, passes, last_seen) VALUES (?, ?, ?) ON CONFLICT (network) DO UPDATE SET passes = excluded.passes, last_seen = excluded.last_seen',
     );
-    const touchClient = this.db.prepare<[number, string]>('UPDATE client SET last_seen = ? WHERE network = ?');
-    const resetClient = this.db.prepare<[string]>('DELETE FROM client WHERE network = ?');
+    const deleteClient = this.db.prepare<[string]>('DELETE FROM client WHERE network = ?');
     const getTriplet = this.db.prepare<[string, string, string], TripletRow>(
       'SELECT first_seen, last_seen, attempts, passes FROM triplet WHERE network = ? AND sender = ? AND rcpt = ?',
     );
@@ -88,39 +48,12 @@ export class GreylistStore {
        ON CONFLICT (network, sender, rcpt) DO UPDATE SET first_seen = excluded.first_seen, last_seen = excluded.last_seen,
          attempts = excluded.attempts, passes = excluded.passes`,
     );
-    const pass = (t: Triplet, now: number, row: TripletRow, state: GreylistState): GreylistResult => {
-      putTriplet.run(t.network, t.sender, t.rcpt, row.first_seen, now, row.attempts + 1, row.passes + 1);
-      bumpClient.run(t.network, now);
-      const clientPasses = getClient.get(t.network)?.passes ?? 0;
-      return { state, pass: true, firstSeen: row.first_seen, ageMs: now - row.first_seen, passes: row.passes + 1, attempts: row.attempts + 1, clientPasses, waitMs: 0 };
-    };
     this.step = this.db.transaction((t: Triplet, now: number): GreylistResult => {
-      const client = getClient.get(t.network);
-      if (client && now - client.last_seen > p.expiryMs) {
-        resetClient.run(t.network);
-      } else if (client && p.autoAllowAfter > 0 && client.passes >= p.autoAllowAfter) {
-        touchClient.run(now, t.network);
-        const row = getTriplet.get(t.network, t.sender, t.rcpt);
-        return {
-          state: 'auto_allowed', pass: true, firstSeen: row?.first_seen ?? now, ageMs: row ? now - row.first_seen : 0,
-          passes: row?.passes ?? 0, attempts: row?.attempts ?? 0, clientPasses: client.passes, waitMs: 0,
-        };
-      }
-      const row = getTriplet.get(t.network, t.sender, t.rcpt);
-      const fresh = !row
-        || (row.passes > 0 && now - row.last_seen > p.expiryMs)
-        || (row.passes === 0 && now - row.first_seen > p.retryWindowMs);
-      if (fresh) {
-        putTriplet.run(t.network, t.sender, t.rcpt, now, now, 1, 0);
-        return { state: 'new', pass: false, firstSeen: now, ageMs: 0, passes: 0, attempts: 1, clientPasses: client?.passes ?? 0, waitMs: p.delayMs };
-      }
-      if (row.passes > 0) return pass(t, now, row, 'known');
-      const age = now - row.first_seen;
-      if (age < p.delayMs) {
-        putTriplet.run(t.network, t.sender, t.rcpt, row.first_seen, now, row.attempts + 1, 0);
-        return { state: 'too_early', pass: false, firstSeen: row.first_seen, ageMs: age, passes: 0, attempts: row.attempts + 1, clientPasses: client?.passes ?? 0, waitMs: p.delayMs - age };
-      }
-      return pass(t, now, row, 'retried');
+      const d = decide({ client: getClient.get(t.network) ?? null, triplet: getTriplet.get(t.network, t.sender, t.rcpt) ?? null }, now, p);
+      if (d.client === null) deleteClient.run(t.network);
+      else if (d.client) putClient.run(t.network, d.client.passes, d.client.last_seen);
+      if (d.triplet) putTriplet.run(t.network, t.sender, t.rcpt, d.triplet.first_seen, d.triplet.last_seen, d.triplet.attempts, d.triplet.passes);
+      return d.result;
     }).immediate as unknown as (t: Triplet, now: number) => GreylistResult;
   }
 
@@ -132,9 +65,10 @@ export class GreylistStore {
   /** Deletes triplets and client networks nobody will ask about again. */
   prune(now: number): number {
     this.lastPrune = now;
+    const c = pruneCutoffs(now, this.p);
     const a = this.db.prepare('DELETE FROM triplet WHERE (passes = 0 AND first_seen < ?) OR (passes > 0 AND last_seen < ?)')
-      .run(now - this.p.retryWindowMs, now - this.p.expiryMs).changes;
-    const b = this.db.prepare('DELETE FROM client WHERE last_seen < ?').run(now - this.p.expiryMs).changes;
+      .run(c.pendingBefore, c.passedBefore).changes;
+    const b = this.db.prepare('DELETE FROM client WHERE last_seen < ?').run(c.clientBefore).changes;
     return a + b;
   }
 

@@ -7,7 +7,7 @@ import { testContext } from '../testing.js';
 import type { Check, Verdict } from '../types.js';
 import { rateChecks } from './index.js';
 
-const base = { mode: 'enforce', on_error: 'tempfail', connections_per_minute: 3, messages_per_hour: 2 } as const;
+const base = { mode: 'enforce', on_error: 'tempfail', connections_per_minute: 3, messages_per_hour: 2, scope: 'node' } as const;
 
 function setup(t: { after(fn: () => void): void }, settings = base) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailproof-rate-'));

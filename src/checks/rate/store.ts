@@ -9,6 +9,10 @@
 // running, and every session of that worker stalled for up to a second
 // (measured with bench/run.sh). The price of memory: counts restart with the
 // process, which for windows of a minute and an hour is acceptable.
+//
+// With checks.rate.scope = cluster the counts are the cluster's, in its
+// PostgreSQL (pg-store.ts); the node's counters here are then what the node
+// falls back to while PostgreSQL cannot be reached.
 
 export interface RateResult {
   /** Events in the window before this one. */
@@ -20,7 +24,26 @@ export interface RateResult {
   oldest: number | null;
 }
 
-const PRUNE_EVERY_MS = 60 * 1000;
+/** How often old counters are forgotten (by the injected clock). */
+export const PRUNE_EVERY_MS = 60 * 1000;
+
+/**
+ * One event of a client at `now` against its window: `times` are its counted
+ * events, oldest first. Returns the result and the times to keep (never more
+ * than the limit). Refused attempts are not counted: a client at its limit
+ * cannot grow its list. The node's memory and the cluster's PostgreSQL
+ * (pg-store.ts) both count with this.
+ */
+export function slide(times: readonly number[], now: number, windowMs: number, limit: number): { result: RateResult; times: number[] } {
+  let drop = 0;
+  while (drop < times.length && times[drop]! <= now - windowMs) drop++;
+  const kept = times.slice(drop);
+  const count = kept.length;
+  const over = count >= limit;
+  const oldest = kept[0] ?? null;
+  if (!over) kept.push(now);
+  return { result: { count, limit, windowMs, over, oldest }, times: kept };
+}
 
 export class MemoryRateStore {
   /** kind + client -> times of the counted events, oldest first; never more than the limit. */
@@ -33,18 +56,10 @@ export class MemoryRateStore {
     this.longest = Math.max(this.longest, windowMs);
     if (now - this.lastPrune >= PRUNE_EVERY_MS) this.prune(now);
     const key = `${kind} ${client}`;
-    const times = this.hits.get(key) ?? [];
-    let drop = 0;
-    while (drop < times.length && times[drop]! <= now - windowMs) drop++;
-    if (drop) times.splice(0, drop);
-    const count = times.length;
-    const over = count >= limit;
-    const oldest = times[0] ?? null;
-    // Refused attempts are not counted: a client at its limit cannot grow its list.
-    if (!over) times.push(now);
+    const { result, times } = slide(this.hits.get(key) ?? [], now, windowMs, limit);
     if (times.length) this.hits.set(key, times);
     else this.hits.delete(key);
-    return { count, limit, windowMs, over, oldest };
+    return result;
   }
 
   /** Forgets clients with nothing in the longest window. */

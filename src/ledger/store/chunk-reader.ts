@@ -11,7 +11,7 @@ import { normalizeMessageId } from '../../util/message-id.js';
 import { CHUNK_SPAN_MS } from './chunker.js';
 import { decodeChunk, decodeChunkWithKeys, type ChunkEvent } from './codec.js';
 import { ACCESS_KINDS, domainOf, isQuietClose, term } from './terms.js';
-import type { StorePosition } from './types.js';
+import type { EventStore, StorePosition } from './types.js';
 
 /** Where a session's chunks are: its store id and the time of an index entry pointing at it. */
 export interface Loc { sid: number; ts: number }
@@ -53,7 +53,7 @@ const CACHE_EVENTS = 200_000;
 
 const byTime = (a: StoredEvent, b: StoredEvent): number => a.ts - b.ts || a.id - b.id;
 
-export class ChunkReader /* implements EventStore: once the read interface is async */ {
+export class ChunkReader implements EventStore {
   /** Decoded chunks by "sid:first_id", least recently used first. */
   private cache = new Map<string, StoredEvent[]>();
   private cached = 0;

@@ -48,23 +48,44 @@ export interface EventStore extends LedgerReader {
 }
 
 /**
+ * What one write transaction may do. Everything done through it lands
+ * together or not at all. Valid only while the function given to
+ * StoreWriter.transaction() runs: a transaction object kept beyond that
+ * refuses (its store has committed or rolled back).
+ */
+export interface StoreTx {
+  /** The positions as this transaction sees them (another writer cannot move them until it ends). */
+  positions(): Promise<StorePosition[]>;
+  /** Adds events; returns how many. */
+  add(inputs: StoreInput[]): Promise<number>;
+  /** Moves one journal stream's position (with the events taken from it, in this transaction). */
+  setPosition(p: StorePosition): Promise<void>;
+  /** Log ingest's and the conversion's own positions and state (null: none saved under the key). */
+  state<T>(key: string): Promise<T | null>;
+  putState(key: string, value: unknown): Promise<void>;
+}
+
+/**
  * The write side every store has (the embedded SQLite one, a cluster's
  * PostgreSQL one): what the indexer, log ingest and the conversion use.
- * Everything inside one transaction() lands together or not at all, and
- * positions read inside it are the ones the rows commit with: that is what
- * makes indexing exactly-once with several writers taking turns.
+ * Asynchronous, since a cluster store's client is. Positions read inside a
+ * transaction are the ones its rows commit with: that is what makes
+ * indexing exactly-once with several writers taking turns.
  */
 export interface StoreWriter {
-  transaction<T>(fn: () => T): T;
-  /** Adds events; inside transaction() only. */
-  add(inputs: StoreInput[]): number;
-  positions(): StorePosition[];
-  setPosition(p: StorePosition): void;
-  /** Log ingest's and the conversion's own positions and state. */
-  state<T>(key: string): T | null;
-  putState(key: string, value: unknown): void;
+  /**
+   * Runs fn as one write transaction; transactions of one writer object run
+   * one after another (never interleaved). On a throw, nothing of it lands
+   * and the error propagates. fn must not call transaction() of the same
+   * writer: that one waits for fn to end, which never comes.
+   */
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  /** The positions as committed (after the transactions of this writer already asked for). */
+  positions(): Promise<StorePosition[]>;
   /** Makes what was committed so far durable (the store may commit without syncing; journal segments are removed only after this). */
-  makeDurable(): void;
-  prune(olderThanMs: number): number;
-  close(): void;
+  makeDurable(): Promise<void>;
+  /** Removes sessions whose newest event is older than the cutoff (ms since the epoch); returns the number of events removed. */
+  prune(olderThanMs: number): Promise<number>;
+  /** Closes the store once the transactions already asked for have ended. */
+  close(): Promise<void>;
 }

@@ -17,7 +17,7 @@ before(async () => {
 });
 after(async () => { await mp.stop(); await idle.stop(); });
 
-function events(where: string, ...args: unknown[]): EventRow[] {
+function events(where: string, ...args: unknown[]): Promise<EventRow[]> {
   return eventsOf(mp, where, ...args);
 }
 
@@ -73,7 +73,7 @@ test('a session that keeps talking is still cut at session_timeout_s', async () 
  */
 async function allClosed(): Promise<void> {
   for (let i = 0; i < 300; i++) {
-    const open = events("kind = 'session.connect'").length - events("kind = 'session.close'").length;
+    const open = (await events("kind = 'session.connect'")).length - (await events("kind = 'session.close'")).length;
     if (open <= 0) return;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -96,7 +96,7 @@ test('connections per client IP and in all are limited, with 421 4.7.0 and a ses
   } finally {
     await Promise.all(open.map((c) => c.cmd('QUIT').then(() => c.close())));
   }
-  const refused = events("kind = 'session.refused' AND client_ip IN ('127.0.0.24', '127.0.0.40')");
+  const refused = await events("kind = 'session.refused' AND client_ip IN ('127.0.0.24', '127.0.0.40')");
   assert.deepEqual(refused.map((e) => JSON.parse(e.details).reason), ['connection limit per IP', 'connection limit']);
   // Slots are given back: the same address gets in again.
   await allClosed();

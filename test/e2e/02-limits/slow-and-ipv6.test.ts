@@ -10,7 +10,7 @@ import { eventsOf, eventually, type EventRow } from '../../helpers/ledger.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function limitEvents(inst: Instance, kind: string): EventRow[] {
+function limitEvents(inst: Instance, kind: string): Promise<EventRow[]> {
   return eventsOf(inst, 'kind = ?', kind);
 }
 

@@ -30,7 +30,7 @@ test('graceful stop: the running transaction completes, new clients get 421, exi
     assert.equal(listNew(mp.newDir('demo@demo.test')).length, 1);
     // The REF of that 421 is in the ledger: recorded first, then refused.
     const ref = /\(ref (\w{12})\)/.exec(refused)![1]!;
-    const rows = eventsOf<{ kind: string; mail_from: string; smtp_code: number }>(mp, 'ref = ? AND smtp_code = 421', ref)
+    const rows = (await eventsOf<{ kind: string; mail_from: string; smtp_code: number }>(mp, 'ref = ? AND smtp_code = 421', ref))
       .map(({ kind, mail_from, smtp_code }) => ({ kind, mail_from, smtp_code }));
     assert.deepEqual(rows, [{ kind: 'session.refused', mail_from: 's@example.org', smtp_code: 421 }]);
   } finally {
@@ -80,7 +80,7 @@ test('a ledger that cannot be written means 4xx, never an accept without a recor
     fs.rmSync(path.join(dir, 'fill'), { force: true });
     const { journeys } = await mp.trace(['--rcpt', 'demo@demo.test']);
     assert.equal(journeys.filter((j) => j.outcome === 'delivered').length, stored);
-    assert.equal(eventsIn({ store: path.join(mp.dataDir, 'store.sqlite'), journal }, "kind = 'message.delivered'").length, stored);
+    assert.equal((await eventsIn({ store: path.join(mp.dataDir, 'store.sqlite'), journal }, "kind = 'message.delivered'")).length, stored);
   } finally {
     await mp.stop();
     execFileSync('umount', ['-l', dir]);

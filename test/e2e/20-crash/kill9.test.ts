@@ -212,7 +212,7 @@ test('kill -9 at a random moment under 20 concurrent clients: every 250 is store
 
     // The store itself: the message.delivered event of every 250, and no
     // event twice (per REF, each kind of a one-recipient transaction once).
-    const rows = eventsOf<{ ref: string | null; kind: string; message_id: string | null; check_name: string | null }>(again, 'ref IS NOT NULL');
+    const rows = await eventsOf<{ ref: string | null; kind: string; message_id: string | null; check_name: string | null }>(again, 'ref IS NOT NULL');
     const deliveredIds = new Set(rows.filter((r) => r.kind === 'message.delivered').map((r) => /^<?([^@>]+)@crash\.test>?$/.exec(r.message_id ?? '')?.[1]));
     assert.deepEqual([...acked].filter((tok) => !deliveredIds.has(tok)), [], 'a message.delivered event in the store for every 250');
     const perRefKind = new Map<string, number>();
@@ -224,7 +224,7 @@ test('kill -9 at a random moment under 20 concurrent clients: every 250 is store
     assert.deepEqual(twice, [], 'no event twice per REF and kind');
     // And the store holds exactly what the journals hold, row for row.
     const fromJournal = journalDigest(path.join(dataDir, 'journal'));
-    const inStore = storeDigest(path.join(dataDir, 'store.sqlite'));
+    const inStore = await storeDigest(path.join(dataDir, 'store.sqlite'));
     assert.equal(inStore.count, fromJournal.count, difference(inStore, fromJournal));
     assert.equal(inStore.sha256, fromJournal.sha256, difference(inStore, fromJournal));
     t.diagnostic(`events in the journals and the store: ${fromJournal.count}`);

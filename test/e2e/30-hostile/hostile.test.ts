@@ -71,8 +71,8 @@ interface EventRow {
   details: string | null;
 }
 
-function events(dataDir: string, where = '1=1', params: unknown[] = []): EventRow[] {
-  return eventsOf<EventRow>({ dataDir }, where, ...params)
+async function events(dataDir: string, where = '1=1', params: unknown[] = []): Promise<EventRow[]> {
+  return (await eventsOf<EventRow>({ dataDir }, where, ...params))
     .map(({ kind, client_ip, rcpt, mail_from, helo, reply, details }) => ({ kind, client_ip, rcpt, mail_from, helo, reply, details }));
 }
 
@@ -80,7 +80,7 @@ function events(dataDir: string, where = '1=1', params: unknown[] = []): EventRo
 async function waitForEvents(dataDir: string, pred: (e: EventRow) => boolean, min = 1, timeoutMs = 5000): Promise<EventRow[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const hits = events(dataDir).filter(pred);
+    const hits = (await events(dataDir)).filter(pred);
     if (hits.length >= min || Date.now() > deadline) return hits;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -303,7 +303,7 @@ test('hostile input through a real socket', { timeout: 240_000 }, async (t) => {
     });
 
     await t.test('ledger: rows of the hostile sessions are there and their details parse', async () => {
-      const all = events(dataDir);
+      const all = await events(dataDir);
       assert.ok(all.some((e) => e.kind === 'rcpt.rejected' && e.rcpt === 'x@demo.test'), 'the RCPT of x@demo.test was recorded as rejected');
       const bad = all.filter((e) => {
         if (e.details === null) return false;
@@ -348,8 +348,8 @@ test('a client that talks before the greeting gets 421 and a session.limit event
       const found = await waitForEvents(dataDir, (e) => e.kind === 'session.limit');
       // Give a late second event a chance to show up, so "exactly one" means something.
       if (found.length) await new Promise((r) => setTimeout(r, 300));
-      const hits = events(dataDir, "kind = 'session.limit'");
-      const kinds = events(dataDir).map((e) => e.kind);
+      const hits = await events(dataDir, "kind = 'session.limit'");
+      const kinds = (await events(dataDir)).map((e) => e.kind);
       assert.equal(hits.length, 1, `session.limit events; the ledger holds: ${JSON.stringify(kinds)}`);
       assert.equal(limitOf(hits[0]!), 'early_talker');
       assert.equal(hits[0]!.client_ip, '127.0.0.1');

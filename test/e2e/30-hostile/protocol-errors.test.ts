@@ -31,7 +31,7 @@ test('syntax, sequence and unknown-command errors carry a REF and are in the led
     let rows: { ref: string; smtp_code: number; reply: string }[] = [];
     for (let i = 0; i < 100 && rows.length < 3; i++) {
       if (i) await new Promise((r) => setTimeout(r, 100));
-      rows = eventsOf(mp, `kind = 'session.protocol_error' AND client_ip = '127.0.0.61'`);
+      rows = await eventsOf(mp, `kind = 'session.protocol_error' AND client_ip = '127.0.0.61'`);
     }
     assert.deepEqual(rows.map((r) => r.smtp_code), [503, 501, Number(unknown.slice(0, 3))]);
     assert.equal(rows[0]!.ref, REF.exec(seq)![1]);
@@ -64,7 +64,7 @@ test('unknown MAIL FROM and RCPT TO parameters get 555 5.5.4 with a REF (RFC 532
     let rows: { smtp_code: number }[] = [];
     for (let i = 0; i < 100 && rows.length < 3; i++) {
       if (i) await new Promise((r) => setTimeout(r, 100));
-      rows = eventsOf(mp, `kind = 'session.protocol_error' AND client_ip = '127.0.0.62'`);
+      rows = await eventsOf(mp, `kind = 'session.protocol_error' AND client_ip = '127.0.0.62'`);
     }
     assert.deepEqual(rows.map((r) => r.smtp_code), [555, 555, 555]);
   } finally {

@@ -20,7 +20,7 @@ async function events(mp: Instance, rcpt: string): Promise<Event[]> {
   return journeys.flatMap((j) => j.events);
 }
 
-function ledger(dataDir: string, where: string): Event[] {
+function ledger(dataDir: string, where: string): Promise<Event[]> {
   return eventsOf<Event>({ dataDir }, where);
 }
 
@@ -110,7 +110,7 @@ test('rate: the connection over the limit is deferred at RCPT, another address i
   assert.equal(details(rej[0]!).stage, 'connect');
   assert.equal(details(rej[0]!).delayed, true);
   // Connect-stage results belong to the session, not to a journey: read the ledger itself.
-  const res = ledger(mp.dataDir, "kind = 'check.result' AND check_name = 'rate' AND verdict = 'tempfail'");
+  const res = await ledger(mp.dataDir, "kind = 'check.result' AND check_name = 'rate' AND verdict = 'tempfail'");
   assert.equal(res.length, 1);
   assert.deepEqual(
     { ...(details(res[0]!).evidence as object), oldest: null },
@@ -140,7 +140,7 @@ test('rate with two worker processes: the limit holds for the node, not per proc
   // the 5th and 6th would still pass (2-3 each).
   for (let i = 0; i < 6; i++) finals.push((await send()).final);
   assert.deepEqual(finals.map((f) => f?.slice(0, 3) ?? null), ['250', '250', '250', '250', null, null]);
-  const res = ledger(mp.dataDir, "kind = 'check.result' AND check_name = 'rate' AND verdict = 'tempfail'");
+  const res = await ledger(mp.dataDir, "kind = 'check.result' AND check_name = 'rate' AND verdict = 'tempfail'");
   assert.equal(res.length, 2);
   assert.equal((details(res[0]!).evidence as { count: number }).count, 4);
 });

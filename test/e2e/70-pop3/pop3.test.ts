@@ -121,7 +121,7 @@ class RawPop {
 }
 
 async function pop3Events(mp: Instance): Promise<StoredEvent[]> {
-  const r = testStore(path.join(mp.dataDir, 'store.sqlite'));
+  const r = await testStore(path.join(mp.dataDir, 'store.sqlite'));
   try {
     return (await r.query({ since: 0, limit: 100000 })).filter((e) => e.source === 'pop3');
   } finally {

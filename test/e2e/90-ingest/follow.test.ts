@@ -14,11 +14,11 @@ import { pollUntil } from '../../helpers/postfix.js';
 // One "connect" line per message number: each gives exactly one session.connect event.
 const line = (n: number): string => `Nov 27 10:${String(Math.floor(n / 60) % 60).padStart(2, '0')}:${String(n % 60).padStart(2, '0')} mx1 postfix/smtpd[${1000 + n}]: connect from host${n}.example[192.0.2.${n % 250}]\n`;
 
-function connects(dataDir: string): number[] {
+async function connects(dataDir: string): Promise<number[]> {
   // Ingest writes straight into the store (no journal): read it as it is.
   const file = path.join(dataDir, 'store.sqlite');
   if (!fs.existsSync(file)) return [];
-  return storeEvents(file).filter((e) => e.kind === 'session.connect').map((e) => Number(/^host(\d+)\./.exec(e.client_ptr!)![1]));
+  return (await storeEvents(file)).filter((e) => e.kind === 'session.connect').map((e) => Number(/^host(\d+)\./.exec(e.client_ptr!)![1]));
 }
 
 function startFollow(dataDir: string, log: string): { proc: ChildProcess; out: () => string; exited: Promise<number | null> } {
@@ -42,7 +42,7 @@ test('follow: rename rotation, copytruncate, kill -9 and restart mid-file: no li
   let f = startFollow(dataDir, log);
   t.after(() => { if (f.proc.exitCode === null) f.proc.kill('SIGKILL'); });
   const until = (n: number, what: string): Promise<unknown> =>
-    pollUntil(() => connects(dataDir).length >= n, { timeoutMs: 30000, intervalMs: 50, what, describe: () => f.out() });
+    pollUntil(async () => (await connects(dataDir)).length >= n, { timeoutMs: 30000, intervalMs: 50, what, describe: () => f.out() });
   await until(100, 'the first 100 lines');
 
   // Growth, then rename rotation: lines written to the old file after the rename (the writer
@@ -63,7 +63,7 @@ test('follow: rename rotation, copytruncate, kill -9 and restart mid-file: no li
 
   // kill -9 mid-file: a big append, killed while it is being read; the restart resumes from the last commit.
   fs.appendFileSync(log, range(230, 30000).map(line).join(''));
-  await pollUntil(() => connects(dataDir).length > 230, { timeoutMs: 30000, intervalMs: 5, what: 'the big append to start' });
+  await pollUntil(async () => (await connects(dataDir)).length > 230, { timeoutMs: 30000, intervalMs: 5, what: 'the big append to start' });
   f.proc.kill('SIGKILL');
   await f.exited;
   // While it is down: more lines, and another rename rotation.
@@ -76,13 +76,13 @@ test('follow: rename rotation, copytruncate, kill -9 and restart mid-file: no li
   f.proc.kill('SIGTERM');
   assert.equal(await f.exited, 0, f.out());
   assert.match(f.out(), /rotated since the last run/);
-  assert.deepEqual(connects(dataDir), range(0, 30200));
+  assert.deepEqual(await connects(dataDir), range(0, 30200));
 
   // A batch run over the same file now finds nothing new.
   const again = await run(['ingest', 'postfix', log, '--data-dir', dataDir, '--json']);
   assert.equal(again.code, 0, again.stderr);
   assert.equal((JSON.parse(again.stdout) as { lines: number }).lines, 0);
-  assert.equal(connects(dataDir).length, 30200);
+  assert.equal((await connects(dataDir)).length, 30200);
 });
 
 test('batch: garbage, binary and an 8 MB line are counted, the rest ingested; bad files are a clear error', async (t) => {
@@ -106,7 +106,7 @@ test('batch: garbage, binary and an 8 MB line are counted, the rest ingested; ba
   assert.equal(s.events, 3);
   assert.equal(s.oversized, 1);
   assert.deepEqual(s.unknown, { '(no syslog header)': 2, '(line over 64 KiB)': 1, sshd: 1 });
-  assert.deepEqual(connects(dataDir), [1, 2, 3]);
+  assert.deepEqual(await connects(dataDir), [1, 2, 3]);
 
   const text = await run(['ingest', 'postfix', log, '--data-dir', dataDir, '--from-start']);
   assert.equal(text.code, 0);

@@ -60,7 +60,7 @@ test('a slow web search runs beside the SMTP sessions of the same process, and a
   await journal.append(events);
   await journal.close();
   // Indexed before the searches: what is measured is the search, not its catch-up.
-  caughtUp(path.join(mp.dataDir, 'store.sqlite'), path.join(mp.dataDir, 'journal'));
+  await caughtUp(path.join(mp.dataDir, 'store.sqlite'), path.join(mp.dataDir, 'journal'));
 
   const cfgFile = path.join(mp.dataDir, 'test-config.yaml');
   const pw = path.join(mp.dataDir, 'pw');

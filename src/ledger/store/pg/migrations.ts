@@ -80,6 +80,43 @@ CREATE TABLE journal_heads (
 CREATE TABLE ingest_state (key text PRIMARY KEY, value text NOT NULL);
 `,
   },
+  {
+    version: 2,
+    name: 'checks shared by the nodes: greylisting, rate counts (checks.rate.scope = cluster)',
+    // The SMTP path's state (checks/greylist/pg-store.ts, checks/rate/pg-store.ts):
+    // small rows, changed in place, deleted by age; times in ms as everywhere.
+    sql: `
+-- Greylisting (RFC 6647): the triplets seen, and the client networks that earned automatic allowance.
+CREATE TABLE greylist_triplet (
+  network text NOT NULL,
+  sender text NOT NULL,
+  rcpt text NOT NULL,
+  first_seen bigint NOT NULL,
+  last_seen bigint NOT NULL,
+  attempts integer NOT NULL,
+  passes integer NOT NULL,
+  PRIMARY KEY (network, sender, rcpt)
+);
+-- For pruning: pending triplets end with the retry window, passed ones with their expiry.
+CREATE INDEX greylist_triplet_pending ON greylist_triplet (first_seen) WHERE passes = 0;
+CREATE INDEX greylist_triplet_passed ON greylist_triplet (last_seen) WHERE passes > 0;
+CREATE TABLE greylist_client (
+  network text PRIMARY KEY,
+  passes integer NOT NULL,
+  last_seen bigint NOT NULL
+);
+CREATE INDEX greylist_client_last_seen ON greylist_client (last_seen);
+-- Rate limits counted for the cluster: the times of a client's counted events in the window (at most the limit).
+CREATE TABLE rate_window (
+  kind text NOT NULL,
+  client text NOT NULL,
+  times bigint[] NOT NULL,
+  expires bigint NOT NULL,   -- when the newest time leaves the window: the row may go
+  PRIMARY KEY (kind, client)
+);
+CREATE INDEX rate_window_expires ON rate_window (expires);
+`,
+  },
 ];
 
 export const LATEST = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -12,9 +12,9 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { chunksOf, type Chunk, type Mailbox } from '../chunker.js';
 import { term } from '../terms.js';
-import type { StoreInput, StorePosition } from '../types.js';
+import type { StoreInput, StorePosition, StoreTx, StoreWriter } from '../types.js';
 import { openPool, storeError, type PgTarget } from './connect.js';
-import { checkSchema } from './migrations.js';
+import { checkSchema, migrate } from './migrations.js';
 import { dayOf, dropDaysBefore, ensureDays, existingDays } from './partitions.js';
 import { copyRow, pgText, sessionId } from './rows.js';
 
@@ -47,7 +47,7 @@ const positionOf = (r: Record<string, number | string | null>): StorePosition =>
 const POSITIONS_SQL = 'SELECT node, stream, seq, segment, "offset", last_ts, updated FROM positions';
 
 /** One transaction's work: rows gathered, written at its end. */
-class PgTx {
+class PgTx implements StoreTx {
   readonly chunks: Chunk[] = [];
   readonly mailboxes: Mailbox[] = [];
   readonly positionsSet = new Map<string, StorePosition>();
@@ -122,9 +122,11 @@ export interface PgWriterOptions {
   /** Whose writes these are: transactions of writers with the same name take turns (the node's name for its journals). */
   writer: string;
   pool?: pg.Pool;
+  /** Bring the schema up to date at the first contact (the indexer of `serve`), instead of only checking it. */
+  migrate?: boolean;
 }
 
-export class PgStoreWriter {
+export class PgStoreWriter implements StoreWriter {
   readonly pool: pg.Pool;
   private readonly ownPool: boolean;
   private queue: Promise<unknown> = Promise.resolve();
@@ -138,7 +140,8 @@ export class PgStoreWriter {
 
   private async ready(): Promise<void> {
     if (this.checked) return;
-    await checkSchema(this.pool);
+    if (this.opts.migrate) await migrate(this.pool);
+    else await checkSchema(this.pool);
     for (const d of await existingDays(this.pool)) this.days.add(d);
     this.checked = true;
   }
@@ -181,6 +184,7 @@ export class PgStoreWriter {
 
   async positions(): Promise<StorePosition[]> {
     try {
+      await this.ready();
       return (await this.pool.query(POSITIONS_SQL)).rows.map(positionOf);
     } catch (err) {
       throw storeError(this.target.url, err);
@@ -192,6 +196,7 @@ export class PgStoreWriter {
     if (heads.length === 0) return;
     const now = opts.now ?? Date.now();
     try {
+      await this.ready();
       await this.pool.query(`INSERT INTO journal_heads (node, stream, seq, ts, reported, stopped)
         SELECT h.*, $6::boolean FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) AS h
         ON CONFLICT (node, stream) DO UPDATE SET seq = excluded.seq, ts = coalesce(excluded.ts, journal_heads.ts),

@@ -63,10 +63,10 @@ test('the store answers query, byRefs, bySessions, byMessageIds, recipients, qui
     const r = rng(11);
     for (let i = 0; i < events.length;) {
       const n = 1 + Math.floor(r() * 700);
-      w.transaction(() => w.add(events.slice(i, i + n).map((event) => ({ event }))));
+      await w.transaction((tx) => tx.add(events.slice(i, i + n).map((event) => ({ event }))));
       i += n;
     }
-    w.close();
+    await w.close();
 
     const a = new SqliteLedgerReader(old, { readonly: true });
     const b = new SqliteStoreReader(file, 5);
@@ -103,7 +103,7 @@ test('the store answers query, byRefs, bySessions, byMessageIds, recipients, qui
       same(`quiet ${JSON.stringify(q)}`, await a.quietSessions(q), await b.quietSessions(q));
     }
     same('refused', await a.refusedRecipients('example.test', t0, t0 + 1e9), await b.refusedRecipients('example.test', t0, t0 + 1e9));
-    assert.equal(b.count(), events.length);
+    assert.equal(await b.count(), events.length);
     await a.close();
     await b.close();
   } finally {

@@ -62,8 +62,6 @@ CREATE TABLE IF NOT EXISTS positions (
 CREATE TABLE IF NOT EXISTS ingest_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
-/** The longest span of one chunk (and so the slack of a term's time). */
-export const CHUNK_SPAN_MS = 3600_000;
 
 export function openStoreDb(path: string, opts: { readonly?: boolean } = {}): Database.Database {
   try {

@@ -3,29 +3,24 @@
 // source is, in one transaction. One writer at a time holds SQLite's write
 // lock; several (the indexer of `serve`, a `trace` catching up, an ingest) can
 // take turns safely, since each reads the positions inside its transaction.
+// The interface is asynchronous (a cluster store's client is); better-sqlite3
+// is not, so each call does its work at once, and one writer object queues
+// its transactions so that two never interleave across an await.
 import type Database from 'better-sqlite3';
-import type { LedgerEvent } from '../../types.js';
-import { encodeChunk, normalizeEvent, type ChunkEvent } from '../codec.js';
-import { domainOf, termsOf } from '../terms.js';
-import { CHUNK_SPAN_MS, openStoreDb } from './schema.js';
-import type { StoreInput, StorePosition, StoreWriter } from '../types.js';
+import { chunksOf } from '../chunker.js';
+import { openStoreDb } from './schema.js';
+import type { StoreInput, StorePosition, StoreTx, StoreWriter } from '../types.js';
 
 export type { StoreInput };
-
-const HOUR = 3600_000;
-
-/** The group an event is kept in: its session, else its transaction, else an hour of its node and source. */
-export function sessionKey(e: LedgerEvent): string {
-  if (e.session) return e.session;
-  if (e.ref) return `~ref:${e.ref}`;
-  return `~${e.node}:${e.source}:${Math.floor(e.ts / HOUR)}`;
-}
+export { sessionKey } from '../chunker.js';
 
 export class SqliteStoreWriter implements StoreWriter {
   readonly db: Database.Database;
-  private readonly st: Record<'session' | 'chunk' | 'term' | 'mailbox' | 'position' | 'getMeta' | 'putMeta' | 'getState' | 'putState', Database.Statement>;
+  private readonly st: Record<'session' | 'chunk' | 'term' | 'mailbox' | 'position' | 'positions' | 'getMeta' | 'putMeta' | 'getState' | 'putState', Database.Statement>;
+  /** The next event id of the open transaction: read from meta at its start, written back before its commit. */
   private nextId = 0;
-  private inTx = false;
+  /** Settles when everything asked of this writer so far has ended: the next transaction starts after it. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(path: string) {
     this.db = openStoreDb(path);
@@ -39,6 +34,7 @@ export class SqliteStoreWriter implements StoreWriter {
       position: this.db.prepare(`INSERT INTO positions (node, stream, seq, segment, offset, last_ts, updated) VALUES (@node, @stream, @seq, @segment, @offset, @last_ts, @updated)
         ON CONFLICT(node, stream) DO UPDATE SET seq = excluded.seq, segment = excluded.segment, offset = excluded.offset,
         last_ts = coalesce(excluded.last_ts, last_ts), updated = excluded.updated`),
+      positions: this.db.prepare('SELECT node, stream, seq, segment, offset, last_ts, updated FROM positions'),
       getMeta: this.db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
       putMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       getState: this.db.prepare('SELECT value FROM ingest_state WHERE key = ?').pluck(),
@@ -46,95 +42,13 @@ export class SqliteStoreWriter implements StoreWriter {
     };
   }
 
-  /** Runs fn in one write transaction (BEGIN IMMEDIATE): all of it lands, or none. */
-  transaction<T>(fn: () => T): T {
-    if (this.inTx) return fn();
-    return this.db.transaction(() => {
-      this.inTx = true;
-      try {
-        this.nextId = Number(this.st.getMeta.get('next_id') ?? 1);
-        const out = fn();
-        this.st.putMeta.run('next_id', String(this.nextId));
-        return out;
-      } finally {
-        this.inTx = false;
-      }
-    }).immediate();
+  /** Runs fn in one write transaction (BEGIN IMMEDIATE): all of it lands, or none; this writer's transactions one after another. */
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return this.serial(() => this.run(fn));
   }
 
-  positions(): StorePosition[] {
-    return this.db.prepare('SELECT node, stream, seq, segment, offset, last_ts, updated FROM positions').all() as StorePosition[];
-  }
-
-  setPosition(p: StorePosition): void {
-    this.st.position.run(p);
-  }
-
-  state<T>(key: string): T | null {
-    const v = this.st.getState.get(key) as string | undefined;
-    return v === undefined ? null : (JSON.parse(v) as T);
-  }
-
-  putState(key: string, value: unknown): void {
-    this.st.putState.run(key, JSON.stringify(value));
-  }
-
-  /** Adds events; inside transaction() only. Returns how many. */
-  add(inputs: StoreInput[]): number {
-    if (!this.inTx) throw new Error('SqliteStoreWriter.add outside a transaction');
-    const groups = new Map<string, ChunkEvent[]>();
-    // A transaction's events without a session (an ingested delivery, a
-    // queue line) go with the session that began it when it is in the same
-    // batch: one chunk instead of two. They keep their own fields (no
-    // session), so research sees them exactly as before.
-    const sessionOfRef = new Map<string, string>();
-    for (const inp of inputs) if (inp.event.session && inp.event.ref && !sessionOfRef.has(inp.event.ref)) sessionOfRef.set(inp.event.ref, inp.event.session);
-    for (const inp of inputs) {
-      const ce = normalizeEvent(inp.event, this.nextId++, inp.stream !== undefined && inp.seq !== undefined ? { stream: inp.stream, seq: inp.seq } : undefined);
-      const key = (!inp.event.session && inp.event.ref && sessionOfRef.get(inp.event.ref)) || sessionKey(inp.event);
-      let g = groups.get(key);
-      if (!g) groups.set(key, (g = []));
-      g.push(ce);
-    }
-    for (const [key, events] of groups) {
-      // Chunks of at most CHUNK_SPAN_MS (by ts, in the order the events came).
-      let start = 0;
-      let lo = events[0]!.ts;
-      let hi = lo;
-      for (let i = 0; i <= events.length; i++) {
-        const ts = i < events.length ? events[i]!.ts : NaN;
-        if (i === events.length || Math.max(hi, ts) - Math.min(lo, ts) > CHUNK_SPAN_MS) {
-          this.writeChunk(key, events.slice(start, i), lo, hi);
-          start = i;
-          lo = hi = ts;
-        } else {
-          lo = Math.min(lo, ts);
-          hi = Math.max(hi, ts);
-        }
-      }
-    }
-    return inputs.length;
-  }
-
-  private writeChunk(key: string, events: ChunkEvent[], lo: number, hi: number): void {
-    const sid = Number(this.st.session.get(key, lo, hi));
-    const { body, codec } = encodeChunk(events);
-    this.st.chunk.run(sid, events[0]!.id, events.length, codec, body);
-    const first = new Map<string, number>();
-    const terms = new Set<string>();
-    for (const e of events) {
-      terms.clear();
-      termsOf(e, terms);
-      for (const t of terms) {
-        const had = first.get(t);
-        if (had === undefined || e.ts < had) first.set(t, e.ts);
-      }
-      if (e.rcpt && (e.kind === 'rcpt.accepted' || e.kind === 'message.delivered')) {
-        const d = domainOf(e.rcpt);
-        if (d) this.st.mailbox.run(d, e.rcpt, e.ts, e.ts);
-      }
-    }
-    for (const [t, ts] of first) this.st.term.run(t, ts, sid);
+  positions(): Promise<StorePosition[]> {
+    return this.serial(() => this.st.positions.all() as StorePosition[]);
   }
 
   /**
@@ -142,13 +56,13 @@ export class SqliteStoreWriter implements StoreWriter {
    * WAL first (sqlite.org/pragma.html#pragma_synchronous), so everything
    * committed before it is durable after it.
    */
-  makeDurable(): void {
-    this.db.pragma('wal_checkpoint(PASSIVE)');
+  makeDurable(): Promise<void> {
+    return this.serial(() => { this.db.pragma('wal_checkpoint(PASSIVE)'); });
   }
 
   /** Removes sessions whose newest event is older than the cutoff; returns the number of events removed. */
-  prune(olderThanMs: number): number {
-    return this.transaction(() => {
+  prune(olderThanMs: number): Promise<number> {
+    return this.transaction(async () => {
       this.db.exec('CREATE TEMP TABLE IF NOT EXISTS pruned (id INTEGER PRIMARY KEY)');
       this.db.exec('DELETE FROM temp.pruned');
       this.db.prepare('INSERT INTO temp.pruned SELECT id FROM sessions WHERE last_ts < ?').run(olderThanMs);
@@ -162,5 +76,69 @@ export class SqliteStoreWriter implements StoreWriter {
     });
   }
 
-  close(): void { this.db.close(); }
+  /** Closes the connection once the transactions already asked for have ended (a process ending after close() loses none of them). */
+  close(): Promise<void> {
+    return this.serial(() => { this.db.close(); });
+  }
+
+  /** Runs f after everything asked of this writer before it has ended, whether that succeeded or not. */
+  private serial<T>(f: () => T | Promise<T>): Promise<T> {
+    const out = this.queue.then(f);
+    this.queue = out.then(() => undefined, () => undefined);
+    return out;
+  }
+
+  /**
+   * One transaction by hand: better-sqlite3's db.transaction() cannot span an
+   * await. serial() keeps every other use of the connection out until it ends.
+   * The write lock is held until then, and another connection's BEGIN
+   * IMMEDIATE waits for it blocking its thread (busy_timeout): fn should wait
+   * for nothing but the store, as the indexer, ingest and conversion do.
+   */
+  private async run<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    this.db.exec('BEGIN IMMEDIATE');
+    let open = true;
+    const live = (): void => {
+      if (!open) throw new Error('a store transaction was used after it ended: use the StoreTx only inside the function given to transaction()');
+    };
+    const tx: StoreTx = {
+      positions: async () => { live(); return this.st.positions.all() as StorePosition[]; },
+      add: async (inputs) => { live(); return this.insert(inputs); },
+      setPosition: async (p) => { live(); this.st.position.run(p); },
+      state: async <T>(key: string) => {
+        live();
+        const v = this.st.getState.get(key) as string | undefined;
+        return v === undefined ? null : (JSON.parse(v) as T);
+      },
+      putState: async (key, value) => { live(); this.st.putState.run(key, JSON.stringify(value)); },
+    };
+    try {
+      this.nextId = Number(this.st.getMeta.get('next_id') ?? 1);
+      const out = await fn(tx);
+      open = false;
+      this.st.putMeta.run('next_id', String(this.nextId));
+      this.db.exec('COMMIT');
+      return out;
+    } catch (err) {
+      open = false;
+      // Some errors (SQLITE_FULL among them) end the transaction themselves
+      // (sqlite.org/lang_transaction.html, "Response To Errors Within A Transaction").
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  /** The events into chunks, terms and mailboxes (../chunker.ts), in the open transaction. Returns how many. */
+  private insert(inputs: StoreInput[]): number {
+    const base = this.nextId;
+    this.nextId += inputs.length;
+    const { chunks, mailboxes } = chunksOf(inputs, (i) => base + i);
+    for (const ch of chunks) {
+      const sid = Number(this.st.session.get(ch.key, ch.lo, ch.hi));
+      this.st.chunk.run(sid, ch.events[0]!.id, ch.events.length, ch.codec, ch.body);
+      for (const [t, ts] of ch.terms) this.st.term.run(t, ts, sid);
+    }
+    for (const m of mailboxes) this.st.mailbox.run(m.domain, m.rcpt, m.first, m.last);
+    return inputs.length;
+  }
 }
