@@ -128,7 +128,11 @@ export async function ensurePgStore(target: PgTarget, p: GenParams, progress: (s
   const admin = openPool(target, { max: 1, application: 'mailproof bench load' });
   try {
     const had = await loaded(admin, cache);
-    if (had) return { meta: had, cached: true };
+    if (had) {
+      // A store loaded by an older mailproof gets the later migrations, as `serve` would give it.
+      await migrate(admin);
+      return { meta: had, cached: true };
+    }
     await emptyStore(admin);
     await admin.query('DELETE FROM bench_load');
     await migrate(admin);
