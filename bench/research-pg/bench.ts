@@ -22,15 +22,22 @@
 //   [--events N] [--n 300] [--heavy 20] [--runs 2] [--batch 50000] [--out FILE.json] [--results bench/RESULTS.md]
 //   [--pg-info FILE.json] (what run.sh knows about the server it started: version, data dir, settings)
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
 import { TRACE_FIRST_PAGE } from '../../src/cli/trace.js';
+import { loadConfig } from '../../src/config/load.js';
+import { catchUpStore, type LedgerPaths } from '../../src/ledger/open.js';
 import { openPool, type PgTarget } from '../../src/ledger/store/pg/connect.js';
 import { openPgReader } from '../../src/ledger/store/pg/reader.js';
 import { SqliteStoreReader } from '../../src/ledger/store/sqlite/reader.js';
 import type { LedgerReader } from '../../src/ledger/types.js';
 import { search, type SearchFilter, type SearchResult } from '../../src/research/search.js';
+import { ResearchPool } from '../../src/web/research-pool.js';
+import { buildWebApp } from '../../src/web/server.js';
+import { UserStore } from '../../src/web/users.js';
 import { cpuSeconds } from '../lib/load.js';
 import { DEFAULTS, ensureLedger, ledgerBytes, type GenParams } from '../research/generate.js';
 import { questions, sqliteSampler, WEEK } from '../research/questions.js';
@@ -51,7 +58,7 @@ const N = Number(values.n ?? 300);
 const RUNS = Number(values.runs ?? 2);
 const HEAVY_N = Number(values.heavy ?? 20);
 const BATCH = Number(values.batch ?? PG_BATCH);
-const GOAL = { rcpt: 20, domain_ip: 100 };
+const GOAL = { rcpt: 20, domain_ip: 100, web: 50 };
 const say = (s: string): void => { process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`); };
 const pgInfo = values['pg-info'] ? JSON.parse(fs.readFileSync(values['pg-info'], 'utf8')) as Record<string, unknown> : null;
 
@@ -184,6 +191,83 @@ for (let r = 0; r < RUNS; r++) {
   runs.push({ kinds: out, load: os.loadavg().map((v) => +v.toFixed(2)) });
 }
 
+// The web API: GET /api/trace as `mailproof serve` answers it (fastify on
+// loopback, a staff bearer token, HTTP keep-alive; the search in a research
+// thread, src/web/research-pool.ts, which first lets the store take in what
+// this node's journal holds: catchUpStore). The same questions, both stores,
+// one after the other. The time is the whole request.
+say('web API: GET /api/trace over both stores');
+const webDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-bench-web-pg-'));
+fs.mkdirSync(path.join(webDir, 'journal'));
+const cfg = loadConfig({ dataDir: webDir });
+const users = new UserStore(path.join(webDir, 'web-users.json'));
+await users.add('bench', 'staff', [], 'bench-password-not-secret');
+const token = users.newToken('bench')!;
+const ledgerOf: Record<Store, LedgerPaths> = {
+  sqlite: { store: sqlite?.file ?? '', journal: path.join(webDir, 'journal') },
+  pg: { store: target.url, storePasswordFile: target.passwordFile, journal: path.join(webDir, 'journal'), node: 'bench' },
+};
+const webStores: Store[] = sqlite ? ['sqlite', 'pg'] : ['pg'];
+const apps = new Map<Store, { app: Awaited<ReturnType<typeof buildWebApp>>; pool: ResearchPool; port: number; agent: http.Agent }>();
+for (const st of webStores) {
+  const rp = new ResearchPool({ ledger: ledgerOf[st], waitMs: 0, mailboxes: {}, threads: cfg.web.research_threads, maxQueue: cfg.web.research_queue, timeoutMs: cfg.web.research_timeout_s * 1000 });
+  const app = await buildWebApp({ cfg, research: rp, users });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const addr = app.server.address();
+  if (!addr || typeof addr === 'string') throw new Error('web: no address');
+  apps.set(st, { app, pool: rp, port: addr.port, agent: new http.Agent({ keepAlive: true, maxSockets: 1 }) });
+}
+const sinceIso = new Date(since).toISOString();
+const untilIso = new Date(q.end).toISOString();
+const timeWeb = (st: Store, params: Record<string, string>): Promise<{ ms: number; journeys: number }> => new Promise((resolve, reject) => {
+  const w = apps.get(st)!;
+  const t0 = process.hrtime.bigint();
+  const req = http.get({ host: '127.0.0.1', port: w.port, path: `/api/trace?${new URLSearchParams(params).toString()}`, agent: w.agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('end', () => {
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (res.statusCode !== 200) { reject(new Error(`web (${st}): ${res.statusCode} ${Buffer.concat(chunks).toString().slice(0, 300)}`)); return; }
+      resolve({ ms, journeys: (JSON.parse(Buffer.concat(chunks).toString()) as { journeys: unknown[] }).journeys.length });
+    });
+  });
+  req.on('error', reject);
+});
+// What the API is asked: as the query layer above; --rcpt with the API's own page (as bench/research asks it), the others the first page of 100.
+const webKinds: Array<{ name: string; label: string; params: Array<Record<string, string>> }> = [
+  { name: 'rcpt', label: '**GET /api/trace?rcpt=**, random mailbox', params: q.randomRcpts.map((rcpt) => ({ rcpt, since: sinceIso, until: untilIso })) },
+  { name: 'domain', label: 'GET /api/trace?domain=&limit=100', params: q.domains.map((domain) => ({ domain, since: sinceIso, until: untilIso, limit: '100' })) },
+  { name: 'ip', label: 'GET /api/trace?ip=&limit=100', params: q.ips.map((ip) => ({ ip, since: sinceIso, until: untilIso, limit: '100' })) },
+  { name: 'ref', label: 'GET /api/trace?ref=', params: q.refs.map((ref) => ({ ref })) },
+];
+for (const k of webKinds) for (const p of k.params.slice(0, 10)) for (const st of webStores) await timeWeb(st, p); // warm-up: threads started, JIT
+interface WebResult { sqlite: Stats | null; pg: Stats }
+const web: Record<string, WebResult> = {};
+for (const k of webKinds) {
+  const ss: Array<{ ms: number; journeys: number }> = [];
+  const sp: Array<{ ms: number; journeys: number }> = [];
+  for (const [i, p] of k.params.entries()) {
+    if (!sqlite) sp.push(await timeWeb('pg', p));
+    else if (i % 2 === 0) { ss.push(await timeWeb('sqlite', p)); sp.push(await timeWeb('pg', p)); }
+    else { sp.push(await timeWeb('pg', p)); ss.push(await timeWeb('sqlite', p)); }
+  }
+  web[k.name] = { sqlite: sqlite ? stats(ss) : null, pg: stats(sp) };
+  const x = web[k.name]!;
+  say(`web ${k.name.padEnd(8)} p50/p95 ms: ${x.sqlite ? `SQLite ${x.sqlite.p50} / ${x.sqlite.p95}, ` : ''}PostgreSQL ${x.pg.p50} / ${x.pg.p95}${k.name === 'rcpt' ? ` (goal < ${GOAL.web}: ${x.pg.p95 < GOAL.web ? 'met' : 'NOT met'})` : ''}`);
+}
+for (const w of apps.values()) { await w.app.close(); await w.pool.close(); w.agent.destroy(); }
+// Where a web question's time goes before the search: the research thread's catch-up (catchUpStore: a store writer
+// opened, the positions compared with this node's journal, the cluster's lag read, the writer closed), alone.
+const catchUpMs: number[] = [];
+for (let i = 0; i < 30; i++) {
+  const t0 = process.hrtime.bigint();
+  await catchUpStore(ledgerOf.pg, 0);
+  catchUpMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
+}
+const catchUp = { p50: +pct(catchUpMs, 50).toFixed(2), p95: +pct(catchUpMs, 95).toFixed(2) };
+say(`catchUpStore alone (PostgreSQL, 30 times): p50 ${catchUp.p50} ms, p95 ${catchUp.p95} ms`);
+fs.rmSync(webDir, { recursive: true, force: true });
+
 // Statement shapes of the last run, slowest first by their time in all, and
 // the plans of the two that took the most, with the values of their slowest call.
 const norm = (t: string): string => t.replace(/\s+/g, ' ').trim();
@@ -222,7 +306,7 @@ const result = {
   params, window_days: 7, goal_ms: GOAL, samples: Object.fromEntries(kinds.map((k) => [k.name, k.filters.length])),
   load: { ...loadShown, cached: loadCached } as Omit<PgLoadMeta, 'heavy' | 'light_sample'> & { cached: boolean },
   size: { pg_bytes: pgBytes, pg_bytes_per_event: +(pgBytes / load.written).toFixed(1), tables: sizes, ...(sqlite ? { sqlite_bytes: sqliteBytes, sqlite_bytes_per_event: +(sqliteBytes / load.written).toFixed(1) } : {}) },
-  mismatches, runs, shapes: shapeRows.map(({ slowest: _s, ...x }) => x), plans,
+  mismatches, runs, web, catch_up_ms: catchUp, shapes: shapeRows.map(({ slowest: _s, ...x }) => x), plans,
 };
 process.stdout.write(`${JSON.stringify({ ...result, plans: undefined })}\n`);
 if (values.out) fs.writeFileSync(values.out, JSON.stringify(result, null, 2));
@@ -273,6 +357,18 @@ The PostgreSQL store's chunks carry each event's journal stream and sequence num
 **Answers**: ${!sqlite ? 'not compared (no SQLite store in this run; its questions came from this store)' : mismatches.length === 0 ? 'both stores gave the same journeys for every question' : `**${mismatches.length} questions got different answers** (bench/out/research-pg.json: mismatches)`}.
 
 ${runTables}
+
+**Web API** (same run, after the query layer): \`GET /api/trace\` as \`mailproof serve\` answers it (fastify on loopback, a staff
+bearer token, HTTP keep-alive; the search in a research thread, which first lets the store take in what this node's journal holds).
+Goal: p95 < ${GOAL.web} ms.
+
+| question (window 7 days) | requests | SQLite p50 / p95 ms | PostgreSQL p50 / p95 ms | PG / SQLite p95 |
+|---|---:|---:|---:|---:|
+${webKinds.map((k) => { const w = web[k.name]!; return `| ${k.label} | ${w.pg.n} | ${w.sqlite ? `${w.sqlite.p50} / ${w.sqlite.p95}` : '-'} | ${w.pg.p50} / **${w.pg.p95}** | ${w.sqlite ? `${(w.pg.p95 / w.sqlite.p95).toFixed(1)}x` : '-'} |`; }).join('\n')}
+
+Of a PostgreSQL question's time, the research thread's catch-up before the search (\`catchUpStore\`: a store writer with a pool
+of its own opened, the schema checked, the positions compared with this node's journal, the cluster's lag read, the pool closed)
+took p50 ${catchUp.p50} ms, p95 ${catchUp.p95} ms when timed alone.
 
 "PG SQL ms": the round trips of the reader's statements in one search (node-postgres, loopback), the rest of the search's time is
 JavaScript (decoding chunks, building journeys), the same work as over SQLite. Statement shapes of the last run, by total time:
