@@ -72,6 +72,7 @@ try {
   if (before < 0) throw new Error('before the run: Maildir and store disagree');
 
   const samples: Sample[] = [];
+  const records0 = await watch.journalRecords();
   // A cluster store's PostgreSQL works for the target: its CPU counts (and is shown apart).
   const cpuNow = (): number => cpuSeconds(t.pid) + (t.extraCpu?.() ?? 0);
   const x0 = t.extraCpu?.() ?? 0;
@@ -113,6 +114,7 @@ try {
     problem ??= (err as Error).message;
   }
   const cpu = cpuNow() - cpu0;
+  const records = (await watch.journalRecords()) - records0;
   const storeCpu = (t.extraCpu?.() ?? 0) - x0;
   const after = await t.accepted();
   if (!problem && after - before !== sent) problem = `server accepted ${after - before} of ${sent} messages (${t.checks})`;
@@ -127,6 +129,7 @@ try {
   result = {
     kind: 'sustained', date: new Date().toISOString(), target: t.name, label: t.label, conc: c, size: SIZE, seconds_asked: seconds,
     seconds: +loadS.toFixed(2), messages: sent, rate: +(sent / loadS).toFixed(1), cpu_ms_per_msg: +((cpu * 1000) / sent).toFixed(3),
+    events: records, events_per_s: Math.round(records / loadS),
     ...(t.extraCpu ? { store_cpu_ms_per_msg: +((storeCpu * 1000) / sent).toFixed(3) } : {}),
     lag_events_max: Math.max(...ev), lag_events_p95: pct(ev, 95), lag_events_p50: pct(ev, 50),
     lag_ms_max: Math.max(...ms), lag_ms_p95: pct(ms, 95), lag_ms_p50: pct(ms, 50),

@@ -81,7 +81,7 @@ build_tree() {
     echo "bench: tsc reported errors (see above); going on with what it emitted" >&2
   fi
   local f
-  for f in src/cli/main.js src/ledger/indexer-worker.js bench/throughput.js bench/sustained.js bench/idle-connections.js bench/bare-smtp-server.js bench/report.js bench/cpuprofile-top.js bench/latency.js bench/research/bench.js bench/research-pg/bench.js bench/mime-memory.js; do
+  for f in src/cli/main.js src/ledger/indexer-worker.js bench/throughput.js bench/sustained.js bench/idle-connections.js bench/bare-smtp-server.js bench/report.js bench/cpuprofile-top.js bench/latency.js bench/research/bench.js bench/research-pg/bench.js bench/cluster/report.js bench/mime-memory.js; do
     [ -f "$BUILD/$f" ] || { echo "bench: $BUILD/$f was not built" >&2; return 1; }
   done
 }

@@ -6,7 +6,7 @@
 // it. The store is the embedded SQLite file or a cluster's PostgreSQL (its
 // positions of this node's streams, which the node's shipper commits).
 import Database from 'better-sqlite3';
-import { lagOf } from '../../src/ledger/indexer.js';
+import { journalHeads, lagOf } from '../../src/ledger/indexer.js';
 import { readStream, START, type Position } from '../../src/ledger/journal/index.js';
 import { isClusterStore, openStoreReader, type StoreSpec } from '../../src/ledger/open.js';
 import type { ChunkReader } from '../../src/ledger/store/chunk-reader.js';
@@ -57,6 +57,11 @@ export class StoreWatch {
       if (first) out.ms = Math.max(out.ms, now - first.event.ts);
     }
     return out;
+  }
+
+  /** Records the journal holds (all streams, by their sequence numbers): what the shipper has to take in. */
+  async journalRecords(): Promise<number> {
+    return journalHeads(await this.open().positions(), this.journal).reduce((n, h) => n + h.seq, 0);
   }
 
   /**
