@@ -19,6 +19,7 @@ commands:
   prune    remove ledger events older than the retention time
   index    bring the store up to the journal now (and convert a ledger of the previous format) [--json]
   migrate  bring a cluster's PostgreSQL store to this version's schema (serve does it at start)
+  cluster  retire NODE: a cluster node out of service for good is no longer named as a gap
   config   print or check the effective configuration
   status   state of DNS, clamd and the spam scanner as the gateway sees them
            [--probe] [--json]
@@ -61,6 +62,7 @@ async function main(argv: string[]): Promise<number> {
     case 'prune': return (await import('./prune.js')).pruneCommand(rest);
     case 'index': return (await import('./index-cmd.js')).indexCommand(rest);
     case 'migrate': return (await import('./migrate.js')).migrateCommand(rest);
+    case 'cluster': return (await import('./cluster.js')).clusterCommand(rest);
     case 'config': return (await import('./config.js')).configCommand(rest);
     case 'status': return (await import('./status.js')).statusCommand(rest);
     case 'check': return (await import('./check.js')).checkCommand(rest);

@@ -27,7 +27,8 @@ export async function serve(cfg: ResolvedConfig): Promise<void> {
   let pop3: RunningPop3 | null = null;
   let web: RunningWeb | null = null;
   let indexer: RunningIndexer | null = null;
-  const workers = cfg.smtp.workers === 'auto' ? Math.max(1, os.availableParallelism()) : cfg.smtp.workers;
+  // Without an SMTP listener (a research node of a cluster) one process is enough.
+  const workers = cfg.smtp.listen.length === 0 ? 1 : cfg.smtp.workers === 'auto' ? Math.max(1, os.availableParallelism()) : cfg.smtp.workers;
 
   if (cluster.isPrimary) {
     prepareDataDir(cfg);
@@ -82,7 +83,9 @@ export async function serve(cfg: ResolvedConfig): Promise<void> {
   const where = gw.addresses.map((a) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`).join(', ');
   if (cluster.isPrimary) {
     log.info({ smtp: where, data_dir: cfg.data_dir, domains: Object.keys(cfg.domains) }, 'mailproof is running');
-    process.stdout.write(`mailproof: SMTP on ${where}; data in ${cfg.data_dir}; local domains: ${Object.keys(cfg.domains).join(', ')}\n`);
+    process.stdout.write(where
+      ? `mailproof: SMTP on ${where}; data in ${cfg.data_dir}; local domains: ${Object.keys(cfg.domains).join(', ')}\n`
+      : `mailproof: no SMTP listener (smtp.listen is empty); data in ${cfg.data_dir}\n`);
   } else {
     process.send?.({ mp: 'listening', where });
   }

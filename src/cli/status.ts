@@ -1,13 +1,18 @@
 import { readHealth, type ComponentState } from '../health/index.js';
 import { buildClamd, buildResolver, buildSpam } from '../runtime/services.js';
+import { storeSpecOf } from '../ledger/open.js';
+import { storeStatus, storeUp, type StoreStatus } from '../ledger/store-status.js';
 import { asciiSafe } from '../util/sanitize.js';
 import { configFrom, parse } from './common.js';
 
 export const STATUS_HELP = `mailproof status [--probe] [--json]
   the state of the components the checks depend on (DNS, clamd, the spam
-  scanner), as the running gateway processes last saw them; --probe also asks
-  each configured component now. Exit 0 when all are up, 1 when one is down,
-  3 when no gateway is running (with --probe: 0/1 from the probes alone).
+  scanner), as the running gateway processes last saw them, and of the store:
+  how far this node's journal is from it (events, seconds), and for a
+  cluster's PostgreSQL its state and every node's backlog. --probe also asks
+  each configured component now. Exit 0 when all are up, 1 when one is down
+  (the store included), 3 when no gateway is running (with --probe: 0/1 from
+  the probes and the store alone).
 `;
 
 interface ProbeResult { component: string; ok: boolean; detail: string; ms: number }
@@ -57,16 +62,49 @@ function line(name: string, c: ComponentState): string {
   return `  ${name.padEnd(8)} ${c.state.padEnd(4)} since ${since}${c.state === 'down' ? ` (${c.failures} failures)` : ''}${err}`;
 }
 
+const secs = (ms: number): string => `${Math.round(ms / 1000)} s`;
+const iso = (t: number): string => new Date(t).toISOString();
+
+/** The store's part of the status, for people. */
+export function storeLines(s: StoreStatus, node: string, now = Date.now()): string[] {
+  const out: string[] = [];
+  const where = asciiSafe(s.target, 200);
+  if (s.kind === 'postgres') {
+    out.push(s.cluster
+      ? `store postgres ${where}: up (PostgreSQL ${asciiSafe(s.cluster.server, 40)}, schema ${s.cluster.schema}, ${Math.round(s.cluster.bytes / 1048576)} MiB)`
+      : `store postgres ${where}: DOWN: ${asciiSafe(s.error ?? 'no answer', 300)}`);
+  } else {
+    out.push(`store sqlite ${where}`);
+  }
+  const l = s.local;
+  if (!l) {
+    out.push(`  this node (${node}): no indexer running (serve is not running on this data directory)`);
+  } else {
+    const backlog = l.backlog.length ? l.backlog.map((b) => `${b.stream} ${b.events} events${b.behind_ms ? ` (${secs(b.behind_ms)})` : ''}`).join(', ') : 'none';
+    out.push(`  this node (${l.node}): indexer ${l.up ? 'up' : 'DOWN'} since ${iso(l.since)}; backlog ${backlog}`
+      + (l.last_shipped ? `; last batch ${secs(now - l.last_shipped)} ago` : '')
+      + (!l.up && l.last_error ? `: ${asciiSafe(l.last_error.reason, 300)}` : ''));
+  }
+  for (const n of s.cluster?.streams ?? []) {
+    const what = n.silent ? `SILENT for ${secs(now - n.reported!)} (its newest events may be missing)`
+      : n.behind ? `${n.behind} events behind${n.shipped ? `, last shipped ${secs(now - n.shipped)} ago` : ''}`
+        : n.stopped ? 'stopped, all shipped' : 'up to date';
+    out.push(`  node ${asciiSafe(n.node, 64)} ${asciiSafe(n.stream, 64)}: ${what}`);
+  }
+  return out;
+}
+
 export async function statusCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, { json: { type: 'boolean' }, probe: { type: 'boolean' } });
   if (values.help) { process.stdout.write(STATUS_HELP); return 0; }
   const cfg = configFrom(values);
   const procs = readHealth(cfg.data_dir);
   const probes = values.probe ? await probe(values) : null;
-  const down = procs.some((p) => Object.values(p.components).some((c) => c.state === 'down'));
+  const store = await storeStatus(storeSpecOf(cfg), cfg.data_dir);
+  const down = procs.some((p) => Object.values(p.components).some((c) => c.state === 'down')) || !storeUp(store);
   const probeDown = probes?.some((p) => !p.ok) ?? false;
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ processes: procs, probes }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ processes: procs, probes, store }, null, 2)}\n`);
   } else {
     if (procs.length === 0) process.stdout.write(`no running gateway found in ${cfg.data_dir}\n`);
     for (const p of procs) {
@@ -75,6 +113,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
       if (names.length === 0) process.stdout.write('  no component used yet\n');
       for (const n of names) process.stdout.write(`${line(n, p.components[n]!)}\n`);
     }
+    for (const l of storeLines(store, cfg.node)) process.stdout.write(`${l}\n`);
     if (probes) {
       process.stdout.write('probes now:\n');
       for (const r of probes) process.stdout.write(`  ${r.component.padEnd(8)} ${r.ok ? 'up  ' : 'down'} ${r.ms} ms: ${asciiSafe(r.detail, 200)}\n`);

@@ -1,4 +1,4 @@
-import { describeLag, openResearchStore } from '../ledger/open.js';
+import { describeLag, isClusterStore, openResearchStore } from '../ledger/open.js';
 import type { StoreLag } from '../ledger/store/types.js';
 import type { ResolvedConfig } from '../config/load.js';
 import { LocalDomains } from '../domains/index.js';
@@ -7,7 +7,7 @@ import { recheckJourneys, type Recheck } from '../research/recheck.js';
 import { buildCheckDeps } from '../runtime/services.js';
 import type { Lang } from '../research/explain.js';
 import { FilterError, MAX_LIMIT, parseFilter, parseLang } from '../research/filters.js';
-import { configuredMailboxes, researchSettings } from '../research/settings.js';
+import { configuredMailboxes, researchSettings, withClusterPop3 } from '../research/settings.js';
 import type { SearchFilter, SearchResult } from '../research/search.js';
 import { runSearch } from '../research/service.js';
 import { configFrom, parse, UsageError } from './common.js';
@@ -66,7 +66,9 @@ export async function traceCommand(argv: string[]): Promise<number> {
   for (const [i, j] of result.journeys.entries()) {
     // JSON.stringify quotes client-sent values, so a hostile address cannot
     // forge a line of this output.
-    out(`${j.started_at}  ${j.ref}  ${j.outcome.toUpperCase()}  from=${JSON.stringify(j.mail_from)} to=${JSON.stringify(j.rcpt)} ip=${j.client_ip ?? '-'}`);
+    // The nodes that saw the journey, in the order they did (a cluster: the first attempt on one, the retry on another).
+    const nodes = [...new Set(j.events.map((e) => e.node))].map((n) => (/^[A-Za-z0-9._-]+$/.test(n) ? n : JSON.stringify(n))).join(',');
+    out(`${j.started_at}  ${j.ref}  ${j.outcome.toUpperCase()}  from=${JSON.stringify(j.mail_from)} to=${JSON.stringify(j.rcpt)} ip=${j.client_ip ?? '-'} nodes=${nodes}`);
     if (j.reply) out(`    reply: ${JSON.stringify(j.reply)}`);
     for (const x of j.explanations) out(`    ${x.code} [${x.side}]: ${x.what} -> ${x.action}`);
     for (const n of j.near_misses) out(`    near miss (${n.kind}): ${n.what ?? JSON.stringify(n.value)}`);
@@ -94,7 +96,7 @@ export async function traceCommand(argv: string[]): Promise<number> {
 export async function searchLedger(cfg: ResolvedConfig, filter: SearchFilter, lang: Lang): Promise<SearchResult & { store_behind?: StoreLag[] }> {
   const store = await openResearchStore(cfg);
   try {
-    const result = await runSearch(store.reader, filter, { lang, settings: researchSettings(cfg), mailboxes: configuredMailboxes(cfg) });
+    const result = await runSearch(store.reader, filter, { lang, settings: await withClusterPop3(researchSettings(cfg), store.reader, isClusterStore(cfg.paths)), mailboxes: configuredMailboxes(cfg) });
     if (store.lag.length === 0) return result;
     for (const line of describeLag(store.lag)) process.stderr.write(`mailproof: ${line}
 `);

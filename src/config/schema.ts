@@ -80,7 +80,7 @@ export const configSchema = z.strictObject({
     .describe('where the ledger, the Maildirs and the TLS key live unless set otherwise'),
 
   smtp: z.strictObject({
-    listen: z.array(hostPort).min(1).default(['127.0.0.1:2525']).describe('addresses the SMTP server listens on'),
+    listen: z.array(hostPort).default(['127.0.0.1:2525']).describe('addresses the SMTP server listens on; [] = none (a cluster node for the web UI and research only)'),
     workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default(1)
       .describe('processes sharing the listening socket; "auto" = one per CPU core'),
     greeting_delay_ms: z.number().int().min(0).max(60000).default(0)

@@ -26,7 +26,7 @@ export function startIndexer(cfg: ResolvedConfig, log: Logger, opts: { pollMs?: 
   worker.on('message', (m: IndexerMessage) => {
     switch (m.type) {
       case 'damage': log.error({ damage: m.damage }, 'the journal has a damaged record: it was skipped; the events named are not in the store'); break;
-      case 'indexed': errors = 0; log.debug({ events: m.events, ms: m.ms }, 'indexed'); break;
+      case 'indexed': log.debug({ events: m.events, ms: m.ms }, 'indexed'); break;
       case 'removed': log.info({ segments: m.segments }, 'removed journal segments the store has'); break;
       // Logged once per run of failures, not every poll.
       case 'error': if (errors++ === 0) log.error({ err: m.error }, 'the indexer cannot write the store: research misses the newest events until it can (mail is not affected: the journal keeps them, and they follow when the store is back)'); break;

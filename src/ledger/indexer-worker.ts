@@ -4,7 +4,7 @@
 // that carries the SMTP sessions. One round at a time: each schedules the
 // next when it has ended. While the store cannot be written (PostgreSQL
 // down) the journal keeps everything; the thread tries again with a growing
-// pause, and keeps telling what it knows (run/store-state.json: status and
+// pause, and keeps telling what it knows (indexer/state.json: status and
 // /metrics) from the positions it last saw.
 import { parentPort, workerData } from 'node:worker_threads';
 import { indexBatch, journalHeads, lagOf, removeIndexedSegments } from './indexer.js';
@@ -81,7 +81,8 @@ async function report(stopped = false): Promise<void> {
   const heads = journalHeads(known, data.journal).filter((h) => h.node === data.node);
   const key = JSON.stringify(heads.map((h) => [h.stream, h.seq]));
   if (!stopped && key === lastReported && Date.now() - lastReport < REPORT_EVERY_MS) return;
-  await cluster.reportHeads(heads.map((h) => ({ node: h.node, stream: h.stream, seq: h.seq, ts: null })), { stopped });
+  const oldest = new Map(state.backlog.map((b) => [b.stream, Date.now() - b.behind_ms]));
+  await cluster.reportHeads(heads.map((h) => ({ node: h.node, stream: h.stream, seq: h.seq, ts: h.seq > h.have ? oldest.get(h.stream) ?? null : null })), { stopped });
   lastReported = key;
   lastReport = Date.now();
 }

@@ -59,8 +59,12 @@ export async function lagOf(store: Pick<StoreWriter, 'positions'>, journalDir: s
   const out: StoreLag[] = [];
   for (const { node, stream } of listStreams(journalDir)) {
     const p = have.get(keyOf(node, stream));
-    const { records } = streamLag(journalDir, node, stream, toPosition(p));
-    if (records > 0) out.push({ node, stream, events: records, behind_ms: p ? Math.max(0, now - p.updated) : 0 });
+    const from = toPosition(p);
+    const { records } = streamLag(journalDir, node, stream, from);
+    if (records === 0) continue;
+    // The age of the oldest record the store does not have: how stale an answer may be.
+    const first = readStream(journalDir, node, stream, from, { maxRecords: 1 }).records[0];
+    out.push({ node, stream, events: records, behind_ms: first ? Math.max(0, now - first.event.ts) : 0 });
   }
   return out;
 }

@@ -125,5 +125,5 @@ export async function openResearchStore(cfg: Pick<ResolvedConfig, 'paths' | 'led
 export function describeLag(lag: StoreLag[]): string[] {
   return lag.map((l) => l.silent_ms !== undefined
     ? `node ${l.node} (${l.stream}) has not reported its journal for ${Math.round(l.silent_ms / 1000)} s${l.events ? ` and the store is ${l.events} event(s) behind it` : ''}: the answer may miss its newest events`
-    : `the store is ${l.events} event(s) behind the journal of node ${l.node} (${l.stream})${l.behind_ms ? `, last taken ${Math.round(l.behind_ms / 1000)} s ago` : ''}: the answer may miss them`);
+    : `the store is ${l.events} event(s) behind the journal of node ${l.node} (${l.stream})${l.behind_ms ? `, the oldest of them ${Math.round(l.behind_ms / 1000)} s old` : ''}: the answer may miss them`);
 }

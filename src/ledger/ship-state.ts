@@ -1,5 +1,5 @@
 // What the indexer of `serve` last knew about taking the journals into the
-// store, in <data_dir>/run/store-state.json: `mailproof status` and /metrics
+// store, in <data_dir>/indexer/state.json: `mailproof status` and /metrics
 // read it. It is the node's own view and so stays true when the store is
 // unreachable (a cluster's PostgreSQL down: the journal grows, and this says
 // by how much and since when).
@@ -26,7 +26,7 @@ export interface ShipState {
   last_shipped: number | null;
 }
 
-const file = (dataDir: string): string => path.join(dataDir, 'run', 'store-state.json');
+const file = (dataDir: string): string => path.join(dataDir, 'indexer', 'state.json');
 
 export function writeShipState(dataDir: string, s: ShipState): void {
   const f = file(dataDir);

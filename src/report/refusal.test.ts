@@ -14,3 +14,9 @@ test('no report while the store is behind the journal: it could claim what the m
   // Caught up: the report is written.
   assert.ok((await renderReport(empty, { lang: 'en', format: 'text' })).body.length > 0);
 });
+
+test('no report while a cluster node is silent; the refusal says how to retire a node that is gone', () => {
+  const silent = { ...empty, store_behind: [{ node: 'mx2', stream: 'smtp', events: 0, behind_ms: 0, silent_ms: 90_000 }] };
+  assert.match(reportRefusal(silent, 'en')!, /Server mx2 has not reported for 90 s.*mailproof cluster retire mx2/);
+  assert.match(reportRefusal(silent, 'de')!, /Der Server mx2 hat sich seit 90 s nicht gemeldet.*mailproof cluster retire mx2/);
+});

@@ -1,9 +1,21 @@
 import type { Config } from '../config/schema.js';
+import type { EventStore } from '../ledger/store/types.js';
 import type { ResearchSettings } from './journeys.js';
 
 /** What the configuration tells research: the retry window, and whether our POP3 server reads the embedded Maildirs. */
 export function researchSettings(cfg: Pick<Config, 'research' | 'pop3'>): ResearchSettings {
   return { retryWindowMs: cfg.research.retry_window_s * 1000, ownPop3: cfg.pop3.listen.length > 0 };
+}
+
+/**
+ * In a cluster the node asked may not be the one serving POP3: our POP3 reads
+ * the shared Maildirs when any node's POP3 journal stream reached the store.
+ * Without this, nodes answered differently about one unfetched message
+ * (delivered_not_fetched on the POP3 node, access_not_recorded elsewhere).
+ */
+export async function withClusterPop3(settings: ResearchSettings, store: Pick<EventStore, 'positions'>, cluster: boolean): Promise<ResearchSettings> {
+  if (!cluster || settings.ownPop3) return settings;
+  return { ...settings, ownPop3: (await store.positions()).some((p) => p.stream === 'pop3') };
 }
 
 /** The mailboxes of a domain as configured (domains.<d>.mailboxes), for typo hints (search.ts SearchOptions.mailboxes). */

@@ -19,6 +19,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { readHealth } from '../health/index.js';
 import { isClusterStore, openStoreReader, type StoreSpec } from '../ledger/open.js';
+import { storeStatus, storeUp } from '../ledger/store-status.js';
 import type { EventStore } from '../ledger/store/types.js';
 
 const COUNTED = new Set(['message.delivered', 'rcpt.rejected', 'data.rejected', 'message.delivery_failed', 'check.result']);
@@ -46,6 +47,10 @@ export class LedgerMetrics {
   private readonly failures: Gauge<'component'>;
   private readonly processes: Gauge;
   private readonly lastRow: Gauge;
+  private readonly storeUp: Gauge;
+  private readonly backlogEvents: Gauge<'node' | 'stream'>;
+  private readonly backlogSeconds: Gauge<'node' | 'stream'>;
+  private readonly silent: Gauge<'node' | 'stream'>;
   /** The count in progress: a second scrape meanwhile waits for it instead of counting the same rows again. */
   private counting: Promise<void> | null = null;
 
@@ -58,6 +63,10 @@ export class LedgerMetrics {
     this.failures = new Gauge({ name: 'mailproof_component_failures', help: 'Failures since the component was last up, summed over the gateway processes', labelNames: ['component'], registers });
     this.processes = new Gauge({ name: 'mailproof_gateway_processes', help: 'Running gateway processes that report their health', registers });
     this.lastRow = new Gauge({ name: 'mailproof_ledger_rows_counted', help: 'Row id of the last ledger event counted', registers });
+    this.storeUp = new Gauge({ name: 'mailproof_store_up', help: 'The store takes this node\'s journal (and a cluster\'s PostgreSQL answers): 1, else 0', registers });
+    this.backlogEvents = new Gauge({ name: 'mailproof_store_backlog_events', help: 'Journal records the store does not have yet, per node and stream (a cluster: every node, as it last reported)', labelNames: ['node', 'stream'], registers });
+    this.backlogSeconds = new Gauge({ name: 'mailproof_store_backlog_seconds', help: 'Age of the oldest journal record the store does not have yet, per node and stream', labelNames: ['node', 'stream'], registers });
+    this.silent = new Gauge({ name: 'mailproof_store_node_silent', help: 'A cluster node that has not reported its journal for over a minute while not stopped: 1 (its newest events may be missing), else 0', labelNames: ['node', 'stream'], registers });
     extra?.(this.registry);
   }
 
@@ -132,8 +141,33 @@ export class LedgerMetrics {
     }
   }
 
+  /** The store's gauges: this node's backlog from its indexer, every node's from a cluster store. */
+  private async storeGauges(): Promise<boolean> {
+    const s = await storeStatus(this.spec, this.dataDir);
+    this.backlogEvents.reset();
+    this.backlogSeconds.reset();
+    this.silent.reset();
+    for (const n of s.cluster?.streams ?? []) {
+      this.backlogEvents.set({ node: n.node, stream: n.stream }, n.behind);
+      this.silent.set({ node: n.node, stream: n.stream }, n.silent ? 1 : 0);
+    }
+    // This node's own view is the fresher one (and the only one while the store is down).
+    if (s.local) {
+      for (const st of s.cluster?.streams.filter((x) => x.node === s.local!.node) ?? []) this.backlogEvents.set({ node: st.node, stream: st.stream }, 0);
+      for (const b of s.local.backlog) {
+        this.backlogEvents.set({ node: s.local.node, stream: b.stream }, b.events);
+        this.backlogSeconds.set({ node: s.local.node, stream: b.stream }, b.behind_ms / 1000);
+      }
+    }
+    const up = storeUp(s);
+    this.storeUp.set(up ? 1 : 0);
+    return up;
+  }
+
   async text(): Promise<string> {
-    await this.catchUp();
+    const up = await this.storeGauges();
+    // While the store cannot be read, the counters stay where they were; the gauges say why.
+    if (up) await this.catchUp().catch(() => this.storeUp.set(0));
     this.healthGauges();
     return this.registry.metrics();
   }

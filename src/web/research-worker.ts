@@ -1,7 +1,8 @@
 // A research thread of the web server (research-pool.ts says why threads).
 // One job at a time: the pool sends the next only after this one answered.
 import { parentPort, workerData } from 'node:worker_threads';
-import { catchUpStore, openStoreReader, type LedgerPaths } from '../ledger/open.js';
+import { catchUpStore, isClusterStore, openStoreReader, type LedgerPaths } from '../ledger/open.js';
+import { withClusterPop3 } from '../research/settings.js';
 import type { StoreLag } from '../ledger/store/types.js';
 import type { Lang } from '../research/explain.js';
 import type { ResearchSettings } from '../research/journeys.js';
@@ -27,7 +28,8 @@ const port = parentPort;
 if (!port) throw new Error('research-worker must run as a worker thread');
 const data = workerData as ResearchWorkerData;
 // The same research as in the calling thread, on this thread's own connection.
-const research = inlineResearch(openStoreReader(data.ledger), (domain) => data.mailboxes[domain] ?? [], data.settings ?? {});
+const reader = openStoreReader(data.ledger);
+const research = inlineResearch(reader, (domain) => data.mailboxes[domain] ?? [], () => withClusterPop3(data.settings ?? {}, reader, isClusterStore(data.ledger)));
 
 /** Read-your-writes: the store takes in what the journals hold before a question is answered; what it could not is named in the answer. */
 function fresh(): Promise<StoreLag[]> {

@@ -30,11 +30,13 @@ export class ResearchUnavailable extends Error {
 export type MailboxesOf = (domain: string) => string[];
 
 /** Research in the calling thread: every call blocks it for the length of the query. `settings`: from the configuration (research/settings.ts researchSettings). */
-export function inlineResearch(reader: LedgerReader, mailboxes: MailboxesOf, settings: ResearchSettings = {}): Research {
+/** settings: fixed, or asked for each question (a cluster's POP3 nodes may change: research/settings.ts withClusterPop3). */
+export function inlineResearch(reader: LedgerReader, mailboxes: MailboxesOf, settings: ResearchSettings | (() => Promise<ResearchSettings>) = {}): Research {
+  const now = async (): Promise<ResearchSettings> => (typeof settings === 'function' ? settings() : settings);
   return {
-    search: async (f, scope, lang) => runSearch(reader, f, { lang, mailboxes, settings, scope }),
-    journeysOfRef: async (ref, scope, lang, withMailboxes) => journeysOfRef(reader, ref, scope, withMailboxes ? { lang, mailboxes } : { lang }, settings),
-    publicView: async (ref, lang) => publicViewOf(reader, ref, lang, settings),
+    search: async (f, scope, lang) => runSearch(reader, f, { lang, mailboxes, settings: await now(), scope }),
+    journeysOfRef: async (ref, scope, lang, withMailboxes) => journeysOfRef(reader, ref, scope, withMailboxes ? { lang, mailboxes } : { lang }, await now()),
+    publicView: async (ref, lang) => publicViewOf(reader, ref, lang, await now()),
     close: async () => undefined,
   };
 }

@@ -5,8 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { loadConfig, type ResolvedConfig } from '../config/load.js';
-import type { SqliteStoreReader } from '../ledger/store/sqlite/reader.js';
+import type { ChunkReader } from '../ledger/store/chunk-reader.js';
 import { testJournal, testStore } from '../../test/helpers/event-table.js';
+import { testStoreSpec } from '../../test/helpers/test-store.js';
 import type { LedgerEvent } from '../ledger/types.js';
 import type { Logger } from '../log/logger.js';
 import type { SearchResult } from '../research/search.js';
@@ -15,7 +16,8 @@ import { buildWebApp, SECURITY_HEADERS, type RenderReport } from './server.js';
 import { UserStore } from './users.js';
 
 // The web server through fastify's inject: accounts, sessions, CSRF,
-// customer scoping, escaping and the public page, on a real SQLite ledger.
+// customer scoping, escaping and the public page, on a real ledger (SQLite; PostgreSQL
+// when the research-suites runner asks test-store.ts for it).
 
 const FAST = { N: 1 << 10, r: 8, p: 1 };
 const MANY = 103;
@@ -25,7 +27,7 @@ const SUBJECT = '<script>alert(1)</script>';
 const HELO = '<img src=x onerror=alert(2)>';
 let dir: string;
 let cfg: ResolvedConfig;
-let reader: SqliteStoreReader;
+let reader: ChunkReader;
 let users: UserStore;
 let metrics: LedgerMetrics;
 
@@ -73,12 +75,14 @@ before(async () => {
     { name: 'staff1', role: 'staff', domains: [], hash: await hashPassword('staff-pw', FAST) },
     { name: 'custa', role: 'customer', domains: ['a.test'], hash: await hashPassword('cust-pw', FAST) },
   ] }), { mode: 0o600 });
-  metrics = new LedgerMetrics({ store: cfg.paths.store }, dir);
+  // /metrics counts the store the reader reads (SQLite, or the PostgreSQL database of test-store.ts).
+  metrics = new LedgerMetrics(testStoreSpec(cfg.paths.store), dir);
 });
 
 after(async () => {
-  await reader.close();
+  // The reader's close lets go of the store (a PostgreSQL one is dropped): the metrics' connections first.
   await metrics.close();
+  await reader.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

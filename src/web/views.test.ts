@@ -13,3 +13,9 @@ test('the search page says in the page language when the store is behind, and es
   const de = results({ ...empty, store_behind: lag }, 'de').s;
   assert.match(de, /<p class="notice">Der Datenbestand ist noch nicht vollständig: 1234 Ereignis\(se\) vom Server mx&lt;b&gt;2/);
 });
+
+test('a cluster node that went silent is named as a possible gap, in the page language', () => {
+  const lag = [{ node: 'mx3', stream: 'pop3', events: 0, behind_ms: 0, silent_ms: 125_000 }];
+  assert.match(results({ ...empty, store_behind: lag }, 'en').s, /Server mx3 \(pop3\) has not reported for 125 s: its newest events may be missing/);
+  assert.match(results({ ...empty, store_behind: lag }, 'de').s, /Der Server mx3 \(pop3\) hat sich seit 125 s nicht gemeldet/);
+});

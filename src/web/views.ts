@@ -71,9 +71,14 @@ export const PAGE_SIZES = [100, 250, 1000] as const;
 export function lagNotice(lag: StoreLag[], lang: string): Html {
   if (lag.length === 0) return html``;
   const de = lang === 'de';
-  return html`<p class="notice">${lag.map((l) => de
-    ? `Der Datenbestand ist noch nicht vollständig: ${l.events} Ereignis(se) vom Server ${l.node} (${l.stream}) fehlen in dieser Antwort noch. Bitte in einigen Sekunden erneut suchen.`
-    : `The store is not complete yet: ${l.events} event(s) from server ${l.node} (${l.stream}) are missing from this answer. Please search again in a few seconds.`).join(' ')}</p>`;
+  const secs = (ms: number): number => Math.round(ms / 1000);
+  return html`<p class="notice">${lag.map((l) => l.silent_ms !== undefined
+    ? (de
+      ? `Der Server ${l.node} (${l.stream}) hat sich seit ${secs(l.silent_ms)} s nicht gemeldet: seine neuesten Ereignisse können in dieser Antwort fehlen.`
+      : `Server ${l.node} (${l.stream}) has not reported for ${secs(l.silent_ms)} s: its newest events may be missing from this answer.`)
+    : (de
+      ? `Der Datenbestand ist noch nicht vollständig: ${l.events} Ereignis(se) vom Server ${l.node} (${l.stream}) fehlen in dieser Antwort noch. Bitte in einigen Sekunden erneut suchen.`
+      : `The store is not complete yet: ${l.events} event(s) from server ${l.node} (${l.stream}) are missing from this answer. Please search again in a few seconds.`)).join(' ')}</p>`;
 }
 
 export function results(r: SearchResult, lang: string, query?: { q: Record<string, string>; limit: number }): Html {

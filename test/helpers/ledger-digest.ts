@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { listStreams, readStream, START } from '../../src/ledger/journal/index.js';
 import { fromRow, SELECT_COLUMNS } from '../../src/ledger/legacy/row.js';
+import { openStoreReader, type StoreSpec } from '../../src/ledger/open.js';
 import { normalizeEvent, type ChunkEvent } from '../../src/ledger/store/codec.js';
-import { SqliteStoreReader } from '../../src/ledger/store/sqlite/reader.js';
 import type { LedgerEvent } from '../../src/ledger/types.js';
 
 export interface Digest { count: number; sha256: string; lines: string[] }
@@ -25,23 +25,29 @@ export function digestOf(lines: string[]): Digest {
   return { count: lines.length, sha256: h.digest('hex'), lines };
 }
 
-/** Every record of every stream of a journal directory: "node/stream seq JSON". */
-export function journalDigest(journalDir: string): Digest {
+/**
+ * Every record of every stream of journal directories: "node/stream seq
+ * JSON". Several directories: the journals of a cluster's nodes together.
+ */
+export function journalDigest(...journalDirs: string[]): Digest {
   const lines: string[] = [];
-  for (const { node, stream } of listStreams(journalDir)) {
-    const r = readStream(journalDir, node, stream, START);
-    if (r.damage.length) throw new Error(`damaged journal ${node}/${stream}: ${JSON.stringify(r.damage)}`);
-    for (const rec of r.records) lines.push(`${node}/${stream} ${rec.seq} ${body(rec.event)}`);
+  for (const journalDir of journalDirs) {
+    for (const { node, stream } of listStreams(journalDir)) {
+      const r = readStream(journalDir, node, stream, START);
+      if (r.damage.length) throw new Error(`damaged journal ${node}/${stream}: ${JSON.stringify(r.damage)}`);
+      for (const rec of r.records) lines.push(`${node}/${stream} ${rec.seq} ${body(rec.event)}`);
+    }
   }
   return digestOf(lines);
 }
 
 /**
- * Every event of a store: journal events as "node/stream seq JSON", others
- * (ingested, converted) as "- JSON".
+ * Every event of a store (a SQLite file, or a cluster's PostgreSQL as a
+ * StoreSpec with its password file): journal events as "node/stream seq
+ * JSON", others (ingested, converted) as "- JSON".
  */
-export async function storeDigest(store: string): Promise<Digest> {
-  const r = new SqliteStoreReader(store);
+export async function storeDigest(store: string | StoreSpec): Promise<Digest> {
+  const r = openStoreReader(typeof store === 'string' ? { store } : store);
   const lines: string[] = [];
   try {
     for await (const e of r.all()) lines.push(e.jstream !== undefined ? `${e.node}/${e.jstream} ${e.jseq} ${body(e)}` : `- ${body(e)}`);

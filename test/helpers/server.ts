@@ -52,6 +52,8 @@ export interface StartOptions {
   args?: string[];
   dataDir?: string;
   port?: number;
+  /** Loopback address the SMTP listener binds (default 127.0.0.1): cluster tests give each node its own. */
+  host?: string;
   env?: Record<string, string>;
 }
 
@@ -69,8 +71,8 @@ export function run(args: string[], env: Record<string, string> = {}): Promise<{
 /** Starts `mailproof serve` in a fresh data dir on a free loopback port. */
 export async function startServer(opts: StartOptions = {}): Promise<Instance> {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mailproof-test-'));
-  const port = opts.port ?? (await freePort());
-  const host = '127.0.0.1';
+  const host = opts.host ?? '127.0.0.1';
+  const port = opts.port ?? (await freePort(host));
   const cfg = {
     hostname: 'mx.test.invalid',
     node: 'test-node',

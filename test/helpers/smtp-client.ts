@@ -69,8 +69,8 @@ export class RawSmtp {
 }
 
 /** Greeting + EHLO + MAIL + RCPTs + DATA; returns every reply. */
-export async function sendMail(port: number, o: { from: string; to: string[]; body: string; helo?: string; localAddress?: string }): Promise<{ replies: (string | null)[]; final: string | null }> {
-  const c = await RawSmtp.connect(port, { localAddress: o.localAddress });
+export async function sendMail(port: number, o: { from: string; to: string[]; body: string; helo?: string; localAddress?: string; host?: string }): Promise<{ replies: (string | null)[]; final: string | null }> {
+  const c = await RawSmtp.connect(port, { host: o.host, localAddress: o.localAddress });
   const replies: (string | null)[] = [];
   try {
     replies.push(await c.reply());

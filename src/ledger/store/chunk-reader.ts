@@ -36,6 +36,15 @@ export interface ChunkSource {
   locateSessions(keys: string[]): Promise<Loc[]>;
   /** The chunks of the located sessions (at least those carrying the entries' terms). */
   chunks(locs: Loc[]): Promise<ChunkRow[]>;
+  /**
+   * What chunks() returns for a located session: every chunk of it (true:
+   * the SQLite store keeps a session's chunks together under its id), or
+   * only the chunks near each entry's time (false: the PostgreSQL store
+   * looks into the day partitions of that time only). With false, a session
+   * whose events reached the store in several batches has several chunks,
+   * each with its own entries, and a walk must read it again at each.
+   */
+  readonly wholeSessions: boolean;
   recipients(domain: string, since: number, until: number): Promise<string[]>;
   positions(): Promise<StorePosition[]>;
   /** Chunks whose first id is above afterId, in id order (metrics count what is new). */
@@ -61,12 +70,18 @@ export class ChunkReader implements EventStore {
   /** page: sessions per step of a walk (small in tests, to walk many pages). */
   constructor(readonly source: ChunkSource, private readonly page = PAGE) {}
 
-  /** The events of the located sessions, in chunk order. */
-  private async eventsOf(locs: Loc[]): Promise<StoredEvent[]> {
+  /**
+   * The events of the located sessions, in chunk order; each chunk once,
+   * also when the source returns it for several entries (`delivered`: the
+   * chunks already handed over, by the calls of one walk).
+   */
+  private async eventsOf(locs: Loc[], delivered = new Set<string>()): Promise<StoredEvent[]> {
     const out: StoredEvent[] = [];
     if (locs.length === 0) return out;
     for (const { sid, first, codec, body } of await this.source.chunks(locs)) {
       const k = `${sid}:${first}`;
+      if (delivered.has(k)) continue;
+      delivered.add(k);
       let evs = this.cache.get(k);
       if (evs) {
         this.cache.delete(k); // to the end: most recently used
@@ -92,7 +107,9 @@ export class ChunkReader implements EventStore {
    * beyond `boundary` (later than it when ascending, earlier when not).
    */
   private async walk(t: string | null, since: number, until: number, desc: boolean, onEvents: (evs: StoredEvent[]) => void, enough: (boundary: number) => boolean): Promise<void> {
+    /** Sessions read whole already (wholeSessions), and the chunks handed over. */
     const seen = new Set<number>();
+    const delivered = new Set<string>();
     let cursor: Entry | null = null;
     const chunkTimes = t !== null || this.source.timeMeans === 'chunk_first';
     const lo = chunkTimes ? since - CHUNK_SPAN_MS : since;
@@ -102,11 +119,13 @@ export class ChunkReader implements EventStore {
         : await this.source.timePage(lo, until, cursor, desc, this.page);
       const fresh: Loc[] = [];
       for (const [ts, sid] of rows) {
-        if (seen.has(sid)) continue;
-        seen.add(sid);
+        if (this.source.wholeSessions) {
+          if (seen.has(sid)) continue;
+          seen.add(sid);
+        }
         fresh.push({ sid, ts });
       }
-      if (fresh.length) onEvents(await this.eventsOf(fresh));
+      if (fresh.length) onEvents(await this.eventsOf(fresh, delivered));
       if (rows.length < this.page) return;
       cursor = rows[rows.length - 1]!;
       // An entry carries the first time of its chunk; a chunk spans at most

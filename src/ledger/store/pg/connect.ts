@@ -56,12 +56,13 @@ function urlFields(url: string): pg.PoolConfig {
   };
 }
 
-export function poolConfig(t: PgTarget, opts: { max?: number; application?: string } = {}): pg.PoolConfig {
+export function poolConfig(t: PgTarget, opts: { max?: number; application?: string; options?: string } = {}): pg.PoolConfig {
   return {
     ...urlFields(t.url),
     ...(t.passwordFile ? { password: () => readPassword(t.passwordFile!) } : {}),
     max: opts.max ?? 4,
     application_name: opts.application ?? 'mailproof',
+    ...(opts.options ? { options: opts.options } : {}),
     connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
     // Keep a dead peer from holding a shipping transaction open for the TCP timeout.
@@ -71,7 +72,7 @@ export function poolConfig(t: PgTarget, opts: { max?: number; application?: stri
 }
 
 /** A pool for one process; errors of idle clients (a restarted server) are reported, not thrown. */
-export function openPool(t: PgTarget, opts: { max?: number; application?: string; onError?: (err: Error) => void } = {}): pg.Pool {
+export function openPool(t: PgTarget, opts: { max?: number; application?: string; options?: string; onError?: (err: Error) => void } = {}): pg.Pool {
   const pool = new pg.Pool(poolConfig(t, opts));
   pool.on('error', (err) => opts.onError?.(err));
   return pool;

@@ -70,7 +70,7 @@ CREATE TABLE journal_heads (
   node text NOT NULL,
   stream text NOT NULL,
   seq bigint NOT NULL,
-  ts bigint,
+  ts bigint,                 -- time of the oldest record the store did not have yet (null: none)
   reported bigint NOT NULL,
   -- The node stopped after shipping all of it: its silence since is no gap.
   stopped boolean NOT NULL DEFAULT false,

@@ -199,7 +199,7 @@ export class PgStoreWriter implements StoreWriter {
       await this.ready();
       await this.pool.query(`INSERT INTO journal_heads (node, stream, seq, ts, reported, stopped)
         SELECT h.*, $6::boolean FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) AS h
-        ON CONFLICT (node, stream) DO UPDATE SET seq = excluded.seq, ts = coalesce(excluded.ts, journal_heads.ts),
+        ON CONFLICT (node, stream) DO UPDATE SET seq = excluded.seq, ts = excluded.ts,
           reported = excluded.reported, stopped = excluded.stopped`,
       [heads.map((h) => pgText(h.node)), heads.map((h) => pgText(h.stream)), heads.map((h) => h.seq), heads.map((h) => h.ts), heads.map(() => now), opts.stopped === true]);
     } catch (err) {

@@ -21,6 +21,8 @@ function padded<T>(values: T[]): { args: T[]; marks: string } {
 export class SqliteChunkSource implements ChunkSource {
   /** Rows by time without a term are sessions by their newest event (sessions.last_ts is indexed). */
   readonly timeMeans = 'session_last' as const;
+  /** chunks() reads every chunk of a session (by its id), whatever the entry's time. */
+  readonly wholeSessions = true;
   readonly db: Database.Database;
   private stmts = new Map<string, Database.Statement>();
 
