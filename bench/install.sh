@@ -4,11 +4,14 @@
 # generator, and smtp-sink come with it), procps (pgrep), util-linux
 # (setsid, unshare), strace (bench/profile.sh); for the checks targets the
 # real services: knot (DNS), clamav-daemon, rspamd, and Postfix's SPF policy
-# server postfix-policyd-spf-python. Idempotent; run as root.
+# server postfix-policyd-spf-python; postgresql for its server binaries
+# (the research-pg step runs a PostgreSQL of its own through
+# scripts/postgres-local.sh; the package's own cluster is neither used nor
+# configured). Idempotent; run as root.
 set -euo pipefail
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in postfix procps util-linux strace knot clamav-daemon rspamd postfix-policyd-spf-python; do have "$p" || need+=("$p"); done
+for p in postfix procps util-linux strace knot clamav-daemon rspamd postfix-policyd-spf-python postgresql; do have "$p" || need+=("$p"); done
 if ((${#need[@]})); then
   echo "bench/install.sh: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -24,6 +24,10 @@
 #   BENCH_SKIP_RESEARCH=1 BENCH_RESEARCH_EVENTS=10000000 BENCH_RESEARCH_N=300 BENCH_RESEARCH_RUNS=2
 #     (trace over a generated store vs. grep over the same traffic as mail.log; the store is
 #     generated once, which takes long, and cached in /var/tmp/mailproof-bench)
+#   BENCH_SKIP_CLUSTER=1 BENCH_CLUSTER_STEPS=research,sustained,ingest,throughput BENCH_RESEARCH_PG_EVENTS=10000000
+#     (the cluster store, PostgreSQL servers of its own: research over a store of the research traffic,
+#     loaded once and cached in /var/tmp/mailproof-bench; shipping under sustained load; ingest; durable
+#     acceptance; each beside the embedded store: bench/cluster/run.sh, about 25-30 minutes)
 #   BENCH_SKIP_MIME_MEMORY=1 BENCH_MIME_COUNT=100 (RSS with that many messages at the size limit at
 #     once, attachment policy and clamd on: bench/mime-memory.ts, a few minutes)
 # Raw figures: bench/out/*.json (not committed).
@@ -98,6 +102,11 @@ fi
 if [ "${BENCH_SKIP_RESEARCH:-0}" != 1 ]; then
   echo "== research (issue 5): trace over a 10M-event ledger vs. grep over the same traffic"
   BUILD=$BUILD WORK=$WORK step bash bench/research/run.sh || { echo "run.sh: research step failed" >&2; status=1; }
+fi
+
+if [ "${BENCH_SKIP_CLUSTER:-0}" != 1 ]; then
+  echo "== cluster store (PostgreSQL): research, shipping under load, ingest, durable acceptance, beside the embedded store"
+  BUILD=$BUILD WORK=$WORK step bash bench/cluster/run.sh || { echo "run.sh: cluster step failed" >&2; status=1; }
 fi
 
 if [ "${BENCH_SKIP_MIME_MEMORY:-0}" != 1 ]; then

@@ -6,7 +6,7 @@
 // bound (it would then grow over the run, not stay flat).
 //
 //   node sustained.js --build DIR --work DIR [--out FILE.json] [--seconds 60] [--conc 20]
-//        [--workers auto] [--sample-ms 1000]
+//        [--workers auto] [--sample-ms 1000] [--store pg]
 //
 // The load is a sequence of smtp-source batches back to back (smtp-source
 // needs a message count; each batch is sized from the rate so far to last
@@ -18,7 +18,7 @@ import os from 'node:os';
 import { args, sleep } from './lib/proc.js';
 import { cpuPressure, cpuSeconds, SIZE, smtpSourceRun } from './lib/load.js';
 import { StoreWatch, type LagSample } from './lib/store-lag.js';
-import { startMailproof, type Env, type Target } from './lib/targets.js';
+import { startMailproof, startMailproofPg, type Env, type Target } from './lib/targets.js';
 
 const a = args(process.argv.slice(2));
 const env: Env = {
@@ -56,10 +56,11 @@ process.on('SIGTERM', onSignal);
 const say = (s: string): void => { process.stderr.write(`${s}\n`); };
 let result: Record<string, unknown> = {};
 try {
-  const t = await startMailproof(env, workers, 'sustained');
+  // --store pg: the indexer ships into a PostgreSQL of its own instead of the embedded store.
+  const t = a.store === 'pg' ? await startMailproofPg(env, workers, 'sustained-pg') : await startMailproof(env, workers, 'sustained');
   target = t;
   say(`started ${t.label} on ${t.host}:${t.port} (pid ${t.pid}); ${seconds} s at c=${c}`);
-  const watch = new StoreWatch(t.store!, t.journal!);
+  const watch = new StoreWatch(t.storeSpec ?? t.store!, t.journal!);
   // Warm-up (JIT, first files), then a short calibration run for the batch size.
   const w = await smtpSourceRun(smtpSource, t, 5, 50);
   if (w.code !== 0) throw new Error(`warm-up failed (${w.code}): ${w.out}`);
@@ -71,14 +72,18 @@ try {
   if (before < 0) throw new Error('before the run: Maildir and store disagree');
 
   const samples: Sample[] = [];
-  const cpu0 = cpuSeconds(t.pid);
+  const records0 = await watch.journalRecords();
+  // A cluster store's PostgreSQL works for the target: its CPU counts (and is shown apart).
+  const cpuNow = (): number => cpuSeconds(t.pid) + (t.extraCpu?.() ?? 0);
+  const x0 = t.extraCpu?.() ?? 0;
+  const cpu0 = cpuNow();
   const load0 = os.loadavg()[0]!;
   const pressure0 = cpuPressure();
   const t0 = Date.now();
   let sent = 0;
   const sample = async (): Promise<void> => {
     try {
-      samples.push({ t: Date.now() - t0, sent, cpu: cpuSeconds(t.pid) - cpu0, ...await watch.lag() });
+      samples.push({ t: Date.now() - t0, sent, cpu: cpuNow() - cpu0, ...await watch.lag() });
     } catch (err) {
       say(`lag sample failed: ${(err as Error).message}`);
     }
@@ -108,7 +113,9 @@ try {
   } catch (err) {
     problem ??= (err as Error).message;
   }
-  const cpu = cpuSeconds(t.pid) - cpu0;
+  const cpu = cpuNow() - cpu0;
+  const records = (await watch.journalRecords()) - records0;
+  const storeCpu = (t.extraCpu?.() ?? 0) - x0;
   const after = await t.accepted();
   if (!problem && after - before !== sent) problem = `server accepted ${after - before} of ${sent} messages (${t.checks})`;
   const report = await t.report?.();
@@ -122,6 +129,8 @@ try {
   result = {
     kind: 'sustained', date: new Date().toISOString(), target: t.name, label: t.label, conc: c, size: SIZE, seconds_asked: seconds,
     seconds: +loadS.toFixed(2), messages: sent, rate: +(sent / loadS).toFixed(1), cpu_ms_per_msg: +((cpu * 1000) / sent).toFixed(3),
+    events: records, events_per_s: Math.round(records / loadS),
+    ...(t.extraCpu ? { store_cpu_ms_per_msg: +((storeCpu * 1000) / sent).toFixed(3) } : {}),
     lag_events_max: Math.max(...ev), lag_events_p95: pct(ev, 95), lag_events_p50: pct(ev, 50),
     lag_ms_max: Math.max(...ms), lag_ms_p95: pct(ms, 95), lag_ms_p50: pct(ms, 50),
     lag_ms_max_first_third: Math.max(...head.map((s) => s.ms)), lag_ms_max_last_third: Math.max(...tail.map((s) => s.ms)),

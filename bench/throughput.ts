@@ -21,7 +21,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { args, median, sleep } from './lib/proc.js';
 import { cpuPressure, cpuSeconds, SIZE, smtpSourceRun as sourceRun } from './lib/load.js';
-import { startBare, startMailproof, startPostfix, startSink, type Env, type SettleInfo, type Target } from './lib/targets.js';
+import { startBare, startMailproof, startMailproofPg, startPostfix, startSink, type Env, type SettleInfo, type Target } from './lib/targets.js';
 import { CLIENT, mailproofCheckSettings, postfixCheckParams, startCheckServices, type CheckServices } from './lib/check-services.js';
 
 const a = args(process.argv.slice(2));
@@ -58,6 +58,8 @@ interface RunResult {
   rate: number;
   /** CPU seconds of the server's processes during the run (and Postfix's drain), per message, ms. */
   cpuMsPerMsg: number | null;
+  /** Of cpuMsPerMsg: the target's PostgreSQL (a cluster store), ms per message. */
+  storeCpuMsPerMsg?: number;
   ok: boolean;
   problem?: string;
   /** A calibration run (sets the message count; not in the medians). */
@@ -77,6 +79,9 @@ const CHECKS_OFF = ['relay', 'recipient', 'size', 'helo_syntax'].map((c) => `che
 const starters: Record<string, () => Promise<Target>> = {
   mailproof: () => startMailproof(env, 'auto', 'mailproof'),
   'mailproof-w1': () => startMailproof(env, 1, 'mailproof-w1'),
+  // The same with a cluster store: a PostgreSQL of its own on loopback (fsync on), its CPU counted with the target's.
+  'mailproof-pg': () => startMailproofPg(env, 'auto', 'mailproof-pg'),
+  'mailproof-w1-pg': () => startMailproofPg(env, 1, 'mailproof-w1-pg'),
   postfix: () => startPostfix(env),
   bare: () => startBare(env, false, 'bare'),
   'bare-delay': () => startBare(env, true, 'bare-delay'),
@@ -150,7 +155,8 @@ async function measureOne(t: Target, c: number, n: number, round: number, calibr
   const before = await t.accepted();
   const loadBefore = os.loadavg()[0]!;
   const pressure = cpuPressure();
-  const cpu0 = cpuSeconds(t.pid);
+  const x0 = t.extraCpu?.() ?? 0;
+  const cpu0 = cpuSeconds(t.pid) + x0;
   const r = await smtpSourceRun(t, c, n);
   let problem: string | undefined;
   if (r.code !== 0) problem = `smtp-source exited with ${r.code}: ${r.out.trim().split('\n').slice(-3).join(' | ')}`;
@@ -160,7 +166,8 @@ async function measureOne(t: Target, c: number, n: number, round: number, calibr
   } catch (err) {
     problem ??= (err as Error).message;
   }
-  const cpu1 = cpuSeconds(t.pid);
+  const x1 = t.extraCpu?.() ?? 0;
+  const cpu1 = cpuSeconds(t.pid) + x1;
   const after = await t.accepted();
   if (!problem && before >= 0 && after !== -1 && after - before !== n) {
     problem = `server accepted ${after - before} of ${n} messages (${t.checks})`;
@@ -168,6 +175,7 @@ async function measureOne(t: Target, c: number, n: number, round: number, calibr
   const res: RunResult = {
     target: t.name, c, round, messages: n, seconds: r.seconds, rate: n / r.seconds,
     cpuMsPerMsg: cpu1 >= cpu0 ? ((cpu1 - cpu0) * 1000) / n : null,
+    ...(t.extraCpu ? { storeCpuMsPerMsg: ((x1 - x0) * 1000) / n } : {}),
     ok: !problem, ...(problem ? { problem } : {}), ...(calibration ? { calibration } : {}), loadBefore, cpuPressure: pressure,
     ...(store ? { store, rateCaughtUp: n / (r.seconds + store.catch_up_ms / 1000) } : {}),
   };

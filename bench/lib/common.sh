@@ -12,7 +12,7 @@ mkdir -p "$OUT"
 # Many sockets in the idle test: as many descriptors as we may have.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-# Everything started is listed here ("pgid N", "postfix DIR", "dir DIR",
+# Everything started is listed here ("pgid N", "postfix DIR", "dir DIR", "postgres DIR",
 # and "done X" once stopped); the trap stops what is still running, even if
 # a Node orchestrator crashed.
 export BENCH_PIDFILE=${BENCH_PIDFILE:-$OUT/started.$$.txt}
@@ -59,6 +59,9 @@ bench_cleanup() {
           [ -f "$arg/main.cf" ] && { /usr/sbin/postfix -c "$arg" abort >/dev/null 2>&1 || true; } ;;
         dir)
           case $arg in /dev/shm/mailproof-bench-*) rm -rf "$arg" ;; esac ;;
+        postgres)
+          # A PostgreSQL of scripts/postgres-local.sh: stopped by its postmaster's PID.
+          bash "$ROOT/scripts/postgres-local.sh" stop "$arg" >&2 || true ;;
       esac
     done <"$BENCH_PIDFILE"
   fi
@@ -78,7 +81,7 @@ build_tree() {
     echo "bench: tsc reported errors (see above); going on with what it emitted" >&2
   fi
   local f
-  for f in src/cli/main.js src/ledger/indexer-worker.js bench/throughput.js bench/sustained.js bench/idle-connections.js bench/bare-smtp-server.js bench/report.js bench/cpuprofile-top.js bench/latency.js bench/research/bench.js bench/mime-memory.js; do
+  for f in src/cli/main.js src/ledger/indexer-worker.js bench/throughput.js bench/sustained.js bench/idle-connections.js bench/bare-smtp-server.js bench/report.js bench/cpuprofile-top.js bench/latency.js bench/research/bench.js bench/research-pg/bench.js bench/cluster/report.js bench/mime-memory.js; do
     [ -f "$BUILD/$f" ] || { echo "bench: $BUILD/$f was not built" >&2; return 1; }
   done
 }

@@ -1,14 +1,16 @@
 // How far a mailproof instance's store is behind its journal, read from
-// outside the server: lagOf over the store's positions through a read-only
-// SqliteStoreReader (a writer would take the write lock the server's indexer
-// needs; lagOf needs positions only) and the journal's segments as they are
-// on disk. The benchmark
-// measures the indexer, so it must not do the indexer's work for it.
+// outside the server: lagOf over the store's positions through a reader (a
+// writer would take the write lock the server's indexer needs; lagOf needs
+// positions only) and the journal's segments as they are on disk. The
+// benchmark measures the indexer, so it must not do the indexer's work for
+// it. The store is the embedded SQLite file or a cluster's PostgreSQL (its
+// positions of this node's streams, which the node's shipper commits).
 import Database from 'better-sqlite3';
-import { lagOf } from '../../src/ledger/indexer.js';
+import { journalHeads, lagOf } from '../../src/ledger/indexer.js';
 import { readStream, START, type Position } from '../../src/ledger/journal/index.js';
+import { isClusterStore, openStoreReader, type StoreSpec } from '../../src/ledger/open.js';
+import type { ChunkReader } from '../../src/ledger/store/chunk-reader.js';
 import { decodeChunk } from '../../src/ledger/store/codec.js';
-import { SqliteStoreReader } from '../../src/ledger/store/sqlite/reader.js';
 import type { StoredEvent } from '../../src/ledger/types.js';
 
 export interface LagSample {
@@ -21,16 +23,20 @@ export interface LagSample {
 }
 
 export class StoreWatch {
-  private reader: SqliteStoreReader | null = null;
+  private reader: ChunkReader | null = null;
   private raw: Database.Database | null = null;
-  /** Store id of the newest chunk counted so far (chunks are never rewritten; ids only grow). */
+  /** Store id of the newest chunk counted so far (chunks are never rewritten; ids only grow); for PostgreSQL the newest event id. */
   private lastChunk = 0;
   private kinds = new Map<string, number>();
 
-  constructor(readonly store: string, readonly journal: string) {}
+  readonly spec: StoreSpec;
 
-  private open(): SqliteStoreReader {
-    this.reader ??= new SqliteStoreReader(this.store);
+  constructor(store: string | StoreSpec, readonly journal: string) {
+    this.spec = typeof store === 'string' ? { store } : store;
+  }
+
+  private open(): ChunkReader {
+    this.reader ??= openStoreReader(this.spec);
     return this.reader;
   }
 
@@ -53,6 +59,11 @@ export class StoreWatch {
     return out;
   }
 
+  /** Records the journal holds (all streams, by their sequence numbers): what the shipper has to take in. */
+  async journalRecords(): Promise<number> {
+    return journalHeads(await this.open().positions(), this.journal).reduce((n, h) => n + h.seq, 0);
+  }
+
   /**
    * Waits until the store has every record the journal had when called;
    * returns how long that took (ms). Throws after timeoutMs.
@@ -72,9 +83,19 @@ export class StoreWatch {
    * them as the store took them), so a check between runs costs the run's
    * events, not the whole store's.
    */
-  count(kind: string): number {
+  async count(kind: string): Promise<number> {
+    if (isClusterStore(this.spec)) {
+      // The store's own "what is new" (ids grow with every batch of this node's
+      // writer), in one page: eventsAfter goes on from the highest event id it
+      // saw, and a page that ends inside a batch (a session's chunk holds ids
+      // above the first ids of chunks not read yet) would skip those.
+      const r = await this.open().eventsAfter(this.lastChunk, 10_000_000);
+      for (const e of r.events) this.kinds.set(e.kind, (this.kinds.get(e.kind) ?? 0) + 1);
+      this.lastChunk = r.next;
+      return this.kinds.get(kind) ?? 0;
+    }
     this.open();
-    this.raw ??= new Database(this.store, { readonly: true, fileMustExist: true });
+    this.raw ??= new Database(this.spec.store, { readonly: true, fileMustExist: true });
     this.raw.pragma('busy_timeout = 10000');
     const rows = this.raw.prepare('SELECT first_id, codec, body FROM chunks WHERE first_id > ? ORDER BY first_id').raw(true).all(this.lastChunk) as [number, number, Buffer][];
     for (const [first, codec, body] of rows) {

@@ -5,7 +5,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { canConnect, freePort, register, run, sleep, startServer } from './proc.js';
+import { startBenchPostgres, type BenchPostgres } from './postgres.js';
 import { StoreWatch } from './store-lag.js';
+import type { StoreSpec } from '../../src/ledger/open.js';
 import type { StoredEvent } from '../../src/ledger/types.js';
 
 export interface Target {
@@ -30,6 +32,10 @@ export interface Target {
   /** mailproof: its journal directory and store file (the sustained run samples the lag). */
   journal?: string;
   store?: string;
+  /** A cluster store: its URL and password file (store is the URL). */
+  storeSpec?: StoreSpec;
+  /** CPU seconds so far of what serves the target outside its process tree (its PostgreSQL), counted with its own. */
+  extraCpu?(): number;
   /** Figures the target can give about the run before it stops (mailproof: check latencies from its ledger). */
   report?(): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
@@ -80,6 +86,8 @@ export interface MailproofVariant {
   maildirOnTmpfs?: boolean;
   /** More -o KEY=VALUE settings. */
   settings?: string[];
+  /** A cluster store: this PostgreSQL (ledger.store = its URL) instead of the embedded SQLite file. */
+  pg?: BenchPostgres;
   /** For the report. */
   note?: string;
   client?: { from: string; helo: string };
@@ -102,6 +110,7 @@ export async function startMailproof(env: Env, workers: number | 'auto', name: s
   const extra = [
     ...(v.ledgerOnTmpfs ? ['-o', `ledger.journal_dir=${journalDir}`, '-o', `ledger.store=${storePath}`] : []),
     ...(v.maildirOnTmpfs ? ['-o', `delivery.maildir_root=${maildirRoot}`] : []),
+    ...(v.pg ? ['-o', `ledger.store=${v.pg.url}`, '-o', `ledger.store_password_file=${v.pg.passwordFile}`] : []),
     ...(v.settings ?? []).flatMap((kv) => ['-o', kv]),
   ];
   const port = await freePort();
@@ -112,12 +121,13 @@ export async function startMailproof(env: Env, workers: number | 'auto', name: s
     '-o', 'pop3.listen=[]', '-o', 'web.listen=[]', ...extra,
   ], /mailproof: SMTP on/, { timeoutMs: 60000 });
   const newDir = path.join(maildirRoot, 'demo.test', 'demo', 'new');
-  const watch = new StoreWatch(storePath, journalDir);
+  const watch = new StoreWatch(v.pg ? { store: v.pg.url, storePasswordFile: v.pg.passwordFile } : storePath, journalDir);
   return {
     name, host: HOST, port, pid: s.pid,
     label: `mailproof, smtp.workers=${workers}${workers === 'auto' ? ` (${os.availableParallelism()})` : ''}${v.note ? `, ${v.note}` : ''}`,
     checks: 'files in Maildir new/ and message.delivered events in the store, after the store caught up with the journal',
-    journal: journalDir, store: storePath,
+    journal: journalDir, store: v.pg ? v.pg.url : storePath,
+    ...(v.pg ? { storeSpec: { store: v.pg.url, storePasswordFile: v.pg.passwordFile }, extraCpu: v.pg.cpu } : {}),
     ...(v.client ? { client: v.client } : {}),
     async report() {
       const events: StoredEvent[] = [];
@@ -126,7 +136,7 @@ export async function startMailproof(env: Env, workers: number | 'auto', name: s
     },
     async accepted() {
       const files = countFiles(newDir);
-      const events = watch.count('message.delivered');
+      const events = await watch.count('message.delivered');
       // Both must agree: a message in new/ without its event in the store (or
       // the other way round) would be a bug, not a benchmark figure.
       return files === events ? files : -Math.abs(files - events) - 1e9;
@@ -148,6 +158,20 @@ export async function startMailproof(env: Env, workers: number | 'auto', name: s
       }
     },
   };
+}
+
+/** startMailproof with a cluster store: a PostgreSQL of its own (bench/lib/postgres.ts), stopped with the target. */
+export async function startMailproofPg(env: Env, workers: number | 'auto', name: string, v: MailproofVariant = {}): Promise<Target> {
+  const pg = await startBenchPostgres(name);
+  let t: Target;
+  try {
+    t = await startMailproof(env, workers, name, { ...v, pg, note: [v.note, 'cluster store: PostgreSQL on loopback (fsync on)'].filter(Boolean).join(', ') });
+  } catch (err) {
+    await pg.stop();
+    throw err;
+  }
+  const stop = t.stop.bind(t);
+  return { ...t, async stop() { await stop(); await pg.stop(); } };
 }
 
 export async function startBare(env: Env, stockDelay: boolean, name: string, onTmpfs = false): Promise<Target> {

@@ -19,16 +19,15 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import Database from 'better-sqlite3';
 import { DEFAULTS, ensureLedger, ledgerBytes, STORE_BATCH, storeBreakdown, type GenParams } from './generate.js';
-import { decodeChunk } from '../../src/ledger/store/codec.js';
+import { questions, sqliteSampler, WEEK } from './questions.js';
+import { pct, stats, type Stats } from './stats.js';
 import { SqliteStoreReader } from '../../src/ledger/store/sqlite/reader.js';
 import { search, type SearchFilter } from '../../src/research/search.js';
 import { loadConfig } from '../../src/config/load.js';
 import { ResearchPool } from '../../src/web/research-pool.js';
 import { buildWebApp } from '../../src/web/server.js';
 import { UserStore } from '../../src/web/users.js';
-import { rng } from '../../test/helpers/rng.js';
 
 const { values } = parseArgs({
   options: {
@@ -50,9 +49,6 @@ const GREP_N = Number(values.grep ?? 5);
 const HEAVY_N = Number(values.heavy ?? 20);
 const say = (s: string): void => { process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`); };
 
-const rand = rng(4242);
-const pick = <T>(a: readonly T[]): T => a[Math.floor(rand() * a.length)]!;
-
 const { file, log, meta, cached } = await ensureLedger(values.dir ?? '/var/tmp/mailproof-bench', params, say, Number(values.batch ?? STORE_BATCH));
 // The generator checkpointed and truncated the WAL; a store that was read
 // since may have a WAL again (SQLite makes it on open): it counts.
@@ -63,47 +59,9 @@ const logBytes = fs.statSync(log).size;
 say(`${cached ? 'cached' : 'generated'} store ${file}: ${meta.written.toLocaleString('en')} events, ${(bytes / 1048576).toFixed(0)} MiB on disk = ${perEvent.toFixed(1)} bytes/event (goal <= 200); log ${(logBytes / 1048576).toFixed(0)} MiB`);
 say(`  by table: ${breakdown.filter((t) => t.per_event >= 0.1).map((t) => `${t.name} ${t.per_event}`).join(', ')} (bytes/event)`);
 
-const WEEK = 7 * 86400e3;
-const end = meta.end;
-const since = end - WEEK;
-
-// The recipients a support desk looks up. Headline: a mailbox picked at
-// random (uniform over all mailboxes, so one of the 200 busiest turns up with
-// its share, 0.4%), and 10% addresses nobody wrote to. Apart from it, the 200
-// busiest mailboxes (an info@ with up to ~900 messages a day), where the
-// first page of 100 journeys bounds the work (pages of 1000 are timed apart).
-const heavyShare = meta.heavy.length / params.mailboxes;
-const randomRcpts: string[] = [];
-for (let i = 0; i < N; i++) {
-  const x = rand();
-  if (x < 0.1) randomRcpts.push(`nobody${Math.floor(rand() * 1e6)}@${pick(meta.light_sample).split('@')[1]}`);
-  else randomRcpts.push(rand() < heavyShare ? pick(meta.heavy) : pick(meta.light_sample));
-}
-const heavyRcpts = Array.from({ length: HEAVY_N }, (_, i) => meta.heavy[Math.floor((i * meta.heavy.length) / HEAVY_N)]!);
-
-// Refs and client addresses as a user would have them: from gateway
-// rcpt.accepted events of the last 7 days, in sessions picked at random
-// (so an address is picked about as often as it sends: busy senders included).
-// Store ids of sessions follow the order the store took them, which is time order here.
-const raw = new Database(file, { readonly: true, fileMustExist: true });
-const range = raw.prepare('SELECT min(id) AS lo, max(id) AS hi FROM sessions WHERE first_ts >= ?').get(since) as { lo: number; hi: number };
-const sessionAt = raw.prepare('SELECT id FROM sessions WHERE id >= ? AND first_ts >= ? ORDER BY id LIMIT 1').pluck();
-const chunksOf = raw.prepare('SELECT codec, body FROM chunks WHERE sid = ?').raw(true);
-const sampleRows = (n: number): Array<{ ref: string; client_ip: string; rcpt_domain: string }> => {
-  const out: Array<{ ref: string; client_ip: string; rcpt_domain: string }> = [];
-  for (let tries = 0; out.length < n && tries < 100 * n; tries++) {
-    const sid = sessionAt.get(range.lo + Math.floor(rand() * (range.hi - range.lo)), since) as number | undefined;
-    if (sid === undefined) continue;
-    const evs = (chunksOf.all(sid) as Array<[number, Buffer]>).flatMap(([codec, body]) => decodeChunk(body, codec));
-    const e = evs.find((x) => x.kind === 'rcpt.accepted' && x.source === 'gateway' && x.ref && x.client_ip && x.rcpt);
-    if (e) out.push({ ref: e.ref!, client_ip: e.client_ip!, rcpt_domain: e.rcpt!.slice(e.rcpt!.lastIndexOf('@') + 1) });
-  }
-  return out;
-};
-const refs = sampleRows(100).map((r) => r.ref);
-const ips = sampleRows(20).map((r) => r.client_ip);
-const domains = sampleRows(20).map((r) => r.rcpt_domain);
-raw.close();
+const sampler = sqliteSampler(file, meta.end - WEEK);
+const { since, end, randomRcpts, heavyRcpts, heavyShare, refs, ips, domains } = await questions(sampler.sample, meta, params, N, HEAVY_N);
+sampler.close();
 
 const reader = new SqliteStoreReader(file);
 // Timed: search() of src/research/search.ts, what `mailproof trace` runs
@@ -130,19 +88,6 @@ const timeEach = async <T>(xs: T[], f: (x: T) => SearchFilter): Promise<Sample[]
   for (const x of xs) out.push(await timeSearch(f(x)));
   return out;
 };
-const pct = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
-};
-interface Stats { n: number; p50: number; p95: number; p99: number; max: number; cpu_p50: number | null; cpu_p95: number | null; journeys_total: number; journeys_max: number }
-const stats = (ss: Array<{ ms: number; cpu?: number; journeys: number }>): Stats => ({
-  n: ss.length,
-  p50: +pct(ss.map((s) => s.ms), 50).toFixed(2), p95: +pct(ss.map((s) => s.ms), 95).toFixed(2),
-  p99: +pct(ss.map((s) => s.ms), 99).toFixed(2), max: +Math.max(...ss.map((s) => s.ms)).toFixed(2),
-  cpu_p50: ss[0]?.cpu === undefined ? null : +pct(ss.map((s) => s.cpu!), 50).toFixed(2),
-  cpu_p95: ss[0]?.cpu === undefined ? null : +pct(ss.map((s) => s.cpu!), 95).toFixed(2),
-  journeys_total: ss.reduce((a, s) => a + s.journeys, 0), journeys_max: Math.max(...ss.map((s) => s.journeys)),
-});
 
 // The web API: the same search behind GET /api/trace (src/web/server.ts),
 // served by fastify on loopback with a staff bearer token, asked over HTTP

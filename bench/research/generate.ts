@@ -459,29 +459,52 @@ function copyOf(t: TplEvent, c: number, gap: number, mailboxes: string[]): Ledge
   return out;
 }
 
-/** Writes `file` (the store) and `log` (the same traffic as mail.log text); `file`.json holds GenMeta. */
-export async function generate(file: string, log: string, p: GenParams, progress: (s: string) => void, batch = STORE_BATCH): Promise<GenMeta> {
+/**
+ * The modelled traffic of a generation: the template (1/COPIES of it, in time
+ * order) and what deriving the copies from it needs. Every store the
+ * benchmarks fill (the embedded SQLite one, a cluster's PostgreSQL one) takes
+ * its events from eventStream() over this, so they hold the same traffic.
+ */
+export interface Traffic {
+  p: GenParams;
+  tpl: TplEvent[];
+  /** Log lines of the template, mailboxes as rank tokens (see writeLog). */
+  tplLines: string[];
+  mailboxes: string[];
+  /** Shift between copies (ms). */
+  gap: number;
+  sessions: number;
+  messages: number;
+  heavy: string[];
+  light: string[];
+  /** When the model started and finished (ms since the epoch). */
+  t0: number;
+  tTpl: number;
+}
+
+/** Zipf band of mailbox rank k: [first rank of the band, ranks in it]; a copy rotates recipients within their band. */
+function bandOf(p: GenParams, k: number): [number, number] {
+  if (k < 1) return [0, 1];
+  const base = 2 ** Math.floor(Math.log2(k));
+  return [base, Math.min(base, p.mailboxes - base)];
+}
+
+/** Runs the model once (1/COPIES of the traffic) and sorts it into time order. */
+export function traffic(p: GenParams, progress: (s: string) => void): Traffic {
   const t0 = Date.now();
   const perSession = eventsPerSession(p);
   // A little over the target: the session count is a Poisson draw, and POP3 polls near the end fall outside the period.
   const sessionsWanted = Math.ceil((p.events * 1.02) / perSession / COPIES);
   progress(`model: ${perSession.toFixed(2)} events per session -> ${sessionsWanted.toLocaleString('en')} sessions x ${COPIES} copies`);
-  const tmp = `${file}.tmp`;
-  for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`]) fs.rmSync(f, { force: true });
   const mailboxes = mailboxList(p);
   const rankOf = new Map(mailboxes.map((m, k) => [m, k]));
-  const band = (k: number): [number, number] => {
-    if (k < 1) return [0, 1];
-    const base = 2 ** Math.floor(Math.log2(k));
-    return [base, Math.min(base, p.mailboxes - base)];
-  };
   const tpl: TplEvent[] = [];
   const tplLines: string[] = [];
   const mbRe = /[^\s<>(),=]+@[^\s<>(),=;:]+/g;
   const sink: Sink = {
     event(e) {
       const k = e.rcpt ? rankOf.get(e.rcpt) ?? -1 : -1;
-      const [base, span] = band(k);
+      const [base, span] = bandOf(p, k);
       tpl.push({ e, details: e.details ? JSON.stringify(e.details) : null, rk: k, base, span });
     },
     line(ts, text) {
@@ -493,18 +516,22 @@ export async function generate(file: string, log: string, p: GenParams, progress
   // Time order, as the gateway appends them (a session's events interleave with other sessions').
   tpl.sort((x, y) => x.e.ts - y.e.ts);
   const tTpl = Date.now();
-  progress(`template: ${tpl.length.toLocaleString('en')} events, ${tplLines.length.toLocaleString('en')} log lines in ${((tTpl - t0) / 1000).toFixed(0)} s; writing x${COPIES} into the store`);
+  progress(`template: ${tpl.length.toLocaleString('en')} events, ${tplLines.length.toLocaleString('en')} log lines in ${((tTpl - t0) / 1000).toFixed(0)} s`);
+  return {
+    p, tpl, tplLines, mailboxes, gap: Math.floor((p.days * 86400e3) / sessionsWanted / COPIES),
+    sessions: r.sessions * COPIES, messages: r.messages * COPIES, heavy: r.heavy, light: r.light, t0, tTpl,
+  };
+}
 
-  // Copy c: its events shifted by c/COPIES of the template's mean gap between
-  // sessions, so that the copies interleave; merged into one time-ordered
-  // stream (a heap over the copies' cursors) and written in transactions of
-  // `batch` events through the store's own writer.
-  const gap = Math.floor((p.days * 86400e3) / sessionsWanted / COPIES);
-  const end = p.end + 86400e3;
-  const store = new SqliteStoreWriter(tmp);
-  // Generation only: nothing here must survive a crash (the file is renamed into place at the end).
-  store.db.pragma('synchronous = OFF');
-  store.db.pragma('cache_size = -1048576');
+/**
+ * The whole traffic in time order: copy c is the template shifted by c/COPIES
+ * of its mean gap between sessions, so that the copies interleave; merged
+ * into one stream by a heap over the copies' cursors. Ends a day after the
+ * period (POP3 polls of the last hours).
+ */
+export function* eventStream(t: Traffic): Generator<LedgerEvent> {
+  const { tpl, gap, mailboxes } = t;
+  const end = t.p.end + 86400e3;
   const cursor = new Int32Array(COPIES);
   const heap: number[] = Array.from({ length: COPIES }, (_, c) => c);
   const tsOf = (c: number): number => (cursor[c]! < tpl.length ? tpl[cursor[c]!]!.e.ts + c * gap : Infinity);
@@ -522,6 +549,49 @@ export async function generate(file: string, log: string, p: GenParams, progress
     }
   };
   for (let i = (heap.length >> 1) - 1; i >= 0; i--) down(i);
+  for (;;) {
+    const c = heap[0]!;
+    const ts = tsOf(c);
+    if (!(ts < end)) return;
+    const e = copyOf(tpl[cursor[c]!]!, c, gap, mailboxes);
+    cursor[c]!++;
+    down(0);
+    yield e;
+  }
+}
+
+/** The same traffic as a mail.log: the template's lines once per copy, each copy with its own recipients. Returns the lines written. */
+export function writeLog(t: Traffic, log: string): number {
+  const fd = fs.openSync(log, 'w');
+  let logLines = 0;
+  const tokenRe = /\u0001(\d+)\u0001/g;
+  for (let c = 0; c < COPIES; c++) {
+    let out: string[] = [];
+    for (const l of t.tplLines) {
+      out.push(l.replace(tokenRe, (_m, d: string) => {
+        const k = Number(d);
+        const [base, span] = bandOf(t.p, k);
+        return t.mailboxes[base + ((k - base + c * 7919) % span)]!;
+      }));
+      if (out.length >= 20000) { fs.writeSync(fd, out.join('\n') + '\n'); logLines += out.length; out = []; }
+    }
+    if (out.length) { fs.writeSync(fd, out.join('\n') + '\n'); logLines += out.length; }
+  }
+  fs.closeSync(fd);
+  return logLines;
+}
+
+/** Writes `file` (the store) and `log` (the same traffic as mail.log text); `file`.json holds GenMeta. */
+export async function generate(file: string, log: string, p: GenParams, progress: (s: string) => void, batch = STORE_BATCH): Promise<GenMeta> {
+  const t = traffic(p, progress);
+  progress(`writing x${COPIES} into the store`);
+  const tmp = `${file}.tmp`;
+  for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`]) fs.rmSync(f, { force: true });
+  // Written in transactions of `batch` events through the store's own writer.
+  const store = new SqliteStoreWriter(tmp);
+  // Generation only: nothing here must survive a crash (the file is renamed into place at the end).
+  store.db.pragma('synchronous = OFF');
+  store.db.pragma('cache_size = -1048576');
   let written = 0;
   let pending: StoreInput[] = [];
   let writeMs = 0;
@@ -535,38 +605,17 @@ export async function generate(file: string, log: string, p: GenParams, progress
     pending = [];
     if (Date.now() - lastShown > 10_000) {
       lastShown = Date.now();
-      const sec = (Date.now() - tTpl) / 1000;
+      const sec = (Date.now() - t.tTpl) / 1000;
       progress(`${written.toLocaleString('en')} events, ${Math.round(written / sec).toLocaleString('en')} events/s, ${(sizeOnDisk(tmp) / 1048576).toFixed(0)} MiB`);
     }
   };
-  for (;;) {
-    const c = heap[0]!;
-    const ts = tsOf(c);
-    if (!(ts < end)) break;
-    pending.push({ event: copyOf(tpl[cursor[c]!]!, c, gap, mailboxes) });
-    cursor[c]!++;
-    down(0);
+  for (const event of eventStream(t)) {
+    pending.push({ event });
     if (pending.length >= batch) await flush();
   }
   if (pending.length) await flush();
 
-  // The log: the template's lines once per copy, each copy with its own recipients.
-  const fd = fs.openSync(`${log}.tmp`, 'w');
-  let logLines = 0;
-  const tokenRe = /\u0001(\d+)\u0001/g;
-  for (let c = 0; c < COPIES; c++) {
-    let out: string[] = [];
-    for (const l of tplLines) {
-      out.push(l.replace(tokenRe, (_m, d: string) => {
-        const k = Number(d);
-        const [base, span] = band(k);
-        return mailboxes[base + ((k - base + c * 7919) % span)]!;
-      }));
-      if (out.length >= 20000) { fs.writeSync(fd, out.join('\n') + '\n'); logLines += out.length; out = []; }
-    }
-    if (out.length) { fs.writeSync(fd, out.join('\n') + '\n'); logLines += out.length; }
-  }
-  fs.closeSync(fd);
+  const logLines = writeLog(t, `${log}.tmp`);
 
   store.db.exec('ANALYZE');
   store.db.pragma('wal_checkpoint(TRUNCATE)');
@@ -576,8 +625,8 @@ export async function generate(file: string, log: string, p: GenParams, progress
   fs.renameSync(`${log}.tmp`, log);
   // Busiest mailboxes: the ranks that stay busiest after the band rotation are the low ranks.
   const meta: GenMeta = {
-    ...p, written, sessions: r.sessions * COPIES, messages: r.messages * COPIES, log_lines: logLines,
-    generation_ms: Date.now() - t0, store_ms: writeMs, batch, heavy: r.heavy, light_sample: r.light,
+    ...p, written, sessions: t.sessions, messages: t.messages, log_lines: logLines,
+    generation_ms: Date.now() - t.t0, store_ms: writeMs, batch, heavy: t.heavy, light_sample: t.light,
   };
   fs.writeFileSync(`${file}.json`, JSON.stringify(meta, null, 1));
   return meta;
