@@ -243,24 +243,19 @@ export class ChunkReader implements EventStore {
   }
 
   /**
-   * Events numbered above `afterId`, from at most `maxChunks` chunks, and the
-   * id to ask from next (metrics count what is new). A store numbers events a
-   * batch at a time, and a batch's chunks all start above every id of the
-   * batches before (of the same writer): the chunks starting above the
-   * highest id seen are exactly the new ones.
+   * The events of the chunks whose first id is above `after` (at most
+   * `maxChunks` chunks, in first-id order), and the cursor to ask from next:
+   * the last chunk's first id (metrics count what is new). A chunk holds one
+   * session's events of a batch, so its ids are not contiguous: a cursor at
+   * the highest event id seen skipped the batch's chunks that start below it
+   * and were not read yet. A chunk never changes once written, and a
+   * writer's chunks start above the first ids of its earlier batches.
    */
-  async eventsAfter(afterId: number, maxChunks: number): Promise<{ events: StoredEvent[]; next: number; more: boolean }> {
-    const rows = await this.source.chunksAfter(afterId, maxChunks);
+  async eventsAfter(after: number, maxChunks: number): Promise<{ events: StoredEvent[]; next: number; more: boolean }> {
+    const rows = await this.source.chunksAfter(after, maxChunks);
     const events: StoredEvent[] = [];
-    let next = afterId;
-    for (const { codec, body } of rows) {
-      for (const e of decodeChunk(body, codec)) {
-        if (e.id <= afterId) continue;
-        if (e.id > next) next = e.id;
-        events.push(e);
-      }
-    }
-    return { events, next, more: rows.length === maxChunks };
+    for (const { codec, body } of rows) for (const e of decodeChunk(body, codec)) events.push(e);
+    return { events, next: rows.length ? rows[rows.length - 1]!.first : after, more: rows.length === maxChunks };
   }
 
   /** The highest event id the store has handed out (0: none). */

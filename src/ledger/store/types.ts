@@ -41,7 +41,7 @@ export interface StoreLag {
 /** What research reads: the events, and how far they are. */
 export interface EventStore extends LedgerReader {
   positions(): Promise<StorePosition[]>;
-  /** Events numbered above `afterId` (at most `maxChunks` chunks of them) and the id to ask from next: metrics count what is new. */
+  /** Events of the chunks after a cursor (a chunk's first id; at most `maxChunks` chunks) and the cursor to ask from next: metrics count what is new. */
   eventsAfter(afterId: number, maxChunks: number): Promise<{ events: StoredEvent[]; next: number; more: boolean }>;
   /** The highest event id handed out (0: none). */
   lastId(): Promise<number>;

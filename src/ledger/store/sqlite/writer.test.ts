@@ -120,3 +120,29 @@ test('prune removes the sessions that ended before the cutoff, with their events
   await w.close();
   assert.deepEqual([...(await idsBySession(file)).keys()].sort(), ['new', 'spans'], 'a session with a newer event stays whole');
 });
+
+test('eventsAfter pages chunk by chunk and misses none, though a batch interleaves its sessions\' ids', async (t) => {
+  const file = tmpStore(t);
+  const w = new SqliteStoreWriter(file);
+  // Two batches of three sessions whose events alternate: each chunk's ids have gaps the other chunks fill.
+  for (const b of [0, 1]) {
+    await w.transaction(async (tx) => {
+      const evs: StoreInput[] = [];
+      for (let i = 0; i < 12; i++) evs.push({ event: { ts: 1_700_000_000_000 + b * 1000 + i, node: 'mx1', source: 'gateway', kind: 'session.connect', session: `b${b}s${i % 3}` } });
+      await tx.add(evs);
+    });
+  }
+  await w.close();
+  const r = new SqliteStoreReader(file);
+  t.after(() => r.close());
+  const ids: number[] = [];
+  let cursor = 0;
+  for (let more = true; more;) {
+    const page = await r.eventsAfter(cursor, 1);
+    for (const e of page.events) ids.push(e.id);
+    cursor = page.next;
+    more = page.more;
+  }
+  assert.deepEqual(ids.sort((a, b) => a - b), Array.from({ length: 24 }, (_, i) => i + 1));
+  assert.equal((await r.eventsAfter(cursor, 10)).events.length, 0, 'nothing new after the last page');
+});
