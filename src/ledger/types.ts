@@ -103,14 +103,22 @@ export interface LedgerWriter {
   close(): Promise<void>;
 }
 
+/**
+ * For byRefs, bySessions and byMessageIds: `since`: the caller needs no event
+ * before this time, so a store may leave earlier ones out (it need not). A
+ * cluster store then looks only into the days from it on, instead of every
+ * day it keeps.
+ */
+export interface LookupWindow { since?: number }
+
 export interface LedgerReader {
   query(q: EventQuery): Promise<StoredEvent[]>;
   /** Events of the given transactions (refs), ordered by time. */
-  byRefs(refs: string[]): Promise<StoredEvent[]>;
+  byRefs(refs: string[], w?: LookupWindow): Promise<StoredEvent[]>;
   /** Events of the given sessions, ordered by time. */
-  bySessions(sessions: string[]): Promise<StoredEvent[]>;
+  bySessions(sessions: string[], w?: LookupWindow): Promise<StoredEvent[]>;
   /** Events carrying one of these Message-IDs (mailbox access is joined to deliveries this way), ordered by time. */
-  byMessageIds(ids: string[]): Promise<StoredEvent[]>;
+  byMessageIds(ids: string[], w?: LookupWindow): Promise<StoredEvent[]>;
   /** Addresses of a domain that mail was accepted or delivered for in the window: the mailboxes that exist, as the ledger knows them (near misses). */
   recipients(domain: string, since: number, until?: number): Promise<string[]>;
   /**

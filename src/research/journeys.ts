@@ -1,5 +1,5 @@
 import { clientNetwork } from '../dns/ip.js';
-import type { EventKind, EventQuery, LedgerReader, StoredEvent } from '../ledger/types.js';
+import type { EventKind, EventQuery, LedgerReader, LookupWindow, StoredEvent } from '../ledger/types.js';
 import { findingCode } from './diagnosis.js';
 
 // The research layer's journey model: one journey per transaction and
@@ -191,6 +191,18 @@ function mailboxesOf(events: StoredEvent[], rcpt: string): Set<string> {
   return out;
 }
 
+/**
+ * How far before the window the events of the transactions, sessions and
+ * Message-IDs it found can lie: a transaction a Postfix kept in its queue
+ * (5 days by default, maximal_queue_lifetime) or an earlier attempt of the
+ * same message (the retry window) began before the events that named it.
+ * Later events (a fetch weeks after the delivery) are always read.
+ */
+const LOOK_BACK_MS = 7 * 86400_000;
+function lookupWindow(f: TraceFilter): LookupWindow {
+  return f.since === undefined ? {} : { since: f.since - Math.max(LOOK_BACK_MS, f.retryWindowMs ?? 0) };
+}
+
 export async function trace(reader: LedgerReader, f: TraceFilter): Promise<Journeys> {
   const q: EventQuery = { since: f.since, until: f.until, limit: MAX_HITS };
   if (f.rcpt) q.rcpt = f.rcpt;
@@ -247,7 +259,8 @@ export async function trace(reader: LedgerReader, f: TraceFilter): Promise<Journ
     push(groups, key, e);
   };
   const refs = [...new Set(hits.map((e) => e.ref).filter((r): r is string => !!r))];
-  for (const e of await reader.byRefs(refs)) add(e.ref!, e);
+  const lookup = lookupWindow(f);
+  for (const e of await reader.byRefs(refs, lookup)) add(e.ref!, e);
 
   // 2. Mailbox access by Message-ID: to the transactions that delivered that
   //    message, or a group of its own (a log of Dovecot alone).
@@ -258,7 +271,7 @@ export async function trace(reader: LedgerReader, f: TraceFilter): Promise<Journ
   const mids = new Set<string>(byMid.keys());
   for (const e of hits) if (!e.ref && e.message_id && isMailboxSide(e)) mids.add(e.message_id);
   const orphans: StoredEvent[] = [];
-  for (const e of await reader.byMessageIds([...mids])) {
+  for (const e of await reader.byMessageIds([...mids], lookup)) {
     if (seen.has(e.id) || !isMailboxSide(e)) continue;
     if (e.ref && groups.has(e.ref)) continue;
     const keys = byMid.get(e.message_id!);
@@ -274,7 +287,7 @@ export async function trace(reader: LedgerReader, f: TraceFilter): Promise<Journ
   const sessions = new Set<string>();
   for (const list of groups.values()) for (const e of list) if (e.session) sessions.add(e.session);
   const sessionEvents = new Map<string, StoredEvent[]>();
-  for (const e of await reader.bySessions([...sessions])) {
+  for (const e of await reader.bySessions([...sessions], lookup)) {
     const smtpFact = e.kind.startsWith('session.') || (e.kind === 'check.result' && ['connect', 'helo'].includes(stageOf(e)));
     if (!(smtpFact || LOGIN_KINDS.has(e.kind)) || !e.session) continue;
     push(sessionEvents, e.session, e);

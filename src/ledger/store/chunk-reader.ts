@@ -6,7 +6,7 @@
 // never change once written). Events are handed out as decoded and cached,
 // not copied: research reads them and never changes them (a copy of every
 // event cost a tenth of a busy search's time).
-import type { EventQuery, QuietSessionQuery, StoredEvent } from '../types.js';
+import type { EventQuery, LookupWindow, QuietSessionQuery, StoredEvent } from '../types.js';
 import { normalizeMessageId } from '../../util/message-id.js';
 import { CHUNK_SPAN_MS } from './chunker.js';
 import { decodeChunk, decodeChunkWithKeys, type ChunkEvent } from './codec.js';
@@ -31,9 +31,9 @@ export interface ChunkSource {
   readonly timeMeans: 'session_last' | 'chunk_first';
   timePage(since: number, until: number, after: Entry | null, desc: boolean, limit: number): Promise<Entry[]>;
   /** Where the sessions carrying any of these terms are. */
-  locate(terms: string[]): Promise<Loc[]>;
+  locate(terms: string[], since?: number): Promise<Loc[]>;
   /** Where the sessions of these keys (sessionKey) are. */
-  locateSessions(keys: string[]): Promise<Loc[]>;
+  locateSessions(keys: string[], since?: number): Promise<Loc[]>;
   /** The chunks of the located sessions (at least those carrying the entries' terms). */
   chunks(locs: Loc[]): Promise<ChunkRow[]>;
   /**
@@ -61,6 +61,9 @@ const PAGE = 256;
 const CACHE_EVENTS = 200_000;
 
 const byTime = (a: StoredEvent, b: StoredEvent): number => a.ts - b.ts || a.id - b.id;
+
+/** The entries to look at for events from `since` on: an entry's time is up to a chunk's span before its events'. */
+const entriesSince = (w: LookupWindow): number | undefined => (w.since === undefined ? undefined : w.since - CHUNK_SPAN_MS);
 
 export class ChunkReader implements EventStore {
   /** Decoded chunks by "sid:first_id", least recently used first. */
@@ -180,19 +183,19 @@ export class ChunkReader implements EventStore {
     return out.slice(0, limit);
   }
 
-  async byRefs(refs: string[]): Promise<StoredEvent[]> {
+  async byRefs(refs: string[], w: LookupWindow = {}): Promise<StoredEvent[]> {
     const want = new Set(refs);
-    return (await this.eventsOf(await this.source.locate([...want].map(term.ref)))).filter((e) => e.ref != null && want.has(e.ref)).sort(byTime);
+    return (await this.eventsOf(await this.source.locate([...want].map(term.ref), entriesSince(w)))).filter((e) => e.ref != null && want.has(e.ref)).sort(byTime);
   }
 
-  async bySessions(sessions: string[]): Promise<StoredEvent[]> {
+  async bySessions(sessions: string[], w: LookupWindow = {}): Promise<StoredEvent[]> {
     const want = new Set(sessions);
-    return (await this.eventsOf(await this.source.locateSessions([...want]))).filter((e) => e.session != null && want.has(e.session)).sort(byTime);
+    return (await this.eventsOf(await this.source.locateSessions([...want], entriesSince(w)))).filter((e) => e.session != null && want.has(e.session)).sort(byTime);
   }
 
-  async byMessageIds(ids: string[]): Promise<StoredEvent[]> {
+  async byMessageIds(ids: string[], w: LookupWindow = {}): Promise<StoredEvent[]> {
     const want = new Set(ids);
-    return (await this.eventsOf(await this.source.locate([...want].map(term.messageId)))).filter((e) => e.message_id != null && want.has(e.message_id)).sort(byTime);
+    return (await this.eventsOf(await this.source.locate([...want].map(term.messageId), entriesSince(w)))).filter((e) => e.message_id != null && want.has(e.message_id)).sort(byTime);
   }
 
   recipients(domain: string, since: number, until = Date.now()): Promise<string[]> {

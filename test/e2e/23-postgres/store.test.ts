@@ -242,3 +242,29 @@ test('the password comes from the file; a missing file names the key', async (t)
     await w2.close();
   }
 });
+
+test('a lookup with a since leaves out only days before it: every event from it on is there', async (t) => {
+  if (!pg) return t.skip('no PostgreSQL');
+  const tg = await freshStore();
+  const w = new PgStoreWriter(tg, { writer: 'ingest' });
+  const day0 = Math.floor(T0 / DAY_MS) * DAY_MS;
+  try {
+    // One transaction whose events span four days (a Postfix queue, a fetch days later), in four batches.
+    for (const d of [0, 1, 2, 3]) {
+      await w.transaction(async (tx) => { await tx.add([{ event: ev(0, { ts: day0 + d * DAY_MS + 600_000, session: `s-${d}`, ref: 'RQ', message_id: 'q@x' }) }]); });
+    }
+  } finally {
+    await w.close();
+  }
+  const r = openPgReader(tg);
+  try {
+    const days = (evs: { ts: number }[]): number[] => evs.map((e) => Math.floor((e.ts - day0) / DAY_MS));
+    assert.deepEqual(days(await r.byRefs(['RQ'])), [0, 1, 2, 3]);
+    assert.deepEqual(days(await r.byRefs(['RQ'], { since: day0 + 2 * DAY_MS })), [2, 3]);
+    assert.deepEqual(days(await r.byMessageIds(['q@x'], { since: day0 + DAY_MS + 600_000 })), [1, 2, 3]);
+    assert.deepEqual(days(await r.bySessions(['s-0', 's-3'], { since: day0 + 3 * DAY_MS })), [3]);
+    assert.deepEqual(days(await r.bySessions(['s-0', 's-3'])), [0, 3]);
+  } finally {
+    await r.close();
+  }
+});
