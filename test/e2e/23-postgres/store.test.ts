@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { openPool, type PgTarget } from '../../../src/ledger/store/pg/connect.js';
 import { clusterLag, retireNode, SILENT_AFTER_MS } from '../../../src/ledger/store/pg/lag.js';
-import { migrate } from '../../../src/ledger/store/pg/migrations.js';
+import { checkSchema, LATEST, migrate } from '../../../src/ledger/store/pg/migrations.js';
 import { DAY_MS, existingDays } from '../../../src/ledger/store/pg/partitions.js';
 import { openPgReader } from '../../../src/ledger/store/pg/reader.js';
 import { PgStoreWriter } from '../../../src/ledger/store/pg/writer.js';
@@ -266,5 +266,26 @@ test('a lookup with a since leaves out only days before it: every event from it 
     assert.deepEqual(days(await r.bySessions(['s-0', 's-3'])), [0, 3]);
   } finally {
     await r.close();
+  }
+});
+
+test('migrations: two nodes starting at once apply each version once; a newer schema than this code knows is refused', async (t) => {
+  if (!pg) return t.skip('no PostgreSQL');
+  const name = `t${++db}`;
+  await pg.query(`CREATE DATABASE ${name} OWNER ${pg.user}`);
+  const tg = { url: `postgres://${pg.user}@127.0.0.1:${pg.port}/${name}`, passwordFile: pg.passwordFile };
+  const a = openPool(tg, { max: 1 });
+  const b = openPool(tg, { max: 1 });
+  try {
+    const [ra, rb] = await Promise.all([migrate(a), migrate(b)]);
+    // One of them did all the work, the other waited for the lock and found nothing to do.
+    assert.deepEqual([ra.applied.length, rb.applied.length].sort(), [0, LATEST]);
+    assert.equal(Number((await a.query('SELECT count(*) AS n FROM schema_migrations')).rows[0].n), LATEST);
+    await checkSchema(a);
+    await a.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [LATEST + 1, 'from a newer mailproof']);
+    await assert.rejects(checkSchema(b), (err: Error) => err.name === 'StoreUnavailableError' && /newer than this mailproof knows/.test(err.message));
+    await assert.rejects(migrate(b), /newer than this mailproof knows/);
+  } finally {
+    await Promise.all([a.end(), b.end()]);
   }
 });
