@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { cpuSeconds } from './load.js';
+import { cpuSeconds } from './proc.js';
 import { freePort, register, run } from './proc.js';
 
 export interface BenchPostgres {

@@ -183,3 +183,24 @@ export function args(argv: string[]): Record<string, string> {
   }
   return out;
 }
+
+/**
+ * CPU time of the server's processes, seconds: every thread's run time from
+ * /proc/PID/task/TID/schedstat (exact, unlike tick-sampled utime), plus what
+ * reaped children left in cutime/cstime (Postfix recycles its smtpd).
+ */
+export function cpuSeconds(root: number): number {
+  let ns = 0;
+  let ticks = 0;
+  for (const p of processTree(root)) {
+    try {
+      for (const tid of fs.readdirSync(`/proc/${p}/task`)) {
+        ns += Number(fs.readFileSync(`/proc/${p}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      }
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[13]) + Number(f[14]); // cutime, cstime
+    } catch { /* gone */ }
+  }
+  return ns / 1e9 + ticks / 100;
+}

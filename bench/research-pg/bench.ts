@@ -38,7 +38,7 @@ import { search, type SearchFilter, type SearchResult } from '../../src/research
 import { ResearchPool } from '../../src/web/research-pool.js';
 import { buildWebApp } from '../../src/web/server.js';
 import { UserStore } from '../../src/web/users.js';
-import { cpuSeconds } from '../lib/load.js';
+import { cpuSeconds } from '../lib/proc.js';
 import { DEFAULTS, ensureLedger, ledgerBytes, type GenParams } from '../research/generate.js';
 import { questions, sqliteSampler, WEEK } from '../research/questions.js';
 import { pct, stats, type Stats } from '../research/stats.js';

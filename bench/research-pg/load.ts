@@ -24,7 +24,7 @@ import { migrate } from '../../src/ledger/store/pg/migrations.js';
 import { PgStoreWriter } from '../../src/ledger/store/pg/writer.js';
 import type { StoreInput } from '../../src/ledger/store/types.js';
 import type { LedgerEvent } from '../../src/ledger/types.js';
-import { cpuSeconds } from '../lib/load.js';
+import { cpuSeconds } from '../lib/proc.js';
 import { decodeChunk } from '../../src/ledger/store/codec.js';
 import { cacheName, DEFAULTS, eventStream, traffic, type GenParams } from '../research/generate.js';
 import type { SessionSampler } from '../research/questions.js';
