@@ -18,8 +18,8 @@
 // node load.js --url postgres://USER@127.0.0.1:PORT/DB [--password-file F] [--events N] [--batch 50000]
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import type pg from 'pg';
-import { openPool, type PgTarget } from '../../src/ledger/store/pg/connect.js';
+import pg from 'pg';
+import { openPool, poolConfig, type PgTarget } from '../../src/ledger/store/pg/connect.js';
 import { migrate } from '../../src/ledger/store/pg/migrations.js';
 import { PgStoreWriter } from '../../src/ledger/store/pg/writer.js';
 import type { StoreInput } from '../../src/ledger/store/types.js';
@@ -141,7 +141,11 @@ export async function ensurePgStore(target: PgTarget, p: GenParams, progress: (s
     const t = traffic(p, progress);
     const model_s = (t.tTpl - t.t0) / 1000;
     const names = Array.from({ length: nodes }, (_, i) => `mx${i + 1}`);
-    const writers = new Map(names.map((n) => [n, new PgStoreWriter(target, { writer: n })]));
+    // The writers' pools wait longer for a connection than the product's (10 s):
+    // the generator runs in stretches on the same thread, and with a large
+    // template (100M events) a full garbage collection alone can take seconds.
+    const pools = new Map(names.map((n) => [n, new pg.Pool({ ...poolConfig(target, { max: 3, application: `mailproof bench writer ${n}` }), connectionTimeoutMillis: 300_000 })]));
+    const writers = new Map(names.map((n) => [n, new PgStoreWriter(target, { writer: n, pool: pools.get(n)! })]));
     const pending = new Map<string, StoreInput[]>(names.map((n) => [n, []]));
     const inflight = new Map<string, Promise<void>>();
     const seq = new Map<string, number>(names.map((n) => [n, 0]));
@@ -205,6 +209,7 @@ export async function ensurePgStore(target: PgTarget, p: GenParams, progress: (s
     const cpu = process.cpuUsage(cpu0);
     const pgCpu = pm ? cpuSeconds(pm) - pg0 : NaN;
     for (const w of writers.values()) await w.close();
+    for (const p of pools.values()) await p.end();
 
     progress(`loaded ${written.toLocaleString('en')} events in ${(Number(loadNs) / 1e9).toFixed(0)} s; VACUUM ANALYZE`);
     const v0 = process.hrtime.bigint();
