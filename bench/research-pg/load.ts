@@ -109,12 +109,16 @@ export async function loaded(pool: pg.Pool, cache: string): Promise<PgLoadMeta |
   return r.rows[0]?.meta ?? null;
 }
 
-/** Chunks, terms and mailboxes of the benchmark's store are the only ones in the database: an earlier partial load is dropped first. */
+/**
+ * The database holds the benchmark's store only: what an earlier, unfinished
+ * load left (every table of every migration) goes before a new load.
+ */
 async function emptyStore(pool: pg.Pool): Promise<void> {
-  const r = await pool.query<{ n: string }>("SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('chunks', 'terms')");
+  const r = await pool.query<{ n: string }>("SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'bench_load'");
   if (Number(r.rows[0]!.n) === 0) return;
-  await pool.query('DROP TABLE IF EXISTS chunks, terms, mailboxes, positions, journal_heads, ingest_state, store_meta, schema_migrations CASCADE');
-  await pool.query('DROP SEQUENCE IF EXISTS event_ids');
+  await pool.query('DROP SCHEMA public CASCADE');
+  await pool.query('CREATE SCHEMA public');
+  await ensureMetaTable(pool);
 }
 
 /**
@@ -138,7 +142,7 @@ export async function ensurePgStore(target: PgTarget, p: GenParams, progress: (s
     await migrate(admin);
     const pm = await postmasterPid(admin);
 
-    const t = traffic(p, progress);
+    const t = traffic(p, progress, { log: false });
     const model_s = (t.tTpl - t.t0) / 1000;
     const names = Array.from({ length: nodes }, (_, i) => `mx${i + 1}`);
     // The writers' pools wait longer for a connection than the product's (10 s):

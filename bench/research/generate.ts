@@ -489,8 +489,13 @@ function bandOf(p: GenParams, k: number): [number, number] {
   return [base, Math.min(base, p.mailboxes - base)];
 }
 
-/** Runs the model once (1/COPIES of the traffic) and sorts it into time order. */
-export function traffic(p: GenParams, progress: (s: string) => void): Traffic {
+/**
+ * Runs the model once (1/COPIES of the traffic) and sorts it into time order.
+ * `log: false`: no mail.log lines are kept (a store alone needs none; at 100M
+ * events the template's lines take a few hundred MB).
+ */
+export function traffic(p: GenParams, progress: (s: string) => void, opts: { log?: boolean } = {}): Traffic {
+  const keepLog = opts.log ?? true;
   const t0 = Date.now();
   const perSession = eventsPerSession(p);
   // A little over the target: the session count is a Poisson draw, and POP3 polls near the end fall outside the period.
@@ -505,9 +510,13 @@ export function traffic(p: GenParams, progress: (s: string) => void): Traffic {
     event(e) {
       const k = e.rcpt ? rankOf.get(e.rcpt) ?? -1 : -1;
       const [base, span] = bandOf(p, k);
-      tpl.push({ e, details: e.details ? JSON.stringify(e.details) : null, rk: k, base, span });
+      const details = e.details ? JSON.stringify(e.details) : null;
+      // The copies are made from the JSON (copyOf): the object need not stay in memory beside it.
+      if (details !== null) e.details = undefined;
+      tpl.push({ e, details, rk: k, base, span });
     },
     line(ts, text) {
+      if (!keepLog) return;
       // Mailbox addresses become rank tokens, replaced per copy below.
       tplLines.push(`${stampOf(ts)} ${text.replace(mbRe, (a) => { const k = rankOf.get(a); return k === undefined ? a : `\u0001${k}\u0001`; })}`);
     },
