@@ -18,8 +18,8 @@
 // node load.js --url postgres://USER@127.0.0.1:PORT/DB [--password-file F] [--events N] [--batch 50000]
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import type pg from 'pg';
-import { openPool, type PgTarget } from '../../src/ledger/store/pg/connect.js';
+import pg from 'pg';
+import { openPool, poolConfig, type PgTarget } from '../../src/ledger/store/pg/connect.js';
 import { migrate } from '../../src/ledger/store/pg/migrations.js';
 import { PgStoreWriter } from '../../src/ledger/store/pg/writer.js';
 import type { StoreInput } from '../../src/ledger/store/types.js';
@@ -109,12 +109,16 @@ export async function loaded(pool: pg.Pool, cache: string): Promise<PgLoadMeta |
   return r.rows[0]?.meta ?? null;
 }
 
-/** Chunks, terms and mailboxes of the benchmark's store are the only ones in the database: an earlier partial load is dropped first. */
+/**
+ * The database holds the benchmark's store only: what an earlier, unfinished
+ * load left (every table of every migration) goes before a new load.
+ */
 async function emptyStore(pool: pg.Pool): Promise<void> {
-  const r = await pool.query<{ n: string }>("SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('chunks', 'terms')");
+  const r = await pool.query<{ n: string }>("SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'bench_load'");
   if (Number(r.rows[0]!.n) === 0) return;
-  await pool.query('DROP TABLE IF EXISTS chunks, terms, mailboxes, positions, journal_heads, ingest_state, store_meta, schema_migrations CASCADE');
-  await pool.query('DROP SEQUENCE IF EXISTS event_ids');
+  await pool.query('DROP SCHEMA public CASCADE');
+  await pool.query('CREATE SCHEMA public');
+  await ensureMetaTable(pool);
 }
 
 /**
@@ -138,10 +142,14 @@ export async function ensurePgStore(target: PgTarget, p: GenParams, progress: (s
     await migrate(admin);
     const pm = await postmasterPid(admin);
 
-    const t = traffic(p, progress);
+    const t = traffic(p, progress, { log: false });
     const model_s = (t.tTpl - t.t0) / 1000;
     const names = Array.from({ length: nodes }, (_, i) => `mx${i + 1}`);
-    const writers = new Map(names.map((n) => [n, new PgStoreWriter(target, { writer: n })]));
+    // The writers' pools wait longer for a connection than the product's (10 s):
+    // the generator runs in stretches on the same thread, and with a large
+    // template (100M events) a full garbage collection alone can take seconds.
+    const pools = new Map(names.map((n) => [n, new pg.Pool({ ...poolConfig(target, { max: 3, application: `mailproof bench writer ${n}` }), connectionTimeoutMillis: 300_000 })]));
+    const writers = new Map(names.map((n) => [n, new PgStoreWriter(target, { writer: n, pool: pools.get(n)! })]));
     const pending = new Map<string, StoreInput[]>(names.map((n) => [n, []]));
     const inflight = new Map<string, Promise<void>>();
     const seq = new Map<string, number>(names.map((n) => [n, 0]));
@@ -205,6 +213,7 @@ export async function ensurePgStore(target: PgTarget, p: GenParams, progress: (s
     const cpu = process.cpuUsage(cpu0);
     const pgCpu = pm ? cpuSeconds(pm) - pg0 : NaN;
     for (const w of writers.values()) await w.close();
+    for (const p of pools.values()) await p.end();
 
     progress(`loaded ${written.toLocaleString('en')} events in ${(Number(loadNs) / 1e9).toFixed(0)} s; VACUUM ANALYZE`);
     const v0 = process.hrtime.bigint();

@@ -430,6 +430,20 @@ function sizeOnDisk(file: string): number {
 export const COPIES = 40;
 
 /**
+ * Copies for a generation: COPIES per 10M events, so that the template stays
+ * about as large as the default's (250,000 events). A template ten times as
+ * large (100M events) kept the generator's thread in garbage collection: a
+ * few thousand events/s instead of tens of thousands. The default keeps
+ * COPIES, and with it its cached store.
+ */
+export function copiesFor(p: GenParams): number {
+  const n = COPIES * Math.max(1, Math.round(p.events / DEFAULTS.events));
+  // copyOf writes the copy's number into a REF's last two base-32 digits.
+  if (n > 32 * 32) throw new Error(`generate: ${p.events} events need ${n} copies of the template; at most ${32 * 32}`);
+  return n;
+}
+
+/**
  * Events per store transaction. The indexer of `serve` takes up to
  * BATCH_RECORDS per transaction when it is behind and far fewer when it keeps
  * up; a large batch keeps a session's events together in one chunk, as a
@@ -460,7 +474,7 @@ function copyOf(t: TplEvent, c: number, gap: number, mailboxes: string[]): Ledge
 }
 
 /**
- * The modelled traffic of a generation: the template (1/COPIES of it, in time
+ * The modelled traffic of a generation: the template (1/copies of it, in time
  * order) and what deriving the copies from it needs. Every store the
  * benchmarks fill (the embedded SQLite one, a cluster's PostgreSQL one) takes
  * its events from eventStream() over this, so they hold the same traffic.
@@ -471,6 +485,8 @@ export interface Traffic {
   /** Log lines of the template, mailboxes as rank tokens (see writeLog). */
   tplLines: string[];
   mailboxes: string[];
+  /** Copies of the template that make up the traffic (copiesFor). */
+  copies: number;
   /** Shift between copies (ms). */
   gap: number;
   sessions: number;
@@ -489,13 +505,19 @@ function bandOf(p: GenParams, k: number): [number, number] {
   return [base, Math.min(base, p.mailboxes - base)];
 }
 
-/** Runs the model once (1/COPIES of the traffic) and sorts it into time order. */
-export function traffic(p: GenParams, progress: (s: string) => void): Traffic {
+/**
+ * Runs the model once (1/copies of the traffic) and sorts it into time order.
+ * `log: false`: no mail.log lines are kept (a store alone needs none; at 100M
+ * events the template's lines take a few hundred MB).
+ */
+export function traffic(p: GenParams, progress: (s: string) => void, opts: { log?: boolean } = {}): Traffic {
+  const keepLog = opts.log ?? true;
   const t0 = Date.now();
   const perSession = eventsPerSession(p);
   // A little over the target: the session count is a Poisson draw, and POP3 polls near the end fall outside the period.
-  const sessionsWanted = Math.ceil((p.events * 1.02) / perSession / COPIES);
-  progress(`model: ${perSession.toFixed(2)} events per session -> ${sessionsWanted.toLocaleString('en')} sessions x ${COPIES} copies`);
+  const copies = copiesFor(p);
+  const sessionsWanted = Math.ceil((p.events * 1.02) / perSession / copies);
+  progress(`model: ${perSession.toFixed(2)} events per session -> ${sessionsWanted.toLocaleString('en')} sessions x ${copies} copies`);
   const mailboxes = mailboxList(p);
   const rankOf = new Map(mailboxes.map((m, k) => [m, k]));
   const tpl: TplEvent[] = [];
@@ -505,9 +527,13 @@ export function traffic(p: GenParams, progress: (s: string) => void): Traffic {
     event(e) {
       const k = e.rcpt ? rankOf.get(e.rcpt) ?? -1 : -1;
       const [base, span] = bandOf(p, k);
-      tpl.push({ e, details: e.details ? JSON.stringify(e.details) : null, rk: k, base, span });
+      const details = e.details ? JSON.stringify(e.details) : null;
+      // The copies are made from the JSON (copyOf): the object need not stay in memory beside it.
+      if (details !== null) e.details = undefined;
+      tpl.push({ e, details, rk: k, base, span });
     },
     line(ts, text) {
+      if (!keepLog) return;
       // Mailbox addresses become rank tokens, replaced per copy below.
       tplLines.push(`${stampOf(ts)} ${text.replace(mbRe, (a) => { const k = rankOf.get(a); return k === undefined ? a : `\u0001${k}\u0001`; })}`);
     },
@@ -518,13 +544,13 @@ export function traffic(p: GenParams, progress: (s: string) => void): Traffic {
   const tTpl = Date.now();
   progress(`template: ${tpl.length.toLocaleString('en')} events, ${tplLines.length.toLocaleString('en')} log lines in ${((tTpl - t0) / 1000).toFixed(0)} s`);
   return {
-    p, tpl, tplLines, mailboxes, gap: Math.floor((p.days * 86400e3) / sessionsWanted / COPIES),
-    sessions: r.sessions * COPIES, messages: r.messages * COPIES, heavy: r.heavy, light: r.light, t0, tTpl,
+    p, tpl, tplLines, mailboxes, copies, gap: Math.floor((p.days * 86400e3) / sessionsWanted / copies),
+    sessions: r.sessions * copies, messages: r.messages * copies, heavy: r.heavy, light: r.light, t0, tTpl,
   };
 }
 
 /**
- * The whole traffic in time order: copy c is the template shifted by c/COPIES
+ * The whole traffic in time order: copy c is the template shifted by c/copies
  * of its mean gap between sessions, so that the copies interleave; merged
  * into one stream by a heap over the copies' cursors. Ends a day after the
  * period (POP3 polls of the last hours).
@@ -532,8 +558,8 @@ export function traffic(p: GenParams, progress: (s: string) => void): Traffic {
 export function* eventStream(t: Traffic): Generator<LedgerEvent> {
   const { tpl, gap, mailboxes } = t;
   const end = t.p.end + 86400e3;
-  const cursor = new Int32Array(COPIES);
-  const heap: number[] = Array.from({ length: COPIES }, (_, c) => c);
+  const cursor = new Int32Array(t.copies);
+  const heap: number[] = Array.from({ length: t.copies }, (_, c) => c);
   const tsOf = (c: number): number => (cursor[c]! < tpl.length ? tpl[cursor[c]!]!.e.ts + c * gap : Infinity);
   const less = (x: number, y: number): boolean => tsOf(x) < tsOf(y) || (tsOf(x) === tsOf(y) && x < y);
   const down = (i: number): void => {
@@ -565,7 +591,7 @@ export function writeLog(t: Traffic, log: string): number {
   const fd = fs.openSync(log, 'w');
   let logLines = 0;
   const tokenRe = /\u0001(\d+)\u0001/g;
-  for (let c = 0; c < COPIES; c++) {
+  for (let c = 0; c < t.copies; c++) {
     let out: string[] = [];
     for (const l of t.tplLines) {
       out.push(l.replace(tokenRe, (_m, d: string) => {
@@ -584,7 +610,7 @@ export function writeLog(t: Traffic, log: string): number {
 /** Writes `file` (the store) and `log` (the same traffic as mail.log text); `file`.json holds GenMeta. */
 export async function generate(file: string, log: string, p: GenParams, progress: (s: string) => void, batch = STORE_BATCH): Promise<GenMeta> {
   const t = traffic(p, progress);
-  progress(`writing x${COPIES} into the store`);
+  progress(`writing x${t.copies} into the store`);
   const tmp = `${file}.tmp`;
   for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`]) fs.rmSync(f, { force: true });
   // Written in transactions of `batch` events through the store's own writer.
