@@ -9,6 +9,11 @@ const cidr = z
   .string()
   .regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, 'expected an IP address or network such as 10.0.0.0/8 or ::1');
 
+/** A time zone Intl knows (IANA names such as Europe/Berlin, or UTC). */
+function validZone(z: string): boolean {
+  try { new Intl.DateTimeFormat('en', { timeZone: z }); return true; } catch { return false; }
+}
+
 export const webSettings = z.strictObject({
   listen: z.array(hostPort).default(['127.0.0.1:8080'])
     .describe('addresses the web UI (research, customer self-service, public reference pages, JSON API, /metrics) listens on; [] = no web server'),
@@ -43,6 +48,10 @@ export const webSettings = z.strictObject({
   internal_domains: z.array(z.string().regex(/^(?=.{1,253}$)([A-Za-z0-9_-]{1,63}\.)*[A-Za-z0-9_-]{1,63}\.?$/, 'a domain name such as corp.example.net'))
     .default([])
     .describe('zones of the operator\'s own network that customers may not look up on the diagnostics page (besides the reserved ones: single labels, localhost, .local, .internal, .lan, .home.arpa, .arpa, .test ...) nor through a recheck; staff may check any name'),
+  lang: z.enum(['en', 'de']).default('en')
+    .describe('language of the pages when neither the language switch (a cookie) nor the browser\'s Accept-Language asks for English or German'),
+  time_zone: z.string().refine(validZone, 'an IANA time zone such as Europe/Berlin or UTC').nullable().default(null)
+    .describe('time zone of the times on the pages and in web reports until the browser says its own; null = the server\'s time zone'),
   users_file: z.string().nullable().default(null)
     .describe('web accounts (scrypt hashes), written by `mailproof user`, mode 0600; null = <data_dir>/web-users.json'),
 }).superRefine((w, ctx) => {
