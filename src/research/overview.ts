@@ -7,7 +7,13 @@
 //
 // Bounded: each domain's newest `perDomainLimit` journeys and `totalLimit`
 // in all. What was left out is said in `basis`, never silently dropped:
-// "based on the newest 2000 journeys of example.com".
+// "based on the newest 2000 journeys of example.com". Measured on a seeded
+// SQLite ledger (7 days, ~7 events per journey, one laptop core): 4000
+// journeys of 2 domains in 0.5-1 s, 20000 of 10 domains in 1.6-4 s (the
+// first run the slower) and ~150 MB of heap; the search's own cost per
+// journey, about 0.1 ms. 2000/20000 keep the start page within a few seconds
+// of a research thread (web.research_timeout_s is 60 by default), and the
+// web caches each overview for a minute.
 import type { StoreLag } from '../ledger/store/types.js';
 import type { LedgerReader } from '../ledger/types.js';
 import { explainCode, factsOf, type Lang } from './explain.js';
@@ -120,6 +126,9 @@ export interface OverviewOptions {
   top?: number;
 }
 
+/** What the web asks of a research thread (research.ts Research.overview); scope, language, settings and mailboxes come from the thread. */
+export type OverviewRequest = Pick<OverviewOptions, 'domains' | 'days' | 'lastDay' | 'now' | 'timeZone'>;
+
 export const MAX_DAYS = 31;
 export const PER_DOMAIN_LIMIT = 2000;
 export const TOTAL_LIMIT = 20000;
@@ -129,8 +138,8 @@ const MIN_PER_DOMAIN = 100;
 /** Causes of journeys that carry no diagnosis code: refused by a check without one (HELO, relay, rate), or never finished. */
 export const OTHER_CAUSES = ['refused_other', 'tempfailed_other', 'incomplete'] as const;
 const OTHER_TITLES: Record<Lang, Record<(typeof OTHER_CAUSES)[number], string>> = {
-  en: { refused_other: 'Refused for another reason', tempfailed_other: 'Temporarily refused for another reason', incomplete: 'Did not finish (the sender hung up)' },
-  de: { refused_other: 'Aus anderem Grund abgelehnt', tempfailed_other: 'Aus anderem Grund vorübergehend abgewiesen', incomplete: 'Nicht abgeschlossen (der Absender hat aufgelegt)' },
+  en: { refused_other: 'Refused for another reason', tempfailed_other: 'Temporarily refused for another reason', incomplete: 'Not completed' },
+  de: { refused_other: 'Aus anderem Grund abgelehnt', tempfailed_other: 'Aus anderem Grund vorübergehend abgewiesen', incomplete: 'Nicht abgeschlossen' },
 };
 
 export function zeroCounts(): Counts {

@@ -24,6 +24,7 @@ import { ResearchUnavailable, type RenderedReport, type ReportOptions, type Rese
 import type { ResearchJob, ResearchWorkerData } from './research-worker.js';
 import type { Scope } from '../research/service.js';
 import type { PublicView } from '../research/service.js';
+import type { Overview, OverviewRequest } from '../research/overview.js';
 
 export interface ResearchPoolOptions {
   ledger: LedgerPaths;
@@ -59,6 +60,10 @@ export class ResearchPool implements Research {
 
   publicView(ref: string, lang: Lang): Promise<PublicView | null> {
     return this.submit({ op: 'public', ref, lang }) as Promise<PublicView | null>;
+  }
+
+  overview(req: OverviewRequest, scope: Scope, lang: Lang): Promise<Overview> {
+    return this.submit({ op: 'overview', req, scope, lang }) as Promise<Overview>;
   }
 
   async report(result: SearchResult, opts: ReportOptions): Promise<RenderedReport> {

@@ -9,12 +9,14 @@ import type { ResearchSettings } from '../research/journeys.js';
 import type { SearchFilter, SearchResult } from '../research/search.js';
 import { inlineResearch, type ReportOptions } from './research.js';
 import type { Scope } from '../research/service.js';
+import type { OverviewRequest } from '../research/overview.js';
 
 export type ResearchJob =
   | { op: 'search'; filter: SearchFilter; scope: Scope; lang: Lang }
   | { op: 'ref'; ref: string; scope: Scope; lang: Lang; withMailboxes: boolean }
   | { op: 'public'; ref: string; lang: Lang }
-  | { op: 'report'; result: SearchResult; opts: ReportOptions };
+  | { op: 'report'; result: SearchResult; opts: ReportOptions }
+  | { op: 'overview'; req: OverviewRequest; scope: Scope; lang: Lang };
 
 export interface ResearchWorkerData {
   ledger: LedgerPaths;
@@ -44,6 +46,7 @@ async function run(job: ResearchJob): Promise<unknown> {
     case 'search': { const lag = await fresh(); return withLag(await research.search(job.filter, job.scope, job.lang), lag); }
     case 'ref': { const lag = await fresh(); return withLag(await research.journeysOfRef(job.ref, job.scope, job.lang, job.withMailboxes), lag); }
     case 'public': await fresh(); return research.publicView(job.ref, job.lang);
+    case 'overview': { const lag = await fresh(); return withLag(await research.overview(job.req, job.scope, job.lang), lag); }
     case 'report': {
       // Loaded on first use: PDF fonts and pdfkit are not needed for searching.
       const { renderReport } = await import('../report/index.js');

@@ -9,6 +9,7 @@ import type { Lang } from '../research/explain.js';
 import type { ResearchSettings } from '../research/journeys.js';
 import type { SearchFilter, SearchResult } from '../research/search.js';
 import { journeysOfRef, publicViewOf, runSearch, type PublicView, type Scope } from '../research/service.js';
+import { overviewOf, type Overview, type OverviewRequest } from '../research/overview.js';
 
 export interface ReportOptions { lang: Lang; format: 'text' | 'html' | 'pdf'; now?: Date }
 export interface RenderedReport { body: Buffer; contentType: string; filename: string }
@@ -18,6 +19,8 @@ export interface Research {
   /** withMailboxes: typo hints against the configured mailboxes too (as a search does). */
   journeysOfRef(ref: string, scope: Scope, lang: Lang, withMailboxes: boolean): Promise<SearchResult>;
   publicView(ref: string, lang: Lang): Promise<PublicView | null>;
+  /** The start page's counts (research/overview.ts), for the scope's domains only. */
+  overview(req: OverviewRequest, scope: Scope, lang: Lang): Promise<Overview>;
   close(): Promise<void>;
 }
 
@@ -37,6 +40,7 @@ export function inlineResearch(reader: LedgerReader, mailboxes: MailboxesOf, set
     search: async (f, scope, lang) => runSearch(reader, f, { lang, mailboxes, settings: await now(), scope }),
     journeysOfRef: async (ref, scope, lang, withMailboxes) => journeysOfRef(reader, ref, scope, withMailboxes ? { lang, mailboxes } : { lang }, await now()),
     publicView: async (ref, lang) => publicViewOf(reader, ref, lang, await now()),
+    overview: async (req, scope, lang) => overviewOf(reader, { ...req, scope, lang, mailboxes, settings: await now() }),
     close: async () => undefined,
   };
 }

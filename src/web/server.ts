@@ -29,6 +29,8 @@ import type { Scope } from '../research/service.js';
 import { DeviceCookies, LoginThrottle } from './login-throttle.js';
 import { clientKey, FailureCounter, SessionStore } from './sessions.js';
 import type { User, UserStore } from './users.js';
+import { OverviewCache, overviewPage } from './overview-page.js';
+import { textsOf } from './i18n/index.js';
 import { diagnosticsForm, domainResult, ipResult, journeyView, loginForm, PAGE_SIZES, publicPage, results, searchForm, SEARCH_FIELDS, type RecheckView } from './views.js';
 
 /** The report module's entry point (src/report/index.ts), injected so the web server does not depend on it. */
@@ -290,6 +292,17 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
     if (!a) return reply;
     const q = queryOf(req);
     return userPage(req, reply, a, 'Search', searchForm(q, langOf(q.lang), a.scope));
+  });
+
+  // The overview: charts of the last days' mail (overview-page.ts), a customer's of its own domains only; cached a minute per question.
+  const overviews = new OverviewCache(undefined, deps.now);
+  app.get('/overview', async (req, reply) => {
+    const a = pageAuth(req, reply);
+    if (!a) return reply;
+    const q = queryOf(req);
+    const lang = langOf(q.lang);
+    const body = await overviewPage({ research, cache: overviews, q, scope: a.scope, lang, configured: Object.keys(cfg.domains), timeZone: cfg.web.time_zone, now: deps.now?.() ?? Date.now() });
+    return userPage(req, reply, a, textsOf(lang)('overview.title'), body);
   });
 
   app.get('/search', async (req, reply) => {
