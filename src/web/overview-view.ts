@@ -196,6 +196,7 @@ export const OVERVIEW_CSS = `
 .overview h2 { font-size: 1.15em; margin: 1.2em 0 .5em; }
 .overview h3 { font-size: 1em; margin: .8em 0 .3em; }
 .ov-nav { display: flex; flex-wrap: wrap; gap: .3em 1.2em; margin: 0 0 .5em; }
+.ov-nav a, .ov-nav strong { white-space: nowrap; }
 .ov-legend { display: flex; flex-wrap: wrap; gap: .3em 1.2em; margin: .3em 0; }
 .ov-key { white-space: nowrap; }
 .ov-key svg { vertical-align: -2px; }
