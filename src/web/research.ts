@@ -10,7 +10,7 @@ import type { ResearchSettings } from '../research/journeys.js';
 import type { SearchFilter, SearchResult } from '../research/search.js';
 import { journeysOfRef, publicViewOf, runSearch, type PublicView, type Scope } from '../research/service.js';
 
-export interface ReportOptions { lang: Lang; format: 'text' | 'html' | 'pdf'; now?: Date }
+export interface ReportOptions { lang: Lang; format: 'text' | 'html' | 'pdf'; now?: Date; filter?: SearchFilter }
 export interface RenderedReport { body: Buffer; contentType: string; filename: string }
 
 export interface Research {
