@@ -22,7 +22,7 @@ import { REF_PATTERN } from '../mail/ref.js';
 import { blockListOf, inList } from '../util/cidr.js';
 import { logSafe } from '../util/sanitize.js';
 import { FilterError, parseFilter } from '../research/filters.js';
-import { href, html, type Html } from './html.js';
+import { html, type Html } from './html.js';
 import { textsOf, type T, type TextKey, type Params } from './i18n/index.js';
 import { LANG_COOKIE, negotiateLang, serverTimeZone, TZ_COOKIE, validTimeZone } from './lang.js';
 import { journeysCsv } from './csv.js';
