@@ -354,7 +354,7 @@ test('the search page answers with the newest 100 first and links to bigger page
   const a = await app();
   const c = new Client(a, '203.0.113.40');
   await c.login('staff1', 'staff-pw');
-  const rows = (body: string) => (body.match(/<tr class="tone-/g) ?? []).length;
+  const rows = (body: string) => (body.match(/<tr class="row-/g) ?? []).length;
   const first = await c.get('/search?domain=many.test&since=30d');
   assert.equal(first.statusCode, 200);
   assert.equal(rows(first.body), 100);

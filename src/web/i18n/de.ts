@@ -62,7 +62,7 @@ export const de: Record<TextKey, string> = {
   'search.truncated_narrow': 'Es gibt mehr als angezeigt: bitte die Suche eingrenzen, etwa den Zeitraum.',
   'search.quick_filter': 'Nach Status filtern',
   'search.filter_these': 'Diese Ergebnisse filtern',
-  'search.filter': 'Filtern',
+  'search.filter': 'Liste filtern',
   'search.export_csv': 'Als CSV exportieren',
   'search.report_pdf': 'Bericht zu dieser Suche (PDF)',
   'search.report_html': 'Bericht zu dieser Suche (HTML)',

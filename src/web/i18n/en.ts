@@ -65,7 +65,7 @@ export const en = {
   'search.truncated_narrow': 'There are more than shown: narrow the search, e.g. the time window.',
   'search.quick_filter': 'Filter by status',
   'search.filter_these': 'Filter these results',
-  'search.filter': 'Filter',
+  'search.filter': 'Filter the list',
   'search.export_csv': 'Export as CSV',
   'search.report_pdf': 'Report of this search (PDF)',
   'search.report_html': 'Report of this search (HTML)',

@@ -4,6 +4,7 @@
 // internals from the details, and the raw form is not for them anyway).
 import { clientPtrOf, describeEvent } from '../../research/event-words.js';
 import type { ExplainedJourney } from '../../research/search.js';
+import type { StoredEvent } from '../../ledger/types.js';
 import type { DomainDiagnosis, IpDiagnosis } from '../../dnscheck/diagnostics.js';
 import { Html, href, html } from '../html.js';
 import { addr, outcomeBadge, senderText, timeCell, type ViewContext } from './format.js';
@@ -60,14 +61,30 @@ ${ctx.staff ? row(t('facts.node'), `${j.node} (${j.source})`) : ''}
 </tbody></table>`;
 }
 
+const PASSING = new Set(['pass', 'skip', 'allow']);
+
 function timeline(j: ExplainedJourney, ctx: ViewContext): Html {
   const { t, lang } = ctx;
   const evidence = new Set(j.explanations.flatMap((f) => f.evidence));
   const ptr = clientPtrOf(j.events);
+  // Passing checks in a row are one line ("5 checks passed: ..."), the evidence stands out.
+  const rows: (StoredEvent | StoredEvent[])[] = [];
+  for (const e of j.events) {
+    const passing = e.kind === 'check.result' && PASSING.has(e.verdict ?? '') && !evidence.has(e.id);
+    const last = rows[rows.length - 1];
+    if (passing && Array.isArray(last)) last.push(e);
+    else rows.push(passing ? [e] : e);
+  }
+  const raw = (e: StoredEvent): Html => (ctx.staff && e.details && Object.keys(e.details).length
+    ? html`<details class="raw"><summary>${t('timeline.raw')} #${e.id}</summary><pre>${JSON.stringify(e.details, null, 2)}</pre></details>` : html``);
+  const node = (e: StoredEvent): Html => (ctx.staff ? html`<td data-label="${t('timeline.node')}">${e.node} (${e.source})</td>` : html``);
+  const row = (e: StoredEvent): Html => html`<tr id="e${e.id}"${evidence.has(e.id) ? new Html(' class="evidence"') : ''}><td data-label="${t('timeline.time')}">${timeCell(e.ts, ctx, true)}</td>${node(e)}
+<td class="text" data-label="${t('timeline.event')}">${describeEvent(e, lang, { reply: false, ptr })}${raw(e)}</td>
+<td class="text" data-label="${t('timeline.reply')}">${replyText(e.smtp_code, e.reply)}</td></tr>`;
+  const group = (g: StoredEvent[]): Html => (g.length === 1 ? row(g[0]!) : html`<tr class="checks"><td data-label="${t('timeline.time')}">${timeCell(g[0]!.ts, ctx, true)}</td>${node(g[0]!)}
+<td class="text" data-label="${t('timeline.event')}"><details><summary>${t('journey.checks_passed_other', { n: g.length })}</summary><ul>${g.map((e) => html`<li id="e${e.id}">${describeEvent(e, lang, { reply: false, ptr })}${raw(e)}</li>`)}</ul></details></td><td></td></tr>`);
   return html`<table class="timeline cards"><thead><tr><th>${t('timeline.time')}</th>${ctx.staff ? html`<th>${t('timeline.node')}</th>` : ''}<th>${t('timeline.event')}</th><th>${t('timeline.reply')}</th></tr></thead><tbody>
-${j.events.map((e) => html`<tr id="e${e.id}"${evidence.has(e.id) ? new Html(' class="evidence"') : ''}><td data-label="${t('timeline.time')}">${timeCell(e.ts, ctx, true)}</td>${ctx.staff ? html`<td data-label="${t('timeline.node')}">${e.node} (${e.source})</td>` : ''}
-<td class="text" data-label="${t('timeline.event')}">${describeEvent(e, lang, { reply: false, ptr })}${ctx.staff && e.details && Object.keys(e.details).length ? html`<details class="raw"><summary>${t('timeline.raw')} #${e.id}</summary><pre>${JSON.stringify(e.details, null, 2)}</pre></details>` : ''}</td>
-<td class="text" data-label="${t('timeline.reply')}">${replyText(e.smtp_code, e.reply)}</td></tr>`)}
+${rows.map((r) => (Array.isArray(r) ? group(r) : row(r)))}
 </tbody></table>`;
 }
 

@@ -71,7 +71,7 @@ export function journeyHref(j: { ref: string; rcpt: string }, lang: string): str
 function listRow(j: ExplainedJourney, ctx: ViewContext): Html {
   const { t } = ctx;
   const subject = subjectOf(j);
-  return html`<tr class="tone-${toneOf(j.outcome)}">
+  return html`<tr class="row-${toneOf(j.outcome)}">
 <td class="when" data-label="${t('list.time')}">${timeCell(j.started_at, ctx)}</td>
 <td data-label="${t('list.status')}">${outcomeBadge(j.outcome, t)}</td>
 <td class="text" data-label="${t('list.from')}">${senderText(j.mail_from, t)}</td>

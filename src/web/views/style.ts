@@ -61,9 +61,9 @@ dl.evidence dd { margin: 0; overflow-wrap: anywhere; }
 details.raw summary { cursor: pointer; color: #5b6670; font-size: .85em; }
 table.list td.when { white-space: nowrap; }
 table.list .cause { color: #39424c; }
-table.list tr.tone-bad td:first-child { box-shadow: inset 4px 0 #b42318; }
-table.list tr.tone-ok td:first-child { box-shadow: inset 4px 0 #1e7b34; }
-table.list tr.tone-warn td:first-child { box-shadow: inset 4px 0 #b7791f; }
+table.list tr.row-bad td:first-child { box-shadow: inset 4px 0 #b42318; }
+table.list tr.row-ok td:first-child { box-shadow: inset 4px 0 #1e7b34; }
+table.list tr.row-warn td:first-child { box-shadow: inset 4px 0 #b7791f; }
 .recheck { display: grid; grid-template-columns: 1fr 1fr; gap: 1em; }
 .recheck > section { background: #fff; border: 1px solid #d5d9de; padding: .5em 1em; min-width: 0; }
 @media (max-width: 50em) {
@@ -75,11 +75,13 @@ table.list tr.tone-warn td:first-child { box-shadow: inset 4px 0 #b7791f; }
   table.cards tr { background: #fff; border: 1px solid #d5d9de; margin: 0 0 .6em; padding: .3em .2em; }
   table.cards td { border: 0; padding: .15em .6em; }
   table.cards td[data-label]::before { content: attr(data-label) ": "; color: #5b6670; font-size: .85em; }
-  table.list tr.tone-bad { border-left: 5px solid #b42318; }
-  table.list tr.tone-ok { border-left: 5px solid #1e7b34; }
-  table.list tr.tone-warn { border-left: 5px solid #b7791f; }
-  table.list tr td:first-child { box-shadow: none; }
+  table.list tr.row-bad { border-left: 5px solid #b42318; }
+  table.list tr.row-ok { border-left: 5px solid #1e7b34; }
+  table.list tr.row-warn { border-left: 5px solid #b7791f; }
+  table.list tr[class^="row-"] td:first-child { box-shadow: none; }
   dl.evidence { grid-template-columns: 1fr; }
+  td.text, .addr, pre, table.facts td { overflow-wrap: anywhere; }
+  table.cards td:empty { display: none; }
   dl.evidence dd { margin-bottom: .3em; }
   header .who { margin-left: 0; }
 }
