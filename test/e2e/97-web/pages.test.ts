@@ -115,6 +115,19 @@ test('the pages in German and English, on a phone and a desktop', async (t) => {
         assert.match(list, lang === 'de' ? /Abgelehnt/ : /Rejected/);
         // Times in the browser's zone (Berlin is UTC+1 in December).
         assert.match(list, /(CET|MEZ)/);
+        // The whole search as CSV and as a report, in the page's language.
+        const csv = await page.request.get(`${base}/search.csv?domain=a.test&since=1d&lang=${lang}`);
+        assert.equal(csv.status(), 200);
+        assert.match(csv.headers()['content-type'] ?? '', /^text\/csv/);
+        const rows = (await csv.text()).trimEnd().split('\r\n');
+        assert.equal(rows.length, 4, 'a header and three messages');
+        assert.match(rows[0]!, lang === 'de' ? /"Zeit \(Europe\/Berlin\)"/ : /"Time \(Europe\/Berlin\)"/);
+        if (device === 'desktop') {
+          const report = await page.request.get(`${base}/search/report?domain=a.test&since=1d&format=pdf&lang=${lang}`);
+          assert.equal(report.status(), 200);
+          assert.equal((await report.body()).subarray(0, 5).toString('latin1'), '%PDF-');
+          fs.writeFileSync(path.join(SHOTS, `search-report-${lang}.pdf`), await report.body());
+        }
         await page.goto(`${base}/journey/${refVirus}`);
         const virusText = await look(page, `journey-virus-staff-${lang}-${device}`, lang);
         // The verdict comes first: before the timeline, it names the cause.
