@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, loadConfig, type ResolvedConfig } from '../config/load.js';
+import { setInvocation } from '../util/invocation.js';
 
 export class UsageError extends Error {}
 
@@ -20,12 +21,12 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: s
 }
 
 export function configFrom(values: Record<string, unknown>, extra: { smtpListen?: string[]; domains?: string[]; mailboxes?: string[] } = {}): ResolvedConfig {
-  return loadConfig({
-    file: (values.config as string | undefined) ?? process.env.MAILPROOF_CONFIG,
-    dataDir: values['data-dir'] as string | undefined,
-    overrides: (values.o as string[] | undefined) ?? [],
-    ...extra,
-  });
+  const file = (values.config as string | undefined) ?? process.env.MAILPROOF_CONFIG;
+  const dataDir = values['data-dir'] as string | undefined;
+  const overrides = (values.o as string[] | undefined) ?? [];
+  // The commands this process prints name the same instance (util/invocation.ts).
+  setInvocation({ config: file, dataDir, overrides });
+  return loadConfig({ file, dataDir, overrides, ...extra });
 }
 
 export { ConfigError };

@@ -13,6 +13,7 @@ import { isClusterStore, prepareStore } from '../ledger/open.js';
 import { startIndexer, type RunningIndexer } from '../ledger/indexer-thread.js';
 import { startPop3, type RunningPop3 } from '../pop3/server.js';
 import { startWeb, type RunningWeb } from '../web/index.js';
+import { commandHint } from '../util/invocation.js';
 
 /**
  * `mailproof serve`. One process, or a primary with workers that share the
@@ -102,9 +103,10 @@ function announceWeb(web: RunningWeb, log: ReturnType<typeof createLogger>): voi
   log.info({ web: web.url, accounts: web.accounts, public_path: web.publicPath }, 'web UI is listening');
   const more = web.addresses.length > 1 ? ` (and ${web.addresses.slice(1).map((a) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`).join(', ')})` : '';
   process.stdout.write(`mailproof: web UI on ${web.url}${more}; public reference pages at ${web.publicPath}<REF>\n`);
+  // With this instance's --config/--data-dir: the defaults would put the account where this server never looks.
   process.stdout.write(web.accounts === 0
-    ? 'mailproof: no web accounts yet; create a login with: mailproof user add NAME --role staff\n'
-    : `mailproof: ${web.accounts} web account(s); add more with: mailproof user add NAME --role staff|customer [--domain D]\n`);
+    ? `mailproof: no web accounts yet; create a login with: ${commandHint('user add NAME --role staff')}\n`
+    : `mailproof: ${web.accounts} web account(s); add more with: ${commandHint('user add NAME --role staff|customer [--domain D]')}\n`);
 }
 
 function runPrimary(cfg: ResolvedConfig, n: number, log: ReturnType<typeof createLogger>, pop3: RunningPop3 | null, web: RunningWeb | null, indexer: RunningIndexer | null): Promise<void> {
