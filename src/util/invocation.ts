@@ -63,3 +63,8 @@ export function commandHint(args: string): string {
   const inst = instanceArgs();
   return `${selfCommand()} ${args}${inst ? ` ${inst}` : ''}`;
 }
+
+/** The configuration file this instance was started with (absolute), if any. */
+export function configFile(): string | undefined {
+  return current.config ? path.resolve(current.config) : undefined;
+}
