@@ -26,7 +26,8 @@ commands:
   check    DNS diagnostics of a sender domain or address (MX, SPF, DMARC, PTR, DNSBL)
   mailbox  POP3 passwords: set-password ADDR, remove-password ADDR, list
   ingest   Postfix or Dovecot log files into the ledger
-  demo     play the classic stories through a gateway on loopback [--once]; see mailproof demo --help
+  demo     play the classic stories through a gateway on loopback [--once | --web [HOST:PORT]];
+           see mailproof demo --help
   user     web UI accounts: add, passwd, remove, token, list
 
 ${TRACE_HELP}
