@@ -52,7 +52,8 @@ test('web UI in Chromium: research, scoping, public page, escaping, rate limit, 
     },
   });
   assert.match(mp.output(), new RegExp(`web UI on http://127\\.0\\.0\\.1:${webPort}/`));
-  assert.match(mp.output(), /no web accounts yet; create a login with: mailproof user add NAME --role staff/);
+  // The hint names this instance (its --config), so the account lands where this server reads it.
+  assert.match(mp.output(), /no web accounts yet; create a login with: (mailproof|node \S*mailproof\.js) user add NAME --role staff --config \S+\/test-config\.yaml\n/);
 
   const ok = await sendMail(mp.port, { from: 'sender@x.test', to: ['alice@a.test'], body: message({ from: 'sender@x.test', to: 'alice@a.test', subject: 'hello alice' }) });
   assert.match(ok.final ?? '', /^250 /);
