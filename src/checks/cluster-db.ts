@@ -16,6 +16,7 @@ import pg from 'pg';
 import type { Health } from '../health/index.js';
 import { describeTarget, poolConfig, storeError, type PgTarget } from '../ledger/store/pg/connect.js';
 import type { Logger } from '../log/logger.js';
+import { commandHint, selfCommand } from '../util/invocation.js';
 
 /** PostgreSQL failed, was too slow, or failed a moment ago: decide locally. */
 export class ClusterUnavailable extends Error {
@@ -170,7 +171,7 @@ export class ClusterDb {
 
   private explain(err: unknown): string {
     if ((err as { code?: string })?.code === UNDEFINED_TABLE) {
-      return `the PostgreSQL store ${this.where} lacks the checks' tables (${(err as Error).message}): start \`mailproof serve\` on one node, or run \`mailproof migrate\``;
+      return `the PostgreSQL store ${this.where} lacks the checks' tables (${(err as Error).message}): start \`${selfCommand()} serve\` on one node, or run \`${commandHint('migrate')}\``;
     }
     return storeError(this.target.url, err).message;
   }

@@ -1,5 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, loadConfig, type ResolvedConfig } from '../config/load.js';
+import { ListenError } from '../net/listen.js';
+import { setInvocation } from '../util/invocation.js';
 
 export class UsageError extends Error {}
 
@@ -20,12 +22,30 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: s
 }
 
 export function configFrom(values: Record<string, unknown>, extra: { smtpListen?: string[]; domains?: string[]; mailboxes?: string[] } = {}): ResolvedConfig {
-  return loadConfig({
-    file: (values.config as string | undefined) ?? process.env.MAILPROOF_CONFIG,
-    dataDir: values['data-dir'] as string | undefined,
-    overrides: (values.o as string[] | undefined) ?? [],
-    ...extra,
-  });
+  const file = (values.config as string | undefined) ?? process.env.MAILPROOF_CONFIG;
+  const dataDir = values['data-dir'] as string | undefined;
+  const overrides = (values.o as string[] | undefined) ?? [];
+  // The commands this process prints name the same instance (util/invocation.ts).
+  setInvocation({ config: file, dataDir, overrides });
+  return loadConfig({ file, dataDir, overrides, ...extra });
+}
+
+/**
+ * The exit code of an error that ends a command (sysexits(3)): 78 EX_CONFIG
+ * for a configuration that cannot work (a wrong key, a listen address in
+ * use), 69 EX_UNAVAILABLE for a store that cannot be reached, 64 EX_USAGE.
+ */
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof ConfigError || err instanceof ListenError) return 78;
+  // Not loaded from connect.ts here: that would load pg for every command.
+  if (err instanceof Error && err.name === 'StoreUnavailableError') return 69;
+  if (err instanceof UsageError) return 64;
+  return 1;
+}
+
+/** What the user reads of it: the message of an error we explain, the stack of one we do not. */
+export function errorMessage(err: unknown): string {
+  return exitCodeOf(err) === 1 ? ((err as Error)?.stack ?? String(err)) : (err as Error).message;
 }
 
 export { ConfigError };

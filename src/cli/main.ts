@@ -1,4 +1,4 @@
-import { ConfigError, configFrom, parse, UsageError } from './common.js';
+import { configFrom, errorMessage, exitCodeOf, parse, UsageError } from './common.js';
 
 // Each command's module is loaded only when that command runs: loading all of
 // them (the SMTP server, DNS, scanners ...) cost seconds of startup on a busy
@@ -26,7 +26,8 @@ commands:
   check    DNS diagnostics of a sender domain or address (MX, SPF, DMARC, PTR, DNSBL)
   mailbox  POP3 passwords: set-password ADDR, remove-password ADDR, list
   ingest   Postfix or Dovecot log files into the ledger
-  demo     play the classic stories through a gateway on loopback [--once]; see mailproof demo --help
+  demo     play the classic stories through a gateway on loopback [--once | --web [HOST:PORT]];
+           see mailproof demo --help
   user     web UI accounts: add, passwd, remove, token, list
 
 ${TRACE_HELP}
@@ -81,19 +82,8 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => { if (code >= 0) process.exitCode = code; },
   (err: unknown) => {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`mailproof: ${err.message}\n`);
-      process.exitCode = 78; // EX_CONFIG
-    } else if (err instanceof Error && err.name === 'StoreUnavailableError') {
-      // Not loaded from connect.ts here: that would load pg for every command.
-      process.stderr.write(`mailproof: ${err.message}\n`);
-      process.exitCode = 69; // EX_UNAVAILABLE
-    } else if (err instanceof UsageError) {
-      process.stderr.write(`mailproof: ${err.message}\n`);
-      process.exitCode = 64; // EX_USAGE
-    } else {
-      process.stderr.write(`mailproof: ${(err as Error).stack ?? String(err)}\n`);
-      process.exitCode = 1;
-    }
+    // A configuration error, a listen address in use, a store out of reach, a usage error: one message, no stack.
+    process.stderr.write(`mailproof: ${errorMessage(err)}\n`);
+    process.exitCode = exitCodeOf(err);
   },
 );

@@ -8,11 +8,13 @@ import { servePrimaryLimiter, WorkerLimiter } from '../smtp/cluster-limiter.js';
 import { serveRatePrimary } from '../checks/rate/cluster.js';
 import { LocalLimiter } from '../net/limiter.js';
 import { loadTls } from '../net/tls.js';
-import { startGateway } from '../runtime/gateway-process.js';
+import { startGateway, type RunningGateway } from '../runtime/gateway-process.js';
 import { isClusterStore, prepareStore } from '../ledger/open.js';
 import { startIndexer, type RunningIndexer } from '../ledger/indexer-thread.js';
 import { startPop3, type RunningPop3 } from '../pop3/server.js';
 import { startWeb, type RunningWeb } from '../web/index.js';
+import { commandHint } from '../util/invocation.js';
+import { errorMessage, exitCodeOf } from './common.js';
 
 /**
  * `mailproof serve`. One process, or a primary with workers that share the
@@ -29,42 +31,67 @@ export async function serve(cfg: ResolvedConfig): Promise<void> {
   let indexer: RunningIndexer | null = null;
   // Without an SMTP listener (a research node of a cluster) one process is enough.
   const workers = cfg.smtp.listen.length === 0 ? 1 : cfg.smtp.workers === 'auto' ? Math.max(1, os.availableParallelism()) : cfg.smtp.workers;
+  // When a later part cannot start (a port in use), what started so far
+  // stops again: no half-started server keeps running, no lock stays taken.
+  const stopStarted = async (): Promise<void> => {
+    await Promise.all([
+      pop3?.stop().catch((err: Error) => log.error({ err: err.message }, 'error while stopping POP3')),
+      web?.stop().catch((err: Error) => log.error({ err: err.message }, 'error while stopping the web server')),
+    ]);
+    await indexer?.stop();
+  };
 
   if (cluster.isPrimary) {
-    prepareDataDir(cfg);
-    // Created once here so workers do not race to make the key.
-    const tls = loadTls(cfg.smtp.tls_cert, cfg.smtp.tls_key, cfg.paths.tlsDir, cfg.hostname);
-    if (tls.selfSigned) log.info({ cert: path.join(cfg.paths.tlsDir, 'cert.pem') }, 'using a self-signed certificate for STARTTLS');
-    // The store exists (a ledger of the previous format converted into it,
-    // with progress on a terminal) before anything reads it.
-    const converted = await prepareStore(cfg).catch((err: Error) => {
-      // A cluster node takes mail while PostgreSQL is down: the journal keeps it, the indexer ships it later.
-      if (err.name !== 'StoreUnavailableError' || !isClusterStore(cfg.paths)) throw err;
-      log.error({ err: err.message }, 'the cluster store cannot be reached: mail is taken into the journal and shipped when it is back (research misses it until then)');
-      return null;
-    });
-    if (converted) log.warn({ events: converted.events, old: converted.renamedTo }, 'converted the ledger of the previous format into the store; the old file is kept under the name given');
-    indexer = startIndexer(cfg, log);
-    // POP3 runs in the primary only: one process holds the mailbox locks and
-    // the login-failure counts (src/pop3/server.ts).
-    pop3 = await startPop3(cfg, tls, log);
-    if (pop3) {
-      const where = pop3.addresses.map((a) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`).join(', ');
-      log.info({ pop3: where }, 'POP3 is listening');
-      process.stdout.write(`mailproof: POP3 on ${where}\n`);
+    try {
+      prepareDataDir(cfg);
+      // Created once here so workers do not race to make the key.
+      const tls = loadTls(cfg.smtp.tls_cert, cfg.smtp.tls_key, cfg.paths.tlsDir, cfg.hostname);
+      if (tls.selfSigned) log.info({ cert: path.join(cfg.paths.tlsDir, 'cert.pem') }, 'using a self-signed certificate for STARTTLS');
+      // The store exists (a ledger of the previous format converted into it,
+      // with progress on a terminal) before anything reads it.
+      const converted = await prepareStore(cfg).catch((err: Error) => {
+        // A cluster node takes mail while PostgreSQL is down: the journal keeps it, the indexer ships it later.
+        if (err.name !== 'StoreUnavailableError' || !isClusterStore(cfg.paths)) throw err;
+        log.error({ err: err.message }, 'the cluster store cannot be reached: mail is taken into the journal and shipped when it is back (research misses it until then)');
+        return null;
+      });
+      if (converted) log.warn({ events: converted.events, old: converted.renamedTo }, 'converted the ledger of the previous format into the store; the old file is kept under the name given');
+      indexer = startIndexer(cfg, log);
+      // POP3 runs in the primary only: one process holds the mailbox locks and
+      // the login-failure counts (src/pop3/server.ts).
+      pop3 = await startPop3(cfg, tls, log);
+      if (pop3) {
+        const where = pop3.addresses.map((a) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`).join(', ');
+        log.info({ pop3: where }, 'POP3 is listening');
+        process.stdout.write(`mailproof: POP3 on ${where}\n`);
+      }
+      // The web server too: its sessions and login-failure counts live in
+      // memory, so one process must see every request (web/index.ts).
+      // The report module (pdfkit, fonts) loads on the first download, not at start.
+      web = await startWeb(cfg, log);
+      if (web) announceWeb(web, log);
+    } catch (err) {
+      await stopStarted();
+      throw err;
     }
-    // The web server too: its sessions and login-failure counts live in
-    // memory, so one process must see every request (web/index.ts).
-    // The report module (pdfkit, fonts) loads on the first download, not at start.
-    web = await startWeb(cfg, log);
-    if (web) announceWeb(web, log);
     if (workers > 1) return runPrimary(cfg, workers, log, pop3, web, indexer);
   }
 
   const tls = loadTls(cfg.smtp.tls_cert, cfg.smtp.tls_key, cfg.paths.tlsDir, cfg.hostname);
   const limiter = cluster.isWorker ? new WorkerLimiter() : new LocalLimiter(cfg.smtp.max_connections, cfg.smtp.max_connections_per_ip);
   const stream = cluster.isWorker ? `smtp-${process.env.MAILPROOF_WORKER ?? cluster.worker?.id ?? 0}` : 'smtp';
-  const gw = await startGateway(cfg, tls, limiter, log, stream);
+  let gw: RunningGateway;
+  try {
+    gw = await startGateway(cfg, tls, limiter, log, stream);
+  } catch (err) {
+    if (cluster.isWorker) {
+      // Every worker fails alike (the same port): the primary says it once and stops (runPrimary).
+      process.send?.({ mp: 'start-failed', message: errorMessage(err), code: exitCodeOf(err) }, () => process.exit(exitCodeOf(err)));
+      return;
+    }
+    await stopStarted();
+    throw err;
+  }
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -102,24 +129,42 @@ function announceWeb(web: RunningWeb, log: ReturnType<typeof createLogger>): voi
   log.info({ web: web.url, accounts: web.accounts, public_path: web.publicPath }, 'web UI is listening');
   const more = web.addresses.length > 1 ? ` (and ${web.addresses.slice(1).map((a) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`).join(', ')})` : '';
   process.stdout.write(`mailproof: web UI on ${web.url}${more}; public reference pages at ${web.publicPath}<REF>\n`);
+  // With this instance's --config/--data-dir: the defaults would put the account where this server never looks.
   process.stdout.write(web.accounts === 0
-    ? 'mailproof: no web accounts yet; create a login with: mailproof user add NAME --role staff\n'
-    : `mailproof: ${web.accounts} web account(s); add more with: mailproof user add NAME --role staff|customer [--domain D]\n`);
+    ? `mailproof: no web accounts yet; create a login with: ${commandHint('user add NAME --role staff')}\n`
+    : `mailproof: ${web.accounts} web account(s); add more with: ${commandHint('user add NAME --role staff|customer [--domain D]')}\n`);
 }
 
 function runPrimary(cfg: ResolvedConfig, n: number, log: ReturnType<typeof createLogger>, pop3: RunningPop3 | null, web: RunningWeb | null, indexer: RunningIndexer | null): Promise<void> {
   servePrimaryLimiter(cfg.smtp.max_connections, cfg.smtp.max_connections_per_ip);
   serveRatePrimary();
   let stopping = false;
+  let exitCode = 0;
   let listening = 0;
+  /** Workers that announced their listeners. */
+  const listened = new Set<number>();
   // Worker i writes journal stream smtp-i; a worker started in place of a dead one takes over its stream.
   const fork = (i: number): void => {
     const w = cluster.fork({ MAILPROOF_WORKER: String(i) });
     slot.set(w.id, i);
-    w.on('message', (m: { mp?: string; where?: string }) => {
-      if (m?.mp === 'listening' && ++listening === n) {
-        log.info({ smtp: m.where, workers: n, data_dir: cfg.data_dir }, 'mailproof is running');
-        process.stdout.write(`mailproof: SMTP on ${m.where} (${n} workers); data in ${cfg.data_dir}; local domains: ${Object.keys(cfg.domains).join(', ')}\n`);
+    w.on('message', (m: { mp?: string; where?: string; message?: string; code?: number }) => {
+      if (m?.mp === 'listening') {
+        listened.add(w.id);
+        if (stopping) w.process.kill('SIGTERM');
+        else if (++listening === n) {
+          log.info({ smtp: m.where, workers: n, data_dir: cfg.data_dir }, 'mailproof is running');
+          process.stdout.write(`mailproof: SMTP on ${m.where} (${n} workers); data in ${cfg.data_dir}; local domains: ${Object.keys(cfg.domains).join(', ')}\n`);
+        }
+      } else if (m?.mp === 'start-failed') {
+        if (stopping) return;
+        if (listening < n) {
+          // At start every worker fails alike (the same port in use): said
+          // once, as the single process says it (cli/main.ts), and serve stops.
+          process.stderr.write(`mailproof: ${m.message ?? 'a worker could not start'}\n`);
+          stop(m.code ?? 1);
+        } else {
+          log.error({ err: m.message }, 'a worker started in place of a dead one could not start');
+        }
       }
     });
   };
@@ -127,24 +172,26 @@ function runPrimary(cfg: ResolvedConfig, n: number, log: ReturnType<typeof creat
   for (let i = 0; i < n; i++) fork(i);
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) void pop3Stopped.then(() => indexer?.stop()).then(() => process.exit(0));
+      if (Object.keys(cluster.workers ?? {}).length === 0) void pop3Stopped.then(() => indexer?.stop()).then(() => process.exit(exitCode));
       return;
     }
     log.error({ pid: worker.process.pid, code, signal }, 'worker died, starting a new one');
     fork(slot.get(worker.id) ?? 0);
   });
   let pop3Stopped: Promise<unknown> = Promise.resolve();
-  const stop = (): void => {
+  const stop = (code = 0): void => {
     if (stopping) return;
     stopping = true;
+    exitCode = code;
     pop3Stopped = Promise.all([
       pop3?.stop().catch((err: Error) => log.error({ err: err.message }, 'error while stopping POP3')),
       web?.stop().catch((err: Error) => log.error({ err: err.message }, 'error while stopping the web server')),
     ]);
-    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
-    setTimeout(() => process.exit(1), (cfg.smtp.shutdown_grace_s + 10) * 1000).unref();
+    // After a failed start, a worker still starting fails alike and exits by itself, its journal lock released.
+    for (const w of Object.values(cluster.workers ?? {})) if (w && (code === 0 || listened.has(w.id))) w.process.kill('SIGTERM');
+    setTimeout(() => process.exit(exitCode || 1), (cfg.smtp.shutdown_grace_s + 10) * 1000).unref();
   };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  process.on('SIGTERM', () => stop());
+  process.on('SIGINT', () => stop());
   return Promise.resolve();
 }

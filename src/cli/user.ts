@@ -2,6 +2,7 @@
 import { readPasswordInput } from './mailbox.js';
 import { configFrom, parse, UsageError } from './common.js';
 import { USER_NAME, UserStore, usersFile, type Role } from '../web/users.js';
+import { commandHint } from '../util/invocation.js';
 
 export const USER_HELP = `mailproof user add NAME --role staff|customer [--domain D]... [--password-file FILE]
   A web UI account. Staff see all mail; a customer sees only mail for its
@@ -27,7 +28,7 @@ export async function userCommand(argv: string[]): Promise<number> {
   if (sub === 'list') {
     const rows = store.list().map((u) => ({ name: u.name, role: u.role, domains: u.domains, token: !!u.token_sha256 }));
     if (values.json) process.stdout.write(JSON.stringify({ users: rows }, null, 2) + '\n');
-    else if (rows.length === 0) process.stdout.write('no web accounts; create one with: mailproof user add NAME --role staff\n');
+    else if (rows.length === 0) process.stdout.write(`no web accounts; create one with: ${commandHint('user add NAME --role staff')}\n`);
     else for (const r of rows) process.stdout.write(`${r.name}\t${r.role}${r.role === 'customer' ? `\t${r.domains.join(',')}` : ''}\n`);
     return 0;
   }
@@ -54,7 +55,7 @@ export async function userCommand(argv: string[]): Promise<number> {
     if (role === 'customer' && domains.length === 0) throw new UsageError('a customer account needs at least one --domain');
     if (role === 'staff' && domains.length) throw new UsageError('staff accounts see every domain; --domain is for customers');
     for (const d of domains) if (!DOMAIN.test(d)) throw new UsageError(`--domain ${d}: expected a domain name such as example.com`);
-    if (store.get(name)) throw new UsageError(`account ${name} exists already; use "mailproof user passwd ${name}" or remove it first`);
+    if (store.get(name)) throw new UsageError(`account ${name} exists already; use "${commandHint(`user passwd ${name}`)}" or remove it first`);
   } else if (!store.get(name)) {
     process.stderr.write(`mailproof: there is no account ${name}\n`);
     return 1;

@@ -110,3 +110,38 @@ test('checks.rate.scope: node by default; cluster only with a PostgreSQL store',
   ]);
   assert.match(problems(() => loadConfig({ overrides: ['checks.rate.scope=region'] }))[0]!, /^checks\.rate\.scope: /);
 });
+
+test('a single HOST:PORT is a listen list of one, in YAML and with -o, for every listener', () => {
+  const f = tmpFile('smtp:\n  listen: 127.0.0.1:2626\npop3:\n  listen: "[::1]:1111"\nweb:\n  listen: 127.0.0.1:8090\n');
+  const cfg = loadConfig({ file: f });
+  assert.deepEqual(cfg.smtp.listen, ['127.0.0.1:2626']);
+  assert.deepEqual(cfg.pop3.listen, ['[::1]:1111']);
+  assert.deepEqual(cfg.web.listen, ['127.0.0.1:8090']);
+  // -o: "127.0.0.1:8091" is a YAML string, "[::1]:8091" no YAML at all (taken as the text it is).
+  const o = loadConfig({ overrides: ['web.listen=127.0.0.1:8091', 'pop3.listen=[::1]:1112', 'smtp.listen=0.0.0.0:25'] });
+  assert.deepEqual(o.web.listen, ['127.0.0.1:8091']);
+  assert.deepEqual(o.pop3.listen, ['[::1]:1112']);
+  assert.deepEqual(o.smtp.listen, ['0.0.0.0:25']);
+  // Lists and the empty list mean what they meant.
+  assert.deepEqual(loadConfig({ overrides: ['web.listen=[127.0.0.1:1, "[::1]:2"]'] }).web.listen, ['127.0.0.1:1', '[::1]:2']);
+  assert.deepEqual(loadConfig({ overrides: ['web.listen=[]'] }).web.listen, []);
+  assert.deepEqual(loadConfig({}).web.listen, ['127.0.0.1:8080']);
+});
+
+test('a listen value of the wrong kind names the key and both accepted forms', () => {
+  const one = (o: string): string => {
+    const p = problems(() => loadConfig({ overrides: [o] }));
+    assert.equal(p.length, 1, p.join('\n'));
+    return p[0]!;
+  };
+  assert.equal(one('web.listen=8080'), 'web.listen: expected HOST:PORT or a list of them, e.g. 127.0.0.1:8080 or [127.0.0.1:8080, "[::1]:8080"]; got 8080');
+  assert.equal(one('smtp.listen=localhost'), 'smtp.listen: expected HOST:PORT or a list of them, e.g. 127.0.0.1:2525 or [127.0.0.1:2525, "[::1]:2525"]; got "localhost"');
+  assert.match(one('pop3.listen=127.0.0.1:1110,127.0.0.2:1110'), /^pop3\.listen: expected HOST:PORT or a list of them, e\.g\. 127\.0\.0\.1:1110 or /);
+  assert.match(one('web.listen={ host: x }'), /^web\.listen: expected HOST:PORT or a list of them/);
+  // In a list, the element is named.
+  assert.match(one('web.listen=[127.0.0.1:8080, nonsense]'), /^web\.listen\.1: expected HOST:PORT, e\.g\. 127\.0\.0\.1:8080/);
+  assert.equal(one('web.listen=127.0.0.1:99999'), 'web.listen.0: the port must be at most 65535');
+  // In a file too.
+  const p = problems(() => loadConfig({ file: tmpFile('web:\n  listen: 8080\n') }));
+  assert.match(p[0]!, /^web\.listen: expected HOST:PORT or a list of them/);
+});

@@ -38,8 +38,29 @@ function fmtDefault(key: string, n: JsonNode): string {
   return '`' + JSON.stringify(n.default) + '`';
 }
 
+type Override = NonNullable<NonNullable<Parameters<typeof z.toJSONSchema>[1]>['override']>;
+
+/**
+ * The listen lists take one HOST:PORT alone as well (config/listen.ts: a
+ * preprocess that makes it a list). zod describes only the list, and drops
+ * the default of a key whose input is transformed; the reference says both.
+ */
+interface Def { type: string; in?: { _zod: { def: Def } }; innerType?: { _zod: { def: Def } }; defaultValue?: unknown }
+const isPreprocess = (d: Def | undefined): boolean => d?.type === 'pipe' && d.in?._zod.def.type === 'transform';
+const singleOrList: Override = (ctx) => {
+  const def = ctx.zodSchema._zod.def as Def;
+  const json = ctx.jsonSchema as JsonNode;
+  if (isPreprocess(def) && json.type === 'array' && json.items) {
+    const items = json.items;
+    delete json.type;
+    delete json.items;
+    json.anyOf = [items, { type: 'array', items }];
+  }
+  if (def.type === 'default' && isPreprocess(def.innerType?._zod.def) && json.default === undefined) json.default = def.defaultValue;
+};
+
 export function configReference(): string {
-  const root = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as JsonNode;
+  const root = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any', override: singleOrList }) as JsonNode;
   const rows: string[] = ['| key | type | default | meaning |', '|---|---|---|---|'];
   const walk = (n: JsonNode, prefix: string): void => {
     for (const [k, child] of Object.entries(n.properties ?? {})) {

@@ -18,6 +18,7 @@ import { settings as greylist } from '../checks/greylist/config.js';
 import { settings as rate } from '../checks/rate/config.js';
 import { pop3Settings } from '../pop3/config.js';
 import { webSettings } from '../web/config.js';
+import { listenList } from './listen.js';
 
 const hostPort = z
   .string()
@@ -80,7 +81,8 @@ export const configSchema = z.strictObject({
     .describe('where the ledger, the Maildirs and the TLS key live unless set otherwise'),
 
   smtp: z.strictObject({
-    listen: z.array(hostPort).default(['127.0.0.1:2525']).describe('addresses the SMTP server listens on; [] = none (a cluster node for the web UI and research only)'),
+    listen: listenList(hostPort, 2525).default(['127.0.0.1:2525'])
+      .describe('addresses the SMTP server listens on: HOST:PORT, or a list of them; [] = none (a cluster node for the web UI and research only)'),
     workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default(1)
       .describe('processes sharing the listening socket; "auto" = one per CPU core'),
     greeting_delay_ms: z.number().int().min(0).max(60000).default(0)

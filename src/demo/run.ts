@@ -5,18 +5,24 @@
 // The gateway is the one `mailproof serve` runs (runtime/gateway-process.ts,
 // pop3/server.ts), on a configuration that goes through the normal schema;
 // only the data directory is the demo's own, so a demo never mixes with a
-// production ledger.
+// production ledger. With --web the demo also serves `serve`'s web UI over
+// its ledger, with a staff login made for the run (serveWeb below).
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { loadConfig, type ResolvedConfig } from '../config/load.js';
 import { prepareStore } from '../ledger/open.js';
-import { createLogger } from '../log/logger.js';
+import { createLogger, type Logger } from '../log/logger.js';
 import { passwordsFile, startPop3, type RunningPop3 } from '../pop3/server.js';
 import { PasswordStore } from '../pop3/passwords.js';
 import { startGateway, type RunningGateway } from '../runtime/gateway-process.js';
 import { LocalLimiter } from '../net/limiter.js';
+import { ListenError } from '../net/listen.js';
 import { loadTls } from '../net/tls.js';
+import { shellQuote } from '../util/invocation.js';
+import { startWeb, type RunningWeb } from '../web/index.js';
+import { UserStore, usersFile } from '../web/users.js';
 import { startDnsServer, type RunningDns } from './dns-server.js';
 import { POP3_PASSWORD, STORIES, type StoryResult } from './stories.js';
 import { CUSTOMER_DOMAIN, DNSBL_NAME, DNSBL_ZONE, demoZones, GATEWAY_HOSTNAME, MAILBOXES } from './zones.js';
@@ -31,6 +37,28 @@ export interface DemoOptions {
   dataDir: string;
   /** -o KEY=VALUE on top of the demo configuration (e.g. a spam scanner). */
   overrides: string[];
+  /**
+   * Serve the web UI too: on `listen` ("config": web.listen of the
+   * configuration, set with -o; null: DEMO_WEB_DEFAULT, or a free port when
+   * that is taken); `option` names where the addresses came from, for the
+   * message when they cannot be used.
+   */
+  web?: { listen: string[] | 'config' | null; option: string } | undefined;
+}
+
+/** Where `demo --web` listens unless told: the port `serve` uses, or a free one when that is taken. */
+export const DEMO_WEB_DEFAULT = '127.0.0.1:8080';
+/** The staff account `demo --web` makes, with a new random password on every run. */
+export const DEMO_WEB_USER = 'demo';
+
+export interface DemoWeb {
+  url: string;
+  user: string;
+  password: string;
+  /** The accounts file (web.users_file) the login was written to. */
+  usersFile: string;
+  /** The default address was taken and a free port was used instead. */
+  fellBack: boolean;
 }
 
 export interface RunningDemo {
@@ -39,6 +67,8 @@ export interface RunningDemo {
   smtp: { host: string; port: number };
   pop3: { host: string; port: number } | null;
   dns: RunningDns;
+  /** The web UI, when asked for (DemoOptions.web). */
+  web: DemoWeb | null;
   stop(): Promise<void>;
 }
 
@@ -109,23 +139,57 @@ export async function startDemo(o: DemoOptions, out: (s: string) => void): Promi
     cleanup.push(() => gw.stop(cfg.smtp.shutdown_grace_s * 1000));
     const smtp = gw.addresses[0]!;
     const pop3Addr = pop3?.addresses[0] ?? null;
-    out(`mailproof demo: SMTP ${smtp.host}:${smtp.port}, POP3 ${pop3Addr ? `${pop3Addr.host}:${pop3Addr.port}` : 'off'}, DNS ${dns.address}; data in ${dataDir} (emptied on every run)\n`);
+    // Before the stories: an address that cannot be used is said at once, not after them.
+    const web = o.web ? await serveWeb(cfg, log, o.web.listen === 'config' ? cfg.web.listen : o.web.listen, o.web.option) : null;
+    if (web) cleanup.push(() => web.stop());
+    out(`mailproof demo: SMTP ${smtp.host}:${smtp.port}, POP3 ${pop3Addr ? `${pop3Addr.host}:${pop3Addr.port}` : 'off'}, DNS ${dns.address}${web ? `, web UI ${web.url}` : ''}; data in ${dataDir} (emptied on every run)\n`);
     out('playing the stories ...\n');
 
     const results: StoryResult[] = [];
     const ctx = { smtp, pop3: pop3Addr, zones: dns.zones, spamScanner: cfg.scanners.spam.backend !== null && cfg.scanners.spam.address !== null, maxMessageSize: cfg.smtp.max_message_size, dataDir, ledgerPath: cfg.paths.store };
     for (const story of STORIES) results.push(...(await story(ctx)));
-    return { cfg, results, smtp, pop3: pop3Addr, dns, stop: stopAll };
+    return { cfg, results, smtp, pop3: pop3Addr, dns, web: web && { url: web.url, user: web.user, password: web.password, usersFile: web.usersFile, fellBack: web.fellBack }, stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;
   }
 }
 
+/**
+ * The web UI of `serve` over the demo's ledger, on the configuration the
+ * stories run on, so its rechecks ask the demo's DNS server (dns.servers)
+ * and agree with the journeys; and a staff account for this run, made by the
+ * store `mailproof user add` writes (web/users.ts).
+ */
+async function serveWeb(cfg: ResolvedConfig, log: Logger, listen: string[] | null, option: string): Promise<DemoWeb & { stop(): Promise<void> }> {
+  const users = new UserStore(usersFile(cfg));
+  const password = randomBytes(12).toString('base64url');
+  if (users.get(DEMO_WEB_USER)) await users.passwd(DEMO_WEB_USER, password);
+  else await users.add(DEMO_WEB_USER, 'staff', [], password);
+  const start = (addresses: string[]): Promise<RunningWeb | null> => startWeb({ ...cfg, web: { ...cfg.web, listen: addresses } }, log);
+  let fellBack = false;
+  let web: RunningWeb | null;
+  try {
+    web = await start(listen ?? [DEMO_WEB_DEFAULT]);
+  } catch (err) {
+    if (!(err instanceof ListenError)) throw err;
+    if (listen !== null || err.code !== 'EADDRINUSE') {
+      throw new ListenError(option, err.address, err.code, err.reason,
+        `choose another with --web HOST:PORT, or give --web alone (${DEMO_WEB_DEFAULT}, or a free port when that is taken)`);
+    }
+    // Most likely a `mailproof serve` on its default port: any free port does for a demo.
+    fellBack = true;
+    web = await start(['127.0.0.1:0']);
+  }
+  if (!web) throw new ListenError(option, '[]', 'EINVAL', 'no address to listen on', 'give --web HOST:PORT');
+  const running = web;
+  return { url: running.url, user: DEMO_WEB_USER, password, usersFile: users.file, fellBack, stop: () => running.stop() };
+}
+
 /** The summary a newcomer reads: each story, who sent it, the reply and REF, and the command that explains it. */
 export function summary(d: RunningDemo, self: string): string {
   const dir = d.cfg.data_dir;
-  const q = (s: string): string => (/^[A-Za-z0-9_./:@-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+  const q = shellQuote;
   const lines: string[] = [''];
   for (const r of d.results) {
     lines.push(`* ${r.story}: ${r.title}`);

@@ -1,13 +1,14 @@
 // The `pop3` block of the configuration (imported by config/schema.ts).
 import { z } from 'zod';
+import { listenList } from '../config/listen.js';
 
 const hostPort = z
   .string()
   .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:]+):\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:1110 or [::1]:1110');
 
 export const pop3Settings = z.strictObject({
-  listen: z.array(hostPort).default(['127.0.0.1:1110'])
-    .describe('addresses the POP3 server (RFC 1939) listens on, serving the embedded Maildirs; [] = no POP3 server'),
+  listen: listenList(hostPort, 1110).default(['127.0.0.1:1110'])
+    .describe('addresses the POP3 server (RFC 1939) listens on, serving the embedded Maildirs: HOST:PORT, or a list of them; [] = no POP3 server'),
   allow_plaintext_auth: z.boolean().default(false)
     .describe('accept USER/PASS and AUTH PLAIN before STLS; false = only after STLS, on every address including loopback (set true only behind a TLS proxy or for tests)'),
   idle_timeout_s: z.number().int().min(600).default(600)

@@ -11,7 +11,7 @@ import { openJournal } from '../ledger/open.js';
 import type { LedgerWriter } from '../ledger/types.js';
 import type { Logger } from '../log/logger.js';
 import { LocalLimiter } from '../net/limiter.js';
-import { splitHostPort } from '../net/listen.js';
+import { listenError, splitHostPort } from '../net/listen.js';
 import type { TlsMaterial } from '../net/tls.js';
 import type { Pop3Settings } from './config.js';
 import { LoginGuard } from './guard.js';
@@ -68,9 +68,10 @@ export class Pop3Server {
       const { host, port } = splitHostPort(a);
       const srv = net.createServer((socket) => this.accept(socket));
       await new Promise<void>((resolve, reject) => {
-        srv.once('error', reject);
+        const failed = (err: Error): void => reject(listenError(err, 'pop3.listen', a));
+        srv.once('error', failed);
         srv.listen(port, host, () => {
-          srv.off('error', reject);
+          srv.off('error', failed);
           srv.on('error', (err) => this.opts.log?.error({ err: err.message }, 'pop3 server error'));
           const addr = srv.address() as net.AddressInfo;
           out.push({ host: addr.address, port: addr.port });

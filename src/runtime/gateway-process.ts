@@ -14,7 +14,7 @@ import type { Logger } from '../log/logger.js';
 import { Gateway } from '../smtp/gateway.js';
 import type { ConnectionLimiter } from '../net/limiter.js';
 import { createSmtpServers } from '../smtp/server.js';
-import { splitHostPort } from '../net/listen.js';
+import { listenError, splitHostPort } from '../net/listen.js';
 import type { TlsMaterial } from '../net/tls.js';
 import { persistHealth } from '../health/index.js';
 import { buildCheckDeps } from './services.js';
@@ -70,17 +70,45 @@ export async function startGateway(cfg: ResolvedConfig, tls: TlsMaterial, limite
     pipeline, domains, ledger, router, limiter, log, deps,
   );
   const servers = createSmtpServers(cfg, gateway, tls);
-  const addresses: { host: string; port: number }[] = [];
-  await Promise.all(servers.map((srv, i) => new Promise<void>((resolve, reject) => {
-    const { host, port } = splitHostPort(cfg.smtp.listen[i]!);
-    srv.on('error', (err: Error) => log.error({ err: err.message }, 'smtp server error'));
-    srv.server.once('error', reject);
-    srv.listen(port, host, () => {
-      const a = srv.server.address();
-      addresses.push(typeof a === 'object' && a ? { host: a.address, port: a.port } : { host, port });
-      resolve();
-    });
+  const listening: typeof servers = [];
+  const closeServers = (): Promise<void[]> => Promise.all(listening.map((s) => new Promise<void>((r) => {
+    s.options.closeTimeout = 1;
+    s.close(() => r());
   })));
+  const release = async (): Promise<void> => {
+    await ledger.close();
+    memory.close();
+    unmark();
+    // After the sessions: their last checks may still have asked PostgreSQL.
+    await deps.cluster?.close();
+    health.stop();
+    fs.rmSync(spoolDir, { recursive: true, force: true });
+  };
+  const addresses: { host: string; port: number }[] = [];
+  try {
+    for (const [i, srv] of servers.entries()) {
+      const address = cfg.smtp.listen[i]!;
+      const { host, port } = splitHostPort(address);
+      await new Promise<void>((resolve, reject) => {
+        // Errors of a listening server are logged; one while it starts is the caller's (a ListenError).
+        srv.on('error', (err: Error) => { if (listening.includes(srv)) log.error({ err: err.message }, 'smtp server error'); });
+        const failed = (err: Error): void => reject(listenError(err, 'smtp.listen', address));
+        srv.server.once('error', failed);
+        srv.listen(port, host, () => {
+          srv.server.off('error', failed);
+          listening.push(srv);
+          const a = srv.server.address();
+          addresses.push(typeof a === 'object' && a ? { host: a.address, port: a.port } : { host, port });
+          resolve();
+        });
+      });
+    }
+  } catch (err) {
+    // Nothing half-started: the listeners opened so far close, the journal stream's lock is released.
+    await closeServers();
+    await release();
+    throw err;
+  }
 
   return {
     addresses,
@@ -89,19 +117,10 @@ export async function startGateway(cfg: ResolvedConfig, tls: TlsMaterial, limite
       const deadline = Date.now() + graceMs;
       while (gateway.activeSessions > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       if (gateway.activeSessions > 0) log.warn({ sessions: gateway.activeSessions }, 'grace time over, closing remaining sessions');
-      await Promise.all(servers.map((s) => new Promise<void>((r) => {
-        s.options.closeTimeout = 1;
-        s.close(() => r());
-      })));
+      await closeServers();
       // Sessions cut above still write their close events; give them a turn.
       await new Promise((r) => setTimeout(r, 50));
-      await ledger.close();
-      memory.close();
-      unmark();
-      // After the sessions: their last checks may still have asked PostgreSQL.
-      await deps.cluster?.close();
-      health.stop();
-      fs.rmSync(spoolDir, { recursive: true, force: true });
+      await release();
     },
   };
 }

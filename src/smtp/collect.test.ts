@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { collect, discard } from './collect.js';
+import { collect, discard , utf8Header } from './collect.js';
 
 function streamOf(chunks: string[]): Readable {
   return Readable.from(chunks.map((c) => Buffer.from(c, 'latin1')));
@@ -57,4 +57,10 @@ test('bare CR and bare LF are counted with the first offset; reject keeps them, 
   assert.equal(norm.size, norm.body.buffer.length);
   const clean = await collect(streamOf(['Subject: a\r\n\r\nbody\r', '\nline\r\n']), os.tmpdir());
   assert.deepEqual(clean.bare, { cr: 0, lf: 0, first: null });
+});
+
+test('a raw UTF-8 subject is read as UTF-8 (RFC 6532); bytes that are not UTF-8 stay Latin-1', () => {
+  assert.equal(utf8Header(Buffer.from('Angebot für Dezember', 'utf8').toString('latin1')), 'Angebot für Dezember');
+  assert.equal(utf8Header(Buffer.from('Gr\xfc\xdfe', 'latin1').toString('latin1')), 'Grüße');
+  assert.equal(utf8Header('plain'), 'plain');
 });

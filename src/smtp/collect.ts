@@ -132,7 +132,7 @@ export async function collect(stream: Readable & { sizeExceeded?: boolean }, spo
     const h = new Headers(header);
     messageId = normalizeMessageId(h.getFirst('message-id'));
     // Decoded (RFC 2047), so research can search and show it as the user saw it.
-    const raw = h.getFirst('subject');
+    const raw = utf8Header(h.getFirst('subject'));
     let decoded = raw;
     try { decoded = libmime.decodeWords(raw); } catch { /* keep it encoded */ }
     subject = decoded.slice(0, 998) || null;
@@ -154,4 +154,16 @@ export async function collect(stream: Readable & { sizeExceeded?: boolean }, spo
 
 export async function discard(c: Collected): Promise<void> {
   if ('path' in c.body) await fsp.unlink(c.body.path).catch(() => undefined);
+}
+
+/**
+ * The header parser reads bytes as Latin-1. RFC 6532 section 3.2 lets a
+ * header carry raw UTF-8 (and mail programs send it without SMTPUTF8 too):
+ * when the bytes are valid UTF-8 they are read as such, else left as Latin-1.
+ */
+export function utf8Header(v: string): string {
+  if (!/[\x80-\xff]/.test(v)) return v;
+  const bytes = Buffer.from(v, 'latin1');
+  const text = bytes.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(bytes) ? text : v;
 }

@@ -1,5 +1,6 @@
 // The `web` block of the configuration (imported by config/schema.ts).
 import { z } from 'zod';
+import { listenList } from '../config/listen.js';
 
 const hostPort = z
   .string()
@@ -15,8 +16,8 @@ function validZone(z: string): boolean {
 }
 
 export const webSettings = z.strictObject({
-  listen: z.array(hostPort).default(['127.0.0.1:8080'])
-    .describe('addresses the web UI (research, customer self-service, public reference pages, JSON API, /metrics) listens on; [] = no web server'),
+  listen: listenList(hostPort, 8080).default(['127.0.0.1:8080'])
+    .describe('addresses the web UI (research, customer self-service, public reference pages, JSON API, /metrics) listens on: HOST:PORT, or a list of them; [] = no web server'),
   public_path: z.string().regex(/^\/[A-Za-z0-9._~/-]*\/$/, 'a path such as /r/ (starting and ending with "/")').nullable().default(null)
     .describe('path of the public reference pages (<path><REF>); null = the path of reply.public_url when that is set, else /r/. The page for reply.public_url https://mx.example/ref/ is served at /ref/<REF>'),
   secure_cookies: z.enum(['auto', 'always', 'never']).default('auto')

@@ -159,7 +159,7 @@ test('a customer\'s findings for another customer\'s sender: the same as for a s
   // The same page, the same figures.
   const page = await get(a, '/search?from=y.test&since=7d', custToken);
   assert.match(page.body, /The sender never tried/);
-  assert.match(page.body, /0 journeys/);
+  assert.match(page.body, /0 messages/);
   // Staff see that y.test did write (no finding) and the colleague's near miss.
   const staff = JSON.parse((await get(a, '/api/trace?from=colleague@y.test&since=7d', staffToken)).body) as SearchResult;
   assert.deepEqual(staff.findings, []);

@@ -8,7 +8,7 @@ import { configuredMailboxes, researchSettings } from '../research/settings.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { checkDomain, checkIp } from '../dnscheck/diagnostics.js';
 import { buildCheckDeps } from '../runtime/services.js';
-import { splitHostPort } from '../net/listen.js';
+import { listenError, splitHostPort } from '../net/listen.js';
 import { LedgerMetrics } from './metrics.js';
 import { ResearchPool } from './research-pool.js';
 import { buildWebApp, publicPathOf } from './server.js';
@@ -54,7 +54,7 @@ export async function startWeb(cfg: ResolvedConfig, log: Logger): Promise<Runnin
       const { host, port } = splitHostPort(a);
       let srv: http.Server;
       if (addresses.length === 0) {
-        await app.listen({ host, port });
+        await app.listen({ host, port }).catch((err: unknown) => { throw listenError(err, 'web.listen', a); });
         srv = app.server;
       } else {
         // Fastify's listen() takes one address; further ones get a plain
@@ -62,8 +62,9 @@ export async function startWeb(cfg: ResolvedConfig, log: Logger): Promise<Runnin
         srv = http.createServer((req, res) => app.routing(req, res));
         extraServers.push(srv);
         await new Promise<void>((resolve, reject) => {
-          srv.once('error', reject);
-          srv.listen(port, host, () => { srv.off('error', reject); resolve(); });
+          const failed = (err: Error): void => reject(listenError(err, 'web.listen', a));
+          srv.once('error', failed);
+          srv.listen(port, host, () => { srv.off('error', failed); resolve(); });
         });
       }
       const addr = srv.address();

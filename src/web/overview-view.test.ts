@@ -64,7 +64,7 @@ function render(data: Overview, view: { days: number; domain: string | null; day
 test('one domain: a bar of a day opens the search that lists exactly what it counts', async () => {
   const data = await overviewOf(ledger.reader, { scope: null, domains: ['a.test'], now: NOW });
   const page = render(data, { days: 7, domain: 'a.test', day: null });
-  const links = searchLinks(page).filter((l) => /× Refused/.test(l.title) && l.params.get('since') === '2026-12-05T00:00:00Z');
+  const links = searchLinks(page).filter((l) => /× Rejected/.test(l.title) && l.params.get('since') === '2026-12-05T00:00:00Z');
   assert.equal(links.length, 1, page);
   const p = links[0]!.params;
   assert.deepEqual(Object.fromEntries(p), { domain: 'a.test', since: '2026-12-05T00:00:00Z', until: '2026-12-05T23:59:59.999Z', outcome: 'rejected', lang: 'en' });
@@ -84,7 +84,7 @@ test('one domain: a bar of a day opens the search that lists exactly what it cou
 test('several domains: a day opens that day per domain, a domain its own overview, a cause row the search of its domain', async () => {
   const data = await overviewOf(ledger.reader, { scope: null, domains: ['a.test', 'b.test'], now: NOW });
   const page = render(data, { days: 7, domain: null, day: null });
-  assert.match(page, /<a href="\/overview\?day=2026-12-05&amp;lang=en" class="ov-bar ov-rejected"><title>Sat 5 Dec: 2 × Refused\. Click to see this day per domain\.<\/title>/);
+  assert.match(page, /<a href="\/overview\?day=2026-12-05&amp;lang=en" class="ov-bar ov-rejected"><title>Sat 5 Dec: 2 × Rejected\. Click to see this day per domain\.<\/title>/);
   assert.match(page, /<a href="\/overview\?domain=b\.test&amp;days=7&amp;lang=en" class="ov-label"><title>Overview of b\.test alone<\/title>/);
   // The cause rows, one per cause and domain, open the search of that domain and outcome.
   const causes = searchLinks(page).filter((l) => /No such mailbox/.test(l.title));

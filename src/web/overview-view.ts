@@ -68,7 +68,7 @@ function num(n: number, lang: Lang): string {
 }
 
 function outcomeWord(t: T, o: Outcome): string {
-  return t(`overview.outcome.${o}` as TextKey);
+  return t(`outcome.${o}` as TextKey);
 }
 
 /** The segments of a row of counts, in the fixed order (delivered first), each linking where `link` says. */

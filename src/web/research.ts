@@ -11,7 +11,7 @@ import type { SearchFilter, SearchResult } from '../research/search.js';
 import { journeysOfRef, publicViewOf, runSearch, type PublicView, type Scope } from '../research/service.js';
 import { overviewOf, type Overview, type OverviewRequest } from '../research/overview.js';
 
-export interface ReportOptions { lang: Lang; format: 'text' | 'html' | 'pdf'; now?: Date }
+export interface ReportOptions { lang: Lang; format: 'text' | 'html' | 'pdf'; now?: Date; filter?: SearchFilter }
 export interface RenderedReport { body: Buffer; contentType: string; filename: string }
 
 export interface Research {

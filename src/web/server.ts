@@ -1,7 +1,8 @@
 // The web server of `mailproof serve`: staff research, customer self-service
 // (scoped to the customer's domains), the public reference pages that the
-// reply texts link to, a JSON API and /metrics. Server-rendered HTML without
-// scripts, so a strict Content-Security-Policy holds.
+// reply texts link to, a JSON API and /metrics. Server-rendered HTML in the
+// viewer's language (web/lang.ts) with one small same-origin script (local
+// times), so a strict Content-Security-Policy holds.
 // Not report/index.js: that loads pdfkit, which waits for the first download.
 import { reportRefusal } from '../report/refusal.js';
 import fastifyCookie from '@fastify/cookie';
@@ -21,7 +22,18 @@ import { REF_PATTERN } from '../mail/ref.js';
 import { blockListOf, inList } from '../util/cidr.js';
 import { logSafe } from '../util/sanitize.js';
 import { FilterError, parseFilter } from '../research/filters.js';
-import { CSS, href, html, page, type Html } from './html.js';
+import { html, type Html } from './html.js';
+import { textsOf, type T, type TextKey, type Params } from './i18n/index.js';
+import { LANG_COOKIE, negotiateLang, serverTimeZone, TZ_COOKIE, validTimeZone } from './lang.js';
+import { journeysCsv } from './csv.js';
+import type { ViewContext } from './views/format.js';
+import { LOCAL_TIME_JS, page } from './views/layout.js';
+import { CSS } from './views/style.js';
+import { loginForm } from './views/login.js';
+import { PAGE_SIZES, results, searchForm, SEARCH_FIELDS } from './views/search.js';
+import { journeyView, type RecheckView } from './views/journey.js';
+import { diagnosticsForm, domainResult, ipResult } from './views/diagnostics.js';
+import { publicPage } from './views/public.js';
 import type { LedgerMetrics } from './metrics.js';
 import { configuredMailboxes, researchSettings } from '../research/settings.js';
 import { inlineResearch, ResearchUnavailable, type RenderedReport, type ReportOptions, type Research } from './research.js';
@@ -30,8 +42,6 @@ import { DeviceCookies, LoginThrottle } from './login-throttle.js';
 import { clientKey, FailureCounter, SessionStore } from './sessions.js';
 import type { User, UserStore } from './users.js';
 import { OverviewCache, overviewPage } from './overview-page.js';
-import { textsOf } from './i18n/index.js';
-import { diagnosticsForm, domainResult, ipResult, journeyView, loginForm, PAGE_SIZES, publicPage, results, searchForm, SEARCH_FIELDS, type RecheckView } from './views.js';
 
 /** The report module's entry point (src/report/index.ts), injected so the web server does not depend on it. */
 export type RenderReport = (result: SearchResult, opts: ReportOptions) => Promise<RenderedReport>;
@@ -57,16 +67,16 @@ export const DEVICE_COOKIE = 'mp_device';
 const DEVICE_TTL_S = 90 * 86400;
 
 /** "12 seconds", "4 minutes": the wait of a throttled login in words. */
-function waitText(s: number): string {
-  if (s < 120) return `${s} second${s === 1 ? '' : 's'}`;
-  return `${Math.ceil(s / 60)} minutes`;
+function waitText(s: number, t: T): string {
+  if (s < 120) return t(s === 1 ? 'wait.second_one' : 'wait.second_other', { n: s });
+  return t('wait.minutes', { n: Math.ceil(s / 60) });
 }
 /** Longest query string, and longest single value in it. */
 const MAX_URL = 4096;
 const MAX_VALUE = 320;
 
 export const SECURITY_HEADERS: Record<string, string> = {
-  'content-security-policy': "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
@@ -75,8 +85,10 @@ export const SECURITY_HEADERS: Record<string, string> = {
 
 interface Auth { user: User; scope: Scope; sessionId: string | null }
 
+/** An error for the user: the English message for logs and the API, a catalogue key for the page in the viewer's language. */
 class HttpError extends Error {
-  constructor(readonly statusCode: number, message: string) { super(message); }
+  constructor(readonly statusCode: number, message: string, readonly key?: TextKey, readonly params?: Params) { super(message); }
+  text(t: T): string { return this.key ? t(this.key, this.params) : this.message; }
 }
 
 /** The public path of the reference pages: web.public_path, else the path of reply.public_url, else /r/. */
@@ -95,19 +107,30 @@ function langOf(v: unknown): Lang {
   return v === 'de' ? 'de' : 'en';
 }
 
+/** This request's address with `lang` set to the other language: the switch. GET pages only (a POST answer links its GET page). */
+function switchHref(req: FastifyRequest, lang: Lang, path?: string): string {
+  const u = new URL(req.url, 'http://x');
+  u.searchParams.set('lang', lang === 'de' ? 'en' : 'de');
+  return (path ?? u.pathname) + u.search;
+}
+
 /** One string per key (the first, if repeated); too-long values are refused, not cut (a cut address would search for something else). */
 function queryOf(req: FastifyRequest): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries((req.query ?? {}) as Record<string, unknown>)) {
     const s = Array.isArray(v) ? v[0] : v;
     if (typeof s !== 'string') continue;
-    if (s.length > MAX_VALUE) throw new HttpError(400, `the value of ${k} is longer than ${MAX_VALUE} characters`);
+    if (s.length > MAX_VALUE) throw new HttpError(400, `the value of ${k} is longer than ${MAX_VALUE} characters`, 'error.value_too_long', { max: MAX_VALUE });
     out[k] = s.trim();
   }
   return out;
 }
 
 const WEB_MAX_LIMIT = 1000;
+
+function isKey(v: string): v is TextKey {
+  return /^[a-z_]+\.[a-z_.]+$/.test(v);
+}
 
 function filterOf(q: Record<string, string>): SearchFilter {
   const values: Record<string, string | undefined> = {};
@@ -119,11 +142,11 @@ function filterOf(q: Record<string, string>): SearchFilter {
     f = parseFilter(values);
   } catch (err) {
     // Research's words name the fields, as the form and the API do.
-    if (err instanceof FilterError) throw new HttpError(400, err.message);
+    if (err instanceof FilterError) throw new HttpError(400, err.message, err.message.startsWith('needs at least one of') ? 'error.empty_search' : undefined);
     throw err;
   }
   // A page of the UI or one API answer: 1000 journeys at most (the default).
-  if (f.limit !== undefined && f.limit > WEB_MAX_LIMIT) throw new HttpError(400, `limit must be at most ${WEB_MAX_LIMIT}`);
+  if (f.limit !== undefined && f.limit > WEB_MAX_LIMIT) throw new HttpError(400, `limit must be at most ${WEB_MAX_LIMIT}`, 'error.limit', { max: WEB_MAX_LIMIT });
   return f;
 }
 
@@ -208,9 +231,28 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
     return a.scope === null ? r : visibleIpDiagnosis(r, resolvers);
   };
 
-  const sendPage = (reply: FastifyReply, status: number, body: string): FastifyReply => reply.code(status).type('text/html; charset=utf-8').send(body);
-  const userPage = (req: FastifyRequest, reply: FastifyReply, a: Auth, title: string, body: Html, status = 200): FastifyReply =>
-    sendPage(reply, status, page({ title, user: { name: a.user.name, role: a.user.role }, csrf: csrfToken(req, reply) }, body));
+  /** The viewer's language (?lang=, the switch's cookie, Accept-Language, web.lang) and time zone (the browser's cookie, web.time_zone, the server's). */
+  const defaultZone = w.time_zone ?? serverTimeZone();
+  const viewOf = (req: FastifyRequest, reply: FastifyReply | null, a: Auth | null): ViewContext => {
+    const q = (req.query ?? {}) as Record<string, unknown>;
+    const asked = typeof q.lang === 'string' ? q.lang : undefined;
+    const lang = negotiateLang({ query: asked, cookie: req.cookies[LANG_COOKIE], acceptLanguage: req.headers['accept-language'], fallback: w.lang });
+    // The switch is remembered, so the next page and the next visit keep it.
+    if (reply && asked === lang && req.cookies[LANG_COOKIE] !== lang) {
+      reply.setCookie(LANG_COOKIE, lang, { path: '/', sameSite: 'strict', httpOnly: true, secure: secure(req), maxAge: 365 * 86400 });
+    }
+    const tz = req.cookies[TZ_COOKIE];
+    return { lang, t: textsOf(lang), timeZone: validTimeZone(tz) ? tz : defaultZone, staff: a !== null && a.scope === null };
+  };
+  const sendPage = (reply: FastifyReply, status: number, body: string): FastifyReply => reply.code(status).header('vary', 'accept-language, cookie').type('text/html; charset=utf-8').send(body);
+  /** A page outside a login (login form, errors, the public page). */
+  const plainPage = (req: FastifyRequest, reply: FastifyReply, status: number, title: TextKey | string, body: Html, ctx = viewOf(req, reply, null), withSwitch = true): FastifyReply =>
+    sendPage(reply, status, page({ title: isKey(title) ? ctx.t(title) : title, lang: ctx.lang, t: ctx.t, switchHref: withSwitch && req.method === 'GET' ? switchHref(req, ctx.lang) : null }, body));
+  const userPage = (req: FastifyRequest, reply: FastifyReply, a: Auth, ctx: ViewContext, title: string, body: Html, o: { status?: number; switchPath?: string } = {}): FastifyReply =>
+    sendPage(reply, o.status ?? 200, page({
+      title, lang: ctx.lang, t: ctx.t, user: { name: a.user.name, role: a.user.role }, csrf: csrfToken(req, reply),
+      switchHref: req.method === 'GET' || o.switchPath ? switchHref(req, ctx.lang, o.switchPath) : null,
+    }, body));
 
   /** Page routes: no session, off to the login form. */
   const pageAuth = (req: FastifyRequest, reply: FastifyReply): Auth | null => {
@@ -225,33 +267,44 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
   };
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    const api = req.url.startsWith('/api/');
+    const ctx = viewOf(req, null, null);
     if (err instanceof ResearchUnavailable) {
       // Busy or too slow: the operator sees it in the log (research-pool.ts), the user a text and a time to come back.
       reply.header('retry-after', '60');
-      if (req.url.startsWith('/api/')) return reply.code(503).send({ error: err.message });
-      return sendPage(reply, 503, page({ title: 'Busy' }, html`<p>${err.message}</p>`));
+      if (api) return reply.code(503).send({ error: err.message });
+      return plainPage(req, reply, 503, 'error.busy_title', html`<p>${ctx.t('error.busy')}</p>`, ctx);
     }
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
     if (status >= 500) deps.log?.error({ err: err.message, url: req.url.slice(0, 200) }, 'web request failed');
     // CSRF failures and the like: a neutral text, never the internals.
-    const msg = err.code?.startsWith('FST_CSRF') ? 'The form was stale or did not come from this site; reload the page and try again.'
+    const csrf = err.code?.startsWith('FST_CSRF') === true;
+    const msg = csrf ? 'The form was stale or did not come from this site; reload the page and try again.'
       : status >= 500 ? 'Internal error.' : err.message;
-    if (req.url.startsWith('/api/')) return reply.code(status).send({ error: msg });
-    return sendPage(reply, status, page({ title: status === 403 ? 'Refused' : 'Error' }, html`<p>${msg}</p>`));
+    if (api) return reply.code(status).send({ error: msg });
+    const text = csrf ? ctx.t('error.csrf') : status >= 500 ? ctx.t('error.internal') : err instanceof HttpError ? err.text(ctx.t) : status === 404 ? ctx.t('error.not_found') : err.message;
+    return plainPage(req, reply, status, status === 403 ? 'error.refused_title' : 'error.title', html`<p>${text}</p><p><a href="/">${ctx.t('error.back')}</a></p>`, ctx);
   });
-  const notFound = (reply: FastifyReply, api = false): FastifyReply =>
-    api ? reply.code(404).send({ error: 'not found' }) : sendPage(reply, 404, page({ title: 'Not found' }, html`<p>There is nothing here.</p>`));
-  app.setNotFoundHandler((req, reply) => notFound(reply, req.url.startsWith('/api/')));
+  const notFound = (req: FastifyRequest, reply: FastifyReply, api = false): FastifyReply => {
+    if (api) return reply.code(404).send({ error: 'not found' });
+    const ctx = viewOf(req, null, null);
+    // No language switch: it would carry the address, and an unknown REF must look like another customer's.
+    return plainPage(req, reply, 404, 'error.not_found_title', html`<p>${ctx.t('error.not_found')}</p><p><a href="/search">${ctx.t('error.back_search')}</a></p>`, ctx, false);
+  };
+  app.setNotFoundHandler((req, reply) => notFound(req, reply, req.url.startsWith('/api/')));
 
   app.get('/static/style.css', async (_req, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(CSS));
+  app.get('/static/local-time.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').send(LOCAL_TIME_JS));
 
   // --- login / logout -------------------------------------------------------
   app.get('/login', async (req, reply) => {
     if (authOf(req)) return reply.redirect('/', 303);
-    return sendPage(reply, 200, page({ title: 'Log in' }, loginForm(csrfToken(req, reply), null)));
+    const ctx = viewOf(req, reply, null);
+    return plainPage(req, reply, 200, 'login.title', loginForm(csrfToken(req, reply), null, ctx.t), ctx);
   });
 
   app.post('/login', { preHandler: app.csrfProtection }, async (req, reply) => {
+    const ctx = viewOf(req, reply, null);
     const body = (req.body ?? {}) as Record<string, unknown>;
     const name = typeof body.name === 'string' ? body.name.trim().toLowerCase().slice(0, 64) : '';
     const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : '';
@@ -260,15 +313,15 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
     if (!gate.ok) {
       // Once per burst: a flood of refused attempts is one line, not thousands.
       if (gate.announce) deps.log?.warn({ ip: req.ip, account: logSafe(name, 64), by: gate.by, failures: gate.failures, retry_after_s: gate.retryAfterS }, 'web login throttled: too many failures');
-      return sendPage(reply.header('retry-after', String(gate.retryAfterS)), 429, page({ title: 'Log in' },
-        loginForm(csrfToken(req, reply), `Too many failed logins; try again in ${waitText(gate.retryAfterS)}.`)));
+      return plainPage(req, reply.header('retry-after', String(gate.retryAfterS)), 429, 'login.title',
+        loginForm(csrfToken(req, reply), ctx.t('login.throttled', { wait: waitText(gate.retryAfterS, ctx.t) }), ctx.t), ctx);
     }
     const user = name && password ? await users.verify(name, password) : null;
     if (!user) {
       throttle.failed(name, address);
       deps.log?.info({ ip: req.ip, account: logSafe(name, 64) }, 'web login failed');
       // One message for an unknown account and a wrong password.
-      return sendPage(reply, 401, page({ title: 'Log in' }, loginForm(csrfToken(req, reply), 'Wrong account name or password.')));
+      return plainPage(req, reply, 401, 'login.title', loginForm(csrfToken(req, reply), ctx.t('login.wrong'), ctx.t), ctx);
     }
     throttle.succeeded(name, address);
     reply.setCookie(DEVICE_COOKIE, devices.issue(user.name), { path: '/login', httpOnly: true, sameSite: 'strict', secure: secure(req), maxAge: DEVICE_TTL_S });
@@ -287,42 +340,80 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
   });
 
   // --- research pages ---------------------------------------------------------
-  app.get('/', async (req, reply) => {
+  const searchPage = async (req: FastifyRequest, reply: FastifyReply) => {
     const a = pageAuth(req, reply);
     if (!a) return reply;
+    const ctx = viewOf(req, reply, a);
     const q = queryOf(req);
-    return userPage(req, reply, a, 'Search', searchForm(q, langOf(q.lang), a.scope));
-  });
+    const asked = SEARCH_FIELDS.some(([k]) => q[k]) || q.outcome;
+    let body: Html = html``;
+    if (asked) {
+      try {
+        const f = filterOf(q);
+        // The page's first answer: the newest PAGE_SIZES[0]; a busy domain's 1000 take seconds.
+        f.limit ??= PAGE_SIZES[0];
+        const r = await research.search(f, a.scope, ctx.lang);
+        body = results(r, ctx, { q, limit: f.limit, reports: !!deps.renderReport });
+      } catch (err) {
+        if (!(err instanceof HttpError)) throw err;
+        body = html`<p class="error">${err.text(ctx.t)}</p>`;
+      }
+    }
+    return userPage(req, reply, a, ctx, ctx.t('search.title'), html`${searchForm(q, ctx, a.scope)}${body}`);
+  };
+  app.get('/', searchPage);
+  app.get('/search', searchPage);
 
   // The overview: charts of the last days' mail (overview-page.ts), a customer's of its own domains only; cached a minute per question.
   const overviews = new OverviewCache(undefined, deps.now);
   app.get('/overview', async (req, reply) => {
     const a = pageAuth(req, reply);
     if (!a) return reply;
-    const q = queryOf(req);
-    const lang = langOf(q.lang);
-    const body = await overviewPage({ research, cache: overviews, q, scope: a.scope, lang, configured: Object.keys(cfg.domains), timeZone: cfg.web.time_zone, now: deps.now?.() ?? Date.now() });
-    return userPage(req, reply, a, textsOf(lang)('overview.title'), body);
+    const ctx = viewOf(req, reply, a);
+    const body = await overviewPage({ research, cache: overviews, q: queryOf(req), scope: a.scope, lang: ctx.lang, configured: Object.keys(cfg.domains), timeZone: ctx.timeZone, now: deps.now?.() ?? Date.now() });
+    return userPage(req, reply, a, ctx, ctx.t('overview.title'), body);
   });
 
-  app.get('/search', async (req, reply) => {
+  /** The search of an export or a report: the same filter, up to the web's maximum. */
+  const exportSearch = async (req: FastifyRequest, a: Auth, lang: Lang): Promise<{ q: Record<string, string>; f: SearchFilter; r: SearchResult }> => {
+    const q = queryOf(req);
+    if (!SEARCH_FIELDS.some(([k]) => q[k])) throw new HttpError(400, 'a search needs at least one field', 'error.empty_search');
+    const f = filterOf(q);
+    f.limit ??= WEB_MAX_LIMIT;
+    return { q, f, r: await research.search(f, a.scope, lang) };
+  };
+
+  app.get('/search.csv', async (req, reply) => {
     const a = pageAuth(req, reply);
     if (!a) return reply;
-    const q = queryOf(req);
-    const lang = langOf(q.lang);
-    let body: Html;
-    try {
-      const f = filterOf(q);
-      // The page's first answer: the newest PAGE_SIZES[0]; a busy domain's 1000 take seconds.
-      f.limit ??= PAGE_SIZES[0];
-      const r = await research.search(f, a.scope, lang);
-      body = results(r, lang, { q, limit: f.limit });
-    } catch (err) {
-      if (!(err instanceof HttpError)) throw err;
-      body = html`<p class="error">${err.message}</p>`;
-    }
-    return userPage(req, reply, a, 'Search', html`${searchForm(q, lang, a.scope)}${body}`);
+    const ctx = viewOf(req, reply, a);
+    const { r } = await exportSearch(req, a, ctx.lang);
+    const stamp = new Date(deps.now?.() ?? Date.now()).toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
+    return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="mailproof-search-${stamp}.csv"`)
+      .send(journeysCsv(r.journeys, { t: ctx.t, lang: ctx.lang, timeZone: ctx.timeZone }));
   });
+
+  app.get('/search/report', async (req, reply) => {
+    const a = pageAuth(req, reply);
+    if (!a) return reply;
+    const ctx = viewOf(req, reply, a);
+    if (!deps.renderReport) return plainPage(req, reply, 501, 'error.title', html`<p>${ctx.t('journey.reports_unavailable')}</p>`, ctx);
+    const { q, f, r } = await exportSearch(req, a, ctx.lang);
+    return sendReport(req, reply, ctx, r, q.format, f);
+  });
+
+  const sendReport = async (req: FastifyRequest, reply: FastifyReply, ctx: ViewContext, result: SearchResult, format: string | undefined, filter?: SearchFilter) => {
+    const fmt = format === 'html' || format === 'text' ? format : 'pdf';
+    const refusal = reportRefusal(result, ctx.lang);
+    if (refusal) {
+      reply.header('retry-after', '5');
+      return plainPage(req, reply, 503, 'report.wait_title', html`<p class="notice">${refusal}</p>`, ctx);
+    }
+    const out = await deps.renderReport!(result, { lang: ctx.lang, format: fmt, now: new Date(deps.now?.() ?? Date.now()), filter });
+    // The file name comes from the report module; keep it to safe characters for the header.
+    const filename = out.filename.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100) || `report.${fmt}`;
+    return reply.type(out.contentType).header('content-disposition', `attachment; filename="${filename}"`).send(out.body);
+  };
 
   const journeyOf = async (a: Auth, ref: string, rcpt: string | undefined, lang: Lang) => {
     if (!/^[\x21-\x7e]{1,200}$/.test(ref)) return null;
@@ -334,28 +425,31 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
   const showJourney = async (req: FastifyRequest<{ Params: { ref: string } }>, reply: FastifyReply, recheck: boolean) => {
     const a = pageAuth(req, reply);
     if (!a) return reply;
+    const ctx = viewOf(req, reply, a);
     const q = queryOf(req);
-    const lang = langOf(q.lang);
-    const found = await journeyOf(a, req.params.ref, q.rcpt, lang);
+    const found = await journeyOf(a, req.params.ref, q.rcpt, ctx.lang);
     // Another customer's REF and an unknown REF look the same.
-    if (!found) return notFound(reply);
+    if (!found) return notFound(req, reply);
     const j = found.journey;
     let rc: RecheckView | null = null;
     if (recheck) {
       const domain = j.mail_from?.includes('@') ? j.mail_from.slice(j.mail_from.lastIndexOf('@') + 1) : null;
-      const run = async <T>(f: (() => Promise<T>) | undefined): Promise<{ result: T | null; error: string | null }> => {
-        if (!f) return { result: null, error: 'diagnostics are not available on this server' };
+      const run = async <R>(f: (() => Promise<R>) | undefined): Promise<{ result: R | null; error: string | null }> => {
+        if (!f) return { result: null, error: ctx.t('diag.unavailable') };
         try { return { result: await f(), error: null }; } catch (err) { return { result: null, error: (err as Error).message }; }
       };
       const checks = deps.checks;
       rc = {
         domain: domain ? { name: domain, ...(await run(checks && (() => checkDomain(a, domain)))) } : null,
         ip: j.client_ip ? { addr: j.client_ip, ...(await run(checks && (() => checkIp(a, j.client_ip!)))) } : null,
+        resolvers,
       };
     }
-    const others = (await research.journeysOfRef(j.ref, a.scope, lang, false)).journeys.filter((x) => x.rcpt !== j.rcpt);
-    const otherLinks = others.length ? html`<p>Other recipients of this transaction: ${others.map((o, i) => html`${i ? ', ' : ''}<a href="${href(`/journey/${encodeURIComponent(o.ref)}`, { rcpt: o.rcpt, lang })}">${o.rcpt}</a>`)}</p>` : html``;
-    return userPage(req, reply, a, `Journey ${j.ref}`, html`${otherLinks}${journeyView(j, { lang, csrf: csrfToken(req, reply), recheck: rc, reportFormats: !!deps.renderReport })}`);
+    const others = (await research.journeysOfRef(j.ref, a.scope, ctx.lang, false)).journeys.filter((x) => x.rcpt !== j.rcpt);
+    const self = `/journey/${encodeURIComponent(j.ref)}`;
+    return userPage(req, reply, a, ctx, ctx.t('journey.title'), journeyView(j, ctx, {
+      csrf: csrfToken(req, reply), recheck: rc, reportFormats: !!deps.renderReport, others: others.map((x) => ({ ref: x.ref, rcpt: x.rcpt })),
+    }), { switchPath: recheck ? `${self}` : undefined });
   };
   app.get<{ Params: { ref: string } }>('/journey/:ref', (req, reply) => showJourney(req, reply, false));
   app.post<{ Params: { ref: string } }>('/journey/:ref/recheck', { preHandler: app.csrfProtection }, (req, reply) => showJourney(req, reply, true));
@@ -363,49 +457,41 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
   app.get<{ Params: { ref: string } }>('/journey/:ref/report', async (req, reply) => {
     const a = pageAuth(req, reply);
     if (!a) return reply;
+    const ctx = viewOf(req, reply, a);
     const q = queryOf(req);
-    const lang = langOf(q.lang);
-    const found = await journeyOf(a, req.params.ref, q.rcpt, lang);
-    if (!found) return notFound(reply);
-    const format = q.format === 'html' || q.format === 'text' ? q.format : 'pdf';
-    if (!deps.renderReport) return sendPage(reply, 501, page({ title: 'Not available' }, html`<p>Reports are not available on this server.</p>`));
-    const refusal = reportRefusal(found.result, lang);
-    if (refusal) {
-      reply.header('retry-after', '5');
-      return sendPage(reply, 503, page({ title: lang === 'de' ? 'Bitte gleich noch einmal' : 'Please try again', lang }, html`<p class="notice">${refusal}</p>`));
-    }
-    const out = await deps.renderReport(found.result, { lang, format, now: new Date(deps.now?.() ?? Date.now()) });
-    // The file name comes from the report module; keep it to safe characters for the header.
-    const filename = out.filename.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100) || `report.${format}`;
-    return reply.type(out.contentType).header('content-disposition', `attachment; filename="${filename}"`).send(out.body);
+    const found = await journeyOf(a, req.params.ref, q.rcpt, ctx.lang);
+    if (!found) return notFound(req, reply);
+    if (!deps.renderReport) return plainPage(req, reply, 501, 'error.title', html`<p>${ctx.t('journey.reports_unavailable')}</p>`, ctx);
+    return sendReport(req, reply, ctx, found.result, q.format);
   });
 
   app.get('/diagnostics', async (req, reply) => {
     const a = pageAuth(req, reply);
     if (!a) return reply;
+    const ctx = viewOf(req, reply, a);
     const q = queryOf(req);
-    const parts: Html[] = [diagnosticsForm(q)];
+    const parts: Html[] = [diagnosticsForm(q, ctx)];
     const checks = deps.checks;
-    if ((q.domain || q.ip) && !checks) parts.push(html`<p class="error">Diagnostics are not available on this server.</p>`);
+    if ((q.domain || q.ip) && !checks) parts.push(html`<p class="error">${ctx.t('diag.unavailable')}</p>`);
     if (q.domain && checks) {
-      try { parts.push(domainResult(q.domain, await checkDomain(a, q.domain), null)); } catch (err) { parts.push(domainResult(q.domain, null, (err as Error).message)); }
+      try { parts.push(domainResult(q.domain, await checkDomain(a, q.domain), null, ctx)); } catch (err) { parts.push(domainResult(q.domain, null, (err as Error).message, ctx)); }
     }
     if (q.ip && checks) {
-      try { parts.push(ipResult(q.ip, await checkIp(a, q.ip), null)); } catch (err) { parts.push(ipResult(q.ip, null, (err as Error).message)); }
+      try { parts.push(ipResult(q.ip, await checkIp(a, q.ip), null, ctx)); } catch (err) { parts.push(ipResult(q.ip, null, (err as Error).message, ctx)); }
     }
-    return userPage(req, reply, a, 'Diagnostics', html`${parts}`);
+    return userPage(req, reply, a, ctx, ctx.t('diag.title'), html`${parts}`);
   });
 
   // --- public reference page --------------------------------------------------
   app.get<{ Params: { ref: string } }>(`${publicPath}:ref`, async (req, reply) => {
+    const ctx = viewOf(req, reply, null);
     const key = clientKey(req.ip);
-    if (publicHits.blocked(key)) return sendPage(reply.header('retry-after', '60'), 429, page({ title: 'Too many requests' }, html`<p>Too many requests; try again in a minute.</p>`));
+    if (publicHits.blocked(key)) return plainPage(req, reply.header('retry-after', '60'), 429, 'public.busy_title', html`<p>${ctx.t('public.busy')}</p>`, ctx);
     publicHits.fail(key);
-    const lang = langOf(queryOf(req).lang);
     const ref = req.params.ref.toUpperCase();
-    const v = REF_PATTERN.test(ref) ? await research.publicView(ref, lang) : null;
-    if (!v) return sendPage(reply, 404, page({ title: lang === 'de' ? 'Unbekannte Referenz' : 'Unknown reference' }, html`<p>${lang === 'de' ? 'Zu dieser Referenz ist nichts bekannt. Prüfen Sie, ob sie vollständig abgeschrieben wurde.' : 'Nothing is known about this reference. Check that it was copied completely.'}</p>`));
-    return sendPage(reply, 200, page({ title: lang === 'de' ? 'Was mit Ihrer Nachricht geschah' : 'What happened to your message' }, publicPage(v, lang)));
+    const v = REF_PATTERN.test(ref) ? await research.publicView(ref, ctx.lang) : null;
+    if (!v) return plainPage(req, reply, 404, 'public.unknown_title', html`<p>${ctx.t('public.unknown')}</p>`, ctx);
+    return plainPage(req, reply, 200, 'public.title', publicPage(v, ctx), ctx);
   });
 
   // --- JSON API -----------------------------------------------------------------
@@ -421,7 +507,7 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
     if (!a) return reply;
     const q = queryOf(req);
     const r = /^[\x21-\x7e]{1,200}$/.test(req.params.ref) ? await research.journeysOfRef(req.params.ref, a.scope, langOf(q.lang), true) : null;
-    if (!r || r.journeys.length === 0) return notFound(reply, true);
+    if (!r || r.journeys.length === 0) return notFound(req, reply, true);
     return reply.send(r);
   });
   app.get<{ Params: { name: string } }>('/api/check/domain/:name', async (req, reply) => {

@@ -15,6 +15,7 @@
 // time and id order.
 import type pg from 'pg';
 import { StoreUnavailableError } from './connect.js';
+import { commandHint, selfCommand } from '../../../util/invocation.js';
 
 export interface Migration { version: number; name: string; sql: string }
 
@@ -176,5 +177,5 @@ export async function checkSchema(pool: pg.Pool): Promise<void> {
   const r = await pool.query<{ v: number | null }>("SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN NULL ELSE (SELECT max(version) FROM schema_migrations) END AS v");
   const have = r.rows[0]?.v ?? 0;
   if (have > LATEST) throw tooNew(have);
-  if (have < LATEST) throw new StoreUnavailableError(`the PostgreSQL store has schema version ${have}, this mailproof needs ${LATEST}: start \`mailproof serve\` on one node, or run \`mailproof migrate\``);
+  if (have < LATEST) throw new StoreUnavailableError(`the PostgreSQL store has schema version ${have}, this mailproof needs ${LATEST}: start \`${selfCommand()} serve\` on one node, or run \`${commandHint('migrate')}\``);
 }
