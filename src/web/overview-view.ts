@@ -101,7 +101,7 @@ export function overviewView(data: Overview, opts: OverviewViewOptions): Html {
   const head = html`<p class="ov-nav"><span>${t('overview.showing', { period, what })}</span> <span>${t('overview.choose_period')} ${periods}</span> ${back}</p>`;
 
   const key = legend(OVERVIEW_OUTCOMES.filter((o) => o === 'delivered' || o === 'rejected' || o === 'tempfailed' || data.totals[o] > 0)
-    .map((o) => ({ tone: o, text: t('overview.legend_item', { outcome: outcomeWord(t, o), count: num(data.totals[o], lang) }) })), 'ov-legend');
+    .map((o) => ({ tone: o, text: `${outcomeWord(t, o)}: ${num(data.totals[o], lang)}` })), 'ov-legend');
 
   // --- per day --------------------------------------------------------------------
   // With one domain a day's bar opens its search; with several (the search

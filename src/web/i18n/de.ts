@@ -189,7 +189,6 @@ export const de: Record<TextKey, string> = {
   'overview.choose_period': 'Zeitraum:',
   'overview.n_days': '{days} Tage',
   'overview.today_suffix': '{day} (heute)',
-  'overview.legend_item': '{outcome}: {count}',
   'overview.heading_days': 'Mail pro Tag',
   'overview.heading_domains': 'Mail pro Domain',
   'overview.heading_causes': 'Warum Mail nicht zugestellt wurde',

@@ -192,7 +192,6 @@ export const en = {
   'overview.choose_period': 'Period:',
   'overview.n_days': '{days} days',
   'overview.today_suffix': '{day} (today)',
-  'overview.legend_item': '{outcome}: {count}',
   'overview.heading_days': 'Mail per day',
   'overview.heading_domains': 'Mail per domain',
   'overview.heading_causes': 'Why mail was not delivered',
