@@ -22,7 +22,8 @@ import { REF_PATTERN } from '../mail/ref.js';
 import { blockListOf, inList } from '../util/cidr.js';
 import { logSafe } from '../util/sanitize.js';
 import { FilterError, parseFilter } from '../research/filters.js';
-import { html, type Html } from './html.js';
+import { href, html, type Html } from './html.js';
+import { isIP } from 'node:net';
 import { textsOf, type T, type TextKey, type Params } from './i18n/index.js';
 import { LANG_COOKIE, negotiateLang, serverTimeZone, TZ_COOKIE, validTimeZone } from './lang.js';
 import { journeysCsv } from './csv.js';
@@ -30,7 +31,7 @@ import type { ViewContext } from './views/format.js';
 import { LOCAL_TIME_JS, page } from './views/layout.js';
 import { CSS } from './views/style.js';
 import { loginForm } from './views/login.js';
-import { PAGE_SIZES, results, searchForm, SEARCH_FIELDS } from './views/search.js';
+import { findForm, PAGE_SIZES, results, searchForm, SEARCH_FIELDS } from './views/search.js';
 import { journeyView, type RecheckView } from './views/journey.js';
 import { diagnosticsForm, domainResult, ipResult } from './views/diagnostics.js';
 import { publicPage } from './views/public.js';
@@ -361,18 +362,26 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
     }
     return userPage(req, reply, a, ctx, ctx.t('search.title'), html`${searchForm(q, ctx, a.scope)}${body}`);
   };
-  app.get('/', searchPage);
   app.get('/search', searchPage);
+
+  // One field on the start page: an address, a domain, an IP address or a REF, sent to the search with the field it belongs in.
+  app.get('/find', async (req, reply) => {
+    const v = (queryOf(req).q ?? '').trim();
+    const field = REF_PATTERN.test(v.toUpperCase()) ? 'ref' : v.includes('@') ? 'rcpt' : isIP(v) ? 'ip' : 'domain';
+    return reply.redirect(v ? href('/search', { [field]: field === 'ref' ? v.toUpperCase() : v }) : '/search', 303);
+  });
 
   // The overview: charts of the last days' mail (overview-page.ts), a customer's of its own domains only; cached a minute per question.
   const overviews = new OverviewCache(undefined, deps.now);
-  app.get('/overview', async (req, reply) => {
+  const overview = async (req: FastifyRequest, reply: FastifyReply) => {
     const a = pageAuth(req, reply);
     if (!a) return reply;
     const ctx = viewOf(req, reply, a);
     const body = await overviewPage({ research, cache: overviews, q: queryOf(req), scope: a.scope, lang: ctx.lang, configured: Object.keys(cfg.domains), timeZone: ctx.timeZone, now: deps.now?.() ?? Date.now() });
-    return userPage(req, reply, a, ctx, ctx.t('overview.title'), body);
-  });
+    return userPage(req, reply, a, ctx, ctx.t('overview.title'), html`${findForm(ctx)}${body}`);
+  };
+  app.get('/', overview);
+  app.get('/overview', overview);
 
   /** The search of an export or a report: the same filter, up to the web's maximum. */
   const exportSearch = async (req: FastifyRequest, a: Auth, lang: Lang): Promise<{ q: Record<string, string>; f: SearchFilter; r: SearchResult }> => {

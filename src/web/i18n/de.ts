@@ -37,6 +37,10 @@ export const de: Record<TextKey, string> = {
   'error.limit': 'Höchstens {max} Nachrichten können auf einmal angezeigt werden; bitte die Suche eingrenzen.',
   'error.empty_search': 'Bitte mindestens einen Empfänger, eine Empfänger-Domain, einen Absender, eine IP-Adresse, eine REF oder eine Message-ID angeben.',
 
+  'find.label': 'Nachricht finden:',
+  'find.placeholder': 'Adresse, Domain, IP-Adresse oder REF',
+  'find.all_fields': 'Alle Suchfelder',
+
   'search.title': 'Suche',
   'search.scope': 'Ihr Konto sieht die Mail für: {domains}',
   'search.rcpt': 'Empfänger',

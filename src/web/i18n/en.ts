@@ -40,6 +40,10 @@ export const en = {
   'error.limit': 'At most {max} messages can be shown at once; narrow the search.',
   'error.empty_search': 'Enter at least a recipient, a recipient domain, a sender, an IP address, a REF or a Message-ID.',
 
+  'find.label': 'Find a message:',
+  'find.placeholder': 'address, domain, IP address or REF',
+  'find.all_fields': 'All search fields',
+
   'search.title': 'Search',
   'search.scope': 'Your account sees mail for: {domains}',
   'search.rcpt': 'Recipient',

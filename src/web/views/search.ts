@@ -39,6 +39,12 @@ ${['', ...OUTCOMES].map((o) => html`<option value="${o}"${o === outcome ? new Ht
 <div><button type="submit">${t('search.submit')}</button></div></form>`;
 }
 
+/** The start page's one field: an address, a domain, an IP address or a REF (the server puts it in the right search field). */
+export function findForm(ctx: ViewContext): Html {
+  const { t } = ctx;
+  return html`<form method="get" action="/find" class="find" role="search"><label>${t('find.label')} <input name="q" maxlength="320" placeholder="${t('find.placeholder')}"></label> <button type="submit">${t('search.submit')}</button> <a href="/search">${t('find.all_fields')}</a></form>`;
+}
+
 /** Said plainly when the store had not taken in everything the journals held when the question came. */
 export function lagNotice(lag: StoreLag[], ctx: Pick<ViewContext, 't'>): Html {
   if (lag.length === 0) return html``;

@@ -1,7 +1,9 @@
 // The one stylesheet. Phone first in spirit: nothing may be wider than the
 // screen at 390 px (tables of journeys and events become cards below 50em),
 // and addresses wrap at "@" and dots (views/format.ts addr) before anywhere else.
-export const CSS = `
+import { OVERVIEW_CSS } from '../overview-view.js';
+
+const BASE_CSS = `
 *, *::before, *::after { box-sizing: border-box; }
 html { -webkit-text-size-adjust: 100%; }
 body { font-family: system-ui, sans-serif; margin: 0; color: #1d232a; background: #f6f7f9; line-height: 1.45; }
@@ -18,6 +20,9 @@ h1 { font-size: 1.5em; margin: .3em 0 .6em; overflow-wrap: break-word; }
 h2 { font-size: 1.15em; margin: 1.4em 0 .5em; }
 h3 { font-size: 1em; margin: .8em 0 .3em; }
 form.inline { display: inline; }
+form.find { display: flex; flex-wrap: wrap; gap: .5em; align-items: center; margin: 0 0 1em; }
+form.find label { display: flex; flex-wrap: wrap; gap: .3em .6em; align-items: center; flex: 1 1 20em; }
+form.find input { flex: 1 1 14em; min-width: 0; }
 form.search { display: grid; grid-template-columns: repeat(auto-fill, minmax(14em, 1fr)); gap: .5em 1em; margin-bottom: 1em; align-items: end; }
 form.search label, form.login label { display: flex; flex-direction: column; font-size: .9em; }
 form.search details { grid-column: 1 / -1; }
@@ -86,3 +91,5 @@ table.list tr.row-warn td:first-child { box-shadow: inset 4px 0 #b7791f; }
   header .who { margin-left: 0; }
 }
 `;
+
+export const CSS = BASE_CSS + OVERVIEW_CSS;

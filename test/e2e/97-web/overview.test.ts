@@ -11,7 +11,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { OVERVIEW_CSS } from '../../../src/web/overview-view.js';
 import { requireTool } from '../../helpers/env.js';
 import { freePort, NO_DNS_CHECKS, run, startServer, type Instance } from '../../helpers/server.js';
 import { sendMail } from '../../helpers/smtp-client.js';
@@ -84,18 +83,14 @@ test('the overview in Chromium: counts as sent, bars open their search, a custom
 
   browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
   fs.mkdirSync(SHOTS, { recursive: true });
-  // Until the stylesheet takes in OVERVIEW_CSS (web/html.ts), the screenshots
-  // add it, so they show the page as it will look; the layout without it is checked too.
   const served = await (await fetch(`${base}/static/style.css`)).text();
-  const merged = served.includes('.ov-grid');
+  assert.ok(served.includes('.ov-grid'), 'the stylesheet has the overview\'s styles');
   const shot = async (ctx: BrowserContext, url: string, name: string, width: number): Promise<void> => {
     const page = await ctx.newPage();
     await page.setViewportSize({ width, height: width < 500 ? 844 : 1080 });
     await page.goto(url);
-    // Without the overview's styles first (as served today), then with them.
-    for (const styled of merged ? [true] : [false, true]) {
-      if (styled && !merged) await page.addStyleTag({ content: OVERVIEW_CSS });
-      assert.deepEqual(await sticking(page, 'main'), [], `${name} at ${width} px${styled ? '' : ' without OVERVIEW_CSS'}: nothing sticks out`);
+    {
+      assert.deepEqual(await sticking(page, 'main'), [], `${name} at ${width} px: nothing sticks out`);
       const { scroll, inner } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth }));
       if (scroll > inner) assert.fail(`${name} at ${width} px scrolls sideways (${scroll} > ${inner}): ${(await sticking(page, 'body')).join(', ')}`);
     }
@@ -148,7 +143,7 @@ test('the overview in Chromium: counts as sent, bars open their search, a custom
     assert.match(await page.locator('table.list').innerText(), /nobody@a\.test/);
     await ctx.close();
 
-    const styled = await browser!.newContext({ bypassCSP: !merged });
+    const styled = await browser!.newContext();
     await login(await styled.newPage(), base, 'staff1', 'staff-password-1');
     for (const lang of ['en', 'de']) for (const width of [390, 1920]) await shot(styled, `${base}/overview?lang=${lang}`, `overview-staff-${lang}`, width);
     await styled.close();
@@ -177,7 +172,7 @@ test('the overview in Chromium: counts as sent, bars open their search, a custom
     assert.equal(await page.locator('table.list tbody tr').count(), 1);
     await ctx.close();
 
-    const styled = await browser!.newContext({ bypassCSP: !merged });
+    const styled = await browser!.newContext();
     await login(await styled.newPage(), base, 'custa', 'customer-password-1');
     for (const width of [390, 1920]) await shot(styled, `${base}/overview?lang=de`, 'overview-customer-de', width);
     await styled.close();
