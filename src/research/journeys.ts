@@ -368,7 +368,7 @@ export async function trace(reader: LedgerReader, f: TraceFilter): Promise<Journ
  * Did this delivery put the message into a mailbox (where "not fetched" means
  * something), or hand it on to another MTA?
  */
-function intoMailbox(e: StoredEvent): boolean {
+export function intoMailbox(e: StoredEvent): boolean {
   const d = (e.details ?? {}) as { target?: unknown; service?: unknown; relay?: unknown };
   if (e.source === 'dovecot' || e.source === 'pop3') return true;
   if (e.source === 'gateway') return d.target !== 'smtp';
