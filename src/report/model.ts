@@ -2,6 +2,7 @@ import type { Finding, Lang, Side } from '../research/explain.js';
 import type { Outcome } from '../research/journeys.js';
 import { nearMissText } from '../research/near-misses.js';
 import type { ExplainedJourney, SearchFilter, SearchResult } from '../research/search.js';
+import { verdictOf } from '../research/verdict.js';
 import { domainOf, visibleJourney, visibleSession } from '../research/visibility.js';
 import { c, clientPtrOf, d, describeEvent, s } from '../research/event-words.js';
 import { evidenceFields, evidenceLines, evidenceTitle, utc, type EvidenceLine, type Field } from '../research/evidence.js';
@@ -36,6 +37,8 @@ export interface JourneySection {
   ref: string;
   outcome: Outcome;
   summary: string;
+  /** The verdict in one sentence: status, cause, whose side, key evidence (research/verdict.ts). */
+  verdict: string;
   facts: Field[];
   timeline: TimelineRow[];
   causes: CauseBlock[];
@@ -164,6 +167,7 @@ function journeySection(j: ExplainedJourney, lang: Lang): JourneySection {
     ref,
     outcome: j.outcome,
     summary: session ? w.session(client ?? w.unknown, utc(j.started_at), w.outcome[j.outcome]) : w.summary(from, c(j.rcpt), utc(j.started_at), w.outcome[j.outcome]),
+    verdict: c(verdictOf(j, lang).headline, 2000),
     facts,
     timeline: j.events.map((e) => ({ time: utc(e.ts), node: c(e.node, 60), source: c(e.source, 20), text: describeEvent(e, lang, { ptr }) })),
     causes,

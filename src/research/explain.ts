@@ -61,6 +61,8 @@ export interface Facts {
   attachment_kind: AttachmentKind;
   /** dynamic: a listing says dynamic or end-user address space (Spamhaus PBL and its kind); other: it says something else; '': no listing says. */
   listing_kind: 'dynamic' | 'other' | '';
+  /** yes: the attachment is what the check found (a program), not something in it. */
+  file_is: 'yes' | '';
   /** mailbox: stored in a mailbox; relay: handed on to another mail server; '': not delivered. */
   delivery_kind: 'mailbox' | 'relay' | '';
   outcome: Outcome | '';
@@ -142,17 +144,17 @@ const CATALOGUE: Catalogue = {
   },
   tempfail_not_retried: {
     side: 'sender',
-    en: { title: 'Temporary refusal, never retried', what: 'The sender got a temporary refusal ("try again later") because of {tempfail_cause}, but its server never tried this message again.', action: "The sender's mail administrator must check the server's queue: a temporary error (4xx) must be retried for days (RFC 5321 section 4.5.4.1)." },
+    en: { title: 'Temporary refusal, never retried', what: 'The sender got a temporary refusal ("try again later"). The reason: {tempfail_cause}. Its server never tried this message again.', action: "The sender's mail administrator must check the server's queue: a temporary error (4xx) must be retried for days (RFC 5321 section 4.5.4.1)." },
     de: { title: 'Vorübergehend abgewiesen, nie erneut versucht', what: 'Der Absender bekam eine vorübergehende Abweisung („später erneut versuchen“), Grund: {tempfail_cause}; sein Server hat diese Nachricht aber nie wieder zu senden versucht.', action: 'Der Mail-Administrator des Absenders muss die Warteschlange seines Servers prüfen: Ein vorübergehender Fehler (4xx) muss über Tage wiederholt werden (RFC 5321 Abschnitt 4.5.4.1).' },
   },
   tempfail_retried: {
     side: 'none',
-    en: { title: 'Temporary refusal, then retried', what: 'The first attempt got a temporary refusal because of {tempfail_cause}; the sender tried the same message again later, as it should.', action: 'Nothing to do: a delay of minutes is the normal result of this check.' },
-    de: { title: 'Vorübergehend abgewiesen, dann erneut versucht', what: 'Der erste Versuch bekam eine vorübergehende Abweisung, Grund: {tempfail_cause}; der Absender hat dieselbe Nachricht, wie vorgesehen, später erneut gesendet.', action: 'Nichts zu tun: Eine Verzögerung von Minuten ist die normale Folge dieser Prüfung.' },
+    en: { title: 'Temporary refusal, then retried', what: 'The first attempt got a temporary refusal. The reason: {tempfail_cause}. The sender tried the same message again later, as it should.', action: 'Nothing to do: the sender tried again, as a temporary refusal asks; the later attempt has its own journey.' },
+    de: { title: 'Vorübergehend abgewiesen, dann erneut versucht', what: 'Der erste Versuch bekam eine vorübergehende Abweisung, Grund: {tempfail_cause}; der Absender hat dieselbe Nachricht, wie vorgesehen, später erneut gesendet.', action: 'Nichts zu tun: Der Absender hat es, wie bei einer vorübergehenden Abweisung vorgesehen, erneut versucht; der spätere Versuch hat einen eigenen Verlauf.' },
   },
   tempfail_pending: {
     side: 'sender',
-    en: { title: 'Temporarily refused; the sender\'s server should retry', what: 'The sender got a temporary refusal ("try again later") because of {tempfail_cause}. Its server should try again on its own; a retry is expected by {retry_by}, and RFC 5321 section 4.5.4.1 asks senders to keep trying for 4 to 5 days. No retry of this message has arrived yet.', action: 'Wait until {retry_by}. If the cause lies with the sender, its administrator must fix it before then; if no retry has arrived by then, the sender\'s server gave up or does not retry, and the sender must send the message again.' },
+    en: { title: 'Temporarily refused; the sender\'s server should retry', what: 'The sender got a temporary refusal ("try again later"). The reason: {tempfail_cause}. Its server should try again on its own; a retry is expected by {retry_by}, and RFC 5321 section 4.5.4.1 asks senders to keep trying for 4 to 5 days. No retry of this message has arrived yet.', action: 'Wait until {retry_by}. If the cause lies with the sender, its administrator must fix it before then; if no retry has arrived by then, the sender\'s server gave up or does not retry, and the sender must send the message again.' },
     de: { title: 'Vorübergehend abgewiesen; der Server des Absenders sollte es erneut versuchen', what: 'Der Absender bekam eine vorübergehende Abweisung („später erneut versuchen“), Grund: {tempfail_cause}. Sein Server sollte es von selbst erneut versuchen; ein neuer Versuch wird bis {retry_by} erwartet, und RFC 5321 Abschnitt 4.5.4.1 verlangt, es 4 bis 5 Tage lang zu versuchen. Ein neuer Versuch dieser Nachricht ist bisher nicht eingetroffen.', action: 'Warten Sie bis {retry_by}. Liegt der Grund beim Absender, muss dessen Administrator ihn bis dahin beheben; ist bis dahin kein neuer Versuch eingetroffen, hat der Server des Absenders aufgegeben oder versucht es nicht erneut, und der Absender muss die Nachricht noch einmal senden.' },
   },
   access_not_recorded: {
@@ -333,6 +335,8 @@ export interface KnownFacts {
   signature: string | null;
   /** The attachments check's finding (its rule: macro, content, extension, double_extension ...). */
   rule: string | null;
+  /** The attachment itself is what the check found (a program, a blocked type), rather than something inside it (macros, a file in an archive). */
+  file_is_finding: boolean;
   file: string | null;
   attachment: AttachmentKind;
   score: string | null;
@@ -394,6 +398,7 @@ export function knownFactsOf(j: FactSource): KnownFacts {
     listed_dynamic: meanings.length ? meanings.some((m) => DYNAMIC_MEANING.test(m)) : null,
     signature: str(virus.signature),
     rule: str(att.rule),
+    file_is_finding: !str(virus.signature) && ['content', 'extension', 'double_extension'].includes(str(att.rule) ?? '') && !(Array.isArray(att.entry) && att.entry.length > 0),
     file: str(fileEv.filename) ?? str(virus.filename) ?? str(att.filename),
     attachment: Object.keys(fileEv).length ? attachmentKind(fileEv) : 'none',
     score: str(spam.score),
@@ -439,6 +444,7 @@ export function factsOf(j: FactSource, lang: Lang, similar: string[] = []): Fact
     at: k.started !== null ? utcMinute(new Date(k.started).toISOString(), unknown) : unknown,
     delivered_at: k.delivered ? utcMinute(new Date(k.delivered.ts).toISOString(), unknown) : unknown,
     attachment_kind: k.attachment,
+    file_is: k.file_is_finding ? 'yes' : '',
     listing_kind: k.listed_dynamic === null ? '' : k.listed_dynamic ? 'dynamic' : 'other',
     delivery_kind: k.delivered?.into ?? '',
     outcome: k.outcome ?? '',
@@ -487,6 +493,7 @@ export const VIRUS_ACTION: Record<AttachmentKind, Record<Lang, string>> = {
 
 /** The texts that depend on more than the facts filled in: which file, which listing, delivered where. */
 const VARIANTS = {
+  virusFileIs: { en: 'The message was refused because the attachment {file} is {signature}.', de: 'Die Nachricht wurde abgelehnt, weil der Anhang {file} {signature} ist.' },
   virusNoFile: { en: 'The message was refused because it contains {signature}.', de: 'Die Nachricht wurde abgelehnt, weil sie {signature} enthält.' },
   virusNoSignature: { en: 'The message was refused because of the attachment {file}.', de: 'Die Nachricht wurde wegen des Anhangs {file} abgelehnt.' },
   virusNothing: { en: 'The message was refused by the virus scanner or the attachment check.', de: 'Die Nachricht wurde vom Virenscanner oder von der Anhangprüfung abgelehnt.' },
@@ -504,7 +511,7 @@ const VARIANTS = {
   },
   // A delivered journey's deferral is the mail server's own queue retrying (an ingested Postfix), not the sender.
   deferredWhat: {
-    en: 'Delivery was deferred at first because of {tempfail_cause}; the mail server tried again later and delivered the message.',
+    en: 'Delivery was deferred at first. The reason: {tempfail_cause}. The mail server tried again later and delivered the message.',
     de: 'Die Zustellung wurde zunächst aufgeschoben, Grund: {tempfail_cause}; der Mailserver hat es später erneut versucht und die Nachricht zugestellt.',
   },
   deferredAction: { en: 'Nothing to do: the message arrived with a delay.', de: 'Nichts zu tun: Die Nachricht kam mit Verzögerung an.' },
@@ -522,6 +529,7 @@ export function explainCode(code: string, lang: Lang, facts: Facts): Omit<Findin
       const signature = facts.signature !== unknown;
       if (!file) what = signature ? VARIANTS.virusNoFile[lang] : VARIANTS.virusNothing[lang];
       else if (!signature) what = VARIANTS.virusNoSignature[lang];
+      else if (facts.file_is) what = VARIANTS.virusFileIs[lang];
       action = VIRUS_ACTION[facts.attachment_kind][lang];
       break;
     }

@@ -94,7 +94,10 @@ export interface TraceFilter {
 }
 
 /** What the configuration tells research (research.retry_window_s, whether our POP3 server runs); the web passes it with every query. */
-export type ResearchSettings = Pick<TraceFilter, 'retryWindowMs' | 'ownPop3'>;
+export type ResearchSettings = Pick<TraceFilter, 'retryWindowMs' | 'ownPop3'> & {
+  /** checks.dnsbl.zones[].lookup_url by zone: where a sender looks up its listing (research/blocklists.ts). */
+  dnsblLinks?: Record<string, string>;
+};
 
 /** Most events a search reads for its hits (before the transactions' own events). */
 const MAX_HITS = 50000;

@@ -98,7 +98,7 @@ const VIRUS_ADVICE: Record<AttachmentKind, Record<Lang, string>> = {
   office: { en: 'the sender must send the document again without macros or as a PDF', de: 'der Absender muss das Dokument ohne Makros oder als PDF erneut senden' },
   pdf: { en: 'the sender must check the sending computer and make a new PDF from the original document', de: 'der Absender muss den sendenden Rechner prüfen und aus dem Originaldokument eine neue PDF-Datei erzeugen' },
   program: { en: 'programs are not accepted by mail; if the sender did not mean to send one, it is very likely malware', de: 'Programme werden per E-Mail nicht angenommen; wollte der Absender keines senden, ist es sehr wahrscheinlich Schadsoftware' },
-  disguised: { en: 'a program disguised as a document is very likely malware; the sender must check the sending computer', de: 'ein als Dokument getarntes Programm ist sehr wahrscheinlich Schadsoftware; der Absender muss den sendenden Rechner prüfen' },
+  disguised: { en: 'that is very likely malware; the sender must check the sending computer', de: 'das ist sehr wahrscheinlich Schadsoftware; der Absender muss den sendenden Rechner prüfen' },
   archive: { en: 'the sender must check the sending computer and send the files again clean, not in an archive', de: 'der Absender muss den sendenden Rechner prüfen und die Dateien sauber und nicht als Archiv erneut senden' },
   other: { en: 'the sender must check the sending computer with an up-to-date virus scanner', de: 'der Absender muss den sendenden Rechner mit einem aktuellen Virenscanner prüfen' },
   none: { en: 'the sender must check the sending computer with an up-to-date virus scanner', de: 'der Absender muss den sendenden Rechner mit einem aktuellen Virenscanner prüfen' },
@@ -117,6 +117,7 @@ function refusalClause(code: string, j: Journey, k: KnownFacts, lang: Lang, audi
     case 'virus': {
       const what = k.signature ?? (k.rule ? attachmentWhat(attachmentsEvidence(j.events), lang) : null);
       const f = k.file;
+      if (f && what && k.file_is_finding) return { cause: de ? `der Anhang ${f} ist ${what}` : `the attachment ${f} is ${what}`, advice: VIRUS_ADVICE[k.attachment][lang] };
       const cause = de
         ? (f && what ? `der Anhang ${f} enthält ${what}` : what ? `die Nachricht enthält ${what}` : f ? `der Anhang ${f} wurde als gefährlich erkannt` : 'der Virenscanner oder die Anhangprüfung hat sie abgelehnt')
         : (f && what ? `the attachment ${f} contains ${what}` : what ? `the message contains ${what}` : f ? `the attachment ${f} was found dangerous` : 'the virus scanner or the attachment check refused it');
@@ -252,7 +253,7 @@ function deliveredHeadline(code: string | null, j: Journey, k: KnownFacts, lang:
     case 'tempfail_retried':
       return de
         ? `${word}${when} nach einer Verzögerung: Die Zustellung wurde zunächst aufgeschoben, Grund: ${tempfailCause(j, lang)}.`
-        : `${word}${when} after a delay: delivery was deferred at first because of ${tempfailCause(j, lang)}.`;
+        : `${word}${when} after a delay: delivery was deferred at first, reason: ${tempfailCause(j, lang)}.`;
     default: {
       const retr = j.access.find((x) => x.kind === 'pop3.retr');
       const fetched = retr
@@ -301,7 +302,9 @@ export function verdictOf(j: ExplainedJourney, lang: Lang, opts: { audience?: Au
   const k = knownFactsOf(j);
   const retry = retryCode(j);
   const word = WORDS[lang][j.outcome];
-  const base = { status: j.outcome, word, tone: toneOf(j.outcome, code, retry), code, side: finding?.side ?? 'none', finding } as const;
+  // The sender is told "delivered", and nothing of what happened in the mailbox since: not even by a colour.
+  const tone = audience === 'sender' && j.outcome === 'delivered' ? 'ok' : toneOf(j.outcome, code, retry);
+  const base = { status: j.outcome, word, tone, code, side: finding?.side ?? 'none', finding } as const;
   const de = lang === 'de';
   let headline: string;
   switch (j.outcome) {
@@ -319,7 +322,7 @@ export function verdictOf(j: ExplainedJourney, lang: Lang, opts: { audience?: Au
           const advice = clause.advice && retry !== 'tempfail_retried' ? `; ${clause.advice}` : '';
           headline = `${joinCause(word, clause.cause, lang)}${side}${advice}${tail}.`;
         } else {
-          headline = de ? `${word}, Grund: ${tempfailCause(j, lang)}${tail}.` : `${word} because of ${tempfailCause(j, lang)}${tail}.`;
+          headline = de ? `${word}, Grund: ${tempfailCause(j, lang)}${tail}.` : `${word}, reason: ${tempfailCause(j, lang)}${tail}.`;
         }
       } else if (clause) {
         headline = `${joinCause(word, clause.cause, lang)}${side}${clause.advice ? `; ${clause.advice}` : ''}.`;
