@@ -35,6 +35,8 @@ export interface Facts {
   client_ptr: string;
   sender: string;
   sender_domain: string;
+  /** The domain SPF checked: the MAIL FROM domain, or the HELO name for the null sender (RFC 7208 section 2.3). */
+  spf_domain: string;
   rcpt: string;
   lists: string;
   signature: string;
@@ -119,8 +121,8 @@ const CATALOGUE: Catalogue = {
   },
   spf_fail: {
     side: 'sender',
-    en: { title: 'SPF: server not allowed to send for the domain', what: 'The SPF record of {sender_domain} does not allow the server {client_ip} to send mail for it.', action: 'The sender must send through a server that the SPF record of {sender_domain} names, or its administrator must add this server to the record.' },
-    de: { title: 'SPF: Server darf nicht für die Domain senden', what: 'Der SPF-Eintrag von {sender_domain} erlaubt dem Server {client_ip} nicht, für diese Domain zu senden.', action: 'Der Absender muss über einen Server senden, den der SPF-Eintrag von {sender_domain} nennt, oder dessen Administrator muss diesen Server eintragen.' },
+    en: { title: 'SPF: server not allowed to send for the domain', what: 'The SPF record of {spf_domain} does not allow the server {client_ip} to send mail for it.', action: 'The sender must send through a server that the SPF record of {spf_domain} names, or its administrator must add this server to the record.' },
+    de: { title: 'SPF: Server darf nicht für die Domain senden', what: 'Der SPF-Eintrag von {spf_domain} erlaubt dem Server {client_ip} nicht, für diese Domain zu senden.', action: 'Der Absender muss über einen Server senden, den der SPF-Eintrag von {spf_domain} nennt, oder dessen Administrator muss diesen Server eintragen.' },
   },
   dmarc_reject: {
     side: 'sender',
@@ -326,6 +328,8 @@ export interface KnownFacts {
   /** '' is the null sender (<>). */
   mail_from: string | null;
   sender_domain: string | null;
+  /** The domain SPF checked (its evidence), else the sender domain. */
+  spf_domain: string | null;
   rcpt: string;
   /** The block lists that listed the client, by their names. */
   lists: string[];
@@ -393,6 +397,7 @@ export function knownFactsOf(j: FactSource): KnownFacts {
     client_ptr: ptr,
     mail_from: j.mail_from ?? null,
     sender_domain: senderDomain,
+    spf_domain: str(ev('spf').domain) ?? senderDomain,
     rcpt: j.rcpt,
     lists,
     listed_dynamic: meanings.length ? meanings.some((m) => DYNAMIC_MEANING.test(m)) : null,
@@ -427,6 +432,7 @@ export function factsOf(j: FactSource, lang: Lang, similar: string[] = []): Fact
     client_ptr: k.client_ptr ?? (lang === 'de' ? '(kein Name)' : '(no name)'),
     sender,
     sender_domain: k.sender_domain ?? unknown,
+    spf_domain: k.spf_domain ?? unknown,
     rcpt: j.rcpt,
     lists: k.lists.length ? k.lists.join(', ') : ingestedList?.reply ? ingestedList.reply : (lang === 'de' ? 'einer Sperrliste' : 'a block list'),
     signature: k.signature ?? attachmentWhat(att, lang) ?? unknown,
@@ -623,7 +629,7 @@ function deliveredForSender(facts: Facts, lang: Lang): Omit<Finding, 'evidence'>
  * findings without a text for the sender are left out.
  */
 export function explainForSender(j: Journey, lang: Lang): Omit<Finding, 'evidence'>[] {
-  const facts = factsOf({ ...j, near_misses: [] } as Journey, lang);
+  const facts = factsOf(j, lang);
   if (j.outcome === 'delivered') return [deliveredForSender(facts, lang)];
   const out: Omit<Finding, 'evidence'>[] = [];
   for (const { code } of orderFindings(j.diagnosis.map((code) => ({ code })))) {

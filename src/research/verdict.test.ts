@@ -179,3 +179,38 @@ test('checksSummary: passing checks in one line; skipped and failed ones said ap
   // On a journey: its own checks.
   assert.equal(checksSummary(journey(REFS.fetched).events, 'en').text, '2 checks passed, 1 skipped');
 });
+
+test('verdicts beyond the stories: a session without a message, an unfinished one, a refusal with no diagnosis, SPF of the checked domain', () => {
+  const J = (diagnosis: string[], outcome: Journey['outcome'], events: Partial<StoredEvent>[], extra: Partial<Journey> = {}): ExplainedJourney => {
+    const j: Journey = {
+      ref: 'XX1000000001', node: 'n', source: 'gateway', started_at: new Date(T0).toISOString(), client_ip: '192.0.2.9', helo: 'mail.s.test',
+      mail_from: 'a@s.test', rcpt: `bob@${DOMAIN}`, message_id: null, outcome, reply: events.at(-1)?.reply ?? null, diagnosis, access: [], near_misses: [],
+      events: events.map((e, i) => ({ id: i + 1, ts: T0 + i * 1000, node: 'n', source: 'gateway', client_ip: '192.0.2.9', ...e }) as StoredEvent),
+      ...extra,
+    };
+    return { ...j, explanations: explainJourney(j, 'en') };
+  };
+  const cases: [ExplainedJourney, string, string][] = [
+    [J(['likely_too_large'], 'no_transaction', [{ kind: 'session.connect' }, { kind: 'session.helo', helo: 'mail.s.test', details: { size_limit: 10485760 } }, { kind: 'session.close' }], { rcpt: '', mail_from: null }),
+      "No message sent: the server mail.s.test (192.0.2.9) disconnected after our greeting announced the size limit of 10485760 bytes; the message was likely too large and refused by the sender's own server (sender's side).",
+      'likely larger than 10485760 bytes'],
+    [J(['no_transaction'], 'no_transaction', [{ kind: 'session.connect' }, { kind: 'session.close' }], { rcpt: '', helo: null }),
+      'No message sent: the server 192.0.2.9 connected and disconnected without starting a message.', 'no message sent'],
+    [J([], 'incomplete', [{ kind: 'mail.from' }]), 'Not completed: the log shows neither a delivery nor a refusal of this message.', 'no final answer'],
+    [J([], 'rejected', [{ kind: 'check.result', check_name: 'relay', verdict: 'reject', smtp_code: 554 }, { kind: 'rcpt.rejected', smtp_code: 554, reply: '554 5.7.1 relay denied' }]),
+      'Rejected by the check relay permission; our server answered 554 5.7.1 relay denied.', 'check: relay permission'],
+    // SPF checked the domain of its evidence (for the null sender: the HELO name), not a guess from MAIL FROM.
+    [J(['spf_fail'], 'rejected', [{ kind: 'check.result', check_name: 'spf', verdict: 'reject', smtp_code: 550, details: { evidence: { result: 'fail', domain: 'mail.s.test' } } }, { kind: 'rcpt.rejected', smtp_code: 550, reply: '550 5.7.23 x' }], { mail_from: '' }),
+      'Rejected: the SPF record of mail.s.test does not allow the server 192.0.2.9 to send for it; the sender must send through a server its SPF record names.', 'SPF of mail.s.test does not allow 192.0.2.9'],
+    [J(['tempfail_not_retried'], 'tempfailed', [{ kind: 'check.result', check_name: 'virus', verdict: 'error', details: { component: 'clamd' } }, { kind: 'data.rejected', smtp_code: 451, reply: '451 4.3.0 x' }]),
+      "Temporarily refused, reason: the virus scanner could not run (clamd unreachable or failing); that is on our side; the sender's server never tried again (sender's side).", 'virus scanner (error): never retried'],
+  ];
+  for (const [j, headline, cause] of cases) {
+    assert.equal(verdictOf(j, 'en').headline, headline);
+    assert.equal(causeText(j, 'en'), cause);
+  }
+  assert.equal(verdictOf(cases[4]![0], 'en').tone, 'bad');
+  assert.equal(verdictOf(cases[5]![0], 'en').tone, 'bad', 'never retried');
+  assert.equal(verdictOf(cases[2]![0], 'en').tone, 'neutral');
+  assert.match(explainJourney(cases[4]![0], 'en')[0]!.what, /^The SPF record of mail\.s\.test does not allow/);
+});

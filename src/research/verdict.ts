@@ -168,8 +168,8 @@ function refusalClause(code: string, j: Journey, k: KnownFacts, lang: Lang, audi
     case 'spf_fail':
       return {
         cause: de
-          ? `der SPF-Eintrag ${domain ? `von ${domain}` : 'der Absender-Domain'} erlaubt dem Server${ip ? ` ${ip}` : ''} nicht, für die Domain zu senden`
-          : `the SPF record of ${domain ?? 'the sender domain'} does not allow the server${ip ? ` ${ip}` : ''} to send for it`,
+          ? `der SPF-Eintrag ${k.spf_domain ? `von ${k.spf_domain}` : 'der Absender-Domain'} erlaubt dem Server${ip ? ` ${ip}` : ''} nicht, für die Domain zu senden`
+          : `the SPF record of ${k.spf_domain ?? 'the sender domain'} does not allow the server${ip ? ` ${ip}` : ''} to send for it`,
         advice: de ? 'der Absender muss über einen Server senden, den sein SPF-Eintrag nennt' : 'the sender must send through a server its SPF record names',
       };
     case 'dmarc_reject':
@@ -275,7 +275,8 @@ function sessionHeadline(code: string | null, k: KnownFacts, lang: Lang): string
   const de = lang === 'de';
   const word = WORDS[lang].no_transaction;
   const server = serverName(k);
-  const srv = server ? (de ? `der Server ${server}` : `the server ${server}`) : de ? 'der Server' : 'the server';
+  // German starts the sentence after the colon with a capital.
+  const srv = server ? (de ? `Der Server ${server}` : `the server ${server}`) : de ? 'Der Server' : 'the server';
   if (code === 'likely_too_large') {
     const limit = k.limit ? (de ? ` von ${k.limit} Bytes` : ` of ${k.limit} bytes`) : '';
     return de
@@ -393,7 +394,7 @@ function causePhrase(code: string | null, j: Journey, k: KnownFacts, lang: Lang)
     case 'sender_dynamic_ip': return k.client_ptr ? (de ? `dynamische Adresse ${k.client_ptr}` : `dynamic address ${k.client_ptr}`) : (de ? 'dynamische Adresse' : 'dynamic address');
     case 'sender_mx_is_ip': return k.sender_domain ? (de ? `MX von ${k.sender_domain} ist eine IP-Adresse` : `MX of ${k.sender_domain} is an IP address`) : (de ? 'MX ist eine IP-Adresse' : 'MX is an IP address');
     case 'sender_domain_unresolvable': return k.sender_domain ? (de ? `kein Mailserver für ${k.sender_domain}` : `no mail server for ${k.sender_domain}`) : (de ? 'kein Mailserver für die Absender-Domain' : 'no mail server for the sender domain');
-    case 'spf_fail': return k.sender_domain ? (de ? `SPF von ${k.sender_domain} erlaubt ${k.client_ip ?? 'den Server'} nicht` : `SPF of ${k.sender_domain} does not allow ${k.client_ip ?? 'the server'}`) : (de ? 'SPF nicht bestanden' : 'SPF failed');
+    case 'spf_fail': return k.spf_domain ? (de ? `SPF von ${k.spf_domain} erlaubt ${k.client_ip ?? 'den Server'} nicht` : `SPF of ${k.spf_domain} does not allow ${k.client_ip ?? 'the server'}`) : (de ? 'SPF nicht bestanden' : 'SPF failed');
     case 'dmarc_reject': return de ? 'DMARC-Richtlinie: ablehnen' : 'DMARC policy: reject';
     case 'unknown_recipient': {
       const similar = similarOf(j);
