@@ -115,3 +115,22 @@ test('other advice fits its facts: a PBL listing is not "request removal", a rel
   assert.equal(first!.what, "Delivery was deferred at first. The reason: the mailbox server did not take the message for now (452 4.2.2 Mailbox full). The mail server tried again later and delivered the message.");
   assert.doesNotMatch(first!.what + first!.action, /sender|this check/);
 });
+
+test('a deletion logged without the client\'s address: the texts leave the address out instead of saying "unknown"', () => {
+  const j: Journey = {
+    ...refused('virus', {}, ['fetched_and_deleted', 'delivered'], 'delivered'),
+    access: [{ at: new Date(T0 + 120_000).toISOString(), kind: 'imap.expunge', source: 'dovecot', client_ip: null }],
+    events: [{ id: 1, ts: T0, node: 'n1', source: 'gateway', kind: 'message.delivered', ref: 'AD1000000001', rcpt: 'info@kunde.test', smtp_code: 250, details: { target: 'lmtp' } }] as StoredEvent[],
+  };
+  for (const lang of LANGS) {
+    const explained = explainJourney(j, lang);
+    const [x] = explained;
+    assert.equal(x!.code, 'fetched_and_deleted');
+    assert.doesNotMatch(`${x!.what} ${x!.action}`, /unknown|unbekannt|address \{|Adresse \{/, lang);
+    assert.match(x!.what, lang === 'en' ? /the log does not name its address/ : /das Protokoll nennt dessen Adresse nicht/);
+    const v = verdictOf({ ...j, explanations: explained }, lang);
+    assert.equal(v.headline, lang === 'en'
+      ? "Delivered, then deleted at 10:02 UTC by a mail program (recipient's side)."
+      : 'Zugestellt, dann um 10:02 UTC von einem Mailprogramm gelöscht (Seite des Empfängers).');
+  }
+});

@@ -81,8 +81,8 @@ const CATALOGUE: Catalogue = {
   },
   fetched_and_deleted: {
     side: 'recipient',
-    en: { title: 'Fetched and deleted from the mailbox', what: 'The message was delivered, then fetched and deleted at {access_at} by a mail program at the address {access_ip}.', action: 'Find the computer or phone with that address in your own network: it downloads the mailbox and deletes the messages from the server. Set it to leave copies on the server, or remove the account there.' },
-    de: { title: 'Abgerufen und aus dem Postfach gelöscht', what: 'Die Nachricht wurde zugestellt und am {access_at} von einem Mailprogramm mit der Adresse {access_ip} abgerufen und gelöscht.', action: 'Suchen Sie in Ihrem eigenen Netz den Rechner oder das Telefon mit dieser Adresse: Er lädt das Postfach herunter und löscht die Nachrichten auf dem Server. Stellen Sie dort „Kopie auf dem Server lassen“ ein oder entfernen Sie das Konto.' },
+    en: { title: 'Fetched and deleted from the mailbox', what: 'The message was delivered, then fetched and deleted at {access_at} by a mail program at the address {access_ip}.', action: 'Find the computer or phone that fetches this mailbox from the address {access_ip} (a PC in the office, a phone, a laptop at home): it downloads the mailbox and deletes the messages from the server. Set it to leave copies on the server, or remove the account there.' },
+    de: { title: 'Abgerufen und aus dem Postfach gelöscht', what: 'Die Nachricht wurde zugestellt und am {access_at} von einem Mailprogramm mit der Adresse {access_ip} abgerufen und gelöscht.', action: 'Suchen Sie den Rechner oder das Telefon, das dieses Postfach von der Adresse {access_ip} abruft (ein PC im Büro, ein Telefon, ein Laptop zu Hause): Es lädt das Postfach herunter und löscht die Nachrichten auf dem Server. Stellen Sie dort „Kopie auf dem Server lassen“ ein oder entfernen Sie das Konto.' },
   },
   delivered_not_fetched: {
     side: 'recipient',
@@ -441,7 +441,7 @@ export function factsOf(j: FactSource, lang: Lang, similar: string[] = []): Fact
     mx: k.mx.length ? k.mx.join(', ') : unknown,
     limit: k.limit ? `${k.limit} bytes` : unknown,
     access_ip: k.access?.client_ip ?? unknown,
-    access_at: k.access?.at ?? unknown,
+    access_at: k.access && Number.isFinite(Date.parse(k.access.at)) ? `${new Date(k.access.at).toISOString().slice(0, 19).replace('T', ' ')} UTC` : unknown,
     similar: similar.length ? (lang === 'de' ? ` Ein ähnliches Postfach existiert: ${similar.join(', ')}.` : ` A similar mailbox exists: ${similar.join(', ')}.`) : '',
     reply: j.reply ?? '',
     tempfail_cause: tempfailCause(j, lang),
@@ -520,6 +520,15 @@ const VARIANTS = {
     en: 'Delivery was deferred at first. The reason: {tempfail_cause}. The mail server tried again later and delivered the message.',
     de: 'Die Zustellung wurde zunächst aufgeschoben, Grund: {tempfail_cause}; der Mailserver hat es später erneut versucht und die Nachricht zugestellt.',
   },
+  // The mailbox access was logged without the client's address (an ingested line without rip=).
+  fetchedNoIpWhat: {
+    en: 'The message was delivered, then fetched and deleted at {access_at} by a mail program; the log does not name its address.',
+    de: 'Die Nachricht wurde zugestellt und am {access_at} von einem Mailprogramm abgerufen und gelöscht; das Protokoll nennt dessen Adresse nicht.',
+  },
+  fetchedNoIpAction: {
+    en: 'Find the computer or phone that fetches this mailbox (a PC in the office, a phone, a laptop at home): it downloads the mailbox and deletes the messages from the server. Set it to leave copies on the server, or remove the account there.',
+    de: 'Suchen Sie den Rechner oder das Telefon, das dieses Postfach abruft (ein PC im Büro, ein Telefon, ein Laptop zu Hause): Es lädt das Postfach herunter und löscht die Nachrichten auf dem Server. Stellen Sie dort „Kopie auf dem Server lassen“ ein oder entfernen Sie das Konto.',
+  },
   deferredAction: { en: 'Nothing to do: the message arrived with a delay.', de: 'Nichts zu tun: Die Nachricht kam mit Verzögerung an.' },
 } satisfies Record<string, Record<Lang, string>>;
 
@@ -544,6 +553,9 @@ export function explainCode(code: string, lang: Lang, facts: Facts): Omit<Findin
       break;
     case 'delivered':
       if (facts.delivery_kind === 'relay') { what = VARIANTS.deliveredRelayWhat[lang]; action = VARIANTS.deliveredRelayAction[lang]; }
+      break;
+    case 'fetched_and_deleted':
+      if (facts.access_ip === unknown) { what = VARIANTS.fetchedNoIpWhat[lang]; action = VARIANTS.fetchedNoIpAction[lang]; }
       break;
     case 'tempfail_retried':
       if (facts.outcome === 'delivered') { what = VARIANTS.deferredWhat[lang]; action = VARIANTS.deferredAction[lang]; }
