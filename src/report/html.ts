@@ -63,7 +63,7 @@ export function renderHtml(m: ReportModel): string {
   if (m.near_misses.length) parts.push(`<h2>${e(m.labels.near_misses)}</h2>${list(m.near_misses)}`);
   if (m.forward) parts.push(forward(m.forward, m, 'h2'));
   m.journeys.forEach((j, i) => {
-    parts.push(`<section><h2>${e(m.labels.journey)} ${i + 1}</h2><p><strong>${e(j.summary)}</strong></p>${facts(j.facts)}`);
+    parts.push(`<section><h2>${e(m.labels.journey)} ${i + 1}</h2><p><strong>${e(j.summary)}</strong></p><p class="verdict">${e(j.verdict)}</p>${facts(j.facts)}`);
     parts.push(`<h3>${e(m.labels.timeline)}</h3><table class="timeline"><thead><tr><th class="t">${e(m.labels.time)}</th><th class="n">${e(m.labels.node)}</th><th>${e(m.labels.event)}</th></tr></thead><tbody>`
       + j.timeline.map((r) => `<tr><td>${e(r.time)}</td><td>${e(r.node)}<br><span class="meta">${e(r.source)}</span></td><td>${e(r.text)}</td></tr>`).join('')
       + '</tbody></table>');

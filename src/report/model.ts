@@ -1,10 +1,11 @@
-import type { StoredEvent } from '../ledger/types.js';
 import type { Finding, Lang, Side } from '../research/explain.js';
 import type { Outcome } from '../research/journeys.js';
 import { nearMissText } from '../research/near-misses.js';
 import type { ExplainedJourney, SearchFilter, SearchResult } from '../research/search.js';
+import { verdictOf } from '../research/verdict.js';
 import { domainOf, visibleJourney, visibleSession } from '../research/visibility.js';
-import { c, checkName, clientPtrOf, d, describeEvent, ev, replyOf, s, VERDICT } from '../research/event-words.js';
+import { c, clientPtrOf, d, describeEvent, s } from '../research/event-words.js';
+import { evidenceFields, evidenceLines, evidenceTitle, utc, type EvidenceLine, type Field } from '../research/evidence.js';
 
 // The customer report as data: what text.ts, html.ts and pdf.ts lay out. All
 // wording and every decision about what to show is made here, once, so the
@@ -13,9 +14,8 @@ import { c, checkName, clientPtrOf, d, describeEvent, ev, replyOf, s, VERDICT } 
 // byte or a direction override into any format. Escaping for HTML and fonts
 // for PDF remain the renderers' job.
 
-export { clientPtrOf, describeEvent };
-
-export interface Field { label: string; value: string }
+// The evidence lines live in research/evidence.ts, shared with the web's journey page.
+export { clientPtrOf, describeEvent, evidenceFields, evidenceTitle, utc, type EvidenceLine, type Field };
 
 export interface TimelineRow {
   /** "2026-11-27 10:00:01" (UTC). */
@@ -27,12 +27,6 @@ export interface TimelineRow {
 
 export interface CauseBlock { code: string; side: Side; title: string; what: string; action: string }
 
-export interface EvidenceLine {
-  time: string;
-  title: string;
-  fields: Field[];
-}
-
 /** What our customer can forward to the sender, so the sender's administrator can act. */
 export interface ForwardBlock {
   ref: string | null;
@@ -43,6 +37,8 @@ export interface JourneySection {
   ref: string;
   outcome: Outcome;
   summary: string;
+  /** The verdict in one sentence: status, cause, whose side, key evidence (research/verdict.ts). */
+  verdict: string;
   facts: Field[];
   timeline: TimelineRow[];
   causes: CauseBlock[];
@@ -104,7 +100,6 @@ const T = {
     nullSender: 'the null sender (<>)', unknown: 'unknown',
     q: { rcpt: 'Recipient', domain: 'Domain', from: 'Sender', ip: 'Sending server', ref: 'Reference (REF)', messageId: 'Message-ID', outcome: 'Outcome', since: 'From', until: 'Until' },
     f: { ref: 'Reference (REF)', from: 'Sender', to: 'Recipient', client: 'Sending server', helo: 'Server name (HELO)', subject: 'Subject', messageId: 'Message-ID', outcome: 'Outcome', reply: 'Answer of our server' },
-    ev: { reply: 'Reply', reason: 'Reason', list: 'Block list', signature: 'Virus signature', file: 'File', score: 'Spam score', symbols: 'Filter rules', record: 'SPF record', result: 'Result', domain: 'Domain', mx: 'MX record', ptr: 'Name of the address (PTR)', finding: 'Finding', policy: 'DMARC policy', limit: 'Limit', size: 'Size', mailboxes: 'Mailbox', client: 'Client address', subject: 'Subject', messageId: 'Message-ID', target: 'Delivered via', dns: 'DNS answer' },
     fwd: { ref: 'Reference', reply: 'Our server answered your server' },
   },
   de: {
@@ -119,128 +114,11 @@ const T = {
     nullSender: 'leerer Absender (<>)', unknown: 'unbekannt',
     q: { rcpt: 'Empfänger', domain: 'Domain', from: 'Absender', ip: 'Sendender Server', ref: 'Referenz (REF)', messageId: 'Message-ID', outcome: 'Ergebnis', since: 'Von', until: 'Bis' },
     f: { ref: 'Referenz (REF)', from: 'Absender', to: 'Empfänger', client: 'Sendender Server', helo: 'Servername (HELO)', subject: 'Betreff', messageId: 'Message-ID', outcome: 'Ergebnis', reply: 'Antwort unseres Servers' },
-    ev: { reply: 'Antwort', reason: 'Grund', list: 'Sperrliste', signature: 'Virensignatur', file: 'Datei', score: 'Spam-Wert', symbols: 'Filterregeln', record: 'SPF-Eintrag', result: 'Ergebnis', domain: 'Domain', mx: 'MX-Eintrag', ptr: 'Name der Adresse (PTR)', finding: 'Befund', policy: 'DMARC-Richtlinie', limit: 'Grenze', size: 'Größe', mailboxes: 'Postfach', client: 'Client-Adresse', subject: 'Betreff', messageId: 'Message-ID', target: 'Zugestellt über', dns: 'DNS-Antwort' },
     fwd: { ref: 'Referenz', reply: 'Unser Server antwortete Ihrem Server' },
   },
 };
 
 type Words = (typeof T)['en'];
-
-
-export function utc(ts: number | string): string {
-  const t = typeof ts === 'number' ? ts : Date.parse(ts);
-  if (!Number.isFinite(t)) return String(ts);
-  return new Date(t).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '').replace(/Z$/, '');
-}
-
-/** The key facts of a proving event: reply, reason and the check's evidence (list and answer, signature, score, records). */
-export function evidenceFields(e: StoredEvent, lang: Lang): Field[] {
-  const w = T[lang].ev;
-  const out: Field[] = [];
-  const add = (label: string, v: unknown, max = 300): void => {
-    const val = c(v, max);
-    if (val) out.push({ label, value: val });
-  };
-  const x = ev(e);
-  if (e.kind === 'check.result') {
-    switch (e.check_name) {
-      case 'dnsbl': {
-        const zones = Array.isArray(x.zones) ? x.zones as Record<string, unknown>[] : [];
-        for (const z of zones.filter((z) => Array.isArray(z.listings) && (z.listings as unknown[]).length > 0).slice(0, 10)) {
-          const listings = (z.listings as Record<string, unknown>[]).map((l) => `${s(l.code) ?? '?'}${s(l.meaning) && l.meaning !== 'listed' ? ` (${s(l.meaning)})` : ''}`).join(', ');
-          const a = z.answer as Record<string, unknown> | undefined;
-          const ttl = a && typeof a.ttl === 'number' ? `, TTL ${a.ttl} s` : '';
-          const at = a && s(a.at) ? `, ${utc(s(a.at)!)} UTC` : '';
-          add(w.list, `${s(z.name) ?? s(z.zone) ?? '?'}: ${s(z.query) ?? ''} -> ${listings}${ttl}${at}`, 500);
-        }
-        if (e.source === 'postfix') add(w.finding, x.source_text, 500);
-        break;
-      }
-      case 'virus':
-        add(w.signature, x.signature);
-        add(w.file, x.filename);
-        if (Array.isArray(x.within) && x.within.length) add(w.file, (x.within as unknown[]).map((v) => s(v) ?? '').join(' > '));
-        break;
-      case 'attachments':
-        add(w.finding, x.rule);
-        add(w.file, x.filename);
-        if (s(x.detected)) add(w.finding, x.detected);
-        break;
-      case 'spam':
-        add(w.score, s(x.score) ? `${s(x.score)}${s(x.reject_score) ? ` (limit ${s(x.reject_score)})` : ''}` : null);
-        if (Array.isArray(x.symbols)) add(w.symbols, (x.symbols as unknown[]).slice(0, 15).map((v) => s(v) ?? '').join(', '), 600);
-        break;
-      case 'spf':
-        add(w.result, x.result);
-        add(w.domain, x.domain);
-        add(w.record, x.record, 600);
-        add(w.reason, x.comment, 300);
-        break;
-      case 'sender_domain': {
-        add(w.finding, x.finding);
-        add(w.domain, x.domain);
-        const mx = (x.mx as { records?: unknown } | undefined)?.records;
-        if (Array.isArray(mx)) {
-          for (const r of mx.slice(0, 10)) {
-            const m = r as { exchange?: unknown; preference?: unknown };
-            add(w.mx, `${s(m.preference) ?? '?'} ${s(m.exchange) ?? '?'}`);
-          }
-        }
-        break;
-      }
-      case 'client_identity': {
-        add(w.finding, x.finding);
-        const ptr = (x.ptr as { records?: unknown } | undefined)?.records;
-        if (Array.isArray(ptr) && ptr.length) add(w.ptr, ptr.map((v) => s(v) ?? '').join(', '));
-        else add(w.ptr, x.verified_name);
-        break;
-      }
-      case 'dmarc': {
-        const dm = (x.dmarc ?? {}) as Record<string, unknown>;
-        add(w.result, dm.result);
-        add(w.domain, dm.domain);
-        add(w.policy, dm.policy ?? dm.p);
-        add(w.record, dm.record, 600);
-        break;
-      }
-      case 'size':
-        add(w.size, s(x.declared) ? `${s(x.declared)} bytes` : null);
-        add(w.limit, s(x.limit) ? `${s(x.limit)} bytes` : null);
-        break;
-      case 'recipient':
-        add(w.finding, x.finding);
-        add(w.reply, x.downstream, 300);
-        break;
-      default:
-        add(w.finding, x.finding);
-    }
-    add(w.reason, d(e).reason, 400);
-  } else if (e.kind === 'message.delivered' || e.kind === 'message.recovered') {
-    if (Array.isArray(d(e).mailboxes)) add(w.mailboxes, (d(e).mailboxes as unknown[]).map((v) => s(v) ?? '').join(', '));
-    else add(w.mailboxes, e.rcpt ?? d(e).box);
-    add(w.target, d(e).target ?? d(e).relay ?? d(e).service, 60);
-  } else if (e.kind === 'data.received') {
-    add(w.subject, d(e).subject);
-    add(w.messageId, e.message_id);
-    add(w.size, e.size ? `${e.size} bytes` : null);
-  } else if (e.kind.startsWith('pop3.') || e.kind.startsWith('imap.')) {
-    add(w.mailboxes, e.rcpt);
-    add(w.client, e.client_ip, 60);
-  } else {
-    add(w.reason, d(e).reason, 400);
-  }
-  const reply = replyOf(e);
-  if (reply) out.unshift({ label: w.reply, value: reply });
-  return out;
-}
-
-function evidenceTitle(e: StoredEvent, lang: Lang): string {
-  if (e.kind === 'check.result') {
-    const v = VERDICT[lang][e.verdict ?? ''] ?? c(e.verdict, 20);
-    return lang === 'de' ? `Prüfung ${checkName(lang, e.check_name)} (${c(e.check_name, 40)}): ${v}` : `Check ${checkName(lang, e.check_name)} (${c(e.check_name, 40)}): ${v}`;
-  }
-  return `${describeEvent(e, lang, { reply: false })} (${c(e.kind, 40)})`;
-}
 
 function cause(f: Omit<Finding, 'evidence'>): CauseBlock {
   // The explanation texts carry client-sent facts (addresses, the reply).
@@ -284,16 +162,16 @@ function journeySection(j: ExplainedJourney, lang: Lang): JourneySection {
 
   const byId = new Map(j.events.map((e) => [e.id, e]));
   const evidenceIds = [...new Set(j.explanations.flatMap((x) => x.evidence))].filter((id) => byId.has(id));
-  const evidenceEvents = evidenceIds.map((id) => byId.get(id)!).sort((a, b) => a.ts - b.ts || a.id - b.id);
   const causes = j.explanations.map(cause);
   return {
     ref,
     outcome: j.outcome,
     summary: session ? w.session(client ?? w.unknown, utc(j.started_at), w.outcome[j.outcome]) : w.summary(from, c(j.rcpt), utc(j.started_at), w.outcome[j.outcome]),
+    verdict: c(verdictOf(j, lang).headline, 2000),
     facts,
     timeline: j.events.map((e) => ({ time: utc(e.ts), node: c(e.node, 60), source: c(e.source, 20), text: describeEvent(e, lang, { ptr }) })),
     causes,
-    evidence: evidenceEvents.map((e) => ({ time: utc(e.ts), title: evidenceTitle(e, lang), fields: evidenceFields(e, lang) })),
+    evidence: evidenceLines(evidenceIds.map((id) => byId.get(id)!), lang),
     near_misses: j.near_misses.map((n) => c(nearMissText(n, lang), 600)),
     forward: forwardOf(causes, ref, j.reply, lang),
   };

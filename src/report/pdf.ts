@@ -172,7 +172,8 @@ export function renderPdf(m: ReportModel, opts: { now?: Date; fonts?: PdfFonts }
   m.journeys.forEach((j, i) => {
     if (i > 0) doc.addPage();
     heading(`${m.labels.journey} ${i + 1}`, 14);
-    para(j.summary, { font: B, gap: 0.4 });
+    para(j.summary, { font: B, gap: 0.2 });
+    para(j.verdict, { gap: 0.4 });
     fields(j.facts);
     heading(m.labels.timeline, 12);
     row([[0, 95, m.labels.time, B], [100, 80, m.labels.node, B], [185, width - 185, m.labels.event, B]], 4);

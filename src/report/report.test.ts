@@ -9,10 +9,12 @@ import { testJournal, testStore } from '../../test/helpers/event-table.js';
 import type { LedgerEvent } from '../ledger/types.js';
 import type { Lang } from '../research/explain.js';
 import { search, type SearchFilter, type SearchResult } from '../research/search.js';
-import { escapeHtml } from './html.js';
+import { escapeHtml, renderHtml } from './html.js';
 import { renderReport } from './index.js';
 import { buildModel } from './model.js';
 import { requireTool } from '../../test/helpers/env.js';
+import { tempLedger } from '../../test/helpers/temp-ledger.js';
+import { DOMAIN as STORY_DOMAIN, NOW as STORY_NOW, REFS, storyEvents, T0 as STORY_T0 } from '../research/testing.js';
 import { DEJAVU, FALLBACK, pickFont, renderPdf, winAnsiOnly } from './pdf.js';
 import { displaySafe, wrap } from './safe.js';
 import { renderText } from './text.js';
@@ -236,4 +238,29 @@ test('the connection line names the PTR the checks found (no "(no name)" beside 
   assert.match(text, /Verbindung von 203\.0\.113\.77 \(dsl-203-0-113-77\.dyn\.example\)/);
   assert.match(text, /heißt dsl-203-0-113-77\.dyn\.example/);
   assert.doesNotMatch(text, /kein Name/);
+});
+
+test('each message says its verdict first, and the text to forward fits the attachment (no "as PDF" for an infected PDF)', async () => {
+  const { reader, done } = await tempLedger(storyEvents(), 'mp-report-stories-');
+  try {
+    for (const lang of ['en', 'de'] as const) {
+      const result = await search(reader, { domain: STORY_DOMAIN, since: STORY_T0 - 3600e3, until: STORY_NOW, now: STORY_NOW }, { lang });
+      const m = buildModel(result, { lang, now: NOW });
+      const pdf = m.journeys.find((j) => j.ref === REFS.pdf)!;
+      assert.match(pdf.verdict, lang === 'en' ? /^Rejected: the attachment Rechnung-2026-12\.pdf contains / : /^Abgelehnt: Der Anhang Rechnung-2026-12\.pdf enthält /);
+      const forward = pdf.forward!.lines.join('\n');
+      assert.match(forward, lang === 'en' ? /new PDF from the original document/ : /aus dem Originaldokument eine neue PDF-Datei/);
+      assert.doesNotMatch(forward, /as (a )?PDF|als PDF/);
+      // The cause before the generic "delivered", in every format.
+      const fetched = m.journeys.find((j) => j.ref === REFS.fetched)!;
+      assert.deepEqual(fetched.causes.map((x) => x.code), ['fetched_and_deleted', 'delivered']);
+      assert.match(fetched.verdict, lang === 'en' ? /^Delivered, then fetched and deleted at 10:02 UTC by a mail program at 192\.0\.2\.50/ : /^Zugestellt, dann um 10:02 UTC von einem Mailprogramm mit der Adresse 192\.0\.2\.50 abgerufen und gelöscht/);
+      const text = renderText(m).replace(/\s+/g, ' ');
+      assert.ok(text.includes(fetched.verdict), 'the text report shows the verdict');
+      // The customer's report names no other customer's recipient of the same transaction, nor our Maildir path.
+      assert.doesNotMatch(text, /elsewhere\.test|\/var\/lib\/mailproof/);
+      const html = renderHtml(m);
+      assert.ok(html.includes(`<p class="verdict">${escapeHtml(pdf.verdict)}</p>`));
+    }
+  } finally { await done(); }
 });

@@ -56,7 +56,7 @@ export function renderText(m: ReportModel): string {
   m.journeys.forEach((j, i) => {
     // The summary holds client-sent addresses: its continuation lines are
     // indented so no part of it can stand at a heading's column.
-    out.push(...heading(`${m.labels.journey} ${i + 1}`, '='), ...block('', '  ', j.summary), '');
+    out.push(...heading(`${m.labels.journey} ${i + 1}`, '='), ...block('', '  ', j.summary), ...block('', '  ', j.verdict), '');
     out.push(...fields(j.facts, '  '), '');
     out.push(...heading(m.labels.timeline, '-', '  '));
     for (const r of j.timeline) {

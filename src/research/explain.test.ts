@@ -23,7 +23,7 @@ test('a young 4xx names its cause and the time a retry is due, in English and Ge
         { check_name: 'greylist', verdict: 'tempfail', smtp_code: 451, details: { stage: 'rcpt', evidence: { state: 'new' } } },
         { kind: 'rcpt.rejected', rcpt: 'd@local.test', check_name: 'greylist', verdict: 'tempfail', smtp_code: 451, reply: '451 4.7.1 Greylisted: please try again in 300 seconds' },
       ],
-      en: /because of greylisting/, de: /Grund: Greylisting/,
+      en: /The reason: greylisting/, de: /Grund: Greylisting/,
     },
     {
       name: 'no PTR',

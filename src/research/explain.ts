@@ -1,6 +1,7 @@
 import type { StoredEvent } from '../ledger/types.js';
+import { attachmentKind, type AttachmentKind } from './attachment.js';
 import { checksOf, CODES, type Code } from './diagnosis.js';
-import type { Journey } from './journeys.js';
+import { intoMailbox, type Access, type Journey, type Outcome } from './journeys.js';
 
 // The explanations of the diagnosis codes of DESIGN.md, in German and English:
 // what happened, whose side it is on, what that side must do, and the events
@@ -34,6 +35,8 @@ export interface Facts {
   client_ptr: string;
   sender: string;
   sender_domain: string;
+  /** The domain SPF checked: the MAIL FROM domain, or the HELO name for the null sender (RFC 7208 section 2.3). */
+  spf_domain: string;
   rcpt: string;
   lists: string;
   signature: string;
@@ -53,6 +56,18 @@ export interface Facts {
   helo: string;
   /** When the journey began, "2026-11-20 10:02 UTC". */
   at: string;
+  /** When the message was delivered, "2026-11-20 10:02 UTC". */
+  delivered_at: string;
+  // Not for the texts: what picks a text's variant (explainCode).
+  /** The kind of file a virus or attachment refusal was about (attachment.ts). */
+  attachment_kind: AttachmentKind;
+  /** dynamic: a listing says dynamic or end-user address space (Spamhaus PBL and its kind); other: it says something else; '': no listing says. */
+  listing_kind: 'dynamic' | 'other' | '';
+  /** yes: the attachment is what the check found (a program), not something in it. */
+  file_is: 'yes' | '';
+  /** mailbox: stored in a mailbox; relay: handed on to another mail server; '': not delivered. */
+  delivery_kind: 'mailbox' | 'relay' | '';
+  outcome: Outcome | '';
 }
 
 interface Text { title: string; what: string; action: string }
@@ -66,8 +81,8 @@ const CATALOGUE: Catalogue = {
   },
   fetched_and_deleted: {
     side: 'recipient',
-    en: { title: 'Fetched and deleted from the mailbox', what: 'The message was delivered, then fetched and deleted at {access_at} by a mail program at the address {access_ip}.', action: 'Find the computer or phone with that address in your own network: it downloads the mailbox and deletes the messages from the server. Set it to leave copies on the server, or remove the account there.' },
-    de: { title: 'Abgerufen und aus dem Postfach gelöscht', what: 'Die Nachricht wurde zugestellt und am {access_at} von einem Mailprogramm mit der Adresse {access_ip} abgerufen und gelöscht.', action: 'Suchen Sie in Ihrem eigenen Netz den Rechner oder das Telefon mit dieser Adresse: Er lädt das Postfach herunter und löscht die Nachrichten auf dem Server. Stellen Sie dort „Kopie auf dem Server lassen“ ein oder entfernen Sie das Konto.' },
+    en: { title: 'Fetched and deleted from the mailbox', what: 'The message was delivered, then fetched and deleted at {access_at} by a mail program at the address {access_ip}.', action: 'Find the computer or phone that fetches this mailbox from the address {access_ip} (a PC in the office, a phone, a laptop at home): it downloads the mailbox and deletes the messages from the server. Set it to leave copies on the server, or remove the account there.' },
+    de: { title: 'Abgerufen und aus dem Postfach gelöscht', what: 'Die Nachricht wurde zugestellt und am {access_at} von einem Mailprogramm mit der Adresse {access_ip} abgerufen und gelöscht.', action: 'Suchen Sie den Rechner oder das Telefon, das dieses Postfach von der Adresse {access_ip} abruft (ein PC im Büro, ein Telefon, ein Laptop zu Hause): Es lädt das Postfach herunter und löscht die Nachrichten auf dem Server. Stellen Sie dort „Kopie auf dem Server lassen“ ein oder entfernen Sie das Konto.' },
   },
   delivered_not_fetched: {
     side: 'recipient',
@@ -106,8 +121,8 @@ const CATALOGUE: Catalogue = {
   },
   spf_fail: {
     side: 'sender',
-    en: { title: 'SPF: server not allowed to send for the domain', what: 'The SPF record of {sender_domain} does not allow the server {client_ip} to send mail for it.', action: 'The sender must send through a server that the SPF record of {sender_domain} names, or its administrator must add this server to the record.' },
-    de: { title: 'SPF: Server darf nicht für die Domain senden', what: 'Der SPF-Eintrag von {sender_domain} erlaubt dem Server {client_ip} nicht, für diese Domain zu senden.', action: 'Der Absender muss über einen Server senden, den der SPF-Eintrag von {sender_domain} nennt, oder dessen Administrator muss diesen Server eintragen.' },
+    en: { title: 'SPF: server not allowed to send for the domain', what: 'The SPF record of {spf_domain} does not allow the server {client_ip} to send mail for it.', action: 'The sender must send through a server that the SPF record of {spf_domain} names, or its administrator must add this server to the record.' },
+    de: { title: 'SPF: Server darf nicht für die Domain senden', what: 'Der SPF-Eintrag von {spf_domain} erlaubt dem Server {client_ip} nicht, für diese Domain zu senden.', action: 'Der Absender muss über einen Server senden, den der SPF-Eintrag von {spf_domain} nennt, oder dessen Administrator muss diesen Server eintragen.' },
   },
   dmarc_reject: {
     side: 'sender',
@@ -131,17 +146,17 @@ const CATALOGUE: Catalogue = {
   },
   tempfail_not_retried: {
     side: 'sender',
-    en: { title: 'Temporary refusal, never retried', what: 'The sender got a temporary refusal ("try again later") because of {tempfail_cause}, but its server never tried this message again.', action: "The sender's mail administrator must check the server's queue: a temporary error (4xx) must be retried for days (RFC 5321 section 4.5.4.1)." },
+    en: { title: 'Temporary refusal, never retried', what: 'The sender got a temporary refusal ("try again later"). The reason: {tempfail_cause}. Its server never tried this message again.', action: "The sender's mail administrator must check the server's queue: a temporary error (4xx) must be retried for days (RFC 5321 section 4.5.4.1)." },
     de: { title: 'Vorübergehend abgewiesen, nie erneut versucht', what: 'Der Absender bekam eine vorübergehende Abweisung („später erneut versuchen“), Grund: {tempfail_cause}; sein Server hat diese Nachricht aber nie wieder zu senden versucht.', action: 'Der Mail-Administrator des Absenders muss die Warteschlange seines Servers prüfen: Ein vorübergehender Fehler (4xx) muss über Tage wiederholt werden (RFC 5321 Abschnitt 4.5.4.1).' },
   },
   tempfail_retried: {
     side: 'none',
-    en: { title: 'Temporary refusal, then retried', what: 'The first attempt got a temporary refusal because of {tempfail_cause}; the sender tried the same message again later, as it should.', action: 'Nothing to do: a delay of minutes is the normal result of this check.' },
-    de: { title: 'Vorübergehend abgewiesen, dann erneut versucht', what: 'Der erste Versuch bekam eine vorübergehende Abweisung, Grund: {tempfail_cause}; der Absender hat dieselbe Nachricht, wie vorgesehen, später erneut gesendet.', action: 'Nichts zu tun: Eine Verzögerung von Minuten ist die normale Folge dieser Prüfung.' },
+    en: { title: 'Temporary refusal, then retried', what: 'The first attempt got a temporary refusal. The reason: {tempfail_cause}. The sender tried the same message again later, as it should.', action: 'Nothing to do: the sender tried again, as a temporary refusal asks; the later attempt has its own journey.' },
+    de: { title: 'Vorübergehend abgewiesen, dann erneut versucht', what: 'Der erste Versuch bekam eine vorübergehende Abweisung, Grund: {tempfail_cause}; der Absender hat dieselbe Nachricht, wie vorgesehen, später erneut gesendet.', action: 'Nichts zu tun: Der Absender hat es, wie bei einer vorübergehenden Abweisung vorgesehen, erneut versucht; der spätere Versuch hat einen eigenen Verlauf.' },
   },
   tempfail_pending: {
     side: 'sender',
-    en: { title: 'Temporarily refused; the sender\'s server should retry', what: 'The sender got a temporary refusal ("try again later") because of {tempfail_cause}. Its server should try again on its own; a retry is expected by {retry_by}, and RFC 5321 section 4.5.4.1 asks senders to keep trying for 4 to 5 days. No retry of this message has arrived yet.', action: 'Wait until {retry_by}. If the cause lies with the sender, its administrator must fix it before then; if no retry has arrived by then, the sender\'s server gave up or does not retry, and the sender must send the message again.' },
+    en: { title: 'Temporarily refused; the sender\'s server should retry', what: 'The sender got a temporary refusal ("try again later"). The reason: {tempfail_cause}. Its server should try again on its own; a retry is expected by {retry_by}, and RFC 5321 section 4.5.4.1 asks senders to keep trying for 4 to 5 days. No retry of this message has arrived yet.', action: 'Wait until {retry_by}. If the cause lies with the sender, its administrator must fix it before then; if no retry has arrived by then, the sender\'s server gave up or does not retry, and the sender must send the message again.' },
     de: { title: 'Vorübergehend abgewiesen; der Server des Absenders sollte es erneut versuchen', what: 'Der Absender bekam eine vorübergehende Abweisung („später erneut versuchen“), Grund: {tempfail_cause}. Sein Server sollte es von selbst erneut versuchen; ein neuer Versuch wird bis {retry_by} erwartet, und RFC 5321 Abschnitt 4.5.4.1 verlangt, es 4 bis 5 Tage lang zu versuchen. Ein neuer Versuch dieser Nachricht ist bisher nicht eingetroffen.', action: 'Warten Sie bis {retry_by}. Liegt der Grund beim Absender, muss dessen Administrator ihn bis dahin beheben; ist bis dahin kein neuer Versuch eingetroffen, hat der Server des Absenders aufgegeben oder versucht es nicht erneut, und der Absender muss die Nachricht noch einmal senden.' },
   },
   access_not_recorded: {
@@ -183,7 +198,7 @@ export function sideOf(code: string): Side {
 function details(e: StoredEvent): Record<string, unknown> {
   return (e.details ?? {}) as Record<string, unknown>;
 }
-function evidenceOf(e: StoredEvent): Record<string, unknown> {
+function checkEvidence(e: StoredEvent): Record<string, unknown> {
   const ev = details(e).evidence;
   return ev && typeof ev === 'object' ? ev as Record<string, unknown> : {};
 }
@@ -218,8 +233,15 @@ export function evidenceEvents(j: Journey, code: string): StoredEvent[] {
   }
 }
 
+/** The evidence of the attachments check: its refusal, else its event. */
+export function attachmentsEvidence(events: readonly StoredEvent[]): Record<string, unknown> {
+  const e = events.find((c) => c.kind === 'check.result' && c.check_name === 'attachments' && REFUSING.has(c.verdict ?? ''))
+    ?? events.find((c) => c.kind === 'check.result' && c.check_name === 'attachments');
+  return e ? checkEvidence(e) : {};
+}
+
 /** What the attachments check found, in words. */
-function attachmentWhat(ev: Record<string, unknown>, lang: Lang): string | null {
+export function attachmentWhat(ev: Record<string, unknown>, lang: Lang): string | null {
   const ext = str(ev.ext);
   const detected = str(ev.detected);
   switch (str(ev.rule)) {
@@ -255,7 +277,7 @@ export function tempfailCause(j: Pick<Journey, 'events' | 'reply' | 'client_ip'>
   const ip = j.client_ip ?? (de ? 'unbekannt' : 'unknown');
   const refusing = j.events.find((e) => e.kind === 'check.result' && e.verdict === 'tempfail');
   if (refusing) {
-    const finding = evidenceOf(refusing).finding;
+    const finding = checkEvidence(refusing).finding;
     switch (refusing.check_name) {
       case 'greylist': return de ? 'Greylisting (der erste Versuch eines unbekannten Absenders wird absichtlich aufgeschoben)' : 'greylisting (the first attempt of an unknown sender is deferred on purpose)';
       case 'client_identity':
@@ -291,68 +313,256 @@ function utcMinute(iso: string | undefined, unknown: string): string {
   return `${new Date(iso).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
-/** Facts of a journey for the texts; anything not known reads "unknown". */
-export function factsOf(j: Pick<Journey, 'mail_from' | 'rcpt' | 'client_ip' | 'events' | 'access' | 'reply' | 'retry_by'>, lang: Lang, similar: string[] = []): Facts {
-  const unknown = UNKNOWN[lang];
+
+/** Spamhaus PBL and its kind, as checks/dnsbl words a listing's meaning: the address should not send mail directly at all. */
+const DYNAMIC_MEANING = /dynamic|end-user|dial|residential|consumer|\bPBL\b/i;
+
+/**
+ * The facts of a journey as the ledger records them, null where it does not
+ * know them. Texts built from these say less when a fact is missing; they
+ * never fill in a guess.
+ */
+export interface KnownFacts {
+  client_ip: string | null;
+  client_ptr: string | null;
+  /** '' is the null sender (<>). */
+  mail_from: string | null;
+  sender_domain: string | null;
+  /** The domain SPF checked (its evidence), else the sender domain. */
+  spf_domain: string | null;
+  rcpt: string;
+  /** The block lists that listed the client, by their names. */
+  lists: string[];
+  /** Some listing says dynamic or end-user address space; false: the listings say something else; null: no listing says what it means. */
+  listed_dynamic: boolean | null;
+  /** The virus scanner's signature. */
+  signature: string | null;
+  /** The attachments check's finding (its rule: macro, content, extension, double_extension ...). */
+  rule: string | null;
+  /** The attachment itself is what the check found (a program, a blocked type), rather than something inside it (macros, a file in an archive). */
+  file_is_finding: boolean;
+  file: string | null;
+  attachment: AttachmentKind;
+  score: string | null;
+  reject_score: string | null;
+  mx: string[];
+  limit: string | null;
+  /** The access that deleted the message, else the first access. */
+  access: Access | null;
+  /** The message was fetched (POP3 RETR) before it was deleted. */
+  fetched: boolean;
+  retry_by: string | null;
+  helo: string | null;
+  /** The first event's time (epoch ms). */
+  started: number | null;
+  /** When and how the message was delivered. */
+  delivered: { ts: number; into: 'mailbox' | 'relay' } | null;
+  outcome: Outcome | null;
+}
+
+type FactSource = Pick<Journey, 'mail_from' | 'rcpt' | 'client_ip' | 'events' | 'access' | 'reply' | 'retry_by'> & Partial<Pick<Journey, 'outcome'>>;
+
+export function knownFactsOf(j: FactSource): KnownFacts {
   const checks = j.events.filter((e) => e.kind === 'check.result');
+  const refusing = (name: string): StoredEvent | undefined => checks.find((c) => c.check_name === name && REFUSING.has(c.verdict ?? ''));
   const ev = (name: string): Record<string, unknown> => {
-    const e = checks.find((c) => c.check_name === name && REFUSING.has(c.verdict ?? '')) ?? checks.find((c) => c.check_name === name);
-    return e ? evidenceOf(e) : {};
+    const e = refusing(name) ?? checks.find((c) => c.check_name === name);
+    return e ? checkEvidence(e) : {};
   };
   const dnsbl = ev('dnsbl');
-  const zones = Array.isArray(dnsbl.zones) ? dnsbl.zones as Record<string, unknown>[] : [];
-  const lists = zones.filter((z) => Array.isArray(z.listings) && z.listings.length > 0).map((z) => str(z.name) ?? str(z.zone)).filter((x): x is string => !!x);
-  const ingestedList = checks.find((c) => c.check_name === 'dnsbl' && c.source === 'postfix');
+  const zones = (Array.isArray(dnsbl.zones) ? dnsbl.zones as Record<string, unknown>[] : [])
+    .filter((z) => z.type !== 'allow' && Array.isArray(z.listings) && z.listings.length > 0);
+  const lists = zones.map((z) => str(z.name) ?? str(z.zone)).filter((x): x is string => !!x);
+  const meanings = zones.flatMap((z) => (z.listings as Record<string, unknown>[]).map((l) => str(l.meaning) ?? '')).filter((m) => m && m !== 'listed');
   const virus = ev('virus');
   const att = ev('attachments');
+  // The file of the refusal: the refusing check's, virus scanner first.
+  const fileEv = refusing('virus') ? virus : refusing('attachments') ? att : Object.keys(virus).length ? virus : att;
   const spam = ev('spam');
   const sd = ev('sender_domain');
   const ci = ev('client_identity');
   const size = ev('size');
   const mx = recordsOf(sd.mx).map((m) => str((m as { exchange?: unknown } | null)?.exchange) ?? '').filter(Boolean);
-  const sender = j.mail_from === '' ? (lang === 'de' ? 'leerer Absender (<>)' : 'the null sender (<>)') : j.mail_from ?? unknown;
   const senderDomain = str(sd.domain) ?? (j.mail_from?.includes('@') ? j.mail_from.slice(j.mail_from.lastIndexOf('@') + 1) : null);
-  const access = j.access.find((a) => a.kind === 'pop3.dele' || a.kind === 'imap.expunge') ?? j.access[0];
+  const access = j.access.find((a) => a.kind === 'pop3.dele' || a.kind === 'imap.expunge') ?? j.access[0] ?? null;
+  const fetched = !!access && j.access.some((a) => a.kind === 'pop3.retr' && a.at <= access.at && (a.client_ip === access.client_ip || !access.client_ip));
   const ptr = str(ci.verified_name) ?? str(recordsOf(ci.ptr)[0]) ?? j.events.find((e) => e.client_ptr)?.client_ptr ?? null;
-  const score = str(spam.score);
   // The SIZE our last EHLO reply announced (smtp/gateway.ts records it): the limit of a session that never sent MAIL.
   const announced = [...j.events].reverse().find((e) => e.kind === 'session.helo' && str(details(e).size_limit));
   const limit = str(size.limit) ?? (announced ? str(details(announced).size_limit) : null);
-  const helo = [...j.events].reverse().find((e) => e.helo)?.helo ?? null;
-  const first = j.events[0];
+  const delivery = j.events.find((e) => (e.kind === 'message.delivered' || e.kind === 'message.recovered') && e.source !== 'dovecot')
+    ?? j.events.find((e) => e.kind === 'message.delivered' || e.kind === 'message.recovered');
   return {
-    client_ip: j.client_ip ?? unknown,
-    client_ptr: ptr ?? (lang === 'de' ? '(kein Name)' : '(no name)'),
-    sender,
-    sender_domain: senderDomain ?? unknown,
+    client_ip: j.client_ip ?? null,
+    client_ptr: ptr,
+    mail_from: j.mail_from ?? null,
+    sender_domain: senderDomain,
+    spf_domain: str(ev('spf').domain) ?? senderDomain,
     rcpt: j.rcpt,
-    lists: lists.length ? lists.join(', ') : ingestedList?.reply ? ingestedList.reply : (lang === 'de' ? 'einer Sperrliste' : 'a block list'),
-    signature: str(virus.signature) ?? attachmentWhat(att, lang) ?? unknown,
-    file: str(virus.filename) ?? str(att.filename) ?? unknown,
-    score: score ? (str(spam.reject_score) ? `${score} (limit ${str(spam.reject_score)})` : score) : unknown,
-    mx: mx.length ? mx.join(', ') : unknown,
-    limit: limit ? `${limit} bytes` : unknown,
-    access_ip: access?.client_ip ?? unknown,
-    access_at: access?.at ?? unknown,
+    lists,
+    listed_dynamic: meanings.length ? meanings.some((m) => DYNAMIC_MEANING.test(m)) : null,
+    signature: str(virus.signature),
+    rule: str(att.rule),
+    file_is_finding: !str(virus.signature) && ['content', 'extension', 'double_extension'].includes(str(att.rule) ?? '') && !(Array.isArray(att.entry) && att.entry.length > 0),
+    file: str(fileEv.filename) ?? str(virus.filename) ?? str(att.filename),
+    attachment: Object.keys(fileEv).length ? attachmentKind(fileEv) : 'none',
+    score: str(spam.score),
+    reject_score: str(spam.reject_score),
+    mx,
+    limit,
+    access,
+    fetched,
+    retry_by: j.retry_by && Number.isFinite(Date.parse(j.retry_by)) ? j.retry_by : null,
+    helo: [...j.events].reverse().find((e) => e.helo)?.helo ?? null,
+    started: j.events[0]?.ts ?? null,
+    delivered: delivery ? { ts: delivery.ts, into: intoMailbox(delivery) ? 'mailbox' : 'relay' } : null,
+    outcome: j.outcome ?? null,
+  };
+}
+
+/** Facts of a journey for the texts; anything not known reads "unknown". */
+export function factsOf(j: FactSource, lang: Lang, similar: string[] = []): Facts {
+  const unknown = UNKNOWN[lang];
+  const k = knownFactsOf(j);
+  const ingestedList = j.events.find((c) => c.kind === 'check.result' && c.check_name === 'dnsbl' && c.source === 'postfix');
+  const att = attachmentsEvidence(j.events);
+  const sender = j.mail_from === '' ? (lang === 'de' ? 'leerer Absender (<>)' : 'the null sender (<>)') : j.mail_from ?? unknown;
+  return {
+    client_ip: k.client_ip ?? unknown,
+    client_ptr: k.client_ptr ?? (lang === 'de' ? '(kein Name)' : '(no name)'),
+    sender,
+    sender_domain: k.sender_domain ?? unknown,
+    spf_domain: k.spf_domain ?? unknown,
+    rcpt: j.rcpt,
+    lists: k.lists.length ? k.lists.join(', ') : ingestedList?.reply ? ingestedList.reply : (lang === 'de' ? 'einer Sperrliste' : 'a block list'),
+    signature: k.signature ?? attachmentWhat(att, lang) ?? unknown,
+    file: k.file ?? unknown,
+    score: k.score ? (k.reject_score ? `${k.score} (limit ${k.reject_score})` : k.score) : unknown,
+    mx: k.mx.length ? k.mx.join(', ') : unknown,
+    limit: k.limit ? `${k.limit} bytes` : unknown,
+    access_ip: k.access?.client_ip ?? unknown,
+    access_at: k.access && Number.isFinite(Date.parse(k.access.at)) ? `${new Date(k.access.at).toISOString().slice(0, 19).replace('T', ' ')} UTC` : unknown,
     similar: similar.length ? (lang === 'de' ? ` Ein ähnliches Postfach existiert: ${similar.join(', ')}.` : ` A similar mailbox exists: ${similar.join(', ')}.`) : '',
     reply: j.reply ?? '',
     tempfail_cause: tempfailCause(j, lang),
     retry_by: utcMinute(j.retry_by, unknown),
-    helo: helo ?? (lang === 'de' ? '(ohne Namen)' : '(no name)'),
-    at: first ? `${new Date(first.ts).toISOString().slice(0, 16).replace('T', ' ')} UTC` : unknown,
+    helo: k.helo ?? (lang === 'de' ? '(ohne Namen)' : '(no name)'),
+    at: k.started !== null ? utcMinute(new Date(k.started).toISOString(), unknown) : unknown,
+    delivered_at: k.delivered ? utcMinute(new Date(k.delivered.ts).toISOString(), unknown) : unknown,
+    attachment_kind: k.attachment,
+    file_is: k.file_is_finding ? 'yes' : '',
+    listing_kind: k.listed_dynamic === null ? '' : k.listed_dynamic ? 'dynamic' : 'other',
+    delivery_kind: k.delivered?.into ?? '',
+    outcome: k.outcome ?? '',
   };
 }
 
 function fill(template: string, facts: Facts): string {
-  return template.replace(/\{(\w+)\}/g, (m, k: string) => (k in facts ? facts[k as keyof Facts] : m));
+  return template.replace(/\{(\w+)\}/g, (m, k: string) => (k in facts ? String(facts[k as keyof Facts]) : m));
 }
+
+/**
+ * The advice on a virus or dangerous attachment, by the kind of file: "send
+ * it as PDF" cannot be the advice on an infected PDF, and a program is not
+ * made safe by leaving out macros.
+ */
+export const VIRUS_ACTION: Record<AttachmentKind, Record<Lang, string>> = {
+  office: {
+    en: 'The sender must check the sending computer with an up-to-date virus scanner and send the document again, clean: without macros (saved as a normal .docx or .xlsx document) or as a PDF.',
+    de: 'Der Absender muss den sendenden Rechner mit einem aktuellen Virenscanner prüfen und das Dokument sauber erneut senden: ohne Makros (als normales .docx- oder .xlsx-Dokument gespeichert) oder als PDF.',
+  },
+  pdf: {
+    en: 'The sender must check the sending computer with an up-to-date virus scanner. The same PDF would be refused again: the sender must make a new PDF from the original document on a clean computer and send that.',
+    de: 'Der Absender muss den sendenden Rechner mit einem aktuellen Virenscanner prüfen. Dieselbe PDF-Datei würde wieder abgelehnt: Er muss auf einem sauberen Rechner aus dem Originaldokument eine neue PDF-Datei erzeugen und diese senden.',
+  },
+  program: {
+    en: 'Programs and scripts are not accepted by mail. If the sender did not mean to send a program, the file is very likely malware: the sender must not open it and must check the sending computer with an up-to-date virus scanner. A program the recipient really needs is better shared by a download link.',
+    de: 'Programme und Skripte werden per E-Mail nicht angenommen. Wollte der Absender kein Programm senden, ist die Datei sehr wahrscheinlich Schadsoftware: Er darf sie nicht öffnen und muss den sendenden Rechner mit einem aktuellen Virenscanner prüfen. Ein Programm, das der Empfänger wirklich braucht, gibt man besser per Download-Link weiter.',
+  },
+  disguised: {
+    en: 'The file is a program whose name makes it look like a document (a harmless extension before the real one); that is very likely malware. The sender must not open it and must check the sending computer with an up-to-date virus scanner; a real document is never sent as a program.',
+    de: 'Die Datei ist ein Programm, dessen Name es wie ein Dokument aussehen lässt (eine harmlose Endung vor der echten); das ist sehr wahrscheinlich Schadsoftware. Der Absender darf sie nicht öffnen und muss den sendenden Rechner mit einem aktuellen Virenscanner prüfen; ein echtes Dokument wird nie als Programm verschickt.',
+  },
+  archive: {
+    en: 'The sender must check the sending computer with an up-to-date virus scanner, then send the files again clean and not packed in an archive, or share them by a download link.',
+    de: 'Der Absender muss den sendenden Rechner mit einem aktuellen Virenscanner prüfen und die Dateien danach sauber und nicht in ein Archiv verpackt erneut senden oder per Download-Link weitergeben.',
+  },
+  other: {
+    en: 'The sender must check the sending computer with an up-to-date virus scanner and send the file again only once it is clean.',
+    de: 'Der Absender muss den sendenden Rechner mit einem aktuellen Virenscanner prüfen und die Datei erst erneut senden, wenn sie sauber ist.',
+  },
+  none: {
+    en: 'The sender must check the sending computer with an up-to-date virus scanner before sending the message again.',
+    de: 'Der Absender muss den sendenden Rechner mit einem aktuellen Virenscanner prüfen, bevor er die Nachricht erneut sendet.',
+  },
+};
+
+/** The texts that depend on more than the facts filled in: which file, which listing, delivered where. */
+const VARIANTS = {
+  virusFileIs: { en: 'The message was refused because the attachment {file} is {signature}.', de: 'Die Nachricht wurde abgelehnt, weil der Anhang {file} {signature} ist.' },
+  virusNoFile: { en: 'The message was refused because it contains {signature}.', de: 'Die Nachricht wurde abgelehnt, weil sie {signature} enthält.' },
+  virusNoSignature: { en: 'The message was refused because of the attachment {file}.', de: 'Die Nachricht wurde wegen des Anhangs {file} abgelehnt.' },
+  virusNothing: { en: 'The message was refused by the virus scanner or the attachment check.', de: 'Die Nachricht wurde vom Virenscanner oder von der Anhangprüfung abgelehnt.' },
+  listedDynamic: {
+    en: "The address is listed as a dynamic or end-user address, from which mail servers are not expected to send directly; removal from the list is not the fix. The sender's mail server must send through its provider's mail server (smarthost).",
+    de: 'Die Adresse ist als dynamische oder Endkunden-Adresse gelistet, von der Mailserver nicht direkt senden sollen; eine Austragung ist nicht die Lösung. Der Mailserver des Absenders muss über den Mailserver seines Providers (Smarthost) senden.',
+  },
+  deliveredRelayWhat: {
+    en: 'The message from {sender} was accepted and handed on to the mail server behind this gateway for {rcpt}.',
+    de: 'Die Nachricht von {sender} wurde angenommen und für {rcpt} an den nachgelagerten Mailserver übergeben.',
+  },
+  deliveredRelayAction: {
+    en: 'Nothing was lost on the way in. If the recipient does not see it, look at the mail server it was handed to and behind it: mail programs, filters, other computers fetching the mailbox.',
+    de: 'Auf dem Weg hierher ging nichts verloren. Sieht der Empfänger sie nicht, liegt die Ursache beim Mailserver, dem sie übergeben wurde, oder dahinter: Mailprogramme, Filter, andere Rechner, die das Postfach abrufen.',
+  },
+  // A delivered journey's deferral is the mail server's own queue retrying (an ingested Postfix), not the sender.
+  deferredWhat: {
+    en: 'Delivery was deferred at first. The reason: {tempfail_cause}. The mail server tried again later and delivered the message.',
+    de: 'Die Zustellung wurde zunächst aufgeschoben, Grund: {tempfail_cause}; der Mailserver hat es später erneut versucht und die Nachricht zugestellt.',
+  },
+  // The mailbox access was logged without the client's address (an ingested line without rip=).
+  fetchedNoIpWhat: {
+    en: 'The message was delivered, then fetched and deleted at {access_at} by a mail program; the log does not name its address.',
+    de: 'Die Nachricht wurde zugestellt und am {access_at} von einem Mailprogramm abgerufen und gelöscht; das Protokoll nennt dessen Adresse nicht.',
+  },
+  fetchedNoIpAction: {
+    en: 'Find the computer or phone that fetches this mailbox (a PC in the office, a phone, a laptop at home): it downloads the mailbox and deletes the messages from the server. Set it to leave copies on the server, or remove the account there.',
+    de: 'Suchen Sie den Rechner oder das Telefon, das dieses Postfach abruft (ein PC im Büro, ein Telefon, ein Laptop zu Hause): Es lädt das Postfach herunter und löscht die Nachrichten auf dem Server. Stellen Sie dort „Kopie auf dem Server lassen“ ein oder entfernen Sie das Konto.',
+  },
+  deferredAction: { en: 'Nothing to do: the message arrived with a delay.', de: 'Nichts zu tun: Die Nachricht kam mit Verzögerung an.' },
+} satisfies Record<string, Record<Lang, string>>;
 
 /** The explanation of one code, with the facts filled in. */
 export function explainCode(code: string, lang: Lang, facts: Facts): Omit<Finding, 'evidence'> {
   if (!isCode(code)) return { code, side: 'none', title: code, what: code, action: '' };
   const c = CATALOGUE[code];
-  const t = c[lang];
-  return { code, side: c.side, title: t.title, what: fill(t.what, facts), action: fill(t.action, facts) };
+  let { what, action } = c[lang];
+  const unknown = UNKNOWN[lang];
+  switch (code) {
+    case 'virus': {
+      const file = facts.file !== unknown;
+      const signature = facts.signature !== unknown;
+      if (!file) what = signature ? VARIANTS.virusNoFile[lang] : VARIANTS.virusNothing[lang];
+      else if (!signature) what = VARIANTS.virusNoSignature[lang];
+      else if (facts.file_is) what = VARIANTS.virusFileIs[lang];
+      action = VIRUS_ACTION[facts.attachment_kind][lang];
+      break;
+    }
+    case 'sender_ip_blocklisted':
+      if (facts.listing_kind === 'dynamic') action = VARIANTS.listedDynamic[lang];
+      break;
+    case 'delivered':
+      if (facts.delivery_kind === 'relay') { what = VARIANTS.deliveredRelayWhat[lang]; action = VARIANTS.deliveredRelayAction[lang]; }
+      break;
+    case 'fetched_and_deleted':
+      if (facts.access_ip === unknown) { what = VARIANTS.fetchedNoIpWhat[lang]; action = VARIANTS.fetchedNoIpAction[lang]; }
+      break;
+    case 'tempfail_retried':
+      if (facts.outcome === 'delivered') { what = VARIANTS.deferredWhat[lang]; action = VARIANTS.deferredAction[lang]; }
+      break;
+    default: break;
+  }
+  return { code, side: c.side, title: c[lang].title, what: fill(what, facts), action: fill(action, facts) };
 }
 
 /**
@@ -369,8 +579,76 @@ export function explainNoAttemptTo(lang: Lang, facts: Facts): Omit<Finding, 'evi
   return { ...explainCode('no_attempt_seen', lang, facts), what: fill(NO_ATTEMPT_TO[lang], facts) };
 }
 
-/** Every diagnosis code of a journey, explained, with its proof. */
+/**
+ * Where a code stands among a journey's findings: the cause first (where
+ * the message went in the mailbox, the refusing check), then what research
+ * cannot see (access_not_recorded), then the retry story of a 4xx, and the
+ * generic "delivered" last.
+ */
+const LATER: Partial<Record<Code, number>> = { access_not_recorded: 1, tempfail_pending: 2, tempfail_not_retried: 2, tempfail_retried: 2, delivered: 3 };
+
+/** Findings (or anything with a code) in the order pages show them: causes first, generic last; otherwise as given. */
+export function orderFindings<F extends { code: string }>(list: readonly F[]): F[] {
+  const rank = (code: string): number => (isCode(code) ? LATER[code] ?? 0 : 0);
+  return list.map((f, i) => ({ f, i })).sort((a, b) => rank(a.f.code) - rank(b.f.code) || a.i - b.i).map((x) => x.f);
+}
+
+/** Every diagnosis code of a journey, explained, with its proof; the cause first (orderFindings). */
 export function explainJourney(j: Journey, lang: Lang): Finding[] {
   const facts = factsOf(j, lang, j.near_misses.filter((n) => n.kind === 'similar_mailbox').map((n) => n.value));
-  return j.diagnosis.map((code) => ({ ...explainCode(code, lang, facts), evidence: evidenceEvents(j, code).map((e) => e.id) }));
+  return orderFindings(j.diagnosis.map((code) => ({ ...explainCode(code, lang, facts), evidence: evidenceEvents(j, code).map((e) => e.id) })));
+}
+
+/** The codes that say "it is in the mailbox", whatever happened there since: to the sender, all one. */
+export const DELIVERED_CODES: readonly Code[] = ['delivered', 'fetched_and_deleted', 'delivered_not_fetched', 'access_not_recorded'];
+
+/**
+ * Texts for the sender (the public REF page), where the customer's texts
+ * would speak to the recipient or name the recipient's address.
+ */
+const FOR_SENDER: Partial<Record<Code, Record<Lang, Text>>> = {
+  delivered: {
+    en: { title: 'Delivered', what: '', action: 'Nothing more to do on your side. If the recipient does not see it, ask them to check their mail program, its filter rules and the spam folder.' },
+    de: { title: 'Zugestellt', what: '', action: 'Auf Ihrer Seite ist nichts mehr zu tun. Sieht der Empfänger sie nicht, bitten Sie ihn, sein Mailprogramm, dessen Filterregeln und den Spam-Ordner zu prüfen.' },
+  },
+  unknown_recipient: {
+    en: { title: 'No such mailbox', what: 'The recipient address does not exist here; your server got this answer at once.', action: 'Check the address for typos and send the message again to the correct address.' },
+    de: { title: 'Postfach existiert nicht', what: 'Die Empfängeradresse gibt es hier nicht; Ihr Server bekam diese Antwort sofort.', action: 'Prüfen Sie die Adresse auf Tippfehler und senden Sie die Nachricht erneut an die richtige Adresse.' },
+  },
+  mailbox_full: {
+    en: { title: "Recipient's mailbox full", what: "The recipient's mailbox was full, so the message could not be stored.", action: "This is on the recipient's side: let the recipient know another way (by phone, for example); once they have made room, the message can be sent again." },
+    de: { title: 'Postfach des Empfängers voll', what: 'Das Postfach des Empfängers war voll; die Nachricht konnte nicht gespeichert werden.', action: 'Das liegt auf der Seite des Empfängers: Informieren Sie ihn auf anderem Weg (etwa telefonisch); sobald er Platz geschaffen hat, kann die Nachricht erneut gesendet werden.' },
+  },
+};
+
+function deliveredForSender(facts: Facts, lang: Lang): Omit<Finding, 'evidence'> {
+  const t = FOR_SENDER.delivered![lang];
+  const known = facts.delivered_at !== UNKNOWN[lang];
+  const on = known ? (lang === 'de' ? ` am ${facts.delivered_at}` : ` on ${facts.delivered_at}`) : '';
+  const relay = facts.delivery_kind === 'relay';
+  const what = lang === 'de'
+    ? `Ihre Nachricht wurde${on} angenommen und ${relay ? 'an den Mailserver des Empfängers weitergegeben' : 'in das Postfach des Empfängers zugestellt'}.`
+    : `Your message was accepted${on} and ${relay ? "passed on to the recipient's mail server" : "delivered to the recipient's mailbox"}.`;
+  return { code: 'delivered', side: 'none', title: t.title, what, action: t.action };
+}
+
+/**
+ * A journey explained to its sender (the public REF page): a delivered
+ * message is "delivered, nothing more to do on your side", whatever the
+ * recipient did with it since (that is the customer's business); the
+ * recipient's address is never named; the other findings as the customer
+ * reads them, which speak of the sender's side anyway. Recipient-side
+ * findings without a text for the sender are left out.
+ */
+export function explainForSender(j: Journey, lang: Lang): Omit<Finding, 'evidence'>[] {
+  const facts = factsOf(j, lang);
+  if (j.outcome === 'delivered') return [deliveredForSender(facts, lang)];
+  const out: Omit<Finding, 'evidence'>[] = [];
+  for (const { code } of orderFindings(j.diagnosis.map((code) => ({ code })))) {
+    if (!isCode(code) || (DELIVERED_CODES as readonly string[]).includes(code)) continue;
+    const own = FOR_SENDER[code]?.[lang];
+    if (own) out.push({ code, side: CATALOGUE[code].side, title: own.title, what: fill(own.what, facts), action: fill(own.action, facts) });
+    else if (CATALOGUE[code].side !== 'recipient') out.push(explainCode(code, lang, facts));
+  }
+  return out;
 }

@@ -94,7 +94,10 @@ export interface TraceFilter {
 }
 
 /** What the configuration tells research (research.retry_window_s, whether our POP3 server runs); the web passes it with every query. */
-export type ResearchSettings = Pick<TraceFilter, 'retryWindowMs' | 'ownPop3'>;
+export type ResearchSettings = Pick<TraceFilter, 'retryWindowMs' | 'ownPop3'> & {
+  /** checks.dnsbl.zones[].lookup_url by zone: where a sender looks up its listing (research/blocklists.ts). */
+  dnsblLinks?: Record<string, string>;
+};
 
 /** Most events a search reads for its hits (before the transactions' own events). */
 const MAX_HITS = 50000;
@@ -368,7 +371,7 @@ export async function trace(reader: LedgerReader, f: TraceFilter): Promise<Journ
  * Did this delivery put the message into a mailbox (where "not fetched" means
  * something), or hand it on to another MTA?
  */
-function intoMailbox(e: StoredEvent): boolean {
+export function intoMailbox(e: StoredEvent): boolean {
   const d = (e.details ?? {}) as { target?: unknown; service?: unknown; relay?: unknown };
   if (e.source === 'dovecot' || e.source === 'pop3') return true;
   if (e.source === 'gateway') return d.target !== 'smtp';

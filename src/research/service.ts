@@ -3,10 +3,12 @@
 // visibility.ts, applied here where the query runs (in the web's research
 // threads), so pages, API, reports and the command line agree.
 import type { LedgerReader } from '../ledger/types.js';
-import { explainJourney, type Lang } from './explain.js';
-import { trace, type ResearchSettings } from './journeys.js';
+import { blocklistLinks, type ListLink } from './blocklists.js';
+import { explainForSender, explainJourney, type Lang } from './explain.js';
+import { trace, type Outcome, type ResearchSettings } from './journeys.js';
 import { maskRecipients } from './mask.js';
 import { search, type SearchFilter, type SearchOptions, type SearchResult } from './search.js';
+import { verdictOf, type Tone } from './verdict.js';
 import { domainOf, inScope, visibleJourney, type Scope } from './visibility.js';
 
 export { domainOf, inScope, type Scope };
@@ -29,7 +31,11 @@ export interface PublicView {
   client_ip: string | null;
   outcome: string;
   replies: string[];
+  /** The verdict per recipient, for the sender (verdict.ts, audience 'sender'); the same sentence once. */
+  verdicts: { status: Outcome; word: string; tone: Tone; headline: string }[];
   explanations: { title: string; what: string; action: string }[];
+  /** The block lists that listed the sender's server, with their own lookup and delisting pages (research/blocklists.ts). */
+  links: ListLink[];
 }
 
 /** The journeys of one REF the account may see (an unknown REF and a REF of another customer look the same: none). */
@@ -39,36 +45,44 @@ export async function journeysOfRef(reader: LedgerReader, ref: string, scope: Sc
   return { ...r, journeys, near_misses: [], findings: [] };
 }
 
+/** The recipient's address where a reply quotes it, on the page for the sender. */
 const RECIPIENT: Record<Lang, string> = { en: 'the recipient address', de: 'die Empfängeradresse' };
 
 /**
  * The public page of a REF: what the sender needs (time, its server's
- * address, our answer, why and what to do) and nothing else. Recipient
- * addresses are masked everywhere, in the replies too (550 5.1.1 names the
- * address); subjects, Message-IDs and typo hints (other mailboxes) are not
- * used at all.
+ * address, our answer, why and what to do, where to look up a block list)
+ * and nothing else. It speaks to the sender (explain.ts explainForSender,
+ * verdict.ts audience 'sender'): a delivered message is delivered, whatever
+ * the recipient did with it since. Recipient addresses are masked
+ * everywhere, in the replies too (550 5.1.1 names the address); subjects,
+ * Message-IDs and typo hints (other mailboxes) are not used at all.
  */
 export async function publicViewOf(reader: LedgerReader, ref: string, lang: Lang, settings: ResearchSettings = {}): Promise<PublicView | null> {
+  const { dnsblLinks, ...traceSettings } = settings;
   // Each journey as its own recipient's customer would see it: no internals in what the sender reads.
-  const journeys = (await trace(reader, { ref, ...settings })).filter((j) => j.ref === ref).map((j) => visibleJourney(j, [domainOf(j.rcpt)])!);
+  const journeys = (await trace(reader, { ref, ...traceSettings })).filter((j) => j.ref === ref).map((j) => visibleJourney(j, [domainOf(j.rcpt)])!);
   if (journeys.length === 0) return null;
   const rcpts = [...new Set(journeys.map((j) => j.rcpt.toLowerCase()))];
   const mask = (s: string): string => maskRecipients(s, rcpts, RECIPIENT[lang]);
   const replies: string[] = [];
   const explanations: PublicView['explanations'] = [];
+  const verdicts: PublicView['verdicts'] = [];
+  const links: ListLink[] = [];
   const seen = new Set<string>();
   for (const j of journeys) {
     if (j.reply && !replies.includes(mask(j.reply))) replies.push(mask(j.reply));
     const masked = { ...j, rcpt: RECIPIENT[lang], near_misses: [], message_id: null };
-    for (const f of explainJourney(masked, lang)) {
-      // Mailbox-side findings (fetched by whom, from where) are the customer's business, not the sender's.
-      if (f.side === 'recipient') continue;
+    const v = verdictOf({ ...masked, explanations: explainJourney(masked, lang) }, lang, { audience: 'sender' });
+    const headline = mask(v.headline);
+    if (!verdicts.some((x) => x.headline === headline)) verdicts.push({ status: v.status, word: v.word, tone: v.tone, headline });
+    for (const f of explainForSender(masked, lang)) {
       const x = { title: f.title, what: mask(f.what), action: mask(f.action) };
       const key = JSON.stringify(x);
       if (!seen.has(key)) { seen.add(key); explanations.push(x); }
     }
+    for (const l of blocklistLinks(j.events, dnsblLinks)) if (!links.some((x) => x.url === l.url && x.name === l.name)) links.push(l);
   }
   const first = journeys[0]!;
   const outcomes = [...new Set(journeys.map((j) => j.outcome))];
-  return { ref, at: first.started_at, client_ip: first.client_ip, outcome: outcomes.join(', '), replies, explanations };
+  return { ref, at: first.started_at, client_ip: first.client_ip, outcome: outcomes.join(', '), replies, verdicts, explanations, links };
 }

@@ -1,10 +1,13 @@
 import type { Config } from '../config/schema.js';
 import type { EventStore } from '../ledger/store/types.js';
+import { normalZone } from './blocklists.js';
 import type { ResearchSettings } from './journeys.js';
 
-/** What the configuration tells research: the retry window, and whether our POP3 server reads the embedded Maildirs. */
-export function researchSettings(cfg: Pick<Config, 'research' | 'pop3'>): ResearchSettings {
-  return { retryWindowMs: cfg.research.retry_window_s * 1000, ownPop3: cfg.pop3.listen.length > 0 };
+/** What the configuration tells research: the retry window, whether our POP3 server reads the embedded Maildirs, the block lists' lookup pages. */
+export function researchSettings(cfg: Pick<Config, 'research' | 'pop3'> & Partial<Pick<Config, 'checks'>>): ResearchSettings {
+  const links: Record<string, string> = {};
+  for (const z of cfg.checks?.dnsbl.zones ?? []) if (z.lookup_url) links[normalZone(z.zone)] = z.lookup_url;
+  return { retryWindowMs: cfg.research.retry_window_s * 1000, ownPop3: cfg.pop3.listen.length > 0, ...(Object.keys(links).length ? { dnsblLinks: links } : {}) };
 }
 
 /**

@@ -28,9 +28,12 @@ export function inScope(scope: Scope, rcpt: string): boolean {
  * Detail keys that hold the operator's internals, at any depth: Maildir files
  * and locations, downstream (LMTP/SMTP) addresses, the resolver that answered
  * a DNS question, the clamd socket, allow-listed networks, a scanner's raw
- * answer, Postfix's relay (host and socket of the next hop).
+ * answer, Postfix's relay (host and socket of the next hop), our own address
+ * and port a session came in on (the gateway's `local`, Dovecot's `lip`),
+ * the front server that passed a client on by XCLIENT or PROXY (`proxy`),
+ * and the process id of a gateway that crashed.
  */
-const INTERNAL_KEYS = new Set(['files', 'location', 'address', 'server', 'servers', 'resolver', 'clamd', 'networks', 'raw', 'relay']);
+const INTERNAL_KEYS = new Set(['files', 'location', 'address', 'server', 'servers', 'resolver', 'clamd', 'networks', 'raw', 'relay', 'local', 'lip', 'proxy', 'crashed_pid']);
 
 /** Detail keys that count or name other recipients of the transaction or session: other customers' mail. */
 const CROSS_KEYS = new Set(['rcpts', 'nrcpt', 'transactions', 'delivered', 'commands', 'bounce_of']);
@@ -43,19 +46,29 @@ const HIDDEN = '[internal]';
 /** The string values under internal keys, to be masked wherever else they are quoted (a reason naming the resolver). */
 function internalStrings(v: unknown, out: Set<string>, internal = false): Set<string> {
   // Only what looks like an address or a path: a short word ("dns") would mask half of every text.
-  if (typeof v === 'string') { if (internal && v.length >= 5 && /[0-9/:]/.test(v)) out.add(v); }
+  if (typeof v === 'string') {
+    if (internal && v.length >= 5 && /[0-9/:]/.test(v)) out.add(v);
+    // The host of "host:port" or "lmtp:host:port" on its own too: a downstream reply may name it without the port.
+    const host = internal ? /^(?:[a-z]+:)?\[?([^\s[\]/]+?)\]?:\d{1,5}$/i.exec(v)?.[1] : undefined;
+    if (host && host.length >= 5 && /[.:]/.test(host)) out.add(host);
+  }
   else if (Array.isArray(v)) for (const x of v) internalStrings(x, out, internal);
   else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) internalStrings(x, out, internal || INTERNAL_KEYS.has(k));
   return out;
 }
 
-function maskText(s: string, secrets: readonly string[]): string {
+/** A secret as a pattern of whole values: the secret 127.0.0.1 is not the start of 127.0.0.10. */
+function secretPattern(x: string): RegExp {
+  return new RegExp(`(?<![0-9A-Za-z.])${x.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')}(?![0-9A-Za-z])`, 'g');
+}
+
+function maskText(s: string, secrets: readonly RegExp[]): string {
   let out = s;
-  for (const x of secrets) out = out.split(x).join(HIDDEN);
+  for (const x of secrets) out = out.replace(x, HIDDEN);
   return out.replace(ABS_PATH, HIDDEN);
 }
 
-function clean(v: unknown, secrets: readonly string[], scope: Scope, depth: number): unknown {
+function clean(v: unknown, secrets: readonly RegExp[], scope: Scope, depth: number): unknown {
   if (typeof v === 'string') return maskText(v, secrets);
   if (depth > 8 || v === null || typeof v !== 'object') return v;
   if (Array.isArray(v)) return v.map((x) => clean(x, secrets, scope, depth + 1));
@@ -79,7 +92,7 @@ function clean(v: unknown, secrets: readonly string[], scope: Scope, depth: numb
 export function hideInternals<T>(value: T, o: { scope?: Scope; extraSecrets?: readonly string[] } = {}): T {
   const secrets = [...internalStrings(value, new Set(o.extraSecrets?.filter((s) => s.length >= 5) ?? []))]
     .sort((a, b) => b.length - a.length);
-  return clean(value, secrets, o.scope ?? null, 0) as T;
+  return clean(value, secrets.map(secretPattern), o.scope ?? null, 0) as T;
 }
 
 /** What a customer may see of one event of its own journey. */

@@ -17,6 +17,8 @@ export const zone = z.strictObject({
   zone: z.string().regex(/^[a-z0-9_-]+(\.[a-z0-9_-]+)+\.?$/i, 'expected a DNS zone such as zen.spamhaus.org')
     .describe('the list\'s DNS zone, queried as <reversed address>.<zone> (RFC 5782)'),
   name: text.optional().describe('name shown in the reply; default the zone'),
+  lookup_url: z.string().max(300).regex(/^https?:\/\/[^\s"'<>]+$/, 'expected an http(s) URL such as https://check.spamhaus.org/').optional()
+    .describe('the list\'s own lookup and delisting page, linked on the public REF page for a sender it lists; well-known lists (Spamhaus, SpamCop, Barracuda, PSBL, Mailspike, UCEPROTECT) have theirs built in'),
   type: z.enum(['block', 'allow']).default('block')
     .describe('block: a listing counts towards reject_score; allow (a DNSWL): a listing skips the spam checks'),
   weight: z.number().min(0).default(1).describe('what a listing on this block list adds to the score'),

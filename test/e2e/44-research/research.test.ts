@@ -178,7 +178,7 @@ test('sender-side stories from real traffic: MX is an IP, SPF fail, DMARC reject
   // cause of the 4xx and the time a retry is due; three hours on, it is.
   const young = (await trace(['--rcpt', 'buero@kunde.test']))[0]!;
   assert.deepEqual(young.diagnosis, ['tempfail_pending']);
-  assert.match(young.explanations[0]!.what, /because of greylisting .*a retry is expected by \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
+  assert.match(young.explanations[0]!.what, /The reason: greylisting .*a retry is expected by \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
   const later = new Date(Date.now() + 3 * 3600e3).toISOString();
   const stale = (await trace(['--rcpt', 'buero@kunde.test', '--as-of', later]))[0]!;
   assert.deepEqual(stale.diagnosis, ['tempfail_not_retried']);

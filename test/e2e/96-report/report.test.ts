@@ -117,5 +117,13 @@ test('report: German PDF of a refused message, English text and HTML of a delive
     assert.match(format.stderr, /--format must be one of text, html, pdf/);
     const two = await run(['report', ...dd, '--ref', rejectRef, '-o', 'a.txt', '--output', 'b.txt']);
     assert.equal(two.code, 64);
+    // A REF cut short is a usage error in words, not a report of nothing found.
+    const short = await run(['report', ...dd, '--ref', rejectRef.slice(0, 10), '--format', 'text']);
+    assert.equal(short.code, 64, short.stdout);
+    assert.match(short.stderr, /--ref "\w{10}" is not a REF: a REF has 12 letters and digits/);
+    // As people copy it: lower case, with a dash.
+    const copied = await run(['report', ...dd, '--ref', `${rejectRef.slice(0, 6).toLowerCase()}-${rejectRef.slice(6)}`, '--format', 'text']);
+    assert.equal(copied.code, 0, copied.stderr);
+    assert.ok(copied.stdout.includes(rejectRef));
   });
 });
