@@ -13,7 +13,7 @@ import { runSearch } from '../research/service.js';
 import { configFrom, parse, UsageError } from './common.js';
 
 export const TRACE_HELP = `mailproof trace --rcpt ADDR | --domain D [--from ADDR|DOMAIN] [--ip IP]
-                [--ref REF] [--message-id ID] [--since T] [--until T]
+                [--ref REF] [--message-id ID] [--subject TEXT] [--since T] [--until T]
                 [--outcome delivered|rejected|tempfailed|incomplete|no_transaction] [--lang en|de]
                 [--recheck] [--as-of T] [--limit N] [--json]
   Lists what happened to mail: one journey per transaction and recipient, each
@@ -28,12 +28,13 @@ export const TRACE_HELP = `mailproof trace --rcpt ADDR | --domain D [--from ADDR
   that time (events after it are left out; "never retried" counts from it).
   --limit keeps the newest N journeys (default 100, the first page, as the
   web UI shows it; at most 1000; the output says when there were more).
+  --subject keeps the journeys whose subject contains TEXT (any case).
   T is a date (2026-11-27, 2026-11-27T10:00Z) or an age (90m, 24h, 7d); --since defaults to 7d.`;
 
 export async function traceCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, {
     rcpt: { type: 'string' }, domain: { type: 'string' }, from: { type: 'string' }, ip: { type: 'string' },
-    ref: { type: 'string' }, 'message-id': { type: 'string' }, since: { type: 'string' }, until: { type: 'string' },
+    ref: { type: 'string' }, 'message-id': { type: 'string' }, subject: { type: 'string' }, since: { type: 'string' }, until: { type: 'string' },
     outcome: { type: 'string' }, lang: { type: 'string' }, recheck: { type: 'boolean' }, 'as-of': { type: 'string' },
     limit: { type: 'string' }, json: { type: 'boolean' },
   });

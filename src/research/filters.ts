@@ -102,6 +102,7 @@ export function parseFilter(values: Record<string, string | boolean | undefined 
     until,
     now: asOf,
     outcome: outcome as Outcome | undefined,
+    ...(s('subject') ? { subject: s('subject') } : {}),
     ...(limit !== undefined ? { limit } : {}),
   };
 }

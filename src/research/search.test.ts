@@ -83,3 +83,22 @@ test('every code has a title, an explanation and an action in German and English
   }
   assert.notEqual(explainCode('virus', 'de', factsOf(j, 'de')).title, explainCode('virus', 'en', factsOf(j, 'en')).title);
 });
+
+test('a subject filter keeps the journeys whose subject contains the words, in any case, before the limit', async () => {
+  const msg = (n: number, subject: string): LedgerEvent[] => {
+    const ref = `TXSUBJ${String(n).padStart(6, '0')}`;
+    const o = { session: `s${n}`, ref, mail_from: 'a@x.test', rcpt: 'b@kunde.test', ts: T0 + n * 1000 };
+    return [ev('data.received', { ...o, details: { subject } }), ev('message.delivered', { ...o, smtp_code: 250, details: { target: 'maildir' } })];
+  };
+  const { reader, done } = await ledger([...msg(1, 'Rechnung Dezember'), ...msg(2, 'Newsletter'), ...msg(3, 'Ihre RECHNUNG 12/2026'), ...msg(4, 'Newsletter')]);
+  try {
+    const r = await search(reader, { domain: 'kunde.test', subject: 'rechnung', since: T0 - 86400e3, until: T0 + 86400e3, limit: 1 }, {});
+    // The newest matching one, though two newer journeys do not match.
+    assert.deepEqual(r.journeys.map((j) => j.ref), ['TXSUBJ000003']);
+    assert.equal(r.truncated, true);
+    const all = await search(reader, { domain: 'kunde.test', subject: 'RECHNUNG', since: T0 - 86400e3, until: T0 + 86400e3 }, {});
+    assert.deepEqual(all.journeys.map((j) => j.ref), ['TXSUBJ000001', 'TXSUBJ000003']);
+  } finally {
+    await done();
+  }
+});

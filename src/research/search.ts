@@ -15,6 +15,14 @@ export { similarMailboxes, typoDistance } from './near-misses.js';
 
 export interface SearchFilter extends TraceFilter {
   outcome?: Outcome;
+  /** Only journeys whose subject contains this (any case): the subject a mail client shows, from the data.received event. */
+  subject?: string;
+}
+
+/** The subject of a journey's message as the gateway read it (decoded), or null. */
+export function subjectOf(j: Journey): string | null {
+  const e = j.events.find((x) => x.kind === 'data.received' && typeof x.details?.subject === 'string');
+  return e ? (e.details!.subject as string) : null;
 }
 
 export interface SearchOptions {
@@ -68,7 +76,7 @@ export async function search(reader: LedgerReader, f: SearchFilter, opts: Search
   // customer's own mail, and would tell a customer that the sender's server
   // talked to us, perhaps for another customer (visibility.ts).
   let sessions: Journey[] = [];
-  if (scope === null && (f.from || f.ip) && !f.ref && !f.messageId && (!f.outcome || f.outcome === 'no_transaction')) {
+  if (scope === null && (f.from || f.ip) && !f.ref && !f.messageId && !f.subject && (!f.outcome || f.outcome === 'no_transaction')) {
     const r = await sessionJourneys(reader, { ip: f.ip, from: f.from, since: f.since, until });
     sessions = r.journeys;
     truncated ||= r.truncated;
@@ -135,9 +143,15 @@ function partsOf(f: SearchFilter, scope: Scope): SearchFilter[] {
 /** The journeys of one filter, the newest `limit` of them. */
 async function collect(reader: LedgerReader, f: SearchFilter, limit: number): Promise<{ journeys: Journey[]; truncated: boolean }> {
   // The limit goes into the trace (bounded work for a busy mailbox) unless an
-  // outcome filter follows, which needs every journey of the window to filter.
-  const traced = await trace(reader, f.outcome ? f : { ...f, limit });
-  let journeys: Journey[] = f.outcome ? traced.filter((j) => j.outcome === f.outcome) : traced;
+  // outcome or subject filter follows, which needs every journey of the window to filter.
+  const subject = f.subject?.toLowerCase();
+  const filtered = f.outcome !== undefined || subject !== undefined;
+  // (Without the asked limit too: the newest N journeys first and then the filter would leave fewer than N that match.)
+  const { limit: _asked, ...unlimited } = f;
+  const traced = await trace(reader, filtered ? unlimited : { ...f, limit });
+  let journeys: Journey[] = filtered
+    ? traced.filter((j) => (f.outcome === undefined || j.outcome === f.outcome) && (subject === undefined || (subjectOf(j)?.toLowerCase().includes(subject) ?? false)))
+    : traced;
   const truncated = journeys.length > limit || traced.truncated === true;
   if (journeys.length > limit) journeys = journeys.slice(-limit);
   return { journeys, truncated };

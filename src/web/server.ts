@@ -21,7 +21,7 @@ import { visibleDomainDiagnosis, visibleIpDiagnosis } from '../research/visibili
 import { REF_PATTERN } from '../mail/ref.js';
 import { blockListOf, inList } from '../util/cidr.js';
 import { logSafe } from '../util/sanitize.js';
-import { FilterError, parseFilter } from '../research/filters.js';
+import { FilterError, filterErrorText, normalizeRef, parseFilter } from '../research/filters.js';
 import { href, html, type Html } from './html.js';
 import { isIP } from 'node:net';
 import { textsOf, type T, type TextKey, type Params } from './i18n/index.js';
@@ -88,8 +88,8 @@ interface Auth { user: User; scope: Scope; sessionId: string | null }
 
 /** An error for the user: the English message for logs and the API, a catalogue key for the page in the viewer's language. */
 class HttpError extends Error {
-  constructor(readonly statusCode: number, message: string, readonly key?: TextKey, readonly params?: Params) { super(message); }
-  text(t: T): string { return this.key ? t(this.key, this.params) : this.message; }
+  constructor(readonly statusCode: number, message: string, readonly key?: TextKey, readonly params?: Params, readonly words?: (lang: Lang) => string) { super(message); }
+  text(t: T, lang: Lang): string { return this.words ? this.words(lang) : this.key ? t(this.key, this.params) : this.message; }
 }
 
 /** The public path of the reference pages: web.public_path, else the path of reply.public_url, else /r/. */
@@ -143,7 +143,7 @@ function filterOf(q: Record<string, string>): SearchFilter {
     f = parseFilter(values);
   } catch (err) {
     // Research's words name the fields, as the form and the API do.
-    if (err instanceof FilterError) throw new HttpError(400, err.message, err.message.startsWith('needs at least one of') ? 'error.empty_search' : undefined);
+    if (err instanceof FilterError) throw new HttpError(400, err.message, undefined, undefined, (lang) => filterErrorText(err, lang));
     throw err;
   }
   // A page of the UI or one API answer: 1000 journeys at most (the default).
@@ -283,7 +283,7 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
     const msg = csrf ? 'The form was stale or did not come from this site; reload the page and try again.'
       : status >= 500 ? 'Internal error.' : err.message;
     if (api) return reply.code(status).send({ error: msg });
-    const text = csrf ? ctx.t('error.csrf') : status >= 500 ? ctx.t('error.internal') : err instanceof HttpError ? err.text(ctx.t) : status === 404 ? ctx.t('error.not_found') : err.message;
+    const text = csrf ? ctx.t('error.csrf') : status >= 500 ? ctx.t('error.internal') : err instanceof HttpError ? err.text(ctx.t, ctx.lang) : status === 404 ? ctx.t('error.not_found') : err.message;
     return plainPage(req, reply, status, status === 403 ? 'error.refused_title' : 'error.title', html`<p>${text}</p><p><a href="/">${ctx.t('error.back')}</a></p>`, ctx);
   });
   const notFound = (req: FastifyRequest, reply: FastifyReply, api = false): FastifyReply => {
@@ -357,7 +357,7 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
         body = results(r, ctx, { q, limit: f.limit, reports: !!deps.renderReport });
       } catch (err) {
         if (!(err instanceof HttpError)) throw err;
-        body = html`<p class="error">${err.text(ctx.t)}</p>`;
+        body = html`<p class="error">${err.text(ctx.t, ctx.lang)}</p>`;
       }
     }
     return userPage(req, reply, a, ctx, ctx.t('search.title'), html`${searchForm(q, ctx, a.scope)}${body}`);
@@ -367,8 +367,9 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
   // One field on the start page: an address, a domain, an IP address or a REF, sent to the search with the field it belongs in.
   app.get('/find', async (req, reply) => {
     const v = (queryOf(req).q ?? '').trim();
-    const field = REF_PATTERN.test(v.toUpperCase()) ? 'ref' : v.includes('@') ? 'rcpt' : isIP(v) ? 'ip' : 'domain';
-    return reply.redirect(v ? href('/search', { [field]: field === 'ref' ? v.toUpperCase() : v }) : '/search', 303);
+    const ref = v.includes('@') || v.includes('.') || v.includes(':') ? null : normalizeRef(v);
+    const field = ref ? 'ref' : v.includes('@') ? 'rcpt' : isIP(v) ? 'ip' : 'domain';
+    return reply.redirect(v ? href('/search', { [field]: ref ?? v }) : '/search', 303);
   });
 
   // The overview: charts of the last days' mail (overview-page.ts), a customer's of its own domains only; cached a minute per question.
@@ -424,8 +425,10 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
     return reply.type(out.contentType).header('content-disposition', `attachment; filename="${filename}"`).send(out.body);
   };
 
-  const journeyOf = async (a: Auth, ref: string, rcpt: string | undefined, lang: Lang) => {
-    if (!/^[\x21-\x7e]{1,200}$/.test(ref)) return null;
+  const journeyOf = async (a: Auth, asked: string, rcpt: string | undefined, lang: Lang) => {
+    // A REF as people copy it (lower case, a dash, O for 0) is the same REF.
+    const ref = /^[\x21-\x7e]{1,200}$/.test(asked) ? normalizeRef(asked) : null;
+    if (!ref) return null;
     const r = await research.journeysOfRef(ref, a.scope, lang, true);
     const j = rcpt ? r.journeys.find((x) => x.rcpt === rcpt.toLowerCase()) : r.journeys[0];
     return j ? { result: { ...r, journeys: [j] }, journey: j } : null;
@@ -497,8 +500,8 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
     const key = clientKey(req.ip);
     if (publicHits.blocked(key)) return plainPage(req, reply.header('retry-after', '60'), 429, 'public.busy_title', html`<p>${ctx.t('public.busy')}</p>`, ctx);
     publicHits.fail(key);
-    const ref = req.params.ref.toUpperCase();
-    const v = REF_PATTERN.test(ref) ? await research.publicView(ref, ctx.lang) : null;
+    const ref = normalizeRef(req.params.ref.slice(0, 64));
+    const v = ref && REF_PATTERN.test(ref) ? await research.publicView(ref, ctx.lang) : null;
     if (!v) return plainPage(req, reply, 404, 'public.unknown_title', html`<p>${ctx.t('public.unknown')}</p>`, ctx);
     return plainPage(req, reply, 200, 'public.title', publicPage(v, ctx), ctx);
   });

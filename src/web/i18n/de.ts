@@ -100,6 +100,7 @@ export const de: Record<TextKey, string> = {
   'finding.event': 'Ereignis',
 
   'journey.title': 'Was mit dieser Nachricht geschah',
+  'journey.verdict': 'Ergebnis in einem Satz',
   'journey.cause': 'Ursache und Belege',
   'journey.no_diagnosis': 'Keine Diagnose: Die Übertragung wurde nicht abgeschlossen.',
   'journey.checks_passed_one': '1 Prüfung bestanden',

@@ -103,6 +103,7 @@ export const en = {
   'finding.event': 'event',
 
   'journey.title': 'What happened to this message',
+  'journey.verdict': 'Verdict',
   'journey.cause': 'Cause and evidence',
   'journey.no_diagnosis': 'No diagnosis: the transaction did not finish.',
   'journey.checks_passed_one': '1 check passed',

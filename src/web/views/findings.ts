@@ -1,6 +1,7 @@
 // A finding as a card, and the short words of a journey for lists.
 import type { Finding, Lang } from '../../research/explain.js';
-import type { ExplainedJourney } from '../../research/search.js';
+import { subjectOf, type ExplainedJourney } from '../../research/search.js';
+import { causeText } from '../../research/verdict.js';
 import { html, type Html } from '../html.js';
 import type { TextKey } from '../i18n/index.js';
 import type { ViewContext } from './format.js';
@@ -17,13 +18,9 @@ export function findingBlock(f: Omit<Finding, 'evidence'> & { evidence?: number[
 <p class="what">${f.what}</p><p class="action"><em>${t('finding.what_to_do')}</em> ${f.action}</p>${extra ?? ''}</div>`;
 }
 
-export function subjectOf(j: ExplainedJourney): string | null {
-  const e = j.events.find((x) => x.kind === 'data.received' && typeof x.details?.subject === 'string');
-  return e ? (e.details!.subject as string) : null;
-}
+export { subjectOf };
 
-/** The cause in a few words for a list row: the main finding's title (the generic "delivered" says nothing a status word does not). */
-export function causeOf(j: ExplainedJourney, _lang: Lang): string {
-  const main = j.explanations.find((f) => f.code !== 'delivered');
-  return main?.title ?? '';
+/** The cause in a few words for a list row ("on block list Spamhaus ZEN", "virus in Rechnung.docm"). */
+export function causeOf(j: ExplainedJourney, lang: Lang): string {
+  return causeText(j, lang);
 }

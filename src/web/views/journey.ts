@@ -7,8 +7,10 @@ import type { ExplainedJourney } from '../../research/search.js';
 import type { StoredEvent } from '../../ledger/types.js';
 import type { DomainDiagnosis, IpDiagnosis } from '../../dnscheck/diagnostics.js';
 import { Html, href, html } from '../html.js';
-import { addr, outcomeBadge, senderText, timeCell, type ViewContext } from './format.js';
-import { findingBlock, subjectOf, toneOf } from './findings.js';
+import { addr, senderText, timeCell, type ViewContext } from './format.js';
+import { checksSummary, verdictOf } from '../../research/verdict.js';
+import { evidenceOf } from '../../research/evidence.js';
+import { findingBlock, subjectOf } from './findings.js';
 import { domainResult, ipResult } from './diagnostics.js';
 import { journeyHref, nearMisses } from './search.js';
 
@@ -32,18 +34,23 @@ function replyText(code: number | null | undefined, reply: string | null | undef
   return code && !reply.startsWith(String(code)) ? `${code} ${reply}` : reply;
 }
 
+/** The verdict in one sentence (research/verdict.ts): the cause, whose side, the key evidence. */
 function verdictBox(j: ExplainedJourney, ctx: ViewContext): Html {
-  const { t } = ctx;
-  const main = j.explanations.find((f) => f.code !== 'delivered') ?? j.explanations[0];
-  const side = main ? t(main.side === 'sender' ? 'finding.side_sender' : main.side === 'recipient' ? 'finding.side_recipient' : 'finding.side_none') : '';
-  return html`<section class="verdict tone-${toneOf(j.outcome)}"><p class="headline">${outcomeBadge(j.outcome, t)} ${main ? `${main.title} (${side})` : t('journey.no_diagnosis')}</p></section>`;
+  const v = verdictOf(j, ctx.lang);
+  return html`<section class="verdict tone-${v.tone}" aria-label="${ctx.t('journey.verdict')}"><p class="headline">${v.headline}</p></section>`;
 }
 
 function checksLine(j: ExplainedJourney, ctx: ViewContext): Html {
-  const checks = j.events.filter((e) => e.kind === 'check.result');
-  const passed = checks.filter((e) => e.verdict === 'pass' || e.verdict === 'skip' || e.verdict === 'allow');
-  if (!checks.length) return html``;
-  return html`<p class="muted">${ctx.t(passed.length === 1 ? 'journey.checks_passed_one' : 'journey.checks_passed_other', { n: passed.length })}</p>`;
+  if (!j.events.some((e) => e.kind === 'check.result')) return html``;
+  return html`<p class="muted">${checksSummary(j.events, ctx.lang).text}</p>`;
+}
+
+/** The proof of a finding as the report words it: what the block list answered, the signature and file, the records. */
+function evidenceBlock(j: ExplainedJourney, code: string, ctx: ViewContext): Html {
+  const lines = evidenceOf(j, ctx.lang, code).filter((l) => l.fields.length > 0);
+  if (!lines.length) return html``;
+  return html`${lines.map((l) => html`<p class="evidence-title">${timeCell(`${l.time.replace(' ', 'T')}Z`, ctx, true)} · ${l.title}</p>
+<dl class="evidence">${l.fields.map((f) => html`<dt>${f.label}</dt><dd>${f.value}</dd>`)}</dl>`)}`;
 }
 
 function facts(j: ExplainedJourney, ctx: ViewContext): Html {
@@ -102,10 +109,10 @@ ${rc.ip ? ipResult(rc.ip.addr, rc.ip.result, rc.ip.error, ctx) : html`<p>${t('re
 export function journeyView(j: ExplainedJourney, ctx: ViewContext, o: JourneyOptions): Html {
   const { t } = ctx;
   const self = `/journey/${encodeURIComponent(j.ref)}`;
-  // The cause first: the specific finding before the generic "delivered".
-  const findings = [...j.explanations].sort((a, b) => Number(a.code === 'delivered') - Number(b.code === 'delivered'));
+  // The cause first (research orders the findings: the specific before the generic "delivered").
+  const findings = j.explanations;
   const evidenceLinks = (ids: number[]): Html => (ids.length ? html`<p class="muted">${t('finding.proved_by')} ${ids.map((id, i) => html`${i ? ', ' : ''}<a href="#e${id}">${t('finding.event')} ${String(id)}</a>`)}</p>` : html``);
-  const recorded = html`${findings.length ? findings.map((f) => findingBlock(f, ctx, evidenceLinks(f.evidence))) : html`<p>${t('journey.no_diagnosis')}</p>`}${checksLine(j, ctx)}`;
+  const recorded = html`${findings.length ? findings.map((f) => findingBlock(f, ctx, html`${evidenceBlock(j, f.code, ctx)}${evidenceLinks(f.evidence)}`)) : html`<p>${t('journey.no_diagnosis')}</p>`}${checksLine(j, ctx)}`;
   const others = o.others.length ? html`<p>${t('journey.other_recipients')} ${o.others.map((x, i) => html`${i ? ', ' : ''}<a href="${journeyHref(x, ctx.lang)}">${addr(x.rcpt)}</a>`)}</p>` : html``;
   const reports = html`<p class="actions">${o.reportFormats
     ? ['pdf', 'html', 'text'].map((f) => html`<a class="report" download href="${href(`${self}/report`, { rcpt: j.rcpt, lang: ctx.lang, format: f })}">${t(`journey.report_${f as 'pdf' | 'html' | 'text'}`)}</a>`)

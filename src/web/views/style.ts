@@ -53,6 +53,7 @@ code { overflow-wrap: anywhere; }
 .finding.side-recipient { border-color: #b7791f; }
 .finding .side { font-size: .85em; color: #5b6670; }
 .finding p { margin: .3em 0; }
+p.evidence-title { margin: .5em 0 0; font-size: .88em; color: #5b6670; }
 dl.evidence { display: grid; grid-template-columns: max-content 1fr; gap: .15em 1em; margin: .3em 0; }
 dl.evidence dt { color: #5b6670; }
 dl.evidence dd { margin: 0; overflow-wrap: anywhere; }

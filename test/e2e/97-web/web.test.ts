@@ -85,9 +85,11 @@ test('web UI in Chromium: research, scoping, public page, escaping, rate limit, 
     page.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
     assert.equal(await login(page, base, 'staff1', 'staff-password-1'), 303);
     assert.equal(new URL(page.url()).pathname, '/');
-    await page.fill('input[name=domain]', 'b.test');
-    await page.click('form.search button[type=submit]');
+    // The start page's one field finds by domain.
+    await page.fill('form.find input[name=q]', 'b.test');
+    await page.click('form.find button[type=submit]');
     await page.waitForLoadState();
+    assert.equal(new URL(page.url()).searchParams.get('domain'), 'b.test');
     await page.click(`table.list a[href^="/journey/${refB}"]`);
     await page.waitForLoadState();
     assert.match(new URL(page.url()).pathname, new RegExp(`^/journey/${refB}$`));
