@@ -7,7 +7,7 @@ import { blocklistLinks, type ListLink } from './blocklists.js';
 import { explainForSender, explainJourney, type Lang } from './explain.js';
 import { trace, type Outcome, type ResearchSettings } from './journeys.js';
 import { maskRecipients } from './mask.js';
-import { search, type SearchFilter, type SearchOptions, type SearchResult } from './search.js';
+import { search, type ExplainedJourney, type SearchFilter, type SearchOptions, type SearchResult } from './search.js';
 import { verdictOf, type Tone } from './verdict.js';
 import { domainOf, inScope, visibleJourney, type Scope } from './visibility.js';
 
@@ -41,8 +41,28 @@ export interface PublicView {
 /** The journeys of one REF the account may see (an unknown REF and a REF of another customer look the same: none). */
 export async function journeysOfRef(reader: LedgerReader, ref: string, scope: Scope, opts: SearchOptions, settings: ResearchSettings = {}): Promise<SearchResult> {
   const r = await search(reader, { ref, ...settings }, { ...opts, scope });
-  const journeys = r.journeys.filter((j) => j.ref === ref);
+  const journeys = await Promise.all(r.journeys.filter((j) => j.ref === ref).map((j) => withRetries(reader, j, scope, opts, settings)));
   return { ...r, journeys, near_misses: [], findings: [] };
+}
+
+/**
+ * A 4xx's retry comes under another REF, so the REF alone cannot tell
+ * whether the sender tried again: its journey is judged again among the
+ * recipient's journeys of the days after it, as a search by recipient would
+ * judge it (else the page would say "never tried again", or "a retry is
+ * expected", of a message that was retried and delivered).
+ */
+async function withRetries(reader: LedgerReader, j: ExplainedJourney, scope: Scope, opts: SearchOptions, settings: ResearchSettings): Promise<ExplainedJourney> {
+  if (j.outcome !== 'tempfailed' || !j.rcpt) return j;
+  const wide = await search(reader, { rcpt: j.rcpt, ...retryWindowOf(j, settings), ...settings }, { ...opts, scope });
+  return wide.journeys.find((x) => x.ref === j.ref && x.rcpt === j.rcpt) ?? j;
+}
+
+/** From the 4xx to a day past twice the retry window: where a retry of it would be. */
+function retryWindowOf(j: { started_at: string }, settings: ResearchSettings): { since: number; until: number } {
+  const t0 = Date.parse(j.started_at);
+  const window = settings.retryWindowMs ?? 2 * 3600e3;
+  return { since: t0 - 1000, until: Math.min(Date.now(), t0 + 2 * window + 86400e3) };
 }
 
 /** The recipient's address where a reply quotes it, on the page for the sender. */
@@ -60,7 +80,14 @@ const RECIPIENT: Record<Lang, string> = { en: 'the recipient address', de: 'die 
 export async function publicViewOf(reader: LedgerReader, ref: string, lang: Lang, settings: ResearchSettings = {}): Promise<PublicView | null> {
   const { dnsblLinks, ...traceSettings } = settings;
   // Each journey as its own recipient's customer would see it: no internals in what the sender reads.
-  const journeys = (await trace(reader, { ref, ...traceSettings })).filter((j) => j.ref === ref).map((j) => visibleJourney(j, [domainOf(j.rcpt)])!);
+  const own = (await trace(reader, { ref, ...traceSettings })).filter((j) => j.ref === ref);
+  // A 4xx judged among the recipient's journeys after it (withRetries says why).
+  const judged = await Promise.all(own.map(async (j) => {
+    if (j.outcome !== 'tempfailed' || !j.rcpt) return j;
+    const { since, until } = retryWindowOf(j, traceSettings);
+    return (await trace(reader, { rcpt: j.rcpt, since, until, ...traceSettings })).find((x) => x.ref === j.ref && x.rcpt === j.rcpt) ?? j;
+  }));
+  const journeys = judged.map((j) => visibleJourney(j, [domainOf(j.rcpt)])!);
   if (journeys.length === 0) return null;
   const rcpts = [...new Set(journeys.map((j) => j.rcpt.toLowerCase()))];
   const mask = (s: string): string => maskRecipients(s, rcpts, RECIPIENT[lang]);
