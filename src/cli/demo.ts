@@ -31,7 +31,7 @@ function webText(w: DemoWeb): string {
     '',
     `web UI: ${w.url}${w.fellBack ? `   (${DEMO_WEB_DEFAULT} is taken, so a free port)` : ''}`,
     `    log in as ${w.user}, password ${w.password}   (a staff account for this run, in ${w.usersFile})`,
-    `    search the domain ${CUSTOMER_DOMAIN} and open a journey; "Recheck now" asks the demo's DNS server`,
+    `    search the domain ${CUSTOMER_DOMAIN} and open a journey; "Check again now" asks the demo's DNS server`,
     '',
   ].join('\n');
 }

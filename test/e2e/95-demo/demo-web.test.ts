@@ -10,7 +10,27 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { requireTool } from '../../helpers/env.js';
 import { BIN, freePort, run } from '../../helpers/server.js';
+
+/** What the verdict of each story's journey must say: its cause, in words. */
+const STORY_VERDICTS: Record<string, { en: RegExp; de: RegExp }> = {
+  delivered: { en: /^Delivered .* fetched .* by a mail program/, de: /^Zugestellt .* von einem Mailprogramm .* abgerufen/ },
+  fetched_and_deleted: { en: /^Delivered, then fetched and deleted .*recipient's side/, de: /^Zugestellt, dann .* abgerufen und gelöscht/ },
+  delivered_not_fetched: { en: /^Delivered, not fetched yet/, de: /^Zugestellt, noch nicht abgerufen/ },
+  virus: { en: /^Rejected: the attachment \S+\.docx contains Office macros/, de: /^Abgelehnt: Der Anhang \S+\.docx enthält Office-Makros/ },
+  spam: { en: /^Rejected: .*spam/i, de: /^Abgelehnt: .*Spam/ },
+  sender_ip_blocklisted: { en: /^Rejected: the sender's server [\d.]+ is on /, de: /^Abgelehnt: Der Server des Absenders [\d.]+ steht auf / },
+  sender_dynamic_ip: { en: /^Rejected: .*dynamic .*provider's mail server/, de: /^Abgelehnt: .*dynamische .*Mailserver seines Providers/ },
+  sender_mx_is_ip: { en: /^Rejected: the MX record of \S+ names [\d.]+, an IP address instead of a host name/, de: /^Abgelehnt: Der MX-Eintrag von \S+ nennt [\d.]+, eine IP-Adresse statt eines Hostnamens/ },
+  sender_domain_unresolvable: { en: /^Rejected: the sender domain \S+ has no mail server/, de: /^Abgelehnt: Die Absender-Domain \S+ hat im DNS keinen Mailserver/ },
+  spf_fail: { en: /^Rejected: the SPF record of \S+ does not allow the server/, de: /^Abgelehnt: Der SPF-Eintrag von \S+ erlaubt dem Server/ },
+  unknown_recipient: { en: /^Rejected: the address \S+ does not exist here \(a similar mailbox exists: mueller@/, de: /^Abgelehnt: Die Adresse \S+ gibt es hier nicht \(ein ähnliches Postfach existiert: mueller@/ },
+  message_too_large: { en: /^Rejected: the message is larger than the limit/, de: /^Abgelehnt: Die Nachricht ist größer als die Grenze/ },
+  tempfail_retried: { en: /^Temporarily refused, reason: .*no PTR.*tried again later/, de: /^Vorübergehend abgewiesen, Grund: .*PTR.*erneut versucht/ },
+  tempfail_not_retried: { en: /never tried again/, de: /nie erneut versucht/ },
+};
 
 const DOMAIN = 'kunde.demo';
 
@@ -153,6 +173,34 @@ test('demo --web HOST:PORT: the printed login works, the stories are in the sear
   const recheck = await b.post(`/journey/${spfRef}/recheck`, { _csrf: csrfOf(journey.body) });
   assert.equal(recheck.status, 200);
   assert.ok(count(recheck.body) > count(journey.body), 'the recheck found the SPF record through the demo DNS server');
+
+  // In Chromium, on a phone, in both languages: every story's journey page
+  // opens with a verdict that names its cause, and nothing scrolls sideways.
+  const chromiumPath = requireTool(t, 'chromium');
+  if (chromiumPath) {
+    const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+    t.after(() => browser.close());
+    const ctx = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    const page = await ctx.newPage();
+    await page.goto(`${base}/login`);
+    await page.fill('input[name=name]', user!);
+    await page.fill('input[name=password]', password!);
+    await Promise.all([page.waitForURL((u) => u.pathname === '/'), page.click('button[type=submit]')]);
+    const missing: string[] = [];
+    for (const [story, ref] of refs) {
+      const want = STORY_VERDICTS[story.replace(/ \(.*$/, '')];
+      assert.ok(want, `no expected verdict for the story ${story}`);
+      for (const lang of ['en', 'de'] as const) {
+        await page.goto(`${base}/journey/${ref}?lang=${lang}`);
+        const verdict = (await page.locator('.verdict').first().innerText()).trim();
+        if (!want[lang].test(verdict)) missing.push(`${story} (${lang}): ${verdict}`);
+        const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert.ok(wide <= 0, `${story} (${lang}) scrolls sideways by ${wide} px`);
+      }
+    }
+    assert.deepEqual(missing, [], 'verdicts that do not name their cause');
+    await ctx.close();
+  }
 
   // Ctrl-C: every server stops, the process exits 0.
   demo.proc.kill('SIGINT');
