@@ -62,8 +62,10 @@ export function renderHtml(m: ReportModel): string {
   if (m.findings.length) parts.push(`<h2>${e(m.labels.cause)}</h2>${causes(m.findings, m)}`);
   if (m.near_misses.length) parts.push(`<h2>${e(m.labels.near_misses)}</h2>${list(m.near_misses)}`);
   if (m.forward) parts.push(forward(m.forward, m, 'h2'));
+  // A report of a whole search: every message's verdict first, so it reads in a minute.
+  if (m.journeys.length > 1) parts.push(`<h2>${e(m.labels.contents)}</h2><ol>${m.journeys.map((j, i) => `<li><a href="#m${i + 1}">${e(j.verdict)}</a></li>`).join('')}</ol>`);
   m.journeys.forEach((j, i) => {
-    parts.push(`<section><h2>${e(m.labels.journey)} ${i + 1}</h2><p><strong>${e(j.summary)}</strong></p><p class="verdict">${e(j.verdict)}</p>${facts(j.facts)}`);
+    parts.push(`<section id="m${i + 1}"><h2>${e(m.labels.journey)} ${i + 1}</h2><p><strong>${e(j.summary)}</strong></p><p class="verdict">${e(j.verdict)}</p>${facts(j.facts)}`);
     parts.push(`<h3>${e(m.labels.timeline)}</h3><table class="timeline"><thead><tr><th class="t">${e(m.labels.time)}</th><th class="n">${e(m.labels.node)}</th><th>${e(m.labels.event)}</th></tr></thead><tbody>`
       + j.timeline.map((r) => `<tr><td>${e(r.time)}</td><td>${e(r.node)}<br><span class="meta">${e(r.source)}</span></td><td>${e(r.text)}</td></tr>`).join('')
       + '</tbody></table>');

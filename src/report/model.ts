@@ -65,7 +65,7 @@ export interface ReportModel {
 }
 
 export interface Labels {
-  question: string; timeline: string; time: string; node: string; source: string; event: string;
+  question: string; timeline: string; time: string; node: string; source: string; event: string; contents: string;
   cause: string; evidence: string; forward: string; forward_intro: string; near_misses: string;
   generated: string; truncated: string; action: string; journey: string; side: Record<Side, string>;
 }
@@ -75,14 +75,14 @@ const LABELS: Record<Lang, Labels> = {
     question: 'Search', timeline: 'Journey of the message (times in UTC)', time: 'Time (UTC)', node: 'Server', source: 'Source', event: 'What happened',
     cause: 'Cause', evidence: 'Evidence from the log', forward: 'To forward to the sender',
     forward_intro: "You can forward the following text to the sender; it is meant for the sender's mail administrator.",
-    near_misses: 'Near misses', generated: 'Generated', truncated: 'More messages matched than are shown; narrow the search.',
+    near_misses: 'Near misses', contents: 'The messages of this report, each in one sentence', generated: 'Generated', truncated: 'More messages matched than are shown; narrow the search.',
     action: 'What to do', journey: 'Message', side: { sender: "sender's side", recipient: "recipient's side", none: 'no fault' },
   },
   de: {
     question: 'Suche', timeline: 'Weg der Nachricht (Zeiten in UTC)', time: 'Zeit (UTC)', node: 'Server', source: 'Quelle', event: 'Was geschah',
     cause: 'Ursache', evidence: 'Belege aus dem Protokoll', forward: 'Zur Weiterleitung an den Absender',
     forward_intro: 'Den folgenden Text können Sie an den Absender weiterleiten; er ist für dessen Mail-Administrator bestimmt.',
-    near_misses: 'Ähnliche Treffer', generated: 'Erstellt', truncated: 'Es passten mehr Nachrichten als gezeigt; bitte die Suche eingrenzen.',
+    near_misses: 'Ähnliche Treffer', contents: 'Die Nachrichten dieses Berichts in je einem Satz', generated: 'Erstellt', truncated: 'Es passten mehr Nachrichten als gezeigt; bitte die Suche eingrenzen.',
     action: 'Was zu tun ist', journey: 'Nachricht', side: { sender: 'Seite des Absenders', recipient: 'Seite des Empfängers', none: 'kein Fehler' },
   },
 };

@@ -169,8 +169,13 @@ export function renderPdf(m: ReportModel, opts: { now?: Date; fonts?: PdfFonts }
   if (m.findings.length) { heading(m.labels.cause, 13); causes(m.findings); }
   if (m.near_misses.length) { heading(m.labels.near_misses, 13); for (const n of m.near_misses) para(`• ${n}`, { indent: 8 }); }
   if (m.forward) forward(m.forward, 13);
+  // A report of a whole search: every message's verdict first, so it reads in a minute.
+  if (m.journeys.length > 1) {
+    heading(m.labels.contents, 13);
+    m.journeys.forEach((j, i) => para(`${i + 1}. ${j.verdict}`, { indent: 8 }));
+  }
   m.journeys.forEach((j, i) => {
-    if (i > 0) doc.addPage();
+    if (i > 0 || m.journeys.length > 1) doc.addPage();
     heading(`${m.labels.journey} ${i + 1}`, 14);
     para(j.summary, { font: B, gap: 0.2 });
     para(j.verdict, { gap: 0.4 });

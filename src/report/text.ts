@@ -53,6 +53,8 @@ export function renderText(m: ReportModel): string {
   if (m.findings.length) out.push(...heading(m.labels.cause, '-'), ...causes(m.findings, m, '  '), '');
   if (m.near_misses.length) out.push(...heading(m.labels.near_misses, '-'), ...m.near_misses.flatMap((n) => block('  - ', '    ', n)), '');
   if (m.forward) out.push(...forward(m.forward, m, ''), '');
+  // A report of a whole search: every message's verdict first, so it reads in a minute.
+  if (m.journeys.length > 1) out.push(...heading(m.labels.contents, '-'), ...m.journeys.flatMap((j, i) => block(`  ${i + 1}. `, '     ', j.verdict)), '');
   m.journeys.forEach((j, i) => {
     // The summary holds client-sent addresses: its continuation lines are
     // indented so no part of it can stand at a heading's column.

@@ -106,7 +106,12 @@ test('the pages in German and English, on a phone and a desktop', async (t) => {
         const ctx = await browser!.newContext({ viewport, locale: lang === 'de' ? 'de-DE' : 'en-US', timezoneId: 'Europe/Berlin' });
         contexts.push(ctx);
         const page = await ctx.newPage();
+        await page.goto(`${base}/login`);
+        await look(page, `login-${lang}-${device}`, lang);
         await login(page, base, 'staff1', 'staff-password-1');
+        // The start page: the overview with its charts.
+        const start = await look(page, `overview-staff-${lang}-${device}`, lang);
+        assert.match(start, lang === 'de' ? /Nachricht finden/ : /Find a message/);
         // The language comes from the browser (Accept-Language), without a switch.
         await page.goto(`${base}/search?domain=a.test&since=1d`);
         const list = await look(page, `search-staff-${lang}-${device}`, lang);
