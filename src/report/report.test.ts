@@ -143,7 +143,7 @@ test('html: hostile subject and address show as text, never as markup', async ()
   assert.ok(html.includes('&lt;script&gt;alert(1)&lt;/script&gt; Grüße \\u202egnp.exe\\u202c'), 'the subject is shown as text');
   assert.ok(!html.includes('\u202e'));
   assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">/);
-  assert.doesNotMatch(html, /<link|src=|href=/, 'self-contained: no external resources');
+  assert.doesNotMatch(html, /<link|src=|href="(?!#m\d+")/, 'self-contained: no external resources (links within the page only)');
   assert.match(html, /Fetched and deleted from the mailbox/);
   assert.match(html, /No such mailbox/);
 });
@@ -261,6 +261,17 @@ test('each message says its verdict first, and the text to forward fits the atta
       assert.doesNotMatch(text, /elsewhere\.test|\/var\/lib\/mailproof/);
       const html = renderHtml(m);
       assert.ok(html.includes(`<p class="verdict">${escapeHtml(pdf.verdict)}</p>`));
+      // A report of a whole search lists every message's verdict before the first message, in order.
+      const contents = m.labels.contents;
+      const head = text.slice(text.indexOf(contents), text.indexOf(`${m.labels.journey} 1`));
+      assert.ok(head.startsWith(contents), 'the list of verdicts comes before the first message');
+      let at = 0;
+      m.journeys.forEach((j, i) => {
+        const k = head.indexOf(`${i + 1}. ${j.verdict.slice(0, 40)}`, at);
+        assert.ok(k >= at, `message ${i + 1} in order in the list`);
+        at = k;
+      });
+      assert.ok(html.includes(`<li><a href="#m1">${escapeHtml(m.journeys[0]!.verdict)}</a></li>`));
     }
   } finally { await done(); }
 });
