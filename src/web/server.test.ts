@@ -455,3 +455,23 @@ test('over-long query values are refused', async () => {
   assert.equal((await c.get(`/search?rcpt=${'a'.repeat(5000)}`)).statusCode, 414);
   await a.close();
 });
+
+test('the start page\'s one field puts what was typed into the right search field; a REF as people copy it is the REF', async () => {
+  const a = await app();
+  const c = new Client(a, '203.0.113.70');
+  await c.login('staff1', 'staff-pw');
+  const where = async (q: string): Promise<string> => (await c.get(`/find?q=${encodeURIComponent(q)}`)).headers.location as string;
+  assert.equal(await where('bob@a.test'), '/search?rcpt=bob%40a.test');
+  assert.equal(await where('a.test'), '/search?domain=a.test');
+  assert.equal(await where('192.0.2.10'), '/search?ip=192.0.2.10');
+  assert.equal(await where('2001:db8::1'), '/search?ip=2001%3Adb8%3A%3A1');
+  assert.equal(await where(' 0123-4567-89ab '), '/search?ref=0123456789AB');
+  assert.equal(await where(''), '/search');
+  // The journey page takes the REF as copied, too.
+  assert.equal((await c.get('/journey/0123-4567-89ab?rcpt=bob@a.test')).statusCode, 200);
+  // A German browser gets German pages without asking.
+  const de = await c.get('/search?domain=a.test', { 'accept-language': 'de-DE,de;q=0.9,en;q=0.5' });
+  assert.match(de.body, /<html lang="de">/);
+  assert.match(de.body, /Empfänger-Domain/);
+  await a.close();
+});
