@@ -49,7 +49,7 @@ test('Postfix gave up (status=expired) and sent another message later: not a ret
   const open = await trace(3600);
   const shopJourneys = open.filter((j) => j.mail_from === 'orders@shop.test');
   assert.deepEqual(shopJourneys.map((j) => [j.outcome, j.diagnosis[0]]), [['tempfailed', 'tempfail_pending'], ['delivered', 'delivered']], JSON.stringify(shopJourneys.map((j) => [j.outcome, j.diagnosis])));
-  assert.match(shopJourneys[0]!.explanations[0]!.what, /because of greylisting/);
+  assert.match(shopJourneys[0]!.explanations[0]!.what, /The reason: greylisting/);
   assert.ok(shopJourneys[0]!.retry_by, 'a pending 4xx says until when');
 
   // 2. A partner's Postfix retries the same message until the greylisting lets it in.

@@ -21,18 +21,24 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.
  * event-table.ts): every test file under src/ that calls one of them (the
  * first test below checks that none is missing here). Research tests that
  * reason over events in memory (diagnosis, explain, filters, mask,
- * visibility) read no store. Not here, since they build their store
+ * attachment, blocklists) read no store. Not here, since they build their store
  * themselves: research-pool.test.ts and metrics.test.ts (a SqliteStoreWriter;
  * research-pool also asserts that inline research on SQLite holds its
  * thread), ingest/ledger.test.ts (the SQLite store of IngestLedger).
  */
 const SUITES = [
+  'src/research/evidence.test.ts',
   'src/research/journeys.test.ts',
+  'src/research/overview.test.ts',
+  'src/research/public-view.test.ts',
+  'src/research/verdict.test.ts',
+  'src/research/visibility.test.ts',
   'src/research/near-misses.test.ts',
   'src/research/search.test.ts',
   'src/research/sessions.test.ts',
   'src/report/report.test.ts',
   'src/web/customer-scope.test.ts',
+  'src/web/overview-view.test.ts',
   'src/web/server.test.ts',
   'src/ingest/policy.test.ts',
 ];
