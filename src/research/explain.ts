@@ -1,7 +1,8 @@
 import type { StoredEvent } from '../ledger/types.js';
 import { attachmentKind, type AttachmentKind } from './attachment.js';
-import { checksOf, CODES, type Code } from './diagnosis.js';
+import { checksOf, CODES, findingCode, type Code } from './diagnosis.js';
 import { intoMailbox, type Access, type Journey, type Outcome } from './journeys.js';
+import { checkName } from './event-words.js';
 
 // The explanations of the diagnosis codes of DESIGN.md, in German and English:
 // what happened, whose side it is on, what that side must do, and the events
@@ -330,6 +331,8 @@ export interface KnownFacts {
   sender_domain: string | null;
   /** The domain SPF checked (its evidence), else the sender domain. */
   spf_domain: string | null;
+  /** What SPF found for the refusal (fail, softfail, permerror ...), from its evidence. */
+  spf_result: string | null;
   rcpt: string;
   /** The block lists that listed the client, by their names. */
   lists: string[];
@@ -398,6 +401,7 @@ export function knownFactsOf(j: FactSource): KnownFacts {
     mail_from: j.mail_from ?? null,
     sender_domain: senderDomain,
     spf_domain: str(ev('spf').domain) ?? senderDomain,
+    spf_result: str(ev('spf').result),
     rcpt: j.rcpt,
     lists,
     listed_dynamic: meanings.length ? meanings.some((m) => DYNAMIC_MEANING.test(m)) : null,
@@ -602,27 +606,332 @@ export function explainJourney(j: Journey, lang: Lang): Finding[] {
 /** The codes that say "it is in the mailbox", whatever happened there since: to the sender, all one. */
 export const DELIVERED_CODES: readonly Code[] = ['delivered', 'fetched_and_deleted', 'delivered_not_fetched', 'access_not_recorded'];
 
+/** What happened in the recipient's mailbox after the delivery: the customer's business, never the sender's. */
+const MAILBOX_CODES = ['fetched_and_deleted', 'delivered_not_fetched', 'access_not_recorded'] as const;
+type PublicCode = Exclude<Code, (typeof MAILBOX_CODES)[number]>;
+
+function isPublicCode(code: Code): code is PublicCode {
+  return !(MAILBOX_CODES as readonly string[]).includes(code);
+}
+
+/** The codes the public REF page can explain: every code but the mailbox's (a new code fails to compile in FOR_SENDER until it has its texts). */
+export const PUBLIC_CODES: readonly PublicCode[] = CODES.filter(isPublicCode);
+
+/** Why a 4xx was given, as the sender reads it; it picks the advice (TEMPFAIL_FIX). */
+export const TEMPFAIL_KINDS = ['greylist', 'no_ptr', 'no_fcrdns', 'rate', 'spam', 'ours', 'lookup', 'recipient', 'mailbox', 'check', 'reply'] as const;
+export type TempfailKind = (typeof TEMPFAIL_KINDS)[number];
+
+/** The facts of the sender's texts: the staff's, with the sender's words for a 4xx and what picks a text's variant. */
+export interface SenderFacts extends Facts {
+  tempfail_kind: TempfailKind;
+  /** What SPF found (fail, softfail, permerror ...); '' unknown. */
+  spf_result: string;
+  /** yes: our server refused while the sender's server was connected (RCPT or DATA), rather than in a later bounce. */
+  in_session: 'yes' | '';
+}
+
 /**
- * Texts for the sender (the public REF page), where the customer's texts
- * would speak to the recipient or name the recipient's address.
+ * Why a journey got its 4xx, for the sender: in the second person, and
+ * without our internals (no component names, no replies of the mailbox
+ * server behind us, no check's inner reason); tempfailCause is the staff's.
  */
-const FOR_SENDER: Partial<Record<Code, Record<Lang, Text>>> = {
+export function tempfailForSender(j: Pick<Journey, 'events' | 'reply' | 'client_ip'>, lang: Lang): { kind: TempfailKind; cause: string } {
+  const de = lang === 'de';
+  const ip = j.client_ip ? ` ${j.client_ip}` : '';
+  const refusing = j.events.find((e) => e.kind === 'check.result' && e.verdict === 'tempfail');
+  if (refusing) {
+    const ev = checkEvidence(refusing);
+    const name = CHECK_WORDS[lang][refusing.check_name ?? ''] ?? checkName(lang, refusing.check_name);
+    switch (refusing.check_name) {
+      case 'greylist':
+        return { kind: 'greylist', cause: de ? 'Greylisting (der erste Versuch eines bisher unbekannten Absenders wird absichtlich aufgeschoben)' : 'greylisting (the first attempt from a sender not seen before is deferred on purpose)' };
+      case 'client_identity':
+        if (ev.finding === 'no_ptr') return { kind: 'no_ptr', cause: de ? `die Adresse Ihres Servers${ip} hat keinen Namen im DNS (keinen PTR-Eintrag)` : `your server's address${ip} has no name in DNS (no PTR record)` };
+        if (ev.finding === 'no_fcrdns') return { kind: 'no_fcrdns', cause: de ? `der Name (PTR) der Adresse Ihres Servers${ip} zeigt nicht auf diese Adresse zurück` : `the name (PTR) of your server's address${ip} does not resolve back to that address` };
+        break;
+      case 'rate': return { kind: 'rate', cause: de ? 'Ihr Server sendete mehr Nachrichten, als unsere Senderate erlaubt' : 'your server sent more messages than our sending rate allows' };
+      case 'recipient': return { kind: 'recipient', cause: de ? 'die Empfängeradresse ließ sich vorerst nicht bestätigen' : 'the recipient address could not be confirmed for now' };
+      case 'spam':
+        if (ev.component === undefined) return { kind: 'spam', cause: de ? 'unser Spamfilter fand die Nachricht verdächtig und schob sie auf' : 'our spam filter found the message suspicious and deferred it' };
+        break;
+      default: break;
+    }
+    const component = str(ev.component);
+    // A DNS lookup that failed for now may be our resolver's fault or the sender's DNS servers': not said whose.
+    if (component === 'dns') return { kind: 'lookup', cause: de ? `${name} konnte vorerst nicht abgeschlossen werden (ein vorübergehender DNS-Fehler)` : `${name} could not be completed for now (a temporary DNS error)` };
+    if (component) return { kind: 'ours', cause: de ? `${name} konnte nicht arbeiten; das liegt auf unserer Seite` : `${name} could not run; that is on our side` };
+    return { kind: 'check', cause: de ? `${name} bat Ihren Server, es später erneut zu versuchen` : `${name} asked your server to try again later` };
+  }
+  const failed = j.events.find((e) => e.kind === 'check.result' && e.verdict === 'error');
+  if (failed) {
+    const name = CHECK_WORDS[lang][failed.check_name ?? ''] ?? checkName(lang, failed.check_name);
+    return { kind: 'ours', cause: de ? `${name} konnte nicht arbeiten; das liegt auf unserer Seite` : `${name} could not run; that is on our side` };
+  }
+  if (j.events.some((e) => e.kind === 'message.delivery_failed' && (e.smtp_code ?? 0) >= 400 && (e.smtp_code ?? 0) < 500)) {
+    return { kind: 'mailbox', cause: de ? 'der Postfach-Server nahm die Nachricht vorerst nicht an' : 'the mailbox server did not take the message for now' };
+  }
+  return { kind: 'reply', cause: de ? `unser Server antwortete ${j.reply ?? 'mit einem 4xx-Code'}` : `our server answered ${j.reply ?? 'with a 4xx code'}` };
+}
+
+/**
+ * Codes a 4xx gave without the check finding anything: it could not judge
+ * the message (our scanner or a DNS lookup failed, so the event names the
+ * component; the recipient could not be verified for now). diagnosis.ts
+ * gives such a tempfail the check's code all the same (an SPF temperror is
+ * spf_fail), which the sender must not read as "your server may not send".
+ */
+function unjudgedCodes(j: Pick<Journey, 'events'>): Set<string> {
+  const refusals = j.events.filter((e) => e.kind === 'check.result' && REFUSING.has(e.verdict ?? ''));
+  const couldNotJudge = (e: StoredEvent): boolean => e.verdict === 'tempfail' && (checkEvidence(e).component !== undefined || e.check_name === 'recipient');
+  const judged = new Set(refusals.filter((e) => !couldNotJudge(e)).map(findingCode));
+  return new Set(refusals.filter(couldNotJudge).map(findingCode).filter((c): c is Code => c !== null && !judged.has(c)));
+}
+
+/** A journey's codes as the sender may read them (unjudgedCodes left out), cause first (orderFindings). */
+export function codesForSender(j: Pick<Journey, 'events' | 'diagnosis'>): string[] {
+  const unjudged = unjudgedCodes(j);
+  return orderFindings(j.diagnosis.filter((c) => !unjudged.has(c)).map((code) => ({ code }))).map((x) => x.code);
+}
+
+/** The facts of a journey for the sender's texts. */
+export function senderFactsOf(j: FactSource, lang: Lang): SenderFacts {
+  const facts = factsOf(j, lang);
+  const k = knownFactsOf(j);
+  const de = lang === 'de';
+  const t = tempfailForSender(j, lang);
+  return {
+    ...facts,
+    // Unknown rather than "(no name)", so that fillKnown leaves the part out.
+    helo: k.helo ?? UNKNOWN[lang],
+    client_ptr: k.client_ptr ?? UNKNOWN[lang],
+    // German units in German sentences (the staff's texts keep their own).
+    score: k.score ? (k.reject_score ? `${k.score}, ${de ? 'Grenze' : 'limit'} ${k.reject_score}` : k.score) : facts.score,
+    limit: k.limit ? `${k.limit} ${de ? 'Bytes' : 'bytes'}` : facts.limit,
+    tempfail_cause: t.cause,
+    tempfail_kind: t.kind,
+    spf_result: k.spf_result ?? '',
+    in_session: j.events.some((e) => e.kind === 'rcpt.rejected' || e.kind === 'data.rejected') ? 'yes' : '',
+  };
+}
+
+/**
+ * `fill` for the sender's texts, which say less where a fact is missing:
+ * a part in [brackets] is left out when a fact in it is unknown ("Your
+ * server[ {client_ip}] is listed" reads "Your server is listed"), so no
+ * sentence reads "unknown" or guesses. No other text uses brackets.
+ */
+function fillKnown(template: string, facts: SenderFacts, lang: Lang): string {
+  const known = (key: string): boolean => {
+    const v = key in facts ? String(facts[key as keyof SenderFacts]) : '';
+    return v !== '' && v !== UNKNOWN[lang];
+  };
+  const kept = template.replace(/\[([^\]]*)\]/g, (_, part: string) => ([...part.matchAll(/\{(\w+)\}/g)].every((m) => known(m[1]!)) ? part : ''));
+  return fill(kept, facts);
+}
+
+/**
+ * The texts for the sender (the public REF page), addressed to the sender:
+ * "you", "your server", "your mail administrator"; German formal "Sie",
+ * "Ihr Server", "Ihr Mail-Administrator". The recipient's address is never
+ * filled in (the page masks it as "the recipient address"); what happened
+ * in the mailbox after the delivery is not the sender's business.
+ */
+const FOR_SENDER: Record<PublicCode, Record<Lang, Text>> = {
   delivered: {
+    // `what` is deliveredForSender's: when, and into a mailbox or to the next mail server.
     en: { title: 'Delivered', what: '', action: 'Nothing more to do on your side. If the recipient does not see it, ask them to check their mail program, its filter rules and the spam folder.' },
     de: { title: 'Zugestellt', what: '', action: 'Auf Ihrer Seite ist nichts mehr zu tun. Sieht der Empfänger sie nicht, bitten Sie ihn, sein Mailprogramm, dessen Filterregeln und den Spam-Ordner zu prüfen.' },
   },
+  virus: {
+    // `what` by what the scanner named (SENDER_VARIANTS), `action` by the kind of file (VIRUS_FOR_SENDER).
+    en: { title: 'Virus or dangerous attachment', what: 'Your message was refused because the attachment {file} contains {signature}.', action: '' },
+    de: { title: 'Virus oder gefährlicher Anhang', what: 'Ihre Nachricht wurde abgelehnt, weil der Anhang {file} {signature} enthält.', action: '' },
+  },
+  spam: {
+    en: { title: 'Refused as spam', what: 'Our content filter refused your message as spam[ (score {score})].', action: 'Send the message again without what makes it look like spam (links to dubious sites, nothing but large images, mass-mail headers), or ask the recipient to have your server allow-listed.' },
+    de: { title: 'Als Spam abgelehnt', what: 'Unser Inhaltsfilter lehnte Ihre Nachricht als Spam ab[ (Wert {score})].', action: 'Senden Sie die Nachricht ohne die Spam-Merkmale erneut (Links auf zweifelhafte Seiten, nur große Bilder, Massenmail-Kopfzeilen), oder bitten Sie den Empfänger, Ihren Server freischalten zu lassen.' },
+  },
+  sender_ip_blocklisted: {
+    // `action` by what the listing says (SENDER_VARIANTS): a dynamic address is not fixed by asking for removal.
+    en: { title: 'Your server is on a block list', what: 'Your server[ {client_ip}] is listed on {lists}, so our server did not accept the message from it.', action: '' },
+    de: { title: 'Ihr Server steht auf einer Sperrliste', what: 'Ihr Server[ {client_ip}] steht auf {lists}; deshalb hat unser Server die Nachricht von ihm nicht angenommen.', action: '' },
+  },
+  sender_dynamic_ip: {
+    en: { title: 'Sent from a dynamic (dial-up/DSL) address', what: 'Your server[ {client_ip}] has the name {client_ptr}, which marks a dynamic end-user address; mail servers on such addresses are not accepted.', action: "Send through your provider's mail server (smarthost) instead of delivering directly from your DSL line: your mail administrator sets it up in your mail server (for example an in-house Exchange)." },
+    de: { title: 'Versand von einer dynamischen (DSL-)Adresse', what: 'Ihr Server[ {client_ip}] heißt {client_ptr}; der Name kennzeichnet eine dynamische Endkunden-Adresse, und Mailserver auf solchen Adressen werden nicht angenommen.', action: 'Senden Sie über den Mailserver Ihres Providers (Smarthost), statt direkt von Ihrer DSL-Leitung zuzustellen: Ihr Mail-Administrator richtet ihn in Ihrem Mailserver ein (etwa einem hauseigenen Exchange).' },
+  },
+  sender_mx_is_ip: {
+    en: { title: "Your domain's MX is an IP address", what: 'The MX record of your domain[ {sender_domain}] names an IP address instead of a host name[ ({mx})]; RFC 5321 section 5.1 and RFC 1035 require a name, so mail servers may not be able to deliver replies to you.', action: 'Have whoever runs the DNS of your domain (usually your provider) set the MX record to a host name that has an address record.' },
+    de: { title: 'Der MX Ihrer Domain ist eine IP-Adresse', what: 'Der MX-Eintrag Ihrer Domain[ {sender_domain}] nennt eine IP-Adresse statt eines Hostnamens[ ({mx})]; RFC 5321 Abschnitt 5.1 und RFC 1035 verlangen einen Namen, daher können Mailserver Antworten an Sie womöglich nicht zustellen.', action: 'Lassen Sie vom Betreiber des DNS Ihrer Domain (meist Ihr Provider) als MX einen Hostnamen mit Adresseintrag eintragen.' },
+  },
+  sender_domain_unresolvable: {
+    en: { title: 'Your sender domain does not exist or takes no mail', what: 'Your sender domain[ {sender_domain}] has no mail server in DNS (it does not exist, has no MX or address record, or says it takes no mail); no reply could reach you there.', action: 'Send from a working sender address, or have the DNS of your domain fixed (usually by your provider).' },
+    de: { title: 'Ihre Absender-Domain existiert nicht oder nimmt keine Mail an', what: 'Ihre Absender-Domain[ {sender_domain}] hat im DNS keinen Mailserver (sie existiert nicht, hat keinen MX- oder Adresseintrag, oder sie erklärt, keine Mail anzunehmen); keine Antwort könnte Sie dort erreichen.', action: 'Senden Sie von einer funktionierenden Absenderadresse, oder lassen Sie das DNS Ihrer Domain reparieren (meist durch Ihren Provider).' },
+  },
+  spf_fail: {
+    // `what` and `action` by what SPF found (SENDER_VARIANTS): a broken record is not "your server may not send".
+    en: { title: 'SPF: your server may not send for the domain', what: 'The SPF record[ of {spf_domain}] does not allow your server[ {client_ip}] to send mail for that domain.', action: 'Send through a server that the SPF record[ of {spf_domain}] names, or have your mail administrator add your server to the record.' },
+    de: { title: 'SPF: Ihr Server darf nicht für die Domain senden', what: 'Der SPF-Eintrag[ von {spf_domain}] erlaubt Ihrem Server[ {client_ip}] nicht, für diese Domain zu senden.', action: 'Senden Sie über einen Server, den der SPF-Eintrag[ von {spf_domain}] nennt, oder lassen Sie Ihren Mail-Administrator Ihren Server in den Eintrag aufnehmen.' },
+  },
+  dmarc_reject: {
+    en: { title: 'DMARC: the domain asks to refuse this message', what: 'Your message failed the DMARC policy of the domain in its From: header, which asks receivers to reject such mail.', action: 'Ask your mail administrator to make your messages pass SPF or DKIM aligned with the From: domain (for example, by signing them with DKIM).' },
+    de: { title: 'DMARC: Die Domain verlangt die Ablehnung', what: 'Ihre Nachricht erfüllte die DMARC-Richtlinie der Domain im From:-Kopf nicht, und diese verlangt die Ablehnung solcher Mail.', action: 'Bitten Sie Ihren Mail-Administrator, dafür zu sorgen, dass Ihre Nachrichten SPF oder DKIM passend zur From:-Domain bestehen (etwa, indem er sie mit DKIM signiert).' },
+  },
   unknown_recipient: {
-    en: { title: 'No such mailbox', what: 'The recipient address does not exist here; your server got this answer at once.', action: 'Check the address for typos and send the message again to the correct address.' },
-    de: { title: 'Postfach existiert nicht', what: 'Die Empfängeradresse gibt es hier nicht; Ihr Server bekam diese Antwort sofort.', action: 'Prüfen Sie die Adresse auf Tippfehler und senden Sie die Nachricht erneut an die richtige Adresse.' },
+    // Never {rcpt}: the page masks the address, and "the address the recipient address" reads wrong.
+    en: { title: 'No such mailbox', what: 'The recipient address does not exist here; your server got this answer at once.', action: 'Check the address for typos and send your message again to the correct address.' },
+    de: { title: 'Postfach existiert nicht', what: 'Die Empfängeradresse gibt es hier nicht; Ihr Server bekam diese Antwort sofort.', action: 'Prüfen Sie die Adresse auf Tippfehler und senden Sie Ihre Nachricht erneut an die richtige Adresse.' },
+  },
+  message_too_large: {
+    en: { title: 'Message too large', what: 'Your message is larger than the size limit[ of {limit}] and was refused.', action: 'Send large files another way (a download link), or in smaller parts[, each under {limit}].' },
+    de: { title: 'Nachricht zu groß', what: 'Ihre Nachricht ist größer als die Größengrenze[ von {limit}] und wurde abgelehnt.', action: 'Senden Sie große Dateien auf anderem Weg (als Download-Link) oder in kleineren Teilen[, jeweils unter {limit}].' },
   },
   mailbox_full: {
-    en: { title: "Recipient's mailbox full", what: "The recipient's mailbox was full, so the message could not be stored.", action: "This is on the recipient's side: let the recipient know another way (by phone, for example); once they have made room, the message can be sent again." },
-    de: { title: 'Postfach des Empfängers voll', what: 'Das Postfach des Empfängers war voll; die Nachricht konnte nicht gespeichert werden.', action: 'Das liegt auf der Seite des Empfängers: Informieren Sie ihn auf anderem Weg (etwa telefonisch); sobald er Platz geschaffen hat, kann die Nachricht erneut gesendet werden.' },
+    en: { title: "Recipient's mailbox full", what: "The recipient's mailbox was full, so your message could not be stored.", action: "This is on the recipient's side: let the recipient know another way (by phone, for example); once they have made room, you can send the message again." },
+    de: { title: 'Postfach des Empfängers voll', what: 'Das Postfach des Empfängers war voll; Ihre Nachricht konnte nicht gespeichert werden.', action: 'Das liegt auf der Seite des Empfängers: Informieren Sie ihn auf anderem Weg (etwa telefonisch); sobald er Platz geschaffen hat, können Sie die Nachricht erneut senden.' },
+  },
+  // The 4xx: what the sender's server was asked, whether it did, and only then what to do (TEMPFAIL_FIX first, by the cause).
+  tempfail_not_retried: {
+    en: { title: 'Temporarily refused, not retried', what: 'Your server was asked to try again later. The reason: {tempfail_cause}. It did not try again: no further attempt of this message has reached us.', action: "Ask your mail administrator to check your server's queue and log for this message: after a temporary refusal (4xx) a mail server must keep trying for days (RFC 5321 section 4.5.4.1). If your server gave the message up, send it again." },
+    de: { title: 'Vorübergehend abgewiesen, nicht erneut versucht', what: 'Ihr Server wurde gebeten, es später erneut zu versuchen. Grund: {tempfail_cause}. Er hat es nicht erneut versucht: Kein weiterer Versuch dieser Nachricht hat uns erreicht.', action: 'Bitten Sie Ihren Mail-Administrator, Warteschlange und Protokoll Ihres Servers für diese Nachricht zu prüfen: Nach einer vorübergehenden Abweisung (4xx) muss ein Mailserver es über Tage weiter versuchen (RFC 5321 Abschnitt 4.5.4.1). Hat Ihr Server die Nachricht aufgegeben, senden Sie sie erneut.' },
+  },
+  tempfail_retried: {
+    en: { title: 'Temporarily refused, then retried', what: 'Your server was asked to try again later. The reason: {tempfail_cause}. It did: a later attempt of this message reached us.', action: 'Nothing to do about this attempt. The later attempt has its own reference, in our answer to it.' },
+    de: { title: 'Vorübergehend abgewiesen, dann erneut versucht', what: 'Ihr Server wurde gebeten, es später erneut zu versuchen. Grund: {tempfail_cause}. Er hat das getan: Ein späterer Versuch dieser Nachricht hat uns erreicht.', action: 'Zu diesem Versuch ist nichts zu tun. Der spätere Versuch hat eine eigene Referenz, in unserer Antwort darauf.' },
+  },
+  tempfail_pending: {
+    en: { title: 'Temporarily refused; your server should try again', what: 'Your server was asked to try again later. The reason: {tempfail_cause}. No new attempt of this message has reached us yet; one is expected[ by {retry_by}].', action: "Mail servers try again on their own, so there is nothing to do for now. If the message has not been delivered[ by {retry_by}], ask your mail administrator to check your server's queue." },
+    de: { title: 'Vorübergehend abgewiesen; Ihr Server sollte es erneut versuchen', what: 'Ihr Server wurde gebeten, es später erneut zu versuchen. Grund: {tempfail_cause}. Ein neuer Versuch dieser Nachricht hat uns noch nicht erreicht; er wird[ bis {retry_by}] erwartet.', action: 'Mailserver versuchen es von selbst erneut; im Moment ist also nichts zu tun. Ist die Nachricht[ bis {retry_by}] nicht zugestellt, bitten Sie Ihren Mail-Administrator, die Warteschlange Ihres Servers zu prüfen.' },
+  },
+  // On a REF page only in principle (a REF has an attempt); for completeness, as the sender would read it.
+  no_attempt_seen: {
+    en: { title: 'No attempt from you reached us', what: 'In the searched time, no connection from[ {sender},] your domain or your servers reached our servers.', action: "Check your outbox, and ask your mail administrator to check your server's log: the message did not leave, or went to another address." },
+    de: { title: 'Kein Versuch von Ihnen hat uns erreicht', what: 'Im gesuchten Zeitraum erreichte keine Verbindung von[ {sender},] Ihrer Domain oder Ihren Servern unsere Server.', action: 'Prüfen Sie Ihren Postausgang, und bitten Sie Ihren Mail-Administrator, das Protokoll Ihres Servers zu prüfen: Die Nachricht wurde nicht abgeschickt oder ging an eine andere Adresse.' },
+  },
+  likely_too_large: {
+    en: { title: 'Likely too large, refused by your own server', what: 'Your server[ {helo}][ ({client_ip})] connected[ at {at}], read our greeting that announced the size limit[ of {limit}], and disconnected without sending a message. This is what a mail server does when its message is larger than the limit: it refuses the message itself and returns it to you ("message size ... exceeds size limit ... of server"), so the message never reached us.', action: 'Send large files another way (a download link), or in smaller parts[, each under {limit}].' },
+    de: { title: 'Vermutlich zu groß, von Ihrem eigenen Server abgewiesen', what: 'Ihr Server[ {helo}][ ({client_ip})] verband sich[ am {at}], las unsere Begrüßung mit der Größengrenze[ von {limit}] und trennte die Verbindung, ohne eine Nachricht zu senden. So verhält sich ein Mailserver, dessen Nachricht größer als die Grenze ist: Er weist die Nachricht selbst ab und schickt sie an Sie zurück („message size ... exceeds size limit ... of server“); die Nachricht hat uns nie erreicht.', action: 'Senden Sie große Dateien auf anderem Weg (als Download-Link) oder in kleineren Teilen[, jeweils unter {limit}].' },
+  },
+  no_transaction: {
+    en: { title: 'Connection without a message', what: 'Your server[ {helo}][ ({client_ip})] connected[ at {at}] and disconnected without starting a message (no MAIL FROM).', action: "Your mail administrator can find the reason in your server's log for this time." },
+    de: { title: 'Verbindung ohne Nachricht', what: 'Ihr Server[ {helo}][ ({client_ip})] verband sich[ am {at}] und trennte die Verbindung, ohne eine Nachricht zu beginnen (kein MAIL FROM).', action: 'Ihr Mail-Administrator findet den Grund im Protokoll Ihres Servers zu dieser Zeit.' },
   },
 };
 
+/** The virus advice for the sender, by the kind of file (VIRUS_ACTION is the staff's): an infected PDF is not told to send a PDF. */
+export const VIRUS_FOR_SENDER: Record<AttachmentKind, Record<Lang, string>> = {
+  office: {
+    en: 'Check your computer with an up-to-date virus scanner and send the document again, clean: without macros (saved as a normal .docx or .xlsx document) or as a PDF.',
+    de: 'Prüfen Sie Ihren Rechner mit einem aktuellen Virenscanner und senden Sie das Dokument sauber erneut: ohne Makros (als normales .docx- oder .xlsx-Dokument gespeichert) oder als PDF.',
+  },
+  pdf: {
+    en: 'Check your computer with an up-to-date virus scanner. The same PDF would be refused again: make a new PDF from the original document on a clean computer and send that.',
+    de: 'Prüfen Sie Ihren Rechner mit einem aktuellen Virenscanner. Dieselbe PDF-Datei würde wieder abgelehnt: Erzeugen Sie auf einem sauberen Rechner aus dem Originaldokument eine neue PDF-Datei und senden Sie diese.',
+  },
+  program: {
+    en: 'Programs and scripts are not accepted by mail. If you did not mean to send a program, the file is very likely malware: do not open it, and check your computer with an up-to-date virus scanner. A program the recipient really needs is better shared by a download link.',
+    de: 'Programme und Skripte werden per E-Mail nicht angenommen. Wollten Sie kein Programm senden, ist die Datei sehr wahrscheinlich Schadsoftware: Öffnen Sie sie nicht, und prüfen Sie Ihren Rechner mit einem aktuellen Virenscanner. Ein Programm, das der Empfänger wirklich braucht, geben Sie besser per Download-Link weiter.',
+  },
+  disguised: {
+    en: 'The file is a program whose name makes it look like a document (a harmless extension before the real one); that is very likely malware. Do not open it, and check your computer with an up-to-date virus scanner; a real document is never sent as a program.',
+    de: 'Die Datei ist ein Programm, dessen Name es wie ein Dokument aussehen lässt (eine harmlose Endung vor der echten); das ist sehr wahrscheinlich Schadsoftware. Öffnen Sie sie nicht, und prüfen Sie Ihren Rechner mit einem aktuellen Virenscanner; ein echtes Dokument wird nie als Programm verschickt.',
+  },
+  archive: {
+    en: 'Check your computer with an up-to-date virus scanner, then send the files again clean and not packed in an archive, or share them by a download link.',
+    de: 'Prüfen Sie Ihren Rechner mit einem aktuellen Virenscanner, und senden Sie die Dateien danach sauber und nicht in ein Archiv verpackt erneut, oder geben Sie sie per Download-Link weiter.',
+  },
+  other: {
+    en: 'Check your computer with an up-to-date virus scanner, and send the file again only once it is clean.',
+    de: 'Prüfen Sie Ihren Rechner mit einem aktuellen Virenscanner, und senden Sie die Datei erst erneut, wenn sie sauber ist.',
+  },
+  none: {
+    en: 'Check your computer with an up-to-date virus scanner before you send the message again.',
+    de: 'Prüfen Sie Ihren Rechner mit einem aktuellen Virenscanner, bevor Sie die Nachricht erneut senden.',
+  },
+};
+
+/** What the sender can do about the cause of a 4xx, before the retry advice; '' where the retry is all it takes. */
+const TEMPFAIL_FIX: Record<TempfailKind, Record<Lang, string>> = {
+  greylist: { en: '', de: '' },
+  no_ptr: {
+    en: 'Ask whoever runs the address[ {client_ip}] (usually your provider) to give it a name (PTR record) that resolves back to the address; until then, your server\'s attempts may be refused the same way.',
+    de: 'Bitten Sie den Betreiber der Adresse[ {client_ip}] (meist Ihr Provider), ihr einen Namen (PTR-Eintrag) zu geben, der auf die Adresse zurückzeigt; bis dahin können die Versuche Ihres Servers ebenso abgewiesen werden.',
+  },
+  no_fcrdns: {
+    en: 'Ask whoever runs the address[ {client_ip}] (usually your provider) to make its name (PTR record) resolve back to the address; until then, your server\'s attempts may be refused the same way.',
+    de: 'Bitten Sie den Betreiber der Adresse[ {client_ip}] (meist Ihr Provider), dafür zu sorgen, dass ihr Name (PTR-Eintrag) auf die Adresse zurückzeigt; bis dahin können die Versuche Ihres Servers ebenso abgewiesen werden.',
+  },
+  rate: {
+    en: 'If your server sends us many messages at once, ask your mail administrator to have it send them more slowly.',
+    de: 'Sendet Ihr Server uns viele Nachrichten auf einmal, bitten Sie Ihren Mail-Administrator, sie langsamer senden zu lassen.',
+  },
+  spam: { en: '', de: '' },
+  ours: { en: 'The temporary refusal was caused on our side; there is nothing for you to change about it.', de: 'Die vorübergehende Abweisung lag an unserer Seite; daran müssen Sie nichts ändern.' },
+  lookup: { en: '', de: '' },
+  recipient: { en: '', de: '' },
+  mailbox: { en: '', de: '' },
+  check: { en: '', de: '' },
+  reply: { en: '', de: '' },
+};
+
+/** The sender's texts that depend on more than the facts filled in. */
+const SENDER_VARIANTS = {
+  virusFileIs: { en: 'Your message was refused because the attachment {file} is {signature}.', de: 'Ihre Nachricht wurde abgelehnt, weil der Anhang {file} {signature} ist.' },
+  virusNoFile: { en: 'Your message was refused because it contains {signature}.', de: 'Ihre Nachricht wurde abgelehnt, weil sie {signature} enthält.' },
+  virusNoSignature: { en: 'Your message was refused because of the attachment {file}.', de: 'Ihre Nachricht wurde wegen des Anhangs {file} abgelehnt.' },
+  virusNothing: { en: 'Your message was refused by our virus scanner or our attachment check.', de: 'Ihre Nachricht wurde von unserem Virenscanner oder unserer Anhangprüfung abgelehnt.' },
+  listedDynamic: {
+    en: "Your server's address is listed as a dynamic or end-user address, from which mail servers are not expected to send directly; removal from the list is not the fix. Send through your provider's mail server (smarthost): your mail administrator sets it up in your mail server.",
+    de: 'Die Adresse Ihres Servers ist als dynamische oder Endkunden-Adresse gelistet, von der Mailserver nicht direkt senden sollen; eine Austragung ist nicht die Lösung. Senden Sie über den Mailserver Ihres Providers (Smarthost): Ihr Mail-Administrator richtet ihn in Ihrem Mailserver ein.',
+  },
+  listedOther: {
+    en: "Ask your mail administrator to find out why the address is listed (often a computer infected with a virus, or an open relay), fix that and then request removal from the list; until then, send through your provider's mail server.",
+    de: 'Bitten Sie Ihren Mail-Administrator, zu klären, warum die Adresse gelistet ist (oft ein virenverseuchter Rechner oder ein offenes Relay), das zu beheben und danach die Austragung zu beantragen; senden Sie bis dahin über den Mailserver Ihres Providers.',
+  },
+  // No listing said what it means (an ingested refusal, a list that answers only "listed"): its own website does.
+  listedUnsaid: {
+    en: "Look the address up on the list's own website: it says why the address is listed and what to do. A dynamic or end-user address is not fixed by removal: send through your provider's mail server. Otherwise your mail administrator must fix the cause (often a computer infected with a virus, or an open relay) and then request removal.",
+    de: 'Schlagen Sie die Adresse auf der Website der Liste nach: Dort steht, warum sie gelistet ist und was zu tun ist. Eine dynamische oder Endkunden-Adresse wird nicht durch eine Austragung behoben: Senden Sie dann über den Mailserver Ihres Providers. Andernfalls muss Ihr Mail-Administrator die Ursache beheben (oft ein virenverseuchter Rechner oder ein offenes Relay) und danach die Austragung beantragen.',
+  },
+  spamDeferredTitle: { en: 'Deferred as possible spam', de: 'Als möglicher Spam aufgeschoben' },
+  spamDeferredWhat: { en: 'Our content filter found your message suspicious and deferred it[ (score {score})].', de: 'Unser Inhaltsfilter fand Ihre Nachricht verdächtig und schob sie auf[ (Wert {score})].' },
+  spamDeferredAction: {
+    en: 'If it is deferred or refused again, send it without what makes it look like spam (links to dubious sites, nothing but large images, mass-mail headers), or ask the recipient to have your server allow-listed.',
+    de: 'Wird sie wieder aufgeschoben oder abgelehnt, senden Sie sie ohne die Spam-Merkmale (Links auf zweifelhafte Seiten, nur große Bilder, Massenmail-Kopfzeilen), oder bitten Sie den Empfänger, Ihren Server freischalten zu lassen.',
+  },
+  spfBrokenTitle: { en: 'SPF: the record of the domain is broken', de: 'SPF: Der Eintrag der Domain ist fehlerhaft' },
+  spfBrokenWhat: {
+    en: 'The SPF record[ of {spf_domain}] has a permanent error (RFC 7208 section 2.6.7), so it cannot show that your server[ {client_ip}] may send for that domain.',
+    de: 'Der SPF-Eintrag[ von {spf_domain}] hat einen dauerhaften Fehler (RFC 7208 Abschnitt 2.6.7); er kann daher nicht belegen, dass Ihr Server[ {client_ip}] für diese Domain senden darf.',
+  },
+  spfBrokenAction: { en: 'Have whoever runs the DNS of that domain (usually your provider) fix its SPF record.', de: 'Lassen Sie den SPF-Eintrag vom Betreiber des DNS dieser Domain (meist Ihr Provider) reparieren.' },
+  // none, neutral ...: the record says nothing against the server, but the check was set to refuse without a pass.
+  spfNoPassTitle: { en: 'SPF: your server was not confirmed for the domain', de: 'SPF: Ihr Server wurde für die Domain nicht bestätigt' },
+  spfNoPassWhat: {
+    en: 'The SPF check[ of {spf_domain}] did not confirm your server[ {client_ip}] as a sender for that domain (result: {spf_result}).',
+    de: 'Die SPF-Prüfung[ von {spf_domain}] hat Ihren Server[ {client_ip}] nicht als Absender für diese Domain bestätigt (Ergebnis: {spf_result}).',
+  },
+  dynamicNoNameWhat: {
+    en: 'Your server[ {client_ip}] sends from a dynamic end-user address; mail servers on such addresses are not accepted.',
+    de: 'Ihr Server[ {client_ip}] sendet von einer dynamischen Endkunden-Adresse, und Mailserver auf solchen Adressen werden nicht angenommen.',
+  },
+  // Refused after the connection (an ingested delivery's bounce), not "at once".
+  unknownLaterWhat: { en: 'The recipient address does not exist here.', de: 'Die Empfängeradresse gibt es hier nicht.' },
+  refusedTitle: { en: 'Refused by one of our checks', de: 'Von einer unserer Prüfungen abgelehnt' },
+  refusedWhat: { en: 'Our server refused your message at the check "{check}".', de: 'Unser Server hat Ihre Nachricht bei der Prüfung „{check}“ abgelehnt.' },
+  refusedNoCheckWhat: { en: 'Our server refused your message.', de: 'Unser Server hat Ihre Nachricht abgelehnt.' },
+  refusedAction: {
+    en: "Our server's answer on this page says why. If it does not tell you what to change, forward this page to your mail administrator.",
+    de: 'Die Antwort unseres Servers auf dieser Seite nennt den Grund. Sagt sie Ihnen nicht, was zu ändern ist, leiten Sie diese Seite an Ihren Mail-Administrator weiter.',
+  },
+  refusedNoReplyAction: {
+    en: "Forward this page to your mail administrator: your server's log has our answer, which says why.",
+    de: 'Leiten Sie diese Seite an Ihren Mail-Administrator weiter: Im Protokoll Ihres Servers steht unsere Antwort mit dem Grund.',
+  },
+} satisfies Record<string, Record<Lang, string>>;
+
 function deliveredForSender(facts: Facts, lang: Lang): Omit<Finding, 'evidence'> {
-  const t = FOR_SENDER.delivered![lang];
+  const t = FOR_SENDER.delivered[lang];
   const known = facts.delivered_at !== UNKNOWN[lang];
   const on = known ? (lang === 'de' ? ` am ${facts.delivered_at}` : ` on ${facts.delivered_at}`) : '';
   const relay = facts.delivery_kind === 'relay';
@@ -633,22 +942,75 @@ function deliveredForSender(facts: Facts, lang: Lang): Omit<Finding, 'evidence'>
 }
 
 /**
- * A journey explained to its sender (the public REF page): a delivered
- * message is "delivered, nothing more to do on your side", whatever the
- * recipient did with it since (that is the customer's business); the
- * recipient's address is never named; the other findings as the customer
- * reads them, which speak of the sender's side anyway. Recipient-side
- * findings without a text for the sender are left out.
+ * One code explained to the sender, with the facts filled in; null for the
+ * codes of the recipient's mailbox, which the sender never reads.
+ */
+export function explainCodeForSender(code: string, lang: Lang, facts: SenderFacts): Omit<Finding, 'evidence'> | null {
+  if (!isCode(code) || !isPublicCode(code)) return null;
+  if (code === 'delivered') return deliveredForSender(facts, lang);
+  let { title, what, action } = FOR_SENDER[code][lang];
+  const unknown = UNKNOWN[lang];
+  const v = SENDER_VARIANTS;
+  switch (code) {
+    case 'virus': {
+      const file = facts.file !== unknown;
+      const signature = facts.signature !== unknown;
+      if (!file) what = signature ? v.virusNoFile[lang] : v.virusNothing[lang];
+      else if (!signature) what = v.virusNoSignature[lang];
+      else if (facts.file_is) what = v.virusFileIs[lang];
+      action = VIRUS_FOR_SENDER[facts.attachment_kind][lang];
+      break;
+    }
+    case 'spam':
+      if (facts.outcome === 'tempfailed') { title = v.spamDeferredTitle[lang]; what = v.spamDeferredWhat[lang]; action = v.spamDeferredAction[lang]; }
+      break;
+    case 'sender_ip_blocklisted':
+      action = (facts.listing_kind === 'dynamic' ? v.listedDynamic : facts.listing_kind === 'other' ? v.listedOther : v.listedUnsaid)[lang];
+      break;
+    case 'spf_fail':
+      if (facts.spf_result === 'permerror') { title = v.spfBrokenTitle[lang]; what = v.spfBrokenWhat[lang]; action = v.spfBrokenAction[lang]; }
+      else if (facts.spf_result && facts.spf_result !== 'fail' && facts.spf_result !== 'softfail') { title = v.spfNoPassTitle[lang]; what = v.spfNoPassWhat[lang]; }
+      break;
+    case 'unknown_recipient':
+      if (!facts.in_session) what = v.unknownLaterWhat[lang];
+      break;
+    case 'sender_dynamic_ip':
+      if (facts.client_ptr === unknown) what = v.dynamicNoNameWhat[lang];
+      break;
+    case 'tempfail_pending': case 'tempfail_not_retried': {
+      const fix = TEMPFAIL_FIX[facts.tempfail_kind][lang];
+      if (fix) action = `${fix} ${action}`;
+      break;
+    }
+    default: break;
+  }
+  return { code, side: CATALOGUE[code].side, title: fillKnown(title, facts, lang), what: fillKnown(what, facts, lang), action: fillKnown(action, facts, lang) };
+}
+
+/** A refusal no diagnosis code explains (relay, HELO, a name check): the check and our answer, nothing guessed. */
+function refusedForSender(j: Journey, lang: Lang): Omit<Finding, 'evidence'> {
+  const v = SENDER_VARIANTS;
+  const check = j.events.find((e) => e.kind === 'check.result' && e.verdict === 'reject');
+  const what = check ? v.refusedWhat[lang].replace('{check}', checkName(lang, check.check_name)) : v.refusedNoCheckWhat[lang];
+  return { code: '', side: 'none', title: v.refusedTitle[lang], what, action: (j.reply ? v.refusedAction : v.refusedNoReplyAction)[lang] };
+}
+
+/**
+ * A journey explained to its sender (the public REF page), addressed to
+ * the sender: a delivered message is "delivered, nothing more to do on your
+ * side", whatever the recipient did with it since (that is the customer's
+ * business); the recipient's address is never named; a check that could
+ * not judge the message is not read as its finding (codesForSender).
  */
 export function explainForSender(j: Journey, lang: Lang): Omit<Finding, 'evidence'>[] {
-  const facts = factsOf(j, lang);
+  const facts = senderFactsOf(j, lang);
   if (j.outcome === 'delivered') return [deliveredForSender(facts, lang)];
   const out: Omit<Finding, 'evidence'>[] = [];
-  for (const { code } of orderFindings(j.diagnosis.map((code) => ({ code })))) {
-    if (!isCode(code) || (DELIVERED_CODES as readonly string[]).includes(code)) continue;
-    const own = FOR_SENDER[code]?.[lang];
-    if (own) out.push({ code, side: CATALOGUE[code].side, title: own.title, what: fill(own.what, facts), action: fill(own.action, facts) });
-    else if (CATALOGUE[code].side !== 'recipient') out.push(explainCode(code, lang, facts));
+  for (const code of codesForSender(j)) {
+    if ((DELIVERED_CODES as readonly string[]).includes(code)) continue;
+    const f = explainCodeForSender(code, lang, facts);
+    if (f) out.push(f);
   }
+  if (out.length === 0 && j.outcome === 'rejected') out.push(refusedForSender(j, lang));
   return out;
 }

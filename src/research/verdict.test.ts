@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { StoredEvent } from '../ledger/types.js';
 import { tempLedger } from '../../test/helpers/temp-ledger.js';
-import { explainJourney, type Lang } from './explain.js';
+import { explainJourney, PUBLIC_CODES, type Lang } from './explain.js';
 import type { Journey } from './journeys.js';
 import { search, type ExplainedJourney } from './search.js';
 import { DOMAIN, NOW, REFS, storyEvents, T0 } from './testing.js';
@@ -136,7 +136,7 @@ test('for the sender: delivered is delivered, with nothing of the mailbox or the
   }
   assert.match(verdictOf(journey(REFS.relay), 'en', { audience: 'sender' }).headline, /to the recipient's mail server; nothing more to do on your side\.$/);
   const typo = verdictOf(journey(REFS.typo), 'en', { audience: 'sender' });
-  assert.equal(typo.headline, 'Rejected: the recipient address does not exist here; the sender must check the address for typos.');
+  assert.equal(typo.headline, 'Rejected: the recipient address does not exist here; check the address for typos.');
   assert.doesNotMatch(typo.headline, /mu(e)?ller|kunde\.test/);
 });
 
@@ -213,4 +213,100 @@ test('verdicts beyond the stories: a session without a message, an unfinished on
   assert.equal(verdictOf(cases[5]![0], 'en').tone, 'bad', 'never retried');
   assert.equal(verdictOf(cases[2]![0], 'en').tone, 'neutral');
   assert.match(explainJourney(cases[4]![0], 'en')[0]!.what, /^The SPF record of mail\.s\.test does not allow/);
+});
+
+/** Third person about the sender, as the staff's sentences speak. */
+const THIRD_PERSON = /\bthe sender (must|should|can|got|tried|did)\b|\bthe sender's\b|\bto the sender\b|\b(an|dem|den) Absender\b|\bsender's (server|mail administrator|administrator|side|own)\b|\bits (provider|administrator|mail administrator)\b|\bAbsender (muss|sollte|kann|bekam|hat)\b|des Absenders|seines Providers|\bsein(en|em)? (Server|Postausgang|Providers?)\b|Absender-Servers/i;
+
+test('for the sender: each story\'s headline speaks to the sender, the advice fits the finding; the staff\'s stay as they are', () => {
+  const cases: [string, string, string][] = [
+    [REFS.pbl,
+      "Rejected: your server 192.0.2.7 is on Spamhaus ZEN as a dynamic address; send through your provider's mail server.",
+      'Abgelehnt: Ihr Server 192.0.2.7 steht auf Spamhaus ZEN als dynamische Adresse; senden Sie über den Mailserver Ihres Providers.'],
+    [REFS.pdf,
+      'Rejected: the attachment Rechnung-2026-12.pdf contains Pdf.Exploit.CVE_2018_4990-1; check your computer and make a new PDF from the original document.',
+      'Abgelehnt: Der Anhang Rechnung-2026-12.pdf enthält Pdf.Exploit.CVE_2018_4990-1; prüfen Sie Ihren Rechner und erzeugen Sie aus dem Originaldokument eine neue PDF-Datei.'],
+    [REFS.macro,
+      'Rejected: the attachment Auftrag-2026-117.docx contains Office macros (executable code); send the document again without macros or as a PDF.',
+      'Abgelehnt: Der Anhang Auftrag-2026-117.docx enthält Office-Makros (ausführbarer Code); senden Sie das Dokument ohne Makros oder als PDF erneut.'],
+    [REFS.disguised,
+      'Rejected: the attachment Rechnung.pdf.exe is a disguised program (.exe behind a harmless extension); that is very likely malware; check your computer.',
+      'Abgelehnt: Der Anhang Rechnung.pdf.exe ist ein getarntes Programm (.exe hinter einer harmlosen Endung); das ist sehr wahrscheinlich Schadsoftware; prüfen Sie Ihren Rechner.'],
+    [REFS.typo,
+      'Rejected: the recipient address does not exist here; check the address for typos.',
+      'Abgelehnt: Die Empfängeradresse gibt es hier nicht; prüfen Sie die Adresse auf Tippfehler.'],
+    [REFS.grey,
+      'Temporarily refused, reason: greylisting (the first attempt from a sender not seen before is deferred on purpose); your server should try again by 2026-11-20 12:08 UTC.',
+      'Vorübergehend abgewiesen, Grund: Greylisting (der erste Versuch eines bisher unbekannten Absenders wird absichtlich aufgeschoben); Ihr Server sollte es bis 2026-11-20 12:08 UTC erneut versuchen.'],
+    // No listing said what it means: the list's website says, not a guess at "request removal".
+    [REFS.bare,
+      "Rejected: your server is on a block list; the list's own website says why and what to do.",
+      'Abgelehnt: Ihr Server steht auf einer Sperrliste; auf der Website der Liste steht, warum und was zu tun ist.'],
+  ];
+  for (const [ref, en, de] of cases) {
+    assert.equal(verdictOf(journey(ref), 'en', { audience: 'sender' }).headline, en, ref);
+    assert.equal(verdictOf(journey(ref, 'de'), 'de', { audience: 'sender' }).headline, de, ref);
+    // The staff's sentence about the sender is unchanged.
+    assert.match(verdictOf(journey(ref), 'en').headline, /the sender|sender's|the address|the attachment|greylisting/, ref);
+  }
+  assert.match(verdictOf(journey(REFS.pbl), 'en').headline, /; the sender must send through its provider's mail server\.$/);
+});
+
+test('for the sender: every journey code\'s headline speaks to the sender, in both languages', () => {
+  const ev = (e: Partial<StoredEvent>, i: number): StoredEvent => ({ id: i + 1, ts: T0 + i * 1000, node: 'n', source: 'gateway', session: 's', ref: 'XX1000000002', client_ip: '192.0.2.9', ...e }) as StoredEvent;
+  const refusal = (smtp: number): Partial<StoredEvent>[] => [{ kind: 'mail.from', mail_from: 'a@s.test' }, { kind: 'rcpt.rejected', rcpt: `bob@${DOMAIN}`, smtp_code: smtp, reply: `${smtp} x` }];
+  const session = [{ kind: 'session.connect' }, { kind: 'session.helo', helo: 'mail.s.test', details: { size_limit: 10485760 } }, { kind: 'session.close' }] as Partial<StoredEvent>[];
+  const outcomeOf = (code: string): Journey['outcome'] =>
+    code === 'delivered' ? 'delivered' : code.startsWith('tempfail_') ? 'tempfailed' : code === 'likely_too_large' || code === 'no_transaction' ? 'no_transaction' : 'rejected';
+  let n = 0;
+  // no_attempt_seen is a finding of a search, never of a journey.
+  for (const code of PUBLIC_CODES.filter((c) => c !== 'no_attempt_seen')) {
+    const outcome = outcomeOf(code);
+    const events = (outcome === 'no_transaction' ? session : outcome === 'delivered' ? [{ kind: 'message.delivered', rcpt: `bob@${DOMAIN}`, smtp_code: 250 }] as Partial<StoredEvent>[] : refusal(outcome === 'tempfailed' ? 451 : 550)).map(ev);
+    for (const lang of ['en', 'de'] as const) {
+      // As publicViewOf passes it: the recipient already masked.
+      const j: Journey = {
+        ref: 'XX1000000002', node: 'n', source: 'gateway', started_at: new Date(T0).toISOString(), client_ip: '192.0.2.9', helo: 'mail.s.test',
+        mail_from: 'a@s.test', rcpt: lang === 'de' ? 'die Empfängeradresse' : 'the recipient address', message_id: null, outcome, reply: events.at(-1)?.reply ?? null,
+        diagnosis: [code], access: [], near_misses: [], events, retry_by: code === 'tempfail_pending' ? new Date(T0 + 7200e3).toISOString() : undefined,
+      };
+      const v = verdictOf({ ...j, explanations: explainJourney(j, lang) }, lang, { audience: 'sender' });
+      const at = `${code} ${lang}: ${v.headline}`;
+      assert.doesNotMatch(v.headline, THIRD_PERSON, at);
+      assert.doesNotMatch(v.headline, /\bunknown\b|\bunbekannt\b|undefined|null|NaN|\{\w+\}|\s[;,.]|;;|address the recipient address|Adresse die Empfängeradresse/, at);
+      if (lang === 'de') assert.match(v.headline, /\b(Sie|Ihr|Ihre|Ihren|Ihrem|Ihrer)\b/, at);
+      else if (code !== 'unknown_recipient') assert.match(v.headline, /\b(you|your)\b/i, at);
+      n++;
+    }
+  }
+  assert.ok(n >= 30);
+});
+
+test('for the sender beyond the stories: a 4xx our side caused, SPF of the checked domain, a session, a refusal with no diagnosis', () => {
+  const J = (diagnosis: string[], outcome: Journey['outcome'], events: Partial<StoredEvent>[], extra: Partial<Journey> = {}): ExplainedJourney => {
+    const j: Journey = {
+      ref: 'XX1000000003', node: 'n', source: 'gateway', started_at: new Date(T0).toISOString(), client_ip: '192.0.2.9', helo: 'mail.s.test',
+      mail_from: 'a@s.test', rcpt: 'the recipient address', message_id: null, outcome, reply: events.at(-1)?.reply ?? null, diagnosis, access: [], near_misses: [],
+      events: events.map((e, i) => ({ id: i + 1, ts: T0 + i * 1000, node: 'n', source: 'gateway', client_ip: '192.0.2.9', ...e }) as StoredEvent),
+      ...extra,
+    };
+    return { ...j, explanations: explainJourney(j, 'en') };
+  };
+  const sender = (j: ExplainedJourney): string => verdictOf(j, 'en', { audience: 'sender' }).headline;
+  assert.equal(sender(J(['tempfail_not_retried'], 'tempfailed', [{ kind: 'check.result', check_name: 'virus', verdict: 'error', details: { component: 'clamd' } }, { kind: 'data.rejected', smtp_code: 451, reply: '451 4.3.0 x' }])),
+    'Temporarily refused, reason: the virus scanner could not run; that is on our side; your server did not try again.');
+  assert.equal(sender(J(['spf_fail'], 'rejected', [{ kind: 'check.result', check_name: 'spf', verdict: 'reject', smtp_code: 550, details: { evidence: { result: 'fail', domain: 'mail.s.test' } } }, { kind: 'rcpt.rejected', smtp_code: 550, reply: '550 5.7.23 x' }], { mail_from: '' })),
+    'Rejected: the SPF record of mail.s.test does not allow your server 192.0.2.9 to send for that domain; send through a server the record names, or have your server added to it.');
+  // An SPF lookup that failed for now is no SPF verdict on the sender's server (diagnosis.ts counts it as spf_fail all the same).
+  const temperror = J(['spf_fail', 'tempfail_pending'], 'tempfailed', [
+    { kind: 'check.result', check_name: 'spf', verdict: 'tempfail', smtp_code: 451, details: { evidence: { result: 'temperror', domain: 's.test', component: 'dns' } } },
+    { kind: 'rcpt.rejected', smtp_code: 451, reply: '451 4.7.24 x' },
+  ], { retry_by: new Date(T0 + 7200e3).toISOString() });
+  assert.equal(sender(temperror), 'Temporarily refused, reason: the SPF lookup could not be completed for now (a temporary DNS error); your server should try again by 2026-11-20 12:00 UTC.');
+  assert.match(verdictOf(temperror, 'en').headline, /^Temporarily refused: the SPF record of s\.test does not allow/, 'the staff\'s sentence is unchanged');
+  const session = [{ kind: 'session.connect' }, { kind: 'session.helo', helo: 'mail.s.test', details: { size_limit: 10485760 } }, { kind: 'session.close' }] as Partial<StoredEvent>[];
+  assert.equal(sender(J(['likely_too_large'], 'no_transaction', session, { rcpt: '', mail_from: null })),
+    'No message sent: your server mail.s.test (192.0.2.9) disconnected after our greeting announced the size limit of 10485760 bytes; the message was likely too large, and your own server refused it.');
+  assert.equal(sender(J([], 'rejected', [{ kind: 'check.result', check_name: 'relay', verdict: 'reject', smtp_code: 554 }, { kind: 'rcpt.rejected', smtp_code: 554, reply: '554 5.7.1 relay denied' }])),
+    'Rejected by the check relay permission; our server answered 554 5.7.1 relay denied.');
 });

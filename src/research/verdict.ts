@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import type { StoredEvent } from '../ledger/types.js';
 import { checkName } from './event-words.js';
-import { attachmentsEvidence, attachmentWhat, knownFactsOf, orderFindings, tempfailCause, type Finding, type KnownFacts, type Lang, type Side } from './explain.js';
+import { attachmentsEvidence, attachmentWhat, codesForSender, knownFactsOf, orderFindings, tempfailCause, tempfailForSender, type Finding, type KnownFacts, type Lang, type Side } from './explain.js';
 import type { AttachmentKind } from './attachment.js';
 import type { Journey, Outcome } from './journeys.js';
 import type { ExplainedJourney } from './search.js';
@@ -106,6 +106,19 @@ const VIRUS_ADVICE: Record<AttachmentKind, Record<Lang, string>> = {
 
 const PROVIDER: Record<Lang, string> = { en: "the sender must send through its provider's mail server", de: 'der Absender muss über den Mailserver seines Providers senden' };
 
+/** VIRUS_ADVICE addressed to the sender (the public REF page). */
+const VIRUS_ADVICE_YOU: Record<AttachmentKind, Record<Lang, string>> = {
+  office: { en: 'send the document again without macros or as a PDF', de: 'senden Sie das Dokument ohne Makros oder als PDF erneut' },
+  pdf: { en: 'check your computer and make a new PDF from the original document', de: 'prüfen Sie Ihren Rechner und erzeugen Sie aus dem Originaldokument eine neue PDF-Datei' },
+  program: { en: 'programs are not accepted by mail; if you did not mean to send one, it is very likely malware', de: 'Programme werden per E-Mail nicht angenommen; wollten Sie keines senden, ist es sehr wahrscheinlich Schadsoftware' },
+  disguised: { en: 'that is very likely malware; check your computer', de: 'das ist sehr wahrscheinlich Schadsoftware; prüfen Sie Ihren Rechner' },
+  archive: { en: 'check your computer and send the files again clean, not in an archive', de: 'prüfen Sie Ihren Rechner und senden Sie die Dateien sauber und nicht als Archiv erneut' },
+  other: { en: 'check your computer with an up-to-date virus scanner', de: 'prüfen Sie Ihren Rechner mit einem aktuellen Virenscanner' },
+  none: { en: 'check your computer with an up-to-date virus scanner', de: 'prüfen Sie Ihren Rechner mit einem aktuellen Virenscanner' },
+};
+
+const PROVIDER_YOU: Record<Lang, string> = { en: "send through your provider's mail server", de: 'senden Sie über den Mailserver Ihres Providers' };
+
 interface Clause { cause: string; advice: string | null }
 
 /** The cause of a refusal (and what the side must do), as a clause; null for a code that is no refusal's cause. */
@@ -200,6 +213,126 @@ function refusalClause(code: string, j: Journey, k: KnownFacts, lang: Lang, audi
   }
 }
 
+/**
+ * The cause of a refusal as the sender reads it (the public REF page):
+ * "your server", "your domain", and what to do in the imperative; the
+ * recipient's address is never named. Only facts the ledger recorded.
+ */
+function senderClause(code: string, j: Journey, k: KnownFacts, lang: Lang): Clause | null {
+  const de = lang === 'de';
+  const ip = k.client_ip ? ` ${k.client_ip}` : '';
+  switch (code) {
+    case 'virus': {
+      // What was found is the same sentence for everybody; the advice speaks to the sender.
+      const staff = refusalClause(code, j, k, lang, 'sender');
+      return staff && { cause: staff.cause, advice: VIRUS_ADVICE_YOU[k.attachment][lang] };
+    }
+    case 'spam': {
+      const limit = k.reject_score ? (de ? `, Grenze ${k.reject_score}` : `, limit ${k.reject_score}`) : '';
+      const score = k.score ? (de ? ` (Wert ${k.score}${limit})` : ` (score ${k.score}${limit})`) : '';
+      // A spam filter may defer rather than refuse (a score between its limits).
+      const deferred = j.outcome === 'tempfailed';
+      return {
+        cause: de
+          ? `unser Inhaltsfilter ${deferred ? 'fand Ihre Nachricht verdächtig und schob sie auf' : 'lehnte Ihre Nachricht als Spam ab'}${score}`
+          : `our content filter ${deferred ? 'found your message suspicious and deferred it' : 'refused your message as spam'}${score}`,
+        advice: null,
+      };
+    }
+    case 'sender_ip_blocklisted': {
+      const lists = k.lists.length ? k.lists.join(', ') : null;
+      const dyn = k.listed_dynamic;
+      return {
+        cause: de
+          ? `Ihr Server${ip} steht auf ${lists ?? 'einer Sperrliste'}${dyn ? ' als dynamische Adresse' : ''}`
+          : `your server${ip} is on ${lists ?? 'a block list'}${dyn ? ' as a dynamic address' : ''}`,
+        // A dynamic address is not fixed by asking for removal; a listing that says nothing sends the sender to the list.
+        advice: dyn === true ? PROVIDER_YOU[lang]
+          : dyn === false ? (de ? 'lassen Sie Ihren Mail-Administrator die Ursache beheben und die Austragung beantragen' : 'have your mail administrator fix the cause and ask the list to remove the address')
+            : (de ? 'auf der Website der Liste steht, warum und was zu tun ist' : "the list's own website says why and what to do"),
+      };
+    }
+    case 'sender_dynamic_ip':
+      return {
+        cause: de
+          ? (k.client_ptr ? `Ihr Server${ip} heißt ${k.client_ptr}, was eine dynamische (DSL-)Adresse kennzeichnet` : `Ihr Server${ip} sendet von einer dynamischen (DSL-)Adresse`)
+          : (k.client_ptr ? `your server${ip} has the name ${k.client_ptr}, which marks a dynamic (DSL) address` : `your server${ip} sends from a dynamic (DSL) address`),
+        advice: PROVIDER_YOU[lang],
+      };
+    case 'sender_mx_is_ip': {
+      const ips = k.mx.filter((m) => isIP(m.replace(/^\[|\]$/g, '')) !== 0);
+      const of = k.sender_domain ? ` ${k.sender_domain}` : '';
+      const names = ips.length ? ` ${ips.join(', ')},` : '';
+      return {
+        cause: de
+          ? `der MX-Eintrag Ihrer Domain${of} nennt${names} ${ips.length > 1 ? 'IP-Adressen statt Hostnamen' : 'eine IP-Adresse statt eines Hostnamens'}`
+          : `the MX record of your domain${of} names${names} ${ips.length > 1 ? 'IP addresses instead of host names' : 'an IP address instead of a host name'}`,
+        advice: de ? 'lassen Sie vom Betreiber des DNS Ihrer Domain (meist Ihr Provider) einen Hostnamen eintragen' : "have whoever runs your domain's DNS (usually your provider) set a host name",
+      };
+    }
+    case 'sender_domain_unresolvable': {
+      const d = k.sender_domain ? ` ${k.sender_domain}` : '';
+      return {
+        cause: de ? `Ihre Absender-Domain${d} hat im DNS keinen Mailserver` : `your sender domain${d} has no mail server in DNS`,
+        advice: de ? 'senden Sie von einer funktionierenden Absenderadresse' : 'send from a working sender address',
+      };
+    }
+    case 'spf_fail': {
+      const of = k.spf_domain ? (de ? ` von ${k.spf_domain}` : ` of ${k.spf_domain}`) : '';
+      const r = k.spf_result;
+      // A broken record, or a result that is no "fail" (none, neutral), is not "your server may not send".
+      if (r === 'permerror') {
+        return {
+          cause: de ? `der SPF-Eintrag${of} hat einen dauerhaften Fehler` : `the SPF record${of} has a permanent error`,
+          advice: de ? 'lassen Sie ihn vom Betreiber des DNS der Domain reparieren' : "have whoever runs the domain's DNS fix it",
+        };
+      }
+      return {
+        cause: r && r !== 'fail' && r !== 'softfail'
+          ? (de ? `die SPF-Prüfung${of} hat Ihren Server${ip} nicht als Absender bestätigt (Ergebnis: ${r})` : `the SPF check${of} did not confirm your server${ip} as a sender (result: ${r})`)
+          : (de ? `der SPF-Eintrag${of} erlaubt Ihrem Server${ip} nicht, für diese Domain zu senden` : `the SPF record${of} does not allow your server${ip} to send for that domain`),
+        advice: de ? 'senden Sie über einen Server, den der Eintrag nennt, oder lassen Sie Ihren Server eintragen' : 'send through a server the record names, or have your server added to it',
+      };
+    }
+    case 'dmarc_reject':
+      return {
+        cause: de ? 'Ihre Nachricht erfüllte die DMARC-Richtlinie ihrer From:-Domain nicht, und diese verlangt die Ablehnung' : 'your message failed the DMARC policy of its From: domain, which asks for rejection',
+        advice: de ? 'lassen Sie Ihren Mail-Administrator für SPF oder DKIM passend zur From:-Domain sorgen' : 'have your mail administrator make it pass SPF or DKIM aligned with the From: domain',
+      };
+    case 'unknown_recipient':
+      return {
+        cause: de ? 'die Empfängeradresse gibt es hier nicht' : 'the recipient address does not exist here',
+        advice: de ? 'prüfen Sie die Adresse auf Tippfehler' : 'check the address for typos',
+      };
+    case 'message_too_large':
+      return {
+        cause: de ? (k.limit ? `Ihre Nachricht ist größer als die Grenze von ${k.limit} Bytes` : 'Ihre Nachricht ist größer als die Größengrenze') : (k.limit ? `your message is larger than the limit of ${k.limit} bytes` : 'your message is larger than the size limit'),
+        advice: de ? 'senden Sie große Dateien auf anderem Weg (als Download-Link)' : 'send large files another way (a download link)',
+      };
+    case 'mailbox_full':
+      return {
+        cause: de ? 'das Postfach des Empfängers war voll, Ihre Nachricht konnte nicht gespeichert werden' : "the recipient's mailbox was full, so your message could not be stored",
+        advice: de ? 'informieren Sie den Empfänger auf anderem Weg' : 'let the recipient know another way',
+      };
+    default: return null;
+  }
+}
+
+/** retryClause addressed to the sender. */
+function retryClauseForSender(code: RetryCode | null, k: KnownFacts, lang: Lang): string {
+  const de = lang === 'de';
+  switch (code) {
+    case 'tempfail_pending': {
+      if (!k.retry_by) return de ? '; Ihr Server sollte es von selbst erneut versuchen' : '; your server should try again on its own';
+      const by = `${new Date(k.retry_by).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+      return de ? `; Ihr Server sollte es bis ${by} erneut versuchen` : `; your server should try again by ${by}`;
+    }
+    case 'tempfail_not_retried': return de ? '; Ihr Server hat es nicht erneut versucht' : '; your server did not try again';
+    case 'tempfail_retried': return de ? '; Ihr Server hat es später, wie vorgesehen, erneut versucht' : '; your server tried again later, as it should';
+    default: return '';
+  }
+}
+
 /** A 4xx's retry story, as the end of a sentence. */
 function retryClause(code: RetryCode | null, k: KnownFacts, lang: Lang): string {
   const de = lang === 'de';
@@ -271,10 +404,20 @@ function deliveredHeadline(code: string | null, j: Journey, k: KnownFacts, lang:
   }
 }
 
-function sessionHeadline(code: string | null, k: KnownFacts, lang: Lang): string {
+function sessionHeadline(code: string | null, k: KnownFacts, lang: Lang, audience: Audience): string {
   const de = lang === 'de';
   const word = WORDS[lang].no_transaction;
   const server = serverName(k);
+  if (audience === 'sender') {
+    const srv = server ? ` ${server}` : '';
+    if (code === 'likely_too_large') {
+      const limit = k.limit ? (de ? ` von ${k.limit} Bytes` : ` of ${k.limit} bytes`) : '';
+      return de
+        ? `${word}: Ihr Server${srv} trennte die Verbindung, nachdem unsere Begrüßung die Größengrenze${limit} nannte; die Nachricht war vermutlich zu groß und wurde von Ihrem eigenen Server abgewiesen.`
+        : `${word}: your server${srv} disconnected after our greeting announced the size limit${limit}; the message was likely too large, and your own server refused it.`;
+    }
+    return de ? `${word}: Ihr Server${srv} verband sich und trennte die Verbindung, ohne eine Nachricht zu beginnen.` : `${word}: your server${srv} connected and disconnected without starting a message.`;
+  }
   // German starts the sentence after the colon with a capital.
   const srv = server ? (de ? `Der Server ${server}` : `the server ${server}`) : de ? 'Der Server' : 'the server';
   if (code === 'likely_too_large') {
@@ -292,13 +435,17 @@ function joinCause(word: string, clause: string, lang: Lang): string {
 }
 
 /**
- * The verdict on one journey. `audience` 'sender': for the public REF page
- * (a delivered message is "delivered, nothing more to do on your side"; the
- * recipient's address and mailbox are never named).
+ * The verdict on one journey. `audience` 'sender': for the public REF page,
+ * addressed to the sender ("your server ...; send through ..."); a
+ * delivered message is "delivered, nothing more to do on your side"; the
+ * recipient's address and mailbox are never named; a check that could not
+ * judge the message is not read as its finding (explain.ts codesForSender).
  */
 export function verdictOf(j: ExplainedJourney, lang: Lang, opts: { audience?: Audience } = {}): Verdict {
   const audience = opts.audience ?? 'staff';
-  const finding = mainFinding(j);
+  const sender = audience === 'sender';
+  const forSender = sender ? new Set(codesForSender(j)) : null;
+  const finding = forSender ? mainFinding({ explanations: j.explanations.filter((f) => forSender.has(f.code)) }) : mainFinding(j);
   const code = finding?.code ?? null;
   const k = knownFactsOf(j);
   const retry = retryCode(j);
@@ -310,20 +457,21 @@ export function verdictOf(j: ExplainedJourney, lang: Lang, opts: { audience?: Au
   let headline: string;
   switch (j.outcome) {
     case 'delivered': headline = deliveredHeadline(code, j, k, lang, audience); break;
-    case 'no_transaction': headline = sessionHeadline(code, k, lang); break;
+    case 'no_transaction': headline = sessionHeadline(code, k, lang, audience); break;
     case 'incomplete':
       headline = de ? `${word}: Das Protokoll zeigt weder eine Zustellung noch eine Ablehnung dieser Nachricht.` : `${word}: the log shows neither a delivery nor a refusal of this message.`;
       break;
     default: {
-      const clause = code ? refusalClause(code, j, k, lang, audience) : null;
+      const clause = !code ? null : sender ? senderClause(code, j, k, lang) : refusalClause(code, j, k, lang, audience);
       const side = clause && finding?.side === 'recipient' ? ` (${SIDE[lang].recipient})` : '';
       if (j.outcome === 'tempfailed') {
-        const tail = retryClause(retry, k, lang);
+        const tail = sender ? retryClauseForSender(retry, k, lang) : retryClause(retry, k, lang);
         if (clause) {
           const advice = clause.advice && retry !== 'tempfail_retried' ? `; ${clause.advice}` : '';
           headline = `${joinCause(word, clause.cause, lang)}${side}${advice}${tail}.`;
         } else {
-          headline = de ? `${word}, Grund: ${tempfailCause(j, lang)}${tail}.` : `${word}, reason: ${tempfailCause(j, lang)}${tail}.`;
+          const why = sender ? tempfailForSender(j, lang).cause : tempfailCause(j, lang);
+          headline = de ? `${word}, Grund: ${why}${tail}.` : `${word}, reason: ${why}${tail}.`;
         }
       } else if (clause) {
         headline = `${joinCause(word, clause.cause, lang)}${side}${clause.advice ? `; ${clause.advice}` : ''}.`;

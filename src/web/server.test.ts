@@ -391,9 +391,14 @@ test('the public REF page tells the sender why and what to do, and nothing about
   assert.match(r.body, /198\.51\.100\.7/);
   assert.match(r.body, /Rechnung\.pdf\.exe/);
   assert.match(r.body, /What to do:/);
+  // Addressed to the sender, not about the sender.
+  assert.match(r.body, /Your message was refused/);
+  assert.doesNotMatch(r.body, /the sender must|the sender&#39;s|the sender's/);
   for (const secret of ['carol', 'b.test', 'Invoice', 'other-mid', 'bob', 'a.test']) assert.ok(!r.body.includes(secret), `leaks ${secret}`);
   const de = await c.get(`/r/${REF_B.toLowerCase()}?lang=de`);
   assert.match(de.body, /Was zu tun ist/);
+  assert.match(de.body, /Ihre Nachricht wurde abgelehnt/);
+  assert.doesNotMatch(de.body, /Der Absender muss|des Absenders/);
   // The switch to German is remembered (a cookie); English again on request.
   assert.match((await c.get(`/r/${REF_B}`)).body, /Was zu tun ist/);
   const none = await c.get('/r/ZZZZZZZZZZZZ?lang=en');

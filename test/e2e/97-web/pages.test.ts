@@ -187,6 +187,9 @@ test('the pages in German and English, on a phone and a desktop', async (t) => {
         await page.goto(`${base}/r/${refVirus}`);
         const text = await look(page, `public-virus-${lang}-${device}`, lang);
         assert.match(text, lang === 'de' ? /Was zu tun ist/ : /What to do/);
+        // The page speaks to the sender, not about the sender.
+        assert.match(text, lang === 'de' ? /Ihre Nachricht wurde abgelehnt/ : /Your message was refused/);
+        assert.doesNotMatch(text, /the sender must|the sender's|Der Absender muss|des Absenders/i);
         for (const secret of ['alice', 'a.test', 'Ihre Rechnung']) assert.ok(!text.includes(secret), `the public page shows ${secret}`);
       });
     }

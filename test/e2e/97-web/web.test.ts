@@ -160,6 +160,7 @@ test('web UI in Chromium: research, scoping, public page, escaping, rate limit, 
     assert.match(text, /127\.0\.0\.1/);
     assert.match(text, /Rechnung\.pdf\.exe/);
     assert.match(text, /What to do:/);
+    assert.match(text, /Your message was refused/);
     for (const secret of ['bobby', 'b.test', 'alert(1)', 'alice']) assert.ok(!text.includes(secret), `the public page shows ${secret}`);
     assert.equal((await page.goto(`${base}/r/ZZZZZZZZZZZZ`))!.status(), 404);
     await ctx.close();
