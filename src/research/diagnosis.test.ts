@@ -42,3 +42,14 @@ test('checksOf: the checks whose findings give a code', () => {
   assert.deepEqual(checksOf('unknown_recipient'), ['recipient']);
   assert.equal(checksOf('delivered'), undefined);
 });
+
+test('a 4xx from a check that could not judge is no finding: an SPF DNS error, clamd down, a recipient not verifiable for now', () => {
+  assert.equal(findingCode(event('spf', 'tempfail', { finding: 'temperror', component: 'dns' })), null);
+  assert.equal(findingCode(event('virus', 'tempfail', { component: 'clamd' })), null);
+  assert.equal(findingCode(event('recipient', 'tempfail')), null);
+  // The same checks refusing on what they found keep their code, and so does a spam score in the deferring band.
+  assert.equal(findingCode(event('spf', 'reject', { finding: 'fail' })), 'spf_fail');
+  assert.equal(findingCode(event('virus', 'reject', { finding: 'infected' })), 'virus');
+  assert.equal(findingCode(event('recipient', 'reject', { finding: 'unknown' })), 'unknown_recipient');
+  assert.equal(findingCode(event('spam', 'tempfail', { finding: 'spam' })), 'spam');
+});

@@ -68,6 +68,11 @@ function isCheckWithFindings(name: string): name is CheckWithFindings {
   return Object.hasOwn(FINDINGS, name);
 }
 
+/** The component a check names when it failed itself (dns, clamd, the spam scanner). */
+function componentOf(e: StoredEvent): unknown {
+  return (e.details as { evidence?: { component?: unknown } } | null)?.evidence?.component;
+}
+
 /** What a check event found: its `finding`, for attachments its `rule`. */
 function findingOf(e: StoredEvent): unknown {
   const ev = (e.details as { evidence?: { finding?: unknown; rule?: unknown } } | null)?.evidence;
@@ -79,6 +84,26 @@ function findingOf(e: StoredEvent): unknown {
  * count (a pass says nothing is wrong).
  */
 export function findingCode(e: StoredEvent): Code | null {
+  if (e.kind !== 'check.result' || !e.check_name) return null;
+  if (e.verdict !== 'reject' && e.verdict !== 'tempfail' && e.verdict !== 'flag') return null;
+  if (!isCheckWithFindings(e.check_name)) return null;
+  const rule: Rule<string> = DIAGNOSIS[e.check_name];
+  if (e.verdict === 'flag' && !rule.flag) return null;
+  // A 4xx because the check could not judge (its DNS lookup or scanner
+  // failed: the event names the component; the recipient could not be
+  // verified for now) found nothing: an SPF temperror is no "may not send",
+  // clamd down is no virus, an unverified recipient is no unknown one.
+  if (couldNotJudge(e)) return null;
+  return checkCode(e);
+}
+
+/** A 4xx of a check that failed itself or could not verify (see findingCode). */
+export function couldNotJudge(e: StoredEvent): boolean {
+  return e.kind === 'check.result' && e.verdict === 'tempfail' && (componentOf(e) !== undefined || e.check_name === 'recipient');
+}
+
+/** The code of a check's refusal or flag as the check's table names it, whether or not the check could judge. */
+export function checkCode(e: StoredEvent): Code | null {
   if (e.kind !== 'check.result' || !e.check_name) return null;
   if (e.verdict !== 'reject' && e.verdict !== 'tempfail' && e.verdict !== 'flag') return null;
   if (!isCheckWithFindings(e.check_name)) return null;

@@ -1,6 +1,6 @@
 import type { StoredEvent } from '../ledger/types.js';
 import { attachmentKind, type AttachmentKind } from './attachment.js';
-import { checksOf, CODES, findingCode, type Code } from './diagnosis.js';
+import { checkCode, checksOf, CODES, couldNotJudge, type Code } from './diagnosis.js';
 import { intoMailbox, type Access, type Journey, type Outcome } from './journeys.js';
 import { checkName } from './event-words.js';
 
@@ -682,9 +682,8 @@ export function tempfailForSender(j: Pick<Journey, 'events' | 'reply' | 'client_
  */
 function unjudgedCodes(j: Pick<Journey, 'events'>): Set<string> {
   const refusals = j.events.filter((e) => e.kind === 'check.result' && REFUSING.has(e.verdict ?? ''));
-  const couldNotJudge = (e: StoredEvent): boolean => e.verdict === 'tempfail' && (checkEvidence(e).component !== undefined || e.check_name === 'recipient');
-  const judged = new Set(refusals.filter((e) => !couldNotJudge(e)).map(findingCode));
-  return new Set(refusals.filter(couldNotJudge).map(findingCode).filter((c): c is Code => c !== null && !judged.has(c)));
+  const judged = new Set(refusals.filter((e) => !couldNotJudge(e)).map(checkCode));
+  return new Set(refusals.filter(couldNotJudge).map(checkCode).filter((c): c is Code => c !== null && !judged.has(c)));
 }
 
 /** A journey's codes as the sender may read them (unjudgedCodes left out), cause first (orderFindings). */
