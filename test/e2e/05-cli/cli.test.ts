@@ -175,10 +175,13 @@ test('a port below 1024 without the privilege names the key and the fix, exit 78
 test('the hints serve prints carry its --config and --data-dir, quoted for the shell, and work as printed', async (t) => {
   const dir = path.join(tmp(), 'data dir with space');
   fs.mkdirSync(dir);
-  t.after(() => fs.rmSync(path.dirname(dir), { recursive: true, force: true }));
   const webPort = await freePort();
   const mp = await startServer({ dataDir: dir, config: { web: { listen: [`127.0.0.1:${webPort}`] } }, args: ['--data-dir', dir] });
-  t.after(() => mp.stop());
+  // One hook, in this order: the server writes into the directory until it has stopped.
+  t.after(async () => {
+    await mp.stop();
+    fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+  });
   const cfg = path.join(dir, 'test-config.yaml');
   const m = /create a login with: ((?:mailproof|node \S*mailproof\.js) user add NAME --role staff .*)\n/.exec(mp.output());
   assert.ok(m, mp.output());

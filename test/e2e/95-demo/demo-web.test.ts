@@ -125,7 +125,7 @@ function refsOf(summary: string): Map<string, string> {
 
 test('demo --web HOST:PORT: the printed login works, the stories are in the search, a recheck asks the demo DNS, Ctrl-C stops all', { timeout: 5 * 60 * 1000 }, async (t) => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-demo-web-'));
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.after(() => fs.rmSync(root, { recursive: true, force: true, maxRetries: 5 }));
   const port = await freePort();
   const demo = startDemo(['--web', `127.0.0.1:${port}`, '--data-dir', path.join(root, 'demo')]);
   t.after(() => { if (demo.proc.exitCode === null && demo.proc.signalCode === null) demo.proc.kill('SIGKILL'); });
@@ -213,7 +213,7 @@ test('demo --web HOST:PORT: the printed login works, the stories are in the sear
 
 test('demo --once ends with the command for the web UI; that command (port 8080 taken) falls back to a free port; SIGTERM stops it', { timeout: 5 * 60 * 1000 }, async (t) => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-demo-hint-'));
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.after(() => fs.rmSync(root, { recursive: true, force: true, maxRetries: 5 }));
   const dir = path.join(root, 'demo');
   const r = await run(['demo', '--once', '--data-dir', dir, '-o', 'smtp.max_recipients=50']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -247,7 +247,7 @@ test('demo --once ends with the command for the web UI; that command (port 8080 
 
 test('demo --web on an address in use: one line naming --web, exit 78, before any story is played', { timeout: 2 * 60 * 1000 }, async (t) => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-demo-busy-'));
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.after(() => fs.rmSync(root, { recursive: true, force: true, maxRetries: 5 }));
   const port = await freePort();
   const blocker = net.createServer();
   await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', () => resolve()));
