@@ -196,6 +196,16 @@ test('demo --web HOST:PORT: the printed login works, the stories are in the sear
         if (!want[lang].test(verdict)) missing.push(`${story} (${lang}): ${verdict}`);
         const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
         assert.ok(wide <= 0, `${story} (${lang}) scrolls sideways by ${wide} px`);
+        // The public page of the same REF, as the sender reads it: a verdict, spoken to the sender, no mailbox named.
+        const pub = await page.goto(`${base}/r/${ref}?lang=${lang}`);
+        assert.equal(pub!.status(), 200, `${story}: public page`);
+        assert.equal(await page.getAttribute('html', 'lang'), lang);
+        const text = await page.locator('main').innerText();
+        assert.ok((await page.locator('.verdict').count()) > 0, `${story} (${lang}): the public page has a verdict`);
+        assert.doesNotMatch(text, new RegExp(`[a-z]+@${DOMAIN.replace('.', '\\.')}`), `${story} (${lang}): the public page names a mailbox`);
+        assert.doesNotMatch(text, /[Tt]he sender must|Der Absender muss/, `${story} (${lang}): the public page speaks about the sender, not to it`);
+        const pubWide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert.ok(pubWide <= 0, `${story} (${lang}) public page scrolls sideways by ${pubWide} px`);
       }
     }
     assert.deepEqual(missing, [], 'verdicts that do not name their cause');
