@@ -145,3 +145,13 @@ test('a listen value of the wrong kind names the key and both accepted forms', (
   const p = problems(() => loadConfig({ file: tmpFile('web:\n  listen: 8080\n') }));
   assert.match(p[0]!, /^web\.listen: expected HOST:PORT or a list of them/);
 });
+
+test('-o reaches keys with dots in double quotes; an unquoted domain is explained', () => {
+  const cfg = loadConfig({ overrides: ['domains."c.test".delivery.type=smtp', 'domains."c.test".delivery.address=127.0.0.5:25'] });
+  assert.equal(cfg.domains['c.test']?.delivery.type, 'smtp');
+  assert.equal(cfg.domains['c.test']?.delivery.address, '127.0.0.5:25');
+  const unquoted = problems(() => loadConfig({ overrides: ['domains.c.test.delivery.type=smtp'] }));
+  assert.ok(unquoted.some((p) => /write the domain in double quotes, e\.g\. -o 'domains\."c\.test"\.delivery\.type=smtp'/.test(p)), unquoted.join('\n'));
+  assert.match(problems(() => loadConfig({ overrides: ['domains."c.test.delivery.type=smtp'] }))[0]!, /a quote is not closed/);
+  assert.match(problems(() => loadConfig({ overrides: ['smtp..max_recipients=5'] }))[0]!, /an empty part in the key/);
+});

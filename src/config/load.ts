@@ -38,15 +38,35 @@ export interface ResolvedConfig extends Config {
 
 type Json = Record<string, unknown>;
 
+/**
+ * The parts of a -o key: split at dots, except inside double quotes, so a
+ * name with dots (a domain) can be one part: domains."c.test".delivery.type.
+ */
+export function keyParts(key: string): string[] {
+  const parts: string[] = [];
+  let cur = '';
+  let quoted = false;
+  let wasQuoted = false;
+  for (const ch of key) {
+    if (ch === '"') { quoted = !quoted; wasQuoted = true; continue; }
+    if (ch === '.' && !quoted) { parts.push(cur); cur = ''; wasQuoted = false; continue; }
+    cur += ch;
+  }
+  if (quoted) throw new ConfigError([`-o ${key}: a quote is not closed; write a name with dots in double quotes, e.g. -o 'domains."c.test".delivery.type=smtp'`]);
+  parts.push(cur);
+  if (parts.some((p) => p === '') && !wasQuoted) throw new ConfigError([`-o ${key}: an empty part in the key; keys are separated by single dots, e.g. -o smtp.max_recipients=50`]);
+  return parts;
+}
+
 function setPath(obj: Json, key: string, value: unknown): void {
-  const parts = key.split('.');
+  const parts = keyParts(key);
   let cur: Json = obj;
   for (let i = 0; i < parts.length - 1; i++) {
     const p = parts[i]!;
     const next = cur[p];
     if (next === undefined) cur[p] = {};
     else if (typeof next !== 'object' || next === null || Array.isArray(next)) {
-      throw new ConfigError([`-o ${key}: "${parts.slice(0, i + 1).join('.')}" is not a section`]);
+      throw new ConfigError([`-o ${key}: "${parts.slice(0, i + 1).join('.')}" is not a section (a name with dots, such as a domain, goes in double quotes: domains."c.test".delivery.type)`]);
     }
     cur = cur[p] as Json;
   }
@@ -114,7 +134,13 @@ export function loadConfig(opts: LoadOptions = {}): ResolvedConfig {
   }
 
   const result = configSchema.safeParse(raw);
-  if (!result.success) throw new ConfigError(result.error.issues.map(describeIssue));
+  if (!result.success) {
+    const problems = result.error.issues.map(describeIssue);
+    // An override that named a domain without quotes was split at the domain's dots.
+    const unquoted = (opts.overrides ?? []).map((o) => o.slice(0, Math.max(0, o.indexOf('=')))).filter((k) => k.startsWith('domains.') && !k.includes('"'));
+    if (unquoted.length) problems.push(`-o ${unquoted[0]}: a -o key is split at every dot; write the domain in double quotes, e.g. -o 'domains."c.test".delivery.type=smtp'`);
+    throw new ConfigError(problems);
+  }
   const cfg = result.data;
   const problems = crossCheck(cfg);
   if (problems.length) throw new ConfigError(problems);
