@@ -40,6 +40,11 @@ export interface RspamdOptions {
   cacheDir?: string;
   /** Extra local.d files: name -> content (e.g. { 'actions.conf': 'reject = 10;' }). */
   localD?: Record<string, string>;
+  /**
+   * The DNS server rspamd asks ("127.0.0.1:5353"); default a closed loopback
+   * port, so every lookup fails at once. Loopback only.
+   */
+  nameserver?: string;
 }
 
 export interface RspamdInstance {
@@ -122,7 +127,7 @@ function signalGroup(pgid: number, sig: NodeJS.Signals): void {
 const q = (s: string): string => JSON.stringify(s);
 
 function writeConfig(o: {
-  dir: string; localDir: string; port: number; controllerPort: number; dnsPort: number; cacheDir: string;
+  dir: string; localDir: string; port: number; controllerPort: number; nameserver: string; cacheDir: string;
   localD: Record<string, string>;
 }): string {
   const conf = `# Written by test/helpers/rspamd.ts: a throwaway instance on loopback.
@@ -156,7 +161,7 @@ worker "controller" {
   const off = 'enabled = false;\n';
   const files: Record<string, string> = {
     'options.inc': `dns {
-  nameserver = [${q(`127.0.0.1:${o.dnsPort}`)}];
+  nameserver = [${q(o.nameserver)}];
   timeout = 0.5s;
   retransmits = 0;
 }
@@ -216,8 +221,11 @@ export async function startRspamd(opts: RspamdOptions = {}): Promise<RspamdInsta
   fs.mkdirSync(cacheDir, { recursive: true });
   const port = opts.port ?? await freePort();
   const controllerPort = await freePort();
-  const dnsPort = await closedUdpPort();
-  const confFile = writeConfig({ dir, localDir, port, controllerPort, dnsPort, cacheDir, localD: opts.localD ?? {} });
+  if (opts.nameserver !== undefined && !/^127\.\d+\.\d+\.\d+:\d+$/.test(opts.nameserver)) {
+    throw new Error(`rspamd nameserver must be a loopback IPv4 address with a port, not ${opts.nameserver}`);
+  }
+  const nameserver = opts.nameserver ?? `127.0.0.1:${await closedUdpPort()}`;
+  const confFile = writeConfig({ dir, localDir, port, controllerPort, nameserver, cacheDir, localD: opts.localD ?? {} });
   const logFile = path.join(dir, 'log', 'rspamd.log');
   const startTimeoutMs = opts.startTimeoutMs ?? 600000;
 
