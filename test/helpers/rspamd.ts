@@ -41,10 +41,10 @@ export interface RspamdOptions {
   /** Extra local.d files: name -> content (e.g. { 'actions.conf': 'reject = 10;' }). */
   localD?: Record<string, string>;
   /**
-   * The DNS server rspamd asks ("127.0.0.1:5353"); default a closed loopback
-   * port, so every lookup fails at once. Loopback only.
+   * DNS servers ("HOST:PORT") instead of the closed loopback port: the
+   * benchmark points rspamd at its Knot server and turns the DNS modules on.
    */
-  nameserver?: string;
+  nameservers?: string[];
 }
 
 export interface RspamdInstance {
@@ -127,8 +127,8 @@ function signalGroup(pgid: number, sig: NodeJS.Signals): void {
 const q = (s: string): string => JSON.stringify(s);
 
 function writeConfig(o: {
-  dir: string; localDir: string; port: number; controllerPort: number; nameserver: string; cacheDir: string;
-  localD: Record<string, string>;
+  dir: string; localDir: string; port: number; controllerPort: number; dnsPort: number; cacheDir: string;
+  localD: Record<string, string>; nameservers: string[] | null;
 }): string {
   const conf = `# Written by test/helpers/rspamd.ts: a throwaway instance on loopback.
 .include "$CONFDIR/common.conf"
@@ -161,7 +161,7 @@ worker "controller" {
   const off = 'enabled = false;\n';
   const files: Record<string, string> = {
     'options.inc': `dns {
-  nameserver = [${q(o.nameserver)}];
+  nameserver = [${(o.nameservers ?? [`127.0.0.1:${o.dnsPort}`]).map(q).join(', ')}];
   timeout = 0.5s;
   retransmits = 0;
 }
@@ -221,11 +221,8 @@ export async function startRspamd(opts: RspamdOptions = {}): Promise<RspamdInsta
   fs.mkdirSync(cacheDir, { recursive: true });
   const port = opts.port ?? await freePort();
   const controllerPort = await freePort();
-  if (opts.nameserver !== undefined && !/^127\.\d+\.\d+\.\d+:\d+$/.test(opts.nameserver)) {
-    throw new Error(`rspamd nameserver must be a loopback IPv4 address with a port, not ${opts.nameserver}`);
-  }
-  const nameserver = opts.nameserver ?? `127.0.0.1:${await closedUdpPort()}`;
-  const confFile = writeConfig({ dir, localDir, port, controllerPort, nameserver, cacheDir, localD: opts.localD ?? {} });
+  const dnsPort = await closedUdpPort();
+  const confFile = writeConfig({ dir, localDir, port, controllerPort, dnsPort, cacheDir, localD: opts.localD ?? {}, nameservers: opts.nameservers ?? null });
   const logFile = path.join(dir, 'log', 'rspamd.log');
   const startTimeoutMs = opts.startTimeoutMs ?? 600000;
 

@@ -74,7 +74,7 @@ test('rspamd skips SPF, DKIM, ARC, DMARC and the client-address block lists that
     await dns.close();
   });
   const on = '';
-  rspamd = await startRspamd({ nameserver: dns.address, localD: { 'spf.conf': on, 'dkim.conf': on, 'dmarc.conf': on, 'arc.conf': on, 'rbl.conf': on } });
+  rspamd = await startRspamd({ nameservers: [dns.address], localD: { 'spf.conf': on, 'dkim.conf': on, 'dmarc.conf': on, 'arc.conf': on, 'rbl.conf': on } });
   const url = rspamd.url;
 
   const scan = async (overrides: string[]): Promise<{ v: Verdict; symbols: string[]; queries: string[] }> => {
