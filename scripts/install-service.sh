@@ -20,13 +20,14 @@ set -euo pipefail
 usage() {
   cat <<'USAGE'
 usage: scripts/install-service.sh [--root DIR] [--user NAME] [--data-dir DIR]
-                                  [--config FILE] [--node PATH] [--app DIR] [--no-start]
+                                  [--config FILE] [--node PATH] [--app DIR] [--unit-dir DIR] [--no-start]
   --root DIR      install under DIR instead of / (nothing is enabled or started)
   --user NAME     the account the service runs as, and its group (default mailproof)
   --data-dir DIR  ledger, Maildirs, TLS key, web sessions (default /var/lib/mailproof)
   --config FILE   the configuration file (default /etc/mailproof/mailproof.yaml)
   --node PATH     the Node.js binary (default: node on PATH)
   --app DIR       the built mailproof checkout to run (default: this one)
+  --unit-dir DIR  where the unit goes (default /etc/systemd/system)
   --no-start      install, but do not enable or start the service
 USAGE
 }
@@ -50,6 +51,7 @@ while (($#)); do
     --config) config=${2:?--config needs a file}; shift 2 ;;
     --node) node=${2:?--node needs a path}; shift 2 ;;
     --app) app=${2:?--app needs a directory}; shift 2 ;;
+    --unit-dir) unit_dir=${2:?--unit-dir needs a directory}; shift 2 ;;
     --no-start) start=no; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown option $1" ;;
@@ -57,6 +59,9 @@ while (($#)); do
 done
 
 [[ $(id -u) == 0 ]] || die "run as root: it creates a system user and chowns the data directory"
+for tool in setpriv useradd getent; do
+  command -v "$tool" >/dev/null || die "$tool is missing (Debian: apt-get install util-linux passwd libc-bin)"
+done
 [[ -n $node ]] || node=$(command -v node) || die "node is not on PATH; give its path with --node"
 node=$(readlink -f "$node")
 root=$(readlink -f "$root")
@@ -65,7 +70,7 @@ root=$(readlink -f "$root")
 
 # The unit names these paths as they are: systemd splits ExecStart= at
 # spaces and expands % and $, so a path must not hold them.
-for p in "$data_dir" "$config" "$node" "$app"; do
+for p in "$data_dir" "$config" "$node" "$app" "$unit_dir"; do
   [[ $p == /* ]] || die "$p: give an absolute path"
   [[ $p =~ ^[A-Za-z0-9_./+@:-]+$ ]] || die "$p: use a path of letters, digits and _./+@:- only (the unit cannot quote others)"
 done

@@ -158,3 +158,27 @@ test('install-service.sh refuses, before installing anything, a program the serv
   assert.match(varDir.stderr, /--data-dir \/var: give a directory of mailproof's own/);
   assert.deepEqual(fs.readdirSync(target), []);
 });
+
+test('install-service.sh where systemd is not PID 1 (a container): installs, says so, starts nothing', async (t) => {
+  if (fs.existsSync('/run/systemd/system')) {
+    // It would enable and start the unit: that is for a real installation, not a test.
+    t.skip('systemd runs this machine');
+    return;
+  }
+  const undo = prepare(t);
+  if (!undo) return;
+  const dir = tempRoot(undo);
+  const name = throwawayName('mp-i');
+  undo(() => removeUser(name));
+  // Every path in the temp directory, so the real run touches nothing of the machine but the (removed) account.
+  const r = install(['--user', name, '--data-dir', `${dir}/data`, '--config', `${dir}/etc/mailproof.yaml`, '--unit-dir', `${dir}/units`]);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const pid1 = fs.readFileSync('/proc/1/comm', 'utf8').trim();
+  assert.match(r.stdout, new RegExp(`systemd is not running here \\(PID 1 is ${pid1.replace(/[^A-Za-z0-9_-]/g, '.')}\\): installed the user, directories, configuration and unit above, nothing started\\.`));
+  assert.match(r.stdout, /systemctl daemon-reload && systemctl enable --now mailproof/);
+  const unit = fs.readFileSync(path.join(dir, 'units/mailproof.service'), 'utf8');
+  assert.match(unit, new RegExp(`^ExecStart=${NODE} ${ROOT}/bin/mailproof\\.js serve --config ${dir}/etc/mailproof\\.yaml --data-dir ${dir}/data$`, 'm'));
+  assert.match(unit, new RegExp(`^ReadWritePaths=${dir}/data$`, 'm'));
+  assert.equal(fs.statSync(path.join(dir, 'data')).mode & 0o777, 0o700);
+  assert.equal(fs.statSync(path.join(dir, 'data')).uid, lookupUser(name).uid);
+});
