@@ -137,7 +137,7 @@ export class SessionStore {
   }
 
   private view(id: string, s: StoredSession): Session {
-    return { id, user: s.user, role: s.role, domains: s.domains, expires: s.expires };
+    return { id, user: s.user, role: s.role, domains: [...s.domains], expires: s.expires };
   }
 
   private sweep(): void {
