@@ -69,17 +69,19 @@ function stackParams(milterPort: number): Record<string, string> {
 }
 
 export function filterStarters(env: Env, services: () => Promise<FilterServices>): Record<string, () => Promise<Target>> {
-  const mp = async (workers: number | 'auto', name: string): Promise<Target> => {
+  const mp = async (workers: number | 'auto', name: string, nodeArgs: string[] = []): Promise<Target> => {
     const svc = await services();
     const t = await startMailproof(env, workers, name, {
-      client: CLIENT, settings: mailproofCheckSettings(svc, 'all'),
-      note: 'every check on: DNSBL, PTR+FCrDNS, HELO, sender domain, SPF, DKIM/DMARC, rate, attachment policy, clamd, rspamd; Maildir (fsync) before 250',
+      client: CLIENT, settings: mailproofCheckSettings(svc, 'all'), nodeArgs,
+      note: `every check on: DNSBL, PTR+FCrDNS, HELO, sender domain, SPF, DKIM/DMARC, rate, attachment policy, clamd, rspamd; Maildir (fsync) before 250${nodeArgs.length ? `; node ${nodeArgs.join(' ')}` : ''}`,
     });
     return { ...t, perRun: perRun(t, svc, svc.rspamd, 'mailproof') };
   };
   return {
     'mp-filter': () => mp('auto', 'mp-filter'),
     'mp-filter-w1': () => mp(1, 'mp-filter-w1'),
+    // A V8 CPU profile of every thread, written when it stops (bench/filter/run.sh, BENCH_FILTER_PROFILE_DIR).
+    'mp-filter-prof': () => mp(1, 'mp-filter-prof', ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_FILTER_PROFILE_DIR ?? `${env.work}/cpuprofile`}`]),
     'postfix-stack': async () => {
       const svc = await services();
       const t = await startPostfix(env, {

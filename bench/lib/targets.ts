@@ -108,6 +108,8 @@ export interface MailproofVariant {
   /** For the report. */
   note?: string;
   client?: { from: string; helo: string };
+  /** Options for node itself, before the script (e.g. --cpu-prof). */
+  nodeArgs?: string[];
 }
 
 /** A directory on tmpfs for ablation runs (removed by stop()). */
@@ -132,7 +134,7 @@ export async function startMailproof(env: Env, workers: number | 'auto', name: s
   ];
   const port = await freePort();
   const s = await startServer(process.execPath, [
-    path.join(env.build, 'src/cli/main.js'), 'serve', '--data-dir', dataDir, '--smtp-listen', `${HOST}:${port}`,
+    ...(v.nodeArgs ?? []), path.join(env.build, 'src/cli/main.js'), 'serve', '--data-dir', dataDir, '--smtp-listen', `${HOST}:${port}`,
     '-o', `smtp.workers=${workers}`, '-o', 'log.level=warn', '-o', 'smtp.max_connections_per_ip=1000',
     // Several targets run at once: no POP3 or web listener of their own (fixed default ports).
     '-o', 'pop3.listen=[]', '-o', 'web.listen=[]', ...extra,
