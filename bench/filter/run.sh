@@ -55,9 +55,9 @@ if [ "${BENCH_FILTER_PROFILE:-1}" = 1 ]; then
     for f in "$P"/*.cpuprofile; do
       [ -f "$f" ] || continue
       echo "-- $(basename "$f"): self time by source file"
-      node "$BUILD/bench/cpuprofile-top.js" "$f" 18 --by-file
+      node "$BUILD/bench/cpuprofile-top.js" "$f" 14 --by-file
       echo "-- $(basename "$f"): top functions by self time"
-      node "$BUILD/bench/cpuprofile-top.js" "$f" 25
+      node "$BUILD/bench/cpuprofile-top.js" "$f" 15
     done
   } >"$OUT/filter-profile.txt" || status=1
   echo "   written: $OUT/filter-profile.txt"
