@@ -62,13 +62,43 @@ const ALL: Entry[] = [
 ];
 
 export function buildPipeline(cfg: ResolvedConfig, log: Logger): Pipeline {
+  return buildChecks(cfg, log).pipeline;
+}
+
+/** A pipeline with the checks of each module and what they were made from. */
+export interface BuiltChecks {
+  pipeline: Pipeline;
+  modules: Map<Key, { inputs: string; checks: Check[] }>;
+}
+
+/**
+ * What a module's checks are made from: its settings and the sections a
+ * factory reads besides (the resolver's timeouts, the scanners; the virus
+ * check also the attachment limits). Everything else a factory could read
+ * needs a restart to change (config/diff.ts), so it is the same.
+ */
+function inputsOf(key: Key, cfg: ResolvedConfig): string {
+  return JSON.stringify([cfg.checks[key], cfg.dns, cfg.scanners, key === 'virus' ? cfg.checks.attachments : null]);
+}
+
+/**
+ * Builds the checks; with `previous` (a reload), a module whose inputs did
+ * not change keeps its check objects, and with them their state (the rate
+ * counts in memory, the greylist's open file).
+ */
+export function buildChecks(cfg: ResolvedConfig, log: Logger, previous?: BuiltChecks): BuiltChecks {
   const list: ConfiguredCheck[] = [];
+  const modules = new Map<Key, { inputs: string; checks: Check[] }>();
   for (const { key, make } of ALL) {
     const settings = cfg.checks[key];
     if (settings.mode === 'off') continue;
-    for (const check of make(settings, cfg, log)) list.push({ check, settings });
+    const inputs = inputsOf(key, cfg);
+    const before = previous?.modules.get(key);
+    const checks = before && before.inputs === inputs ? before.checks : make(settings, cfg, log);
+    modules.set(key, { inputs, checks });
+    for (const check of checks) list.push({ check, settings });
   }
-  return new Pipeline(list);
+  return { pipeline: new Pipeline(list), modules };
 }
 
 /**
