@@ -49,9 +49,13 @@ test('reload under load: no session dropped, old sessions keep the old domains, 
     }
     return sent;
   };
-  const running = Array.from({ length: SESSIONS }, (_, n) => session(n));
+  let broken: unknown = null;
+  const running = Array.from({ length: SESSIONS }, (_, n) => session(n).catch((err: unknown) => { broken = err; throw err; }));
   // Every session is under way (two messages each) before the file changes.
-  while (counts.some((c) => c < 2)) await new Promise((r) => setTimeout(r, 20));
+  while (counts.some((c) => c < 2)) {
+    if (broken) throw broken as Error;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 
   phase = 'reloading';
   const cfg = readConfig(mp);
