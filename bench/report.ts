@@ -211,7 +211,7 @@ if (ck) {
   };
   push(`### Checks (issue 3): throughput with the checks on (run of ${ck.date.slice(0, 16).replace('T', ' ')} UTC, median of ${ck.runs})`);
   push();
-  push('A separate run from the tables above (`bash bench/run.sh` runs it after them; `BENCH_SKIP_CHECKS=1` skips it). The load comes from a client with a forward-confirmed PTR (mail.bench.test) and a sender domain with MX, SPF and DMARC records, all served by a real Knot DNS on 127.0.0.153:53; the client is not on the block list, so every message is accepted and every check runs to the end. mailproof caches DNS answers by their TTL; Postfix asks Knot for each lookup (it relies on a local caching resolver, which the machine does not have). Postfix does no content scanning here (that would need milters); compare it with **mp-dnschecks**, which does what its restrictions do.');
+  push('A separate run from the tables above (`bash bench/run.sh` runs it after them; `BENCH_SKIP_CHECKS=1` skips it). The load comes from a client with a forward-confirmed PTR (mail.bench.test) and a sender domain with MX, SPF and DMARC records, all served by a real Knot DNS on 127.0.0.153:53 (or `BENCH_DNS_HOST`); the client is not on the block list, so every message is accepted and every check runs to the end. mailproof caches DNS answers by their TTL; Postfix asks Knot for each lookup (it relies on a local caching resolver, which the machine does not have). Postfix does no content scanning here (that would need milters); compare it with **mp-dnschecks**, which does what its restrictions do.');
   push();
   push(`| target | ${ck.conc.map((c) => `c=${c} msg/s (min-max) | c=${c} CPU ms/msg`).join(' | ')} |`);
   push(`|---|${ck.conc.map(() => '---:|---:').join('|')}|`);

@@ -30,6 +30,12 @@
 #     acceptance; each beside the embedded store: bench/cluster/run.sh, about 25-30 minutes)
 #   BENCH_SKIP_MIME_MEMORY=1 BENCH_MIME_COUNT=100 (RSS with that many messages at the size limit at
 #     once, attachment policy and clamd on: bench/mime-memory.ts, a few minutes)
+#   BENCH_SKIP_FILTER=1 (the whole filter: mailproof with every check on vs. Postfix + rspamd milter +
+#     ClamAV, 4 KiB and 100 KiB PDF+docx messages, c=20 and 100, and a CPU profile of the gateway:
+#     bench/filter/run.sh, which also runs alone, one command; about 12-15 minutes) with its knobs
+#     BENCH_FILTER_RUNS=3 BENCH_FILTER_SECONDS=5 BENCH_FILTER_CONC=20,100 BENCH_FILTER_MESSAGES=text4k,pdfdocx100k
+#     BENCH_FILTER_TARGETS=mp-filter,mp-filter-w1,postfix-stack BENCH_FILTER_PROFILE=1 BENCH_FILTER_RSPAMD_WORKERS=<cores>
+#   BENCH_DNS_HOST=127.0.0.153 (the loopback address of the checks' and the filter's Knot, port 53)
 # Raw figures: bench/out/*.json (not committed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,29 +49,7 @@ NOFILE=$(ulimit -n)
 echo "== building (tsc into $BUILD; dist/ is left alone)"
 build_tree
 
-# The machine, for the report.
-GIT_REV=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
-GIT_DIRTY=$(git status --porcelain -- src package.json package-lock.json 2>/dev/null | wc -l)
-export M_DATE M_NPROC M_MEM M_KERNEL M_NODE M_CPU M_POSTFIX M_GIT M_NOFILE M_DISK M_LOAD
-M_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
-M_NPROC=$(nproc)
-M_MEM=$(free -h | awk '/^Mem:/ {print $2 " total, " $7 " available"}')
-M_KERNEL=$(uname -sr)
-M_NODE=$(node --version)
-M_CPU=$(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//')
-M_POSTFIX=$(dpkg-query -W -f='${Version}' postfix 2>/dev/null || echo '?')
-M_GIT="$GIT_REV$([ "$GIT_DIRTY" -gt 0 ] && echo " + uncommitted changes in $GIT_DIRTY file(s) of src/ and package files" || true)"
-M_NOFILE=$NOFILE
-M_DISK=$(df -hT "$WORK" | awk 'NR==2 {print $2 " on " $1 " (" $7 ")"}')
-M_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
-node -e '
-const e = process.env;
-const m = { date: e.M_DATE, nproc: e.M_NPROC, memory: e.M_MEM, kernel: e.M_KERNEL, cpu: e.M_CPU, node: e.M_NODE,
-  postfix: e.M_POSTFIX, "mailproof commit": e.M_GIT, "open files (ulimit -n)": e.M_NOFILE, "data on": e.M_DISK,
-  "load average at start": e.M_LOAD };
-require("fs").writeFileSync(process.argv[1], JSON.stringify(m, null, 2));
-' "$OUT/machine.json"
-echo "   $M_NPROC cores, $M_MEM, $M_KERNEL, node $M_NODE, load $M_LOAD, ulimit -n $NOFILE"
+write_machine_json "$OUT/machine.json"
 
 status=0
 if [ "${BENCH_SKIP_THROUGHPUT:-0}" != 1 ]; then
@@ -92,6 +76,11 @@ if [ "${BENCH_SKIP_CHECKS:-0}" != 1 ]; then
     --runs "${BENCH_RUNS:-3}" --conc "${BENCH_CHECK_CONC:-20,100}" --seconds "${BENCH_SECONDS:-5}" \
     --targets "${BENCH_CHECK_TARGETS:-mp-nochecks,mp-dnschecks,mp-allchecks,postfix-checks}" \
     || { echo "run.sh: checks step failed" >&2; status=1; }
+fi
+
+if [ "${BENCH_SKIP_FILTER:-0}" != 1 ]; then
+  echo "== the whole filter: mailproof (every check) vs. Postfix + rspamd milter + ClamAV"
+  BUILD=$BUILD WORK=$WORK OUT=$OUT step bash bench/filter/run.sh || { echo "run.sh: filter step failed" >&2; status=1; }
 fi
 
 if [ "${BENCH_SKIP_INGEST:-0}" != 1 ]; then

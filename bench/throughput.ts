@@ -5,6 +5,15 @@
 //   node throughput.js --build DIR --work DIR --out FILE.json
 //        [--runs 3] [--conc 1,20,100] [--seconds 5]
 //        [--targets mailproof,mailproof-w1,postfix,bare,bare-delay,smtp-sink]
+//        [--messages text4k,pdfdocx100k] [--sanity gtube,eicar]
+//
+// --messages: instead of smtp-source's generated 4 KiB message, each of these
+// (bench/lib/messages.ts, sent as they are with -F), every concurrency for
+// each. --sanity: before the warm-up, one message of each kind to every
+// target, whose reply must be a refusal (5xx); the replies are in the JSON.
+// The whole-filter targets (mp-filter, mp-filter-w1, postfix-stack; see
+// bench/filter/run.sh) need their own services and cannot run with the
+// checks targets in one invocation (one Knot on port 53).
 //
 // All targets run at the same time (idle while another is measured) and the
 // runs are interleaved: round r of concurrency c runs every target once, in
@@ -21,8 +30,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { args, median, sleep } from './lib/proc.js';
 import { cpuPressure, cpuSeconds, SIZE, smtpSourceRun as sourceRun } from './lib/load.js';
-import { startBare, startMailproof, startMailproofPg, startPostfix, startSink, type Env, type SettleInfo, type Target } from './lib/targets.js';
+import { startBare, startMailproof, startMailproofPg, startPostfix, startSink, type Env, type RunWindow, type SettleInfo, type Target } from './lib/targets.js';
 import { CLIENT, mailproofCheckSettings, postfixCheckParams, startCheckServices, type CheckServices } from './lib/check-services.js';
+import { startFilterServices, type FilterServices } from './lib/filter-services.js';
+import { filterStarters } from './lib/filter-targets.js';
+import { writeMessages, type BenchMessage } from './lib/messages.js';
+import { sendOne, type SendResult } from './lib/smtp-send.js';
 
 const a = args(process.argv.slice(2));
 const env: Env = {
@@ -32,11 +45,20 @@ const env: Env = {
   postfix: a.postfix ?? '/usr/sbin/postfix',
 };
 const smtpSource = a['smtp-source'] ?? '/usr/sbin/smtp-source';
-const smtpSourceRun = (t: Target, c: number, n: number): ReturnType<typeof sourceRun> => sourceRun(smtpSource, t, c, n);
+/** The message of the current pass (null: smtp-source's own -l SIZE message). */
+let message: BenchMessage | null = null;
+const smtpSourceRun = (t: Target, c: number, n: number): ReturnType<typeof sourceRun> => sourceRun(smtpSource, t, c, n, message?.file);
 const runs = Number(a.runs ?? 3);
 const conc = (a.conc ?? '1,20,100').split(',').map(Number);
 const wanted = (a.targets ?? 'mailproof,mailproof-w1,postfix,bare,bare-delay,smtp-sink').split(',');
 const out = a.out ?? 'bench/out/throughput.json';
+const msgFiles = a.messages ? writeMessages(`${env.work}/messages`) : null;
+const messages: (BenchMessage | null)[] = a.messages ? a.messages.split(',').map((m) => {
+  const x = msgFiles![m];
+  if (!x) throw new Error(`unknown message ${m} (${Object.keys(msgFiles!).join(', ')})`);
+  return x;
+}) : [null];
+const sanityKinds = a.sanity ? a.sanity.split(',') : [];
 
 /**
  * Messages per run: what the target did in a short calibration run at the
@@ -51,6 +73,8 @@ function messagesFor(rate: number, c: number): number {
 
 interface RunResult {
   target: string;
+  /** The message sent (--messages), or 'l4096': smtp-source's own. */
+  message: string;
   c: number;
   round: number;
   messages: number;
@@ -73,6 +97,8 @@ interface RunResult {
    */
   store?: SettleInfo;
   rateCaughtUp?: number;
+  /** What the target measured itself over the run (Target.perRun). */
+  extra?: Record<string, unknown>;
 }
 
 const CHECKS_OFF = ['relay', 'recipient', 'size', 'helo_syntax'].map((c) => `checks.${c}.mode=off`);
@@ -115,6 +141,19 @@ function services(): Promise<CheckServices> {
   svc ??= startCheckServices(env.work, wanted.includes('mp-allchecks'));
   return svc;
 }
+let filterSvc: Promise<FilterServices> | null = null;
+/** The whole-filter benchmark's services (Knot, clamd, two rspamd), started once. */
+function filterServices(): Promise<FilterServices> {
+  filterSvc ??= startFilterServices(env.work);
+  return filterSvc;
+}
+Object.assign(starters, filterStarters(env, filterServices));
+{
+  const filter = Object.keys(filterStarters(env, filterServices));
+  if (wanted.some((w) => filter.includes(w)) && wanted.some((w) => !filter.includes(w) && /checks|^mp-dns/.test(w))) {
+    throw new Error('the whole-filter targets and the checks targets each start a Knot on port 53: run them in separate invocations');
+  }
+}
 
 /** policyd-spf's config: Debian's default skips 127.0.0.0/8, which is all the benchmark sends from. */
 function policydSpfConf(): string {
@@ -142,12 +181,16 @@ process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 
 const reports: Record<string, Record<string, unknown>> = {};
+const windows: (RunWindow & { target: string })[] = [];
+const sanity: Record<string, Record<string, SendResult & { ok: boolean }>> = {};
+let services_: Record<string, unknown> | undefined;
 
 function save(): void {
   fs.writeFileSync(out, JSON.stringify({
     kind: 'throughput', date: new Date().toISOString(), size: SIZE, runs, conc, seconds,
+    messages: messages.map((m) => (m ? { name: m.name, label: m.label, bytes: m.bytes } : { name: 'l4096', label: `smtp-source -l ${SIZE}`, bytes: SIZE })),
     targets: targets.map((t) => ({ name: t.name, label: t.label, checks: t.checks })),
-    startProblems, results, reports,
+    startProblems, results, reports, ...(sanityKinds.length ? { sanity } : {}), ...(services_ ? { services: services_ } : {}),
   }, null, 2));
 }
 
@@ -155,8 +198,10 @@ async function measureOne(t: Target, c: number, n: number, round: number, calibr
   const before = await t.accepted();
   const loadBefore = os.loadavg()[0]!;
   const pressure = cpuPressure();
+  const finish = calibration ? undefined : await t.perRun?.();
   const x0 = t.extraCpu?.() ?? 0;
   const cpu0 = cpuSeconds(t.pid) + x0;
+  const from = Date.now();
   const r = await smtpSourceRun(t, c, n);
   let problem: string | undefined;
   if (r.code !== 0) problem = `smtp-source exited with ${r.code}: ${r.out.trim().split('\n').slice(-3).join(' | ')}`;
@@ -168,20 +213,24 @@ async function measureOne(t: Target, c: number, n: number, round: number, calibr
   }
   const x1 = t.extraCpu?.() ?? 0;
   const cpu1 = cpuSeconds(t.pid) + x1;
+  const extra = await finish?.(n);
+  const msgName = message?.name ?? 'l4096';
+  if (!calibration) windows.push({ target: t.name, group: `${msgName} c=${c}`, from, to: Date.now() });
   const after = await t.accepted();
   if (!problem && before >= 0 && after !== -1 && after - before !== n) {
     problem = `server accepted ${after - before} of ${n} messages (${t.checks})`;
   }
   const res: RunResult = {
-    target: t.name, c, round, messages: n, seconds: r.seconds, rate: n / r.seconds,
+    target: t.name, message: msgName, c, round, messages: n, seconds: r.seconds, rate: n / r.seconds,
     cpuMsPerMsg: cpu1 >= cpu0 ? ((cpu1 - cpu0) * 1000) / n : null,
     ...(t.extraCpu ? { storeCpuMsPerMsg: ((x1 - x0) * 1000) / n } : {}),
     ok: !problem, ...(problem ? { problem } : {}), ...(calibration ? { calibration } : {}), loadBefore, cpuPressure: pressure,
     ...(store ? { store, rateCaughtUp: n / (r.seconds + store.catch_up_ms / 1000) } : {}),
+    ...(extra ? { extra } : {}),
   };
   results.push(res);
   save();
-  process.stderr.write(`c=${String(c).padStart(3)} ${calibration ? 'calibrate' : `round ${round}  `} ${t.name.padEnd(13)} ${String(n).padStart(5)} msgs ${r.seconds.toFixed(2).padStart(7)} s ${res.rate.toFixed(1).padStart(8)} msg/s` +
+  process.stderr.write(`${message ? `${message.name} ` : ''}c=${String(c).padStart(3)} ${calibration ? 'calibrate' : `round ${round}  `} ${t.name.padEnd(13)} ${String(n).padStart(5)} msgs ${r.seconds.toFixed(2).padStart(7)} s ${res.rate.toFixed(1).padStart(8)} msg/s` +
     ` cpu ${res.cpuMsPerMsg?.toFixed(2) ?? '?'} ms/msg load ${loadBefore.toFixed(1)}` +
     `${store ? ` store lag ${store.lag_events} ev / ${store.lag_ms} ms, caught up in ${store.catch_up_ms} ms` : ''}${problem ? `  FAILED: ${problem}` : ''}\n`);
   await sleep(300);
@@ -201,14 +250,30 @@ try {
       process.stderr.write(`could not start ${name}: ${(err as Error).message}\n`);
     }
   }
+  // (Started from a starter, which the compiler cannot see.)
+  const fsvc = filterSvc as Promise<FilterServices> | null;
+  if (fsvc) services_ = { rspamd: (await fsvc).rspamdConfig, rspamdWorkers: (await fsvc).rspamdWorkers };
+  // Sanity: a spam and a virus message must be refused by every target.
+  for (const t of targets) {
+    for (const kind of sanityKinds) {
+      const f = msgFiles?.[kind] ?? writeMessages(`${env.work}/messages`)[kind];
+      if (!f) throw new Error(`unknown sanity message ${kind}`);
+      const r = await sendOne(t.host, t.port, { helo: t.client?.helo ?? 'localhost', from: t.client?.from ?? 'sender@example.org', rcpt: 'demo@demo.test', file: f.file });
+      sanity[t.name] = { ...sanity[t.name], [kind]: { ...r, ok: r.code >= 500 && r.code < 600 } };
+      process.stderr.write(`sanity ${t.name} ${kind}: ${r.final.replace(/\s+/g, ' ').slice(0, 160)}${r.code >= 500 && r.code < 600 ? '' : '  NOT REFUSED'}\n`);
+    }
+  }
+  save();
   // One short warm-up per target (JIT, first files, Postfix processes).
+  message = messages[0] ?? null;
   for (const t of targets) {
     const before = await t.accepted();
     const r = await smtpSourceRun(t, 5, 50);
     await t.settle(before + 50).catch(() => undefined);
     if (r.code !== 0) process.stderr.write(`warm-up of ${t.name} failed (${r.code}): ${r.out}\n`);
   }
-  for (const c of conc) {
+  for (const m of messages) for (const c of conc) {
+    message = m;
     const count = new Map<string, number>();
     for (const t of targets) {
       if (stopping) break;
@@ -231,16 +296,18 @@ try {
     }
     // Medians so far, for the impatient.
     for (const t of targets) {
-      const ok = results.filter((x) => x.target === t.name && x.c === c && x.ok && !x.calibration).map((x) => x.rate);
-      process.stderr.write(`  median c=${c} ${t.name}: ${ok.length ? median(ok).toFixed(1) : 'n/a'} msg/s (${ok.length}/${runs} runs ok)\n`);
+      const ok = results.filter((x) => x.target === t.name && x.message === (m?.name ?? 'l4096') && x.c === c && x.ok && !x.calibration).map((x) => x.rate);
+      process.stderr.write(`  median ${m ? `${m.name} ` : ''}c=${c} ${t.name}: ${ok.length ? median(ok).toFixed(1) : 'n/a'} msg/s (${ok.length}/${runs} runs ok)\n`);
     }
   }
 } finally {
   for (const t of targets) {
     if (!t.report) continue;
-    try { reports[t.name] = await t.report(); } catch (err) { reports[t.name] = { error: (err as Error).message }; }
+    try { reports[t.name] = await t.report(windows.filter((w) => w.target === t.name)); } catch (err) { reports[t.name] = { error: (err as Error).message }; }
   }
   save();
   await stopAll();
   if (svc) await (await svc).stop();
+  const fsvc = filterSvc as Promise<FilterServices> | null;
+  if (fsvc) await (await fsvc).stop();
 }

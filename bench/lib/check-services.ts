@@ -3,11 +3,12 @@
 // test signatures, rspamd. They are the same programs the end-to-end tests
 // run (test/helpers), started once for the whole run.
 //
-// Knot listens on 127.0.0.153 port 53, because Postfix (the peer with
-// equivalent smtpd_*_restrictions) asks DNS through the C library, which
-// reads /etc/resolv.conf and knows no port: its Postfix runs in a private
-// mount namespace where a resolv.conf naming 127.0.0.153 is bind-mounted
-// over /etc/resolv.conf (the machine's own file is never touched).
+// Knot listens on 127.0.0.153 port 53 (BENCH_DNS_HOST sets another loopback
+// address, so two benchmarks can run side by side), because Postfix (the
+// peer with equivalent smtpd_*_restrictions) asks DNS through the C library,
+// which reads /etc/resolv.conf and knows no port: its Postfix runs in a
+// private mount namespace where a resolv.conf naming that address is
+// bind-mounted over /etc/resolv.conf (the machine's own file is never touched).
 import fs from 'node:fs';
 import path from 'node:path';
 import { startDnsServer, type DnsServer } from '../../test/helpers/dns-server.js';
@@ -15,11 +16,18 @@ import { startClamd, type ClamdInstance } from '../../test/helpers/clamd.js';
 import { startRspamd, type RspamdInstance } from '../../test/helpers/rspamd.js';
 import { register } from './proc.js';
 
-export const DNS_HOST = '127.0.0.153';
+export const DNS_HOST = dnsHost(process.env.BENCH_DNS_HOST);
+
+/** The Knot server's address: loopback only, since the benchmark sends nothing anywhere else. */
+function dnsHost(v: string | undefined): string {
+  const h = v?.trim() || '127.0.0.153';
+  if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h)) throw new Error(`BENCH_DNS_HOST must be a 127.x.y.z address, not ${h}`);
+  return h;
+}
 /** What smtp-source sends as: a sender domain with MX and SPF, a HELO name with A, the client's PTR pointing at it. */
 export const CLIENT = { from: 'sender@bench.test', helo: 'mail.bench.test' } as const;
 
-const ZONES: Record<string, string[]> = {
+export const ZONES: Record<string, string[]> = {
   'bench.test': [
     'bench.test. 3600 IN MX 10 mail.bench.test.',
     'mail.bench.test. 3600 IN A 127.0.0.1',

@@ -81,7 +81,35 @@ build_tree() {
     echo "bench: tsc reported errors (see above); going on with what it emitted" >&2
   fi
   local f
-  for f in src/cli/main.js src/ledger/indexer-worker.js bench/throughput.js bench/sustained.js bench/idle-connections.js bench/bare-smtp-server.js bench/report.js bench/cpuprofile-top.js bench/latency.js bench/research/bench.js bench/research-pg/bench.js bench/cluster/report.js bench/mime-memory.js; do
+  for f in src/cli/main.js src/ledger/indexer-worker.js bench/throughput.js bench/sustained.js bench/idle-connections.js bench/bare-smtp-server.js bench/report.js bench/cpuprofile-top.js bench/latency.js bench/research/bench.js bench/research-pg/bench.js bench/cluster/report.js bench/mime-memory.js bench/filter/report.js; do
     [ -f "$BUILD/$f" ] || { echo "bench: $BUILD/$f was not built" >&2; return 1; }
   done
+}
+
+# The machine, for the reports: write_machine_json FILE (bench/run.sh, bench/filter/run.sh).
+write_machine_json() {
+  local GIT_REV GIT_DIRTY
+  GIT_REV=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
+  GIT_DIRTY=$(git status --porcelain -- src package.json package-lock.json 2>/dev/null | wc -l)
+  export M_DATE M_NPROC M_MEM M_KERNEL M_NODE M_CPU M_POSTFIX M_GIT M_NOFILE M_DISK M_LOAD M_SCANNERS
+  M_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+  M_NPROC=$(nproc)
+  M_MEM=$(free -h | awk '/^Mem:/ {print $2 " total, " $7 " available"}')
+  M_KERNEL=$(uname -sr)
+  M_NODE=$(node --version)
+  M_CPU=$(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//')
+  M_POSTFIX=$(dpkg-query -W -f='${Version}' postfix 2>/dev/null || echo '?')
+  M_GIT="$GIT_REV$([ "$GIT_DIRTY" -gt 0 ] && echo " + uncommitted changes in $GIT_DIRTY file(s) of src/ and package files" || true)"
+  M_NOFILE=$(ulimit -n)
+  M_DISK=$(df -hT "$WORK" | awk 'NR==2 {print $2 " on " $1 " (" $7 ")"}')
+  M_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+  M_SCANNERS="rspamd $(dpkg-query -W -f='${Version}' rspamd 2>/dev/null || echo '?'), clamd $(dpkg-query -W -f='${Version}' clamav-daemon 2>/dev/null || echo '?'), knot $(dpkg-query -W -f='${Version}' knot 2>/dev/null || echo '?')"
+  node -e '
+  const e = process.env;
+  const m = { date: e.M_DATE, nproc: e.M_NPROC, memory: e.M_MEM, kernel: e.M_KERNEL, cpu: e.M_CPU, node: e.M_NODE,
+    postfix: e.M_POSTFIX, "mailproof commit": e.M_GIT, "open files (ulimit -n)": e.M_NOFILE, "data on": e.M_DISK,
+    "load average at start": e.M_LOAD, "scanners and DNS (Debian packages)": e.M_SCANNERS };
+  require("fs").writeFileSync(process.argv[1], JSON.stringify(m, null, 2));
+  ' "$1"
+  echo "   $M_NPROC cores, $M_MEM, $M_KERNEL, node $M_NODE, load $M_LOAD, ulimit -n $M_NOFILE"
 }

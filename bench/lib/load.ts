@@ -19,12 +19,16 @@ export function cpuPressure(): number | null {
   }
 }
 
-/** smtp-source -s c -m n: one new connection per message, HELO, one recipient, SIZE bytes. */
-export function smtpSourceRun(smtpSource: string, t: Target, c: number, n: number): Promise<{ code: number | null; out: string; seconds: number }> {
+/**
+ * smtp-source -s c -m n: one new connection per message, HELO, one recipient,
+ * SIZE bytes (smtp-source's own generated message), or the message in msgFile
+ * as it is (-F: header and body).
+ */
+export function smtpSourceRun(smtpSource: string, t: Target, c: number, n: number, msgFile?: string): Promise<{ code: number | null; out: string; seconds: number }> {
   return new Promise((resolve) => {
     const t0 = process.hrtime.bigint();
     const who = t.client ? ['-f', t.client.from, '-M', t.client.helo] : ['-f', 'sender@example.org'];
-    const p = spawn(smtpSource, ['-s', String(c), '-m', String(n), '-l', String(SIZE), ...who, '-t', 'demo@demo.test', `${t.host}:${t.port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(smtpSource, ['-s', String(c), '-m', String(n), ...(msgFile ? ['-F', msgFile] : ['-l', String(SIZE)]), ...who, '-t', 'demo@demo.test', `${t.host}:${t.port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
     let o = '';
     p.stdout.on('data', (d: Buffer) => { o = (o + d.toString()).slice(-4000); });
     p.stderr.on('data', (d: Buffer) => { o = (o + d.toString()).slice(-4000); });

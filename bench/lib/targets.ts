@@ -36,9 +36,26 @@ export interface Target {
   storeSpec?: StoreSpec;
   /** CPU seconds so far of what serves the target outside its process tree (its PostgreSQL), counted with its own. */
   extraCpu?(): number;
-  /** Figures the target can give about the run before it stops (mailproof: check latencies from its ledger). */
-  report?(): Promise<Record<string, unknown>>;
+  /**
+   * Figures the target can give about the run before it stops (mailproof:
+   * check latencies from its ledger). With windows, also per group of runs:
+   * the transactions whose events fall in the windows of one group.
+   */
+  report?(windows?: RunWindow[]): Promise<Record<string, unknown>>;
+  /**
+   * Called before each measured run: starts the target's own per-run
+   * accounting (CPU per component, scanner counters) and returns what ends
+   * it, given the messages sent, after the run has settled.
+   */
+  perRun?(): Promise<(messages: number) => Promise<Record<string, unknown>>>;
   stop(): Promise<void>;
+}
+
+/** The wall-clock span of one measured run, and the group it belongs to (e.g. "text4k c=20"). */
+export interface RunWindow {
+  group: string;
+  from: number;
+  to: number;
 }
 
 /** mailproof: how far the store was behind the journal when the client finished, and how long it took to catch up. */
@@ -91,6 +108,8 @@ export interface MailproofVariant {
   /** For the report. */
   note?: string;
   client?: { from: string; helo: string };
+  /** Options for node itself, before the script (e.g. --cpu-prof). */
+  nodeArgs?: string[];
 }
 
 /** A directory on tmpfs for ablation runs (removed by stop()). */
@@ -115,7 +134,7 @@ export async function startMailproof(env: Env, workers: number | 'auto', name: s
   ];
   const port = await freePort();
   const s = await startServer(process.execPath, [
-    path.join(env.build, 'src/cli/main.js'), 'serve', '--data-dir', dataDir, '--smtp-listen', `${HOST}:${port}`,
+    ...(v.nodeArgs ?? []), path.join(env.build, 'src/cli/main.js'), 'serve', '--data-dir', dataDir, '--smtp-listen', `${HOST}:${port}`,
     '-o', `smtp.workers=${workers}`, '-o', 'log.level=warn', '-o', 'smtp.max_connections_per_ip=1000',
     // Several targets run at once: no POP3 or web listener of their own (fixed default ports).
     '-o', 'pop3.listen=[]', '-o', 'web.listen=[]', ...extra,
@@ -129,10 +148,17 @@ export async function startMailproof(env: Env, workers: number | 'auto', name: s
     journal: journalDir, store: v.pg ? v.pg.url : storePath,
     ...(v.pg ? { storeSpec: { store: v.pg.url, storePasswordFile: v.pg.passwordFile }, extraCpu: v.pg.cpu } : {}),
     ...(v.client ? { client: v.client } : {}),
-    async report() {
+    async report(windows?: RunWindow[]) {
       const events: StoredEvent[] = [];
       for await (const e of watch.events()) events.push(e);
-      return checkLatency(events);
+      const all = checkLatency(events);
+      if (!windows?.length) return all;
+      const groups: Record<string, Record<string, unknown>> = {};
+      for (const g of new Set(windows.map((w) => w.group))) {
+        const ws = windows.filter((w) => w.group === g);
+        groups[g] = checkLatency(events.filter((e) => ws.some((w) => e.ts >= w.from && e.ts <= w.to)));
+      }
+      return { ...all, groups };
     },
     async accepted() {
       const files = countFiles(newDir);
@@ -212,7 +238,7 @@ export async function startSink(env: Env): Promise<Target> {
   };
 }
 
-function postfixMainCf(o: { dir: string; queueDir: string; dataDir: string; logFile: string }, extra: Record<string, string> = {}): string {
+export function postfixMainCf(o: { dir: string; queueDir: string; dataDir: string; logFile: string }, extra: Record<string, string> = {}): string {
   const p: Record<string, string> = {
     compatibility_level: '3.6',
     queue_directory: o.queueDir,
@@ -367,6 +393,8 @@ export function checkLatency(events: Iterable<{ kind: string; session?: string |
   const SCANNERS = new Set(['virus', 'spam']);
   // Connect and HELO checks belong to the session; count them once per session's first transaction.
   const perTx = new Map<string, Map<string, number>>();
+  // The same with the scanners in their stage: everything the checks add.
+  const perTxAll = new Map<string, Map<string, number>>();
   const scan = new Map<string, number>();
   const sessionTx = new Map<string, string>();
   for (const r of rows) {
@@ -375,6 +403,9 @@ export function checkLatency(events: Iterable<{ kind: string; session?: string |
     const stage = d.stage ?? '?';
     const key = stage === 'connect' || stage === 'helo' ? `s:${r.session}` : `t:${r.ref}`;
     if (key.startsWith('t:') && r.ref) sessionTx.set(r.session, sessionTx.get(r.session) ?? r.ref);
+    const all = perTxAll.get(key) ?? new Map<string, number>();
+    all.set(stage, Math.max(all.get(stage) ?? 0, ms));
+    perTxAll.set(key, all);
     if (SCANNERS.has(r.check_name)) {
       const k = `${key}|${r.check_name}`;
       scan.set(k, ms);
@@ -384,23 +415,33 @@ export function checkLatency(events: Iterable<{ kind: string; session?: string |
     m.set(stage, Math.max(m.get(stage) ?? 0, ms));
     perTx.set(key, m);
   }
-  const totals = new Map<string, number>();
-  for (const [key, stages] of perTx) {
-    const sum = [...stages.values()].reduce((a, b) => a + b, 0);
-    const tx = key.startsWith('s:') ? sessionTx.get(key.slice(2)) : key.slice(2);
-    if (!tx) continue;
-    totals.set(tx, (totals.get(tx) ?? 0) + sum);
-  }
+  const sumByTx = (m: Map<string, Map<string, number>>): Map<string, number> => {
+    const totals = new Map<string, number>();
+    for (const [key, stages] of m) {
+      const sum = [...stages.values()].reduce((a, b) => a + b, 0);
+      const tx = key.startsWith('s:') ? sessionTx.get(key.slice(2)) : key.slice(2);
+      if (!tx) continue;
+      totals.set(tx, (totals.get(tx) ?? 0) + sum);
+    }
+    return totals;
+  };
+  const totals = sumByTx(perTx);
+  const totalsAll = sumByTx(perTxAll);
   const pct = (xs: number[], p: number): number | null => {
     if (!xs.length) return null;
     const sorted = [...xs].sort((a, b) => a - b);
     return Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! * 1000) / 1000;
   };
   const t = [...totals.values()];
+  const tAll = [...totalsAll.values()];
   const byScanner: Record<string, { p50: number | null; p99: number | null; n: number }> = {};
   for (const name of SCANNERS) {
     const xs = [...scan.entries()].filter(([k]) => k.endsWith(`|${name}`)).map(([, v]) => v);
     if (xs.length) byScanner[name] = { p50: pct(xs, 50), p99: pct(xs, 99), n: xs.length };
   }
-  return { transactions: t.length, checks_ms_p50: pct(t, 50), checks_ms_p99: pct(t, 99), scanners_ms: byScanner };
+  return {
+    transactions: t.length, checks_ms_p50: pct(t, 50), checks_ms_p99: pct(t, 99), scanners_ms: byScanner,
+    // With the scanners: the whole time the checks add to a transaction.
+    with_scanners_ms_p50: pct(tAll, 50), with_scanners_ms_p99: pct(tAll, 99),
+  };
 }

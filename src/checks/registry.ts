@@ -30,9 +30,16 @@ type Key = keyof Checks;
  */
 export type CheckFactory<K extends Key = Key> = (settings: Checks[K], cfg: ResolvedConfig, log: Logger) => Check[];
 
-interface Entry { key: Key; make: CheckFactory }
+/**
+ * `reads`: what the factory takes from the configuration besides its own
+ * settings, among the keys a reload can change (config/diff.ts); a reload
+ * makes the module's checks anew only when one of them changed.
+ */
+interface Entry { key: Key; make: CheckFactory; reads: (cfg: ResolvedConfig) => unknown }
 /** Keeps the settings type of each key (TypeScript cannot see it through the array). */
-const entry = <K extends Key>(key: K, make: CheckFactory<K>): Entry => ({ key, make: make as unknown as CheckFactory });
+const entry = <K extends Key>(key: K, make: CheckFactory<K>, reads: (cfg: ResolvedConfig) => unknown = () => null): Entry =>
+  ({ key, make: make as unknown as CheckFactory, reads });
+const dns = (cfg: ResolvedConfig): unknown => cfg.dns;
 const fixed = (c: Check) => (): Check[] => [c];
 
 // Order matters within a stage: the first reject decides, an allow skips the
@@ -44,31 +51,54 @@ const fixed = (c: Check) => (): Check[] => [c];
 // signature is the better answer.
 const ALL: Entry[] = [
   entry('allowlist', (s) => allowlistChecks(s)),
-  entry('dnsbl', (s, cfg) => dnsblChecks(s, cfg)),
+  entry('dnsbl', (s, cfg) => dnsblChecks(s, cfg), dns),
   entry('rate', (s, _cfg, log) => rateChecks(s, log)),
-  entry('client_identity', (s, cfg) => clientIdentityChecks(s, cfg)),
+  entry('client_identity', (s, cfg) => clientIdentityChecks(s, cfg), dns),
   entry('helo_syntax', fixed(heloSyntaxCheck)),
   entry('helo', (s) => heloChecks(s)),
-  entry('sender_domain', (s, cfg) => senderDomainChecks(s, cfg)),
-  entry('spf', (s, cfg) => spfChecks(s, cfg)),
+  entry('sender_domain', (s, cfg) => senderDomainChecks(s, cfg), dns),
+  entry('spf', (s, cfg) => spfChecks(s, cfg), dns),
   entry('size', fixed(sizeCheck)),
   entry('relay', fixed(relayCheck)),
   entry('recipient', fixed(recipientCheck)),
   entry('greylist', (s, _cfg, log) => greylistChecks(s, log)),
-  entry('virus', (s, cfg, log) => virusChecks(s, cfg, log)),
+  entry('virus', (s, cfg, log) => virusChecks(s, cfg, log), (cfg) => [cfg.scanners.clamd, cfg.checks.attachments]),
   entry('attachments', (s) => attachmentsChecks(s)),
-  entry('dmarc', (s, cfg) => dmarcChecks(s, cfg)),
-  entry('spam', (s, cfg, log) => spamChecks(s, cfg, log)),
+  entry('dmarc', (s, cfg) => dmarcChecks(s, cfg), dns),
+  // What rspamd is told to skip follows the modes of our own checks (spam/known.ts).
+  entry('spam', (s, cfg, log) => spamChecks(s, cfg, log), (cfg) => [
+    cfg.scanners.spam, cfg.checks.spf.mode, cfg.checks.dmarc.mode, cfg.checks.dnsbl.mode, cfg.checks.dnsbl.zones.map((z) => z.type),
+  ]),
 ];
 
 export function buildPipeline(cfg: ResolvedConfig, log: Logger): Pipeline {
+  return buildChecks(cfg, log).pipeline;
+}
+
+/** A pipeline with the checks of each module and what they were made from. */
+export interface BuiltChecks {
+  pipeline: Pipeline;
+  modules: Map<Key, { inputs: string; checks: Check[] }>;
+}
+
+/**
+ * Builds the checks; with `previous` (a reload), a module whose inputs did
+ * not change keeps its check objects, and with them their state (the rate
+ * counts in memory, the greylist's open file).
+ */
+export function buildChecks(cfg: ResolvedConfig, log: Logger, previous?: BuiltChecks): BuiltChecks {
   const list: ConfiguredCheck[] = [];
-  for (const { key, make } of ALL) {
+  const modules = new Map<Key, { inputs: string; checks: Check[] }>();
+  for (const { key, make, reads } of ALL) {
     const settings = cfg.checks[key];
     if (settings.mode === 'off') continue;
-    for (const check of make(settings, cfg, log)) list.push({ check, settings });
+    const inputs = JSON.stringify([settings, reads(cfg)]);
+    const before = previous?.modules.get(key);
+    const checks = before && before.inputs === inputs ? before.checks : make(settings, cfg, log);
+    modules.set(key, { inputs, checks });
+    for (const check of checks) list.push({ check, settings });
   }
-  return new Pipeline(list);
+  return { pipeline: new Pipeline(list), modules };
 }
 
 /**

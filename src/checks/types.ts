@@ -153,6 +153,11 @@ export interface Check {
    */
   readonly component?: string;
   run(ctx: CheckContext): Promise<Verdict> | Verdict;
+  /**
+   * Releases what the check holds open (a state file): called once no
+   * generation of sessions uses it any more (runtime/generation.ts).
+   */
+  close?(): void;
 }
 
 /** What the runner recorded about one check run; becomes a check.result event. */

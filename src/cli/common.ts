@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ConfigError, loadConfig, type ResolvedConfig } from '../config/load.js';
+import { ConfigError, loadConfig, type LoadOptions, type ResolvedConfig } from '../config/load.js';
 import { ListenError } from '../net/listen.js';
 import { setInvocation } from '../util/invocation.js';
 
@@ -21,13 +21,21 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: s
   }
 }
 
-export function configFrom(values: Record<string, unknown>, extra: { smtpListen?: string[]; domains?: string[]; mailboxes?: string[] } = {}): ResolvedConfig {
+/**
+ * Where the configuration comes from (--config, --data-dir, -o and serve's
+ * shortcuts): serve reads it again from the same places on SIGHUP.
+ */
+export function loadOptionsFrom(values: Record<string, unknown>, extra: { smtpListen?: string[]; domains?: string[]; mailboxes?: string[] } = {}): LoadOptions {
   const file = (values.config as string | undefined) ?? process.env.MAILPROOF_CONFIG;
   const dataDir = values['data-dir'] as string | undefined;
   const overrides = (values.o as string[] | undefined) ?? [];
   // The commands this process prints name the same instance (util/invocation.ts).
   setInvocation({ config: file, dataDir, overrides });
-  return loadConfig({ file, dataDir, overrides, ...extra });
+  return { file, dataDir, overrides, ...extra };
+}
+
+export function configFrom(values: Record<string, unknown>, extra: { smtpListen?: string[]; domains?: string[]; mailboxes?: string[] } = {}): ResolvedConfig {
+  return loadConfig(loadOptionsFrom(values, extra));
 }
 
 /**

@@ -1,4 +1,4 @@
-import { configFrom, errorMessage, exitCodeOf, parse, UsageError } from './common.js';
+import { errorMessage, exitCodeOf, loadOptionsFrom, parse, UsageError } from './common.js';
 
 // Each command's module is loaded only when that command runs: loading all of
 // them (the SMTP server, DNS, scanners ...) cost seconds of startup on a busy
@@ -54,8 +54,7 @@ async function main(argv: string[]): Promise<number> {
         mailbox: { type: 'string', multiple: true },
       });
       if (values.help) { process.stdout.write(await helpText()); return 0; }
-      const cfg = configFrom(values, { smtpListen: values['smtp-listen'], domains: values.domain, mailboxes: values.mailbox });
-      await (await import('./serve.js')).serve(cfg);
+      await (await import('./serve.js')).serveCommand(loadOptionsFrom(values, { smtpListen: values['smtp-listen'], domains: values.domain, mailboxes: values.mailbox }));
       return -1; // keeps running
     }
     case 'trace': return (await import('./trace.js')).traceCommand(rest);

@@ -2,12 +2,13 @@ import cluster from 'node:cluster';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ResolvedConfig } from '../config/load.js';
+import { loadConfig, type LoadOptions, type ResolvedConfig } from '../config/load.js';
 import { createLogger } from '../log/logger.js';
 import { servePrimaryLimiter, WorkerLimiter } from '../smtp/cluster-limiter.js';
 import { serveRatePrimary } from '../checks/rate/cluster.js';
 import { LocalLimiter } from '../net/limiter.js';
-import { loadTls } from '../net/tls.js';
+import { loadTls, type TlsMaterial } from '../net/tls.js';
+import { Reloader, type ReloadPlan } from '../runtime/reload.js';
 import { startGateway, type RunningGateway } from '../runtime/gateway-process.js';
 import { isClusterStore, prepareStore } from '../ledger/open.js';
 import { startIndexer, type RunningIndexer } from '../ledger/indexer-thread.js';
@@ -15,6 +16,81 @@ import { startPop3, type RunningPop3 } from '../pop3/server.js';
 import { startWeb, type RunningWeb } from '../web/index.js';
 import { commandHint } from '../util/invocation.js';
 import { errorMessage, exitCodeOf } from './common.js';
+
+type Log = ReturnType<typeof createLogger>;
+
+/** Messages between the primary and its workers besides the start-up ones. */
+type ReloadMessage =
+  | { mp: 'config?' }
+  | { mp: 'config'; cfg: ResolvedConfig }
+  | { mp: 'reload'; id: number; cfg: ResolvedConfig }
+  | { mp: 'reloaded'; id: number; ok: boolean; error?: string; generation?: number };
+
+// SIGHUP's default action ends the process: it is caught from the very
+// start, and a reload asked for before serve is ready runs once it is.
+let onHangup: (() => void) | null = null;
+let hangupPending = false;
+
+/** A worker's gateway, once it runs: reloads the primary asks for wait for it. */
+let gatewayStarted: (v: { gw: RunningGateway; log: Log }) => void = () => undefined;
+const gatewayReady = new Promise<{ gw: RunningGateway; log: Log }>((resolve) => { gatewayStarted = resolve; });
+
+/**
+ * The command: the primary (or the only process) reads the configuration
+ * and reads it again on SIGHUP; a worker takes the configuration the primary
+ * runs with, which may be a reloaded one (the file may have changed since,
+ * or hold errors the primary refused).
+ */
+export async function serveCommand(opts: LoadOptions): Promise<void> {
+  process.on('SIGHUP', () => {
+    if (onHangup) onHangup();
+    else hangupPending = true;
+  });
+  if (cluster.isWorker) {
+    listenForReloads();
+    return serve(await configFromPrimary(), null);
+  }
+  const load = (): ResolvedConfig => loadConfig(opts);
+  return serve(load(), load);
+}
+
+function whenHangup(fn: () => void): void {
+  onHangup = fn;
+  if (hangupPending) { hangupPending = false; fn(); }
+}
+
+function configFromPrimary(): Promise<ResolvedConfig> {
+  return new Promise((resolve) => {
+    const on = (m: ReloadMessage): void => {
+      if (m?.mp !== 'config') return;
+      process.off('message', on);
+      resolve(m.cfg);
+    };
+    process.on('message', on);
+    process.send?.({ mp: 'config?' } satisfies ReloadMessage);
+  });
+}
+
+/** A worker: the primary validated the configuration; build it and say how it went. */
+function listenForReloads(): void {
+  let chain: Promise<void> = Promise.resolve();
+  process.on('message', (m: ReloadMessage) => {
+    if (m?.mp !== 'reload') return;
+    chain = chain.then(async () => {
+      const { gw, log } = await gatewayReady;
+      let answer: ReloadMessage;
+      try {
+        const tls = loadTls(m.cfg.smtp.tls_cert, m.cfg.smtp.tls_key, m.cfg.paths.tlsDir, m.cfg.hostname);
+        await gw.reload(m.cfg, tls);
+        log.info({ generation: gw.generation }, 'worker: new sessions use the reloaded configuration');
+        answer = { mp: 'reloaded', id: m.id, ok: true, generation: gw.generation };
+      } catch (err) {
+        answer = { mp: 'reloaded', id: m.id, ok: false, error: (err as Error).message };
+      }
+      process.send?.(answer);
+    });
+  });
+}
 
 /**
  * `mailproof serve`. One process, or a primary with workers that share the
@@ -24,8 +100,9 @@ import { errorMessage, exitCodeOf } from './common.js';
  * the primary holds the connection counts and runs the indexer, which builds
  * the store from every stream.
  */
-export async function serve(cfg: ResolvedConfig): Promise<void> {
+export async function serve(cfg: ResolvedConfig, load: (() => ResolvedConfig) | null): Promise<void> {
   const log = createLogger(cfg.log.level, { node: cfg.node });
+  let startTls: TlsMaterial | null = null;
   let pop3: RunningPop3 | null = null;
   let web: RunningWeb | null = null;
   let indexer: RunningIndexer | null = null;
@@ -46,6 +123,7 @@ export async function serve(cfg: ResolvedConfig): Promise<void> {
       prepareDataDir(cfg);
       // Created once here so workers do not race to make the key.
       const tls = loadTls(cfg.smtp.tls_cert, cfg.smtp.tls_key, cfg.paths.tlsDir, cfg.hostname);
+      startTls = tls;
       if (tls.selfSigned) log.info({ cert: path.join(cfg.paths.tlsDir, 'cert.pem') }, 'using a self-signed certificate for STARTTLS');
       // The store exists (a ledger of the previous format converted into it,
       // with progress on a terminal) before anything reads it.
@@ -74,7 +152,7 @@ export async function serve(cfg: ResolvedConfig): Promise<void> {
       await stopStarted();
       throw err;
     }
-    if (workers > 1) return runPrimary(cfg, workers, log, pop3, web, indexer);
+    if (workers > 1) return runPrimary(cfg, workers, log, pop3, web, indexer, startTls!, load!);
   }
 
   const tls = loadTls(cfg.smtp.tls_cert, cfg.smtp.tls_key, cfg.paths.tlsDir, cfg.hostname);
@@ -107,6 +185,19 @@ export async function serve(cfg: ResolvedConfig): Promise<void> {
   // instead of stopping it (no 421s, no last events, no indexer flush).
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  if (cluster.isWorker) {
+    // The primary reloads every worker (listenForReloads); a SIGHUP sent to
+    // the whole process group must not end this one.
+    whenHangup(() => log.info('SIGHUP to a worker is ignored: the primary reloads the workers'));
+    gatewayStarted({ gw, log });
+  } else {
+    const pop3Now = pop3 as RunningPop3 | null;
+    const reloader = new Reloader({ cfg, tls }, load!, async (plan) => {
+      await gw.reload(plan.cfg, plan.tls);
+      pop3Now?.reload(plan.cfg, plan.tls);
+    }, log);
+    whenHangup(() => { if (!stopping) void reloader.trigger(); });
+  }
   const where = gw.addresses.map((a) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`).join(', ');
   if (cluster.isPrimary) {
     log.info({ smtp: where, data_dir: cfg.data_dir, domains: Object.keys(cfg.domains) }, 'mailproof is running');
@@ -135,9 +226,42 @@ function announceWeb(web: RunningWeb, log: ReturnType<typeof createLogger>): voi
     : `mailproof: ${web.accounts} web account(s); add more with: ${commandHint('user add NAME --role staff|customer [--domain D]')}\n`);
 }
 
-function runPrimary(cfg: ResolvedConfig, n: number, log: ReturnType<typeof createLogger>, pop3: RunningPop3 | null, web: RunningWeb | null, indexer: RunningIndexer | null): Promise<void> {
+function runPrimary(
+  cfg: ResolvedConfig, n: number, log: Log, pop3: RunningPop3 | null, web: RunningWeb | null, indexer: RunningIndexer | null,
+  tls: TlsMaterial, load: () => ResolvedConfig,
+): Promise<void> {
   servePrimaryLimiter(cfg.smtp.max_connections, cfg.smtp.max_connections_per_ip);
   serveRatePrimary();
+  /** What a worker gets when it asks at start: the configuration of the last reload. */
+  let current = cfg;
+  /** Workers that got their configuration: they hear about every reload from then on. */
+  const configured = new Set<number>();
+  let reloadSeq = 0;
+  const reloadWorker = (w: NonNullable<typeof cluster.workers>[string] & object, next: ResolvedConfig): Promise<string | null> => new Promise((resolve) => {
+    const id = ++reloadSeq;
+    const done = (err: string | null): void => {
+      clearTimeout(timer);
+      w.off('message', onMessage);
+      w.off('exit', onExit);
+      resolve(err);
+    };
+    const onMessage = (m: ReloadMessage): void => { if (m?.mp === 'reloaded' && m.id === id) done(m.ok ? null : m.error ?? 'failed'); };
+    const onExit = (): void => done('the worker ended before it answered');
+    const timer = setTimeout(() => done('no answer within 60 s'), 60_000);
+    w.on('message', onMessage);
+    w.once('exit', onExit);
+    w.send({ mp: 'reload', id, cfg: next } satisfies ReloadMessage);
+  });
+  const reloader = new Reloader({ cfg, tls }, load, async (plan: ReloadPlan) => {
+    // First, so that a worker started from now on (in place of a dead one) starts with it.
+    current = plan.cfg;
+    pop3?.reload(plan.cfg, plan.tls);
+    const targets = Object.values(cluster.workers ?? {}).filter((w): w is NonNullable<typeof w> => !!w && configured.has(w.id) && w.isConnected());
+    const failed = await Promise.all(targets.map(async (w) => ({ pid: w.process.pid, err: await reloadWorker(w, plan.cfg) })));
+    for (const f of failed) {
+      if (f.err) log.error({ pid: f.pid, err: f.err }, `reload: worker ${f.pid} kept the old configuration: ${f.err}`);
+    }
+  }, log);
   let stopping = false;
   let exitCode = 0;
   let listening = 0;
@@ -148,7 +272,10 @@ function runPrimary(cfg: ResolvedConfig, n: number, log: ReturnType<typeof creat
     const w = cluster.fork({ MAILPROOF_WORKER: String(i) });
     slot.set(w.id, i);
     w.on('message', (m: { mp?: string; where?: string; message?: string; code?: number }) => {
-      if (m?.mp === 'listening') {
+      if (m?.mp === 'config?') {
+        configured.add(w.id);
+        w.send({ mp: 'config', cfg: current } satisfies ReloadMessage);
+      } else if (m?.mp === 'listening') {
         listened.add(w.id);
         if (stopping) w.process.kill('SIGTERM');
         else if (++listening === n) {
@@ -171,6 +298,7 @@ function runPrimary(cfg: ResolvedConfig, n: number, log: ReturnType<typeof creat
   const slot = new Map<number, number>();
   for (let i = 0; i < n; i++) fork(i);
   cluster.on('exit', (worker, code, signal) => {
+    configured.delete(worker.id);
     if (stopping) {
       if (Object.keys(cluster.workers ?? {}).length === 0) void pop3Stopped.then(() => indexer?.stop()).then(() => process.exit(exitCode));
       return;
@@ -193,5 +321,6 @@ function runPrimary(cfg: ResolvedConfig, n: number, log: ReturnType<typeof creat
   };
   process.on('SIGTERM', () => stop());
   process.on('SIGINT', () => stop());
+  whenHangup(() => { if (!stopping) void reloader.trigger(); });
   return Promise.resolve();
 }

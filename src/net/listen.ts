@@ -43,7 +43,9 @@ export function listenError(err: unknown, key: string, address: string): ListenE
       return new ListenError(key, address, code, 'the address is already in use (another mailproof or another program)', `${change} or stop the other program`);
     case 'EACCES':
       // Linux: ports below 1024 (net.ipv4.ip_unprivileged_port_start) need CAP_NET_BIND_SERVICE.
-      return new ListenError(key, address, code, 'no permission to listen there (a port below 1024 needs root or the capability CAP_NET_BIND_SERVICE)', `${change} to a port above 1023, or give the program that capability`);
+      // Running as a dedicated user is the way (README "Running as a service"); the unit grants just this capability.
+      return new ListenError(key, address, code, 'no permission to listen there (a port below 1024 needs root or the capability CAP_NET_BIND_SERVICE)',
+        `${change} to a port above 1023, or give the program that capability (the systemd unit that scripts/install-service.sh installs does: AmbientCapabilities=CAP_NET_BIND_SERVICE)`);
     case 'EADDRNOTAVAIL':
       return new ListenError(key, address, code, 'this machine has no such address', `${change} to one of its addresses (0.0.0.0 or [::] for all)`);
     case 'ENOTFOUND': case 'EAI_AGAIN': case 'EAI_FAIL':

@@ -62,6 +62,11 @@ export class Pop3Server {
     return this.conns.size;
   }
 
+  /** A reload: STLS handshakes from now on use this certificate; sessions already in TLS keep theirs. */
+  setTls(material: TlsMaterial): void {
+    if (this.secureContext) this.secureContext = tls.createSecureContext({ key: material.key, cert: material.cert });
+  }
+
   async listen(addresses: string[]): Promise<{ host: string; port: number }[]> {
     const out: { host: string; port: number }[] = [];
     for (const a of addresses) {
@@ -208,6 +213,12 @@ export class Pop3Server {
 
 export interface RunningPop3 {
   addresses: { host: string; port: number }[];
+  /**
+   * A reload (SIGHUP): logins from now on find the mailboxes of `cfg`
+   * (passwords are read at every login anyway), and STLS uses `tls`.
+   * A session already logged in keeps its mailbox.
+   */
+  reload(cfg: ResolvedConfig, tls: TlsMaterial): void;
   stop(): Promise<void>;
 }
 
@@ -215,6 +226,7 @@ export interface RunningPop3 {
 export async function startPop3(cfg: ResolvedConfig, tlsMaterial: TlsMaterial, log: Logger): Promise<RunningPop3 | null> {
   if (cfg.pop3.listen.length === 0) return null;
   const ledger: LedgerWriter = await openJournal(cfg, 'pop3');
+  let maildirOf = mailboxResolver(cfg);
   const server = new Pop3Server({
     settings: cfg.pop3,
     tls: tlsMaterial,
@@ -223,7 +235,8 @@ export async function startPop3(cfg: ResolvedConfig, tlsMaterial: TlsMaterial, l
       node: cfg.node,
       ledger,
       passwords: new PasswordStore(passwordsFile(cfg)),
-      maildirOf: mailboxResolver(cfg),
+      // Asked at login: a reload's new mailboxes can log in on a connection opened before it.
+      maildirOf: (address) => maildirOf(address),
       log,
     },
   });
@@ -237,6 +250,10 @@ export async function startPop3(cfg: ResolvedConfig, tlsMaterial: TlsMaterial, l
   }
   return {
     addresses,
+    reload(next, material) {
+      maildirOf = mailboxResolver(next);
+      server.setTls(material);
+    },
     async stop() {
       await server.stop();
       await ledger.close();

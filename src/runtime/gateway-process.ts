@@ -1,12 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ResolvedConfig } from '../config/load.js';
-import { buildPipeline } from '../checks/registry.js';
-import { LocalDomains } from '../domains/index.js';
 import { MaildirTarget } from '../delivery/maildir/index.js';
 import { DeliveredMemory } from '../delivery/memory.js';
 import { deadRuns, markRun, recoverCrashedRuns } from '../delivery/maildir/recover.js';
-import { DeliveryRouter } from '../delivery/router.js';
+import { Health } from '../health/index.js';
 import { isClusterStore, openJournal, openResearchStore, storeSpecOf, type ResearchStore } from '../ledger/open.js';
 import { journalRefReader } from '../ledger/journal-refs.js';
 import type { LedgerReader } from '../ledger/types.js';
@@ -17,10 +15,21 @@ import { createSmtpServers } from '../smtp/server.js';
 import { listenError, splitHostPort } from '../net/listen.js';
 import type { TlsMaterial } from '../net/tls.js';
 import { persistHealth } from '../health/index.js';
-import { buildCheckDeps } from './services.js';
+import { buildGeneration, maildirMailboxes, type GatewayGeneration } from './gateway-generation.js';
+import { Generations } from './generation.js';
 
 export interface RunningGateway {
   addresses: { host: string; port: number }[];
+  /** The generation new sessions get (1 at start, one more per reload). */
+  readonly generation: number;
+  /**
+   * A reload (SIGHUP): builds the next generation from `cfg` (the running
+   * configuration with the new reloadable parts, config/diff.ts), gives the
+   * listeners `tls` for new STARTTLS handshakes, then switches: new sessions
+   * get the new generation, sessions in progress keep theirs. When building
+   * throws, nothing changed.
+   */
+  reload(cfg: ResolvedConfig, tls: TlsMaterial): Promise<void>;
   /** Graceful stop: 421 for new clients, running sessions get up to grace_ms. */
   stop(graceMs: number): Promise<void>;
 }
@@ -32,26 +41,24 @@ export async function startGateway(cfg: ResolvedConfig, tls: TlsMaterial, limite
   fs.mkdirSync(spoolDir, { recursive: true, mode: 0o700 });
   const ledger = await openJournal(cfg, stream);
   if (ledger.recovery.truncatedBytes) log.warn({ stream, bytes: ledger.recovery.truncatedBytes }, 'cut a torn record off the end of the journal (a crash during its write; no reply depended on it)');
-  const domains = new LocalDomains(cfg.domains);
-  const deps = buildCheckDeps(cfg, domains);
-  const pipeline = buildPipeline(cfg, log);
-  const health = persistHealth(deps.health, cfg.data_dir, cfg.node);
   const target = new MaildirTarget(cfg.paths.maildirRoot, cfg.hostname, cfg.delivery.fsync);
+  // Always: besides downstream copies it holds Maildir copies a crash left unanswered.
+  const memory = new DeliveredMemory(cfg.data_dir);
+  const first = await buildGeneration(cfg, { health: new Health(), maildir: target, memory }, log);
+  const generations = new Generations<GatewayGeneration>(first, (err) => log.warn({ err: err.message }, 'closing what an old configuration held failed'));
+  const { domains, deps } = first;
+  const health = persistHealth(deps.health, cfg.data_dir, cfg.node);
   let swept = 0;
-  for (const m of domains.allMailboxes().filter((b) => cfg.domains[b.domain]?.delivery.type === 'maildir')) {
+  for (const m of maildirMailboxes(cfg, domains)) {
     await target.ensure(m);
     swept += await target.sweepTmp(m);
   }
-  // Always: besides downstream copies it holds Maildir copies a crash left unanswered.
-  const memory = new DeliveredMemory(cfg.data_dir);
-  const router = new DeliveryRouter(target, cfg.domains, cfg.hostname, deps.health, memory);
-  deps.verify = router.verify;
   if (swept) log.warn({ files: swept }, 'removed files a crashed delivery left in Maildir tmp/ (none of them had been accepted)');
   // Before the first session: messages a crashed run stored but never recorded get their ledger event.
   const runDir = path.join(cfg.data_dir, 'run');
   const recovery = await withRecoveryReader(cfg, runDir, log, (reader) => recoverCrashedRuns({
     node: cfg.node, hostname: cfg.hostname, runDir, domains, memory, reader,
-    mailboxes: domains.allMailboxes().filter((b) => cfg.domains[b.domain]?.delivery.type === 'maildir'),
+    mailboxes: maildirMailboxes(cfg, domains),
     dirOf: (m) => target.dirOf(m),
     append: (events) => ledger.append(events),
   }));
@@ -67,7 +74,7 @@ export async function startGateway(cfg: ResolvedConfig, tls: TlsMaterial, limite
       maxRecipients: cfg.smtp.max_recipients, maxMessageSize: cfg.smtp.max_message_size, spoolDir,
       bareLineEnds: cfg.smtp.bare_line_ends, ipv6Prefix: cfg.smtp.ipv6_prefix,
     },
-    pipeline, domains, ledger, router, limiter, log, deps,
+    generations, ledger, limiter, log,
   );
   const servers = createSmtpServers(cfg, gateway, tls);
   const listening: typeof servers = [];
@@ -80,7 +87,9 @@ export async function startGateway(cfg: ResolvedConfig, tls: TlsMaterial, limite
     memory.close();
     unmark();
     // After the sessions: their last checks may still have asked PostgreSQL.
+    // Every generation shares the one cluster connection (runtime/services.ts).
     await deps.cluster?.close();
+    generations.closeAll();
     health.stop();
     fs.rmSync(spoolDir, { recursive: true, force: true });
   };
@@ -112,6 +121,13 @@ export async function startGateway(cfg: ResolvedConfig, tls: TlsMaterial, limite
 
   return {
     addresses,
+    get generation() { return generations.current.id; },
+    async reload(next: ResolvedConfig, tls: TlsMaterial): Promise<void> {
+      const gen = await buildGeneration(next, { health: deps.health, maildir: target, memory }, log, generations.current);
+      // smtp-server makes the context of each new STARTTLS handshake from this; running TLS sessions keep theirs.
+      for (const srv of servers) srv.updateSecureContext({ key: tls.key, cert: tls.cert });
+      generations.switchTo(gen);
+    },
     async stop(graceMs: number): Promise<void> {
       gateway.drain();
       const deadline = Date.now() + graceMs;

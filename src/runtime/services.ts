@@ -74,7 +74,14 @@ export function buildSpam(cfg: ResolvedConfig): SpamScanner | null {
   return new SpamdClient({ address: parseSocketAddress(s.address ?? '127.0.0.1:783', 'scanners.spam.address'), timeoutMs: s.timeout_ms });
 }
 
-export function buildCheckDeps(cfg: ResolvedConfig, domains: LocalDomains, health = new Health()): CheckDeps {
+/**
+ * `previous`: a reload (runtime/generation.ts) keeps the services whose
+ * settings did not change (the resolver with its cache, the scanner
+ * clients), and always the cluster connection and the Health: their keys
+ * need a restart to change (config/diff.ts).
+ */
+export function buildCheckDeps(cfg: ResolvedConfig, domains: LocalDomains, health = new Health(), previous?: { cfg: ResolvedConfig; deps: CheckDeps }): CheckDeps {
+  const same = (pick: (c: ResolvedConfig) => unknown): boolean => previous !== undefined && JSON.stringify(pick(previous.cfg)) === JSON.stringify(pick(cfg));
   return {
     now: () => Date.now(),
     domains,
@@ -82,11 +89,12 @@ export function buildCheckDeps(cfg: ResolvedConfig, domains: LocalDomains, healt
     hostname: cfg.hostname,
     dataDir: cfg.data_dir,
     // No connection until a check needs one (ClusterDb makes its pool on first use).
-    cluster: isPostgresUrl(cfg.paths.store) ? new ClusterDb({ url: cfg.paths.store, passwordFile: cfg.paths.storePasswordFile }) : null,
-    resolver: buildResolver(cfg),
-    clamd: buildClamd(cfg),
-    spam: buildSpam(cfg),
-    health,
+    cluster: previous ? previous.deps.cluster
+      : isPostgresUrl(cfg.paths.store) ? new ClusterDb({ url: cfg.paths.store, passwordFile: cfg.paths.storePasswordFile }) : null,
+    resolver: same((c) => c.dns) ? previous!.deps.resolver : buildResolver(cfg),
+    clamd: same((c) => c.scanners.clamd) ? previous!.deps.clamd : buildClamd(cfg),
+    spam: same((c) => c.scanners.spam) ? previous!.deps.spam : buildSpam(cfg),
+    health: previous?.deps.health ?? health,
     // Set by the gateway process once the delivery router exists.
     verify: null,
   };

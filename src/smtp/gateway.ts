@@ -48,7 +48,29 @@ interface Tx {
   headers: string[];
 }
 
+/**
+ * What a session runs with, built from one configuration: the local
+ * domains, the checks, their services, the delivery targets. A reload
+ * (SIGHUP) builds the next one (runtime/generation.ts); a session keeps the
+ * one it got at connect until it closes, so a reload never changes the rules
+ * in the middle of a session.
+ */
+export interface SessionSettings {
+  pipeline: Pipeline;
+  domains: LocalDomains;
+  router: DeliveryRouter;
+  deps: CheckDeps;
+}
+
+/** Hands out the current settings at connect and takes them back at close. */
+export interface SettingsSource<S extends SessionSettings = SessionSettings> {
+  acquire(): S;
+  release(s: S): void;
+}
+
 interface State {
+  /** The settings this session started with (SettingsSource). */
+  gen: SessionSettings;
   facts: SessionFacts;
   /** Reference for replies outside a transaction (connect, limits). */
   ref: string;
@@ -83,13 +105,10 @@ export class Gateway {
 
   constructor(
     private readonly opts: GatewayOptions,
-    private readonly pipeline: Pipeline,
-    private readonly domains: LocalDomains,
+    private readonly settings: SettingsSource,
     private readonly ledger: LedgerWriter,
-    private readonly target: DeliveryRouter,
     private readonly limiter: ConnectionLimiter,
     private readonly log: Logger,
-    private readonly checkDeps: CheckDeps,
   ) {}
 
   get activeSessions(): number {
@@ -168,7 +187,7 @@ export class Gateway {
   private ctx(st: State, stage: Stage, extra: Partial<CheckContext> = {}): CheckContext {
     const flags = new Set([...st.flags, ...(st.tx?.flags ?? [])]);
     const earlier = st.tx ? new Map([...st.earlier, ...st.tx.earlier]) : st.earlier;
-    return { stage, session: st.facts, tx: st.tx?.facts ?? null, rcpt: null, message: null, flags, earlier, deps: this.checkDeps, ...extra };
+    return { stage, session: st.facts, tx: st.tx?.facts ?? null, rcpt: null, message: null, flags, earlier, deps: st.gen.deps, ...extra };
   }
 
   /** What the checks' verdicts carry besides the decision: PTR, header fields, the verdicts themselves. */
@@ -219,6 +238,8 @@ export class Gateway {
 
   private async connect(session: SMTPServerSession): Promise<void> {
     const st: State = {
+      // Released in onClose, which smtp-server calls for every connection it passed to onConnect.
+      gen: this.settings.acquire(),
       facts: {
         id: session.id,
         clientIp: session.remoteAddress,
@@ -270,8 +291,8 @@ export class Gateway {
     // client's HELO is not judged by the bypassable checks.
     const before = [...st.pending];
     const p = before.length === 0
-      ? this.pipeline.run(stage, this.ctx(st, stage), st.allowed)
-      : Promise.all(before).then((outs) => this.pipeline.run(stage, this.ctx(st, stage), st.allowed || outs.some((o) => o.allowed)));
+      ? st.gen.pipeline.run(stage, this.ctx(st, stage), st.allowed)
+      : Promise.all(before).then((outs) => st.gen.pipeline.run(stage, this.ctx(st, stage), st.allowed || outs.some((o) => o.allowed)));
     p.catch(() => undefined);
     st.pending.push(p);
   }
@@ -408,7 +429,7 @@ export class Gateway {
     })]);
     for (const p of st.pending.splice(0)) this.absorb(st, await p, null, tx);
     st.heloPending = null;
-    const out = await this.pipeline.run('mail', this.ctx(st, 'mail'), st.allowed || tx.allowed);
+    const out = await st.gen.pipeline.run('mail', this.ctx(st, 'mail'), st.allowed || tx.allowed);
     if (st.tx !== tx) return; // superseded while the checks ran
     this.absorb(st, out, tx);
   }
@@ -430,7 +451,7 @@ export class Gateway {
       decision = { check: 'limit', stage: 'rcpt', kind: 'tempfail', reply: TOO_MANY_RCPTS, reason: `more than ${this.opts.maxRecipients} recipients` };
     }
     if (!decision) {
-      const out = await this.pipeline.run('rcpt', this.ctx(st, 'rcpt', { rcpt }), st.allowed || tx.allowed);
+      const out = await st.gen.pipeline.run('rcpt', this.ctx(st, 'rcpt', { rcpt }), st.allowed || tx.allowed);
       records = out.records;
       decision = out.decision;
       for (const f of out.flags) tx.flags.add(f);
@@ -451,7 +472,7 @@ export class Gateway {
         { reason: decision.reason, stage: decision.stage, delayed: decision.stage !== 'rcpt' });
     }
     if (st.ledgerBroken) return this.refuseCommand(st, LEDGER_DOWN, tx.facts.ref, 'ledger unavailable', { ...this.txFields(tx), rcpt });
-    const found = this.domains.lookup(rcpt.startsWith('@') ? rcpt.slice(rcpt.indexOf(':') + 1) : rcpt);
+    const found = st.gen.domains.lookup(rcpt.startsWith('@') ? rcpt.slice(rcpt.indexOf(':') + 1) : rcpt);
     if (found.kind !== 'mailbox' && found.kind !== 'verify') {
       // Only reachable with the relay and recipient checks switched off.
       return rejected({ code: 550, enhanced: '5.1.1', text: 'No such mailbox here' }, {}, { reason: 'no such mailbox', stage: 'rcpt', delayed: false });
@@ -492,7 +513,7 @@ export class Gateway {
           `bare line ends: ${msg.bare.cr} CR, ${msg.bare.lf} LF, the first at byte ${msg.bare.first}`, { ...common, check_name: 'line_ends' });
       }
       this.note(st, [this.base(st, 'data.received', { ...common, details: { subject: msg.subject ? logSafe(msg.subject, 300) : null, rcpts: tx.facts.rcpts.length } })]);
-      const out = await this.pipeline.run('data', this.ctx(st, 'data', {
+      const out = await st.gen.pipeline.run('data', this.ctx(st, 'data', {
         message: { size: msg.size, header: msg.header, messageId: msg.messageId, subject: msg.subject, body: msg.body },
       }), st.allowed || tx.allowed);
       const checkEvents = this.checkEvents(st, out.records, tx, null);
@@ -521,12 +542,12 @@ export class Gateway {
     const all: Mailbox[] = [];
     for (const boxes of tx.mailboxes.values()) all.push(...boxes);
     const env = { mailFrom: tx.facts.mailFrom, ref: tx.facts.ref };
-    const report = await this.target.deliverEach({ finalPrefix, prefix, body: msg.body, size: msg.size, messageId: msg.messageId, bodyStart: msg.bodyStart }, all, env);
+    const report = await st.gen.router.deliverEach({ finalPrefix, prefix, body: msg.body, size: msg.size, messageId: msg.messageId, bodyStart: msg.bodyStart }, all, env);
     const reply = finalReply(report);
     const accepted = reply.code === 250;
     // Not accepted: Maildir copies are taken back, downstream copies are
     // remembered so the retry does not store them twice (delivery/memory.ts).
-    const takenBack = await this.target.settle(report, accepted, env);
+    const takenBack = await st.gen.router.settle(report, accepted, env);
     const r = render(reply, tx.facts.ref, this.opts.publicUrl);
     const key = (m: Mailbox): string => `${m.local}@${m.domain}`;
     const events: LedgerEvent[] = [];
@@ -565,7 +586,7 @@ export class Gateway {
     }
     if (!(await this.record(st, events))) {
       // Nothing may be accepted without a record: take the copies back.
-      if (accepted) await this.target.settle(report, false, env);
+      if (accepted) await st.gen.router.settle(report, false, env);
       throw this.fail(LEDGER_DOWN, tx.facts.ref);
     }
     if (!accepted) {
@@ -608,6 +629,7 @@ export class Gateway {
     const st = this.states.get(session.id);
     if (!st) return;
     this.states.delete(session.id);
+    this.settings.release(st.gen);
     // The key taken at connect: XCLIENT may have changed the client address since.
     if (st.slot !== null) this.limiter.release(st.slot);
     else return; // refused at connect: already recorded

@@ -25,7 +25,7 @@ export const webSettings = z.strictObject({
   trusted_proxies: z.array(cidr).default([])
     .describe('reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (client address for rate limits and /metrics access); [] = none'),
   session_ttl_min: z.number().int().min(5).max(10080).default(480)
-    .describe('minutes a login stays valid without use (sessions live in memory: a restart logs everybody out)'),
+    .describe('minutes a login stays valid without use; sessions survive a restart (<data_dir>/web-sessions.json holds hashes of their ids, mode 0600)'),
   login_max_failures: z.number().int().min(1).max(1000).default(5)
     .describe('failed logins of one account from one client address in login_window_min before that pair must wait: 1 s, then twice as long after each further failure, up to login_max_delay_min. Nothing is locked: the account stays open from other addresses'),
   login_address_max_failures: z.number().int().min(1).max(100000).default(20)

@@ -12,6 +12,8 @@ import { listenError, splitHostPort } from '../net/listen.js';
 import { LedgerMetrics } from './metrics.js';
 import { ResearchPool } from './research-pool.js';
 import { buildWebApp, publicPathOf } from './server.js';
+import { SessionFile, sessionsFile } from './session-file.js';
+import { SessionStore } from './sessions.js';
 import { UserStore, usersFile } from './users.js';
 
 export interface RunningWeb {
@@ -42,8 +44,10 @@ export async function startWeb(cfg: ResolvedConfig, log: Logger): Promise<Runnin
   const checkDeps = buildCheckDeps(cfg, new LocalDomains(cfg.domains));
   const quiet = createLogger('silent');
   const metrics = new LedgerMetrics(storeSpecOf(cfg), cfg.data_dir);
+  // Logins survive a restart (sessions.ts says what a crash may lose).
+  const sessions = new SessionStore(cfg.web.session_ttl_min * 60e3, Date.now, undefined, { persist: new SessionFile(sessionsFile(cfg.data_dir), log), log });
   const app = await buildWebApp({
-    cfg, research, users, log, metrics,
+    cfg, research, users, log, metrics, sessions,
     checks: { domain: (n) => checkDomain(cfg, checkDeps, quiet, n), ip: (a) => checkIp(cfg, checkDeps, quiet, a) },
     renderReport: (result, opts) => research.report(result, opts),
   });

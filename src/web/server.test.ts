@@ -14,6 +14,8 @@ import type { SearchResult } from '../research/search.js';
 import { LedgerMetrics } from './metrics.js';
 import { buildWebApp, SECURITY_HEADERS, type RenderReport } from './server.js';
 import { UserStore } from './users.js';
+import { SessionFile } from './session-file.js';
+import { SessionStore } from './sessions.js';
 
 // The web server through fastify's inject: accounts, sessions, CSRF,
 // customer scoping, escaping and the public page, on a real ledger (SQLite; PostgreSQL
@@ -166,6 +168,33 @@ test('login: one answer for unknown account and wrong password, session cookie f
   const again = await a.inject({ url: '/', headers: { cookie: `mp_session=${sid}` } });
   assert.equal(again.statusCode, 303);
   await a.close();
+});
+
+test('sessions kept in a file: a login survives closing the app and building a new one (a restart); the logout leaves the file', async () => {
+  const file = path.join(dir, 'sessions-restart.json');
+  const store = (): SessionStore => new SessionStore(cfg.web.session_ttl_min * 60e3, Date.now, undefined, { persist: new SessionFile(file) });
+  const first = await buildWebApp({ cfg, reader, users, metrics, sessions: store() });
+  await first.ready();
+  const c = new Client(first, '203.0.113.77');
+  assert.equal((await c.login('staff1', 'staff-pw')).statusCode, 303);
+  const sid = c.cookies.get('mp_session')!;
+  await first.close();
+  assert.ok(!fs.readFileSync(file, 'utf8').includes(sid), 'the id itself is not on disk');
+
+  const second = await buildWebApp({ cfg, reader, users, metrics, sessions: store() });
+  await second.ready();
+  const same = new Client(second, '203.0.113.77');
+  same.cookies = new Map(c.cookies);
+  assert.equal((await same.get('/')).statusCode, 200, 'the cookie of before the restart still logs in');
+  assert.equal((await same.post('/logout', { _csrf: same.csrf })).statusCode, 303);
+  await second.close();
+
+  const third = await buildWebApp({ cfg, reader, users, metrics, sessions: store() });
+  await third.ready();
+  const again = await third.inject({ url: '/', headers: { cookie: `mp_session=${sid}` } });
+  assert.equal(again.statusCode, 303, 'a logged-out cookie does not come back with a restart');
+  await third.close();
+  fs.rmSync(file);
 });
 
 /** A logger that keeps its lines, for the once-per-burst rule. */

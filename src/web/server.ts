@@ -59,6 +59,8 @@ export interface WebDeps {
   /** Report rendering; absent = the report routes answer 501. */
   renderReport?: RenderReport;
   metrics?: LedgerMetrics | null;
+  /** The login sessions; `serve` gives one kept in the data directory (web/index.ts), absent = in memory. Written at close. */
+  sessions?: SessionStore;
   now?: () => number;
 }
 
@@ -154,7 +156,7 @@ function filterOf(q: Record<string, string>): SearchFilter {
 export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
   const { cfg, users } = deps;
   const w = cfg.web;
-  const sessions = new SessionStore(w.session_ttl_min * 60e3, deps.now);
+  const sessions = deps.sessions ?? new SessionStore(w.session_ttl_min * 60e3, deps.now);
   const throttle = new LoginThrottle({
     pairFailures: w.login_max_failures, addressFailures: w.login_address_max_failures, accountFailures: w.login_account_max_failures,
     windowMs: w.login_window_min * 60e3, maxDelayMs: w.login_max_delay_min * 60e3, now: deps.now,
@@ -187,6 +189,8 @@ export async function buildWebApp(deps: WebDeps): Promise<FastifyInstance> {
   const secure = (req: FastifyRequest): boolean => w.secure_cookies === 'always' || (w.secure_cookies === 'auto' && req.protocol === 'https');
   const csrfToken = (req: FastifyRequest, reply: FastifyReply): string => reply.generateCsrf({ path: '/', sameSite: 'strict', httpOnly: true, secure: secure(req) });
 
+  // The last write of the sessions, after the last request (fastify closes the server first).
+  app.addHook('onClose', async () => { sessions.close(); });
   app.addHook('onRequest', async (req) => {
     if (req.url.length > MAX_URL) throw new HttpError(414, 'the address is too long');
   });

@@ -45,6 +45,8 @@ export interface DnsServer {
   host: string;
   port: number;
   dir: string;
+  /** knotd's process id (the benchmark counts its CPU time). */
+  pid: number;
   /** knotd's log so far. */
   log(): string;
   /** Stops knotd (waits for it to exit) and removes the directory. Idempotent. */
@@ -155,7 +157,7 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
       }
       fs.rmSync(dir, { recursive: true, force: true });
     };
-    const server: DnsServer = { address: `${host}:${port}`, host, port, dir, log: () => output, stop };
+    const server: DnsServer = { address: `${host}:${port}`, host, port, dir, pid: proc.pid ?? -1, log: () => output, stop };
     // Ready when every zone answers its SOA authoritatively.
     const probe = new StubResolver({ servers: [server.address], timeoutMs: 200, attempts: 1 });
     const deadline = Date.now() + (opts.startTimeoutMs ?? 15000);

@@ -40,11 +40,23 @@ export interface RspamdOptions {
   cacheDir?: string;
   /** Extra local.d files: name -> content (e.g. { 'actions.conf': 'reject = 10;' }). */
   localD?: Record<string, string>;
+  /** override.d files (they replace a module's settings key by key, where local.d merges into the defaults). */
+  overrideD?: Record<string, string>;
   /**
    * DNS servers ("HOST:PORT") instead of the closed loopback port: the
    * benchmark points rspamd at its Knot server and turns the DNS modules on.
    */
   nameservers?: string[];
+  /** More lines for the options section (local.d/options.inc), e.g. 'check_local = true;'. */
+  options?: string;
+  /** Processes of the normal worker (and of the milter proxy); default 1. */
+  workers?: number;
+  /**
+   * Also a proxy worker in milter mode on this loopback port (Postfix's
+   * smtpd_milters = inet:127.0.0.1:PORT), scanning itself (self_scan) as
+   * rspamd's documentation sets up a milter without separate normal workers.
+   */
+  milterPort?: number;
 }
 
 export interface RspamdInstance {
@@ -53,6 +65,10 @@ export interface RspamdInstance {
   /** The controller (web UI/API; /ping, /stat). */
   controllerUrl: string;
   port: number;
+  /** The milter proxy's port, if one was asked for. */
+  milterPort: number | null;
+  /** The main process's pid while running (its children are the workers), else 0. */
+  mainPid(): number;
   dir: string;
   /** How long the last start took until /ping answered. */
   startupMs: number;
@@ -128,8 +144,16 @@ const q = (s: string): string => JSON.stringify(s);
 
 function writeConfig(o: {
   dir: string; localDir: string; port: number; controllerPort: number; dnsPort: number; cacheDir: string;
-  localD: Record<string, string>; nameservers: string[] | null;
+  localD: Record<string, string>; overrideD: Record<string, string>; nameservers: string[] | null; workers: number;
+  milterPort: number | null; options: string;
 }): string {
+  const proxy = o.milterPort === null ? '' : `
+worker "rspamd_proxy" {
+  bind_socket = "127.0.0.1:${o.milterPort}";
+  .include "$CONFDIR/worker-proxy.inc"
+  .include(try=true; priority=1,duplicate=merge) "$LOCAL_CONFDIR/local.d/worker-proxy.inc"
+}
+`;
   const conf = `# Written by test/helpers/rspamd.ts: a throwaway instance on loopback.
 .include "$CONFDIR/common.conf"
 
@@ -157,7 +181,7 @@ worker "controller" {
   .include "$CONFDIR/worker-controller.inc"
   .include(try=true; priority=1,duplicate=merge) "$LOCAL_CONFDIR/local.d/worker-controller.inc"
 }
-`;
+${proxy}`;
   const off = 'enabled = false;\n';
   const files: Record<string, string> = {
     'options.inc': `dns {
@@ -169,9 +193,11 @@ hs_cache_dir = ${q(o.cacheDir + '/')};
 control_socket = "$RUNDIR/rspamd.sock mode=0600";
 # No per-run files outside the instance directory.
 tempdir = ${q(path.join(o.dir, 'tmp'))};
-`,
+${o.options}`,
     'logging.inc': 'level = "info";\n',
-    'worker-normal.inc': 'count = 1;\n',
+    'worker-normal.inc': `count = ${o.workers};\n`,
+    // Milter mode, scanning in the proxy itself (no hop to a normal worker).
+    'worker-proxy.inc': `milter = yes;\ncount = ${o.workers};\nupstream "local" {\n  default = yes;\n  self_scan = yes;\n}\n`,
     'worker-controller.inc': 'count = 1;\n',
     // Network lookups: nothing but loopback is reachable here, and a test must
     // not depend on the internet's view of an address.
@@ -205,6 +231,7 @@ tempdir = ${q(path.join(o.dir, 'tmp'))};
   fs.mkdirSync(path.join(o.localDir, 'local.d'), { recursive: true });
   fs.mkdirSync(path.join(o.localDir, 'override.d'), { recursive: true });
   for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(o.localDir, 'local.d', name), content);
+  for (const [name, content] of Object.entries(o.overrideD)) fs.writeFileSync(path.join(o.localDir, 'override.d', name), content);
   const file = path.join(o.dir, 'rspamd.conf');
   fs.writeFileSync(file, conf);
   return file;
@@ -222,7 +249,11 @@ export async function startRspamd(opts: RspamdOptions = {}): Promise<RspamdInsta
   const port = opts.port ?? await freePort();
   const controllerPort = await freePort();
   const dnsPort = await closedUdpPort();
-  const confFile = writeConfig({ dir, localDir, port, controllerPort, dnsPort, cacheDir, localD: opts.localD ?? {}, nameservers: opts.nameservers ?? null });
+  const milterPort = opts.milterPort ?? null;
+  const confFile = writeConfig({
+    dir, localDir, port, controllerPort, dnsPort, cacheDir, localD: opts.localD ?? {}, overrideD: opts.overrideD ?? {},
+    nameservers: opts.nameservers ?? null, workers: opts.workers ?? 1, milterPort, options: opts.options ?? '',
+  });
   const logFile = path.join(dir, 'log', 'rspamd.log');
   const startTimeoutMs = opts.startTimeoutMs ?? 600000;
 
@@ -248,6 +279,8 @@ export async function startRspamd(opts: RspamdOptions = {}): Promise<RspamdInsta
     url: `http://127.0.0.1:${port}`,
     controllerUrl: `http://127.0.0.1:${controllerPort}`,
     port,
+    milterPort,
+    mainPid: () => pgid,
     dir,
     startupMs: 0,
     log: () => { try { return fs.readFileSync(logFile, 'utf8'); } catch { return ''; } },

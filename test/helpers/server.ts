@@ -33,6 +33,8 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 
 export interface Instance {
   dataDir: string;
+  /** The YAML file serve was started with (a test may rewrite it and send SIGHUP). */
+  configFile: string;
   port: number;
   host: string;
   proc: ChildProcess;
@@ -113,7 +115,7 @@ export async function startServer(opts: StartOptions = {}): Promise<Instance> {
     proc.once('exit', (code) => resolve(code));
   });
   return {
-    dataDir, port, host, proc,
+    dataDir, configFile: cfgFile, port, host, proc,
     output: () => out,
     newDir: (addr) => {
       const [local, domain] = addr.toLowerCase().split('@') as [string, string];

@@ -106,5 +106,10 @@ export function greylistChecks(settings: Settings, log?: Logger): Check[] {
         health: ctx.deps.health, log, check: 'greylist', instead: 'its local greylist',
       }).then(({ value, cluster: viaCluster }) => verdict(triplet, value, viaCluster ? 'cluster' : 'local (PostgreSQL unreachable)'));
     },
+    close(): void {
+      // A reload that changed these settings made a new check; the state stays in the file.
+      for (const s of local.values()) s.close();
+      local.clear();
+    },
   }];
 }

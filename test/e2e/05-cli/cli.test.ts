@@ -169,7 +169,7 @@ test('a port below 1024 without the privilege names the key and the fix, exit 78
     return;
   }
   assert.equal(r.status, 78, r.stdout + r.stderr);
-  assert.equal(r.stderr, `mailproof: web.listen 127.0.0.1:81: no permission to listen there (a port below 1024 needs root or the capability CAP_NET_BIND_SERVICE); change web.listen in ${cfg} (or -o web.listen=HOST:PORT) to a port above 1023, or give the program that capability\n`);
+  assert.equal(r.stderr, `mailproof: web.listen 127.0.0.1:81: no permission to listen there (a port below 1024 needs root or the capability CAP_NET_BIND_SERVICE); change web.listen in ${cfg} (or -o web.listen=HOST:PORT) to a port above 1023, or give the program that capability (the systemd unit that scripts/install-service.sh installs does: AmbientCapabilities=CAP_NET_BIND_SERVICE)\n`);
 });
 
 test('the hints serve prints carry its --config and --data-dir, quoted for the shell, and work as printed', async (t) => {
