@@ -63,8 +63,8 @@ class VersionCache {
  * - MIME walk over a limit: checks.attachments refuses such a message
  *   (552 5.3.4) with the same limits. So while that policy is enforced this
  *   check does not walk a message clamd found clean (the walk would only
- *   repeat the policy's); in 'parts' mode, or after a finding, it meets the
- *   limit itself, passes and says so in the evidence. Only when the
+ *   repeat the policy's); in 'parts' mode it meets the limit itself, passes
+ *   and says so in the evidence (a finding is still refused). Only when the
  *   attachment policy is not enforced does this check walk every message
  *   and refuse one over a limit itself.
  *
