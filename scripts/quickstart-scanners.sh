@@ -25,6 +25,8 @@ PRIVATE_PIDS=()
 CLAMD_ADDRESS=
 RSPAMD_URL=
 SIGNATURES=
+# How to get real signatures, for the warning when there are none.
+FRESHCLAM_HINT=
 
 say() { printf 'quickstart: %s\n' "$*"; }
 warn() { printf 'quickstart: %s\n' "$*" >&2; }
@@ -210,6 +212,9 @@ qs_private_clamd() {
     # A copy of the signature files only: clamd loads anything in its
     # database directory that has a database extension.
     db=$dir/test-signatures
+    FRESHCLAM_HINT="run this script again with network access (it runs freshclam), or
+  freshclam --config-file=$SCANNERS/freshclam.conf
+and start it again."
     rm -rf "$db" && mkdir -p "$db"
     cp test/fixtures/clamav/*.ndb test/fixtures/clamav/*.ldb "$db/"
     SIGNATURES=test
@@ -351,7 +356,8 @@ qs_system_clamd() {
       sleep 2
     done
   fi
-  systemctl start clamav-daemon.service
+  # (Called in an "if": set -e does not stop the script here.)
+  systemctl start clamav-daemon.service || { warn "systemctl start clamav-daemon.service failed"; return 1; }
   sock=$(awk '$1 == "LocalSocket" { print $2 }' /etc/clamav/clamd.conf 2>/dev/null)
   CLAMD_ADDRESS=${sock:-/run/clamav/clamd.ctl}
   SIGNATURES=real
@@ -389,6 +395,8 @@ qs_start_scanners() {
       say "clamd: a private one under $SCANNERS/clamd instead, with test signatures"
       # No freshclam of our own: the package's service owns that job here.
       MAILPROOF_FRESHCLAM_TIMEOUT=0 qs_private_clamd
+      FRESHCLAM_HINT="let the clamav-freshclam service fetch it (journalctl -u
+clamav-freshclam says why it did not) and start this script again."
     fi
   else
     say "scanners: private clamd and rspamd under $SCANNERS (systemd does not run services here)"

@@ -112,18 +112,16 @@ conf=$DATA/quickstart.yaml
 } >"$conf"
 
 if [ "$SIGNATURES" = test ]; then
-  cat >&2 <<EOF
-
-quickstart: ******************************************************************
-quickstart: WARNING: clamd has the project's TEST SIGNATURES ONLY: two made-up
-quickstart: "viruses" (EICAR and a test macro) and nothing else. It is NOT
-quickstart: PROTECTING ANYONE. For the real ClamAV database run this script
-quickstart: again with network access (it runs freshclam), or
-quickstart:   freshclam --config-file=$SCANNERS/freshclam.conf
-quickstart: and start it again.
-quickstart: ******************************************************************
-
-EOF
+  {
+    echo
+    echo '******************************************************************'
+    echo "WARNING: clamd has the project's TEST SIGNATURES ONLY: two made-up"
+    echo '"viruses" (EICAR and a test macro) and nothing else. It is NOT'
+    echo 'PROTECTING ANYONE. For the real ClamAV database'
+    echo "$FRESHCLAM_HINT"
+    echo '******************************************************************'
+    echo
+  } | sed 's/^/quickstart: /' >&2
 fi
 say "mailproof: starting with --config $conf"
 node bin/mailproof.js serve --config "$conf" "$@" &
@@ -139,4 +137,6 @@ last=0
 wait "$MP_PID" 2>/dev/null || last=$?
 [ "$last" = 127 ] || rc=$last
 MP_PID=
+# 78: a configuration error, such as a listen address in use; this file's settings are the way to change it.
+[ "$rc" != 78 ] || warn "quickstart.yaml is written anew at every start: set MAILPROOF_SMTP_LISTEN, MAILPROOF_WEB_LISTEN or MAILPROOF_POP3_LISTEN (HOST:PORT), or pass -o KEY=VALUE after the script's name"
 exit "$rc"
