@@ -246,6 +246,7 @@ EOF
   PRIVATE_PIDS+=("clamd:$CLAMD_PID")
   CLAMD_ADDRESS=$dir/clamd.sock
   say "clamd: starting (pid $CLAMD_PID; $dir: clamd.conf, clamd.log; socket $CLAMD_ADDRESS)"
+  [ "$SIGNATURES" = test ] || say "clamd: loading the ClamAV signature database (about a minute, 1-2 GB of memory)"
 }
 
 qs_private_rspamd() {
