@@ -345,13 +345,16 @@ qs_wait_rspamd() {
 # freshclam service fetches it into /var/lib/clamav (and clamav-daemon does
 # not start without it). False when there is none within the timeout.
 qs_system_clamd() {
-  local t=${MAILPROOF_FRESHCLAM_TIMEOUT:-300} started=$SECONDS sock
+  local t=${MAILPROOF_FRESHCLAM_TIMEOUT:-300} started=$SECONDS sock flog=/var/log/clamav/freshclam.log seen
   if ! qs_has_real_db /var/lib/clamav; then
+    # Its log (Debian's UpdateLogFile) from here on: a failed attempt ends the wait at once.
+    seen=$(stat -c %s "$flog" 2>/dev/null || echo 0)
     systemctl start clamav-freshclam.service || true
     say "freshclam (clamav-freshclam.service): waiting up to $t s for the signature database in /var/lib/clamav"
     while ! qs_has_real_db /var/lib/clamav; do
-      if ((SECONDS - started >= t)) || ! systemctl is-active --quiet clamav-freshclam.service; then
-        warn "no ClamAV signature database in /var/lib/clamav (journalctl -u clamav-freshclam says why)"
+      if ((SECONDS - started >= t)) || ! systemctl is-active --quiet clamav-freshclam.service ||
+         tail -c "+$((seen + 1))" "$flog" 2>/dev/null | grep -q -e 'Update failed' -e 'update process failed'; then
+        warn "no ClamAV signature database in /var/lib/clamav ($flog and journalctl -u clamav-freshclam say why)"
         return 1
       fi
       sleep 2
