@@ -4,7 +4,8 @@
 # demo domain demo.test with the mailbox demo@demo.test), filtering: viruses
 # through clamd, spam through rspamd (scripts/quickstart-scanners.sh says how
 # they run). Debian 12, as root. Ctrl-C or SIGTERM stops mailproof, then the
-# scanners the script started itself; the exit code is mailproof's.
+# scanners the script started itself; the exit code is mailproof's. SIGHUP
+# is passed on to mailproof (a reload).
 #
 # mailproof's configuration is written to $DATA/quickstart.yaml at every start:
 # the embedded defaults plus the scanners' addresses, checks.spam.scan_allowlisted
@@ -67,7 +68,7 @@ MP_PID=
 # rspamd's first start, a failed step, mailproof's exit).
 finish() {
   local rc=$?
-  trap - EXIT INT TERM
+  trap - EXIT INT TERM HUP
   if [ -n "$MP_PID" ] && kill -0 "$MP_PID" 2>/dev/null; then
     kill -TERM "$MP_PID" 2>/dev/null || true
     wait "$MP_PID" 2>/dev/null || true
@@ -82,6 +83,11 @@ on_signal() {
 }
 trap 'on_signal 130' INT
 trap 'on_signal 143' TERM
+# SIGHUP is mailproof's reload (it reads quickstart.yaml again): passed on, the script keeps waiting.
+on_hup() {
+  if [ -n "$MP_PID" ]; then kill -HUP "$MP_PID" 2>/dev/null || true; else exit 129; fi
+}
+trap on_hup HUP
 
 # A double-quoted YAML string (YAML 1.2 section 7.3.1).
 yq() {
