@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import { testContext } from '../testing.js';
 import { ComponentError } from '../types.js';
 import type { SpamEnvelope, SpamResult, SpamScanner, SpamSource } from '../../scan/spam-types.js';
+import { Pipeline } from '../pipeline.js';
 import { decide, fmtScore, rejectReply, spamCheckFor, spamHeaders } from './index.js';
 
 type Scored = Extract<SpamResult, { kind: 'scored' }>;
 const none = { reject_score: null, tempfail_score: null, header_score: null };
-const base = { mode: 'enforce', on_error: 'tempfail', ...none } as const;
+const base = { mode: 'enforce', on_error: 'tempfail', scan_allowlisted: false, ...none } as const;
 
 function scored(score: number, o: Partial<Scored> = {}): Scored {
   return {
@@ -127,4 +128,14 @@ test('the check: bounded symbol evidence', async () => {
   assert.equal((v.evidence?.symbols as string[]).length, 50);
   assert.equal(v.evidence?.symbols_total, 200);
   assert.ok((v.evidence?.raw as string).length < 9000);
+});
+
+test('an allow-listed client skips the spam check unless scan_allowlisted is set', async () => {
+  const ctx = testContext('data', { tx, message }, { spam: new FakeScanner(scored(1003)) });
+  const skipped = await new Pipeline([{ check: spamCheckFor(base, 'rspamd', 1000), settings: base }]).run('data', ctx, true);
+  assert.equal(skipped.decision, null);
+  assert.deepEqual(skipped.records, []);
+  const scanned = await new Pipeline([{ check: spamCheckFor({ ...base, scan_allowlisted: true }, 'rspamd', 1000), settings: base }]).run('data', ctx, true);
+  assert.equal(scanned.decision?.kind, 'reject');
+  assert.equal(scanned.decision?.reply.code, 550);
 });

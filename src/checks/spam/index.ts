@@ -96,7 +96,8 @@ export function spamCheckFor(settings: Settings, backend: 'rspamd' | 'spamd', ti
   return {
     name: 'spam',
     stage: 'data',
-    bypassable: true,
+    // An allow-listed client skips it unless the operator wants its mail scanned too.
+    bypassable: !settings.scan_allowlisted,
     component: backend,
     // The client's own timeout ends the scan; the runner's is a backstop.
     timeoutMs: timeoutMs + 2000,
