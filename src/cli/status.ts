@@ -2,6 +2,7 @@ import { readHealth, type ComponentState } from '../health/index.js';
 import { buildClamd, buildResolver, buildSpam } from '../runtime/services.js';
 import { storeSpecOf } from '../ledger/open.js';
 import { storeStatus, storeUp, type StoreStatus } from '../ledger/store-status.js';
+import { judgeClamdVersion, TEST_SIGNATURES_ONLY } from '../scan/signatures.js';
 import { asciiSafe } from '../util/sanitize.js';
 import { configFrom, parse } from './common.js';
 
@@ -9,10 +10,11 @@ export const STATUS_HELP = `mailproof status [--probe] [--json]
   the state of the components the checks depend on (DNS, clamd, the spam
   scanner), as the running gateway processes last saw them, and of the store:
   how far this node's journal is from it (events, seconds), and for a
-  cluster's PostgreSQL its state and every node's backlog. --probe also asks
-  each configured component now. Exit 0 when all are up, 1 when one is down
-  (the store included), 3 when no gateway is running (with --probe: 0/1 from
-  the probes and the store alone).
+  cluster's PostgreSQL its state and every node's backlog. A clamd that has
+  no real signature database gets a WARNING line ("test signatures only: not
+  protecting anyone"). --probe also asks each configured component now.
+  Exit 0 when all are up, 1 when one is down (the store included), 3 when no
+  gateway is running (with --probe: 0/1 from the probes and the store alone).
 `;
 
 interface ProbeResult { component: string; ok: boolean; detail: string; ms: number }
@@ -42,7 +44,11 @@ async function probe(values: Record<string, unknown>): Promise<ProbeResult[]> {
   if (clamd) {
     await time('clamd', async () => {
       const p = await clamd.ping();
-      return { ok: p.ok, detail: p.ok ? (await clamd.version()) ?? 'PONG' : p.reason ?? 'no PONG' };
+      if (!p.ok) return { ok: false, detail: p.reason ?? 'no PONG' };
+      const v = await clamd.version();
+      // Up, but say it when it has no real signatures (scan/signatures.ts).
+      const testOnly = judgeClamdVersion(v).kind === 'unofficial_only' ? ` (${TEST_SIGNATURES_ONLY})` : '';
+      return { ok: true, detail: `${v ?? 'PONG'}${testOnly}` };
     });
   }
   const spam = buildSpam(cfg);
@@ -112,6 +118,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
       const names = Object.keys(p.components);
       if (names.length === 0) process.stdout.write('  no component used yet\n');
       for (const n of names) process.stdout.write(`${line(n, p.components[n]!)}\n`);
+      for (const [n, w] of Object.entries(p.warnings ?? {})) process.stdout.write(`  WARNING ${asciiSafe(n, 20)}: ${asciiSafe(w, 400)}\n`);
     }
     for (const l of storeLines(store, cfg.node)) process.stdout.write(`${l}\n`);
     if (probes) {

@@ -42,3 +42,27 @@ test('the state file appears, follows changes, is skipped when its process is go
   assert.equal(readHealth(dir).length, 0);
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('a standing warning is set, reported once, kept in the state file beside up/down, and cleared', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-health-'));
+  const h = new Health();
+  let changes = 0;
+  h.onChange(() => changes++);
+  const p = persistHealth(h, dir, 'n1');
+  h.ok('clamd');
+  h.warn('clamd', 'test signatures only: not protecting anyone');
+  h.warn('clamd', 'test signatures only: not protecting anyone');
+  assert.equal(changes, 2, 'the same warning again is no change');
+  assert.equal(h.warning('clamd'), 'test signatures only: not protecting anyone');
+  await new Promise((r) => setTimeout(r, 400));
+  const [snap] = readHealth(dir);
+  assert.deepEqual(snap?.warnings, { clamd: 'test signatures only: not protecting anyone' });
+  assert.equal(snap?.components.clamd?.state, 'up');
+  h.warn('clamd', null);
+  assert.equal(h.warning('clamd'), undefined);
+  assert.equal(changes, 3);
+  await new Promise((r) => setTimeout(r, 400));
+  assert.deepEqual(readHealth(dir)[0]?.warnings, {});
+  p.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});

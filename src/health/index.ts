@@ -24,10 +24,17 @@ export interface HealthSnapshot {
   pid: number;
   written: number;
   components: Record<string, ComponentState>;
+  /**
+   * Standing warnings about components that work but must not be trusted
+   * (clamd with test signatures only), by component. Absent in files of
+   * older versions.
+   */
+  warnings?: Record<string, string>;
 }
 
 export class Health {
   private readonly components = new Map<string, ComponentState>();
+  private readonly warnings = new Map<string, string>();
   private listeners: (() => void)[] = [];
 
   constructor(private readonly now: () => number = Date.now) {}
@@ -72,6 +79,21 @@ export class Health {
     }
   }
 
+  /**
+   * Sets (text) or clears (null) the standing warning about a component.
+   * Independent of up and down: a clamd without real signatures is up.
+   */
+  warn(component: string, text: string | null): void {
+    if ((this.warnings.get(component) ?? null) === text) return;
+    if (text === null) this.warnings.delete(component);
+    else this.warnings.set(component, text.slice(0, 500));
+    this.changed();
+  }
+
+  warning(component: string): string | undefined {
+    return this.warnings.get(component);
+  }
+
   get(component: string): ComponentState | undefined {
     const c = this.components.get(component);
     return c ? { ...c } : undefined;
@@ -80,7 +102,8 @@ export class Health {
   snapshot(node: string): HealthSnapshot {
     const components: Record<string, ComponentState> = {};
     for (const [k, v] of [...this.components].sort(([a], [b]) => a.localeCompare(b))) components[k] = { ...v };
-    return { node, pid: process.pid, written: this.now(), components };
+    const warnings = Object.fromEntries([...this.warnings].sort(([a], [b]) => a.localeCompare(b)));
+    return { node, pid: process.pid, written: this.now(), components, warnings };
   }
 
   private changed(): void {

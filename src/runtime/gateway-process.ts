@@ -17,6 +17,7 @@ import type { TlsMaterial } from '../net/tls.js';
 import { persistHealth } from '../health/index.js';
 import { buildGeneration, maildirMailboxes, type GatewayGeneration } from './gateway-generation.js';
 import { Generations } from './generation.js';
+import { watchSignatures, type SignatureWatch } from './signature-watch.js';
 
 export interface RunningGateway {
   addresses: { host: string; port: number }[];
@@ -48,6 +49,8 @@ export async function startGateway(cfg: ResolvedConfig, tls: TlsMaterial, limite
   const generations = new Generations<GatewayGeneration>(first, (err) => log.warn({ err: err.message }, 'closing what an old configuration held failed'));
   const { domains, deps } = first;
   const health = persistHealth(deps.health, cfg.data_dir, cfg.node);
+  // A clamd with test signatures only scans and finds nothing real: said at start and in `mailproof status`.
+  let signatures: SignatureWatch | null = deps.clamd ? watchSignatures(deps.clamd, deps.health, log) : null;
   let swept = 0;
   for (const m of maildirMailboxes(cfg, domains)) {
     await target.ensure(m);
@@ -90,6 +93,7 @@ export async function startGateway(cfg: ResolvedConfig, tls: TlsMaterial, limite
     // Every generation shares the one cluster connection (runtime/services.ts).
     await deps.cluster?.close();
     generations.closeAll();
+    signatures?.stop();
     health.stop();
     fs.rmSync(spoolDir, { recursive: true, force: true });
   };
@@ -126,7 +130,14 @@ export async function startGateway(cfg: ResolvedConfig, tls: TlsMaterial, limite
       const gen = await buildGeneration(next, { health: deps.health, maildir: target, memory }, log, generations.current);
       // smtp-server makes the context of each new STARTTLS handshake from this; running TLS sessions keep theirs.
       for (const srv of servers) srv.updateSecureContext({ key: tls.key, cert: tls.cert });
+      const clamdBefore = generations.current.deps.clamd;
       generations.switchTo(gen);
+      // Another clamd (scanners.clamd changed; an unchanged one is handed on): judged anew.
+      if (gen.deps.clamd !== clamdBefore) {
+        signatures?.stop();
+        deps.health.warn('clamd', null);
+        signatures = gen.deps.clamd ? watchSignatures(gen.deps.clamd, deps.health, log) : null;
+      }
     },
     async stop(graceMs: number): Promise<void> {
       gateway.drain();

@@ -4,12 +4,13 @@ import { testContext } from '../testing.js';
 import { ComponentError, type Verdict } from '../types.js';
 import { loadConfig } from '../../config/load.js';
 import type { ScanOptions, SpamEnvelope, SpamResult, SpamScanner, SpamSource } from '../../scan/spam-types.js';
+import { Pipeline } from '../pipeline.js';
 import { decide, fmtScore, rejectReply, spamCheckFor, spamHeaders } from './index.js';
 import { alreadyChecked } from './known.js';
 
 type Scored = Extract<SpamResult, { kind: 'scored' }>;
 const none = { reject_score: null, tempfail_score: null, header_score: null };
-const base = { mode: 'enforce', on_error: 'tempfail', ...none } as const;
+const base = { mode: 'enforce', on_error: 'tempfail', scan_allowlisted: false, ...none } as const;
 
 function scored(score: number, o: Partial<Scored> = {}): Scored {
   return {
@@ -141,6 +142,9 @@ test('what rspamd is told to skip: what an enforced check of ours judged, only w
   // SPF and the block lists only when their check judged this transaction (not skipped, not failed).
   assert.deepEqual(skipFor(testContext('data', { earlier: new Map<string, Verdict>([['spf', { kind: 'skip', why: 'x' }]]) })),
     { spf: false, dkim: true, arc: true, dmarc: true, rbl: false });
+  // An allowed client (its mail scanned with scan_allowlisted): mailproof's DMARC check does not run for it.
+  assert.deepEqual(skipFor(testContext('data', { earlier: new Map<string, Verdict>([['allowlist', { kind: 'allow', reason: 'trusted' }]]) })),
+    { spf: false, dkim: false, arc: false, dmarc: false, rbl: false });
   // A check in dry-run decides nothing: rspamd keeps its own.
   assert.deepEqual(alreadyChecked(cfg(['checks.spf.mode=dry-run', 'checks.dmarc.mode=off', 'checks.dnsbl.mode=dry-run']))!(judgedBoth),
     { spf: false, dkim: false, arc: false, dmarc: false, rbl: false });
@@ -160,4 +164,13 @@ test('the check: tells the scanner what to skip, and says so in the evidence', a
   const w = await spamCheckFor(base, 'rspamd', 1000).run(testContext('data', { tx, message }, { spam: plain }));
   assert.deepEqual(plain.calls[0]?.opts, {});
   assert.equal(w.evidence?.scanner_skipped, undefined);
+
+test('an allow-listed client skips the spam check unless scan_allowlisted is set', async () => {
+  const ctx = testContext('data', { tx, message }, { spam: new FakeScanner(scored(1003)) });
+  const skipped = await new Pipeline([{ check: spamCheckFor(base, 'rspamd', 1000), settings: base }]).run('data', ctx, true);
+  assert.equal(skipped.decision, null);
+  assert.deepEqual(skipped.records, []);
+  const scanned = await new Pipeline([{ check: spamCheckFor({ ...base, scan_allowlisted: true }, 'rspamd', 1000), settings: base }]).run('data', ctx, true);
+  assert.equal(scanned.decision?.kind, 'reject');
+  assert.equal(scanned.decision?.reply.code, 550);
 });

@@ -103,7 +103,8 @@ export function spamCheckFor(
   return {
     name: 'spam',
     stage: 'data',
-    bypassable: true,
+    // An allow-listed client skips it unless the operator wants its mail scanned too.
+    bypassable: !settings.scan_allowlisted,
     component: backend,
     // The client's own timeout ends the scan; the runner's is a backstop.
     timeoutMs: timeoutMs + 2000,

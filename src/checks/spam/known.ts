@@ -19,7 +19,9 @@ function judged(ctx: CheckContext, check: string): boolean {
  *
  * - SPF: the MAIL stage's check judged the sender (its verdict is there).
  * - DKIM, ARC, DMARC: checks.dmarc runs at DATA beside the spam check, so
- *   it is not judged yet: its being enforced is what counts.
+ *   it is not judged yet: its being enforced is what counts, unless an
+ *   allow-list allowed the client (checks.spam.scan_allowlisted scans its
+ *   mail, but the DMARC check, bypassable, does not run for it).
  * - The client-address block lists: checks.dnsbl asked at least one block
  *   list for this session's client.
  */
@@ -29,11 +31,14 @@ export function alreadyChecked(cfg: ResolvedConfig): ((ctx: CheckContext) => Ski
   const spf = c.spf.mode === 'enforce';
   const dmarc = c.dmarc.mode === 'enforce';
   const dnsbl = c.dnsbl.mode === 'enforce' && c.dnsbl.zones.some((z) => z.type === 'block');
-  return (ctx) => ({
-    spf: spf && judged(ctx, 'spf'),
-    dkim: dmarc,
-    arc: dmarc,
-    dmarc,
-    rbl: dnsbl && judged(ctx, 'dnsbl'),
-  });
+  return (ctx) => {
+    const auth = dmarc && ![...ctx.earlier.values()].some((v) => v.kind === 'allow');
+    return {
+      spf: spf && judged(ctx, 'spf'),
+      dkim: auth,
+      arc: auth,
+      dmarc: auth,
+      rbl: dnsbl && judged(ctx, 'dnsbl'),
+    };
+  };
 }
