@@ -164,6 +164,7 @@ test('the check: tells the scanner what to skip, and says so in the evidence', a
   const w = await spamCheckFor(base, 'rspamd', 1000).run(testContext('data', { tx, message }, { spam: plain }));
   assert.deepEqual(plain.calls[0]?.opts, {});
   assert.equal(w.evidence?.scanner_skipped, undefined);
+});
 
 test('an allow-listed client skips the spam check unless scan_allowlisted is set', async () => {
   const ctx = testContext('data', { tx, message }, { spam: new FakeScanner(scored(1003)) });
