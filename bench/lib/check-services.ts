@@ -98,7 +98,10 @@ export function mailproofCheckSettings(svc: CheckServices, level: 'none' | 'dns'
     s.push('checks.dmarc.mode=off', 'checks.attachments.mode=off');
   } else {
     if (svc.clamd) s.push(`scanners.clamd.address=${svc.clamd.tcp.host}:${svc.clamd.tcp.port}`);
-    if (svc.rspamd) s.push('scanners.spam.backend=rspamd', `scanners.spam.address=${svc.rspamd.url}`);
+    // RBL_BENCH: the benchmark rspamd's one RBL rule (filter-services.ts), as
+    // an operator names the rules of its own rspamd: mailproof's DNSBL check
+    // asks the same list, so rspamd is told to skip it (scanners.spam.rspamd_skip).
+    if (svc.rspamd) s.push('scanners.spam.backend=rspamd', `scanners.spam.address=${svc.rspamd.url}`, 'scanners.spam.rspamd_rbl_symbols=[RBL_BENCH]');
   }
   return s;
 }

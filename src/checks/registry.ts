@@ -65,7 +65,10 @@ const ALL: Entry[] = [
   entry('virus', (s, cfg, log) => virusChecks(s, cfg, log), (cfg) => [cfg.scanners.clamd, cfg.checks.attachments]),
   entry('attachments', (s) => attachmentsChecks(s)),
   entry('dmarc', (s, cfg) => dmarcChecks(s, cfg), dns),
-  entry('spam', (s, cfg, log) => spamChecks(s, cfg, log), (cfg) => cfg.scanners.spam),
+  // What rspamd is told to skip follows the modes of our own checks (spam/known.ts).
+  entry('spam', (s, cfg, log) => spamChecks(s, cfg, log), (cfg) => [
+    cfg.scanners.spam, cfg.checks.spf.mode, cfg.checks.dmarc.mode, cfg.checks.dnsbl.mode, cfg.checks.dnsbl.zones.map((z) => z.type),
+  ]),
 ];
 
 export function buildPipeline(cfg: ResolvedConfig, log: Logger): Pipeline {

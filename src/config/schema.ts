@@ -14,6 +14,7 @@ import { settings as dmarc } from '../checks/dmarc/config.js';
 import { settings as virus } from '../checks/virus/config.js';
 import { settings as attachments } from '../checks/attachments/config.js';
 import { settings as spam } from '../checks/spam/config.js';
+import { RSPAMD_RBL_SYMBOLS } from '../scan/rspamd-settings.js';
 import { settings as greylist } from '../checks/greylist/config.js';
 import { settings as rate } from '../checks/rate/config.js';
 import { pop3Settings } from '../pop3/config.js';
@@ -186,6 +187,10 @@ export const configSchema = z.strictObject({
       address: z.string().nullable().default(null)
         .describe('rspamd: base URL of the normal worker (http://127.0.0.1:11333); spamd: HOST:PORT or a unix socket path'),
       timeout_ms: z.number().int().min(100).default(20000).describe('longest one scan may take'),
+      rspamd_skip: z.enum(['ours', 'none']).default('ours')
+        .describe("rspamd only. ours: rspamd does not repeat, per message, what mailproof's own checks did (sent as rspamd Settings): SPF when checks.spf is enforced and judged the sender, DKIM, ARC and DMARC when checks.dmarc is enforced, the client-address block lists (rspamd_rbl_symbols) when checks.dnsbl is enforced and asked a block list; its URL and domain lists (SURBL, URIBL, DBL) always run, and those rules' scores (also rspamd's small bonus for a DKIM or SPF pass) then do not count. none: rspamd makes all its own checks again"),
+      rspamd_rbl_symbols: z.array(z.string().regex(/^[A-Za-z0-9_]{1,100}$/, 'expected an rspamd symbol name such as RBL_SPAMHAUS')).default([...RSPAMD_RBL_SYMBOLS])
+        .describe("rspamd only: the symbols of its rbl rules that look up the client's address (rspamd 3.4's stock rules by default); disabling one stops its rule's lookups. Add your own rules' names"),
     }).prefault({}),
   }).prefault({}),
 

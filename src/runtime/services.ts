@@ -69,7 +69,7 @@ export function buildSpam(cfg: ResolvedConfig): SpamScanner | null {
     if (!/^https?:\/\/[^\s/]+(\/.*)?$/.test(url)) {
       throw new ConfigError([`scanners.spam.address: "${url}" is not an http URL such as http://127.0.0.1:11333`]);
     }
-    return new RspamdClient({ url, timeoutMs: s.timeout_ms });
+    return new RspamdClient({ url, timeoutMs: s.timeout_ms, rblSymbols: s.rspamd_rbl_symbols });
   }
   return new SpamdClient({ address: parseSocketAddress(s.address ?? '127.0.0.1:783', 'scanners.spam.address'), timeoutMs: s.timeout_ms });
 }

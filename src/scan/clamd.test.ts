@@ -260,7 +260,7 @@ test('an aborted signal ends the scan', async () => {
   assert.equal(r.kind === 'error' && r.code, 'aborted');
 });
 
-// scanMessage: parts first, then the whole message.
+// scanMessage in 'parts' mode: parts first, then the whole message.
 
 function mime(parts: Array<{ name?: string; type?: string; body: string; b64?: boolean }>): Buffer {
   const lines = ['From: a@example.org', 'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary="XX"', ''];
@@ -281,7 +281,7 @@ test('scanMessage names the infected attachment, decoded', async (t) => {
   t.after(() => own.close());
   own.behaviour = { kind: 'reply', reply: scanner };
   const msg = mime([{ type: 'text/plain', body: 'hello' }, { name: 'invoice.zip', body: `zz${EICAR_MARK}zz`, b64: true }, { name: 'later.txt', body: 'x' }]);
-  const r = await scanMessage(new ClamdClient({ address: { host: '127.0.0.1', port: own.port } }), msg);
+  const r = await scanMessage(new ClamdClient({ address: { host: '127.0.0.1', port: own.port } }), msg, { mode: 'parts' });
   assert.equal(r.kind, 'infected');
   assert.ok(r.kind === 'infected');
   assert.equal(r.signature, 'Fake.EICAR');
@@ -296,14 +296,14 @@ test('scanMessage: clean parts, then the whole message; a finding only there has
   // The mark split over two parts: no part has it, the whole message does.
   fake.behaviour = { kind: 'reply', reply: (d) => (/FAKE-[^]*EICAR/.test(d.toString('latin1')) ? 'stream: Whole.Only FOUND' : 'stream: OK') };
   const msg = mime([{ body: 'FAKE-' }, { body: 'EICAR' }]);
-  const r = await scanMessage(client(), msg);
+  const r = await scanMessage(client(), msg, { mode: 'parts' });
   assert.equal(r.kind, 'infected');
   assert.equal(r.kind === 'infected' && r.part, null);
   assert.equal(r.summary, 'Whole.Only in the message');
   assert.deepEqual(r.scans.map((s) => s.target), ['part', 'part', 'message']);
 
   fake.behaviour = { kind: 'reply', reply: scanner };
-  const clean = await scanMessage(client(), mime([{ body: 'a' }, { name: 'b.txt', body: 'b' }]));
+  const clean = await scanMessage(client(), mime([{ body: 'a' }, { name: 'b.txt', body: 'b' }]), { mode: 'parts' });
   assert.equal(clean.kind, 'clean');
   assert.equal(clean.summary, 'no virus found');
   assert.deepEqual(clean.scans.map((s) => [s.target, s.raw]), [['part', 'stream: OK'], ['part', 'stream: OK'], ['message', 'stream: OK']]);
@@ -311,17 +311,20 @@ test('scanMessage: clean parts, then the whole message; a finding only there has
 
 test('scanMessage: a scanner error is an error, never clean', async () => {
   fake.behaviour = { kind: 'hangup', after: 1 };
-  const r = await scanMessage(client(), mime([{ name: 'a.bin', body: 'abc' }]));
+  const r = await scanMessage(client(), mime([{ name: 'a.bin', body: 'abc' }]), { mode: 'parts' });
   assert.equal(r.kind, 'error');
   assert.match(r.summary, /^virus scan failed: .*attachment a\.bin/);
+  const whole = await scanMessage(client(), mime([{ name: 'a.bin', body: 'abc' }]));
+  assert.equal(whole.kind, 'error');
+  assert.match(whole.summary, /^virus scan failed: .*\(scanning the whole message\)$/);
   const down = await scanMessage(new ClamdClient({ address: { socket: path.join(dir, 'none.sock') } }), mime([{ body: 'a' }]));
   assert.equal(down.kind === 'error' && down.code, 'connect');
 });
 
-test('scanMessage: over a MIME limit is limits_exceeded, unless the whole message is infected', async () => {
+for (const mode of ['parts', 'whole'] as const) test(`scanMessage (${mode}): over a MIME limit is limits_exceeded, unless the whole message is infected`, async () => {
   fake.behaviour = { kind: 'reply', reply: scanner };
   const many = mime(Array.from({ length: 30 }, (_, i) => ({ name: `f${i}.txt`, body: `part ${i}` })));
-  const r = await scanMessage(client(), many, { limits: { maxParts: 10 } });
+  const r = await scanMessage(client(), many, { limits: { maxParts: 10 }, mode });
   assert.equal(r.kind, 'limits_exceeded');
   assert.ok(r.kind === 'limits_exceeded');
   assert.equal(r.limit, 'parts');
@@ -330,7 +333,7 @@ test('scanMessage: over a MIME limit is limits_exceeded, unless the whole messag
   assert.equal(r.scans[r.scans.length - 1]!.target, 'message', 'the whole message was still scanned');
 
   const bad = mime([...Array.from({ length: 30 }, (_, i) => ({ body: `part ${i}` })), { name: 'x.exe', body: EICAR_MARK }]);
-  const r2 = await scanMessage(client(), bad, { limits: { maxParts: 10 } });
+  const r2 = await scanMessage(client(), bad, { limits: { maxParts: 10 }, mode });
   assert.equal(r2.kind, 'infected');
   assert.equal(r2.kind === 'infected' && r2.part, null);
 });
@@ -338,7 +341,7 @@ test('scanMessage: over a MIME limit is limits_exceeded, unless the whole messag
 test('scanMessage: evidence is bounded', async () => {
   fake.behaviour = { kind: 'reply', reply: scanner };
   const many = mime(Array.from({ length: 150 }, (_, i) => ({ body: `part ${i}` })));
-  const r = await scanMessage(client(), many);
+  const r = await scanMessage(client(), many, { mode: 'parts' });
   assert.equal(r.kind, 'clean');
   assert.equal(r.scans.length, 100);
   assert.equal(r.scansOmitted, 51);
@@ -363,10 +366,69 @@ test('scanMessage: a large part of a spooled message is streamed to clamd from a
   const big = 'x'.repeat(2 * 1024 * 1024) + EICAR_MARK;
   const file = path.join(dir, 'msg');
   fs.writeFileSync(file, mime([{ type: 'text/plain', body: 'hello' }, { name: 'big.bin', body: big, b64: true }]));
-  const r = await scanMessage(new ClamdClient({ address: { host: '127.0.0.1', port: own.port } }), { path: file });
+  const r = await scanMessage(new ClamdClient({ address: { host: '127.0.0.1', port: own.port } }), { path: file }, { mode: 'parts' });
   assert.equal(r.kind, 'infected');
   assert.deepEqual(r.kind === 'infected' && r.part, { path: '2', filename: 'big.bin', contentType: 'application/octet-stream', within: [] });
   assert.equal(own.received[1]!.data.toString('latin1'), big, 'the decoded part, whole');
   assert.equal(r.scans[1]!.bytes, big.length);
   assert.deepEqual(fs.readdirSync(dir), ['msg']);
+});
+
+// scanMessage in 'whole' mode (the default): one stream for a clean message;
+// the parts only to name what clamd found. The fake matches raw bytes, so
+// the marks below are in parts without base64 (clamd decodes base64 itself:
+// test/e2e/50-clamd).
+
+async function ownFake(t: { after: (fn: () => Promise<void>) => void }, reply: (d: Buffer) => string): Promise<{ fake: FakeClamd; client: ClamdClient }> {
+  const own = new FakeClamd('');
+  await own.listenTcp();
+  t.after(() => own.close());
+  own.behaviour = { kind: 'reply', reply };
+  return { fake: own, client: new ClamdClient({ address: { host: '127.0.0.1', port: own.port } }) };
+}
+
+test('scanMessage (whole): a clean message is one stream of the raw message, and no MIME walk', async (t) => {
+  const { fake: own, client: c } = await ownFake(t, scanner);
+  const msg = mime([{ type: 'text/plain', body: 'hello' }, { name: 'a.pdf', body: '%PDF-1.4 x', b64: true }, { name: 'b.txt', body: 'b' }]);
+  const r = await scanMessage(c, msg, { checkLimits: false });
+  assert.equal(r.kind, 'clean');
+  assert.equal(own.received.length, 1);
+  assert.deepEqual(own.received[0]!.data, msg, 'the message as it is');
+  assert.deepEqual(r.scans.map((s) => [s.target, s.kind, s.bytes, s.raw]), [['message', 'clean', msg.length, 'stream: OK']]);
+  assert.equal(r.parts, null, 'not walked');
+  // With the limits checked here, the walk runs (and counts the parts), still one stream.
+  const counted = await scanMessage(c, msg);
+  assert.equal(counted.kind, 'clean');
+  assert.equal(counted.parts, 3);
+  assert.equal(own.received.length, 2);
+});
+
+test('scanMessage (whole): a finding sends the parts one by one, up to the infected one, to name the attachment', async (t) => {
+  const { fake: own, client: c } = await ownFake(t, scanner);
+  const msg = mime([{ type: 'text/plain', body: 'hello' }, { name: 'invoice.zip', body: `zz${EICAR_MARK}zz` }, { name: 'later.txt', body: 'x' }]);
+  const r = await scanMessage(c, msg);
+  assert.equal(r.kind, 'infected');
+  assert.deepEqual(r.kind === 'infected' && r.part, { path: '2', filename: 'invoice.zip', contentType: 'application/octet-stream', within: [] });
+  assert.equal(r.summary, 'Fake.EICAR in attachment invoice.zip');
+  assert.deepEqual(r.scans.map((s) => [s.target, s.kind, s.part?.path]), [['message', 'infected', undefined], ['part', 'clean', '1'], ['part', 'infected', '2']]);
+  assert.deepEqual(own.received.map((x) => x.data.length), [msg.length, 5, EICAR_MARK.length + 4], 'the third part is not scanned');
+});
+
+test('scanMessage (whole): a finding no part carries stays on the message; a failure while naming keeps the finding', async (t) => {
+  // The mark split over two parts: only the whole message has it.
+  const split = await ownFake(t, (d) => (/FAKE-[^]*EICAR/.test(d.toString('latin1')) ? 'stream: Whole.Only FOUND' : 'stream: OK'));
+  const r = await scanMessage(split.client, mime([{ body: 'FAKE-' }, { body: 'EICAR' }]));
+  assert.equal(r.kind, 'infected');
+  assert.equal(r.kind === 'infected' && r.part, null);
+  assert.equal(r.kind === 'infected' && r.signature, 'Whole.Only');
+  assert.equal(r.summary, 'Whole.Only in the message');
+  assert.deepEqual(r.scans.map((s) => [s.target, s.kind]), [['message', 'infected'], ['part', 'clean'], ['part', 'clean']]);
+
+  // clamd finds it, then fails on the first part: still infected, on the message.
+  let n = 0;
+  const flaky = await ownFake(t, () => (n++ === 0 ? 'stream: Fake.EICAR FOUND' : 'Can\'t allocate memory ERROR'));
+  const f = await scanMessage(flaky.client, mime([{ name: 'a.bin', body: EICAR_MARK }]));
+  assert.equal(f.kind, 'infected');
+  assert.equal(f.kind === 'infected' && f.part, null);
+  assert.deepEqual(f.scans.map((s) => [s.target, s.kind]), [['message', 'infected'], ['part', 'error']]);
 });

@@ -301,10 +301,31 @@ export class ClamdClient {
 }
 
 // ---------------------------------------------------------------------------
-// Scanning a message: each MIME leaf part on its own (so a finding names the
-// attachment), then the whole raw message as a fallback (clamd's own mail
-// parser sees what a MIME walk may miss: broken structure, uuencode, text
-// around parts).
+// Scanning a message.
+//
+// Two ways, by cost (measured with bench/scanners.ts, see bench/RESULTS.md
+// "Scanner calls"):
+//
+// - 'whole' (the default): the raw message goes to clamd once, one stream.
+//   clamd's own mail parser (clamd.conf ScanMail, on by default) decodes
+//   every MIME part (base64, quoted-printable, uuencode, attached messages,
+//   broken structure, text around the parts) and unpacks archives in them,
+//   so one stream sees what the part-by-part scan sees, and more. Most mail
+//   is clean, and for clean mail that is the whole cost: no MIME walk on our
+//   side, one clamd stream (and one clamd temporary file) instead of one per
+//   part plus the whole message. Only when clamd finds something are the
+//   decoded parts scanned one by one, to name the attachment in the reply
+//   (the rare path: one stream per part up to the infected one). A finding
+//   no single part carries (a signature over the raw MIME, a preamble, a
+//   uuencoded block, a part clamd's parser sees and ours does not) is
+//   reported for "the message", as the part-by-part scan's fallback did.
+//   What clamd alone then decides: a message nested deeper than its
+//   MaxRecursion (17 by default; our MIME walk decodes up to
+//   checks.attachments.max_depth, 20 by default, and only the attachment
+//   policy enforces that), and a clamd with ScanMail off, which sees only
+//   the encoded text: use 'parts' with such a clamd.
+// - 'parts': each decoded MIME leaf on its own, then the whole raw message
+//   (1 + parts streams): needs no mail parser in clamd.
 
 export interface PartRef {
   /** IMAP-style part number ("2", "1.3", "2.1" inside an attached message). */
@@ -338,13 +359,26 @@ export type MessageScanResult = MessageVerdict & {
   /** Every scan made, in order (evidence). At most 100; the rest are counted in scansOmitted. */
   scans: ScanRecord[];
   scansOmitted: number;
-  parts: number;
+  /** MIME leaf parts walked; null when the message was not walked (a clean whole-message scan). */
+  parts: number | null;
   ms: number;
 };
 
+export type ScanMode = 'whole' | 'parts';
+
 export interface ScanMessageOptions {
   limits?: Partial<MimeLimits>;
-  /** Also scan the whole raw message (default true). */
+  /** 'whole' (default) or 'parts': see above. */
+  mode?: ScanMode;
+  /**
+   * 'whole' mode: walk the MIME structure of a message clamd found clean
+   * too, to report a walk over the limits as limits_exceeded (default
+   * true). Off when the caller leaves the limits to someone else (the
+   * attachment policy walks the message anyway): then a clean message costs
+   * no MIME walk at all.
+   */
+  checkLimits?: boolean;
+  /** 'parts' mode: also scan the whole raw message (default true). */
   scanWhole?: boolean;
   signal?: AbortSignal;
 }
@@ -357,8 +391,98 @@ export function describePart(p: PartRef): string {
   return p.within.length ? `${where} in attached message ${p.within.join(' / ')}` : where;
 }
 
+const refOf = (p: MimePart): PartRef => ({ path: p.path, filename: p.filename, contentType: p.contentType, within: p.within });
+
+/** The scans of one message, bounded: findings and errors are always kept. */
+class ScanLog {
+  readonly scans: ScanRecord[] = [];
+  omitted = 0;
+
+  add(r: ScanRecord): void {
+    if (this.scans.length < MAX_RECORDS || r.kind !== 'clean') this.scans.push(r);
+    else this.omitted++;
+  }
+
+  part(part: MimePart, r: ScanResult): PartRef {
+    const ref = refOf(part);
+    this.add({ target: 'part', part: ref, bytes: part.size, kind: r.kind, ...(r.kind === 'infected' ? { signature: r.signature } : {}), raw: r.raw, ms: r.ms });
+    return ref;
+  }
+
+  message(r: ScanResult): void {
+    this.add({ target: 'message', bytes: r.bytes, kind: r.kind, ...(r.kind === 'infected' ? { signature: r.signature } : {}), raw: r.raw, ms: r.ms });
+  }
+}
+
+type LimitVerdict = Extract<MessageVerdict, { kind: 'limits_exceeded' }>;
+
 /**
- * Scans a message part by part and as a whole.
+ * Walks the parts; with `scan`, scans each non-empty one until the first
+ * finding or error. Returns the part verdict (if any), the limit the walk
+ * stopped at (if any) and the parts seen.
+ */
+async function walkAndScan(
+  client: ClamdClient, src: ScanSource, log: ScanLog, opts: ScanMessageOptions, scan: boolean,
+): Promise<{ verdict: MessageVerdict | null; limit: LimitVerdict | null; parts: number }> {
+  let parts = 0;
+  try {
+    for await (const item of walkParts(src, opts.limits)) {
+      if (item.kind === 'limits_exceeded') return { verdict: null, limit: { kind: 'limits_exceeded', limit: item.limit, max: item.max, at: item.at }, parts };
+      parts++;
+      const part = item.part;
+      if (!scan || part.size === 0) continue;
+      // A large part is a temporary file by now: streamed to clamd from there.
+      const r = await client.scan(part.body, opts.signal);
+      const ref = log.part(part, r);
+      if (r.kind === 'infected') return { verdict: { kind: 'infected', signature: r.signature, part: ref }, limit: null, parts };
+      if (r.kind === 'error') return { verdict: { kind: 'error', code: r.code, reason: `${r.reason} (scanning ${describePart(ref)})` }, limit: null, parts };
+    }
+  } catch (e) {
+    // Reading the spooled file failed: no verdict possible.
+    return { verdict: { kind: 'error', code: 'io', reason: `reading the message failed: ${(e as Error).message}` }, limit: null, parts };
+  }
+  return { verdict: null, limit: null, parts };
+}
+
+/** Today's order of strength: infected > limits_exceeded > error > clean. */
+async function scanParts(client: ClamdClient, src: ScanSource, log: ScanLog, opts: ScanMessageOptions): Promise<{ verdict: MessageVerdict; parts: number }> {
+  const walked = await walkAndScan(client, src, log, opts, true);
+  let verdict = walked.verdict;
+  if (!verdict && opts.scanWhole !== false) {
+    const r = await client.scan(src, opts.signal);
+    log.message(r);
+    if (r.kind === 'infected') verdict = { kind: 'infected', signature: r.signature, part: null };
+    else if (r.kind === 'error' && !walked.limit) verdict = { kind: 'error', code: r.code, reason: `${r.reason} (scanning the whole message)` };
+  }
+  return { verdict: verdict ?? walked.limit ?? { kind: 'clean' }, parts: walked.parts };
+}
+
+async function scanWholeFirst(client: ClamdClient, src: ScanSource, log: ScanLog, opts: ScanMessageOptions): Promise<{ verdict: MessageVerdict; parts: number | null }> {
+  // The limit walk (when asked for) runs beside clamd: it is our CPU, the scan is clamd's.
+  const [r, walked] = await Promise.all([
+    client.scan(src, opts.signal),
+    opts.checkLimits === false ? null : walkAndScan(client, src, log, opts, false),
+  ]);
+  log.message(r);
+  if (r.kind === 'infected') {
+    // The rare path: which part is it in? Best effort: a part scan that
+    // fails, or a walk that stops at a limit, leaves the finding on the
+    // message, never turns it into an error.
+    const named = await walkAndScan(client, src, log, opts, true);
+    const v = named.verdict;
+    if (v?.kind === 'infected') return { verdict: v, parts: named.parts };
+    return { verdict: { kind: 'infected', signature: r.signature, part: null }, parts: named.parts };
+  }
+  if (walked?.verdict?.kind === 'error') return { verdict: walked.verdict, parts: walked.parts };
+  if (walked?.limit) return { verdict: walked.limit, parts: walked.parts };
+  if (r.kind === 'error') return { verdict: { kind: 'error', code: r.code, reason: `${r.reason} (scanning the whole message)` }, parts: walked?.parts ?? null };
+  return { verdict: { kind: 'clean' }, parts: walked?.parts ?? null };
+}
+
+/**
+ * Scans a message: once as a whole ('whole', the default; its parts only to
+ * name an attachment clamd found something in) or part by part and as a
+ * whole ('parts').
  *
  * Outcome, strongest first: infected (a part or the whole message) >
  * limits_exceeded (the MIME walk stopped at a limit; the whole message is
@@ -368,52 +492,10 @@ export function describePart(p: PartRef): string {
  */
 export async function scanMessage(client: ClamdClient, src: ScanSource, opts: ScanMessageOptions = {}): Promise<MessageScanResult> {
   const started = Date.now();
-  const scans: ScanRecord[] = [];
-  let omitted = 0;
-  const record = (r: ScanRecord): void => {
-    if (scans.length < MAX_RECORDS || r.kind !== 'clean') scans.push(r);
-    else omitted++;
-  };
-  let parts = 0;
-  let verdict: MessageVerdict | null = null;
-  let limit: Extract<MessageVerdict, { kind: 'limits_exceeded' }> | null = null;
-
-  const refOf = (p: MimePart): PartRef => ({ path: p.path, filename: p.filename, contentType: p.contentType, within: p.within });
-
-  try {
-    for await (const item of walkParts(src, opts.limits)) {
-      if (item.kind === 'limits_exceeded') {
-        limit = { kind: 'limits_exceeded', limit: item.limit, max: item.max, at: item.at };
-        break;
-      }
-      parts++;
-      const part = item.part;
-      if (part.size === 0) continue;
-      // A large part is a temporary file by now: streamed to clamd from there.
-      const r = await client.scan(part.body, opts.signal);
-      const ref = refOf(part);
-      record({ target: 'part', part: ref, bytes: part.size, kind: r.kind, ...(r.kind === 'infected' ? { signature: r.signature } : {}), raw: r.raw, ms: r.ms });
-      if (r.kind === 'infected') {
-        verdict = { kind: 'infected', signature: r.signature, part: ref };
-        break;
-      }
-      if (r.kind === 'error') {
-        verdict = { kind: 'error', code: r.code, reason: `${r.reason} (scanning ${describePart(ref)})` };
-        break;
-      }
-    }
-  } catch (e) {
-    // Reading the spooled file failed: no verdict possible.
-    verdict = { kind: 'error', code: 'io', reason: `reading the message failed: ${(e as Error).message}` };
-  }
-
-  if (!verdict && opts.scanWhole !== false) {
-    const r = await client.scan(src, opts.signal);
-    record({ target: 'message', bytes: r.bytes, kind: r.kind, ...(r.kind === 'infected' ? { signature: r.signature } : {}), raw: r.raw, ms: r.ms });
-    if (r.kind === 'infected') verdict = { kind: 'infected', signature: r.signature, part: null };
-    else if (r.kind === 'error' && !limit) verdict = { kind: 'error', code: r.code, reason: `${r.reason} (scanning the whole message)` };
-  }
-  verdict ??= limit ?? { kind: 'clean' };
+  const log = new ScanLog();
+  const { verdict, parts } = opts.mode === 'parts'
+    ? await scanParts(client, src, log, opts)
+    : await scanWholeFirst(client, src, log, opts);
 
   let summary: string;
   switch (verdict.kind) {
@@ -422,5 +504,5 @@ export async function scanMessage(client: ClamdClient, src: ScanSource, opts: Sc
     case 'limits_exceeded': summary = `MIME structure over the ${verdict.limit} limit of ${verdict.max} at part ${verdict.at}`; break;
     case 'error': summary = `virus scan failed: ${verdict.reason}`; break;
   }
-  return { ...verdict, summary: asciiSafe(summary, 300), scans, scansOmitted: omitted, parts, ms: Date.now() - started };
+  return { ...verdict, summary: asciiSafe(summary, 300), scans: log.scans, scansOmitted: log.omitted, parts, ms: Date.now() - started };
 }

@@ -8,6 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { RspamdClient, parseRspamdReply, rspamdHeaders } from './rspamd.js';
+import { RSPAMD_RBL_SYMBOLS, rspamdSettings } from './rspamd-settings.js';
 
 // Replies of the real rspamd 3.4 (Debian bookworm), shortened.
 const GTUBE_REPLY = '{"is_skipped":true,"score":15.0,"required_score":15.0,"action":"reject","symbols":{"GTUBE":{"name":"GTUBE","score":0.0,"metric_score":0.0}},"messages":{"smtp_message":"Gtube pattern"},"message-id":"x@example.org","time_real":0.002498}';
@@ -210,4 +211,33 @@ test('RspamdClient: HTTP errors and ping', async (t) => {
   assert.throws(() => new RspamdClient({ url: 'ftp://127.0.0.1/' }), /http: or https:/);
   assert.throws(() => new RspamdClient({ url: f.url, extraHeaders: { 'Settings-ID': 'a\r\nb' } }), /Invalid character/);
   assert.throws(() => new RspamdClient({ url: f.url, extraHeaders: { 'Bad Name': 'x' } }), /HTTP token/);
+});
+
+test('rspamdSettings: groups for SPF, DKIM, ARC and DMARC, the rule symbols for the client-address lists', () => {
+  assert.equal(rspamdSettings(undefined), null);
+  assert.equal(rspamdSettings({ spf: false, dkim: false, arc: false, dmarc: false, rbl: false }), null);
+  assert.deepEqual(JSON.parse(rspamdSettings({ spf: true, dmarc: true })!), { groups_disabled: ['spf', 'dmarc'] });
+  assert.deepEqual(JSON.parse(rspamdSettings({ spf: true, dkim: true, arc: true, dmarc: true, rbl: true })!), {
+    groups_disabled: ['spf', 'dkim', 'arc', 'dmarc'], symbols_disabled: [...RSPAMD_RBL_SYMBOLS],
+  });
+  assert.deepEqual(JSON.parse(rspamdSettings({ rbl: true }, ['MY_RBL'])!), { symbols_disabled: ['MY_RBL'] });
+  // Never the group "rbl": it would stop the URL lists (SURBL, URIBL, DBL) too.
+  assert.doesNotMatch(rspamdSettings({ rbl: true })!, /groups_disabled/);
+  assert.equal(rspamdSettings({ rbl: true }, []), null);
+});
+
+test('RspamdClient: what to skip goes in one Settings header; an operator\'s own settings header wins', async (t) => {
+  const f = await fakeRspamd((_req, res) => { res.setHeader('Content-Type', 'application/json'); res.end(CLEAN_REPLY); });
+  t.after(() => f.close());
+  const msg = Buffer.from('Subject: hi\n\nhello\n');
+  await new RspamdClient({ url: f.url }).scan(msg, { clientIp: '192.0.2.1' }, { skip: { spf: true, rbl: true } });
+  assert.deepEqual(JSON.parse(String(f.seen[0]!.headers.settings)), { groups_disabled: ['spf'], symbols_disabled: [...RSPAMD_RBL_SYMBOLS] });
+  await new RspamdClient({ url: f.url, rblSymbols: ['LOCAL_RBL'] }).scan(msg, {}, { skip: { rbl: true } });
+  assert.deepEqual(JSON.parse(String(f.seen[1]!.headers.settings)), { symbols_disabled: ['LOCAL_RBL'] });
+  await new RspamdClient({ url: f.url }).scan(msg, {}, {});
+  assert.equal(f.seen[2]!.headers.settings, undefined, 'nothing to skip, no header');
+  await new RspamdClient({ url: f.url, extraHeaders: { 'Settings-ID': 'inbound' } }).scan(msg, {}, { skip: { spf: true } });
+  assert.equal(f.seen[3]!.headers.settings, undefined);
+  assert.equal(f.seen[3]!.headers['settings-id'], 'inbound');
+  assert.throws(() => new RspamdClient({ url: f.url, rblSymbols: ['BAD\r\nX: y'] }), /not a symbol name/);
 });

@@ -14,6 +14,8 @@
 //   From: <a@example.org>   envelope sender ("<>" for the null sender)
 //   Rcpt: b@example.com     one header per envelope recipient
 //   Queue-Id: REF           appears in rspamd's log
+//   Settings: {"groups_disabled":[...],"symbols_disabled":[...]}
+//                           rules not to run for this message (below)
 //   Content-Length: N
 //
 //   <the message>
@@ -30,6 +32,7 @@ import {
   type ScanOptions, type SpamEnvelope, type SpamErrorCode, type SpamResult, type SpamScanner,
   type SpamSource, type SpamSymbol, type SpamVerdict,
 } from './spam-types.js';
+import { rspamdSettings } from './rspamd-settings.js';
 
 export interface RspamdClientOptions {
   /** Base URL of the normal worker (or the proxy), e.g. http://127.0.0.1:11333. */
@@ -46,6 +49,8 @@ export interface RspamdClientOptions {
   extraHeaders?: Record<string, string>;
   /** Keep-alive agent for many scans; default a new connection per scan. */
   agent?: http.Agent;
+  /** Symbols that stop rspamd's client-address block lists (ScanOptions.skip.rbl); default RSPAMD_RBL_SYMBOLS. */
+  rblSymbols?: readonly string[];
 }
 
 const DEFAULTS = {
@@ -117,7 +122,7 @@ export function parseRspamdReply(status: number, body: string): SpamVerdict {
 
 export class RspamdClient implements SpamScanner {
   readonly backend = 'rspamd' as const;
-  private readonly o: Required<Omit<RspamdClientOptions, 'password' | 'agent' | 'extraHeaders'>> & RspamdClientOptions;
+  private readonly o: Required<Omit<RspamdClientOptions, 'password' | 'agent' | 'extraHeaders' | 'rblSymbols'>> & RspamdClientOptions;
   private readonly endpoint: URL;
 
   constructor(opts: RspamdClientOptions) {
@@ -130,6 +135,9 @@ export class RspamdClient implements SpamScanner {
     for (const [name, value] of Object.entries({ ...opts.extraHeaders, ...(opts.password ? { Password: opts.password } : {}) })) {
       http.validateHeaderName(name);
       http.validateHeaderValue(name, value);
+    }
+    for (const sym of opts.rblSymbols ?? []) {
+      if (!/^[A-Za-z0-9_]{1,100}$/.test(sym)) throw new Error(`rspamd symbol name "${sym}" is not a symbol name (letters, digits, _)`);
     }
   }
 
@@ -167,8 +175,12 @@ export class RspamdClient implements SpamScanner {
     }
     if (opts.signal?.aborted) return fail('aborted', 'aborted before the scan started');
 
+    // Our settings, unless the operator's own headers name a settings block.
+    const settings = rspamdSettings(opts.skip, this.o.rblSymbols);
+    const own = Object.keys(this.o.extraHeaders ?? {}).some((h) => /^settings(-id)?$/i.test(h));
     const headers: Record<string, string | string[] | number> = {
       ...rspamdHeaders(envelope),
+      ...(settings && !own ? { Settings: settings } : {}),
       ...this.o.extraHeaders,
       'Content-Length': info.size,
     };

@@ -84,8 +84,23 @@ export interface SpamEnvelope {
 /** What a client scans: a Buffer, or a message body as MessageFacts has it. */
 export type SpamSource = Buffer | { buffer: Buffer } | { path: string };
 
+/**
+ * The scanner's own checks that mailproof's checks already made for this
+ * message, so the scanner need not make them (and their DNS lookups)
+ * again. rspamd takes them as per-request settings; spamd ignores them.
+ */
+export interface SkipChecks {
+  spf?: boolean;
+  dkim?: boolean;
+  arc?: boolean;
+  dmarc?: boolean;
+  /** Block lists of the client address (not the URL and domain lists in the message). */
+  rbl?: boolean;
+}
+
 export interface ScanOptions {
   signal?: AbortSignal;
+  skip?: SkipChecks;
 }
 
 /** The interface a spam check depends on (injected as a CheckDeps service). */

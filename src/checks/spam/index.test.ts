@@ -1,10 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { testContext } from '../testing.js';
-import { ComponentError } from '../types.js';
-import type { SpamEnvelope, SpamResult, SpamScanner, SpamSource } from '../../scan/spam-types.js';
+import { ComponentError, type Verdict } from '../types.js';
+import { loadConfig } from '../../config/load.js';
+import type { ScanOptions, SpamEnvelope, SpamResult, SpamScanner, SpamSource } from '../../scan/spam-types.js';
 import { Pipeline } from '../pipeline.js';
 import { decide, fmtScore, rejectReply, spamCheckFor, spamHeaders } from './index.js';
+import { alreadyChecked } from './known.js';
 
 type Scored = Extract<SpamResult, { kind: 'scored' }>;
 const none = { reject_score: null, tempfail_score: null, header_score: null };
@@ -19,10 +21,10 @@ function scored(score: number, o: Partial<Scored> = {}): Scored {
 
 class FakeScanner implements SpamScanner {
   readonly backend = 'rspamd' as const;
-  calls: { source: SpamSource; env: SpamEnvelope | undefined }[] = [];
+  calls: { source: SpamSource; env: SpamEnvelope | undefined; opts: ScanOptions | undefined }[] = [];
   constructor(private readonly result: SpamResult) {}
-  scan(source: SpamSource, env?: SpamEnvelope): Promise<SpamResult> {
-    this.calls.push({ source, env });
+  scan(source: SpamSource, env?: SpamEnvelope, opts?: ScanOptions): Promise<SpamResult> {
+    this.calls.push({ source, env, opts });
     return Promise.resolve(this.result);
   }
 }
@@ -128,6 +130,40 @@ test('the check: bounded symbol evidence', async () => {
   assert.equal((v.evidence?.symbols as string[]).length, 50);
   assert.equal(v.evidence?.symbols_total, 200);
   assert.ok((v.evidence?.raw as string).length < 9000);
+});
+
+test('what rspamd is told to skip: what an enforced check of ours judged, only with rspamd and rspamd_skip ours', () => {
+  const zone = '{zone: bl.example, type: block}';
+  const cfg = (o: string[] = []) => loadConfig({ dataDir: '/nonexistent', overrides: ['scanners.spam.backend=rspamd', `checks.dnsbl.zones=[${zone}]`, ...o] });
+  const judgedBoth = testContext('data', { earlier: new Map<string, Verdict>([['spf', { kind: 'pass' }], ['dnsbl', { kind: 'pass' }]]) });
+  const skipFor = alreadyChecked(cfg());
+  assert.ok(skipFor);
+  assert.deepEqual(skipFor(judgedBoth), { spf: true, dkim: true, arc: true, dmarc: true, rbl: true });
+  // SPF and the block lists only when their check judged this transaction (not skipped, not failed).
+  assert.deepEqual(skipFor(testContext('data', { earlier: new Map<string, Verdict>([['spf', { kind: 'skip', why: 'x' }]]) })),
+    { spf: false, dkim: true, arc: true, dmarc: true, rbl: false });
+  // An allowed client (its mail scanned with scan_allowlisted): mailproof's DMARC check does not run for it.
+  assert.deepEqual(skipFor(testContext('data', { earlier: new Map<string, Verdict>([['allowlist', { kind: 'allow', reason: 'trusted' }]]) })),
+    { spf: false, dkim: false, arc: false, dmarc: false, rbl: false });
+  // A check in dry-run decides nothing: rspamd keeps its own.
+  assert.deepEqual(alreadyChecked(cfg(['checks.spf.mode=dry-run', 'checks.dmarc.mode=off', 'checks.dnsbl.mode=dry-run']))!(judgedBoth),
+    { spf: false, dkim: false, arc: false, dmarc: false, rbl: false });
+  // Only allow-lists (a DNSWL) are no block-list lookup of ours.
+  assert.equal(alreadyChecked(cfg(['checks.dnsbl.zones=[{zone: wl.example, type: allow}]']))!(judgedBoth).rbl, false);
+  assert.equal(alreadyChecked(cfg(['scanners.spam.rspamd_skip=none'])), undefined);
+  assert.equal(alreadyChecked(cfg(['scanners.spam.backend=spamd'])), undefined);
+});
+
+test('the check: tells the scanner what to skip, and says so in the evidence', async () => {
+  const scanner = new FakeScanner(scored(2));
+  const c = spamCheckFor(base, 'rspamd', 1000, () => ({ spf: true, dkim: true, arc: true, dmarc: true, rbl: false }));
+  const v = await c.run(testContext('data', { tx, message }, { spam: scanner }));
+  assert.deepEqual(scanner.calls[0]?.opts, { skip: { spf: true, dkim: true, arc: true, dmarc: true, rbl: false } });
+  assert.deepEqual(v.evidence?.scanner_skipped, ['spf', 'dkim', 'arc', 'dmarc']);
+  const plain = new FakeScanner(scored(2));
+  const w = await spamCheckFor(base, 'rspamd', 1000).run(testContext('data', { tx, message }, { spam: plain }));
+  assert.deepEqual(plain.calls[0]?.opts, {});
+  assert.equal(w.evidence?.scanner_skipped, undefined);
 });
 
 test('an allow-listed client skips the spam check unless scan_allowlisted is set', async () => {

@@ -1,8 +1,9 @@
 import type { ResolvedConfig } from '../../config/load.js';
 import type { Logger } from '../../log/logger.js';
 import type { Reply } from '../../mail/reply.js';
-import type { SpamResult, SpamScanner } from '../../scan/spam-types.js';
+import type { SkipChecks, SpamResult, SpamScanner } from '../../scan/spam-types.js';
 import { ComponentError, type Check, type CheckContext, type Evidence, type Verdict } from '../types.js';
+import { alreadyChecked } from './known.js';
 
 type Settings = ResolvedConfig['checks']['spam'];
 type Scored = Extract<SpamResult, { kind: 'scored' }>;
@@ -70,12 +71,15 @@ export function tempfailReply(r: Scored, d: SpamDecision): Reply {
   };
 }
 
-function evidenceOf(r: SpamResult, s: Settings): Evidence {
+function evidenceOf(r: SpamResult, s: Settings, skip: SkipChecks | undefined): Evidence {
+  const skipped = skip ? Object.entries(skip).filter(([, on]) => on).map(([k]) => k) : [];
   const base: Evidence = {
     backend: r.backend,
     ms: r.ms,
     bytes: r.bytes,
     raw: r.raw === null ? null : r.raw.length > MAX_RAW ? `${r.raw.slice(0, MAX_RAW)}...` : r.raw,
+    // Why the scanner's reply has no SPF/DKIM/DMARC/RBL rules: mailproof's own checks judged those.
+    ...(skipped.length ? { scanner_skipped: skipped } : {}),
   };
   if (r.kind === 'error') return { ...base, error: r.code, reason: r.reason };
   return {
@@ -92,7 +96,10 @@ function evidenceOf(r: SpamResult, s: Settings): Evidence {
   };
 }
 
-export function spamCheckFor(settings: Settings, backend: 'rspamd' | 'spamd', timeoutMs: number): Check {
+export function spamCheckFor(
+  settings: Settings, backend: 'rspamd' | 'spamd', timeoutMs: number,
+  skipFor?: (ctx: CheckContext) => SkipChecks,
+): Check {
   return {
     name: 'spam',
     stage: 'data',
@@ -106,13 +113,14 @@ export function spamCheckFor(settings: Settings, backend: 'rspamd' | 'spamd', ti
       if (!scanner) return { kind: 'skip', why: 'no spam scanner configured (scanners.spam.backend)' };
       if (!ctx.message) return { kind: 'skip', why: 'no message' };
       const tx = ctx.tx;
+      const skip = skipFor?.(ctx);
       const r = await scanner.scan(ctx.message.body, {
         clientIp: ctx.session.clientIp,
         helo: ctx.session.helo,
         ptr: ctx.session.ptr,
         ...(tx ? { mailFrom: tx.mailFrom, rcpts: tx.rcpts, queueId: tx.ref } : {}),
-      });
-      const evidence = evidenceOf(r, settings);
+      }, skip ? { skip } : {});
+      const evidence = evidenceOf(r, settings, skip);
       if (r.kind === 'error') {
         // Our side cannot judge the message: never a silent accept, never a
         // 5xx for our fault. on_error decides (default 451).
@@ -141,5 +149,5 @@ export function spamChecks(settings: Settings, cfg: ResolvedConfig, log: Logger)
     log.warn({ check: 'spam' }, 'checks.spam is on but scanners.spam.backend is not set: no spam scanning');
     return [];
   }
-  return [spamCheckFor(settings, backend, cfg.scanners.spam.timeout_ms)];
+  return [spamCheckFor(settings, backend, cfg.scanners.spam.timeout_ms, alreadyChecked(cfg))];
 }

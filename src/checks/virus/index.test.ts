@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { loadConfig } from '../../config/load.js';
 import type { Logger } from '../../log/logger.js';
 import type { ClamdClient, ScanResult, ScanSource } from '../../scan/clamd.js';
+import { walkParts } from '../../scan/parts.js';
 import { mimeMessage } from '../attachments/test-files.js';
 import { Pipeline } from '../pipeline.js';
 import { testContext } from '../testing.js';
@@ -13,8 +14,23 @@ const EICAR_SIG = 'Mailproof.Test.EICAR.UNOFFICIAL';
 const MARK = 'FAKE-VIRUS-MARK';
 
 /**
+ * Whether MARK is in the input, as clamd with ScanMail sees a message: in
+ * its raw bytes, or in a decoded MIME part (base64 here), attached messages
+ * included.
+ */
+async function marked(buf: Buffer): Promise<boolean> {
+  if (buf.includes(MARK)) return true;
+  if (!/^content-type: multipart\//im.test(buf.toString('latin1'))) return false;
+  for await (const item of walkParts(buf)) {
+    if (item.kind === 'part' && 'buffer' in item.part.body && item.part.body.buffer.includes(MARK)) return true;
+  }
+  return false;
+}
+
+/**
  * A stand-in for ClamdClient in unit tests (the real clamd is in
- * test/e2e/50-clamd and 51-content): "finds" MARK in any input.
+ * test/e2e/50-clamd and 51-content): "finds" MARK in any input, and in the
+ * decoded parts of a MIME message, as clamd's mail parser does.
  */
 class FakeClamd {
   scans = 0;
@@ -41,7 +57,7 @@ class FakeClamd {
       if (signal?.aborted) return aborted;
       return new Promise((resolve) => signal?.addEventListener('abort', () => resolve(aborted)));
     }
-    if (buf.includes(MARK)) return { kind: 'infected', signature: EICAR_SIG, signatures: [EICAR_SIG], raw: `stream: ${EICAR_SIG} FOUND`, ...base };
+    if (await marked(buf)) return { kind: 'infected', signature: EICAR_SIG, signatures: [EICAR_SIG], raw: `stream: ${EICAR_SIG} FOUND`, ...base };
     return { kind: 'clean', raw: 'stream: OK', ...base };
   }
 }
@@ -97,10 +113,20 @@ test('a virus in an attachment: 554 5.7.1 naming the signature and the file, wit
   assert.equal(e.raw, `stream: ${EICAR_SIG} FOUND`);
   assert.equal(e.clamd, '127.0.0.1:3310');
   assert.equal(e.clamd_version, 'ClamAV 1.4.3/27500/Thu Nov 26 08:00:00 2026');
-  assert.deepEqual(e.scans, [
+  // The whole message first (one stream for a clean one); its finding sent
+  // the parts to clamd one by one to name the attachment.
+  assert.deepEqual((e.scans as Array<Record<string, unknown>>).map((x) => ({ ...x, bytes: x.target === 'message' ? 'n' : x.bytes })), [
+    { target: 'message', bytes: 'n', result: 'infected', raw: `stream: ${EICAR_SIG} FOUND`, ms: 1 },
     { target: 'part', part: '1', filename: null, bytes: 20, result: 'clean', raw: 'stream: OK', ms: 1 },
     { target: 'part', part: '2', filename: 'Rechnung.doc', bytes: MARK.length + 6, result: 'infected', raw: `stream: ${EICAR_SIG} FOUND`, ms: 1 },
   ]);
+  assert.equal(clamd.scans, 3);
+  // checks.virus.scan=parts: part by part, stopping at the finding; the same reply and evidence.
+  const partsClamd = new FakeClamd();
+  const p = await run(mimeMessage([{ filename: 'Rechnung.doc', type: 'application/msword', content: `xx ${MARK} xx` }]), partsClamd, ['checks.virus.scan=parts']);
+  assert.deepEqual(p.kind === 'reject' && p.reply, v.kind === 'reject' && v.reply);
+  assert.deepEqual((p.evidence?.scans as Array<Record<string, unknown>>).map((x) => [x.target, x.part, x.result]), [['part', '1', 'clean'], ['part', '2', 'infected']]);
+  for (const k of ['signature', 'part', 'filename', 'content_type', 'raw', 'clamd', 'clamd_version'] as const) assert.deepEqual(p.evidence?.[k], e[k], k);
   assert.equal(v.kind === 'reject' && v.reason, `virus ${EICAR_SIG} in attachment Rechnung.doc`);
 });
 
@@ -123,16 +149,24 @@ test('a client-sent file name reaches the reply cleaned', async () => {
   assert.equal(v.kind === 'reject' && v.reply.text, `Virus found: ${EICAR_SIG} in attachment ?bersicht X-Evil: 1.doc; the message was not accepted. Clean the sending computer and send again`);
 });
 
-test('a clean message passes; the evidence lists the scans, bounded', async () => {
+test('a clean message passes after one clamd stream; in parts mode the evidence lists the scans, bounded', async () => {
   const atts = Array.from({ length: 30 }, (_, i) => ({ filename: `f${i}.txt`, type: 'text/plain', content: `file ${i}` }));
   const clamd = new FakeClamd();
   const v = await run(mimeMessage(atts), clamd);
   assert.equal(v.kind, 'pass');
   assert.equal(v.evidence?.result, 'clean');
-  assert.equal(v.evidence?.parts, 31);
-  assert.equal((v.evidence?.scans as unknown[]).length, 20);
-  assert.equal(v.evidence?.scans_omitted, 12, '31 parts and the whole message, 20 listed');
-  assert.equal(clamd.scans, 32);
+  assert.equal(clamd.scans, 1, 'the whole message, once');
+  assert.deepEqual((v.evidence?.scans as Array<Record<string, unknown>>).map((x) => [x.target, x.result]), [['message', 'clean']]);
+  assert.equal(v.evidence?.parts, undefined, 'not walked');
+
+  const parts = new FakeClamd();
+  const p = await run(mimeMessage(atts), parts, ['checks.virus.scan=parts']);
+  assert.equal(p.kind, 'pass');
+  assert.equal(p.evidence?.result, 'clean');
+  assert.equal(p.evidence?.parts, 31);
+  assert.equal((p.evidence?.scans as unknown[]).length, 20);
+  assert.equal(p.evidence?.scans_omitted, 12, '31 parts and the whole message, 20 listed');
+  assert.equal(parts.scans, 32);
 });
 
 test('clamd down: a ComponentError for clamd, which the pipeline turns into 451 4.3.0', async () => {
@@ -140,6 +174,11 @@ test('clamd down: a ComponentError for clamd, which the pipeline turns into 451 
   await assert.rejects(run(msg, new FakeClamd('down')), (e: unknown) => {
     assert.ok(e instanceof ComponentError);
     assert.equal(e.component, 'clamd');
+    assert.match(e.message, /^connect: cannot connect to clamd at 127\.0\.0\.1:3310: ECONNREFUSED \(scanning the whole message\)$/);
+    return true;
+  });
+  await assert.rejects(run(msg, new FakeClamd('down'), ['checks.virus.scan=parts']), (e: unknown) => {
+    assert.ok(e instanceof ComponentError);
     assert.match(e.message, /^connect: cannot connect to clamd at 127\.0\.0\.1:3310: ECONNREFUSED \(scanning part 1 \(text\/plain\)\)$/);
     return true;
   });
@@ -177,10 +216,16 @@ test('MIME limits: left to the attachment policy when it is enforced, refused he
   for (let i = 0; i < 30; i++) lines.push('--b', 'Content-Type: text/plain', '', `p${i}`);
   lines.push('--b--', '');
   const bomb = Buffer.from(lines.join('\r\n'));
+  // Enforced policy: it walks the message and refuses it; this check does
+  // not repeat the walk for a message clamd found clean (whole mode), and
+  // meets the limit itself in parts mode.
   const left = await run(bomb, new FakeClamd(), ['checks.attachments.max_parts=10']);
   assert.equal(left.kind, 'pass');
-  assert.equal(left.evidence?.result, 'limits_exceeded');
-  assert.equal(left.evidence?.limit, 'parts');
+  assert.equal(left.evidence?.result, 'clean');
+  const leftParts = await run(bomb, new FakeClamd(), ['checks.attachments.max_parts=10', 'checks.virus.scan=parts']);
+  assert.equal(leftParts.kind, 'pass');
+  assert.equal(leftParts.evidence?.result, 'limits_exceeded');
+  assert.equal(leftParts.evidence?.limit, 'parts');
   const own = await run(bomb, new FakeClamd(), ['checks.attachments.max_parts=10', 'checks.attachments.mode=dry-run']);
   assert.equal(own.kind, 'reject');
   assert.deepEqual(own.kind === 'reject' && own.reply, { code: 552, enhanced: '5.3.4', text: 'Message has more than 10 MIME parts; it was not accepted. Send the content in several simpler messages' });

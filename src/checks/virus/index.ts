@@ -27,7 +27,8 @@ function scanEvidence(s: ScanRecord): Evidence {
 function scansEvidence(r: MessageScanResult): Evidence {
   const scans = r.scans.slice(0, MAX_SCANS).map(scanEvidence);
   const omitted = r.scansOmitted + Math.max(0, r.scans.length - MAX_SCANS);
-  return { parts: r.parts, scans, ...(omitted ? { scans_omitted: omitted } : {}), ms: r.ms };
+  // parts is null when the message was not walked (clamd found it clean as a whole).
+  return { ...(r.parts !== null ? { parts: r.parts } : {}), scans, ...(omitted ? { scans_omitted: omitted } : {}), ms: r.ms };
 }
 
 /** clamd's VERSION (engine/database/date), fetched beside a scan and kept a while: evidence of the signatures used. */
@@ -50,16 +51,22 @@ class VersionCache {
 }
 
 /**
- * DATA stage: the message through clamd (scanners.clamd), part by part so a
- * finding names the attachment, then as a whole (scan/clamd.ts scanMessage).
+ * DATA stage: the message through clamd (scanners.clamd). With
+ * checks.virus.scan = whole (the default) it goes to clamd once, as one
+ * stream, and only a message clamd finds something in is scanned part by
+ * part to name the attachment; with parts, part by part and then as a whole
+ * (scan/clamd.ts scanMessage says why and what each costs).
  *
  * - infected: 554 5.7.1 naming the signature and the attachment;
  * - clamd unreachable, failing or too slow: ComponentError('clamd'), which
  *   the runner turns into 451 4.3.0 (on_error tempfail) and marks clamd down;
  * - MIME walk over a limit: checks.attachments refuses such a message
- *   (552 5.3.4) with the same limits, so this check passes it (after clamd
- *   scanned it whole) and says so in the evidence; only when the attachment
- *   policy is not enforced does this check refuse it itself.
+ *   (552 5.3.4) with the same limits. So while that policy is enforced this
+ *   check does not walk a message clamd found clean (the walk would only
+ *   repeat the policy's); in 'parts' mode it meets the limit itself, passes
+ *   and says so in the evidence (a finding is still refused). Only when the
+ *   attachment policy is not enforced does this check walk every message
+ *   and refuse one over a limit itself.
  *
  * Not bypassable: the allow-list is about the connecting address, and a
  * virus from a trusted network (or relayed by a backup MX) is still one.
@@ -69,7 +76,7 @@ class VersionCache {
  * macro document) the virus verdict, with its signature, is the more useful
  * answer for the sender and for research.
  */
-export function virusChecks(_s: Settings, cfg: ResolvedConfig, log: Logger): Check[] {
+export function virusChecks(s: Settings, cfg: ResolvedConfig, log: Logger): Check[] {
   const c = cfg.scanners.clamd;
   if (c.address === null) {
     log.warn({ check: 'virus' }, 'no virus scanning: scanners.clamd.address is not set (checks.virus does nothing)');
@@ -104,7 +111,7 @@ export function virusChecks(_s: Settings, cfg: ResolvedConfig, log: Logger): Che
       let version: string | null;
       try {
         [r, version] = await Promise.all([
-          scanMessage(clamd, ctx.message.body, { limits, signal: ac.signal }),
+          scanMessage(clamd, ctx.message.body, { limits, mode: s.scan, checkLimits: !limitsElsewhere, signal: ac.signal }),
           versions.get(clamd, ctx.deps.now()),
         ]);
       } finally {
@@ -116,7 +123,9 @@ export function virusChecks(_s: Settings, cfg: ResolvedConfig, log: Logger): Che
           return { kind: 'pass', evidence: { ...base, result: 'clean', ...scansEvidence(r) } };
         case 'infected': {
           const where = r.part ? partForReply(r.part, false) : 'the message';
-          const hit = r.scans.find((s) => s.kind === 'infected');
+          // The scan that named it: the part's, else the whole message's
+          // (in 'whole' mode the message scan comes first and found it too).
+          const hit = r.scans.find((x) => x.kind === 'infected' && (r.part ? x.part?.path === r.part.path : x.target === 'message'));
           return {
             kind: 'reject',
             reply: {

@@ -127,9 +127,12 @@ test('real clamd with the shipped signatures', async (t) => {
     }
   });
 
-  await t.test('EICAR as an attachment: named by signature and file name', async () => {
+  // Each finding in both modes: 'whole' (the default) relies on clamd's own
+  // mail parser to see the decoded part, and then names the part itself.
+  for (const mode of ['whole', 'parts'] as const) {
+  await t.test(`${mode}: EICAR as an attachment: named by signature and file name`, async () => {
     const msg = message('eicar plain', 'see the invoice', [{ filename: 'invoice.com', type: 'application/octet-stream', content: Buffer.from(EICAR) }]);
-    const r = infected(await scanMessage(tcp, msg));
+    const r = infected(await scanMessage(tcp, msg, { mode }));
     assert.match(r.signature, EICAR_SIG);
     assert.equal(r.part?.filename, 'invoice.com');
     assert.equal(r.part?.path, '2');
@@ -144,20 +147,20 @@ test('real clamd with the shipped signatures', async (t) => {
     assert.match(r.kind === 'infected' ? r.signature : '', EICAR_SIG);
   });
 
-  await t.test('EICAR inside a zip attachment', async () => {
+  await t.test(`${mode}: EICAR inside a zip attachment`, async () => {
     // EICAR's optional whitespace tail (up to 128 bytes in all) lets zip
     // deflate it: the string is then not in the archive's bytes, so the
     // finding proves that clamd unpacked the zip.
     const archive = zip(tmp, 'invoice.zip', { 'invoice.pdf.exe': EICAR + ' '.repeat(60), 'readme.txt': 'open the exe' });
     assert.ok(!archive.includes(EICAR), 'EICAR deflated in the archive');
     const msg = message('eicar zip', 'zipped', [{ filename: 'invoice.zip', type: 'application/zip', content: archive }]);
-    const r = infected(await scanMessage(unix, msg));
+    const r = infected(await scanMessage(unix, msg, { mode }));
     assert.match(r.signature, EICAR_SIG);
     assert.equal(r.part?.filename, 'invoice.zip');
     assert.match(r.summary, /^Mailproof\.Test\.EICAR(\.UNOFFICIAL)? in attachment invoice\.zip$/);
   });
 
-  await t.test('EICAR in an attached message (message/rfc822 inside multipart/mixed)', async () => {
+  await t.test(`${mode}: EICAR in an attached message (message/rfc822 inside multipart/mixed)`, async () => {
     const inner = message('inner', 'forwarded mail', [{ filename: 'eicar.txt', type: 'text/plain', content: Buffer.from(EICAR) }], [], '=_inner').toString();
     // Once 7bit and inline (mailsplit would nest it itself), once base64 as an .eml attachment.
     for (const [how, headers, body] of [
@@ -165,7 +168,7 @@ test('real clamd with the shipped signatures', async (t) => {
       ['attached', ['Content-Type: message/rfc822; name="forwarded.eml"', 'Content-Disposition: attachment; filename="forwarded.eml"', 'Content-Transfer-Encoding: base64'], b64(Buffer.from(inner))],
     ] as const) {
       const msg = message(`nested ${how}`, 'FYI', [], ['--=_outer', ...headers, '', body]);
-      const r = infected(await scanMessage(tcp, msg));
+      const r = infected(await scanMessage(tcp, msg, { mode }));
       assert.match(r.signature, EICAR_SIG);
       assert.equal(r.part?.filename, 'eicar.txt', how);
       assert.equal(r.part?.path, '2.2', how);
@@ -176,15 +179,16 @@ test('real clamd with the shipped signatures', async (t) => {
     }
   });
 
-  await t.test('"I only sent a Word file": a .docm with an AutoOpen/Shell macro', async () => {
+  await t.test(`${mode}: "I only sent a Word file": a .docm with an AutoOpen/Shell macro`, async () => {
     const docm = wordFile(tmp, 'Rechnung.docm', DROPPER_VBA);
     assert.ok(!docm.includes('MAILPROOF-TEST-DROPPER'), 'the macro is deflated in the .docm');
     const msg = message('word file', 'Rechnung anbei', [{ filename: 'Rechnung.docm', type: 'application/vnd.ms-word.document.macroEnabled.12', content: docm }]);
-    const r = infected(await scanMessage(tcp, msg));
+    const r = infected(await scanMessage(tcp, msg, { mode }));
     assert.match(r.signature, MACRO_SIG);
     assert.equal(r.part?.filename, 'Rechnung.docm');
     assert.match(r.summary, /^Mailproof\.Test\.MacroDropper(\.UNOFFICIAL)? in attachment Rechnung\.docm$/);
   });
+  }
 
   await t.test('a clean message with a zip, a .docx and a harmless macro is clean', async () => {
     const docx = wordFile(tmp, 'Angebot.docx', null);
@@ -196,14 +200,19 @@ test('real clamd with the shipped signatures', async (t) => {
       { filename: 'Vorlage.docm', type: 'application/vnd.ms-word.document.macroEnabled.12', content: harmless },
       { filename: 'photos.zip', type: 'application/zip', content: archive },
     ]);
-    const r = await scanMessage(tcp, msg);
+    const r = await scanMessage(tcp, msg, { mode: 'parts' });
     assert.equal(r.kind, 'clean', JSON.stringify(r, null, 1));
     assert.equal(r.parts, 4);
     assert.deepEqual(r.scans.map((s) => [s.target, s.kind, s.raw]), [
       ['part', 'clean', 'stream: OK'], ['part', 'clean', 'stream: OK'], ['part', 'clean', 'stream: OK'], ['part', 'clean', 'stream: OK'],
       ['message', 'clean', 'stream: OK'],
     ]);
-    t.diagnostic(`clean message of ${msg.length} bytes, 4 parts: ${r.ms} ms in all`);
+    t.diagnostic(`clean message of ${msg.length} bytes, 4 parts, part by part: ${r.ms} ms in all`);
+    // Whole mode: one stream, clamd decodes the parts and the archives itself.
+    const once = await scanMessage(tcp, msg, { checkLimits: false });
+    assert.equal(once.kind, 'clean', JSON.stringify(once, null, 1));
+    assert.deepEqual(once.scans.map((s) => [s.target, s.kind, s.raw]), [['message', 'clean', 'stream: OK']]);
+    t.diagnostic(`the same message whole: ${once.ms} ms`);
   });
 
   await t.test('over clamd\'s StreamMaxLength: clamd refuses; an error, too_large when its answer is read', async () => {

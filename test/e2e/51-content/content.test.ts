@@ -80,7 +80,9 @@ test('virus check and attachment policy with a real clamd', async (t) => {
     assert.match(String(ev.raw), new RegExp(`^stream: ${EICAR_SIG} FOUND$`));
     assert.equal(ev.clamd, `127.0.0.1:${clamd.tcp.port}`);
     assert.match(String(ev.clamd_version), /^ClamAV \d+\.\d+/);
-    assert.ok(Array.isArray(ev.scans) && ev.scans.length === 2, JSON.stringify(ev.scans));
+    // One stream of the whole message found it; then the parts, one by one, named the attachment.
+    assert.deepEqual((ev.scans as Array<Record<string, unknown>>).map((s) => [s.target, s.part ?? null, s.result]),
+      [['message', null, 'infected'], ['part', '1', 'clean'], ['part', '2', 'infected']], JSON.stringify(ev.scans));
     // The attachment policy ran beside it and had nothing against a .txt.
     assert.equal(checkEvent(j, 'attachments').verdict, 'pass');
     assert.deepEqual(listNew(server.newDir('alice@demo.test')), []);
