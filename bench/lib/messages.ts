@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { buildZip } from '../../src/checks/attachments/test-files.js';
+import { rng } from '../../test/helpers/rng.js';
 
 export interface BenchMessage {
   name: string;
@@ -33,18 +34,6 @@ const WORDS = ('the of and to in is that for it as was with be by on not he this
   'little state good very make world still own see men work long get here between both life being under never day same ' +
   'another know while last might us great old year off come since against go came right used take three report meeting ' +
   'quarter budget schedule project customer invoice delivery review draft figures summary attached please thanks regards').split(' ');
-
-/** mulberry32: small, seeded, good enough to make text that looks like prose to a filter. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Sentences of words, wrapped at 72 columns, until `bytes` are written. */
 function prose(r: () => number, bytes: number): string[] {
