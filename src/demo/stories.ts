@@ -1,4 +1,4 @@
-// The classic stories of DESIGN.md ("The classic findings"), each played as
+// The classic stories of docs/design.md ("The classic findings"), each played as
 // the real thing: a sending server on its own loopback address talks SMTP to
 // the gateway, a PC in the customer's office fetches by POP3. Nothing is
 // written to the ledger by the demo itself: every event comes from the

@@ -16,7 +16,7 @@ import { analyseSpf, SPF_LOOKUP_LIMIT, type SpfReport } from './spf-record.js';
 // postmaster needs to see the record.
 
 export interface Problem {
-  /** Stable code; the diagnosis codes of DESIGN.md where one fits. */
+  /** Stable code; the diagnosis codes of docs/design.md where one fits. */
   code: string;
   severity: 'error' | 'warning';
   text: string;

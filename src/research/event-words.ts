@@ -1,7 +1,7 @@
 import type { ClientIdentityFinding } from '../checks/findings.js';
 import type { StoredEvent } from '../ledger/types.js';
 import { displaySafe } from './display-safe.js';
-import type { Lang } from './explain.js';
+import type { Lang } from './lang.js';
 
 // An event of the ledger in words, in German or English: the one wording of
 // a journey's timeline, for the web's journey page and the customer report.

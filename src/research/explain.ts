@@ -4,12 +4,13 @@ import { checkCode, checksOf, CODES, couldNotJudge, type Code } from './diagnosi
 import { intoMailbox, type Access, type Journey, type Outcome } from './journeys.js';
 import { checkName } from './event-words.js';
 
-// The explanations of the diagnosis codes of DESIGN.md, in German and English:
+// The explanations of the diagnosis codes of docs/design.md, in German and English:
 // what happened, whose side it is on, what that side must do, and the events
 // that prove it. Texts are plain strings with facts filled in from the
 // evidence; escaping is the renderer's job (HTML, PDF, terminal), never ours.
 
-export type Lang = 'de' | 'en';
+import type { Lang } from './lang.js';
+export type { Lang };
 export const LANGS: readonly Lang[] = ['de', 'en'];
 
 /** Whose move it is: the sender's side, the recipient's (our customer's) side, or nobody's. */

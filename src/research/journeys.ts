@@ -10,7 +10,7 @@ import { findingCode } from './diagnosis.js';
 //  - mailbox access to that message (POP3 RETR/DELE, IMAP expunge, Dovecot's
 //    LMTP save), joined by ref when our POP3 server wrote it, else by
 //    Message-ID and mailbox: Dovecot knows nothing of our REF.
-// The JSON shape is the contract of DESIGN.md (snake_case, stable).
+// The JSON shape is the contract of docs/design.md (snake_case, stable).
 
 /** no_transaction: an SMTP session that sent no MAIL FROM (research/sessions.ts); its rcpt is "". */
 export type Outcome = 'delivered' | 'rejected' | 'tempfailed' | 'incomplete' | 'no_transaction';

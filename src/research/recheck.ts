@@ -5,7 +5,7 @@ import { checkDomain, checkIp, type DomainDiagnosis, type IpDiagnosis } from '..
 import type { Journey } from './journeys.js';
 
 // "Is it still so?" A journey's evidence is what the gateway saw then; a
-// recheck runs the same checks on that sender now (DESIGN.md: listings change
+// recheck runs the same checks on that sender now (docs/design.md: listings change
 // within hours), to be shown beside it, never instead of it.
 
 export interface Recheck {
